@@ -1,0 +1,10 @@
+var items = [];
+
+module.exports = {
+    add: function (productId) {
+        items.push(productId);
+    },
+    count: function () {
+        return items.length;
+    }
+};

@@ -1,0 +1,4 @@
+// Base has no extras; feature variations replace this module.
+module.exports = {
+    render: function () {}
+};

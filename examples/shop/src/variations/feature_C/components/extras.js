@@ -1,0 +1,7 @@
+var recommended = require('./recommended.js');
+
+module.exports = {
+    render: function (element) {
+        recommended.render(element);
+    }
+};
