@@ -1,0 +1,688 @@
+"""The bundle endpoint, the packed-bundle cache and the per-request resolver."""
+from __future__ import annotations
+
+import gzip
+import threading
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
+from werkzeug.wrappers import Response
+
+from mendel_py import bundles as bundles_module
+from mendel_py.bundles import (
+    CSS_CONTENT_TYPE,
+    IMMUTABLE_CACHE_CONTROL,
+    JS_CONTENT_TYPE,
+    BundleCache,
+    brotli_available,
+)
+from mendel_py.errors import ConfigError, HashError, WalkError
+from mendel_py.packer import pack_css, pack_js
+from mendel_py.request import RequestResolver
+from mendel_py.wsgi import BundleRoute, MendelMiddleware
+from test_packer import make_tree
+
+needs_brotli = pytest.mark.skipif(not brotli_available(), reason="brotli is not installed")
+
+BASE = "src/base"
+FOLDERS = {"bucket_A": "src/variations/bucket_A", "feature_B": "src/variations/feature_B"}
+SECRET_WORDS = ("bucket_A", "feature_B", "src/")
+
+
+def js_specs(variation: str) -> list[dict[str, Any]]:
+    return [
+        {"id": "main.js", "entry": True, "deps": {"./util.js": "util.js"},
+         "source": f"window.log.push(require('./util.js')); // built for {variation}"},
+        {"id": "util.js", "source": "module.exports = '" + "x" * 2000 + "';"},
+    ]
+
+
+CSS_SPECS = [
+    {"id": "b.css", "order": 2, "source": ".b{color:red}"},
+    {"id": "a.css", "order": 1, "source": ".a{color:blue}"},
+]
+
+
+class FakeTrees:
+    """Stands in for MendelTrees: the hash of a tree is "h" + the sorted matching variations."""
+
+    def __init__(self) -> None:
+        self.config = SimpleNamespace(
+            route="/mendel/:hash/:bundle",
+            bundles={"main": SimpleNamespace(serve_as=None), "css": SimpleNamespace(serve_as="css"),
+                     "empty": SimpleNamespace(serve_as=None), "walk": SimpleNamespace(serve_as=None),
+                     "boom": SimpleNamespace(serve_as=None)},
+        )
+        self.bundles = tuple(self.config.bundles)
+        self.hash_lookups = 0
+        self.variation_walks = 0
+
+    def variations_and_chains(self, names: Any) -> tuple[list[str], list[list[str]]]:
+        wanted = set(names)
+        matching = [v for v in FOLDERS if v in wanted]
+        return matching + ["base"], [[FOLDERS[v]] for v in matching] + [[BASE]]
+
+    def find_tree_for_variations(self, bundle: str, chains: list[list[str]]) -> Any:
+        self.variation_walks += 1
+        names = [n for n, f in FOLDERS.items() if [f] in chains]
+        return self._tree(bundle, "h" + "-".join(["base", *names]))
+
+    def find_tree_for_hash(self, bundle: str, hash_: str) -> Any:
+        self.hash_lookups += 1
+        if bundle == "walk":
+            raise WalkError(bundle, "main.js", "no chain matches")
+        if bundle == "boom":
+            raise RuntimeError("a bug")
+        if hash_ == "trvrsl":
+            raise HashError("TRVRSL", f"tree has more paths than hash {hash_}")
+        if hash_ == "hashmiss":
+            raise HashError("HASHMISS", f"{hash_} is not canonical")
+        if not hash_.startswith("hbase") or not set(hash_[5:].split("-")) <= set(FOLDERS) | {""}:
+            raise HashError("BADHASH", f"invalid hash: {hash_}")
+        return self._tree(bundle, hash_)
+
+    def server_variation_map(self, bundle: str, chains: list[list[str]]) -> dict[str, str]:
+        return {"main.js": chains[0][0]}
+
+    def _tree(self, bundle: str, hash_: str) -> Any:
+        if bundle == "css":
+            tree = make_tree("css", CSS_SPECS)
+        elif bundle == "empty":
+            tree = make_tree("empty", [])
+        else:
+            tree = make_tree(bundle, js_specs(hash_))
+        tree.hash = hash_
+        return tree
+
+
+def downstream_app(environ: dict[str, Any], start_response: Any) -> Any:
+    resolver = environ["mendel"]
+    body = f"app {type(resolver).__name__} {resolver.bundle_url('main')}"
+    return Response(body)(environ, start_response)
+
+
+@pytest.fixture
+def trees() -> FakeTrees:
+    return FakeTrees()
+
+
+@pytest.fixture
+def middleware(trees: FakeTrees) -> MendelMiddleware:
+    return MendelMiddleware(downstream_app, trees)
+
+
+@pytest.fixture
+def client(middleware: MendelMiddleware) -> Client:
+    return Client(middleware)
+
+
+def main_tree(hash_: str = "hbase") -> Any:
+    return FakeTrees().find_tree_for_hash("main", hash_)
+
+
+# --- successful responses -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("segment", ["main", "main.js", "main.css"])
+def test_js_bundle_headers_and_body(client: Client, segment: str) -> None:
+    response = client.get(f"/mendel/hbase-bucket_A/{segment}")
+    assert response.status_code == 200
+    assert response.data == pack_js(main_tree("hbase-bucket_A"))
+    headers = response.headers
+    assert headers["Content-Type"] == JS_CONTENT_TYPE
+    assert headers["Content-Length"] == str(len(response.data))
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert headers.getlist("Vary") == ["Accept-Encoding"]
+    assert "Set-Cookie" not in headers and "Content-Encoding" not in headers
+    etag = headers["ETag"]
+    assert etag.startswith('"') and etag.endswith('"') and len(etag) > 10
+
+
+def test_css_bundle(client: Client) -> None:
+    response = client.get("/mendel/hbase/css.css")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == CSS_CONTENT_TYPE
+    assert response.data == b".a{color:blue}\n.b{color:red}\n" == pack_css(make_tree("css", CSS_SPECS))
+
+
+def test_head_has_headers_without_body(client: Client) -> None:
+    full = client.get("/mendel/hbase/main.js")
+    head = client.head("/mendel/hbase/main.js")
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Length"] == str(len(full.data))
+    assert head.headers["ETag"] == full.headers["ETag"]
+
+
+def test_etag_is_stable_and_differs_per_hash(client: Client) -> None:
+    first = client.get("/mendel/hbase/main.js").headers["ETag"]
+    assert client.get("/mendel/hbase/main.js").headers["ETag"] == first
+    assert client.get("/mendel/hbase-feature_B/main.js").headers["ETag"] != first
+
+
+@pytest.mark.parametrize("if_none_match", [
+    "{etag}", "W/{etag}", '"nope", {etag}', "*", 'W/"x",   W/{etag}',
+])
+def test_if_none_match_gives_304(client: Client, if_none_match: str) -> None:
+    etag = client.get("/mendel/hbase/main.js").headers["ETag"]
+    response = client.get("/mendel/hbase/main.js",
+                          headers={"If-None-Match": if_none_match.format(etag=etag)})
+    assert response.status_code == 304
+    assert response.data == b""
+    assert response.headers["ETag"] == etag
+    assert response.headers["Cache-Control"] == IMMUTABLE_CACHE_CONTROL
+    assert response.headers.getlist("Vary") == ["Accept-Encoding"]
+
+
+def test_if_none_match_other_etag_gives_200(client: Client) -> None:
+    response = client.get("/mendel/hbase/main.js", headers={"If-None-Match": '"other", W/"x"'})
+    assert response.status_code == 200 and response.data
+
+
+def test_head_if_none_match_gives_304(client: Client) -> None:
+    etag = client.head("/mendel/hbase/main.js").headers["ETag"]
+    assert client.head("/mendel/hbase/main.js", headers={"If-None-Match": etag}).status_code == 304
+
+
+# --- content coding -----------------------------------------------------------------------------
+
+def get_encoded(client: Client, accept: str | None) -> Any:
+    headers = {"Accept-Encoding": accept} if accept is not None else {}
+    return client.get("/mendel/hbase/main.js", headers=headers)
+
+
+def test_gzip_when_accepted(client: Client) -> None:
+    response = get_encoded(client, "gzip")
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.headers["Content-Length"] == str(len(response.data))
+    assert gzip.decompress(response.data) == pack_js(main_tree())
+    assert response.headers.getlist("Vary") == ["Accept-Encoding"]
+
+
+@needs_brotli
+def test_brotli_preferred_when_equally_acceptable(client: Client) -> None:
+    import brotli
+
+    response = get_encoded(client, "gzip, deflate, br")
+    assert response.headers["Content-Encoding"] == "br"
+    assert brotli.decompress(response.data) == pack_js(main_tree())
+
+
+@pytest.mark.parametrize(("accept", "expected"), [
+    (None, None),
+    ("", None),
+    ("deflate", None),
+    ("gzip;q=0", None),
+    ("gzip;q=0, br;q=0", None),
+    ("identity;q=0", None),            # nothing acceptable: identity anyway
+    ("*;q=0", None),
+    ("gzip;q=0.5, identity", None),
+    ("gzip;q=1, br;q=0.5", "gzip"),
+    ("GZIP", "gzip"),
+    ("x-gzip", "gzip"),
+    ("gzip;q=0.2, identity;q=0.1", "gzip"),
+    ("br;q=0, *", "gzip"),
+    ("gzip;q=bogus", None),             # invalid q: the item is ignored
+])
+def test_accept_encoding_q_values(client: Client, accept: str | None, expected: str | None) -> None:
+    assert get_encoded(client, accept).headers.get("Content-Encoding") == expected
+
+
+@needs_brotli
+@pytest.mark.parametrize(("accept", "expected"), [("*", "br"), ("br;q=0.1, gzip;q=0.1", "br"),
+                                                  ("br;q=0.1", "br"), ("gzip;q=0", "br")])
+def test_accept_encoding_with_brotli(client: Client, accept: str, expected: str) -> None:
+    # "gzip;q=0" alone leaves br unmentioned, so not acceptable: identity
+    response = get_encoded(client, accept)
+    assert response.headers.get("Content-Encoding") == (None if accept == "gzip;q=0" else expected)
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+def assert_404(response: Any, code: str) -> str:
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "ETag" not in response.headers and "Set-Cookie" not in response.headers
+    text = response.get_data(as_text=True)
+    assert text.startswith(f"404 {code}: ") and text.endswith("\n") and text.count("\n") == 1
+    return text
+
+
+@pytest.mark.parametrize(("path", "code"), [
+    ("/mendel/hbase/nope.js", "NOBUNDLE"),
+    ("/mendel/hbase/main.jsx", "NOBUNDLE"),
+    ("/mendel/not-a-hash/main.js", "BADHASH"),
+    ("/mendel/hbase-bucket_Z/main.js", "BADHASH"),
+    ("/mendel/trvrsl/main.js", "TRVRSL"),
+    ("/mendel/hashmiss/main.js", "HASHMISS"),
+    ("/mendel/hbase/walk.js", "WALKERR"),
+    ("/mendel/hbase/empty.js", "EMPTYBUNDLE"),
+    ("/mendel/hbase/boom.js", "UNAVAILABLE"),
+    ("/mendel/" + "A" * 5000 + "/main.js", "BADHASH"),
+    ("/mendel/%C3%A9t%C3%A9/main.js", "BADHASH"),
+    ("/mendel/%FF%FE/main.js", "BADHASH"),
+])
+def test_error_paths_are_404_no_store(client: Client, path: str, code: str) -> None:
+    text = assert_404(client.get(path), code)
+    for word in ("hbase", "bucket", "trvrsl", "hashmiss", "AAAA", "nope", "jsx"):
+        assert word not in text
+
+
+def test_head_on_error_has_no_body(client: Client) -> None:
+    response = client.head("/mendel/hbase/nope.js")
+    assert response.status_code == 404 and response.data == b""
+
+
+def test_hash_errors_are_not_cached(client: Client, middleware: MendelMiddleware) -> None:
+    client.get("/mendel/not-a-hash/main.js")
+    assert len(middleware.cache) == 0
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_other_methods_are_405(client: Client, method: str) -> None:
+    response = client.open("/mendel/hbase/main.js", method=method)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+# --- the warm path ------------------------------------------------------------------------------
+
+def test_warm_request_does_no_walking_packing_or_compressing(
+    client: Client, trees: FakeTrees, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for accept in ("gzip", "br, gzip", None):
+        get_encoded(client, accept)
+    assert trees.hash_lookups == 1
+
+    def forbidden(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("work on a warm request")
+
+    monkeypatch.setattr("mendel_py.wsgi.pack_js", forbidden)
+    monkeypatch.setattr(bundles_module, "_compress_gzip", forbidden)
+    monkeypatch.setattr(bundles_module, "_compress_brotli", forbidden)
+    monkeypatch.setattr(bundles_module, "strong_etag", forbidden)
+    for accept in ("gzip", "br, gzip", None):
+        assert get_encoded(client, accept).status_code == 200
+    assert trees.hash_lookups == 1
+
+
+def test_response_headers_are_copies(middleware: MendelMiddleware) -> None:
+    """A server that mutates the header list it was given must not corrupt the cache."""
+    def greedy_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        headers.append(("X-Server", "mutated"))
+
+    environ = EnvironBuilder("/mendel/hbase/main.js").get_environ()
+    for _ in range(2):
+        list(middleware(dict(environ), greedy_start_response))
+    _body, _status, headers = run_wsgi_app(middleware, dict(environ))
+    assert "X-Server" not in headers
+
+
+# --- passing through ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/", "/mendel", "/mendel/", "/mendel/hbase", "/mendel/hbase/main.js/x",
+                                  "/other/hbase/main.js", "/mendel//main.js"])
+def test_other_paths_reach_the_app_with_a_resolver(client: Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "app RequestResolver /mendel/hbase/main.js"
+
+
+def test_cookie_variations_reach_the_app(client: Client) -> None:
+    client.set_cookie("mendel_variations", "feature_B,unknown")
+    response = client.get("/page")
+    assert response.get_data(as_text=True) == "app RequestResolver /mendel/hbase-feature_B/main.js"
+    assert "Set-Cookie" not in response.headers
+
+
+def test_bundle_url_round_trip(client: Client, trees: FakeTrees) -> None:
+    client.set_cookie("mendel_variations", "bucket_A")
+    url = client.get("/page").get_data(as_text=True).split()[-1]
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.data == pack_js(trees.find_tree_for_variations("main", [[FOLDERS["bucket_A"]], [BASE]]))
+
+
+# --- routes -------------------------------------------------------------------------------------
+
+def test_route_with_literal_suffix_and_url_prefix(trees: FakeTrees) -> None:
+    middleware = MendelMiddleware(downstream_app, trees, route="/static/:bundle.js/:hash",
+                                  url_prefix="https://cdn.example.com/")
+    client = Client(middleware)
+    assert middleware.bundle_url("css", "hbase") == "https://cdn.example.com/static/css.js/hbase"
+    assert client.get("/static/css.js/hbase").status_code == 200
+    assert client.get("/static/main.js/hbase").headers["Content-Type"] == JS_CONTENT_TYPE
+    assert client.get("/static/main/hbase").get_data(as_text=True).startswith("app ")
+
+
+def test_route_from_config(trees: FakeTrees) -> None:
+    trees.config.route = "/b/:hash/:bundle"
+    client = Client(MendelMiddleware(downstream_app, trees))
+    assert client.get("/page").get_data(as_text=True).endswith(" /b/hbase/main.js")
+    assert client.get("/b/hbase/css.css").headers["Content-Type"] == CSS_CONTENT_TYPE
+
+
+@pytest.mark.parametrize("pattern", ["/mendel/:hash", "/mendel/:bundle", "mendel/:hash/:bundle"])
+def test_bad_routes_are_config_errors(pattern: str) -> None:
+    with pytest.raises(ConfigError):
+        BundleRoute(pattern)
+
+
+def test_route_builds_quoted_urls() -> None:
+    route = BundleRoute("/mendel/:hash/:bundle")
+    assert route.build("a b", "h", ".js") == "/mendel/h/a%20b.js"
+    assert route.match("/mendel/h/a b.js") == ("h", "a b.js")
+
+
+# --- fuzzing: no input gives a 5xx ---------------------------------------------------------------
+
+FUZZ_SEGMENTS = st.one_of(
+    st.text(max_size=60),
+    st.sampled_from(["main", "main.js", "css.css", "hbase", "hbase-bucket_A", "..", ".", "%00",
+                     "%2F", "%FF", "trvrsl", "boom.js", "walk", "empty.js"]),
+    st.binary(max_size=40).map(lambda raw: "".join(f"%{b:02X}" for b in raw)),
+    st.integers(min_value=0, max_value=9000).map(lambda n: "Q" * n),
+)
+
+
+def header_safe(text: str) -> str:
+    """`text` as a header value werkzeug's test client accepts (latin-1, no line breaks)."""
+    return text.encode("latin-1", "replace").decode("latin-1").replace("\r", " ").replace("\n", " ")
+
+
+def assert_sane(status: int, body: bytes, headers: Any) -> None:
+    assert status < 500
+    assert b"Traceback" not in body
+    if status == 404:
+        assert headers["Cache-Control"] == "no-store"
+        assert body == b"" or body.count(b"\n") == 1
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(segments=st.lists(FUZZ_SEGMENTS, min_size=0, max_size=4),
+       method=st.sampled_from(["GET", "HEAD", "POST"]),
+       accept=st.one_of(st.none(), st.text(max_size=30)),
+       inm=st.one_of(st.none(), st.text(max_size=30)))
+def test_fuzz_paths_through_client(middleware: MendelMiddleware, segments: list[str], method: str,
+                                   accept: str | None, inm: str | None) -> None:
+    headers = {}
+    if accept is not None:
+        headers["Accept-Encoding"] = header_safe(accept)
+    if inm is not None:
+        headers["If-None-Match"] = header_safe(inm)
+    response = Client(middleware).open("/mendel/" + "/".join(segments), method=method, headers=headers)
+    assert_sane(response.status_code, response.data, response.headers)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=200), prefix=st.sampled_from([b"/mendel/", b"/mendel/hbase/", b"", b"/"]))
+def test_fuzz_raw_path_bytes(middleware: MendelMiddleware, raw: bytes, prefix: bytes) -> None:
+    environ = EnvironBuilder("/").get_environ()
+    environ["PATH_INFO"] = (prefix + raw).decode("latin-1")
+    body, status, headers = run_wsgi_app(middleware, environ, buffered=True)
+    assert_sane(int(status.split()[0]), b"".join(body), headers)
+
+
+# --- the cache ----------------------------------------------------------------------------------
+
+def test_cache_is_bounded_in_bytes_and_evicts_lru() -> None:
+    cache = BundleCache(max_bytes=250)
+    cache.put(("a", "1"), b"a" * 100, JS_CONTENT_TYPE)
+    cache.put(("b", "1"), b"b" * 100, JS_CONTENT_TYPE)
+    assert cache.get(("a", "1")) is not None        # "a" is now most recent
+    cache.put(("c", "1"), b"c" * 100, JS_CONTENT_TYPE)
+    assert cache.get(("b", "1")) is None
+    assert cache.get(("a", "1")) is not None and cache.get(("c", "1")) is not None
+    assert cache.total_bytes == 200
+
+
+def test_cache_counts_compressed_variants() -> None:
+    body = b"function(){return 1}\n" * 200
+    cache = BundleCache(max_bytes=10_000_000)
+    entry = cache.put(("a", "1"), body, JS_CONTENT_TYPE)
+    gz = cache.representation(entry, "gzip")
+    assert gzip.decompress(gz.body) == body
+    assert cache.total_bytes == len(body) + len(gz.body)
+    assert cache.representation(entry, "gzip") is gz
+
+
+def test_cache_keeps_identity_when_compression_does_not_help() -> None:
+    cache = BundleCache()
+    entry = cache.put(("a", "1"), b"x", JS_CONTENT_TYPE)
+    assert cache.representation(entry, "gzip").encoding == "identity"
+    assert ("Content-Encoding", "gzip") not in cache.representation(entry, "gzip").headers
+    assert cache.total_bytes == 1
+
+
+def test_cache_without_brotli_serves_gzip_or_identity() -> None:
+    cache = BundleCache(use_brotli=False)
+    entry = cache.put(("a", "1"), b"a" * 1000, JS_CONTENT_TYPE)
+    assert cache.encodings == ("gzip",)
+    assert cache.representation(entry, "br").encoding == "identity"
+
+
+def test_cache_gzip_is_deterministic() -> None:
+    body = b"abc" * 1000
+    one = BundleCache().representation(BundleCache().put(("a", "1"), body, JS_CONTENT_TYPE), "gzip")
+    two = BundleCache().representation(BundleCache().put(("a", "1"), body, JS_CONTENT_TYPE), "gzip")
+    assert one.body == two.body
+
+
+def test_cache_is_thread_safe() -> None:
+    cache = BundleCache(max_bytes=5_000)
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(300):
+                key = (str(n), str(i % 17))
+                entry = cache.get_or_create(key, lambda: (b"y" * 500 + key[1].encode() * 400, JS_CONTENT_TYPE))
+                cache.representation(entry, "gzip")
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert cache.total_bytes == sum(entry.size for entry in cache._entries.values())
+    assert cache.total_bytes <= 5_000
+
+
+# --- the per-request resolver -------------------------------------------------------------------
+
+def make_resolver(trees: FakeTrees, environ: dict[str, Any] | None = None, **options: Any) -> RequestResolver:
+    return RequestResolver(trees, lambda bundle, hash_: f"/u/{hash_}/{bundle}", environ, **options)
+
+
+def test_set_variations_first_call_wins(trees: FakeTrees) -> None:
+    resolver = make_resolver(trees)
+    assert resolver.variations is None and resolver.lookup_chains is None
+    assert resolver.set_variations(["feature_B", "nope", "bucket_A"]) == ["bucket_A", "feature_B", "base"]
+    assert resolver.set_variations(["feature_B"]) == ["bucket_A", "feature_B", "base"]
+    assert resolver.lookup_chains == [[FOLDERS["bucket_A"]], [FOLDERS["feature_B"]], [BASE]]
+    assert resolver.set_variations("x") is resolver.variations
+
+
+def test_set_variations_accepts_a_comma_string(trees: FakeTrees) -> None:
+    assert make_resolver(trees).set_variations("feature_B, bucket_A") == ["bucket_A", "feature_B", "base"]
+
+
+def test_tree_is_memoized_per_request(trees: FakeTrees) -> None:
+    resolver = make_resolver(trees)
+    resolver.set_variations(["bucket_A"])
+    assert resolver.tree("main") is resolver.tree("main")
+    assert trees.variation_walks == 1
+    assert resolver.bundle_url("main") == "/u/hbase-bucket_A/main"
+    assert resolver.bundle_entries("main") == ["main.js"]
+
+
+def test_tree_loads_variations_lazily_from_the_cookie(trees: FakeTrees) -> None:
+    environ = EnvironBuilder("/", headers={"Cookie": "mendel_variations=feature_B%2Cbucket_A"}).get_environ()
+    resolver = make_resolver(trees, environ)
+    assert resolver.variations is None
+    assert resolver.tree("main").hash == "hbase-bucket_A-feature_B"
+    assert resolver.variations == ["bucket_A", "feature_B", "base"]
+
+
+def test_custom_cookie_name(trees: FakeTrees) -> None:
+    environ = EnvironBuilder("/", headers={"Cookie": "ab=feature_B; mendel_variations=bucket_A"}).get_environ()
+    assert make_resolver(trees, environ, cookie_name="ab").load_variations() == ["feature_B", "base"]
+
+
+def test_no_source_means_base(trees: FakeTrees) -> None:
+    assert make_resolver(trees, EnvironBuilder("/").get_environ()).load_variations() == ["base"]
+
+
+def test_variations_loader_wins_over_cookie(trees: FakeTrees) -> None:
+    seen: list[Any] = []
+
+    def loader(environ: dict[str, Any]) -> list[str]:
+        seen.append(environ)
+        return ["feature_B"]
+
+    environ = EnvironBuilder("/", headers={"Cookie": "mendel_variations=bucket_A"}).get_environ()
+    resolver = make_resolver(trees, environ, variations_loader=loader)
+    assert resolver.load_variations() == ["feature_B", "base"]
+    assert seen == [environ]
+
+
+def test_explicit_set_variations_wins_over_sources(trees: FakeTrees) -> None:
+    environ = EnvironBuilder("/", headers={"Cookie": "mendel_variations=bucket_A"}).get_environ()
+    resolver = make_resolver(trees, environ)
+    resolver.set_variations([])
+    assert resolver.tree("main").hash == "hbase"
+
+
+def test_query_override_is_off_by_default(trees: FakeTrees) -> None:
+    environ = EnvironBuilder("/?mendel=feature_B").get_environ()
+    assert make_resolver(trees, environ).load_variations() == ["base"]
+
+
+def test_query_override_when_enabled(trees: FakeTrees) -> None:
+    environ = EnvironBuilder("/?mendel=feature_B&mendel=bucket_A,zzz",
+                             headers={"Cookie": "mendel_variations=bucket_A"}).get_environ()
+    resolver = make_resolver(trees, environ, query_override=True, variations_loader=lambda e: [])
+    assert resolver.load_variations() == ["bucket_A", "feature_B", "base"]
+    empty = EnvironBuilder("/?mendel=", headers={"Cookie": "mendel_variations=bucket_A"}).get_environ()
+    assert make_resolver(trees, empty, query_override=True).load_variations() == ["base"]
+    absent = EnvironBuilder("/?x=mendel", headers={"Cookie": "mendel_variations=bucket_A"}).get_environ()
+    assert make_resolver(trees, absent, query_override=True).load_variations() == ["bucket_A", "base"]
+
+
+def test_server_variation_map(trees: FakeTrees) -> None:
+    resolver = make_resolver(trees)
+    resolver.set_variations(["feature_B"])
+    assert resolver.server_variation_map("main") == {"main.js": FOLDERS["feature_B"]}
+
+
+def test_middleware_passes_its_options_to_the_resolver(trees: FakeTrees) -> None:
+    middleware = MendelMiddleware(downstream_app, trees, cookie_name="ab", query_override=True)
+    client = Client(middleware)
+    client.set_cookie("ab", "bucket_A")
+    assert client.get("/p").get_data(as_text=True).endswith("/mendel/hbase-bucket_A/main.js")
+    assert client.get("/p?mendel=feature_B").get_data(as_text=True).endswith("/mendel/hbase-feature_B/main.js")
+
+
+# --- with the real core over the sample project -------------------------------------------------
+
+NEUTRAL_MAIN = {
+    "main.js": {"entry": True, "base": {
+        "deps": {"./button": "components/button.js", "react": False},
+        "source": "window.log.push('main:' + require('./button'));"}},
+    "components/button.js": {
+        "base": {"source": "module.exports = 'plain';"},
+        "bucket_A": {"source": "module.exports = 'green';"},
+        "feature_B": {"source": "module.exports = 'big';", "deps": {"./shared": "lib/shared.js"}},
+    },
+    "lib/shared.js": {"expose": "shared", "base": {"source": "module.exports = 42;"}},
+}
+NEUTRAL_CSS = {
+    "styles/b.css": {"entry": True, "order": 1, "base": {"source": ".b{}"}, "bucket_A": {"source": ".b2{}"}},
+    "styles/a.css": {"entry": True, "order": 0, "base": {"source": ".a{}"}},
+}
+
+
+@pytest.fixture
+def real_project(tmp_path: Any) -> Any:
+    from factory import write_project
+
+    return write_project(tmp_path, manifests={"main": NEUTRAL_MAIN, "css": NEUTRAL_CSS})
+
+
+@pytest.fixture
+def real_client(real_project: Any) -> Client:
+    return Client(MendelMiddleware(downstream_app, str(real_project)))
+
+
+def url_for_variations(client: Client, names: str) -> str:
+    client.set_cookie("mendel_variations", names)
+    return client.get("/page").get_data(as_text=True).split()[-1]
+
+
+@pytest.mark.parametrize("names", ["", "bucket_A", "feature_B", "bucket_A,feature_B", "nope"])
+def test_real_bundle_round_trip_has_no_paths(real_client: Client, names: str) -> None:
+    url = url_for_variations(real_client, names)
+    assert url.startswith("/mendel/") and url.endswith("/main.js")
+    response = real_client.get(url)
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    for needle in ("src/", "bucket_A", "feature_B", "variations", "components/", "lib/", "main.js"):
+        assert needle not in text
+
+
+def test_real_bundle_serves_the_chosen_variation(real_client: Client, real_project: Any) -> None:
+    from mendel_py.trees import MendelTrees
+
+    trees = MendelTrees(str(real_project))
+    response = real_client.get(url_for_variations(real_client, "feature_B"))
+    matching, chains = trees.variations_and_chains(["feature_B"])
+    assert response.data == pack_js(trees.find_tree_for_variations("main", chains))
+    assert b"'big'" in response.data and b"'plain'" not in response.data
+
+
+def test_real_css_bundle(real_project: Any) -> None:
+    from mendel_py.trees import MendelTrees
+
+    trees = MendelTrees(str(real_project))
+    middleware = MendelMiddleware(downstream_app, trees)
+    client = Client(middleware)
+    resolver = middleware.resolver(EnvironBuilder("/").get_environ())
+    resolver.set_variations(["bucket_A"])
+    url = resolver.bundle_url("css")
+    assert url.endswith("/css.css")
+    response = client.get(url)
+    assert response.headers["Content-Type"] == CSS_CONTENT_TYPE
+    assert response.data == b".a{}\n.b2{}\n"
+
+
+def test_real_hash_errors(real_client: Client) -> None:
+    url = url_for_variations(real_client, "bucket_A")
+    _, _, hash_, bundle = url.split("/")
+    assert_404(real_client.get(f"/mendel/{hash_}x/{bundle}"), "BADHASH")
+    assert_404(real_client.get(f"/mendel/dGVzdF9fAQAC_wIACwymnXS-hyyRSwbove5neRfo6fI/{bundle}"), "BADHASH")
+    other = url_for_variations(real_client, "feature_B").split("/")[2]
+    # a valid hash of a different tree doesn't fit this bundle's walk, or doesn't match it
+    text = real_client.get(f"/mendel/{other}/css.css").get_data(as_text=True)
+    assert text.split(":")[0] in ("404 TRVRSL", "404 HASHMISS")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_mutated_real_hashes(real_client: Client, data: st.DataObject) -> None:
+    url = url_for_variations(real_client, data.draw(st.sampled_from(["", "bucket_A", "feature_B"])))
+    hash_ = url.split("/")[2]
+    position = data.draw(st.integers(min_value=0, max_value=len(hash_)))
+    insert = data.draw(st.text(alphabet="ABCxyz019-_=%.+", max_size=4))
+    cut = data.draw(st.integers(min_value=0, max_value=3))
+    mutated = hash_[:position] + insert + hash_[position + cut:]
+    bundle = data.draw(st.sampled_from(["main", "main.js", "css.css", "css"]))
+    response = real_client.get(f"/mendel/{mutated}/{bundle}")
+    assert_sane(response.status_code, response.data, response.headers)
+    assert response.status_code in (200, 404) or mutated == ""
