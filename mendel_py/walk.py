@@ -1,0 +1,239 @@
+"""The walk of SPEC §3, split so that most of it happens once, not per request.
+
+Which data entry a branch point takes never depends on walk order, only on the lookup chains (or on
+the hash). The walk *order* depends on the chosen entries only where an overriding file's
+dependencies differ from the file it overrides. So a bundle is compiled into a `Walker` that knows:
+
+- for every module, its successors when its choice doesn't matter (all entries share dependencies);
+- the "structural" branch points, whose entries differ in dependencies, with their entries grouped
+  into classes of equal successors.
+
+A tuple with one class per structural module (a *shape*) fixes the walk order. `Plan`s (order,
+branch points in walk order, digests of the fixed runs between them) are memoized per shape, so a
+walk for a new variation set is usually a handful of dict lookups plus one digest over bytes joined
+from precomputed runs.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from threading import Lock
+
+from .errors import HashError, HashLimitError, WalkError
+from .hashcodec import DecodedHash, HashFormat
+from .manifest import Manifest
+
+Shape = tuple[int, ...]
+
+
+@dataclass(slots=True)
+class Plan:
+    """The walk for one shape: modules in walk order and the branch points among them."""
+
+    order: tuple[int, ...]
+    branch_seq: tuple[int, ...]
+    index_order: tuple[int, ...]
+    runs: dict[str, tuple[bytes, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """What a walk found: the choice at each reached branch point, the hash, the conflicts."""
+
+    plan: Plan
+    choices: dict[int, int]
+    hash: str
+    branches: tuple[int, ...]
+    conflicts: tuple[int, ...]
+
+
+class Walker:
+    """Walks of one bundle's manifest, by lookup chains or by hash."""
+
+    def __init__(self, manifest: Manifest, base_dir: str, plan_cache_size: int = 1024):
+        self.manifest = manifest
+        self.base_dir = base_dir
+        count = len(manifest.modules)
+        self._is_branch = bytearray(count)
+        for m in manifest.branch_points:
+            self._is_branch[m] = 1
+        self._fixed = [entries[0] for entries in manifest.successors]
+        self._structural, self._classes, self._class_successors = _structure(manifest)
+        self._shape_position = {m: k for k, m in enumerate(self._structural)}
+        self._folder_entries = _folder_entries(manifest)
+        self._plan = lru_cache(maxsize=plan_cache_size)(self._build_plan)
+        self._runs_lock = Lock()
+
+    # -- by lookup chains -------------------------------------------------------------------------
+
+    def walk_chains(self, chains: Sequence[Sequence[str]], fmt: HashFormat) -> Walk:
+        """SPEC §3 step 3: choose entries by lookup chains, then hash in walk order."""
+        choices, conflicting = self.choose(chains)
+        shape = tuple(
+            classes[choices[m]] if m in choices else 0
+            for m, classes in zip(self._structural, self._classes)
+        )
+        plan = self._plan(shape)
+        try:
+            branches = tuple(choices[m] for m in plan.branch_seq)
+        except KeyError as missing:
+            module = self.manifest.modules[missing.args[0]]
+            raise WalkError(
+                self.manifest.bundle, module.id,
+                f"no lookup chain matches any of its folders {list(module.variations)}",
+            ) from None
+        digest = fmt.digest(self._digest_parts(plan, branches, fmt.file_digest))
+        hash_text = fmt.encode(branches, len(plan.order), digest)
+        conflicts = tuple(m for m in plan.branch_seq if m in conflicting)
+        return Walk(plan, choices, hash_text, branches, conflicts)
+
+    def choose(self, chains: Sequence[Sequence[str]]) -> tuple[dict[int, int], set[int]]:
+        """Entry index per branch point (first matching chain wins) and the conflicting modules."""
+        choices: dict[int, int] = {}
+        conflicting: set[int] = set()
+        folder_entries = self._folder_entries
+        for chain in chains:
+            matched: set[int] = set()
+            for folder in chain:
+                for m, j in folder_entries.get(folder, ()):
+                    if m in matched:
+                        continue
+                    matched.add(m)
+                    if m not in choices:
+                        choices[m] = j
+                    elif folder != self.base_dir:
+                        conflicting.add(m)
+        return choices, conflicting
+
+    # -- by hash ----------------------------------------------------------------------------------
+
+    def walk_hash(self, text: str, decoded: DecodedHash, fmt: HashFormat) -> Walk:
+        """SPEC §3 step 4: follow the hash's branch list; only its canonical spelling is valid."""
+        plan, choices = self._plan_for_branches(decoded.branches)
+        branches = tuple(choices[m] for m in plan.branch_seq)
+        digest = fmt.digest(self._digest_parts(plan, branches, fmt.file_digest))
+        try:
+            canonical = fmt.encode(branches, len(plan.order), digest)
+        except HashLimitError:
+            canonical = None
+        if canonical != text:
+            raise HashError("HASHMISS", "tree hash mismatch")
+        return Walk(plan, choices, text, branches, ())
+
+    def _plan_for_branches(self, branches: tuple[int, ...]) -> tuple[Plan, dict[int, int]]:
+        """Find the shape the branch list walks: fix the earliest wrong guess until none is left."""
+        shape = [0] * len(self._structural)
+        entries_count = [len(m.entries) for m in self.manifest.modules]
+        while True:
+            plan = self._plan(tuple(shape))
+            choices: dict[int, int] = {}
+            for position, m in enumerate(plan.branch_seq):
+                if position >= len(branches):
+                    raise HashError("TRVRSL", "tree has more paths than hash")
+                j = branches[position]
+                if j >= entries_count[m]:
+                    raise HashError("TRVRSL", "hash branch not found in tree")
+                choices[m] = j
+                k = self._shape_position.get(m)
+                if k is not None and self._classes[k][j] != shape[k]:
+                    shape[k] = self._classes[k][j]
+                    break
+            else:
+                return plan, choices
+
+    # -- plans ------------------------------------------------------------------------------------
+
+    def clear_plans(self) -> None:
+        """Forget memoized walk orders (benchmarks use it to measure the worst case)."""
+        self._plan.cache_clear()
+
+    def _build_plan(self, shape: Shape) -> Plan:
+        successors = list(self._fixed)
+        for m, classes_successors, c in zip(self._structural, self._class_successors, shape):
+            successors[m] = classes_successors[c]
+        order = _walk_order(self.manifest.roots, successors)
+        is_branch = self._is_branch
+        return Plan(
+            order=order,
+            branch_seq=tuple(m for m in order if is_branch[m]),
+            index_order=tuple(sorted(order)),
+        )
+
+    def _digest_parts(self, plan: Plan, branches: tuple[int, ...], kind: str) -> list[bytes]:
+        """Per-file digests in walk order, as precomputed runs between the branch points."""
+        runs = plan.runs.get(kind) or self._runs(plan, kind)
+        digests = self.manifest.digests(kind)
+        parts: list[bytes] = [b""] * (2 * len(branches) + 1)
+        parts[0::2] = runs
+        parts[1::2] = [digests[m][j] for m, j in zip(plan.branch_seq, branches)]
+        return parts
+
+    def _runs(self, plan: Plan, kind: str) -> tuple[bytes, ...]:
+        digests = self.manifest.digests(kind)
+        runs: list[bytes] = []
+        current: list[bytes] = []
+        for m in plan.order:
+            if self._is_branch[m]:
+                runs.append(b"".join(current))
+                current = []
+            else:
+                current.append(digests[m][0])
+        runs.append(b"".join(current))
+        with self._runs_lock:
+            return plan.runs.setdefault(kind, tuple(runs))
+
+
+def _walk_order(roots: tuple[int, ...], successors: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """Modules in the order mendel-core's recursive walk first resolves them.
+
+    Each root is walked with a fresh visited set that doesn't include the root itself, so a cycle
+    back to the root walks the root's dependencies once more from the start (the only difference
+    from a plain depth-first preorder; modules resolved by earlier roots add nothing new).
+    """
+    resolved = bytearray(len(successors))
+    order: list[int] = []
+    append = order.append
+    for root in roots:
+        if resolved[root]:
+            continue
+        resolved[root] = 1
+        append(root)
+        root_revisited = False
+        stack = [iter(successors[root])]
+        while stack:
+            for child in stack[-1]:
+                if not resolved[child]:
+                    resolved[child] = 1
+                    append(child)
+                    stack.append(iter(successors[child]))
+                    break
+                if child == root and not root_revisited:
+                    root_revisited = True
+                    stack.append(iter(successors[root]))
+                    break
+            else:
+                stack.pop()
+    return tuple(order)
+
+
+def _structure(manifest: Manifest) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...], tuple[tuple[tuple[int, ...], ...], ...]]:
+    """Branch points whose entries differ in successors, with entry -> class and class -> successors."""
+    structural, classes, class_successors = [], [], []
+    for m in manifest.branch_points:
+        distinct: dict[tuple[int, ...], int] = {}
+        entry_classes = tuple(distinct.setdefault(s, len(distinct)) for s in manifest.successors[m])
+        if len(distinct) > 1:
+            structural.append(m)
+            classes.append(entry_classes)
+            class_successors.append(tuple(distinct))
+    return tuple(structural), tuple(classes), tuple(class_successors)
+
+
+def _folder_entries(manifest: Manifest) -> dict[str, tuple[tuple[int, int], ...]]:
+    """For each folder, the branch points that have an entry in it: (module, entry index)."""
+    table: dict[str, list[tuple[int, int]]] = {}
+    for m in manifest.branch_points:
+        for j, folder in enumerate(manifest.modules[m].variations):
+            table.setdefault(folder, []).append((m, j))
+    return {folder: tuple(pairs) for folder, pairs in table.items()}
