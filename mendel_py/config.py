@@ -1,0 +1,707 @@
+"""`.mendelrc` discovery and parsing into an immutable, validated `MendelConfig`.
+
+The file is YAML, looked up in the given folder and then each parent (`MENDELRC` in the
+environment changes the file name, as in mendel-config). Its folder is the project root: every
+path in the file is relative to it, must stay inside it, and is normalised to a posix path with no
+`./` and no trailing `/` (the root itself is `""`).
+
+Two layouts load; a file may not mix them (the shared keys are `bundles`, `env`, `environment`,
+`hash-format` and `route-config`):
+
+- current: `base-config` (`id`, default "base"; `dir`, default the root; `outdir`),
+  `variation-config` (`variation-dirs`: a folder or a list, default the root; `variations`),
+  `build-dir` (default "build").
+- legacy: `base` (base id, default "base"), `basetree` (base folder, default "base"),
+  `variationsdir` (default the root), `variations`, `outdir`, `bundlesoutdir`.
+
+Dashed keys may also be written camelCase (`variationDirs`, `serve-as`), as mendel-config undashes
+them. Keys that only drive Mendel's Node build pipeline (`types`, `transforms`, `outlets`,
+`generators`, `postgenerators`, `cache-connection`, `shim`, `defaultShim`, `ignores`, `support`,
+`noout`; legacy `serveroutdir`, `bundleName`) are accepted and ignored, so an existing Mendel
+file loads. Any other key is a `ConfigError` naming the file and the dotted key. An empty value
+(YAML null) means the key's default.
+
+Top-level `hash-format` is "v3", "mendel-v1" or "mendel-v2" (default None: the server's choice);
+`route-config.hash` is the bundle URL pattern (default "/mendel/:hash/:bundle").
+
+Bundles (`bundles.<id>`):
+  `manifest`  relative to `base-config.outdir` (legacy: `outdir`/`bundlesoutdir`) if given, else to
+              the root. Default `<build-dir>/<id>.manifest.json` (legacy:
+              `mendel-build/<id>.manifest.json`), or `<id>.manifest.json` in the outdir if given.
+  `serveAs`   "css" (served as concatenated CSS) or "js" (the default).
+  `entries`   entry files relative to the base folder; `src/base/main.js` written from the root
+              becomes `main.js`.
+  options     `outfile` (string), `require`, `external`, `ignore`, `exclude` (lists of strings),
+              `expose` (mapping of file to public name), and Mendel's pipeline options
+              `generator`, `outlet`, `runtime`, `sourcemap`, `envify`, `uglify`, `allBundles`,
+              `from` (kept as written). `BundleConfig.options` holds them read-only.
+
+Environment: the env is the `env` argument, else `MENDEL_ENV`, else `NODE_ENV`, else the file's
+`environment` key, else "development". `env.<name>` is deep-merged over the file (mappings merge
+key by key, anything else replaces); every `env` section is validated, active or not.
+
+Chain rule (as mendel-config): variation `v` listed with folders `[f1, f2]` has the candidates
+`<dir>/v, <dir>/f1, <dir>/f2` for its variation dir. With several variation dirs mendel-config
+emits one variation per (dir, id), dir by dir; here each id stays one variation, in config order,
+whose candidates are those of every dir in dir order, which is the lookup order Mendel's chains
+give one variation. `MendelConfig.variations(known_folders)` keeps the candidates that exist as
+folders under the root or are in `known_folders`, appends the base folder, and drops a variation
+left with only the base. A variation may not be named `base` or like the base id; a folder equal to
+the base folder is never a candidate (the base is always appended last).
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+import yaml
+
+from .errors import ConfigError
+
+CONFIG_FILE_NAME = ".mendelrc"
+DEFAULT_ROUTE = "/mendel/:hash/:bundle"
+DEFAULT_ENV = "development"
+HASH_FORMATS = ("v3", "mendel-v1", "mendel-v2")
+
+__all__ = [
+    "BundleConfig",
+    "MendelConfig",
+    "Variation",
+    "VariationSpec",
+    "config_from_dict",
+    "find_config_file",
+    "load_config",
+]
+
+
+@dataclass(frozen=True)
+class VariationSpec:
+    """A configured variation: its candidate chain folders, base not included."""
+
+    id: str
+    folders: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Variation:
+    """A usable variation: existing candidate folders, then the base folder."""
+
+    id: str
+    chain: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BundleConfig:
+    """One bundle: where its manifest is, how it is served, and its build options."""
+
+    id: str
+    manifest: str
+    manifest_path: str
+    serve_as: str | None
+    entries: tuple[str, ...]
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class MendelConfig:
+    """A validated `.mendelrc` with its env overrides applied; paths relative to `root`."""
+
+    path: str | None
+    root: str
+    base_id: str
+    base_dir: str
+    variation_dirs: tuple[str, ...]
+    variation_specs: tuple[VariationSpec, ...]
+    bundles: Mapping[str, BundleConfig]
+    route: str
+    hash_format: str | None
+    env: str | None
+
+    def variations(self, known_folders: Collection[str] = ()) -> tuple[Variation, ...]:
+        """Mendel's chain rule: existing or known candidates, then base; base-only ones dropped."""
+        known = frozenset(known_folders)
+        usable = []
+        for spec in self.variation_specs:
+            found = tuple(f for f in spec.folders if f in known or self._folder_exists(f))
+            if found:
+                usable.append(Variation(spec.id, found + (self.base_dir,)))
+        return tuple(usable)
+
+    def _folder_exists(self, folder: str) -> bool:
+        return os.path.isdir(os.path.join(self.root, *folder.split("/")))
+
+
+# --- discovery and reading ------------------------------------------------------------------
+
+
+def find_config_file(basedir: str | os.PathLike[str] = ".") -> str | None:
+    """The absolute path of the `.mendelrc` in `basedir` or its nearest parent, or None."""
+    folder = os.path.abspath(basedir)
+    name = _config_file_name()
+    while True:
+        candidate = os.path.join(folder, name)
+        if os.path.isfile(candidate):
+            return candidate
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def load_config(basedir: str | os.PathLike[str] = ".", env: str | None = None) -> MendelConfig:
+    """Find, read and validate the `.mendelrc` that applies to `basedir`."""
+    path = find_config_file(basedir)
+    if path is None:
+        where = os.path.abspath(basedir)
+        raise ConfigError(f"no {_config_file_name()} found in {where} or any parent folder")
+    data = _read_yaml(path)
+    return _build_config(data, os.path.dirname(path), env, source=path, path=path)
+
+
+def config_from_dict(
+    data: Mapping[str, Any],
+    root: str | os.PathLike[str],
+    env: str | None = None,
+    source: str = "<dict>",
+) -> MendelConfig:
+    """Validate an already parsed config (either layout); paths are relative to `root`."""
+    return _build_config(data, os.path.abspath(root), env, source=source, path=None)
+
+
+def _config_file_name() -> str:
+    return os.environ.get("MENDELRC") or CONFIG_FILE_NAME
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that rejects a key given twice in one mapping, as js-yaml does."""
+
+
+def _construct_unique_mapping(
+    loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False
+) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, (str, int, float, bool)):
+            continue
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
+)
+
+
+def _read_yaml(path: str) -> Any:
+    """Parse the YAML file; every failure becomes a ConfigError with the file (and line)."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return yaml.load(stream, Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as error:
+        raise ConfigError(_describe_yaml_error(error), path) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"invalid YAML: {error}", path) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"can't read the file: {error}", path) from None
+
+
+def _describe_yaml_error(error: yaml.MarkedYAMLError) -> str:
+    mark = error.problem_mark or error.context_mark
+    problem = error.problem or error.context or "syntax error"
+    if mark is None:
+        return f"invalid YAML: {problem}"
+    return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+# --- value checkers: each takes (value, where) and returns the canonical value --------------
+
+
+class _Where(NamedTuple):
+    """The file and dotted key a value came from, for error messages."""
+
+    source: str
+    key: str
+
+    def child(self, name: str) -> _Where:
+        return _Where(self.source, f"{self.key}.{name}" if self.key else name)
+
+    def error(self, message: str) -> ConfigError:
+        return ConfigError(message, self.source, self.key or None)
+
+
+_Checker = Callable[[Any, _Where], Any]
+
+
+def _keep(value: Any, where: _Where) -> Any:
+    """Accepted as written (options of Mendel's build pipeline that mendel_py doesn't use)."""
+    return value
+
+
+def _text(value: Any, where: _Where) -> str:
+    if not isinstance(value, str) or not value:
+        raise where.error("expected a non-empty string")
+    return value
+
+
+def _path_text(value: Any, where: _Where) -> str:
+    """A string path; "." and "./" (the root) are allowed, an empty string is too."""
+    if not isinstance(value, str):
+        raise where.error("expected a path (a string)")
+    _reject_absolute(value, where)
+    return value
+
+
+def _text_list(value: Any, where: _Where) -> tuple[str, ...]:
+    """A list of strings; nested lists are flattened one level, as mendel-config does."""
+    if not isinstance(value, list):
+        raise where.error("expected a list of strings")
+    flat: list[Any] = []
+    for item in value:
+        flat.extend(item if isinstance(item, list) else [item])
+    if not all(isinstance(item, str) and item for item in flat):
+        raise where.error("expected a list of strings")
+    return tuple(flat)
+
+
+def _folder_list(value: Any, where: _Where) -> tuple[str, ...]:
+    """One folder or a list of folders."""
+    folders = [value] if isinstance(value, str) else value
+    if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+        raise where.error("expected a folder or a list of folders")
+    for folder in folders:
+        _reject_absolute(folder, where)
+    return tuple(folders)
+
+
+def _text_mapping(value: Any, where: _Where) -> Mapping[str, str]:
+    if not isinstance(value, Mapping):
+        raise where.error("expected a mapping of strings to strings")
+    pairs = {}
+    for key, item in value.items():
+        name = _key_name(key, where)
+        pairs[name] = _text(item, where.child(name))
+    return MappingProxyType(pairs)
+
+
+def _variation_map(value: Any, where: _Where) -> dict[str, tuple[str, ...]]:
+    """`variations`: name -> nothing, or the list of folders it inherits from."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise where.error("expected a mapping of variation names to folder lists")
+    variations = {}
+    for key, parents in value.items():
+        name = _key_name(key, where)
+        variations[name] = _parent_folders(parents, where.child(name))
+    return variations
+
+
+def _parent_folders(value: Any, where: _Where) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(f, str) and f for f in value):
+        raise where.error("expected a list of folder names")
+    for folder in value:
+        _reject_absolute(folder, where)
+    return tuple(value)
+
+
+def _choice(*allowed: str) -> _Checker:
+    def check(value: Any, where: _Where) -> str:
+        if value not in allowed:
+            raise where.error(f"expected one of {', '.join(map(repr, allowed))}, got {value!r}")
+        return value
+
+    return check
+
+
+def _route(value: Any, where: _Where) -> str:
+    route = _text(value, where)
+    if not route.startswith("/") or not all(
+        re.search(rf":{name}(?![A-Za-z0-9_])", route) for name in ("hash", "bundle")
+    ):
+        raise where.error(f"expected a URL path with :hash and :bundle, got {route!r}")
+    return route
+
+
+def _section(schema: Mapping[str, _Checker]) -> _Checker:
+    """A mapping with only the keys of `schema` (camelCase or dashed), each checked."""
+
+    def check(value: Any, where: _Where) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise where.error("expected a mapping")
+        return _check_keys(value, schema, where)
+
+    return check
+
+
+def _mapping_of(item_checker: _Checker) -> _Checker:
+    """A mapping of names (bundle ids, env names) to values checked by `item_checker`."""
+
+    def check(value: Any, where: _Where) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise where.error("expected a mapping")
+        checked = {}
+        for key, item in value.items():
+            name = _key_name(key, where)
+            checked[name] = item_checker(item, where.child(name))
+        return checked
+
+    return check
+
+
+def _check_keys(
+    value: Mapping[str, Any], schema: Mapping[str, _Checker], where: _Where
+) -> dict[str, Any]:
+    spellings = {alias: key for key in schema for alias in _spellings(key)}
+    checked: dict[str, Any] = {}
+    for raw_key, item in value.items():
+        key = _key_name(raw_key, where)
+        canonical = spellings.get(key)
+        if canonical is None:
+            raise where.child(key).error(f"unknown key (expected one of: {', '.join(schema)})")
+        if canonical in checked:
+            raise where.child(key).error(f"given twice (also as {canonical!r})")
+        checked[canonical] = None if item is None else schema[canonical](item, where.child(key))
+    return checked
+
+
+def _spellings(key: str) -> tuple[str, ...]:
+    """`variation-dirs` and `variationDirs`; `serveAs` and `serve-as`."""
+    camel = re.sub(r"-([a-z])", lambda m: m.group(1).upper(), key)
+    dashed = re.sub(r"([A-Z])", lambda m: "-" + m.group(1).lower(), key)
+    return tuple(dict.fromkeys((key, camel, dashed)))
+
+
+def _key_name(key: Any, where: _Where) -> str:
+    """Mapping keys are strings; YAML integers (`2019:`) read as their text, as in JavaScript."""
+    if isinstance(key, str) and key:
+        return key
+    if isinstance(key, int) and not isinstance(key, bool):
+        return str(key)
+    raise where.error(f"keys must be non-empty strings, got {key!r} (quote it)")
+
+
+def _reject_absolute(text: str, where: _Where) -> None:
+    posix = text.replace("\\", "/")
+    if posix.startswith("/") or re.match(r"[A-Za-z]:", posix):
+        raise where.error(f"{text!r} must be relative to the project root")
+
+
+# --- schemas --------------------------------------------------------------------------------
+
+_PIPELINE_BUNDLE_KEYS = (
+    "generator", "outlet", "runtime", "sourcemap", "envify", "uglify", "allBundles", "from",
+)
+_BUNDLE_SCHEMA: dict[str, _Checker] = {
+    "manifest": _text,
+    "serveAs": _choice("css", "js"),
+    "entries": _text_list,
+    "outfile": _text,
+    "require": _text_list,
+    "external": _text_list,
+    "ignore": _text_list,
+    "exclude": _text_list,
+    "expose": _text_mapping,
+    **{key: _keep for key in _PIPELINE_BUNDLE_KEYS},
+}
+_SHARED_SCHEMA: dict[str, _Checker] = {
+    "bundles": _mapping_of(_section(_BUNDLE_SCHEMA)),
+    "environment": _text,
+    "hash-format": _choice(*HASH_FORMATS),
+    "route-config": _section({"hash": _route, "variation": _keep}),
+}
+_CURRENT_PIPELINE_KEYS = (
+    "types", "transforms", "outlets", "generators", "postgenerators", "cache-connection",
+    "shim", "defaultShim", "ignores", "support", "noout",
+)
+_CURRENT_SCHEMA: dict[str, _Checker] = {
+    "base-config": _section({"id": _text, "dir": _path_text, "outdir": _path_text}),
+    "variation-config": _section({"variation-dirs": _folder_list, "variations": _variation_map}),
+    "build-dir": _path_text,
+    **_SHARED_SCHEMA,
+    **{key: _keep for key in _CURRENT_PIPELINE_KEYS},
+}
+_LEGACY_SCHEMA: dict[str, _Checker] = {
+    "base": _text,
+    "basetree": _path_text,
+    "variationsdir": _path_text,
+    "variations": _variation_map,
+    "outdir": _path_text,
+    "bundlesoutdir": _path_text,
+    **_SHARED_SCHEMA,
+    "serveroutdir": _keep,
+    "bundleName": _keep,
+}
+_LAYOUTS = {"current": _CURRENT_SCHEMA, "legacy": _LEGACY_SCHEMA}
+
+
+def _layout_only_keys(layout: str) -> frozenset[str]:
+    other = "legacy" if layout == "current" else "current"
+    own = set(_LAYOUTS[layout]) - set(_LAYOUTS[other])
+    return frozenset(alias for key in own for alias in _spellings(key))
+
+
+def _detect_layout(data: Mapping[str, Any], where: _Where) -> str:
+    """`current` if any current-layout key is present, `legacy` otherwise (as mendel-config)."""
+    current = [k for k in data if k in _layout_only_keys("current")]
+    legacy = [k for k in data if k in _layout_only_keys("legacy")]
+    if current and legacy:
+        raise where.child(legacy[0]).error(
+            f"is a legacy-layout key, but the file also uses the current layout ({current[0]!r});"
+            " use one layout"
+        )
+    return "current" if current else "legacy"
+
+
+def _check_top_level(data: Any, layout: str, where: _Where) -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        raise where.error("expected a mapping")
+    other = "legacy" if layout == "current" else "current"
+    for key in data:
+        if key in _layout_only_keys(other):
+            raise where.child(key).error(
+                f"is a {other}-layout key, but the file uses the {layout} layout; use one layout"
+            )
+    return _check_keys(data, _LAYOUTS[layout], where)
+
+
+# --- building the config --------------------------------------------------------------------
+
+
+def _build_config(
+    data: Any, root: str, env: str | None, source: str, path: str | None
+) -> MendelConfig:
+    top = _Where(source, "")
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise top.error("expected a mapping at the top level")
+    body = {key: value for key, value in data.items() if key != "env"}
+    layout = _detect_layout(body, top)
+    checked = _check_top_level(body, layout, top)
+    sections = _env_sections(data.get("env"), layout, top.child("env"))
+    env_name = _choose_env(env, checked.get("environment"))
+    overrides = sections.get(env_name)
+    merged = _deep_merge(checked, overrides) if overrides is not None else checked
+    return _assemble(
+        _layout_values(merged, layout),
+        root=root,
+        where=top,
+        path=path,
+        env=env_name if overrides is not None else None,
+    )
+
+
+def _env_sections(value: Any, layout: str, where: _Where) -> dict[str, dict[str, Any]]:
+    """Every `env.<name>` section, validated against the file's layout."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise where.error("expected a mapping of environment names to overrides")
+    sections = {}
+    for key, section in value.items():
+        name = _key_name(key, where)
+        overrides = {} if section is None else section
+        sections[name] = _check_top_level(overrides, layout, where.child(name))
+    return sections
+
+
+def _choose_env(explicit: str | None, from_file: str | None) -> str:
+    """The `env` argument, MENDEL_ENV, NODE_ENV, the file's `environment`, "development"."""
+    return (
+        explicit
+        or os.environ.get("MENDEL_ENV")
+        or os.environ.get("NODE_ENV")
+        or from_file
+        or DEFAULT_ENV
+    )
+
+
+def _deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(merged.get(key), Mapping) and isinstance(value, Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class _LayoutValues(NamedTuple):
+    """What either layout says, with the dotted keys to name in errors."""
+
+    base_id: str
+    base_dir: str
+    base_dir_key: str
+    variation_dirs: tuple[str, ...]
+    variation_dirs_key: str
+    variations: Mapping[str, tuple[str, ...]]
+    variations_key: str
+    bundles: Mapping[str, dict[str, Any]]
+    manifest_dir: str | None
+    default_manifest_dir: str
+    route: str
+    hash_format: str | None
+
+
+def _layout_values(checked: Mapping[str, Any], layout: str) -> _LayoutValues:
+    route = (checked.get("route-config") or {}).get("hash") or DEFAULT_ROUTE
+    shared = dict(
+        bundles=checked.get("bundles") or {},
+        route=route,
+        hash_format=checked.get("hash-format"),
+    )
+    if layout == "current":
+        base = checked.get("base-config") or {}
+        variation = checked.get("variation-config") or {}
+        return _LayoutValues(
+            base_id=base.get("id") or "base",
+            base_dir=base.get("dir") or "",
+            base_dir_key="base-config.dir",
+            variation_dirs=variation.get("variation-dirs") or ("",),
+            variation_dirs_key="variation-config.variation-dirs",
+            variations=variation.get("variations") or {},
+            variations_key="variation-config.variations",
+            manifest_dir=base.get("outdir"),
+            default_manifest_dir=checked.get("build-dir") or "build",
+            **shared,
+        )
+    outdir = [checked[k] for k in ("outdir", "bundlesoutdir") if checked.get(k) is not None]
+    return _LayoutValues(
+        base_id=checked.get("base") or "base",
+        base_dir=checked.get("basetree") or "base",
+        base_dir_key="basetree",
+        variation_dirs=(checked.get("variationsdir") or "",),
+        variation_dirs_key="variationsdir",
+        variations=checked.get("variations") or {},
+        variations_key="variations",
+        manifest_dir=posixpath.join(*outdir) if outdir else None,
+        default_manifest_dir="mendel-build",
+        **shared,
+    )
+
+
+def _assemble(
+    values: _LayoutValues, root: str, where: _Where, path: str | None, env: str | None
+) -> MendelConfig:
+    base_dir = _inside_root(where.child(values.base_dir_key), values.base_dir)
+    dirs_where = where.child(values.variation_dirs_key)
+    variation_dirs = tuple(
+        dict.fromkeys(_inside_root(dirs_where, folder) for folder in values.variation_dirs)
+    )
+    return MendelConfig(
+        path=path,
+        root=root,
+        base_id=values.base_id,
+        base_dir=base_dir,
+        variation_dirs=variation_dirs,
+        variation_specs=_variation_specs(values, base_dir, variation_dirs, where),
+        bundles=_bundle_configs(values, base_dir, root, where),
+        route=values.route,
+        hash_format=values.hash_format,
+        env=env,
+    )
+
+
+def _variation_specs(
+    values: _LayoutValues, base_dir: str, variation_dirs: tuple[str, ...], where: _Where
+) -> tuple[VariationSpec, ...]:
+    specs = []
+    for name, parents in values.variations.items():
+        name_where = where.child(values.variations_key).child(name)
+        if name in (values.base_id, "base"):
+            raise name_where.error(f"a variation can't be named like the base ({name!r})")
+        folders = [
+            _inside_root(name_where, folder_dir, folder)
+            for folder_dir in variation_dirs
+            for folder in (name, *parents)
+        ]
+        candidates = tuple(f for f in dict.fromkeys(folders) if f != base_dir)
+        specs.append(VariationSpec(name, candidates))
+    return tuple(specs)
+
+
+def _bundle_configs(
+    values: _LayoutValues, base_dir: str, root: str, where: _Where
+) -> Mapping[str, BundleConfig]:
+    bundles = {}
+    for bundle_id, options in values.bundles.items():
+        bundle_where = where.child("bundles").child(bundle_id)
+        written = options.get("manifest")
+        manifest = _manifest_text(values, bundle_id, written)
+        manifest_where = bundle_where.child("manifest") if written else bundle_where
+        relative = _inside_root(manifest_where, values.manifest_dir or "", manifest)
+        bundles[bundle_id] = BundleConfig(
+            id=bundle_id,
+            manifest=manifest,
+            manifest_path=os.path.join(root, *relative.split("/")),
+            serve_as="css" if options.get("serveAs") == "css" else None,
+            entries=_entries(options.get("entries") or (), base_dir, bundle_where.child("entries")),
+            options=_bundle_options(options),
+        )
+    return MappingProxyType(bundles)
+
+
+_FIRST_CLASS_KEYS = frozenset({"manifest", "serveAs", "entries"})
+
+
+def _bundle_options(options: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The set keys other than manifest, serveAs and entries, read-only."""
+    kept = {k: v for k, v in options.items() if k not in _FIRST_CLASS_KEYS and v is not None}
+    return _frozen(kept)
+
+
+def _manifest_text(values: _LayoutValues, bundle_id: str, written: str | None) -> str:
+    """The manifest as written, or the default: `<id>.manifest.json` in the build/out dir."""
+    if written is not None:
+        return written
+    file_name = f"{bundle_id}.manifest.json"
+    if values.manifest_dir is not None:
+        return file_name
+    return posixpath.join(values.default_manifest_dir, file_name)
+
+
+def _entries(entries: tuple[str, ...], base_dir: str, where: _Where) -> tuple[str, ...]:
+    """Entries relative to the base folder (a `<base_dir>/` prefix written from the root goes)."""
+    prefix = f"{base_dir}/" if base_dir else ""
+    relative = []
+    for entry in entries:
+        clean = _inside_root(where, entry)
+        relative.append(clean[len(prefix):] if prefix and clean.startswith(prefix) else clean)
+    return tuple(relative)
+
+
+def _inside_root(where: _Where, *parts: str) -> str:
+    """Join and normalise relative posix parts; a result outside the root is a ConfigError."""
+    for part in parts:
+        _reject_absolute(part, where)
+    joined = posixpath.normpath(posixpath.join(*(p.replace("\\", "/") for p in parts)))
+    if joined == ".." or joined.startswith("../"):
+        raise where.error(f"{posixpath.join(*parts)!r} is outside the project root")
+    return "" if joined == "." else joined
+
+
+def _frozen(value: Any) -> Any:
+    """A read-only deep copy: mappings become MappingProxyType, lists become tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(item) for item in value)
+    return value
