@@ -1,0 +1,14 @@
+"""gunicorn settings for the example shop: `python -m gunicorn -c examples/gunicorn.conf.py`.
+
+The app is imported once in the master (preload_app) so the manifests are read and validated a
+single time, before the workers fork. MENDEL_BIND picks the address (default 127.0.0.1:8000),
+MENDEL_WORKERS the number of workers (default 2).
+"""
+import os
+
+wsgi_app = "shop.app:create_app()"
+pythonpath = os.path.dirname(os.path.abspath(__file__))
+bind = [os.environ.get("MENDEL_BIND", "127.0.0.1:8000")]
+workers = int(os.environ.get("MENDEL_WORKERS", "2"))
+preload_app = True
+accesslog = "-"

@@ -1,0 +1,318 @@
+"""Mendel for Flask: bundle endpoint, per-request variations, Jinja helpers, `flask mendel`.
+
+    from mendel_py.flask import Mendel, mendel
+
+    ext = Mendel()                      # or Mendel(app)
+
+    def create_app():
+        app = Flask(__name__)
+        app.config["MENDEL_BASEDIR"] = "path/to/project"
+        ext.init_app(app)
+        return app
+
+    @app.route("/")
+    def index():
+        mendel.set_variations(user_buckets())       # optional: default is the cookie
+        return render_template("index.html")        # {{ mendel_script("main") }}
+
+Configuration (`app.config`; a keyword option of `Mendel(...)`, lower-cased without the
+`MENDEL_` prefix, is the default when the key is not set):
+
+=====================  ===========================================================
+MENDEL_BASEDIR         folder with `.mendelrc` (or below it); default the app's root
+MENDEL_HASH_FORMAT     "v3" (default), "mendel-v1" or "mendel-v2"
+MENDEL_HASH_KEY        secret for keyed v3 hashes
+MENDEL_COOKIE_NAME     cookie with comma-separated variation ids ("mendel_variations")
+MENDEL_QUERY_OVERRIDE  allow `?mendel=a,b` to pick variations (default False: staff/QA only)
+MENDEL_ROUTE           bundle route; default the `.mendelrc` route-config, `/mendel/:hash/:bundle`
+MENDEL_CACHE_SIZE      memoized walks per bundle (default 4096)
+MENDEL_CACHE_BYTES     bytes of packed bundles kept in memory (default 64 MiB)
+MENDEL_URL_PREFIX      CDN origin put in front of bundle URLs, e.g. "https://cdn.example.com"
+MENDEL_ENV             `.mendelrc` env section to merge (default: the MENDEL_ENV variable)
+MENDEL_TEMPLATES       pick templates from the variation folders (default: on when the
+                       base folder has a `templates/` folder)
+=====================  ===========================================================
+
+Bundle URLs are answered in front of Flask (the app's wsgi_app is wrapped), so no request hook,
+session or cookie can reach or vary a bundle response.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from flask import Flask, Request, current_app, has_request_context, request
+from jinja2 import BaseLoader, ChoiceLoader
+from markupsafe import Markup, escape
+from werkzeug.local import LocalProxy
+
+from .bundles import DEFAULT_CACHE_BYTES
+from .cli import cli
+from .request import DEFAULT_COOKIE_NAME, RequestResolver, variations_from_cookie
+from .templates import VariationTemplateLoader, has_base_templates, install_template_cache
+from .trees import MendelTrees
+from .wsgi import MendelMiddleware
+
+EXTENSION_KEY = "mendel"
+ENVIRON_KEY = "mendel"
+
+FlaskVariationsLoader = Callable[[Request], "Iterable[str] | str | None"]
+
+DEFAULTS: dict[str, Any] = {
+    "MENDEL_BASEDIR": None,
+    "MENDEL_HASH_FORMAT": None,
+    "MENDEL_HASH_KEY": None,
+    "MENDEL_COOKIE_NAME": DEFAULT_COOKIE_NAME,
+    "MENDEL_QUERY_OVERRIDE": False,
+    "MENDEL_ROUTE": None,
+    "MENDEL_CACHE_SIZE": 4096,
+    "MENDEL_CACHE_BYTES": DEFAULT_CACHE_BYTES,
+    "MENDEL_URL_PREFIX": "",
+    "MENDEL_ENV": None,
+    "MENDEL_TEMPLATES": None,
+}
+
+
+def config_key(option: str) -> str:
+    """`hash_format` -> `MENDEL_HASH_FORMAT`."""
+    return "MENDEL_" + option.upper()
+
+
+class FlaskRequestResolver(RequestResolver):
+    """The request's resolver; reading `variations` resolves them if the view hasn't set them."""
+
+    @property
+    def variations(self) -> list[str]:
+        """Matching variation ids, base id last (from the request's sources unless set)."""
+        return self.load_variations()
+
+    @property
+    def lookup_chains(self) -> list[list[str]]:
+        """Lookup chains of the matching variations, base folder last."""
+        self.load_variations()
+        assert self._chains is not None
+        return self._chains
+
+
+class FlaskMendelMiddleware(MendelMiddleware):
+    """The WSGI middleware, handing out Flask resolvers whose URLs honour the app's mount point."""
+
+    def __init__(self, app: Any, trees: MendelTrees, *, url_prefix: str = "", **options: Any):
+        super().__init__(app, trees, url_prefix=url_prefix, **options)
+        self.has_url_prefix = bool(url_prefix)
+
+    def resolver(self, environ: dict[str, Any]) -> FlaskRequestResolver:
+        return FlaskRequestResolver(
+            self.trees,
+            self.route_builder(environ),
+            environ,
+            variations_loader=self.variations_loader,
+            cookie_name=self.cookie_name,
+            query_override=self.query_override,
+        )
+
+    def route_builder(self, environ: dict[str, Any]) -> Callable[[str, str], str]:
+        """Bundle URLs below SCRIPT_NAME, unless a URL prefix (CDN) replaces the origin."""
+        script_root = "" if self.has_url_prefix else environ.get("SCRIPT_NAME", "").rstrip("/")
+        if not script_root:
+            return self.bundle_url
+        return lambda bundle, hash_: script_root + self.bundle_url(bundle, hash_)
+
+
+class MendelState:
+    """What `init_app` stores in `app.extensions["mendel"]`."""
+
+    def __init__(
+        self,
+        extension: Mendel,
+        trees: MendelTrees,
+        middleware: FlaskMendelMiddleware,
+        template_loader: VariationTemplateLoader | None,
+    ):
+        self.extension = extension
+        self.trees = trees
+        self.middleware = middleware
+        self.template_loader = template_loader
+
+    def resolver_for(self, environ: dict[str, Any]) -> FlaskRequestResolver:
+        """The resolver of the request with `environ`, created on first use."""
+        resolver = environ.get(ENVIRON_KEY)
+        if not isinstance(resolver, FlaskRequestResolver) or resolver.trees is not self.trees:
+            resolver = self.middleware.resolver(environ)
+            environ[ENVIRON_KEY] = resolver
+        return resolver
+
+
+class Mendel:
+    """The Flask extension; one instance may serve several apps (application factory)."""
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        variations_loader: FlaskVariationsLoader | None = None,
+        **options: Any,
+    ):
+        unknown = sorted(config_key(name) for name in options if config_key(name) not in DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown Mendel option(s): {', '.join(unknown)}")
+        self.options = options
+        self._variations_loader = variations_loader
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Load the manifests once and hook bundles, resolvers, templates and CLI into `app`."""
+        settings = self.settings_for(app)
+        trees = load_trees(settings)
+        middleware = FlaskMendelMiddleware(
+            app.wsgi_app,
+            trees,
+            variations_loader=self.requested_variations(settings["MENDEL_COOKIE_NAME"]),
+            cookie_name=settings["MENDEL_COOKIE_NAME"],
+            query_override=bool(settings["MENDEL_QUERY_OVERRIDE"]),
+            cache_bytes=int(settings["MENDEL_CACHE_BYTES"]),
+            route=settings["MENDEL_ROUTE"],
+            url_prefix=settings["MENDEL_URL_PREFIX"] or "",
+        )
+        template_loader = make_template_loader(trees, settings["MENDEL_TEMPLATES"])
+        app.extensions[EXTENSION_KEY] = MendelState(self, trees, middleware, template_loader)
+        app.wsgi_app = middleware  # type: ignore[method-assign]
+        if template_loader is not None:
+            use_template_loader(app, template_loader)
+        register_template_helpers(app)
+        app.cli.add_command(cli, "mendel")
+
+    def settings_for(self, app: Flask) -> dict[str, Any]:
+        """Fill the app's MENDEL_* config from the options and defaults; return the values."""
+        defaults = {**DEFAULTS, "MENDEL_BASEDIR": app.root_path}
+        for name, value in self.options.items():
+            defaults[config_key(name)] = value
+        for key, value in defaults.items():
+            app.config.setdefault(key, value)
+        return {key: app.config[key] for key in DEFAULTS}
+
+    def variations_loader(self, loader: FlaskVariationsLoader) -> FlaskVariationsLoader:
+        """Decorator: `loader(request)` returns the request's variation ids (list or "a,b")."""
+        self._variations_loader = loader
+        return loader
+
+    def requested_variations(self, cookie_name: str) -> Callable[[dict[str, Any]], Any]:
+        """The resolver's source of variation ids: the registered loader's, else the cookie's."""
+
+        def requested(environ: dict[str, Any]) -> Iterable[str] | str | None:
+            if self._variations_loader is None:
+                return variations_from_cookie(environ, cookie_name)
+            return self._variations_loader(flask_request_for(environ))
+
+        return requested
+
+
+def load_trees(settings: Mapping[str, Any]) -> MendelTrees:
+    """The app's one MendelTrees: manifests are read and validated here, once."""
+    return MendelTrees(
+        os.fspath(settings["MENDEL_BASEDIR"]),
+        settings["MENDEL_HASH_FORMAT"],
+        settings["MENDEL_HASH_KEY"],
+        env=settings["MENDEL_ENV"],
+        cache_size=int(settings["MENDEL_CACHE_SIZE"]),
+    )
+
+
+def flask_request_for(environ: dict[str, Any]) -> Request:
+    """Flask's request object for `environ` (a new Request when outside that request)."""
+    if has_request_context() and request.environ is environ:
+        return request._get_current_object()  # type: ignore[attr-defined]
+    return Request(environ)
+
+
+# --------------------------------------------------------------------------- per request
+
+
+def state_of(app: Flask) -> MendelState:
+    """The extension state of `app`; a clear error when init_app wasn't called."""
+    try:
+        return app.extensions[EXTENSION_KEY]
+    except KeyError:
+        raise RuntimeError("Mendel is not initialised on this app: call Mendel(app) or init_app(app)") from None
+
+
+def get_resolver() -> FlaskRequestResolver:
+    """The current request's resolver (what the `mendel` proxy stands for)."""
+    return state_of(current_app).resolver_for(request.environ)
+
+
+mendel: FlaskRequestResolver = LocalProxy(get_resolver)  # type: ignore[assignment]
+
+
+def request_lookup_chains() -> list[list[str]] | None:
+    """Lookup chains of the current request for the template loader; None outside a request."""
+    if not has_request_context():
+        return None
+    return get_resolver().lookup_chains
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def make_template_loader(trees: MendelTrees, enabled: bool | None) -> VariationTemplateLoader | None:
+    """The variation template loader, if enabled (None = when base has a templates folder)."""
+    if enabled is None:
+        enabled = has_base_templates(trees)
+    if not enabled:
+        return None
+    return VariationTemplateLoader.from_trees(trees, request_lookup_chains)
+
+
+def use_template_loader(app: Flask, loader: VariationTemplateLoader) -> None:
+    """Search variation templates first, then the app's own template folder."""
+    loaders: list[BaseLoader] = [loader]
+    if app.jinja_loader is not None:
+        loaders.append(app.jinja_loader)
+    app.jinja_loader = ChoiceLoader(loaders)  # type: ignore[method-assign]
+    install_template_cache(app.jinja_env, loader)
+
+
+def bundle_url(bundle: str) -> str:
+    """URL of `bundle` for the current request's variations (CDN prefix included)."""
+    return get_resolver().bundle_url(bundle)
+
+
+def html_attributes(attributes: Mapping[str, Any]) -> str:
+    """` name="value"` pairs; True gives a bare attribute, False/None leaves it out."""
+    parts = []
+    for name, value in attributes.items():
+        name = name.rstrip("_").replace("_", "-")
+        if value is True:
+            parts.append(f" {escape(name)}")
+        elif value not in (False, None):
+            parts.append(f' {escape(name)}="{escape(value)}"')
+    return "".join(parts)
+
+
+def script_tag(bundle: str, **attributes: Any) -> Markup:
+    """`<script src="...">` for a JS bundle; extra keyword arguments become attributes."""
+    return Markup(f'<script src="{escape(bundle_url(bundle))}"{html_attributes(attributes)}></script>')
+
+
+def stylesheet_tag(bundle: str, **attributes: Any) -> Markup:
+    """`<link rel="stylesheet" href="...">` for a CSS bundle."""
+    return Markup(
+        f'<link rel="stylesheet" href="{escape(bundle_url(bundle))}"{html_attributes(attributes)}>'
+    )
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.add_template_global(bundle_url, "mendel_bundle_url")
+    app.add_template_global(script_tag, "mendel_script")
+    app.add_template_global(stylesheet_tag, "mendel_stylesheet")
+
+
+__all__ = [
+    "FlaskRequestResolver",
+    "Mendel",
+    "MendelState",
+    "get_resolver",
+    "mendel",
+]

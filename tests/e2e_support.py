@@ -1,0 +1,181 @@
+"""Helpers for the example-shop tests: a built copy of the example, servers on free ports."""
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+GUNICORN_CONF = EXAMPLES / "gunicorn.conf.py"
+START_TIMEOUT = 60.0
+
+
+def build_example_project(dest: Path) -> Path:
+    """Copy the example's .mendelrc and sources to `dest` and run `mendel build` there."""
+    shutil.copy(REPO / ".mendelrc", dest / ".mendelrc")
+    shutil.copytree(EXAMPLES / "shop" / "src", dest / "examples" / "shop" / "src")
+    result = subprocess.run(
+        [sys.executable, "-m", "mendel_py", "build", "--basedir", str(dest)],
+        capture_output=True,
+        text=True,
+        cwd=dest,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"mendel build failed:\n{result.stdout}\n{result.stderr}")
+    return dest
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class HttpResult:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+def http_get(url: str, headers: Mapping[str, str] | None = None, method: str = "GET") -> HttpResult:
+    """One HTTP request with urllib; error statuses are returned, not raised."""
+    req = urllib.request.Request(url, headers=dict(headers or {}), method=method)
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(req, timeout=30) as response:
+            return HttpResult(response.status, lower_headers(response.headers), response.read())
+    except urllib.error.HTTPError as error:
+        return HttpResult(error.code, lower_headers(error.headers), error.read())
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+def lower_headers(headers) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Header names lower-cased; repeated headers joined with ', '."""
+    joined: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        joined[key] = f"{joined[key]}, {value}" if key in joined else value
+    return joined
+
+
+class OutputWatcher:
+    """Reads a process's output on a thread so a test can wait for a line to appear."""
+
+    def __init__(self, stream) -> None:  # type: ignore[no-untyped-def]
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream) -> None:  # type: ignore[no-untyped-def]
+        for line in iter(stream.readline, ""):
+            self.lines.put(line)
+        self.lines.put("")
+
+    def wait_for(self, text: str, timeout: float = START_TIMEOUT) -> None:
+        """Block until a line containing `text` was printed; fail on exit or timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {text!r} in output:\n{''.join(self.seen)}")
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line == "":
+                raise RuntimeError(f"process ended before {text!r}:\n{''.join(self.seen)}")
+            self.seen.append(line)
+            if text in line:
+                return
+
+    def text(self) -> str:
+        """Everything printed so far."""
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                return "".join(self.seen)
+            self.seen.append(line)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate `process` (and wait); kill it if it doesn't stop."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    output: OutputWatcher
+
+
+@contextmanager
+def running_gunicorn(project: Path, extra_env: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """The example shop under gunicorn (examples/gunicorn.conf.py), serving `project`."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "MENDEL_BIND": f"127.0.0.1:{port}",
+        "SHOP_MENDEL_BASEDIR": str(project),
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        output = OutputWatcher(process.stderr)
+        output.wait_for("Listening at:")
+        yield Server(f"http://127.0.0.1:{port}", process, output)
+    finally:
+        stop_process(process)
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = START_TIMEOUT) -> None:
+    """Block until 127.0.0.1:`port` accepts connections (for servers that print nothing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port}")
