@@ -15,16 +15,50 @@ from precomputed runs.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from threading import Lock
+from typing import Generic, TypeVar
 
 from .errors import HashError, HashLimitError, WalkError
 from .hashcodec import DecodedHash, HashFormat
 from .manifest import Manifest
 
 Shape = tuple[int, ...]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class LRUCache(Generic[K, V]):
+    """A small thread-safe mapping that forgets the least recently used key beyond `maxsize`."""
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def setdefault(self, key: K, value: V) -> V:
+        with self._lock:
+            value = self._data.setdefault(key, value)
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 @dataclass(slots=True)
@@ -62,7 +96,8 @@ class Walker:
         self._structural, self._classes, self._class_successors = _structure(manifest)
         self._shape_position = {m: k for k, m in enumerate(self._structural)}
         self._folder_entries = _folder_entries(manifest)
-        self._plan = lru_cache(maxsize=plan_cache_size)(self._build_plan)
+        self._entries_count = [len(m.entries) for m in manifest.modules]
+        self._plans: LRUCache[Shape, Plan] = LRUCache(plan_cache_size)
         self._runs_lock = Lock()
 
     # -- by lookup chains -------------------------------------------------------------------------
@@ -122,11 +157,10 @@ class Walker:
         return Walk(plan, choices, text, branches, ())
 
     def _plan_for_branches(self, branches: tuple[int, ...]) -> tuple[Plan, dict[int, int]]:
-        """Find the shape the branch list walks: fix the earliest wrong guess until none is left."""
+        """The plan and choices a branch list walks: from known plans if one fits, else one walk."""
         shape = [0] * len(self._structural)
-        entries_count = [len(m.entries) for m in self.manifest.modules]
-        while True:
-            plan = self._plan(tuple(shape))
+        entries_count = self._entries_count
+        while (plan := self._plans.get(tuple(shape))) is not None:
             choices: dict[int, int] = {}
             for position, m in enumerate(plan.branch_seq):
                 if position >= len(branches):
@@ -137,22 +171,60 @@ class Walker:
                 choices[m] = j
                 k = self._shape_position.get(m)
                 if k is not None and self._classes[k][j] != shape[k]:
-                    shape[k] = self._classes[k][j]
+                    shape[k] = self._classes[k][j]  # the earliest wrong guess: fix it, try again
                     break
             else:
                 return plan, choices
+        return self._walk_branches(branches)
+
+    def _walk_branches(self, branches: tuple[int, ...]) -> tuple[Plan, dict[int, int]]:
+        """One walk that takes the next branch index at each branch point it reaches."""
+        successors = list(self._fixed)
+        shape = [0] * len(self._structural)
+        choices: dict[int, int] = {}
+
+        def take(m: int) -> None:
+            position = len(choices)
+            if position >= len(branches):
+                raise HashError("TRVRSL", "tree has more paths than hash")
+            j = branches[position]
+            if j >= self._entries_count[m]:
+                raise HashError("TRVRSL", "hash branch not found in tree")
+            choices[m] = j
+            k = self._shape_position.get(m)
+            if k is not None:
+                shape[k] = self._classes[k][j]
+                successors[m] = self._class_successors[k][shape[k]]
+
+        order = _walk_order(self.manifest.roots, successors, self._is_branch, take)
+        plan = self._plans.setdefault(tuple(shape), self._plan_from_order(order))
+        return plan, choices
 
     # -- plans ------------------------------------------------------------------------------------
 
     def clear_plans(self) -> None:
         """Forget memoized walk orders (benchmarks use it to measure the worst case)."""
-        self._plan.cache_clear()
+        self._plans.clear()
+
+    def _plan(self, shape: Shape) -> Plan:
+        """The plan of a shape, built on first use; also kept under the shape's canonical form
+        (unreached structural modules as class 0), which is what a walk by hash looks up."""
+        plan = self._plans.get(shape)
+        if plan is None:
+            plan = self._build_plan(shape)
+            reached = set(plan.branch_seq)
+            canonical = tuple(c if m in reached else 0 for m, c in zip(self._structural, shape))
+            plan = self._plans.setdefault(canonical, plan)
+            self._plans.setdefault(shape, plan)
+        return plan
 
     def _build_plan(self, shape: Shape) -> Plan:
         successors = list(self._fixed)
         for m, classes_successors, c in zip(self._structural, self._class_successors, shape):
             successors[m] = classes_successors[c]
-        order = _walk_order(self.manifest.roots, successors)
+        return self._plan_from_order(_walk_order(self.manifest.roots, successors))
+
+    def _plan_from_order(self, order: tuple[int, ...]) -> Plan:
         is_branch = self._is_branch
         return Plan(
             order=order,
@@ -184,8 +256,16 @@ class Walker:
             return plan.runs.setdefault(kind, tuple(runs))
 
 
-def _walk_order(roots: tuple[int, ...], successors: list[tuple[int, ...]]) -> tuple[int, ...]:
+def _walk_order(
+    roots: tuple[int, ...],
+    successors: list[tuple[int, ...]],
+    is_branch: bytearray | None = None,
+    on_branch: Callable[[int], None] | None = None,
+) -> tuple[int, ...]:
     """Modules in the order mendel-core's recursive walk first resolves them.
+
+    `on_branch(m)`, when given, is called as each branch point is resolved, before its successors
+    are read, and may set `successors[m]` (the walk by hash chooses entries that way).
 
     Each root is walked with a fresh visited set that doesn't include the root itself, so a cycle
     back to the root walks the root's dependencies once more from the start (the only difference
@@ -199,6 +279,8 @@ def _walk_order(roots: tuple[int, ...], successors: list[tuple[int, ...]]) -> tu
             continue
         resolved[root] = 1
         append(root)
+        if on_branch is not None and is_branch[root]:
+            on_branch(root)
         root_revisited = False
         stack = [iter(successors[root])]
         while stack:
@@ -206,6 +288,8 @@ def _walk_order(roots: tuple[int, ...], successors: list[tuple[int, ...]]) -> tu
                 if not resolved[child]:
                     resolved[child] = 1
                     append(child)
+                    if on_branch is not None and is_branch[child]:
+                        on_branch(child)
                     stack.append(iter(successors[child]))
                     break
                 if child == root and not root_revisited:
