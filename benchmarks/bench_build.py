@@ -1,0 +1,233 @@
+"""Benchmark `mendel build`: files/second for a cold build and for a rebuild with nothing changed.
+
+    .venv/bin/python benchmarks/bench_build.py [--files 2000] [--variations 10] [--runs 5]
+
+Generates a project in a temporary folder (base sources in nested folders, JSON files, a few
+node_modules packages, externals, a CSS bundle, and variation folders that override files, add
+or drop dependencies and add variation-only files), then times `build_manifests`:
+
+- cold: no parse cache and no manifests on disk (everything tokenized and written);
+- no-change rebuild: cache and manifests present, nothing edited.
+
+Prints the median of `--runs` runs of each. `generate_project` is also used by the tests.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+BASE_DIR = "src/base"
+VARIATIONS_ROOT = "src/variations"
+EXTERNALS = ("react", "react-dom")
+PACKAGES = ("left-pad", "tiny-emitter", "qs-lite")
+_DIRS = ("components", "components/forms", "components/media", "pages", "pages/account",
+         "stores", "lib", "lib/net", "utils", "widgets")
+_WORDS = ("account", "avatar", "banner", "button", "card", "cart", "chart", "dialog", "feed",
+          "grid", "header", "icon", "input", "item", "layout", "list", "menu", "modal", "nav",
+          "panel", "player", "price", "profile", "rating", "search", "slider", "tab", "table",
+          "toast", "tooltip", "upload", "user", "video", "widget")
+
+
+@dataclass
+class GeneratedProject:
+    """What was generated: the root and the variation ids (config order)."""
+
+    root: str
+    variations: list[str]
+    base_modules: list[str] = field(default_factory=list)
+    file_count: int = 0
+
+
+def generate_project(dest: str, files: int = 2000, variations: int = 10, seed: int = 1) -> GeneratedProject:
+    """Write a deterministic project of about `files` source files into `dest`."""
+    rng = random.Random(seed)
+    project = GeneratedProject(dest, [f"exp_{index:02d}" for index in range(variations)])
+    per_variation = max(2, files // 40)
+    js_count = max(10, files - variations * per_variation - 60)
+    modules = _module_ids(rng, js_count)
+    project.base_modules = modules
+    _write_base(rng, dest, modules)
+    _write_styles(dest)
+    _write_packages(dest)
+    for variation in project.variations:
+        _write_variation(rng, dest, variation, modules, per_variation)
+    _write_mendelrc(dest, project.variations)
+    project.file_count = sum(len(names) for _, _, names in os.walk(dest))
+    return project
+
+
+def _module_ids(rng: random.Random, count: int) -> list[str]:
+    ids: set[str] = {"main.js", "admin.js"}
+    while len(ids) < count:
+        ids.add(f"{rng.choice(_DIRS)}/{rng.choice(_WORDS)}_{rng.randrange(10_000)}.js")
+    ordered = sorted(ids - {"main.js", "admin.js"})
+    rng.shuffle(ordered)
+    return ["main.js", "admin.js", *ordered]
+
+
+def _relative(from_id: str, to_id: str) -> str:
+    path = os.path.relpath(to_id, os.path.dirname(from_id) or ".").replace(os.sep, "/")
+    path = path if path.startswith(".") else f"./{path}"
+    return path[:-3] if path.endswith(".js") and len(to_id) % 2 else path
+
+
+def _targets(rng: random.Random, rank: int, modules: list[str]) -> list[str]:
+    """Mostly downward dependencies; every module but the entries has a parent above it."""
+    count = len(modules)
+    chosen = {modules[child] for child in range(rank * 3 + 2, min(rank * 3 + 5, count))}
+    for _ in range(rng.randint(0, 3)):
+        if rank + 1 < count:
+            chosen.add(modules[min(count - 1, rank + 1 + int(rng.expovariate(1 / 40)))])
+    chosen.discard(modules[rank])
+    return sorted(chosen)
+
+
+def _js_source(rng: random.Random, module_id: str, requires: list[str], extra: str = "") -> str:
+    lines = [f"/* {module_id}: generated for the build benchmark. require('not-a-dep') */", "'use strict';"]
+    for index, spec in enumerate(requires):
+        lines.append(f"var dep{index} = require({json.dumps(spec)});")
+    lines += [
+        "var pattern = /require\\(\"[a-z]+\"\\)/g;  // a regex, not a require",
+        f"var label = `item ${{'{module_id}'}} #${{1 + 2}}`;",
+        "function ratio(a, b) { return (a + 1) / (b + 1) / 2; }",
+        "var text = \"require('nope') is only text\";",
+    ]
+    body = "\n".join(f"    var v{i} = ratio({i}, {rng.randrange(100)}) + dep{i % max(1, len(requires))};"
+                     if requires else f"    var v{i} = ratio({i}, 3);" for i in range(rng.randint(8, 24)))
+    lines += ["function render(props) {", body, "    return label + v0;", "}", extra,
+              "module.exports = { render: render, pattern: pattern, text: text };", ""]
+    return "\n".join(lines)
+
+
+def _write(root: str, path: str, text: str) -> None:
+    full = os.path.join(root, *path.split("/"))
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _write_base(rng: random.Random, root: str, modules: list[str]) -> None:
+    for rank, module_id in enumerate(modules):
+        requires = [_relative(module_id, target) for target in _targets(rng, rank, modules)]
+        if rank % 17 == 0:
+            requires.append(rng.choice(EXTERNALS))
+        if rank % 29 == 0:
+            requires.append(rng.choice(PACKAGES))
+        if rank % 31 == 0:
+            requires.append(_relative(module_id, "data/strings.json"))
+        _write(root, f"{BASE_DIR}/{module_id}", _js_source(rng, module_id, requires))
+    _write(root, f"{BASE_DIR}/data/strings.json", json.dumps({"hello": "world", "n": 1}, indent=2) + "\n")
+
+
+def _write_styles(root: str) -> None:
+    names = [f"styles/part_{index:02d}.css" for index in range(40)]
+    imports = "".join(f'@import "./{os.path.basename(name)}";\n' for name in names)
+    _write(root, f"{BASE_DIR}/styles/main.css", imports + "body { margin: 0; }\n")
+    for index, name in enumerate(names):
+        _write(root, f"{BASE_DIR}/{name}", f"/* part {index} */\n.part-{index} {{ color: #{index:06x}; }}\n")
+
+
+def _write_packages(root: str) -> None:
+    for index, name in enumerate(PACKAGES):
+        folder = f"node_modules/{name}"
+        if index == 0:
+            _write(root, f"{folder}/package.json", json.dumps({"name": name, "main": "lib/index.js"}))
+            _write(root, f"{folder}/lib/index.js", "module.exports = require('./pad');\n")
+            _write(root, f"{folder}/lib/pad.js", "module.exports = function (s) { return ' ' + s; };\n")
+        elif index == 1:
+            _write(root, f"{folder}/package.json",
+                   json.dumps({"name": name, "main": "server.js", "browser": "browser.js"}))
+            _write(root, f"{folder}/browser.js", "module.exports = function Emitter() {};\n")
+            _write(root, f"{folder}/server.js", "module.exports = require('events');\n")
+        else:
+            _write(root, f"{folder}/index.js", "module.exports = { parse: function (s) { return s; } };\n")
+
+
+def _write_variation(rng: random.Random, root: str, variation: str, modules: list[str], count: int) -> None:
+    """Override `count` files: some keep their deps, some drop one, some add a variation-only file."""
+    folder = f"{VARIATIONS_ROOT}/{variation}"
+    chosen = rng.sample(modules[2:], count - count // 4) + ["main.js"]
+    for position, module_id in enumerate(chosen):
+        rank = modules.index(module_id)
+        targets = _targets(random.Random(rank), rank, modules)
+        if position % 3 == 1 and targets:
+            targets = targets[1:]
+        requires = [_relative(module_id, target) for target in targets]
+        if position % 3 == 2:
+            extra_id = f"{os.path.dirname(module_id) or 'lib'}/{variation}_only_{position}.js"
+            requires.append(_relative(module_id, extra_id))
+            _write(root, f"{folder}/{extra_id}", _js_source(rng, extra_id, []))
+        _write(root, f"{folder}/{module_id}", _js_source(rng, module_id, requires, f"// {variation}"))
+    _write(root, f"{folder}/styles/part_{rng.randrange(40):02d}.css", f".{variation} {{ color: red; }}\n")
+
+
+def _write_mendelrc(root: str, variations: list[str]) -> None:
+    lines = [
+        "base-config:", "  id: base", f"  dir: ./{BASE_DIR}",
+        "variation-config:", "  variation-dirs:", f"    - ./{VARIATIONS_ROOT}", "  variations:",
+    ]
+    for index, variation in enumerate(variations):
+        if index % 3 == 2:
+            lines += [f"    {variation}:", f"      - {variations[index - 1]}"]
+        else:
+            lines.append(f"    {variation}:")
+    lines += [
+        "bundles:",
+        "  main:", "    entries:", "      - main.js", "      - admin.js",
+        "    external:", *[f"      - {name}" for name in EXTERNALS],
+        "    manifest: manifests/main.manifest.json",
+        "  css:", "    entries:", "      - styles/main.css", "    serveAs: css",
+        "    manifest: manifests/css.manifest.json",
+    ]
+    _write(root, ".mendelrc", "\n".join(lines) + "\n")
+
+
+# ------------------------------------------------------------------------------ timing
+
+
+def _time_build(root: str) -> tuple[float, int]:
+    from mendel_py.build import build_manifests
+    from mendel_py.config import load_config
+
+    started = time.perf_counter()
+    report = build_manifests(load_config(root))
+    return time.perf_counter() - started, report.files_read
+
+
+def _cold_run(root: str) -> tuple[float, int]:
+    shutil.rmtree(os.path.join(root, ".mendel-cache"), ignore_errors=True)
+    shutil.rmtree(os.path.join(root, "manifests"), ignore_errors=True)
+    return _time_build(root)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--variations", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with tempfile.TemporaryDirectory(prefix="mendel-bench-build-") as root:
+        project = generate_project(root, args.files, args.variations)
+        cold = [_cold_run(root) for _ in range(args.runs)]
+        warm = [_time_build(root) for _ in range(args.runs)]
+    files = cold[0][1]
+    cold_median = statistics.median(seconds for seconds, _ in cold)
+    warm_median = statistics.median(seconds for seconds, _ in warm)
+    print(f"project: {project.file_count} files on disk, {files} source files in the bundles, "
+          f"{args.variations} variations")
+    print(f"cold build:        {cold_median * 1000:8.1f} ms  {files / cold_median:10.0f} files/s")
+    print(f"no-change rebuild: {warm_median * 1000:8.1f} ms  {files / warm_median:10.0f} files/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""`mendel build`: compile the sources of a `.mendelrc` project into Mendel v1 manifests.
+
+    from mendel_py.config import load_config
+    from mendel_py.build import build_manifests
+
+    report = build_manifests(load_config("."))              # writes the changed manifests
+    report = build_manifests(load_config("."), check=True)  # writes nothing; see report.stale
+
+What goes in (per bundle of the `.mendelrc`): `entries` (paths relative to the base folder),
+`serveAs: css` for stylesheet bundles, and two options: `external: [names]` (bare names the page
+provides: `false` in deps, also for paths under them) and `expose: {module id: public name}`
+(exposed modules are walk roots too). The base folder and every variation folder that exists on
+disk (chains from `config.variations(())`) are read.
+
+What comes out: one manifest per bundle at its `manifest` path. Module ids are paths relative to
+the base/variation folder (or, for files outside every folder such as a root `node_modules`, to
+the project root); `variations` lists the folders that have the module, base first, then the
+variation folders in configuration order; each data entry has id, file (relative to the project
+root), variation, source, sha (sha1 hex of source), blake3 (hex) and deps. Entry modules carry
+`entry: true`, exposed ones `expose`, stylesheets `order` (imports before importers). Resolution
+rules: `resolver.py`; tokenizers: `jsdeps.py`, `cssdeps.py`; output format: `manifest_writer.py`;
+the parse cache (`.mendel-cache/`, content-addressed): `parsecache.py`.
+
+Errors are `BuildError` with file and line. A failed build writes nothing.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import BuildError
+from .report import BuildReport, BundleResult
+
+if TYPE_CHECKING:
+    from ..config import BundleConfig, MendelConfig
+    from .graph import BundleGraph, BundleSpec
+
+__all__ = ["BuildError", "BuildProgress", "BuildReport", "BundleResult", "build_manifests"]
+
+
+class BuildProgress(Protocol):
+    """Receives progress: `start` once with an upper bound of files, `advance` per file done."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, count: int = 1) -> None: ...
+
+
+def build_manifests(
+    config: MendelConfig,
+    *,
+    check: bool = False,
+    progress: BuildProgress | None = None,
+    use_cache: bool = True,
+) -> BuildReport:
+    """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing)."""
+    from .atomic import write_atomically
+    from .graph import collect_bundle
+    from .layout import ProjectLayout
+    from .manifest_writer import manifest_bytes
+    from .parsecache import CACHE_DIR, ParseCache
+    from .sources import SourceLoader
+
+    layout = ProjectLayout.from_config(config)
+    cache = ParseCache(os.path.join(config.root, CACHE_DIR)) if use_cache else ParseCache.disabled()
+    loader = SourceLoader(layout.absolute, cache)
+    if progress is not None:
+        progress.start(layout.source_file_count)
+    on_file = progress.advance if progress is not None else None
+
+    outputs: list[tuple[BundleConfig, BundleGraph, bytes]] = []
+    for bundle in config.bundles.values():
+        graph = collect_bundle(bundle_spec(bundle, config), layout, loader, on_file)
+        outputs.append((bundle, graph, manifest_bytes(graph)))
+
+    results = []
+    for bundle, graph, data in outputs:
+        changed = _read_or_none(bundle.manifest_path) != data
+        if changed and not check:
+            write_atomically(bundle.manifest_path, data)
+        results.append(_bundle_result(bundle, graph, changed, config.root))
+    if not check:
+        cache.save()
+    return BuildReport(
+        bundles=tuple(results),
+        variations=tuple(variation.id for variation in config.variations(())),
+        variation_dirs=layout.variation_dirs,
+        overrides=_overrides(layout.variation_dirs, [graph for _, graph, _ in outputs]),
+        files_read=len(loader.loaded),
+        files_scanned=loader.scanned,
+        check=check,
+    )
+
+
+def bundle_spec(bundle: BundleConfig, config: MendelConfig) -> BundleSpec:
+    """What the graph needs from one bundle's configuration (options checked here)."""
+    from .graph import BundleSpec
+
+    options: Mapping[str, Any] = bundle.options or {}
+    return BundleSpec(
+        id=bundle.id,
+        entries=tuple(bundle.entries or ()),
+        expose=_expose_option(options.get("expose"), bundle.id, config.path),
+        externals=_external_option(options.get("external"), bundle.id, config.path),
+        style=bundle.serve_as == "css",
+        source=_relative(config.path, config.root) if config.path else None,
+    )
+
+
+def _external_option(value: Any, bundle: str, source: str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(name, str) and name for name in value):
+        raise BuildError(f"bundle {bundle!r}: `external` must be a list of package names", source)
+    return tuple(value)
+
+
+def _expose_option(value: Any, bundle: str, source: str | None) -> dict[str, str]:
+    if value is None:
+        return {}
+    if isinstance(value, (list, tuple)) and all(isinstance(name, str) for name in value):
+        return {name: name for name in value}
+    if isinstance(value, Mapping) and all(
+        isinstance(key, str) and isinstance(name, str) and name for key, name in value.items()
+    ):
+        return dict(value)
+    raise BuildError(f"bundle {bundle!r}: `expose` must map module ids to public names", source)
+
+
+def _bundle_result(bundle: BundleConfig, graph: BundleGraph, changed: bool, root: str) -> BundleResult:
+    return BundleResult(
+        id=bundle.id,
+        manifest=_relative(bundle.manifest_path, root),
+        serve_as=bundle.serve_as,
+        modules=len(graph.modules),
+        files=sum(len(module.versions) for module in graph.modules.values()),
+        changed=changed,
+    )
+
+
+def _overrides(folders: tuple[str, ...], graphs: list[BundleGraph]) -> dict[str, int]:
+    """Per variation folder: how many distinct files of it the bundles use."""
+    files: dict[str, set[str]] = {folder: set() for folder in folders}
+    for graph in graphs:
+        for module in graph.modules.values():
+            for version in module.versions:
+                if version.origin.folder in files:
+                    files[version.origin.folder].add(version.origin.file)
+    return {folder: len(found) for folder, found in files.items()}
+
+
+def _read_or_none(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _relative(path: str, root: str) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")

@@ -1,0 +1,31 @@
+"""Replace a file in one step, so a reader never sees it half written."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write `data` to a temporary file next to `path`, then rename it over `path`."""
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.chmod(temporary, _mode_for(path))
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def _mode_for(path: str) -> int:
+    """Keep an existing file's permissions; a new file gets the usual rw-r--r--."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        return 0o644

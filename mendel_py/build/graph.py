@@ -1,0 +1,178 @@
+"""Collect a bundle's modules: every folder's version of every module reachable from its roots.
+
+Starting from the entries (and exposed modules), each module id is looked up in the base folder
+and in every variation folder; each version found is parsed and its own dependencies resolved
+(a variation may add or drop a dependency), and every module any version reaches joins the
+bundle. So a file that exists only in a variation joins through the variation that requires it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .errors import BuildError
+from .layout import ModuleRef, ProjectLayout, SourceFile
+from .resolver import Resolver
+from .sources import ParsedSource, SourceLoader
+
+Deps = dict[str, "str | bool"]
+
+
+@dataclass(frozen=True)
+class ModuleVersion:
+    """One `data` entry: a module as found in one folder, with its resolved dependencies."""
+
+    origin: SourceFile
+    parsed: ParsedSource
+    deps: Deps
+
+
+@dataclass
+class BundleModule:
+    """One entry of a manifest's `bundles` array."""
+
+    id: str
+    versions: list[ModuleVersion]
+    entry: bool = False
+    expose: str | None = None
+    order: int | None = None
+
+
+@dataclass
+class BundleGraph:
+    """The modules of one bundle, by id, and its roots in configuration order."""
+
+    modules: dict[str, BundleModule] = field(default_factory=dict)
+    roots: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BundleSpec:
+    """What the graph needs from a bundle's configuration."""
+
+    id: str
+    entries: tuple[str, ...]
+    expose: dict[str, str]
+    externals: tuple[str, ...]
+    style: bool
+    source: str | None  # the .mendelrc that configures it, for error messages
+
+
+def collect_bundle(
+    spec: BundleSpec,
+    layout: ProjectLayout,
+    loader: SourceLoader,
+    on_file: Callable[[], None] | None = None,
+) -> BundleGraph:
+    """Walk the bundle from its roots through every folder's version of every module."""
+    resolver = Resolver(layout, spec.externals)
+    graph = BundleGraph()
+    rooted: dict[str, bool] = {}
+    pending: list[ModuleRef] = []
+
+    def enqueue(ref: ModuleRef, requirer: str | None) -> None:
+        known = rooted.get(ref.id)
+        if known is None:
+            rooted[ref.id] = ref.rooted
+            pending.append(ref)
+        elif known != ref.rooted:
+            raise BuildError(
+                f"module id {ref.id!r} names both a file in the base folder and a file outside it",
+                requirer,
+            )
+
+    for ref, name in _roots(spec, resolver):
+        enqueue(ref, spec.source)
+        graph.roots.append(ref.id)
+    while pending:
+        ref = pending.pop()
+        module = BundleModule(ref.id, [])
+        for origin in layout.versions(ref):
+            parsed = loader.load(origin.file)
+            deps = _resolve_deps(parsed, origin, resolver)
+            for target in deps.values():
+                if target is not False:
+                    enqueue(target, origin.file)
+            module.versions.append(ModuleVersion(origin, parsed, _dep_ids(deps)))
+            if on_file is not None:
+                on_file()
+        graph.modules[ref.id] = module
+    _mark_roots(spec, graph, resolver)
+    if spec.style:
+        _assign_css_order(graph)
+    return graph
+
+
+def _roots(spec: BundleSpec, resolver: Resolver) -> list[tuple[ModuleRef, str]]:
+    """The entry and exposed modules, resolved, in configuration order."""
+    if not spec.entries and not spec.expose:
+        raise BuildError(f"bundle {spec.id!r} has no entries", spec.source)
+    roots = []
+    for name in (*spec.entries, *spec.expose):
+        ref = resolver.resolve_entry(name, spec.style)
+        if ref is None:
+            raise BuildError(
+                f"bundle {spec.id!r}: entry {name!r} is not a file in the base folder or any "
+                "variation folder (entries are paths relative to the base folder)",
+                spec.source,
+            )
+        roots.append((ref, name))
+    return roots
+
+
+def _mark_roots(spec: BundleSpec, graph: BundleGraph, resolver: Resolver) -> None:
+    for name in spec.entries:
+        graph.modules[resolver.resolve_entry(name, spec.style).id].entry = True
+    for name, public in spec.expose.items():
+        graph.modules[resolver.resolve_entry(name, spec.style).id].expose = public
+
+
+def _resolve_deps(parsed: ParsedSource, origin: SourceFile, resolver: Resolver) -> dict[str, ModuleRef | bool]:
+    deps: dict[str, ModuleRef | bool] = {}
+    for dependency in parsed.dependencies:
+        if dependency.spec not in deps:
+            deps[dependency.spec] = resolver.resolve(dependency.spec, origin, dependency.line, parsed.is_style)
+    return deps
+
+
+def _dep_ids(deps: dict[str, ModuleRef | bool]) -> Deps:
+    return {spec: target if target is False else target.id for spec, target in deps.items()}
+
+
+def _assign_css_order(graph: BundleGraph) -> None:
+    """`order` for stylesheets: imports before importers (post-order from the entries).
+
+    Each module's versions are visited base first, then variations; each version's imports in
+    source order. Only entries are roots here: a stylesheet is ordered where it is imported.
+    """
+    order: list[str] = []
+    visited: set[str] = set()
+
+    def visit(module_id: str) -> None:
+        stack: list[tuple[str, list[str]]] = [(module_id, _children(graph, module_id))]
+        visited.add(module_id)
+        while stack:
+            current, children = stack[-1]
+            if children:
+                child = children.pop(0)
+                if child not in visited and child in graph.modules:
+                    visited.add(child)
+                    stack.append((child, _children(graph, child)))
+            else:
+                stack.pop()
+                order.append(current)
+
+    for root in graph.roots:
+        if root not in visited:
+            visit(root)
+    for module_id in sorted(set(graph.modules) - visited):
+        visit(module_id)
+    for position, module_id in enumerate(order):
+        graph.modules[module_id].order = position
+
+
+def _children(graph: BundleGraph, module_id: str) -> list[str]:
+    children: list[str] = []
+    for version in graph.modules[module_id].versions:
+        children.extend(target for target in version.deps.values() if target is not False)
+    return list(dict.fromkeys(children))

@@ -1,0 +1,138 @@
+"""Read one source file and turn it into what the manifest carries, plus its raw dependencies.
+
+- JavaScript: the file text as is (a UTF-8 BOM dropped) is the CommonJS function body
+  browserify hands over; dependencies are its `require("...")` calls.
+- JSON: validated, then `module.exports = <json>;`; no dependencies.
+- CSS: the text without the @import rules that name local files (the server concatenates
+  modules by `order`, imports first); dependencies are all @import rules, remote ones included.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..hashcodec import file_blake3
+from .cssdeps import CssImport, find_imports, strip_imports
+from .errors import BuildError
+from .jsdeps import find_requires
+from .parsecache import ParseCache
+
+JS, JSON, CSS = "js", "json", "css"
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A specifier as written in a file, and its line."""
+
+    spec: str
+    line: int
+
+
+@dataclass(frozen=True)
+class ParsedSource:
+    """A file ready for the manifest: its source, digests, kind and dependencies in order."""
+
+    file: str
+    kind: str
+    source: str
+    sha: str
+    blake3: str
+    dependencies: tuple[Dependency, ...]
+
+    @property
+    def is_style(self) -> bool:
+        return self.kind == CSS
+
+
+def kind_of(file: str) -> str:
+    if file.endswith(".json"):
+        return JSON
+    if file.endswith(".css"):
+        return CSS
+    return JS
+
+
+class SourceLoader:
+    """Loads each file once per build; scans through the parse cache."""
+
+    def __init__(self, absolute: Callable[[str], str], cache: ParseCache):
+        self.absolute = absolute
+        self.cache = cache
+        self.loaded: dict[str, ParsedSource] = {}
+        self.scanned = 0
+
+    def load(self, file: str) -> ParsedSource:
+        """The parsed file at `file` (relative to the project root)."""
+        parsed = self.loaded.get(file)
+        if parsed is None:
+            parsed = self.loaded[file] = self._parse(file)
+        return parsed
+
+    def _parse(self, file: str) -> ParsedSource:
+        raw = self._read(file)
+        text = _decode(raw, file)
+        kind = kind_of(file)
+        key = f"{kind}:{hashlib.sha1(raw).hexdigest()}"
+        if kind == CSS:
+            imports = self._css_imports(key, text, file)
+            local = [rule for rule in imports if not rule.is_remote]
+            source = strip_imports(text, local)
+            dependencies = tuple(Dependency(rule.spec, rule.line) for rule in imports)
+        elif kind == JSON:
+            source = _json_module(text, file)
+            dependencies = ()
+        else:
+            source = text
+            dependencies = self._js_dependencies(key, text, file)
+        encoded = source.encode("utf-8")
+        return ParsedSource(
+            file=file,
+            kind=kind,
+            source=source,
+            sha=hashlib.sha1(encoded).hexdigest(),
+            blake3=file_blake3(source).hex(),
+            dependencies=dependencies,
+        )
+
+    def _read(self, file: str) -> bytes:
+        try:
+            with open(self.absolute(file), "rb") as handle:
+                return handle.read()
+        except OSError as error:
+            raise BuildError(f"can't read file: {error.strerror}", file) from None
+
+    def _js_dependencies(self, key: str, text: str, file: str) -> tuple[Dependency, ...]:
+        cached = self.cache.get(key)
+        if cached is None:
+            self.scanned += 1
+            cached = [[found.spec, found.line] for found in find_requires(text, file)]
+            self.cache.put(key, cached)
+        return tuple(Dependency(spec, line) for spec, line in cached)
+
+    def _css_imports(self, key: str, text: str, file: str) -> list[CssImport]:
+        cached = self.cache.get(key)
+        if cached is None:
+            self.scanned += 1
+            cached = [[rule.spec, rule.line, rule.start, rule.end] for rule in find_imports(text, file)]
+            self.cache.put(key, cached)
+        return [CssImport(spec, line, start, end) for spec, line, start, end in cached]
+
+
+def _decode(raw: bytes, file: str) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise BuildError("not valid UTF-8", file, line) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _json_module(text: str, file: str) -> str:
+    """`module.exports = <json>;` for a JSON file, after checking that it parses."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BuildError(f"invalid JSON: {error.msg}", file, error.lineno) from None
+    return f"module.exports = {text.strip()};"
