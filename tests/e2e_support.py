@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -55,9 +56,15 @@ class HttpResult:
         return self.headers.get(name.lower())
 
 
-def http_get(url: str, headers: Mapping[str, str] | None = None, method: str = "GET") -> HttpResult:
-    """One HTTP request with urllib; error statuses are returned, not raised."""
-    req = urllib.request.Request(url, headers=dict(headers or {}), method=method)
+def http_get(
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    method: str = "GET",
+    form: Mapping[str, str] | None = None,
+) -> HttpResult:
+    """One HTTP request with urllib (redirects not followed); error statuses are returned."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    req = urllib.request.Request(url, data=data, headers=dict(headers or {}), method=method)
     opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(req, timeout=30) as response:
@@ -94,10 +101,10 @@ class OutputWatcher:
             self.lines.put(line)
         self.lines.put("")
 
-    def wait_for(self, text: str, timeout: float = START_TIMEOUT) -> None:
-        """Block until a line containing `text` was printed; fail on exit or timeout."""
+    def wait_for(self, text: str, count: int = 1, timeout: float = START_TIMEOUT) -> None:
+        """Block until `count` lines containing `text` were printed; fail on exit or timeout."""
         deadline = time.monotonic() + timeout
-        while True:
+        while sum(text in line for line in self.seen) < count:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"no {text!r} in output:\n{''.join(self.seen)}")
@@ -108,8 +115,6 @@ class OutputWatcher:
             if line == "":
                 raise RuntimeError(f"process ended before {text!r}:\n{''.join(self.seen)}")
             self.seen.append(line)
-            if text in line:
-                return
 
     def text(self) -> str:
         """Everything printed so far."""
