@@ -428,3 +428,27 @@ def test_built_example_resolves_with_mendel_trees(tmp_path: Path) -> None:
     assert "examples/shop/src/variations/bucket_A/components/button.js" in files
     assert trees.find_tree_for_hash("main", tree.hash).hash == tree.hash
     assert os.path.basename(files[-1]) == "main.js"
+
+
+def test_command_default_basedir_follows_the_environment(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MENDEL_BASEDIR", str(shop))
+    assert invoke("-q")[0] == 0
+    assert (shop / "manifests" / "main.manifest.json").exists()
+
+
+def test_progress_bar_only_for_big_projects() -> None:
+    import io
+
+    from mendel_py.build.command import ClickProgress
+
+    small, big = io.StringIO(), io.StringIO()
+    quiet_bar = ClickProgress(small, threshold=300)
+    quiet_bar.start(10)
+    quiet_bar.advance(10)
+    quiet_bar.close()
+    shown = ClickProgress(big, threshold=300)
+    shown.start(1000)
+    shown.advance(1000)
+    shown.close()
+    assert small.getvalue() == ""
+    assert "Building manifests" in big.getvalue()

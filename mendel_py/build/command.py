@@ -41,22 +41,24 @@ class ClickProgress:
 @click.command("build")
 @click.option(
     "--basedir",
-    default=".",
-    show_default=True,
+    default=None,
     type=click.Path(exists=True, file_okay=False),
-    help="Folder of the project (its .mendelrc is found there or in a parent).",
+    help="Project folder (.mendelrc here or above). Default: as the other mendel commands "
+    "(MENDEL_BASEDIR of the Flask app or the environment), else '.'.",
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a manifest is stale.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
-def build_command(basedir: str, check: bool, quiet: bool, as_json: bool) -> None:
+def build_command(basedir: str | None, check: bool, quiet: bool, as_json: bool) -> None:
     """Compile the project's sources into one Mendel manifest per bundle."""
+    from ..cli import default_basedir
     from ..config import load_config
     from . import build_manifests
 
     progress = ClickProgress(sys.stderr) if _wants_progress(quiet, as_json) else None
     try:
-        report = build_manifests(load_config(basedir), check=check, progress=progress)
+        config = load_config(basedir or default_basedir())
+        report = build_manifests(config, check=check, progress=progress)
     except MendelError as error:
         _fail(error, as_json)
     finally:
