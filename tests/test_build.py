@@ -452,3 +452,44 @@ def test_progress_bar_only_for_big_projects() -> None:
     shown.close()
     assert small.getvalue() == ""
     assert "Building manifests" in big.getvalue()
+
+
+def test_unreadable_package_json_is_an_error_naming_it(tmp_path: Path) -> None:
+    make_project(tmp_path, {
+        f"{BASE}/main.js": "require('pkg')",
+        "node_modules/pkg/package.json": "{broken",
+    })
+    with pytest.raises(BuildError) as caught:
+        build(tmp_path)
+    assert caught.value.file == "node_modules/pkg/package.json"
+    assert caught.value.message.startswith("unreadable package.json")
+
+
+def test_an_id_both_inside_and_outside_the_base_folder_is_an_error(tmp_path: Path) -> None:
+    make_project(tmp_path, {
+        f"{BASE}/main.js": "require('x'); require('y')",
+        f"{BASE}/node_modules/x/index.js": "",
+        "node_modules/y/index.js": "require('x')",
+        "node_modules/x/index.js": "",
+    })
+    with pytest.raises(BuildError, match="names both a file in the base folder and a file outside it"):
+        build(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"external": 5}, "`external` must be a list of package names"),
+        ({"expose": 5}, "`expose` must map module ids to public names"),
+    ],
+)
+def test_bad_bundle_options_are_errors(shop: Path, options: dict[str, object], message: str) -> None:
+    import dataclasses
+
+    from mendel_py.build import bundle_spec
+
+    config = load_config(str(shop))
+    bundle = dataclasses.replace(config.bundles["main"], options=options)
+    with pytest.raises(BuildError, match=message) as caught:
+        bundle_spec(bundle, config)
+    assert caught.value.file == ".mendelrc"

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ..config import BundleConfig, MendelConfig
     from .graph import BundleGraph, BundleSpec
 
-__all__ = ["BuildError", "BuildProgress", "BuildReport", "BundleResult", "build_manifests"]
+__all__ = ["BuildError", "BuildProgress", "BuildReport", "BundleResult", "build_manifests", "bundle_spec"]
 
 
 class BuildProgress(Protocol):
@@ -98,13 +98,14 @@ def bundle_spec(bundle: BundleConfig, config: MendelConfig) -> BundleSpec:
     from .graph import BundleSpec
 
     options: Mapping[str, Any] = bundle.options or {}
+    source = _relative(config.path, config.root) if config.path else None
     return BundleSpec(
         id=bundle.id,
         entries=tuple(bundle.entries or ()),
-        expose=_expose_option(options.get("expose"), bundle.id, config.path),
-        externals=_external_option(options.get("external"), bundle.id, config.path),
+        expose=_expose_option(options.get("expose"), bundle.id, source),
+        externals=_external_option(options.get("external"), bundle.id, source),
         style=bundle.serve_as == "css",
-        source=_relative(config.path, config.root) if config.path else None,
+        source=source,
     )
 
 

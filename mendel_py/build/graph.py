@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .errors import BuildError
 from .layout import ModuleRef, ProjectLayout, SourceFile
-from .resolver import Resolver
+from .resolver import Resolved, Resolver
 from .sources import ParsedSource, SourceLoader
 
 Deps = dict[str, "str | bool"]
@@ -127,15 +127,16 @@ def _mark_roots(spec: BundleSpec, graph: BundleGraph, resolver: Resolver) -> Non
         graph.modules[resolver.resolve_entry(name, spec.style).id].expose = public
 
 
-def _resolve_deps(parsed: ParsedSource, origin: SourceFile, resolver: Resolver) -> dict[str, ModuleRef | bool]:
-    deps: dict[str, ModuleRef | bool] = {}
-    for dependency in parsed.dependencies:
-        if dependency.spec not in deps:
-            deps[dependency.spec] = resolver.resolve(dependency.spec, origin, dependency.line, parsed.is_style)
+def _resolve_deps(parsed: ParsedSource, origin: SourceFile, resolver: Resolver) -> dict[str, Resolved]:
+    """Each distinct specifier of one file version -> its module (or False), in source order."""
+    deps: dict[str, Resolved] = {}
+    for found in parsed.dependencies:
+        if found.spec not in deps:
+            deps[found.spec] = resolver.resolve(found.spec, origin, found.line, parsed.is_style)
     return deps
 
 
-def _dep_ids(deps: dict[str, ModuleRef | bool]) -> Deps:
+def _dep_ids(deps: dict[str, Resolved]) -> Deps:
     return {spec: target if target is False else target.id for spec, target in deps.items()}
 
 

@@ -53,7 +53,7 @@ class Resolver:
     def __init__(self, layout: ProjectLayout, externals: tuple[str, ...] = ()):
         self.layout = layout
         self.externals = frozenset(externals)
-        self._memo: dict[tuple[str, str, bool, str, str], Resolved | None] = {}
+        self._memo: dict[tuple[str, str, bool, str, bool], Resolved | None] = {}
 
     def resolve(self, spec: str, requirer: SourceFile, line: int, style: bool = False) -> Resolved:
         """The module `spec` names from `requirer`, or False when it is outside the bundle."""
@@ -61,8 +61,7 @@ class Resolver:
             spec = self._style_spec(spec)
             if spec is None:
                 return False
-        key = (requirer.folder, requirer.file if requirer.rooted else posixpath.dirname(requirer.module_id),
-               requirer.rooted, spec, "css" if style else "js")
+        key = _memo_key(spec, requirer, style)
         if key not in self._memo:
             self._memo[key] = self._resolve(spec, requirer, style)
         found = self._memo[key]
@@ -168,7 +167,9 @@ class Resolver:
                 return candidate
         return None
 
-    def _probe_file_or_index(self, target: str, roots: tuple[str, ...], extensions: tuple[str, ...]) -> str | None:
+    def _probe_file_or_index(
+        self, target: str, roots: tuple[str, ...], extensions: tuple[str, ...]
+    ) -> str | None:
         candidates = [target, *(target + extension for extension in extensions)]
         candidates += [join(target, "index" + extension) for extension in extensions]
         return next((candidate for candidate in candidates if self._exists(candidate, roots)), None)
@@ -191,8 +192,18 @@ class Resolver:
 
     def _not_found_message(self, spec: str, style: bool) -> str:
         what = f'@import "{spec}"' if style else f'require("{spec}")'
-        hint = "" if is_relative(spec) else " (not in any node_modules; list it in the bundle's `external` option if the page provides it)"
-        return f"cannot resolve {what}{hint}"
+        if is_relative(spec):
+            return f"cannot resolve {what}"
+        return (
+            f"cannot resolve {what} (not in any node_modules; list it in the bundle's "
+            "`external` option if the page provides it)"
+        )
+
+
+def _memo_key(spec: str, requirer: SourceFile, style: bool) -> tuple[str, str, bool, str, bool]:
+    """Resolution depends on the requirer's folder and directory only, not on its file name."""
+    where = posixpath.dirname(requirer.file if requirer.rooted else requirer.module_id)
+    return (requirer.folder, where, requirer.rooted, spec, style)
 
 
 def _extensions(style: bool) -> tuple[str, ...]:
