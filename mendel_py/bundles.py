@@ -127,7 +127,7 @@ class BundleCache:
             return entry
 
     def get_or_create(self, key: CacheKey, make: Callable[[], tuple[bytes, str]]) -> CachedBundle:
-        """The cached bundle for `key`, building it with `make() -> (body, content_type)` on a miss."""
+        """The bundle for `key`, built with `make() -> (body, content_type)` on a miss."""
         entry = self.get(key)
         if entry is not None:
             return entry

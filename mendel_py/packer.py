@@ -68,7 +68,7 @@ def pack_js(tree: TreeLike) -> bytes:
 
 
 def pack_css(tree: TreeLike) -> bytes:
-    """The tree's sources by `order` (unordered ones last), then manifest index; one "\\n" after each."""
+    """The sources by `order` (unordered last), then manifest index; a "\\n" after each."""
     pairs = sorted(_present_pairs(tree), key=lambda pair: _order_key(pair[1]))
     return "".join(f"{dep['source']}\n" for dep, _info in pairs).encode("utf-8")
 
@@ -108,10 +108,15 @@ def _module_def(dep: Mapping[str, Any], info: ModuleLike, public_ids: dict[str, 
 def _renumbered_deps(deps: Mapping[str, Any], public_ids: dict[str, int | str]) -> str:
     """The deps map with module ids replaced by public ids; anything not in the bundle is false."""
     items = (
-        f"{_js_literal(specifier)}:{_js_literal(public_ids.get(target, False) if target else False)}"
+        f"{_js_literal(specifier)}:{_js_literal(_public_target(target, public_ids))}"
         for specifier, target in sorted(deps.items())
     )
     return "{" + ",".join(items) + "}"
+
+
+def _public_target(target: Any, public_ids: dict[str, int | str]) -> int | str | bool:
+    """A dep's id in the output; false (external) for false and for modules not in the bundle."""
+    return public_ids.get(target, False) if isinstance(target, str) else False
 
 
 def _entries_in_run_order(pairs: list[tuple[Mapping[str, Any], ModuleLike]]) -> list[ModuleLike]:

@@ -85,7 +85,7 @@ class RequestResolver:
         return self._chains
 
     def set_variations(self, names: Iterable[str] | str) -> list[str]:
-        """Set this request's variations; the first call wins. Returns the matching ids incl. base."""
+        """Set this request's variations (first call wins); returns the matching ids incl. base."""
         if self._variations is None:
             matching, chains = self.trees.variations_and_chains(split_variation_names(names))
             self._variations = list(matching)
@@ -119,7 +119,8 @@ class RequestResolver:
 
     def bundle_entries(self, bundle: str) -> list[str]:
         """Public names of the bundle's roots: expose name, else module id (getBundleEntries)."""
-        return [info.expose or info.id for info in self.tree(bundle).modules if info.expose or info.entry]
+        roots = (info for info in self.tree(bundle).modules if info.expose or info.entry)
+        return [info.expose or info.id for info in roots]
 
     def _requested_names(self) -> Sequence[str]:
         """Variation names asked for by this request, from the first source that has them."""

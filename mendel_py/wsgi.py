@@ -271,7 +271,9 @@ class MendelMiddleware:
 
     def _find_css_bundles(self) -> frozenset[str]:
         configs = getattr(self.trees.config, "bundles", {}) or {}
-        return frozenset(b for b, conf in configs.items() if getattr(conf, "serve_as", None) == "css")
+        return frozenset(
+            bundle for bundle, conf in configs.items() if getattr(conf, "serve_as", None) == "css"
+        )
 
     def _bundle_segments(self) -> dict[str, str]:
         """URL segment -> bundle id: the id itself, or the id with a ".js"/".css" suffix."""

@@ -1,0 +1,445 @@
+"""Benchmark of the bundle endpoint on warm (cached) bundle requests.
+
+    .venv/bin/python benchmarks/bench_serve.py [--modules 200] [--duration 10] [--connections 32]
+
+(a) in-process: median cost of one warm request through werkzeug's test Client (target < 100 µs),
+    and of the bare WSGI call;
+(b) gunicorn on a free 127.0.0.1 port serving a synthetic project, loaded with `wrk` (or a small
+    Python load generator when wrk is missing) -> requests/s;
+(c) the published mendel-middleware 4.0.0 on Express over the same project, when `node` and `npm`
+    are available (installed into benchmarks/.node, which is not committed) -> requests/s, and the
+    ratio (b)/(c) (target >= 10x).
+
+Both servers use Mendel v2 hashes (`hash-format: mendel-v2`), so they answer the very same URL;
+the script checks that they serve the same variation tree before timing anything. Generated files
+live in benchmarks/.work. Every server started is stopped before the script exits.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORK = HERE / ".work"
+NODE_PREFIX = HERE / ".node"
+PROJECT_ENV = "MENDEL_BENCH_PROJECT"
+VARIATIONS = ("bucket_A", "feature_B", "partner_C", "bucket_D")
+REQUESTED = ["bucket_A", "partner_C"]
+
+MENDELRC = """\
+base-config:
+  id: base
+  dir: ./src/base
+  outdir: ./build
+variation-config:
+  variation-dirs:
+    - ./src/variations
+  variations:
+    bucket_A:
+    feature_B:
+    partner_C:
+    bucket_D:
+      - partner_C
+route-config:
+  hash: /mendel/:hash/:bundle
+hash-format: mendel-v2
+bundles:
+  main:
+    manifest: main.manifest.json
+"""
+
+EXPRESS_SERVER = r"""
+const express = require('express');
+const MendelMiddleware = require('mendel-middleware');
+const [projectDir, port] = process.argv.slice(2);
+process.chdir(projectDir);
+const app = express();
+app.use(MendelMiddleware({basedir: projectDir}));
+app.get('/url', (req, res) => {
+  req.mendel.setVariations(String(req.query.v || '').split(',').filter(Boolean));
+  res.type('text/plain').send(req.mendel.getURL('main'));
+});
+app.listen(Number(port), '127.0.0.1', () => console.log('ready'));
+"""
+
+
+# --------------------------------------------------------------------------- synthetic project
+
+def module_source(number: int, variation: str, deps: list[str]) -> str:
+    """A plausible CommonJS module body of about half a kilobyte."""
+    requires = "".join(f"var d{i} = require({json.dumps(spec)});\n" for i, spec in enumerate(deps))
+    used = " + ".join(f"d{i}.size" for i in range(len(deps))) or "0"
+    return (
+        f"{requires}"
+        f"var label = {json.dumps(f'component {number} ({variation} flavour)')};\n"
+        "function render(props) {\n"
+        "  var parts = [];\n"
+        "  for (var i = 0; i < props.items.length; i++) {\n"
+        "    parts.push('<li class=\"item\">' + props.items[i].name + '</li>');\n"
+        "  }\n"
+        "  var list = '<ul>' + parts.join('') + '</ul>';\n"
+        "  return '<section aria-label=\"' + label + '\">' + list + '</section>';\n"
+        "}\n"
+        f"module.exports = {{render: render, label: label, size: {number} + ({used})}};\n"
+    )
+
+
+def module_deps(number: int, count: int) -> dict[str, str]:
+    """Each module requires its two children of a binary tree (the last ones require nothing)."""
+    children = [c for c in (2 * number + 1, 2 * number + 2) if c < count]
+    return {f"./m{c:04d}.js": f"app/m{c:04d}.js" for c in children}
+
+
+def overrides_of(number: int) -> list[str]:
+    """Variations that carry their own copy of module `number`."""
+    rules = {"bucket_A": 7, "feature_B": 11, "partner_C": 13, "bucket_D": 17}
+    return [v for v, every in rules.items() if number % every == 3]
+
+
+def synthetic_manifest(count: int) -> dict[str, Any]:
+    """A Mendel v1 manifest: `app/main.js` (entry) over a binary tree of `count` modules."""
+    specs: dict[str, tuple[dict[str, str], list[str]]] = {
+        "app/main.js": ({"./m0000.js": "app/m0000.js", "react": False}, []),
+    }
+    for number in range(count):
+        specs[f"app/m{number:04d}.js"] = (module_deps(number, count), overrides_of(number))
+    ids = sorted(specs)
+    bundles = []
+    for index, module_id in enumerate(ids):
+        deps, overrides = specs[module_id]
+        folders = ["src/base"] + [f"src/variations/{v}" for v in overrides]
+        number = int(module_id[5:9]) if module_id[5:9].isdigit() else -1
+        data = []
+        for folder in folders:
+            source = module_source(number, folder.rsplit("/", 1)[-1], list(deps))
+            data.append({
+                "id": module_id, "file": f"{folder}/{module_id}", "variation": folder,
+                "source": source, "sha": hashlib.sha1(source.encode()).hexdigest(), "deps": deps,
+            })
+        entry = {"entry": True} if module_id == "app/main.js" else {}
+        bundles.append(
+            {"id": module_id, "index": index, **entry, "variations": folders, "data": data}
+        )
+    return {"indexes": {module_id: i for i, module_id in enumerate(ids)}, "bundles": bundles}
+
+
+def write_project(root: Path, count: int) -> Path:
+    """The synthetic project: .mendelrc, variation folders (Mendel 4 needs them), manifest."""
+    if root.exists():
+        shutil.rmtree(root)
+    for folder in ["src/base", *(f"src/variations/{v}" for v in VARIATIONS), "build"]:
+        (root / folder).mkdir(parents=True)
+    (root / ".mendelrc").write_text(MENDELRC)
+    (root / "build" / "main.manifest.json").write_text(json.dumps(synthetic_manifest(count)))
+    return root
+
+
+def make_wsgi_app() -> Any:
+    """The gunicorn entry point: the middleware over the project named by MENDEL_BENCH_PROJECT."""
+    from mendel_py.wsgi import MendelMiddleware
+
+    def not_found(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not a bundle\n"]
+
+    return MendelMiddleware(not_found, os.environ[PROJECT_ENV])
+
+
+# --------------------------------------------------------------------------- (a) in process
+
+def bundle_path(project: Path) -> str:
+    """The warm URL: the bundle for REQUESTED variations, bare `:bundle` as Mendel 4 builds it."""
+    from mendel_py.trees import MendelTrees
+
+    trees = MendelTrees(str(project))
+    _matching, chains = trees.variations_and_chains(REQUESTED)
+    return f"/mendel/{trees.find_tree_for_variations('main', chains).hash}/main"
+
+
+def median_microseconds(run: Any, rounds: int) -> float:
+    timings = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        run()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1e6
+
+
+def bench_in_process(project: Path, path: str, rounds: int) -> float:
+    from werkzeug.test import Client, EnvironBuilder
+
+    middleware = make_wsgi_app_for(project)
+    client = Client(middleware)
+    first = client.get(path)
+    assert first.status_code == 200, first.status
+    print(f"bundle: {len(first.data)} bytes, {path}")
+    via_client = median_microseconds(lambda: client.get(path), rounds)
+    environ = EnvironBuilder(path).get_environ()
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        return None
+
+    bare = median_microseconds(lambda: middleware(dict(environ), start_response), rounds)
+    verdict = "ok" if via_client < 100 else "ABOVE TARGET"
+    print(f"(a) in-process warm request via werkzeug Client: median {via_client:.1f} µs "
+          f"(target < 100 µs: {verdict}); bare WSGI call: median {bare:.1f} µs")
+    return via_client
+
+
+def make_wsgi_app_for(project: Path) -> Any:
+    os.environ[PROJECT_ENV] = str(project)
+    return make_wsgi_app()
+
+
+# --------------------------------------------------------------------------- servers
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def wait_until_serving(process: subprocess.Popen[bytes], port: int, deadline_s: float = 60) -> None:
+    """Poll the port until the server answers HTTP (or fail if it exits)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early with code {process.returncode}")
+        try:
+            http_get(port, "/", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not start in time")
+
+
+@contextmanager
+def running(name: str, command: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
+    """Run a server for the duration of the block (output in .work/<name>.log); always stopped."""
+    WORK.mkdir(exist_ok=True)
+    with open(WORK / f"{name}.log", "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_serving(process, port)
+            yield
+        finally:
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def gunicorn_command(port: int, workers: int, threads: int) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+        "--chdir", str(HERE), "--log-level", "warning", "bench_serve:make_wsgi_app()",
+    ]
+
+
+# --------------------------------------------------------------------------- load
+
+def load(port: int, path: str, args: argparse.Namespace) -> float:
+    """Requests per second on `path` with keep-alive connections."""
+    headers = {"Accept-Encoding": args.accept_encoding} if args.accept_encoding else {}
+    if shutil.which("wrk"):
+        return load_with_wrk(port, path, args.duration, args.connections, headers)
+    return load_with_python(port, path, args.duration, args.connections, headers)
+
+
+def load_with_wrk(
+    port: int, path: str, duration: float, connections: int, headers: dict[str, str]
+) -> float:
+    threads = max(1, min(2, connections))
+    header_args = [arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")]
+    done = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
+         *header_args, f"http://127.0.0.1:{port}{path}"],
+        capture_output=True, text=True, check=True,
+    )
+    if "Non-2xx" in done.stdout:
+        raise RuntimeError(f"non-2xx responses under load:\n{done.stdout}")
+    match = re.search(r"Requests/sec:\s*([\d.]+)", done.stdout)
+    if not match:
+        raise RuntimeError(f"unexpected wrk output:\n{done.stdout}")
+    return float(match.group(1))
+
+
+def load_with_python(
+    port: int, path: str, duration: float, connections: int, headers: dict[str, str]
+) -> float:
+    """A plain keep-alive load generator (slower than wrk: numbers are a lower bound)."""
+    counts = [0] * connections
+    failures: list[str] = []
+    stop_at = time.monotonic() + duration
+
+    def worker(slot: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            while time.monotonic() < stop_at:
+                connection.request("GET", path, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                if response.status != 200:
+                    failures.append(str(response.status))
+                    return
+                counts[slot] += 1
+        finally:
+            connection.close()
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=worker, args=(slot,)) for slot in range(connections)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    if failures:
+        raise RuntimeError(f"non-200 responses under load: {failures[:3]}")
+    return sum(counts) / (time.monotonic() - started)
+
+
+# --------------------------------------------------------------------------- (b) and (c)
+
+def load_note(args: argparse.Namespace) -> str:
+    tool = "wrk" if shutil.which("wrk") else "python load generator"
+    return f" [{tool}, {args.connections} connections, Accept-Encoding: {args.accept_encoding or '-'}]"
+
+
+def bench_gunicorn(project: Path, path: str, args: argparse.Namespace) -> float:
+    port = free_port()
+    env = dict(os.environ, **{PROJECT_ENV: str(project)})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    with running("gunicorn", gunicorn_command(port, args.workers, args.threads), port, env):
+        status, _body = http_get(port, path)
+        assert status == 200, status
+        rate = load(port, path, args)
+    shape = f"{args.workers} worker(s) x {args.threads} threads"
+    print(f"(b) gunicorn ({shape}): {rate:,.0f} requests/s{load_note(args)}")
+    return rate
+
+
+def ensure_mendel_middleware(install: bool) -> Path | None:
+    """benchmarks/.node with mendel-middleware 4.0.0 and express, installed with npm if asked."""
+    modules = NODE_PREFIX / "node_modules"
+    if (modules / "mendel-middleware").is_dir() and (modules / "express").is_dir():
+        return modules
+    if not install or not shutil.which("npm"):
+        return None
+    NODE_PREFIX.mkdir(exist_ok=True)
+    subprocess.run(["npm", "install", "--prefix", str(NODE_PREFIX), "--no-audit", "--no-fund",
+                    "mendel-middleware@4.0.0", "express@4"], check=True, capture_output=True)
+    return modules
+
+
+def bench_express(
+    project: Path, path: str, expected_body: bytes, args: argparse.Namespace
+) -> float | None:
+    if not shutil.which("node"):
+        print("(c) skipped: node is not installed")
+        return None
+    modules = ensure_mendel_middleware(install=not args.no_install)
+    if modules is None:
+        print("(c) skipped: mendel-middleware is not installed in benchmarks/.node")
+        return None
+    WORK.mkdir(exist_ok=True)
+    script = WORK / "mendel_express.js"
+    script.write_text(EXPRESS_SERVER)
+    port = free_port()
+    env = dict(os.environ, NODE_PATH=str(modules), NODE_ENV="production")
+    with running("express", ["node", str(script), str(project), str(port)], port, env):
+        _status, mendel_url = http_get(port, "/url?v=" + ",".join(REQUESTED))
+        if mendel_url.decode() != path:
+            raise RuntimeError(f"Mendel builds {mendel_url.decode()!r}, mendel_py {path!r}")
+        status, body = http_get(port, path)
+        assert status == 200, status
+        check_same_modules(body, expected_body)
+        rate = load(port, path, args)
+    print(f"(c) mendel-middleware 4.0.0 on Express (1 process): {rate:,.0f} requests/s"
+          f"{load_note(args)}")
+    return rate
+
+
+def check_same_modules(mendel_body: bytes, our_body: bytes) -> None:
+    """Both bundles carry the same module sources (the preludes differ)."""
+    pattern = re.compile(rb"function\(require,module,exports\)\{\n(.*?)\n\}", re.S)
+    theirs, ours = sorted(pattern.findall(mendel_body)), sorted(pattern.findall(our_body))
+    if theirs != ours or not ours:
+        raise RuntimeError("mendel-middleware and mendel_py serve different modules for one hash")
+
+
+# --------------------------------------------------------------------------- main
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--modules", type=int, default=200, help="modules in the synthetic bundle")
+    parser.add_argument("--rounds", type=int, default=5000, help="in-process requests timed")
+    parser.add_argument("--duration", type=float, default=10, help="seconds of load per server")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--accept-encoding", default="",
+                        help='Accept-Encoding sent under load, e.g. "gzip" as a CDN would '
+                             "(mendel-middleware never compresses); default: none")
+    parser.add_argument("--skip-servers", action="store_true", help="only run (a)")
+    parser.add_argument("--skip-node", action="store_true", help="don't run (c)")
+    parser.add_argument("--no-install", action="store_true", help="never run npm install")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    project = write_project(WORK / "project", args.modules)
+    path = bundle_path(project)
+    bench_in_process(project, path, args.rounds)
+    if args.skip_servers:
+        return 0
+    ours = bench_gunicorn(project, path, args)
+    if args.skip_node:
+        return 0
+    expected = make_wsgi_app_for(project)
+    from werkzeug.test import Client
+
+    theirs = bench_express(project, path, Client(expected).get(path).data, args)
+    if theirs:
+        ratio = ours / theirs
+        verdict = "ok" if ratio >= 10 else "BELOW TARGET"
+        print(f"ratio mendel_py / mendel-middleware: {ratio:.1f}x (target >= 10x: {verdict})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
