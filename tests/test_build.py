@@ -493,3 +493,15 @@ def test_bad_bundle_options_are_errors(shop: Path, options: dict[str, object], m
     with pytest.raises(BuildError, match=message) as caught:
         bundle_spec(bundle, config)
     assert caught.value.file == ".mendelrc"
+
+
+def test_benchmark_script_runs_on_a_small_project(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_build", REPO_ROOT / "benchmarks" / "bench_build.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--files", "150", "--variations", "3", "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "3 variations" in out
+    assert "cold build:" in out and "no-change rebuild:" in out and "files/s" in out

@@ -68,6 +68,9 @@ def test_template_substitution_with_object_literal_braces() -> None:
         'if (x) {} /require("no")/.exec(s); require("yes")',
         '// line comment\n/require("no")/.test(s); require("yes")',
         'typeof /require("no")/; require("yes")',
+        "if (ok) /'/.test(s); require(\"yes\")",
+        'while (m = re.exec(s)) /require("no")/g.lastIndex = 0; require("yes")',
+        'for (;;) /"/.test(s) && require("yes")',
     ],
 )
 def test_regex_literals_are_skipped(source: str) -> None:
@@ -85,6 +88,8 @@ def test_regex_literals_are_skipped(source: str) -> None:
         'var q = a /* c */ / require("yes");',
         'var q = "s".length / require("yes");',
         'var q = a\n/ require("yes");',
+        'var q = f(x) / require("yes");',
+        'var q = o.if(x) / require("yes");',
     ],
 )
 def test_division_is_not_a_regex(source: str) -> None:

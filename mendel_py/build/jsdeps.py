@@ -6,7 +6,8 @@ literals (with nested `${}`), and regular-expression literals as whole tokens, s
 inside any of them is not a dependency. Whether a `/` starts a regular expression or is a
 division is decided from the previous significant token, as JavaScript tokenizers do: after a
 name, a number, a literal, `)` or `]` it divides; after an operator, an opening bracket, `}`, a
-keyword such as `return`, or at the start of the file it starts a regular expression.
+keyword such as `return`, the `)` of an `if (...)` / `while (...)` / `for (...)` head, or at the
+start of the file it starts a regular expression.
 
 `import` / `export` statements at the top level mean the file is an ES module: it has to be
 transpiled to CommonJS before `mendel build`, so that is an error.
@@ -42,6 +43,7 @@ _SPACE = frozenset(" \t\n\r\v\f\u00a0\ufeff\u2028\u2029")
 _KEYWORDS_BEFORE_EXPRESSION = frozenset(
     "return typeof instanceof in of new delete void throw case do else yield await".split()
 )
+_CONTROL_KEYWORDS = frozenset(("if", "while", "for", "with"))
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 _ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]+\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[\s\S])")
 TEMPLATE_SUBSTITUTION = "${"
@@ -85,6 +87,8 @@ class _Scanner:
         self.brackets: list[tuple[str, int]] = []  # (opener, position); "${" for substitutions
         self.comment_starts: dict[int, int] = {}  # end of a comment -> its start
         self.regex_ends: set[int] = set()
+        self.control_heads: set[int] = set()  # "(" of `if (...)`, `while (...)`, ...
+        self.control_head_ends: set[int] = set()  # just after their ")"
 
     def run(self) -> list[Require]:
         text = self.text
@@ -101,7 +105,7 @@ class _Scanner:
             elif token == "`":
                 position = self._template(start + 1, start)
             elif token in "{([":
-                self.brackets.append((token, start))
+                self._opening(token, start)
                 position = start + 1
             elif token in "})]":
                 position = self._closing(token, start)
@@ -158,12 +162,19 @@ class _Scanner:
             return end + 2
         raise self._error("unterminated template literal", start)
 
+    def _opening(self, token: str, start: int) -> None:
+        self.brackets.append((token, start))
+        if token == "(" and self._word_before(start) in _CONTROL_KEYWORDS:
+            self.control_heads.add(start)
+
     def _closing(self, token: str, start: int) -> int:
         if token == "}" and self.brackets and self.brackets[-1][0] == TEMPLATE_SUBSTITUTION:
             _, template_start = self.brackets.pop()
             return self._template(start + 1, template_start)
         if self.brackets:
-            self.brackets.pop()
+            _, opened = self.brackets.pop()
+            if opened in self.control_heads:
+                self.control_head_ends.add(start + 1)
         return start + 1
 
     def _require(self, start: int, end: int) -> int:
@@ -202,7 +213,9 @@ class _Scanner:
         if index < 0:
             return True
         char = text[index]
-        if char in ")]'\"`":
+        if char == ")":
+            return index + 1 in self.control_head_ends
+        if char in "]'\"`":
             return False
         if char == "}":
             return True
@@ -213,14 +226,21 @@ class _Scanner:
         if char == ".":
             return False
         if _is_identifier_char(char):
-            word_start = index
-            while word_start > 0 and _is_identifier_char(text[word_start - 1]):
-                word_start -= 1
-            word = text[word_start : index + 1]
-            if word[0].isdigit() or self._is_property(word_start):
-                return False
-            return word in _KEYWORDS_BEFORE_EXPRESSION
+            return self._word_before(slash) in _KEYWORDS_BEFORE_EXPRESSION
         return True
+
+    def _word_before(self, position: int) -> str:
+        """The keyword or name just before `position` ("" if none, or if it is a property)."""
+        text = self.text
+        index = self._previous_significant(position)
+        if index < 0 or not _is_identifier_char(text[index]):
+            return ""
+        word_start = index
+        while word_start > 0 and _is_identifier_char(text[word_start - 1]):
+            word_start -= 1
+        if text[word_start].isdigit() or self._is_property(word_start):
+            return ""
+        return text[word_start : index + 1]
 
     def _previous_significant(self, position: int) -> int:
         """Index of the last character before `position` that is not space or comment; -1 if none."""
