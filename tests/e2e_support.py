@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shlex
 import shutil
 import socket
 import subprocess
@@ -143,11 +144,21 @@ class Server:
     url: str
     process: subprocess.Popen
     output: OutputWatcher
+    access_log: OutputWatcher | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
 
 @contextmanager
-def running_gunicorn(project: Path, extra_env: Mapping[str, str] | None = None) -> Iterator[Server]:
-    """The example shop under gunicorn (examples/gunicorn.conf.py), serving `project`."""
+def running_gunicorn(
+    project: Path, access_log_format: str | None = None, extra_env: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    """The example shop under gunicorn (examples/gunicorn.conf.py), serving `project`.
+
+    With `access_log_format` the access log (stdout) is watched, in that gunicorn format.
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -156,18 +167,21 @@ def running_gunicorn(project: Path, extra_env: Mapping[str, str] | None = None) 
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
+    if access_log_format:
+        env["GUNICORN_CMD_ARGS"] = f"--access-logformat={shlex.quote(access_log_format)}"
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)],
         cwd=REPO,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if access_log_format else subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         output = OutputWatcher(process.stderr)
+        access_log = OutputWatcher(process.stdout) if access_log_format else None
         output.wait_for("Listening at:")
-        yield Server(f"http://127.0.0.1:{port}", process, output)
+        yield Server(f"http://127.0.0.1:{port}", process, output, access_log)
     finally:
         stop_process(process)
 

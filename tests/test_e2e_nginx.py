@@ -1,0 +1,184 @@
+"""nginx as a caching reverse proxy (a CDN stand-in) in front of the example shop under gunicorn."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from e2e_support import (
+    HttpResult,
+    Server,
+    build_example_project,
+    free_port,
+    http_get,
+    running_gunicorn,
+    stop_process,
+    wait_for_port,
+)
+
+NGINX = "/usr/sbin/nginx"
+
+if not os.path.exists(NGINX):
+    pytest.skip(f"reverse-proxy test needs Debian's nginx ({NGINX})", allow_module_level=True)
+
+# One access-log line per request as the origin saw it: method, path and the Cookie header.
+ACCESS_FORMAT = "ORIGIN %(m)s %(U)s cookie=%({cookie}i)s"
+
+NGINX_CONF = """\
+daemon off;
+{user}
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log {tmp}/access.log;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy_temp;
+    fastcgi_temp_path {tmp}/fastcgi_temp;
+    uwsgi_temp_path {tmp}/uwsgi_temp;
+    scgi_temp_path {tmp}/scgi_temp;
+    proxy_cache_path {tmp}/cache levels=1:2 keys_zone=bundles:1m max_size=64m inactive=1h
+                     use_temp_path=off;
+
+    upstream origin {{ server 127.0.0.1:{origin_port}; }}
+
+    server {{
+        listen 127.0.0.1:{port};
+        proxy_http_version 1.1;
+        proxy_set_header Host $host;
+        add_header X-Cache-Status $upstream_cache_status always;
+
+        # Bundles: shared cache, keyed by URL only; the visitor's cookies never reach the origin.
+        location /mendel/ {{
+            proxy_pass http://origin;
+            proxy_cache bundles;
+            proxy_cache_key $scheme$host$request_uri;
+            # Would cache 404s for 10 minutes: the origin's "no-store" must prevent it.
+            proxy_cache_valid 200 404 10m;
+            proxy_set_header Cookie "";
+        }}
+
+        # Pages: personalised by the cookie, passed through; the cache obeys the origin's headers.
+        location / {{
+            proxy_pass http://origin;
+            proxy_cache bundles;
+            proxy_cache_key $scheme$host$request_uri;
+        }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Proxy:
+    url: str
+    origin: Server
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> HttpResult:
+        return http_get(self.url + path, headers)
+
+
+def write_nginx_conf(tmp: Path, port: int, origin_port: int) -> Path:
+    user = "user root;" if os.geteuid() == 0 else ""  # workers must reach the temp folders
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, port=port, origin_port=origin_port))
+    return conf
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    project = build_example_project(tmp_path_factory.mktemp("shop"))
+    tmp = tmp_path_factory.mktemp("nginx")
+    with running_gunicorn(project, access_log_format=ACCESS_FORMAT) as origin:
+        port = free_port()
+        conf = write_nginx_conf(tmp, port, origin.port)
+        command = [NGINX, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")]
+        nginx = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port(port, nginx)
+            yield Proxy(f"http://127.0.0.1:{port}", origin)
+        finally:
+            stop_process(nginx)
+
+
+def bundle_urls(html: str) -> tuple[str, str]:
+    script = re.search(r'<script src="(/mendel/[^"]+)"', html).group(1)
+    stylesheet = re.search(r'<link rel="stylesheet" href="(/mendel/[^"]+)"', html).group(1)
+    return script, stylesheet
+
+
+def page(proxy: Proxy, variations: str) -> HttpResult:
+    return proxy.get("/", {"Cookie": f"mendel_variations={variations}"} if variations else {})
+
+
+def origin_lines(proxy: Proxy, path: str) -> list[str]:
+    """Access-log lines the origin has printed so far for `path`."""
+    log = proxy.origin.access_log
+    assert log is not None
+    log.text()
+    return [line.strip() for line in log.seen if f" {path} cookie=" in line]
+
+
+def get_and_origin_line(proxy: Proxy, path: str, headers: dict[str, str] | None = None) -> tuple[HttpResult, str]:
+    """GET `path` through nginx; also the origin's log line for it (waits for the line)."""
+    before = len(origin_lines(proxy, path))
+    response = proxy.get(path, headers)
+    assert proxy.origin.access_log is not None
+    proxy.origin.access_log.wait_for(f" {path} cookie=", count=before + 1)
+    return response, origin_lines(proxy, path)[before]
+
+
+def test_second_bundle_request_is_a_cache_hit(proxy: Proxy) -> None:
+    script, _ = bundle_urls(page(proxy, "bucket_A").body.decode())
+    first = proxy.get(script)
+    second = proxy.get(script)
+    assert first.status == second.status == 200
+    assert first.header("x-cache-status") == "MISS"
+    assert second.header("x-cache-status") == "HIT"
+    assert second.body == first.body
+    assert second.header("etag") == first.header("etag")
+    assert second.header("cache-control") == "public, max-age=31536000, immutable"
+    assert "Buy now" in second.body.decode()
+
+
+def test_bundle_request_reaches_the_origin_without_cookie(proxy: Proxy) -> None:
+    visitor_cookie = "mendel_variations=bucket_B; session=secret"
+    shop_page, seen = get_and_origin_line(proxy, "/", {"Cookie": visitor_cookie})
+    assert seen == f"ORIGIN GET / cookie={visitor_cookie}", "pages do get the cookie"
+    _script, stylesheet = bundle_urls(shop_page.body.decode())
+
+    other_cookie = {"Cookie": "mendel_variations=bucket_A; session=other"}
+    with_cookie, seen = get_and_origin_line(proxy, stylesheet, other_cookie)
+    assert with_cookie.status == 200 and with_cookie.header("x-cache-status") == "MISS"
+    assert seen == f"ORIGIN GET {stylesheet} cookie=-"
+    assert with_cookie.header("vary") == "Accept-Encoding"
+    assert with_cookie.header("set-cookie") is None
+
+    without_cookie = proxy.get(stylesheet)
+    assert without_cookie.header("x-cache-status") == "HIT"
+    assert without_cookie.body == with_cookie.body
+    assert "#c64600" in with_cookie.body.decode(), "bucket_B's card styles, whatever the cookie"
+
+
+def test_pages_are_not_shared_between_visitors(proxy: Proxy) -> None:
+    first = page(proxy, "feature_C")
+    second = page(proxy, "bucket_D")
+    assert first.header("x-cache-status") != "HIT" and second.header("x-cache-status") != "HIT"
+    assert "feature_C" in first.body.decode() and "bucket_D" in second.body.decode()
+    assert bundle_urls(first.body.decode())[0] != bundle_urls(second.body.decode())[0]
+
+
+def test_not_found_is_not_cached(proxy: Proxy) -> None:
+    path = "/mendel/bWVuZGVsAQAC_wIACwymnXS-hyyRSwbove5neRfo6fI/main.js"
+    first, _ = get_and_origin_line(proxy, path)
+    second, _ = get_and_origin_line(proxy, path)  # waits for the origin to see it again
+    assert first.status == second.status == 404
+    assert first.header("cache-control") == "no-store"
+    assert second.header("x-cache-status") != "HIT"
+    assert len(origin_lines(proxy, path)) == 2
