@@ -91,8 +91,7 @@ class FlaskRequestResolver(RequestResolver):
     def lookup_chains(self) -> list[list[str]]:
         """Lookup chains of the matching variations, base folder last."""
         self.load_variations()
-        assert self._chains is not None
-        return self._chains
+        return super().lookup_chains or []
 
 
 class FlaskMendelMiddleware(MendelMiddleware):
