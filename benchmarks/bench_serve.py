@@ -1,11 +1,11 @@
 """Benchmark of the bundle endpoint on warm (cached) bundle requests.
 
-    .venv/bin/python benchmarks/bench_serve.py [--modules 200] [--duration 10] [--connections 32]
+    .venv/bin/python benchmarks/bench_serve.py [--modules 300] [--duration 10]
 
 (a) in-process: median cost of one warm request through werkzeug's test Client (target < 100 µs),
     and of the bare WSGI call;
-(b) gunicorn on a free 127.0.0.1 port serving a synthetic project, loaded with `wrk` (or a small
-    Python load generator when wrk is missing) -> requests/s;
+(b) gunicorn on a free 127.0.0.1 port serving the synthetic project of benchmarks/synth.py,
+    loaded with `wrk` (or a small Python load generator when wrk is missing) -> requests/s;
 (c) the published mendel-middleware 4.0.0 on Express over the same project, when `node` and `npm`
     are available (installed into benchmarks/.node, which is not committed) -> requests/s, and the
     ratio (b)/(c) (target >= 10x).
@@ -17,7 +17,6 @@ live in benchmarks/.work. Every server started is stopped before the script exit
 from __future__ import annotations
 
 import argparse
-import hashlib
 import http.client
 import json
 import os
@@ -39,31 +38,6 @@ REPO = HERE.parent
 WORK = HERE / ".work"
 NODE_PREFIX = HERE / ".node"
 PROJECT_ENV = "MENDEL_BENCH_PROJECT"
-VARIATIONS = ("bucket_A", "feature_B", "partner_C", "bucket_D")
-REQUESTED = ["bucket_A", "partner_C"]
-
-MENDELRC = """\
-base-config:
-  id: base
-  dir: ./src/base
-  outdir: ./build
-variation-config:
-  variation-dirs:
-    - ./src/variations
-  variations:
-    bucket_A:
-    feature_B:
-    partner_C:
-    bucket_D:
-      - partner_C
-route-config:
-  hash: /mendel/:hash/:bundle
-hash-format: mendel-v2
-bundles:
-  main:
-    manifest: main.manifest.json
-"""
-
 EXPRESS_SERVER = r"""
 const express = require('express');
 const MendelMiddleware = require('mendel-middleware');
@@ -81,73 +55,18 @@ app.listen(Number(port), '127.0.0.1', () => console.log('ready'));
 
 # --------------------------------------------------------------------------- synthetic project
 
-def module_source(number: int, variation: str, deps: list[str]) -> str:
-    """A plausible CommonJS module body of about half a kilobyte."""
-    requires = "".join(f"var d{i} = require({json.dumps(spec)});\n" for i, spec in enumerate(deps))
-    used = " + ".join(f"d{i}.size" for i in range(len(deps))) or "0"
-    return (
-        f"{requires}"
-        f"var label = {json.dumps(f'component {number} ({variation} flavour)')};\n"
-        "function render(props) {\n"
-        "  var parts = [];\n"
-        "  for (var i = 0; i < props.items.length; i++) {\n"
-        "    parts.push('<li class=\"item\">' + props.items[i].name + '</li>');\n"
-        "  }\n"
-        "  var list = '<ul>' + parts.join('') + '</ul>';\n"
-        "  return '<section aria-label=\"' + label + '\">' + list + '</section>';\n"
-        "}\n"
-        f"module.exports = {{render: render, label: label, size: {number} + ({used})}};\n"
-    )
+def write_project(root: Path, modules: int, variations: int) -> tuple[Path, list[str]]:
+    """The shared synthetic project (benchmarks/synth.py) with Mendel v2 hashes; and the
+    variations a warm request asks for."""
+    import synth
 
-
-def module_deps(number: int, count: int) -> dict[str, str]:
-    """Each module requires its two children of a binary tree (the last ones require nothing)."""
-    children = [c for c in (2 * number + 1, 2 * number + 2) if c < count]
-    return {f"./m{c:04d}.js": f"app/m{c:04d}.js" for c in children}
-
-
-def overrides_of(number: int) -> list[str]:
-    """Variations that carry their own copy of module `number`."""
-    rules = {"bucket_A": 7, "feature_B": 11, "partner_C": 13, "bucket_D": 17}
-    return [v for v, every in rules.items() if number % every == 3]
-
-
-def synthetic_manifest(count: int) -> dict[str, Any]:
-    """A Mendel v1 manifest: `app/main.js` (entry) over a binary tree of `count` modules."""
-    specs: dict[str, tuple[dict[str, str], list[str]]] = {
-        "app/main.js": ({"./m0000.js": "app/m0000.js", "react": False}, []),
-    }
-    for number in range(count):
-        specs[f"app/m{number:04d}.js"] = (module_deps(number, count), overrides_of(number))
-    ids = sorted(specs)
-    bundles = []
-    for index, module_id in enumerate(ids):
-        deps, overrides = specs[module_id]
-        folders = ["src/base"] + [f"src/variations/{v}" for v in overrides]
-        number = int(module_id[5:9]) if module_id[5:9].isdigit() else -1
-        data = []
-        for folder in folders:
-            source = module_source(number, folder.rsplit("/", 1)[-1], list(deps))
-            data.append({
-                "id": module_id, "file": f"{folder}/{module_id}", "variation": folder,
-                "source": source, "sha": hashlib.sha1(source.encode()).hexdigest(), "deps": deps,
-            })
-        entry = {"entry": True} if module_id == "app/main.js" else {}
-        bundles.append(
-            {"id": module_id, "index": index, **entry, "variations": folders, "data": data}
-        )
-    return {"indexes": {module_id: i for i, module_id in enumerate(ids)}, "bundles": bundles}
-
-
-def write_project(root: Path, count: int) -> Path:
-    """The synthetic project: .mendelrc, variation folders (Mendel 4 needs them), manifest."""
     if root.exists():
         shutil.rmtree(root)
-    for folder in ["src/base", *(f"src/variations/{v}" for v in VARIATIONS), "build"]:
-        (root / folder).mkdir(parents=True)
-    (root / ".mendelrc").write_text(MENDELRC)
-    (root / "build" / "main.manifest.json").write_text(json.dumps(synthetic_manifest(count)))
-    return root
+    synth.write_synthetic_project(str(root), modules=modules, variations=variations, seed=1)
+    with open(root / ".mendelrc", "a", encoding="utf-8") as rc:
+        rc.write("hash-format: mendel-v2\n")
+    requested = next(synth.random_variation_sets(1, seed=1, variations=variations))
+    return root, requested
 
 
 def make_wsgi_app() -> Any:
@@ -163,12 +82,12 @@ def make_wsgi_app() -> Any:
 
 # --------------------------------------------------------------------------- (a) in process
 
-def bundle_path(project: Path) -> str:
-    """The warm URL: the bundle for REQUESTED variations, bare `:bundle` as Mendel 4 builds it."""
+def bundle_path(project: Path, requested: list[str]) -> str:
+    """The warm URL: the bundle for `requested`, with a bare `:bundle` as Mendel 4 builds it."""
     from mendel_py.trees import MendelTrees
 
     trees = MendelTrees(str(project))
-    _matching, chains = trees.variations_and_chains(REQUESTED)
+    _matching, chains = trees.variations_and_chains(requested)
     return f"/mendel/{trees.find_tree_for_variations('main', chains).hash}/main"
 
 
@@ -335,7 +254,8 @@ def load_with_python(
 
 def load_note(args: argparse.Namespace) -> str:
     tool = "wrk" if shutil.which("wrk") else "python load generator"
-    return f" [{tool}, {args.connections} connections, Accept-Encoding: {args.accept_encoding or '-'}]"
+    coding = args.accept_encoding or "-"
+    return f" [{tool}, {args.connections} connections, Accept-Encoding: {coding}]"
 
 
 def bench_gunicorn(project: Path, path: str, args: argparse.Namespace) -> float:
@@ -365,7 +285,7 @@ def ensure_mendel_middleware(install: bool) -> Path | None:
 
 
 def bench_express(
-    project: Path, path: str, expected_body: bytes, args: argparse.Namespace
+    project: Path, path: str, requested: list[str], expected_body: bytes, args: argparse.Namespace
 ) -> float | None:
     if not shutil.which("node"):
         print("(c) skipped: node is not installed")
@@ -380,7 +300,7 @@ def bench_express(
     port = free_port()
     env = dict(os.environ, NODE_PATH=str(modules), NODE_ENV="production")
     with running("express", ["node", str(script), str(project), str(port)], port, env):
-        _status, mendel_url = http_get(port, "/url?v=" + ",".join(REQUESTED))
+        _status, mendel_url = http_get(port, "/url?v=" + ",".join(requested))
         if mendel_url.decode() != path:
             raise RuntimeError(f"Mendel builds {mendel_url.decode()!r}, mendel_py {path!r}")
         status, body = http_get(port, path)
@@ -404,7 +324,8 @@ def check_same_modules(mendel_body: bytes, our_body: bytes) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--modules", type=int, default=200, help="modules in the synthetic bundle")
+    parser.add_argument("--modules", type=int, default=300, help="modules in the synthetic bundle")
+    parser.add_argument("--variations", type=int, default=45, help="variations in the project")
     parser.add_argument("--rounds", type=int, default=5000, help="in-process requests timed")
     parser.add_argument("--duration", type=float, default=10, help="seconds of load per server")
     parser.add_argument("--connections", type=int, default=32)
@@ -422,8 +343,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(REPO))
-    project = write_project(WORK / "project", args.modules)
-    path = bundle_path(project)
+    project, requested = write_project(WORK / "project", args.modules, args.variations)
+    path = bundle_path(project, requested)
+    print(f"project: {args.modules} modules, {args.variations} variations; warm request for "
+          f"{','.join(requested)}")
     bench_in_process(project, path, args.rounds)
     if args.skip_servers:
         return 0
@@ -433,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     expected = make_wsgi_app_for(project)
     from werkzeug.test import Client
 
-    theirs = bench_express(project, path, Client(expected).get(path).data, args)
+    theirs = bench_express(project, path, requested, Client(expected).get(path).data, args)
     if theirs:
         ratio = ours / theirs
         verdict = "ok" if ratio >= 10 else "BELOW TARGET"

@@ -136,7 +136,16 @@ def _has_modules(tree: Tree) -> bool:
 
 
 class MendelMiddleware:
-    """WSGI middleware serving Mendel bundles and attaching a RequestResolver to other requests."""
+    """WSGI middleware serving Mendel bundles and attaching a RequestResolver to other requests.
+
+    `trees_or_basedir`: a MendelTrees, or the project folder to load one from (once, here).
+    `variations_loader(environ)`, `cookie_name`, `query_override`: where a request's variations
+    come from (see `mendel_py.request`; keep `query_override` off unless gated by authentication).
+    `cache_bytes`: budget of the packed-bundle cache, all content codings counted.
+    `route`: the bundle URL pattern; default the config's `route-config.hash`.
+    `url_prefix`: put in front of built bundle URLs (a CDN origin or a mount path); requests are
+    matched on PATH_INFO without it.
+    """
 
     def __init__(
         self,
