@@ -22,7 +22,7 @@ test: setup system-deps
 	$(PY) -m pytest -q
 
 run: setup
-	cd examples && ../$(VENV)/bin/gunicorn -c gunicorn.conf.py
+	$(VENV)/bin/gunicorn -c examples/gunicorn.conf.py
 
 bench: setup
 	$(PY) benchmarks/bench_core.py
