@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ROUTE = "/mendel/:hash/:bundle"
 ALLOWED_METHODS = "GET, HEAD"
-MAX_HASH_LENGTH = 4096
 _ACCEPT_MEMO_SIZE = 256
 _ENCODING_PREFERENCE = ("br", "gzip", IDENTITY)
 _IMPLICIT_IDENTITY_QUALITY = 0.0001
@@ -254,8 +253,6 @@ class MendelMiddleware:
 
     def _tree_for_hash(self, bundle: str, hash_: str) -> Tree:
         """Resolve and check the tree; every failure becomes a BundleUnavailable."""
-        if len(hash_) > MAX_HASH_LENGTH or not hash_.isascii():
-            raise BundleUnavailable("BADHASH", _HASH_REASONS["BADHASH"])
         try:
             tree = self.trees.find_tree_for_hash(bundle, hash_)
         except HashError as error:
