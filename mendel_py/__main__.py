@@ -1,0 +1,7 @@
+"""`python -m mendel_py`: the `mendel` command."""
+from __future__ import annotations
+
+from .cli import main
+
+if __name__ == "__main__":
+    main()
