@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .build.command import build_command
-from .errors import ConfigError, HashError, MendelError
+from .errors import HashError, MendelError
 
 if TYPE_CHECKING:
     from .config import MendelConfig
@@ -214,10 +214,7 @@ def load_trees(options: Options, config: MendelConfig | None = None) -> MendelTr
     """The project's MendelTrees (from `config` if given), with the options' hash settings."""
     from .trees import MendelTrees
 
-    try:
-        return MendelTrees(options.basedir, options.hash_format, options.hash_key, config=config, env=options.env)
-    except ValueError as error:  # hashcodec.get_format: unknown format, or a key for a Mendel format
-        raise ConfigError(str(error), key="hash settings") from None
+    return MendelTrees(options.basedir, options.hash_format, options.hash_key, config=config, env=options.env)
 
 
 def selected_bundles(trees: MendelTrees, bundles: Sequence[str]) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import hashcodec
 from .config import MendelConfig, Variation, config_from_dict, load_config
-from .errors import BundleNotFound, HashError
+from .errors import BundleNotFound, ConfigError, HashError
 from .manifest import Manifest, Module, load_manifest
 from .walk import Walk, Walker
 
@@ -89,8 +89,7 @@ class MendelTrees:
     ):
         self.config = _config(basedir, config, env)
         self.hash_key = hash_key
-        name = hash_format or self.config.hash_format or "v3"
-        self.hash_format = hashcodec.get_format(name, hash_key if name == "v3" else None)
+        self.hash_format = _hash_format(hash_format, hash_key, self.config)
         self._manifests = {
             bundle_id: load_manifest(bundle.manifest_path, bundle_id, display=bundle.manifest)
             for bundle_id, bundle in self.config.bundles.items()
@@ -159,6 +158,16 @@ class MendelTrees:
         fmt = hashcodec.format_for(decoded, self.hash_key)
         walk = self._walkers[bundle].walk_hash(text, decoded, fmt)
         return Tree(bundle, walk, self._manifests[bundle])
+
+
+def _hash_format(name: str | None, key: bytes | str | None, config: MendelConfig) -> hashcodec.HashFormat:
+    """The format new hashes are written in; the key only keys v3 (decoding uses it either way)."""
+    chosen = name or config.hash_format or "v3"
+    try:
+        return hashcodec.get_format(chosen, key if chosen == "v3" else None)
+    except ValueError as exc:
+        where = (None, "hash_format") if name else (config.path, "hash-format")
+        raise ConfigError(str(exc), *where) from None
 
 
 def _config(basedir: str, config: MendelConfig | Mapping[str, Any] | None, env: str | None) -> MendelConfig:

@@ -432,7 +432,7 @@ def test_python_dash_m_help() -> None:
 def test_unknown_hash_format_from_the_environment_is_one_line_exit_1(runner: CliRunner, project: Path) -> None:
     result = run(runner, project, "resolve", env={"MENDEL_HASH_FORMAT": "v9"})
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: hash settings: unknown hash format 'v9'")
+    assert result.stderr.startswith("Error: hash_format: unknown hash format 'v9'")
     assert len(result.stderr.strip().splitlines()) == 1
 
 

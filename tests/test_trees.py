@@ -181,3 +181,10 @@ def test_config_from_dict_and_mendelrc_hash_format(sample_project: Path) -> None
     (sample_project / ".mendelrc").write_text(SAMPLE_RC + "hash-format: mendel-v2\n")
     assert decode(MendelTrees(basedir=str(sample_project)).find_tree_for_variations("main", [["src/base"]]).hash).version == 2
     assert MendelTrees(basedir=str(sample_project / "manifests")).bundles == ("main", "css")  # found upward
+
+
+def test_unknown_hash_format_is_a_config_error(sample_project: Path) -> None:
+    from mendel_py import ConfigError
+
+    with pytest.raises(ConfigError, match="hash_format: unknown hash format"):
+        MendelTrees(basedir=str(sample_project), hash_format="v9")
