@@ -10,7 +10,6 @@ import pytest
 
 from mendel_py.config import (
     BundleConfig,
-    MendelConfig,
     Variation,
     VariationSpec,
     config_from_dict,
