@@ -38,7 +38,7 @@ def test_gunicorn_runs_two_preloaded_workers(server: Server) -> None:
 def test_pages_for_two_variation_sets_embed_different_bundles(server: Server) -> None:
     base_page = page_for(server, "")
     variant_page = page_for(server, "bucket_B,feature_C")
-    assert '<span id="active-variations"></span>' in base_page
+    assert '<span id="active-variations">none (base)</span>' in base_page
     assert '<span id="active-variations">bucket_B, feature_C</span>' in variant_page
     assert "Staff pick" in variant_page and "Staff pick" not in base_page
     base_js, base_css = bundle_urls(base_page)

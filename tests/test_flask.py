@@ -475,7 +475,7 @@ def test_example_shop_page_and_variation_form(shop: Flask, trees: MendelTrees) -
     client = shop.test_client()
     page = client.get("/")
     assert page.status_code == 200 and page.headers["Cache-Control"] == "private, no-cache"
-    assert '<span id="active-variations"></span>' in page.text
+    assert '<span id="active-variations">none (base)</span>' in page.text
     chosen = client.post("/variations", data={"look": "bucket_D", "features": "feature_C"})
     assert chosen.status_code == 303
     assert "mendel_variations" in chosen.headers["Set-Cookie"]
@@ -483,4 +483,4 @@ def test_example_shop_page_and_variation_form(shop: Flask, trees: MendelTrees) -
     assert '<span id="active-variations">bucket_D, feature_C</span>' in page.text
     assert script_src(page.text) == f"/mendel/{expected_hash(trees, 'main', ['bucket_D', 'feature_C'])}/main.js"
     client.post("/variations", data={"look": "", "features": "bogus"})
-    assert '<span id="active-variations"></span>' in client.get("/").text
+    assert '<span id="active-variations">none (base)</span>' in client.get("/").text
