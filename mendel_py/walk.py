@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from threading import Lock
 from typing import Generic, TypeVar
 
@@ -61,14 +62,18 @@ class LRUCache(Generic[K, V]):
         return len(self._data)
 
 
-@dataclass(slots=True)
+@dataclass
 class Plan:
     """The walk for one shape: modules in walk order and the branch points among them."""
 
     order: tuple[int, ...]
     branch_seq: tuple[int, ...]
-    index_order: tuple[int, ...]
     runs: dict[str, tuple[bytes, ...]] = field(default_factory=dict)
+
+    @cached_property
+    def index_order(self) -> tuple[int, ...]:
+        """The walked modules in manifest index order (needed only when a tree's files are read)."""
+        return tuple(sorted(self.order))
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,11 +231,7 @@ class Walker:
 
     def _plan_from_order(self, order: tuple[int, ...]) -> Plan:
         is_branch = self._is_branch
-        return Plan(
-            order=order,
-            branch_seq=tuple(m for m in order if is_branch[m]),
-            index_order=tuple(sorted(order)),
-        )
+        return Plan(order=order, branch_seq=tuple(m for m in order if is_branch[m]))
 
     def _digest_parts(self, plan: Plan, branches: tuple[int, ...], kind: str) -> list[bytes]:
         """Per-file digests in walk order, as precomputed runs between the branch points."""
