@@ -97,19 +97,11 @@ class FlaskRequestResolver(RequestResolver):
 class FlaskMendelMiddleware(MendelMiddleware):
     """The WSGI middleware, handing out Flask resolvers whose URLs honour the app's mount point."""
 
+    resolver_class = FlaskRequestResolver
+
     def __init__(self, app: Any, trees: MendelTrees, *, url_prefix: str = "", **options: Any):
         super().__init__(app, trees, url_prefix=url_prefix, **options)
         self.has_url_prefix = bool(url_prefix)
-
-    def resolver(self, environ: dict[str, Any]) -> FlaskRequestResolver:
-        return FlaskRequestResolver(
-            self.trees,
-            self.route_builder(environ),
-            environ,
-            variations_loader=self.variations_loader,
-            cookie_name=self.cookie_name,
-            query_override=self.query_override,
-        )
 
     def route_builder(self, environ: dict[str, Any]) -> Callable[[str, str], str]:
         """Bundle URLs below SCRIPT_NAME, unless a URL prefix (CDN) replaces the origin."""

@@ -87,9 +87,7 @@ class RequestResolver:
     def set_variations(self, names: Iterable[str] | str) -> list[str]:
         """Set this request's variations (first call wins); returns the matching ids incl. base."""
         if self._variations is None:
-            matching, chains = self.trees.variations_and_chains(split_variation_names(names))
-            self._variations = list(matching)
-            self._chains = [list(chain) for chain in chains]
+            self._variations, self._chains = self.trees.variations_and_chains(split_variation_names(names))
         return self._variations
 
     def load_variations(self) -> list[str]:

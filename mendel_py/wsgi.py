@@ -177,16 +177,22 @@ class MendelMiddleware:
         environ["mendel"] = self.resolver(environ)
         return self.app(environ, start_response)
 
+    resolver_class: type[RequestResolver] = RequestResolver
+
     def resolver(self, environ: dict[str, Any]) -> RequestResolver:
         """A fresh per-request resolver configured like this middleware."""
-        return RequestResolver(
+        return self.resolver_class(
             self.trees,
-            self.bundle_url,
+            self.route_builder(environ),
             environ,
             variations_loader=self.variations_loader,
             cookie_name=self.cookie_name,
             query_override=self.query_override,
         )
+
+    def route_builder(self, environ: dict[str, Any]) -> Callable[[str, str], str]:
+        """How the request's resolver builds bundle URLs (subclasses may look at `environ`)."""
+        return self.bundle_url
 
     def bundle_url(self, bundle: str, hash_: str) -> str:
         """The URL of `bundle` at `hash_` (".css" for CSS bundles, ".js" otherwise)."""
