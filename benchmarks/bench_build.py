@@ -194,7 +194,7 @@ def _write_mendelrc(root: str, variations: list[str]) -> None:
 
 
 def _time_build(root: str) -> tuple[float, int]:
-    from mendel_py.build import build_manifests
+    from mendel_py.compiler import build_manifests
     from mendel_py.config import load_config
 
     started = time.perf_counter()

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .build.command import build_command
+from .compiler.command import build_command
 from .errors import HashError, MendelError
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mendel_py.build import BuildError, build_manifests
-from mendel_py.build.command import build_command
+from mendel_py.compiler import BuildError, build_manifests
+from mendel_py.compiler.command import build_command
 from mendel_py.config import load_config
 from mendel_py.hashcodec import file_blake3
 from test_build_support import build, deps_by_folder, make_project, manifest, module, write_files
@@ -439,7 +439,7 @@ def test_command_default_basedir_follows_the_environment(shop: Path, monkeypatch
 def test_progress_bar_only_for_big_projects() -> None:
     import io
 
-    from mendel_py.build.command import ClickProgress
+    from mendel_py.compiler.command import ClickProgress
 
     small, big = io.StringIO(), io.StringIO()
     quiet_bar = ClickProgress(small, threshold=300)
@@ -486,7 +486,7 @@ def test_an_id_both_inside_and_outside_the_base_folder_is_an_error(tmp_path: Pat
 def test_bad_bundle_options_are_errors(shop: Path, options: dict[str, object], message: str) -> None:
     import dataclasses
 
-    from mendel_py.build import bundle_spec
+    from mendel_py.compiler import bundle_spec
 
     config = load_config(str(shop))
     bundle = dataclasses.replace(config.bundles["main"], options=options)

@@ -130,7 +130,7 @@ def compare(core: Path, root: Path, tmp_path: Path) -> int:
 def test_example_project_matches_mendel_core(mendel_core: Path, tmp_path: Path) -> None:
     if not (REPO_ROOT / "examples" / "shop" / "src").exists():
         pytest.skip("the repository has no example project")
-    from mendel_py.build import build_manifests
+    from mendel_py.compiler import build_manifests
     from mendel_py.config import load_config
 
     project = tmp_path / "shop"
@@ -147,7 +147,7 @@ def test_generated_project_matches_mendel_core(mendel_core: Path, tmp_path: Path
         from bench_build import generate_project
     finally:
         sys.path.remove(str(REPO_ROOT / "benchmarks"))
-    from mendel_py.build import build_manifests
+    from mendel_py.compiler import build_manifests
     from mendel_py.config import load_config
 
     project = tmp_path / "generated"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mendel_py.build import BuildError
+from mendel_py.compiler import BuildError
 from test_build_support import build, deps_by_folder, make_project, manifest, module
 
 BASE = "src/base"

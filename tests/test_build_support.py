@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mendel_py.build import BuildReport, build_manifests
+from mendel_py.compiler import BuildReport, build_manifests
 from mendel_py.config import MendelConfig, load_config
 
 DEFAULT_RC = """\

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from mendel_py.build.cssdeps import find_imports, strip_imports
-from mendel_py.build.errors import BuildError
-from mendel_py.build.jsdeps import find_requires, unescape_js_string
+from mendel_py.compiler.cssdeps import find_imports, strip_imports
+from mendel_py.compiler.errors import BuildError
+from mendel_py.compiler.jsdeps import find_requires, unescape_js_string
 
 
 def specs(source: str) -> list[str]:

@@ -1,7 +1,7 @@
 """`mendel build`: compile the sources of a `.mendelrc` project into Mendel v1 manifests.
 
     from mendel_py.config import load_config
-    from mendel_py.build import build_manifests
+    from mendel_py.compiler import build_manifests
 
     report = build_manifests(load_config("."))              # writes the changed manifests
     report = build_manifests(load_config("."), check=True)  # writes nothing; see report.stale
