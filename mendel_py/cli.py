@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -36,12 +35,12 @@ import click
 
 from .compiler.command import build_command
 from .errors import HashError, MendelError
+from .hashcodec import FORMATS as HASH_FORMATS
 
 if TYPE_CHECKING:
     from .config import MendelConfig
     from .trees import MendelTrees, Tree
 
-HASH_FORMATS = ("v3", "mendel-v1", "mendel-v2")
 EXACT_PERMUTATION_LIMIT = 16
 BASEDIR_KEY = "MENDEL_BASEDIR"
 
@@ -224,17 +223,6 @@ def selected_bundles(trees: MendelTrees, bundles: Sequence[str]) -> tuple[str, .
     return tuple(bundles) or tuple(trees.bundles)
 
 
-def serve_as(trees: MendelTrees, bundle: str) -> str:
-    """"css" for bundles served as stylesheets, else "js"."""
-    return "css" if trees.config.bundles[bundle].serve_as == "css" else "js"
-
-
-def bundle_url(trees: MendelTrees, bundle: str, hash_: str) -> str:
-    """The URL path of a bundle from the config route, e.g. `/mendel/<hash>/main.js`."""
-    values = {"hash": hash_, "bundle": f"{bundle}.{serve_as(trees, bundle)}"}
-    return re.sub(r":(\w+)", lambda match: values.get(match[1], match[0]), trees.config.route)
-
-
 # --------------------------------------------------------------------------- the group
 
 
@@ -323,7 +311,7 @@ def bundle_summary(trees: MendelTrees, bundle: str) -> Report:
         "id": bundle,
         "manifest": bundle_config.manifest,
         "manifest_path": bundle_config.manifest_path,
-        "serve_as": serve_as(trees, bundle),
+        "serve_as": bundle_config.serve_as,
         "modules": len(manifest.modules),
         "files": sum(len(module.entries) for module in manifest.modules),
         "source_bytes": manifest.source_bytes,
@@ -508,7 +496,7 @@ def tree_report(trees: MendelTrees, tree: Tree) -> Report:
     return {
         "bundle": tree.bundle,
         "hash": tree.hash,
-        "url": bundle_url(trees, tree.bundle, tree.hash),
+        "url": trees.config.bundle_path(tree.bundle, tree.hash),
         "branches": list(tree.branches),
         "file_count": tree.file_count,
         "conflicts": tree.conflicts,
@@ -603,7 +591,7 @@ def decode_report(options: Options, bundle: str | None, hash_: str) -> Report:
     if bundle is not None:
         trees = load_trees(options)
         tree = trees.find_tree_for_hash(bundle, hash_)
-        report.update(bundle=bundle, url=bundle_url(trees, bundle, hash_), files=resolved_files(tree))
+        report.update(bundle=bundle, url=trees.config.bundle_path(bundle, hash_), files=resolved_files(tree))
     return report
 
 

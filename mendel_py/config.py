@@ -59,14 +59,16 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from functools import cached_property
+
 import yaml
 
 from .errors import ConfigError
+from .hashcodec import FORMATS as HASH_FORMATS
+from .route import DEFAULT_ROUTE, BundleRoute
 
 CONFIG_FILE_NAME = ".mendelrc"
-DEFAULT_ROUTE = "/mendel/:hash/:bundle"
 DEFAULT_ENV = "development"
-HASH_FORMATS = ("v3", "mendel-v1", "mendel-v2")
 
 __all__ = [
     "BundleConfig",
@@ -97,14 +99,27 @@ class Variation:
 
 @dataclass(frozen=True)
 class BundleConfig:
-    """One bundle: where its manifest is, how it is served, and its build options."""
+    """One bundle: where its manifest is, how it is served, and its build options.
+
+    `serve_as` is the one place that says whether a bundle is a stylesheet ("css") or a script
+    ("js", the default); its URL suffix and content type follow from it.
+    """
 
     id: str
     manifest: str
     manifest_path: str
-    serve_as: str | None
+    serve_as: str
     entries: tuple[str, ...]
     options: Mapping[str, Any]
+
+    @property
+    def is_css(self) -> bool:
+        return self.serve_as == "css"
+
+    @property
+    def suffix(self) -> str:
+        """".css" or ".js": what a bundle URL ending in `:bundle` adds to the bundle id."""
+        return "." + self.serve_as
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,15 @@ class MendelConfig:
     route: str
     hash_format: str | None
     env: str | None
+
+    @cached_property
+    def bundle_route(self) -> BundleRoute:
+        """The bundle route (built, and so checked, when the config was validated)."""
+        return BundleRoute(self.route)
+
+    def bundle_path(self, bundle: str, hash: str) -> str:
+        """The canonical URL path of `bundle` at `hash`, e.g. `/mendel/<hash>/main.js`."""
+        return self.bundle_route.path(bundle, hash, self.bundles[bundle].suffix)
 
     def variations(self, known_folders: Collection[str] = ()) -> tuple[Variation, ...]:
         """Mendel's chain rule: existing or known candidates, then base; base-only ones dropped."""
@@ -328,11 +352,12 @@ def _choice(*allowed: str) -> _Checker:
 
 
 def _route(value: Any, where: _Where) -> str:
+    """A bundle route that `BundleRoute` accepts, so it can build every URL it matches."""
     route = _text(value, where)
-    if not route.startswith("/") or not all(
-        re.search(rf":{name}(?![A-Za-z0-9_])", route) for name in ("hash", "bundle")
-    ):
-        raise where.error(f"expected a URL path with :hash and :bundle, got {route!r}")
+    try:
+        BundleRoute(route)
+    except ConfigError as error:
+        raise where.error(str(error)) from None
     return route
 
 
@@ -642,17 +667,23 @@ def _bundle_configs(
     values: _LayoutValues, base_dir: str, root: str, where: _Where
 ) -> Mapping[str, BundleConfig]:
     bundles = {}
+    route = BundleRoute(values.route)
     for bundle_id, options in values.bundles.items():
         bundle_where = where.child("bundles").child(bundle_id)
         written = options.get("manifest")
         manifest = _manifest_text(values, bundle_id, written)
         manifest_where = bundle_where.child("manifest") if written else bundle_where
         relative = _inside_root(manifest_where, values.manifest_dir or "", manifest)
+        serve_as = options.get("serveAs") or "js"
+        try:
+            route.check_bundle(bundle_id, "." + serve_as)
+        except ConfigError as error:
+            raise bundle_where.error(str(error)) from None
         bundles[bundle_id] = BundleConfig(
             id=bundle_id,
             manifest=manifest,
             manifest_path=os.path.join(root, *relative.split("/")),
-            serve_as="css" if options.get("serveAs") == "css" else None,
+            serve_as=serve_as,
             entries=_entries(options.get("entries") or (), base_dir, bundle_where.child("entries")),
             options=_bundle_options(options),
         )

@@ -49,7 +49,7 @@ from werkzeug.local import LocalProxy
 
 from .bundles import DEFAULT_CACHE_BYTES
 from .cli import cli
-from .request import DEFAULT_COOKIE_NAME, RequestResolver, variations_from_cookie
+from .request import DEFAULT_COOKIE_NAME, RequestResolver, split_variation_names
 from .templates import VariationTemplateLoader, has_base_templates, install_template_cache
 from .trees import MendelTrees
 from .wsgi import MendelMiddleware
@@ -80,7 +80,18 @@ def config_key(option: str) -> str:
 
 
 class FlaskRequestResolver(RequestResolver):
-    """The request's resolver; reading `variations` resolves them if the view hasn't set them."""
+    """The request's resolver; reading `variations` resolves them if the view hasn't set them.
+
+    The app hook is the extension's `variations_loader`, called with Flask's request.
+    """
+
+    middleware: FlaskMendelMiddleware
+
+    def app_variations(self) -> list[str] | None:
+        loader = self.middleware.extension.loader
+        if loader is None:
+            return None
+        return split_variation_names(loader(flask_request_for(self.environ)))
 
     @property
     def variations(self) -> list[str]:
@@ -95,20 +106,13 @@ class FlaskRequestResolver(RequestResolver):
 
 
 class FlaskMendelMiddleware(MendelMiddleware):
-    """The WSGI middleware, handing out Flask resolvers whose URLs honour the app's mount point."""
+    """The WSGI middleware, handing out Flask resolvers that ask `extension` for the app hook."""
 
     resolver_class = FlaskRequestResolver
 
-    def __init__(self, app: Any, trees: MendelTrees, *, url_prefix: str = "", **options: Any):
-        super().__init__(app, trees, url_prefix=url_prefix, **options)
-        self.has_url_prefix = bool(url_prefix)
-
-    def route_builder(self, environ: dict[str, Any]) -> Callable[[str, str], str]:
-        """Bundle URLs below SCRIPT_NAME, unless a URL prefix (CDN) replaces the origin."""
-        script_root = "" if self.has_url_prefix else environ.get("SCRIPT_NAME", "").rstrip("/")
-        if not script_root:
-            return self.bundle_url
-        return lambda bundle, hash_: script_root + self.bundle_url(bundle, hash_)
+    def __init__(self, app: Any, trees: MendelTrees, *, extension: Mendel, **options: Any):
+        super().__init__(app, trees, **options)
+        self.extension = extension
 
 
 class MendelState:
@@ -149,7 +153,7 @@ class Mendel:
         if unknown:
             raise TypeError(f"unknown Mendel option(s): {', '.join(unknown)}")
         self.options = options
-        self._variations_loader = variations_loader
+        self.loader = variations_loader
         if app is not None:
             self.init_app(app)
 
@@ -160,7 +164,7 @@ class Mendel:
         middleware = FlaskMendelMiddleware(
             app.wsgi_app,
             trees,
-            variations_loader=self.requested_variations(settings["MENDEL_COOKIE_NAME"]),
+            extension=self,
             cookie_name=settings["MENDEL_COOKIE_NAME"],
             query_override=bool(settings["MENDEL_QUERY_OVERRIDE"]),
             cache_bytes=int(settings["MENDEL_CACHE_BYTES"]),
@@ -186,18 +190,8 @@ class Mendel:
 
     def variations_loader(self, loader: FlaskVariationsLoader) -> FlaskVariationsLoader:
         """Decorator: `loader(request)` returns the request's variation ids (list or "a,b")."""
-        self._variations_loader = loader
+        self.loader = loader
         return loader
-
-    def requested_variations(self, cookie_name: str) -> Callable[[dict[str, Any]], Any]:
-        """The resolver's source of variation ids: the registered loader's, else the cookie's."""
-
-        def requested(environ: dict[str, Any]) -> Iterable[str] | str | None:
-            if self._variations_loader is None:
-                return variations_from_cookie(environ, cookie_name)
-            return self._variations_loader(flask_request_for(environ))
-
-        return requested
 
 
 def load_trees(settings: Mapping[str, Any]) -> MendelTrees:

@@ -25,6 +25,7 @@ import blake3
 from .errors import HashError, HashLimitError
 
 __all__ = [
+    "DEFAULT_FORMAT",
     "FORMATS",
     "MAX_HASH_LENGTH",
     "MAX_V3_BRANCHES",
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 FORMATS = ("v3", "mendel-v1", "mendel-v2")
+"""Every hash format name, the default first: the one list config, CLI and server check against."""
+DEFAULT_FORMAT = FORMATS[0]
 
 MAX_HASH_LENGTH = 8192
 """Longest hash text `decode` looks at; anything longer is BADHASH before any work is done."""
@@ -323,7 +326,7 @@ def get_format(name: str | None, key: bytes | str | None = None) -> HashFormat:
     """The format called `name` (None means "v3"); `key` switches v3 to keyed digests."""
     if name is not None and not isinstance(name, str):
         raise ValueError(f"a hash format name is a str (known: {', '.join(FORMATS)})")
-    return _cached_format("v3" if name is None else name, _secret_bytes(key))
+    return _cached_format(DEFAULT_FORMAT if name is None else name, _secret_bytes(key))
 
 
 def format_for(decoded: DecodedHash, key: bytes | str | None = None) -> HashFormat:

@@ -1,30 +1,37 @@
 """RequestResolver: the per-request Mendel object (what mendel-middleware puts in `req.mendel`).
 
-It knows which variations the current request is in, resolves bundle trees for them (memoized for
-the request) and builds the bundle URLs the page embeds. Variations come from, in priority order:
+It owns the per-request policy: which variations the request is in, and under which script root
+its bundle URLs go. Variations come from the first source that answers, in this order (each a
+method a subclass may override; Flask's resolver overrides `app_variations`):
 
-1. the `?mendel=a,b` query-string override -- only when `query_override=True`. It lets anyone pick
+1. `set_variations(names)` called by the app before first use;
+2. `override_variations()`: `?mendel=a,b` -- only with `query_override=True`. It lets anyone pick
    any variation, so enable it only behind authentication (staff, QA, a signed preview link);
-2. a `variations_loader(environ)` callable, when configured;
-3. the cookie `cookie_name` (default ``mendel_variations``), comma-separated ids.
+3. `app_variations()`: the app's `variations_loader(environ)`, when configured (its answer is
+   final: None means no variations);
+4. `cookie_variations()`: the cookie `cookie_name` (default ``mendel_variations``), comma-separated
+   ids; a cookie header that isn't UTF-8 counts as absent.
 
-An explicit `set_variations(names)` before first use wins over all of them. Unknown ids are ignored.
+Names are split and stripped here, once; `MendelTrees` drops the ones it doesn't know.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
-from werkzeug.http import parse_cookie
+from werkzeug.sansio.http import parse_cookie
 
 if TYPE_CHECKING:
     from .trees import MendelTrees, Tree
+    from .wsgi import MendelMiddleware
+
+log = logging.getLogger(__name__)
 
 DEFAULT_COOKIE_NAME = "mendel_variations"
 QUERY_OVERRIDE_PARAM = "mendel"
 
-RouteBuilder = Callable[[str, str], str]
 VariationsLoader = Callable[[dict[str, Any]], "Iterable[str] | str | None"]
 
 
@@ -36,9 +43,26 @@ def split_variation_names(value: Iterable[str] | str | None) -> list[str]:
     return [name.strip() for part in parts for name in str(part).split(",") if name.strip()]
 
 
+def read_cookie(environ: dict[str, Any], cookie_name: str) -> str | None:
+    """The value of one request cookie; None when absent or not readable as UTF-8 text.
+
+    werkzeug decodes the whole header strictly, so one bad byte in any cookie would raise; here
+    the header is decoded leniently and only the value asked for is judged.
+    """
+    header = environ.get("HTTP_COOKIE")
+    if not header:
+        return None
+    text = header.encode("latin-1", "replace").decode("utf-8", "replace")
+    value = parse_cookie(text).get(cookie_name)
+    if value is not None and "\ufffd" in value:
+        log.debug("cookie %r is not UTF-8 text; ignored", cookie_name)
+        return None
+    return value
+
+
 def variations_from_cookie(environ: dict[str, Any], cookie_name: str) -> list[str]:
     """Variation ids from the request cookie (percent-encoded commas are accepted too)."""
-    raw = parse_cookie(environ).get(cookie_name)
+    raw = read_cookie(environ, cookie_name)
     return split_variation_names(unquote(raw)) if raw else []
 
 
@@ -52,27 +76,55 @@ def variations_from_query(environ: dict[str, Any]) -> list[str] | None:
 
 
 class RequestResolver:
-    """Per-request variations, trees and bundle URLs, Mendel-middleware style."""
+    """Per-request variations, trees and bundle URLs, Mendel-middleware style.
 
-    def __init__(
-        self,
-        trees: MendelTrees,
-        route_builder: RouteBuilder,
-        environ: dict[str, Any] | None = None,
-        *,
-        variations_loader: VariationsLoader | None = None,
-        cookie_name: str = DEFAULT_COOKIE_NAME,
-        query_override: bool = False,
-    ):
-        self.trees = trees
+    `middleware` carries the settings (trees, route, cookie name, loader, override switch);
+    `environ` is the request's.
+    """
+
+    def __init__(self, middleware: MendelMiddleware, environ: dict[str, Any] | None = None):
+        self.middleware = middleware
+        self.trees: MendelTrees = middleware.trees
         self.environ = environ if environ is not None else {}
-        self._route_builder = route_builder
-        self._variations_loader = variations_loader
-        self._cookie_name = cookie_name
-        self._query_override = query_override
         self._variations: list[str] | None = None
         self._chains: list[list[str]] | None = None
         self._trees: dict[str, Tree] = {}
+
+    # -- the per-request policy (override in subclasses) ------------------------------------
+
+    def requested_variations(self) -> list[str]:
+        """Variation names asked for by this request, from the first source that answers."""
+        for source in (self.override_variations, self.app_variations, self.cookie_variations):
+            names = source()
+            if names is not None:
+                return names
+        return []
+
+    def override_variations(self) -> list[str] | None:
+        """`?mendel=a,b` when the override is enabled and present, else None."""
+        if not self.middleware.query_override:
+            return None
+        return variations_from_query(self.environ)
+
+    def app_variations(self) -> list[str] | None:
+        """The app's loader's answer when one is configured, else None."""
+        loader = self.middleware.variations_loader
+        if loader is None:
+            return None
+        return split_variation_names(loader(self.environ))
+
+    def cookie_variations(self) -> list[str] | None:
+        """Names in the variations cookie (an empty list when it is absent or unreadable)."""
+        return variations_from_cookie(self.environ, self.middleware.cookie_name)
+
+    def script_root(self) -> str:
+        """What goes before the route in this request's bundle URLs: the mount point
+        (SCRIPT_NAME), unless a URL prefix (a CDN origin) replaces it."""
+        if self.middleware.route.url_prefix:
+            return ""
+        return self.environ.get("SCRIPT_NAME", "").rstrip("/")
+
+    # -- the request's variations, trees and URLs -------------------------------------------
 
     @property
     def variations(self) -> list[str] | None:
@@ -87,14 +139,15 @@ class RequestResolver:
     def set_variations(self, names: Iterable[str] | str) -> list[str]:
         """Set this request's variations (first call wins); returns the matching ids incl. base."""
         if self._variations is None:
-            self._variations, self._chains = self.trees.variations_and_chains(split_variation_names(names))
+            self._variations, self._chains = self.trees.variations_and_chains(
+                split_variation_names(names)
+            )
         return self._variations
 
     def load_variations(self) -> list[str]:
-        """Set variations from the configured sources unless already set; returns matching ids."""
+        """Set variations from the request's sources unless already set; returns matching ids."""
         if self._variations is None:
-            self.set_variations(self._requested_names())
-        assert self._variations is not None
+            return self.set_variations(self.requested_variations())
         return self._variations
 
     def tree(self, bundle: str) -> Tree:
@@ -102,30 +155,20 @@ class RequestResolver:
         found = self._trees.get(bundle)
         if found is None:
             self.load_variations()
-            found = self.trees.find_tree_for_variations(bundle, self._chains)
+            found = self.trees.find_tree_for_variations(bundle, self._chains or [])
             self._trees[bundle] = found
         return found
 
     def bundle_url(self, bundle: str) -> str:
         """The URL of the bundle for this request, e.g. "/mendel/<hash>/main.js"."""
-        return self._route_builder(bundle, self.tree(bundle).hash)
+        return self.script_root() + self.middleware.url_for_hash(bundle, self.tree(bundle).hash)
 
     def server_variation_map(self, bundle: str) -> dict[str, str]:
         """{module id: variation folder} for this request's variations (server-side files)."""
         self.load_variations()
-        return self.trees.server_variation_map(bundle, self._chains)
+        return self.trees.server_variation_map(bundle, self._chains or [])
 
     def bundle_entries(self, bundle: str) -> list[str]:
         """Public names of the bundle's roots: expose name, else module id (getBundleEntries)."""
         roots = (info for info in self.tree(bundle).modules if info.expose or info.entry)
         return [info.expose or info.id for info in roots]
-
-    def _requested_names(self) -> Sequence[str]:
-        """Variation names asked for by this request, from the first source that has them."""
-        if self._query_override:
-            from_query = variations_from_query(self.environ)
-            if from_query is not None:
-                return from_query
-        if self._variations_loader is not None:
-            return split_variation_names(self._variations_loader(self.environ))
-        return variations_from_cookie(self.environ, self._cookie_name)

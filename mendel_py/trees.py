@@ -162,7 +162,7 @@ class MendelTrees:
 
 def _hash_format(name: str | None, key: bytes | str | None, config: MendelConfig) -> hashcodec.HashFormat:
     """The format new hashes are written in; the key only keys v3 (decoding uses it either way)."""
-    chosen = name or config.hash_format or "v3"
+    chosen = name or config.hash_format or hashcodec.DEFAULT_FORMAT
     try:
         return hashcodec.get_format(chosen, key if chosen == "v3" else None)
     except ValueError as exc:

@@ -2,24 +2,26 @@
 
     app.wsgi_app = MendelMiddleware(app.wsgi_app, "path/to/project")
 
-`GET|HEAD <route>` (default ``/mendel/:hash/:bundle``, a ``.js``/``.css`` suffix accepted) answers
-with the packed bundle for that hash: immutable caching, strong ETag, gzip/brotli by
-Accept-Encoding. Every failure is a 404 with a one-line text reason and ``Cache-Control: no-store``.
-Anything else goes to the wrapped app with ``environ["mendel"]`` set to a `RequestResolver`.
+The middleware owns the route's fixed prefix (``/mendel/`` for the default
+``/mendel/:hash/:bundle``). `GET|HEAD` of a bundle URL in its canonical spelling (the one
+`BundleRoute.build` writes: ``main.js`` for a script, ``css.css`` for a stylesheet, unencoded)
+answers with the packed bundle: immutable caching, strong ETag, gzip/brotli by Accept-Encoding.
+Anything else under the prefix is a 404 with a one-line reason and ``Cache-Control: no-store``,
+so a CDN keeps none of it; an unexpected exception is a logged 500, also ``no-store``. Requests
+outside the prefix go to the wrapped app with ``environ["mendel"]`` set to a `RequestResolver`.
 """
 from __future__ import annotations
 
 import logging
 import os
-import re
+import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
-from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified, parse_accept_header
-from werkzeug.routing import Map, Rule
-from werkzeug.routing.exceptions import RoutingException
 from werkzeug.wrappers import Response
+from werkzeug.wsgi import get_path_info
 
 from .bundles import (
     CSS_CONTENT_TYPE,
@@ -29,20 +31,22 @@ from .bundles import (
     BundleCache,
     CachedBundle,
 )
-from .errors import BundleNotFound, ConfigError, HashError, MendelError, WalkError
+from .errors import BundleNotFound, HashError, WalkError
 from .packer import pack_css, pack_js
 from .request import DEFAULT_COOKIE_NAME, RequestResolver, VariationsLoader
+from .route import DEFAULT_ROUTE, BundleRoute
 
 if TYPE_CHECKING:
     from .trees import MendelTrees, Tree
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ROUTE = "/mendel/:hash/:bundle"
+__all__ = ["DEFAULT_ROUTE", "BundleRoute", "BundleUnavailable", "MendelMiddleware"]
+
 ALLOWED_METHODS = "GET, HEAD"
 _ACCEPT_MEMO_SIZE = 256
-_ENCODING_PREFERENCE = ("br", "gzip", IDENTITY)
-_IMPLICIT_IDENTITY_QUALITY = 0.0001
+_ACCEPT_MEMO_MAX_LENGTH = 128  # longer Accept-Encoding values are parsed, not remembered
+_X_GZIP = "x-gzip"
 _HASH_REASONS = {
     "BADHASH": "invalid hash",
     "TRVRSL": "hash does not fit the bundle tree",
@@ -62,57 +66,6 @@ class BundleUnavailable(Exception):
         self.reason = reason
 
 
-class BundleRoute:
-    """The bundle URL pattern (Mendel style, ``/mendel/:hash/:bundle``) as a werkzeug rule."""
-
-    def __init__(self, pattern: str, url_prefix: str = ""):
-        rule = _werkzeug_rule(pattern)
-        self.pattern = pattern
-        self.static_prefix = rule.split("<", 1)[0]
-        self.suffix_in_url = rule.endswith("<bundle>")
-        self.url_prefix = url_prefix.rstrip("/")
-        url_map = Map(
-            [Rule(rule, endpoint="bundle")],
-            merge_slashes=False,
-            strict_slashes=False,
-            redirect_defaults=False,
-        )
-        self._adapter = url_map.bind("localhost")
-
-    def match(self, path: str) -> tuple[str, str] | None:
-        """(hash, bundle segment) when `path` is a bundle URL, else None."""
-        if not path.startswith(self.static_prefix):
-            return None
-        try:
-            _endpoint, values = self._adapter.match(path, method="GET")
-        except (HTTPException, RoutingException):
-            return None
-        return values["hash"], values["bundle"]
-
-    def build(self, bundle: str, hash_: str, suffix: str) -> str:
-        """The URL of `bundle` at `hash_`; `suffix` (".js"/".css") is added for a bare `:bundle`."""
-        segment = bundle + suffix if self.suffix_in_url else bundle
-        path = self._adapter.build("bundle", {"hash": hash_, "bundle": segment})
-        return self.url_prefix + path
-
-
-def _werkzeug_rule(pattern: str) -> str:
-    """`/mendel/:hash/:bundle` -> `/mendel/<hash>/<bundle>`; both parameters are required."""
-    rule = re.sub(r":([A-Za-z_]\w*)", r"<\1>", pattern)
-    if "<hash>" not in rule or "<bundle>" not in rule or not rule.startswith("/"):
-        raise ConfigError(f"bundle route {pattern!r} needs a leading '/', :hash and :bundle")
-    return rule
-
-
-def _decode_path(environ: dict[str, Any]) -> str:
-    """PATH_INFO as text: WSGI hands over latin-1; the URL bytes are taken as UTF-8."""
-    raw = environ.get("PATH_INFO") or "/"
-    try:
-        return raw.encode("latin-1").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        return raw
-
-
 def _error_response(status: int, code: str, reason: str, **headers: str) -> Response:
     """A one-line plain-text error that no cache keeps."""
     response = Response(f"{status} {code}: {reason}\n", status=status, mimetype="text/plain")
@@ -120,6 +73,25 @@ def _error_response(status: int, code: str, reason: str, **headers: str) -> Resp
     for name, value in headers.items():
         response.headers[name] = value
     return response
+
+
+def _raw_path(environ: dict[str, Any]) -> str | None:
+    """The request path as the client spelled it (percent-escapes kept), when the server says."""
+    uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not uri:
+        return None
+    uri = uri.split("?", 1)[0].split("#", 1)[0]
+    return uri if uri.startswith("/") else urlsplit(uri).path
+
+
+def _spelled_canonically(environ: dict[str, Any], canonical: str) -> bool:
+    """True unless the raw URI shows another spelling of `canonical` (e.g. a %-escaped hash)."""
+    raw = _raw_path(environ)
+    if raw is None:
+        return True
+    if not raw.endswith(canonical):
+        return False
+    return unquote(raw[: len(raw) - len(canonical)]) == environ.get("SCRIPT_NAME", "")
 
 
 def _load_trees(trees_or_basedir: MendelTrees | str | os.PathLike[str]) -> MendelTrees:
@@ -130,10 +102,6 @@ def _load_trees(trees_or_basedir: MendelTrees | str | os.PathLike[str]) -> Mende
     return trees_or_basedir
 
 
-def _has_modules(tree: Tree) -> bool:
-    return any(tree.deps)
-
-
 class MendelMiddleware:
     """WSGI middleware serving Mendel bundles and attaching a RequestResolver to other requests.
 
@@ -142,9 +110,11 @@ class MendelMiddleware:
     come from (see `mendel_py.request`; keep `query_override` off unless gated by authentication).
     `cache_bytes`: budget of the packed-bundle cache, all content codings counted.
     `route`: the bundle URL pattern; default the config's `route-config.hash`.
-    `url_prefix`: put in front of built bundle URLs (a CDN origin or a mount path); requests are
-    matched on PATH_INFO without it.
+    `url_prefix`: put in front of built bundle URLs (a CDN origin or a mount path) instead of the
+    request's SCRIPT_NAME; requests are matched on PATH_INFO without it.
     """
+
+    resolver_class: type[RequestResolver] = RequestResolver
 
     def __init__(
         self,
@@ -160,55 +130,57 @@ class MendelMiddleware:
     ):
         self.app = app
         self.trees = _load_trees(trees_or_basedir)
-        config_route = getattr(self.trees.config, "route", None)
-        self.route = BundleRoute(route or config_route or DEFAULT_ROUTE, url_prefix)
+        self.route = BundleRoute(route or self.trees.config.route, url_prefix)
         self.cache = BundleCache(cache_bytes)
         self.variations_loader = variations_loader
         self.cookie_name = cookie_name
         self.query_override = query_override
-        self._css_bundles = self._find_css_bundles()
-        self._bundle_by_segment = self._bundle_segments()
+        self._bundle_by_segment = {
+            self.route.segment(bundle, self._suffix(bundle)): bundle for bundle in self.trees.bundles
+        }
         self._encoding_memo: dict[str | None, str] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        matched = self.route.match(_decode_path(environ))
-        if matched is not None:
-            return self.serve_bundle(environ, start_response, *matched)
-        environ["mendel"] = self.resolver(environ)
-        return self.app(environ, start_response)
-
-    resolver_class: type[RequestResolver] = RequestResolver
+        path = get_path_info(environ)
+        if not self.route.owns(path):
+            environ["mendel"] = self.resolver(environ)
+            return self.app(environ, start_response)
+        try:
+            return self.serve_bundle(environ, start_response, path)
+        except Exception:  # a bug, not bad input (the fuzz tests hold that): monitoring sees a 500
+            log.exception("serving bundle URL %r failed", path)
+            return _error_response(500, "INTERNAL", "bundle can't be served")(environ, start_response)
 
     def resolver(self, environ: dict[str, Any]) -> RequestResolver:
-        """A fresh per-request resolver configured like this middleware."""
-        return self.resolver_class(
-            self.trees,
-            self.route_builder(environ),
-            environ,
-            variations_loader=self.variations_loader,
-            cookie_name=self.cookie_name,
-            query_override=self.query_override,
+        """A fresh per-request resolver; its class decides the per-request policy."""
+        return self.resolver_class(self, environ)
+
+    def url_for_hash(self, bundle: str, hash: str) -> str:
+        """The URL of `bundle` at `hash`, URL prefix included (no request's script root)."""
+        return self.route.build(bundle, hash, self._suffix(bundle))
+
+    def bundle_url(self, bundle: str, hash: str) -> str:
+        """Deprecated: use `url_for_hash` (a request's `bundle_url(bundle)` is the page's URL)."""
+        warnings.warn(
+            "MendelMiddleware.bundle_url(bundle, hash) is deprecated; use url_for_hash",
+            DeprecationWarning,
+            stacklevel=2,
         )
-
-    def route_builder(self, environ: dict[str, Any]) -> Callable[[str, str], str]:
-        """How the request's resolver builds bundle URLs (subclasses may look at `environ`)."""
-        return self.bundle_url
-
-    def bundle_url(self, bundle: str, hash_: str) -> str:
-        """The URL of `bundle` at `hash_` (".css" for CSS bundles, ".js" otherwise)."""
-        suffix = ".css" if bundle in self._css_bundles else ".js"
-        return self.route.build(bundle, hash_, suffix)
+        return self.url_for_hash(bundle, hash)
 
     def serve_bundle(
-        self, environ: dict[str, Any], start_response: StartResponse, hash_: str, segment: str
+        self, environ: dict[str, Any], start_response: StartResponse, path: str
     ) -> Iterable[bytes]:
-        """Answer a request that matched the bundle route."""
+        """Answer a request under the route's prefix."""
+        matched = self.route.match(path)
+        if matched is None:
+            return _error_response(404, "NOROUTE", "not a bundle URL")(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "HEAD"):
             error = _error_response(405, "METHOD", "use GET or HEAD", Allow=ALLOWED_METHODS)
             return error(environ, start_response)
         try:
-            entry = self.cached_bundle(segment, hash_)
+            entry = self.cached_bundle(environ, *matched)
         except BundleUnavailable as unavailable:
             error = _error_response(404, unavailable.code, unavailable.reason)
             return error(environ, start_response)
@@ -222,76 +194,58 @@ class MendelMiddleware:
         start_response("200 OK", list(representation.headers))
         return [] if method == "HEAD" else [representation.body]
 
-    def cached_bundle(self, segment: str, hash_: str) -> CachedBundle:
-        """The packed bundle for a URL's bundle segment and hash; BundleUnavailable if none."""
+    def cached_bundle(self, environ: dict[str, Any], hash: str, segment: str) -> CachedBundle:
+        """The packed bundle a matched URL names; BundleUnavailable unless it is one, canonically."""
         bundle = self._bundle_by_segment.get(segment)
         if bundle is None:
             raise BundleUnavailable("NOBUNDLE", "unknown bundle")
-        entry = self.cache.get((bundle, hash_))
+        if not _spelled_canonically(environ, self.route.path(bundle, hash, self._suffix(bundle))):
+            raise BundleUnavailable("NOTCANONICAL", "not the canonical spelling of this URL")
+        entry = self.cache.get((bundle, hash))
         if entry is not None:
             return entry
-        body, content_type = self._pack(bundle, self._tree_for_hash(bundle, hash_))
-        return self.cache.put((bundle, hash_), body, content_type)
+        body, content_type = self._pack(bundle, self._tree_for_hash(bundle, hash))
+        return self.cache.put((bundle, hash), body, content_type)
 
     def negotiate_encoding(self, accept_encoding: str | None) -> str:
-        """The best coding we have for an Accept-Encoding value: q-values honoured, q=0 refused.
+        """The best coding we have for an Accept-Encoding value (werkzeug's `best_match`).
 
-        Ties go to br, then gzip, then identity. Identity that the header doesn't mention is
-        acceptable but ranks below any accepted coding; when nothing is acceptable, identity.
+        Ties go to br, then gzip. The one identity rule: identity is acceptable unless the header
+        ranks it higher than every coding we have, and it is what we send when nothing else is
+        acceptable (even if refused: a body beats a 406 for a script or stylesheet).
         """
         found = self._encoding_memo.get(accept_encoding)
         if found is None:
             found = self._best_encoding(accept_encoding)
-            if len(self._encoding_memo) >= _ACCEPT_MEMO_SIZE:
-                self._encoding_memo.clear()
-            self._encoding_memo[accept_encoding] = found
+            if accept_encoding is None or len(accept_encoding) <= _ACCEPT_MEMO_MAX_LENGTH:
+                if len(self._encoding_memo) >= _ACCEPT_MEMO_SIZE:
+                    self._encoding_memo.clear()
+                self._encoding_memo[accept_encoding] = found
         return found
 
     def _best_encoding(self, accept_encoding: str | None) -> str:
-        accepted = parse_accept_header(accept_encoding)
-        offered = [e for e in _ENCODING_PREFERENCE if e in self.cache.encodings or e == IDENTITY]
-        qualities = {coding: accepted.quality(coding) for coding in offered}
-        qualities["gzip"] = max(qualities["gzip"], accepted.quality("x-gzip"))
-        if IDENTITY not in accepted:  # acceptable unless refused, but any accepted coding wins
-            qualities[IDENTITY] = _IMPLICIT_IDENTITY_QUALITY
-        best = max(offered, key=lambda coding: qualities[coding])
-        return best if qualities[best] > 0 else IDENTITY
+        offered = [*self.cache.encodings, _X_GZIP, IDENTITY]
+        best = parse_accept_header(accept_encoding).best_match(offered, default=IDENTITY)
+        return "gzip" if best == _X_GZIP else best
 
-    def _tree_for_hash(self, bundle: str, hash_: str) -> Tree:
-        """Resolve and check the tree; every failure becomes a BundleUnavailable."""
+    def _tree_for_hash(self, bundle: str, hash: str) -> Tree:
+        """Resolve and check the tree; every error of the input becomes a BundleUnavailable."""
         try:
-            tree = self.trees.find_tree_for_hash(bundle, hash_)
+            tree = self.trees.find_tree_for_hash(bundle, hash)
         except HashError as error:
             raise BundleUnavailable(error.code, _HASH_REASONS[error.code]) from None
         except BundleNotFound:
             raise BundleUnavailable("NOBUNDLE", "unknown bundle") from None
         except WalkError:
             raise BundleUnavailable("WALKERR", "bundle tree can't be resolved") from None
-        except MendelError:
-            raise BundleUnavailable("BADHASH", _HASH_REASONS["BADHASH"]) from None
-        except Exception:  # never a 5xx for a URL: log it, answer 404
-            log.exception("resolving bundle %r failed", bundle)
-            raise BundleUnavailable("UNAVAILABLE", "bundle can't be served") from None
-        if not _has_modules(tree):
+        if not tree.deps:
             raise BundleUnavailable("EMPTYBUNDLE", "bundle has no modules")
         return tree
 
+    def _suffix(self, bundle: str) -> str:
+        return self.trees.config.bundles[bundle].suffix
+
     def _pack(self, bundle: str, tree: Tree) -> tuple[bytes, str]:
-        if bundle in self._css_bundles:
+        if self.trees.config.bundles[bundle].is_css:
             return pack_css(tree), CSS_CONTENT_TYPE
         return pack_js(tree), JS_CONTENT_TYPE
-
-    def _find_css_bundles(self) -> frozenset[str]:
-        configs = getattr(self.trees.config, "bundles", {}) or {}
-        return frozenset(
-            bundle for bundle, conf in configs.items() if getattr(conf, "serve_as", None) == "css"
-        )
-
-    def _bundle_segments(self) -> dict[str, str]:
-        """URL segment -> bundle id: the id itself, or the id with a ".js"/".css" suffix."""
-        segments: dict[str, str] = {}
-        for bundle in self.trees.bundles:
-            segments.setdefault(bundle + ".js", bundle)
-            segments.setdefault(bundle + ".css", bundle)
-        segments.update({bundle: bundle for bundle in self.trees.bundles})
-        return segments

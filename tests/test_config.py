@@ -156,7 +156,7 @@ def test_current_layout_is_parsed_and_normalised(tmp_path: Path) -> None:
         id="main",
         manifest="manifests/main.manifest.json",
         manifest_path=os.path.join(str(tmp_path), "manifests", "main.manifest.json"),
-        serve_as=None,
+        serve_as="js",
         entries=("main.js",),
         options={},
     )

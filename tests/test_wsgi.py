@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import gzip
 import threading
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from mendel_py.bundles import (
     BundleCache,
     brotli_available,
 )
+from mendel_py.config import config_from_dict
 from mendel_py.errors import ConfigError, HashError, WalkError
 from mendel_py.packer import pack_css, pack_js
 from mendel_py.request import RequestResolver
@@ -50,15 +50,13 @@ CSS_SPECS = [
 class FakeTrees:
     """Stands in for MendelTrees: the hash of a tree is "h" + the sorted matching variations."""
 
-    def __init__(self) -> None:
-        self.config = SimpleNamespace(
-            route="/mendel/:hash/:bundle",
-            bundles={"main": SimpleNamespace(serve_as=None), "css": SimpleNamespace(serve_as="css"),
-                     "empty": SimpleNamespace(serve_as=None), "walk": SimpleNamespace(serve_as=None),
-                     "boom": SimpleNamespace(serve_as=None)},
-        )
+    def __init__(self, route: str = "/mendel/:hash/:bundle") -> None:
+        bundles = {name: {} for name in ("main", "empty", "walk")}
+        bundles["css"] = {"serveAs": "css"}
+        self.config = config_from_dict({"route-config": {"hash": route}, "bundles": bundles}, root=".")
         self.bundles = tuple(self.config.bundles)
         self.hash_lookups = 0
+        self.bug = False  # set to make every walk by hash fail like a bug would
         self.variation_walks = 0
 
     def variations_and_chains(self, names: Any) -> tuple[list[str], list[list[str]]]:
@@ -75,7 +73,7 @@ class FakeTrees:
         self.hash_lookups += 1
         if bundle == "walk":
             raise WalkError(bundle, "main.js", "no chain matches")
-        if bundle == "boom":
+        if self.bug:
             raise RuntimeError("a bug")
         if hash_ == "trvrsl":
             raise HashError("TRVRSL", f"tree has more paths than hash {hash_}")
@@ -126,9 +124,8 @@ def main_tree(hash_: str = "hbase") -> Any:
 
 # --- successful responses -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("segment", ["main", "main.js", "main.css"])
-def test_js_bundle_headers_and_body(client: Client, segment: str) -> None:
-    response = client.get(f"/mendel/hbase-bucket_A/{segment}")
+def test_js_bundle_headers_and_body(client: Client) -> None:
+    response = client.get("/mendel/hbase-bucket_A/main.js")
     assert response.status_code == 200
     assert response.data == pack_js(main_tree("hbase-bucket_A"))
     headers = response.headers
@@ -260,10 +257,23 @@ def assert_404(response: Any, code: str) -> str:
     ("/mendel/hashmiss/main.js", "HASHMISS"),
     ("/mendel/hbase/walk.js", "WALKERR"),
     ("/mendel/hbase/empty.js", "EMPTYBUNDLE"),
-    ("/mendel/hbase/boom.js", "UNAVAILABLE"),
     ("/mendel/" + "A" * 5000 + "/main.js", "BADHASH"),
     ("/mendel/%C3%A9t%C3%A9/main.js", "BADHASH"),
-    ("/mendel/%FF%FE/main.js", "BADHASH"),
+    ("/mendel/%FF%FE/main.js", "NOTCANONICAL"),
+    ("/mendel/hbase/main", "NOBUNDLE"),
+    ("/mendel/hbase/main.css", "NOBUNDLE"),
+    ("/mendel/hbase/css.js", "NOBUNDLE"),
+    ("/mendel/hbase/css", "NOBUNDLE"),
+    ("/mendel/%68base/main.js", "NOTCANONICAL"),
+    ("/mendel/hbase/main%2Ejs", "NOTCANONICAL"),
+    ("/mendel/hbase/main.js%2F", "NOROUTE"),
+    ("/mendel", "NOROUTE"),
+    ("/mendel/", "NOROUTE"),
+    ("/mendel/x", "NOROUTE"),
+    ("/mendel/hbase", "NOROUTE"),
+    ("/mendel//main.js", "NOROUTE"),
+    ("/mendel/hbase/main.js/", "NOROUTE"),
+    ("/mendel/hbase/main.js/extra", "NOROUTE"),
 ])
 def test_error_paths_are_404_no_store(client: Client, path: str, code: str) -> None:
     text = assert_404(client.get(path), code)
@@ -324,8 +334,19 @@ def test_response_headers_are_copies(middleware: MendelMiddleware) -> None:
 
 # --- passing through ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/", "/mendel", "/mendel/", "/mendel/hbase", "/mendel/hbase/main.js/x",
-                                  "/other/hbase/main.js", "/mendel//main.js"])
+def test_an_unexpected_exception_is_a_logged_500_no_store(
+    client: Client, trees: FakeTrees, caplog: pytest.LogCaptureFixture
+) -> None:
+    trees.bug = True
+    with caplog.at_level("ERROR", logger="mendel_py.wsgi"):
+        response = client.get("/mendel/hbase/main.js")
+    assert response.status_code == 500
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.get_data(as_text=True) == "500 INTERNAL: bundle can't be served\n"
+    assert "RuntimeError: a bug" in caplog.text and "Traceback" in caplog.text
+
+
+@pytest.mark.parametrize("path", ["/", "/mendelx", "/other/hbase/main.js", "/x/mendel/hbase/main.js"])
 def test_other_paths_reach_the_app_with_a_resolver(client: Client, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 200
@@ -353,14 +374,15 @@ def test_route_with_literal_suffix_and_url_prefix(trees: FakeTrees) -> None:
     middleware = MendelMiddleware(downstream_app, trees, route="/static/:bundle.js/:hash",
                                   url_prefix="https://cdn.example.com/")
     client = Client(middleware)
-    assert middleware.bundle_url("css", "hbase") == "https://cdn.example.com/static/css.js/hbase"
+    assert middleware.url_for_hash("css", "hbase") == "https://cdn.example.com/static/css.js/hbase"
     assert client.get("/static/css.js/hbase").status_code == 200
     assert client.get("/static/main.js/hbase").headers["Content-Type"] == JS_CONTENT_TYPE
-    assert client.get("/static/main/hbase").get_data(as_text=True).startswith("app ")
+    assert_404(client.get("/static/main/hbase"), "NOROUTE")
+    assert client.get("/page").get_data(as_text=True).endswith(" https://cdn.example.com/static/main.js/hbase")
 
 
-def test_route_from_config(trees: FakeTrees) -> None:
-    trees.config.route = "/b/:hash/:bundle"
+def test_route_from_config() -> None:
+    trees = FakeTrees(route="/b/:hash/:bundle")
     client = Client(MendelMiddleware(downstream_app, trees))
     assert client.get("/page").get_data(as_text=True).endswith(" /b/hbase/main.js")
     assert client.get("/b/hbase/css.css").headers["Content-Type"] == CSS_CONTENT_TYPE
@@ -383,7 +405,7 @@ def test_route_builds_quoted_urls() -> None:
 FUZZ_SEGMENTS = st.one_of(
     st.text(max_size=60),
     st.sampled_from(["main", "main.js", "css.css", "hbase", "hbase-bucket_A", "..", ".", "%00",
-                     "%2F", "%FF", "trvrsl", "boom.js", "walk", "empty.js"]),
+                     "%2F", "%FF", "trvrsl", "walk", "empty.js"]),
     st.binary(max_size=40).map(lambda raw: "".join(f"%{b:02X}" for b in raw)),
     st.integers(min_value=0, max_value=9000).map(lambda n: "Q" * n),
 )
@@ -498,7 +520,7 @@ def test_cache_is_thread_safe() -> None:
 # --- the per-request resolver -------------------------------------------------------------------
 
 def make_resolver(trees: FakeTrees, environ: dict[str, Any] | None = None, **options: Any) -> RequestResolver:
-    return RequestResolver(trees, lambda bundle, hash_: f"/u/{hash_}/{bundle}", environ, **options)
+    return RequestResolver(MendelMiddleware(downstream_app, trees, route="/u/:hash/:bundle", **options), environ)
 
 
 def test_set_variations_first_call_wins(trees: FakeTrees) -> None:
@@ -519,7 +541,7 @@ def test_tree_is_memoized_per_request(trees: FakeTrees) -> None:
     resolver.set_variations(["bucket_A"])
     assert resolver.tree("main") is resolver.tree("main")
     assert trees.variation_walks == 1
-    assert resolver.bundle_url("main") == "/u/hbase-bucket_A/main"
+    assert resolver.bundle_url("main") == "/u/hbase-bucket_A/main.js"
     assert resolver.bundle_entries("main") == ["main.js"]
 
 
@@ -686,3 +708,27 @@ def test_fuzz_mutated_real_hashes(real_client: Client, data: st.DataObject) -> N
     response = real_client.get(f"/mendel/{mutated}/{bundle}")
     assert_sane(response.status_code, response.data, response.headers)
     assert response.status_code in (200, 404) or mutated == ""
+
+
+# --- hostile cookies ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("cookie", "expected"), [
+    ("mendel_variations=\xe9", "/mendel/hbase/main.js"),
+    ("unrelated=\xe9; mendel_variations=bucket_A", "/mendel/hbase-bucket_A/main.js"),
+    ("mendel_variations=bucket_A\xff\xfe", "/mendel/hbase/main.js"),
+    ("\xc3\xa9=\xc3\xa9; mendel_variations=feature_B", "/mendel/hbase-feature_B/main.js"),
+    ("mendel_variations=\"bucket_A", "/mendel/hbase/main.js"),
+    ("mendel_variations=" + ",".join(f"x{i}" for i in range(2000)), "/mendel/hbase/main.js"),
+])
+def test_unreadable_cookies_count_as_absent(middleware: MendelMiddleware, cookie: str, expected: str) -> None:
+    response = Client(middleware, use_cookies=False).get("/page", headers={"Cookie": cookie})
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == f"app RequestResolver {expected}"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=200))
+def test_fuzz_cookie_bytes_never_fail_a_page(middleware: MendelMiddleware, raw: bytes) -> None:
+    header = raw.replace(b"\r", b" ").replace(b"\n", b" ").decode("latin-1")
+    response = Client(middleware, use_cookies=False).get("/page", headers={"Cookie": header})
+    assert response.status_code == 200

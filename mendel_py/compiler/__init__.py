@@ -104,7 +104,7 @@ def bundle_spec(bundle: BundleConfig, config: MendelConfig) -> BundleSpec:
         entries=tuple(bundle.entries or ()),
         expose=_expose_option(options.get("expose"), bundle.id, source),
         externals=_external_option(options.get("external"), bundle.id, source),
-        style=bundle.serve_as == "css",
+        style=bundle.is_css,
         source=source,
     )
 

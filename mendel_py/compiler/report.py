@@ -11,7 +11,7 @@ class BundleResult:
 
     id: str
     manifest: str  # path relative to the project root
-    serve_as: str | None
+    serve_as: str
     modules: int
     files: int  # data entries: one per module per folder that has it
     changed: bool  # the file on disk was missing or different (written, or stale with --check)
