@@ -121,9 +121,10 @@ def _base64_problem(text: str) -> str:
 # digests and formats
 
 
-def file_blake3(source: str) -> bytes:
+def file_blake3(source: str | bytes) -> bytes:
     """32-byte blake3 of the UTF-8 source of one file (the per-file digest v3 trees use)."""
-    return blake3.blake3(source.encode("utf-8")).digest()
+    data = source.encode("utf-8") if isinstance(source, str) else source
+    return blake3.blake3(data).digest()
 
 
 def derive_v3_key(secret: bytes) -> bytes:

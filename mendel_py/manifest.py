@@ -1,5 +1,10 @@
 """Mendel v1 manifests: load, validate once, compile into a walk-ready form.
 
+Every entry's digests are checked against its source here, once: a `sha` of sha1's length must be
+the sha1 of the source (other lengths are opaque ids, as Mendel allows) and a `blake3`, when given,
+the blake3 of it; a mismatch is a ManifestError naming the file, module and field, so a tampered or
+half-edited manifest never serves new bytes under an old hash.
+
 A compiled `Manifest` holds, per module, the successor module indices of each data entry (dependency
 keys in JavaScript's object-key order, `false` dropped) and each entry's digests as bytes, so a walk
 touches only integers, tuples and bytes. Every validation error names the file, the module and the
@@ -8,6 +13,7 @@ indexes``.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -22,6 +28,7 @@ _ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
 _MAX_ARRAY_INDEX = 2**32 - 2
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 _BLAKE3_HEX = re.compile(r"[0-9a-f]{64}")
+_SHA1_HEX_LENGTH = 40
 
 
 def js_key_order(keys: list[str]) -> list[str]:
@@ -99,6 +106,7 @@ class _Compiler:
         self.data = data
         self.path = path
         self.bundle = bundle
+        self.source_bytes_seen = 0
 
     def fail(self, message: str, module: str | None = None, field: str | None = None) -> ManifestError:
         return ManifestError(message, self.path, module, field)
@@ -117,7 +125,7 @@ class _Compiler:
             roots=tuple(m.index for m in modules if m.entry or m.expose),
             branch_points=tuple(m.index for m in modules if len(m.entries) > 1),
             folders=frozenset(folder for m in modules for folder in m.variations),
-            source_bytes=sum(len(e["source"].encode()) for m in modules for e in m.entries),
+            source_bytes=self.source_bytes_seen,
             successors=successors,
             sha=tuple(tuple(bytes.fromhex(e["sha"]) for e in m.entries) for m in modules),
             blake3=tuple(tuple(bytes.fromhex(e["blake3"]) for e in m.entries) for m in modules),
@@ -212,11 +220,41 @@ class _Compiler:
         entry.setdefault("variation", folder)
         entry["deps"] = MappingProxyType(dict(deps))
         digest = item.get("blake3")
-        if digest is None:
-            entry["blake3"] = file_blake3(item["source"]).hex()
-        elif not (isinstance(digest, str) and _BLAKE3_HEX.fullmatch(digest)):
+        if digest is not None and not (isinstance(digest, str) and _BLAKE3_HEX.fullmatch(digest)):
             raise self.fail(f'{where}: {field}.blake3 must be 64 lowercase hex digits', module_id, f"{field}.blake3")
+        source = self.source_bytes(where, module_id, field, item["source"])
+        entry["blake3"] = self.checked_blake3(where, module_id, field, source, digest)
+        self.check_sha(where, module_id, field, source, item["sha"])
+        self.source_bytes_seen += len(source)
         return MappingProxyType(entry)
+
+    def source_bytes(self, where: str, module_id: str, field: str, source: str) -> bytes:
+        try:
+            return source.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.fail(
+                f"{where}: {field}.source is not valid Unicode (a lone surrogate)", module_id, f"{field}.source"
+            ) from None
+
+    def checked_blake3(self, where: str, module_id: str, field: str, source: bytes, written: str | None) -> str:
+        """The entry's blake3 hex: computed, and equal to the written one if there is one."""
+        actual = file_blake3(source).hex()
+        if written is not None and written != actual:
+            raise self.fail(
+                f"{where}: {field}.blake3 does not match its source (the manifest was edited or"
+                " is corrupt: rebuild it with `mendel build`)",
+                module_id, f"{field}.blake3",
+            )
+        return actual
+
+    def check_sha(self, where: str, module_id: str, field: str, source: bytes, sha: str) -> None:
+        """A sha1-length `sha` must be the sha1 of the source."""
+        if len(sha) == _SHA1_HEX_LENGTH and hashlib.sha1(source).hexdigest() != sha.lower():
+            raise self.fail(
+                f"{where}: {field}.sha does not match its source (the manifest was edited or"
+                " is corrupt: rebuild it with `mendel build`)",
+                module_id, f"{field}.sha",
+            )
 
     @staticmethod
     def successors(entry: Mapping[str, Any], indexes: dict[str, int]) -> tuple[int, ...]:

@@ -211,6 +211,19 @@ def test_validate_lists_every_broken_manifest(runner: CliRunner, project: Path) 
     assert report["problems"][0]["module"] == "main.js"
 
 
+def test_validate_refuses_a_tampered_manifest(runner: CliRunner, project: Path) -> None:
+    main = manifest_data(project, "main")
+    main["bundles"][main["indexes"]["button.js"]]["data"][1]["source"] = "module.exports = 'evil';"
+    (project / "manifests" / "main.manifest.json").write_text(json.dumps(main))
+    report = json.loads(run(runner, project, "validate", "--json").stdout)
+    assert report["ok"] is False
+    [problem] = report["problems"]
+    assert problem["type"] == "ManifestError"
+    assert (problem["module"], problem["field"], problem["bundle"]) == ("button.js", "data[1].sha", "main")
+    assert problem["path"] == "manifests/main.manifest.json"
+    assert "does not match its source" in problem["message"]
+
+
 def test_validate_reports_a_config_error(runner: CliRunner, project: Path) -> None:
     (project / ".mendelrc").write_text(RC + "surprise: 1\n")
     result = run(runner, project, "validate")

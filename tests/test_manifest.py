@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 
 import pytest
@@ -39,11 +40,49 @@ def test_compiles_walk_tables() -> None:
         entry["source"] = "changed"  # read-only
 
 
-def test_blake3_field_is_used_when_present() -> None:
+def test_blake3_field_is_checked_when_present() -> None:
     data = sample()
-    data["bundles"][0]["data"][0]["blake3"] = "ab" * 32
+    entry = data["bundles"][0]["data"][0]
+    entry["blake3"] = file_blake3(entry["source"]).hex()
     compiled = compile_manifest(data, "m.json", "main")
-    assert compiled.blake3[0][0] == bytes.fromhex("ab" * 32)
+    assert compiled.blake3[0][0] == file_blake3(entry["source"])
+
+
+def tamper(field: str):
+    def edit(data: dict) -> None:
+        entry = data["bundles"][position(data, "components/button.js")]["data"][1]
+        if field == "blake3":
+            entry["blake3"] = file_blake3(entry["source"]).hex()
+        entry["source"] += " alert(1);"
+    return edit
+
+
+@pytest.mark.parametrize("field", ["sha", "blake3"])
+def test_a_source_that_no_longer_matches_its_digest_is_refused(field: str) -> None:
+    data = sample()
+    tamper(field)(data)
+    if field == "blake3":  # sha kept consistent so only blake3 can catch it
+        entry = data["bundles"][position(data, "components/button.js")]["data"][1]
+        entry["sha"] = hashlib.sha1(entry["source"].encode()).hexdigest()
+    with pytest.raises(ManifestError) as raised:
+        compile_manifest(data, "main.manifest.json", "main")
+    error = raised.value
+    assert (error.path, error.module, error.field) == ("main.manifest.json", "components/button.js", f"data[1].{field}")
+    assert str(error).startswith('main.manifest.json: bundles[1] ("components/button.js"): data[1].')
+    assert "does not match its source" in str(error)
+
+
+def test_sha_of_another_length_is_an_opaque_id_and_case_does_not_matter() -> None:
+    data = sample()
+    data["bundles"][0]["data"][0]["sha"] = "ba"
+    entry = data["bundles"][1]["data"][0]
+    entry["sha"] = entry["sha"].upper()
+    compile_manifest(data, "m.json", "main")
+
+
+def test_a_lone_surrogate_in_a_source_is_a_manifest_error() -> None:
+    message = mutate(lambda data: data["bundles"][0]["data"][0].update(source="\ud800", sha="ba"))
+    assert "data[0].source is not valid Unicode" in message
 
 
 def mutate(edit) -> str:
