@@ -6,7 +6,13 @@ class MendelError(Exception):
     """Base class of every error mendel_py raises on purpose."""
 
 
-class ConfigError(MendelError):
+class StartupError(MendelError, RuntimeError):
+    """A fault in the project's files, found while loading them: an expected error whose one-line
+    message names the file and the key or module. It is also a RuntimeError because servers report
+    those as one line (gunicorn with `preload_app`: ``Error: <message>``, exit status 1)."""
+
+
+class ConfigError(StartupError):
     """A `.mendelrc` (or config dict) is missing, malformed or inconsistent."""
 
     def __init__(self, message: str, path: str | None = None, key: str | None = None):
@@ -16,7 +22,7 @@ class ConfigError(MendelError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
-class ManifestError(MendelError):
+class ManifestError(StartupError):
     """A manifest file can't be read or fails validation; names file, module and field."""
 
     def __init__(self, message: str, path: str, module: str | None = None, field: str | None = None):

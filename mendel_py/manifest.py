@@ -84,6 +84,11 @@ def load_manifest(path: str, bundle: str, display: str | None = None) -> Manifes
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
+    except FileNotFoundError:
+        raise ManifestError(
+            f"no manifest for bundle {bundle!r} yet: run `mendel build` (after every source edit too)",
+            shown,
+        ) from None
     except OSError as exc:
         raise ManifestError(f"can't read manifest for bundle {bundle!r}: {exc.strerror}", shown) from None
     try:

@@ -130,8 +130,10 @@ def test_each_malformed_field_is_named(edit, needle: str) -> None:
 
 
 def test_missing_and_invalid_files(tmp_path) -> None:
-    with pytest.raises(ManifestError, match=r"manifests/x.json: can't read manifest for bundle 'x'"):
+    with pytest.raises(ManifestError, match=r"manifests/x.json: no manifest for bundle 'x' yet: run `mendel build`"):
         load_manifest(str(tmp_path / "nope.json"), "x", display="manifests/x.json")
+    with pytest.raises(ManifestError, match=r"manifests/x.json: can't read manifest for bundle 'x'"):
+        load_manifest(str(tmp_path), "x", display="manifests/x.json")
     bad = tmp_path / "bad.json"
     bad.write_text('{"indexes": {},\n "bundles": [}')
     with pytest.raises(ManifestError, match=r"bad.json: invalid JSON at line 2 column 14"):
