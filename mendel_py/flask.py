@@ -31,7 +31,14 @@ MENDEL_URL_PREFIX      CDN origin put in front of bundle URLs, e.g. "https://cdn
 MENDEL_ENV             `.mendelrc` env section to merge (default: the MENDEL_ENV variable)
 MENDEL_TEMPLATES       pick templates from the variation folders (default: on when the
                        base folder has a `templates/` folder)
+MENDEL_QA_ROUTE        the QA page ("/_mendel/"; None turns it off)
+MENDEL_DEV             development mode: the QA page is open to everyone (default: the app's
+                       debug flag; `flask mendel dev` turns it on)
 =====================  ===========================================================
+
+The QA page outside development opens only to a valid QA token or to the app's own check:
+`@ext.qa_access` registers `check(request) -> bool` (called in a request context, so the
+session and the app's login helpers work).
 
 Bundle URLs are answered in front of Flask (the app's wsgi_app is wrapped), so no request hook,
 session or cookie can reach or vary a bundle response.
@@ -49,6 +56,7 @@ from werkzeug.local import LocalProxy
 
 from .bundles import DEFAULT_CACHE_BYTES
 from .cli import cli
+from .qa_page import DEFAULT_QA_ROUTE
 from .request import DEFAULT_COOKIE_NAME, RequestResolver, split_variation_names
 from .templates import VariationTemplateLoader, has_base_templates, install_template_cache
 from .trees import MendelTrees
@@ -58,6 +66,7 @@ EXTENSION_KEY = "mendel"
 ENVIRON_KEY = "mendel"
 
 FlaskVariationsLoader = Callable[[Request], "Iterable[str] | str | None"]
+FlaskQAAccess = Callable[[Request], bool]
 
 DEFAULTS: dict[str, Any] = {
     "MENDEL_BASEDIR": None,
@@ -71,6 +80,8 @@ DEFAULTS: dict[str, Any] = {
     "MENDEL_URL_PREFIX": "",
     "MENDEL_ENV": None,
     "MENDEL_TEMPLATES": None,
+    "MENDEL_QA_ROUTE": DEFAULT_QA_ROUTE,
+    "MENDEL_DEV": None,
 }
 
 
@@ -147,6 +158,7 @@ class Mendel:
         app: Flask | None = None,
         *,
         variations_loader: FlaskVariationsLoader | None = None,
+        qa_access: FlaskQAAccess | None = None,
         **options: Any,
     ):
         unknown = sorted(config_key(name) for name in options if config_key(name) not in DEFAULTS)
@@ -154,6 +166,7 @@ class Mendel:
             raise TypeError(f"unknown Mendel option(s): {', '.join(unknown)}")
         self.options = options
         self.loader = variations_loader
+        self.qa_access_check = qa_access
         if app is not None:
             self.init_app(app)
 
@@ -170,6 +183,9 @@ class Mendel:
             cache_bytes=int(settings["MENDEL_CACHE_BYTES"]),
             route=settings["MENDEL_ROUTE"],
             url_prefix=settings["MENDEL_URL_PREFIX"] or "",
+            development=app.debug if settings["MENDEL_DEV"] is None else bool(settings["MENDEL_DEV"]),
+            qa_route=settings["MENDEL_QA_ROUTE"] or None,
+            qa_access=self.qa_access_for(app),
         )
         template_loader = make_template_loader(trees, settings["MENDEL_TEMPLATES"])
         app.extensions[EXTENSION_KEY] = MendelState(self, trees, middleware, template_loader)
@@ -192,6 +208,22 @@ class Mendel:
         """Decorator: `loader(request)` returns the request's variation ids (list or "a,b")."""
         self.loader = loader
         return loader
+
+    def qa_access(self, check: FlaskQAAccess) -> FlaskQAAccess:
+        """Decorator: `check(request)` is True for a user who may see the QA page in production."""
+        self.qa_access_check = check
+        return check
+
+    def qa_access_for(self, app: Flask) -> Callable[[dict[str, Any]], bool]:
+        """The middleware's access hook: the registered check, run in a request context."""
+
+        def allowed(environ: dict[str, Any]) -> bool:
+            if self.qa_access_check is None:
+                return False
+            with app.request_context(environ):
+                return bool(self.qa_access_check(request._get_current_object()))  # type: ignore[attr-defined]
+
+        return allowed
 
 
 def load_trees(settings: Mapping[str, Any]) -> MendelTrees:

@@ -92,9 +92,18 @@ class RequestResolver:
 
     # -- the per-request policy (override in subclasses) ------------------------------------
 
+    def variation_sources(self) -> tuple[tuple[str, Callable[[], list[str] | None]], ...]:
+        """The policy's sources in priority order, each with what to call it (the QA page says
+        which one decided)."""
+        return (
+            ("the ?mendel= override", self.override_variations),
+            ("the app's variations loader", self.app_variations),
+            ("the variations cookie", self.cookie_variations),
+        )
+
     def requested_variations(self) -> list[str]:
         """Variation names asked for by this request, from the first source that answers."""
-        for source in (self.override_variations, self.app_variations, self.cookie_variations):
+        for _name, source in self.variation_sources():
             names = source()
             if names is not None:
                 return names

@@ -33,6 +33,7 @@ from .bundles import (
 )
 from .errors import BundleNotFound, HashError, WalkError
 from .packer import pack_css, pack_js
+from .qa_page import DEFAULT_QA_ROUTE, QAAccess, QAPage
 from .request import DEFAULT_COOKIE_NAME, RequestResolver, VariationsLoader
 from .route import DEFAULT_ROUTE, BundleRoute
 
@@ -112,6 +113,9 @@ class MendelMiddleware:
     `route`: the bundle URL pattern; default the config's `route-config.hash`.
     `url_prefix`: put in front of built bundle URLs (a CDN origin or a mount path) instead of the
     request's SCRIPT_NAME; requests are matched on PATH_INFO without it.
+    `qa_route`: where the QA page lives (`mendel_py.qa_page`; None turns it off). It is open when
+    `development` is true; otherwise only to a request with a valid QA token or one that
+    `qa_access(environ)` admits (the app's own auth), and any other request there goes to the app.
     """
 
     resolver_class: type[RequestResolver] = RequestResolver
@@ -127,8 +131,12 @@ class MendelMiddleware:
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         route: str | None = None,
         url_prefix: str = "",
+        development: bool = False,
+        qa_route: str | None = DEFAULT_QA_ROUTE,
+        qa_access: QAAccess | None = None,
     ):
         self.app = app
+        self.development = development
         self.trees = _load_trees(trees_or_basedir)
         self.route = BundleRoute(route or self.trees.config.route, url_prefix)
         self.cache = BundleCache(cache_bytes)
@@ -139,17 +147,24 @@ class MendelMiddleware:
             self.route.segment(bundle, self._suffix(bundle)): bundle for bundle in self.trees.bundles
         }
         self._encoding_memo: dict[str | None, str] = {}
+        self.qa_page = QAPage(self, qa_route, access=qa_access) if qa_route else None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = get_path_info(environ)
         if not self.route.owns(path):
-            environ["mendel"] = self.resolver(environ)
-            return self.app(environ, start_response)
+            if self.qa_page is not None and self.qa_page.owns(path):
+                return self.qa_page(environ, start_response)
+            return self.pass_to_app(environ, start_response)
         try:
             return self.serve_bundle(environ, start_response, path)
         except Exception:  # a bug, not bad input (the fuzz tests hold that): monitoring sees a 500
             log.exception("serving bundle URL %r failed", path)
             return _error_response(500, "INTERNAL", "bundle can't be served")(environ, start_response)
+
+    def pass_to_app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Hand the request to the wrapped app with its resolver in `environ["mendel"]`."""
+        environ["mendel"] = self.resolver(environ)
+        return self.app(environ, start_response)
 
     def resolver(self, environ: dict[str, Any]) -> RequestResolver:
         """A fresh per-request resolver; its class decides the per-request policy."""
@@ -204,8 +219,15 @@ class MendelMiddleware:
         entry = self.cache.get((bundle, hash))
         if entry is not None:
             return entry
-        body, content_type = self._pack(bundle, self._tree_for_hash(bundle, hash))
-        return self.cache.put((bundle, hash), body, content_type)
+        return self.packed_bundle(bundle, self._tree_for_hash(bundle, hash))
+
+    def packed_bundle(self, bundle: str, tree: Tree) -> CachedBundle:
+        """The packed bundle of a resolved tree, from the cache (packed and stored on a miss)."""
+        entry = self.cache.get((bundle, tree.hash))
+        if entry is not None:
+            return entry
+        body, content_type = self._pack(bundle, tree)
+        return self.cache.put((bundle, tree.hash), body, content_type)
 
     def negotiate_encoding(self, accept_encoding: str | None) -> str:
         """The best coding we have for an Accept-Encoding value (werkzeug's `best_match`).
