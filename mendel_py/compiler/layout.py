@@ -108,6 +108,11 @@ class ProjectLayout:
             known = self._isfile[path] = os.path.isfile(self.absolute(path))
         return known
 
+    def has_files_under(self, directory: str) -> bool:
+        """Whether the index holds a file below `directory` (relative to the root)."""
+        prefix = directory.rstrip("/") + "/"
+        return any(path.startswith(prefix) for path in self._indexed)
+
     def is_dir(self, path: str) -> bool:
         """Whether `path` (relative to the root) is a folder."""
         known = self._isdir.get(path)

@@ -5,10 +5,16 @@ id, each module's `data` in the order of its `variations` (base first, then vari
 configuration order), every `deps` object sorted by specifier. The JSON is written with sorted
 keys, two-space indentation, UTF-8 without escaping, and a trailing newline: no timestamps, no
 absolute paths.
+
+The bytes are assembled from one JSON chunk per module, so a rebuild after a one-file edit
+(`incremental.py`) re-serialises only the modules that changed: `memo` maps a module's content
+and position to its chunk. The result is exactly `json.dumps(manifest_document(graph), indent=2,
+sort_keys=True, ensure_ascii=False)` plus a newline (the tests compare the two).
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from typing import Any
 
 from .graph import BundleGraph, BundleModule, ModuleVersion
@@ -23,10 +29,40 @@ def manifest_document(graph: BundleGraph) -> dict[str, Any]:
     }
 
 
-def manifest_bytes(graph: BundleGraph) -> bytes:
-    """The manifest file's exact bytes."""
-    text = json.dumps(manifest_document(graph), indent=2, sort_keys=True, ensure_ascii=False)
-    return (text + "\n").encode("utf-8")
+ChunkMemo = dict[Hashable, str]
+_MODULE_INDENT = " " * 4  # a module object sits two levels deep: {"bundles": [ here ]}
+
+
+def manifest_bytes(graph: BundleGraph, memo: ChunkMemo | None = None, used: ChunkMemo | None = None) -> bytes:
+    """The manifest file's exact bytes; chunks are taken from `memo` and recorded in `used`."""
+    ids = sorted(graph.modules)
+    chunks = [_module_chunk(graph.modules[module_id], position, memo, used) for position, module_id in enumerate(ids)]
+    indexes = ",\n".join(
+        f"    {json.dumps(module_id, ensure_ascii=False)}: {position}" for position, module_id in enumerate(ids)
+    )
+    if not ids:
+        text = '{\n  "bundles": [],\n  "indexes": {}\n}\n'
+    else:
+        text = '{\n  "bundles": [\n' + ",\n".join(chunks) + '\n  ],\n  "indexes": {\n' + indexes + "\n  }\n}\n"
+    return text.encode("utf-8")
+
+
+def _module_chunk(module: BundleModule, position: int, memo: ChunkMemo | None, used: ChunkMemo | None) -> str:
+    key = (
+        position,
+        module.id,
+        module.entry,
+        module.expose,
+        module.order,
+        tuple((version.origin, version.parsed, tuple(version.deps.items())) for version in module.versions),
+    )
+    chunk = memo.get(key) if memo is not None else None
+    if chunk is None:
+        text = json.dumps(_module(module, position), indent=2, sort_keys=True, ensure_ascii=False)
+        chunk = _MODULE_INDENT + text.replace("\n", "\n" + _MODULE_INDENT)
+    if used is not None:
+        used[key] = chunk
+    return chunk
 
 
 def _module(module: BundleModule, position: int) -> dict[str, Any]:
