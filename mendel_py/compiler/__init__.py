@@ -55,7 +55,7 @@ def build_manifests(
     use_cache: bool = True,
 ) -> BuildReport:
     """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing)."""
-    from .atomic import write_atomically
+    from .atomic import read_or_none, write_atomically
     from .graph import collect_bundle
     from .layout import ProjectLayout
     from .manifest_writer import manifest_bytes
@@ -76,7 +76,7 @@ def build_manifests(
 
     results = []
     for bundle, graph, data in outputs:
-        changed = _read_or_none(bundle.manifest_path) != data
+        changed = read_or_none(bundle.manifest_path) != data
         if changed and not check:
             write_atomically(bundle.manifest_path, data)
         results.append(_bundle_result(bundle, graph, changed, config.root))
@@ -151,14 +151,6 @@ def _overrides(folders: tuple[str, ...], graphs: list[BundleGraph]) -> dict[str,
                 if version.origin.folder in files:
                     files[version.origin.folder].add(version.origin.file)
     return {folder: len(found) for folder, found in files.items()}
-
-
-def _read_or_none(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError:
-        return None
 
 
 def _relative(path: str, root: str) -> str:

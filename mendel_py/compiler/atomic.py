@@ -1,8 +1,17 @@
-"""Replace a file in one step, so a reader never sees it half written."""
+"""Replace a file in one step, so a reader never sees it half written (and read one back)."""
 from __future__ import annotations
 
 import os
 import tempfile
+
+
+def read_or_none(path: str) -> bytes | None:
+    """The file's bytes, or None when it can't be read (missing, say)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
 
 
 def write_atomically(path: str, data: bytes) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .atomic import write_atomically
+from .atomic import read_or_none, write_atomically
 from .graph import BundleGraph, collect_bundle
 from .layout import ProjectLayout
 from .manifest_writer import ChunkMemo, manifest_bytes
@@ -107,7 +107,7 @@ class IncrementalBuild:
         for bundle_id, bundle in state.bundles.items():
             path = state.config.bundles[bundle_id].manifest_path
             previous = self._state.bundles.get(bundle_id) if self._state is not None else None
-            before = previous.data if previous is not None else _read_or_none(path)
+            before = previous.data if previous is not None else read_or_none(path)
             if before != bundle.data:
                 write_atomically(path, bundle.data)
                 written.append(bundle_id)
@@ -235,11 +235,3 @@ def _same_specifiers(before: ParsedSource | None, after: ParsedSource) -> bool:
     if before is None:
         return False
     return [d.spec for d in before.dependencies] == [d.spec for d in after.dependencies]
-
-
-def _read_or_none(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError:
-        return None
