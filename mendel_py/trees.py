@@ -96,6 +96,7 @@ class MendelTrees:
         }
         known_folders = set().union(*(m.folders for m in self._manifests.values()))
         self.variations: tuple[Variation, ...] = self.config.variations(known_folders)
+        self._variation_ids = frozenset(v.id for v in self.variations)
         self.bundles: tuple[str, ...] = tuple(self._manifests)
         self._walkers = {
             bundle_id: Walker(manifest, self.config.base_dir, plan_cache_size=cache_size)
@@ -116,7 +117,9 @@ class MendelTrees:
         """Matching variation ids (config order, base last) and their lookup chains without base."""
         if isinstance(names, (str, bytes)):
             raise TypeError("variations_and_chains takes a list of variation ids, not a string")
-        matching, chains = self._chains_for(frozenset(n for n in names if isinstance(n, str)))
+        # only configured ids reach the memo key: a flood of made-up names adds nothing to it
+        known = self._variation_ids
+        matching, chains = self._chains_for(frozenset(n for n in names if n in known))
         return list(matching), [list(chain) for chain in chains]
 
     def find_tree_for_variations(self, bundle: str, chains: Sequence[Sequence[str]]) -> Tree:

@@ -150,7 +150,7 @@ class Walker:
 
     def walk_hash(self, text: str, decoded: DecodedHash, fmt: HashFormat) -> Walk:
         """SPEC §3 step 4: follow the hash's branch list; only its canonical spelling is valid."""
-        plan, choices = self._plan_for_branches(decoded.branches)
+        plan, choices, new_shape = self._plan_for_branches(decoded.branches)
         branches = tuple(choices[m] for m in plan.branch_seq)
         digest = fmt.digest(self._digest_parts(plan, branches, fmt.file_digest))
         try:
@@ -159,10 +159,15 @@ class Walker:
             canonical = None
         if canonical != text:
             raise HashError("HASHMISS", "tree hash mismatch")
+        if new_shape is not None:  # kept only now that the hash proved valid
+            plan = self._plans.setdefault(new_shape, plan)
         return Walk(plan, choices, text, branches, ())
 
-    def _plan_for_branches(self, branches: tuple[int, ...]) -> tuple[Plan, dict[int, int]]:
-        """The plan and choices a branch list walks: from known plans if one fits, else one walk."""
+    def _plan_for_branches(
+        self, branches: tuple[int, ...]
+    ) -> tuple[Plan, dict[int, int], Shape | None]:
+        """The plan and choices a branch list walks: from known plans if one fits, else one walk
+        (then also the new plan's shape, for the caller to keep once the hash is valid)."""
         shape = [0] * len(self._structural)
         entries_count = self._entries_count
         while (plan := self._plans.get(tuple(shape))) is not None:
@@ -179,10 +184,10 @@ class Walker:
                     shape[k] = self._classes[k][j]  # the earliest wrong guess: fix it, try again
                     break
             else:
-                return plan, choices
+                return plan, choices, None
         return self._walk_branches(branches)
 
-    def _walk_branches(self, branches: tuple[int, ...]) -> tuple[Plan, dict[int, int]]:
+    def _walk_branches(self, branches: tuple[int, ...]) -> tuple[Plan, dict[int, int], Shape]:
         """One walk that takes the next branch index at each branch point it reaches."""
         successors = list(self._fixed)
         shape = [0] * len(self._structural)
@@ -202,8 +207,7 @@ class Walker:
                 successors[m] = self._class_successors[k][shape[k]]
 
         order = _walk_order(self.manifest.roots, successors, self._is_branch, take)
-        plan = self._plans.setdefault(tuple(shape), self._plan_from_order(order))
-        return plan, choices
+        return self._plan_from_order(order), choices, tuple(shape)
 
     # -- plans ------------------------------------------------------------------------------------
 
