@@ -62,8 +62,11 @@ def write_project(root: Path, modules: int, variations: int) -> tuple[Path, list
     if root.exists():
         shutil.rmtree(root)
     synth.write_synthetic_project(str(root), modules=modules, variations=variations, seed=1)
-    with open(root / ".mendelrc", "a", encoding="utf-8") as rc:
-        rc.write("hash-format: mendel-v2\n")
+    rc = root / ".mendelrc"
+    # A literal ".js" in the route: both servers build and answer /mendel/<hash>/main.js, the one
+    # spelling of that URL (mendel_py answers a route's canonical spelling only).
+    text = rc.read_text(encoding="utf-8").replace("/mendel/:hash/:bundle", "/mendel/:hash/:bundle.js")
+    rc.write_text(text + "hash-format: mendel-v2\n", encoding="utf-8")
     requested = next(synth.random_variation_sets(1, seed=1, variations=variations))
     return root, requested
 
@@ -82,12 +85,12 @@ def make_wsgi_app() -> Any:
 # --------------------------------------------------------------------------- (a) in process
 
 def bundle_path(project: Path, requested: list[str]) -> str:
-    """The warm URL: the bundle for `requested`, with a bare `:bundle` as Mendel 4 builds it."""
+    """The warm URL: the bundle for `requested`, as the route builds it (and Mendel 4 does)."""
     from mendel_py.trees import MendelTrees
 
     trees = MendelTrees(str(project))
     _matching, chains = trees.variations_and_chains(requested)
-    return f"/mendel/{trees.find_tree_for_variations('main', chains).hash}/main"
+    return trees.config.bundle_path("main", trees.find_tree_for_variations("main", chains).hash)
 
 
 def median_microseconds(run: Any, rounds: int) -> float:

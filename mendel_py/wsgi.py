@@ -17,7 +17,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from werkzeug.http import is_resource_modified, parse_accept_header
 from werkzeug.wrappers import Response
@@ -85,16 +85,6 @@ def _raw_path(environ: dict[str, Any]) -> str | None:
     return uri if uri.startswith("/") else urlsplit(uri).path
 
 
-def _spelled_canonically(environ: dict[str, Any], canonical: str) -> bool:
-    """True unless the raw URI shows another spelling of `canonical` (e.g. a %-escaped hash)."""
-    raw = _raw_path(environ)
-    if raw is None:
-        return True
-    if not raw.endswith(canonical):
-        return False
-    return unquote(raw[: len(raw) - len(canonical)]) == environ.get("SCRIPT_NAME", "")
-
-
 def _load_trees(trees_or_basedir: MendelTrees | str | os.PathLike[str]) -> MendelTrees:
     if isinstance(trees_or_basedir, (str, os.PathLike)):
         from .trees import MendelTrees
@@ -146,6 +136,10 @@ class MendelMiddleware:
         self._bundle_by_segment = {
             self.route.segment(bundle, self._suffix(bundle)): bundle for bundle in self.trees.bundles
         }
+        # bundles whose URL segment needs no %-escape, so a raw URI without '%' is canonical as is
+        self._plain_segments = frozenset(
+            bundle for segment, bundle in self._bundle_by_segment.items() if quote(segment) == segment
+        )
         self._encoding_memo: dict[str | None, str] = {}
         self.qa_page = QAPage(self, qa_route, access=qa_access) if qa_route else None
 
@@ -195,7 +189,8 @@ class MendelMiddleware:
             error = _error_response(405, "METHOD", "use GET or HEAD", Allow=ALLOWED_METHODS)
             return error(environ, start_response)
         try:
-            entry = self.cached_bundle(environ, *matched)
+            bundle, hash = self.named_bundle(environ, path, *matched)
+            entry = self.cached_bundle(bundle, hash)
         except BundleUnavailable as unavailable:
             error = _error_response(404, unavailable.code, unavailable.reason)
             return error(environ, start_response)
@@ -209,13 +204,17 @@ class MendelMiddleware:
         start_response("200 OK", list(representation.headers))
         return [] if method == "HEAD" else [representation.body]
 
-    def cached_bundle(self, environ: dict[str, Any], hash: str, segment: str) -> CachedBundle:
-        """The packed bundle a matched URL names; BundleUnavailable unless it is one, canonically."""
+    def named_bundle(self, environ: dict[str, Any], path: str, hash: str, segment: str) -> tuple[str, str]:
+        """(bundle, hash) of a matched URL; BundleUnavailable unless it is spelled canonically."""
         bundle = self._bundle_by_segment.get(segment)
         if bundle is None:
             raise BundleUnavailable("NOBUNDLE", "unknown bundle")
-        if not _spelled_canonically(environ, self.route.path(bundle, hash, self._suffix(bundle))):
+        if not self._spelled_canonically(environ, path, bundle, hash):
             raise BundleUnavailable("NOTCANONICAL", "not the canonical spelling of this URL")
+        return bundle, hash
+
+    def cached_bundle(self, bundle: str, hash: str) -> CachedBundle:
+        """The packed bundle for `bundle` at `hash`; BundleUnavailable if the hash is no tree."""
         entry = self.cache.get((bundle, hash))
         if entry is not None:
             return entry
@@ -228,6 +227,20 @@ class MendelMiddleware:
             return entry
         body, content_type = self._pack(bundle, tree)
         return self.cache.put((bundle, tree.hash), body, content_type)
+
+    def _spelled_canonically(self, environ: dict[str, Any], path: str, bundle: str, hash: str) -> bool:
+        """False when the raw URI (if the server gives it) spells the URL otherwise than `build`:
+        a %-escaped hash, an escaped dot or slash... PATH_INFO alone can't tell, it is decoded."""
+        raw = _raw_path(environ)
+        if raw is None:
+            return True
+        script_name = environ.get("SCRIPT_NAME", "")
+        if "%" not in raw and bundle in self._plain_segments:  # the usual case: one comparison
+            return raw == script_name + path
+        canonical = self.route.path(bundle, hash, self._suffix(bundle))
+        if not raw.endswith(canonical):
+            return False
+        return unquote(raw[: len(raw) - len(canonical)]) == script_name
 
     def negotiate_encoding(self, accept_encoding: str | None) -> str:
         """The best coding we have for an Accept-Encoding value (werkzeug's `best_match`).
