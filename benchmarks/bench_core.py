@@ -152,7 +152,7 @@ def resolve_once(trees: Any, names: Sequence[str]) -> tuple[int, int, str]:
 def warm_up(trees: Any, warmup_sets: Sequence[Sequence[str]]) -> None:
     for names in warmup_sets:
         _, _, tree_hash = resolve_once(trees, names)
-        trees.find_tree_for_hash(BUNDLE, tree_hash).deps
+        trees.find_tree_for_hash(BUNDLE, tree_hash).files
 
 
 def measure_cold(project: str, sets: Sequence[Sequence[str]], warmup_sets: Sequence[Sequence[str]],
@@ -203,14 +203,14 @@ def measure_warm(project: str, names: Sequence[str], settings: Settings, results
 
 def measure_decode(project: str, hashes: Sequence[str], warmup_sets: Sequence[Sequence[str]],
                    results: Results, hash_format: str | None, key: str) -> None:
-    """Each distinct hash decoded once, caches cleared before each; includes reading .deps."""
+    """Each distinct hash decoded once, caches cleared before each; includes reading .files."""
     trees = new_trees(project, hash_format)
     warm_up(trees, warmup_sets)
     samples = []
     with gc_paused():
         for text in dict.fromkeys(hashes):
             trees = make_cold(trees, project, hash_format)
-            samples.append(time_call(lambda: trees.find_tree_for_hash(BUNDLE, text).deps))
+            samples.append(time_call(lambda: trees.find_tree_for_hash(BUNDLE, text).files))
     results.ours[key] = stat(samples, "caches cleared, each hash once")
 
 
@@ -222,7 +222,7 @@ def measure_decode_kept(project: str, hashes: Sequence[str], warmup_sets: Sequen
     samples = []
     with gc_paused():
         for text in dict.fromkeys(hashes):
-            samples.append(time_call(lambda: trees.find_tree_for_hash(BUNDLE, text).deps))
+            samples.append(time_call(lambda: trees.find_tree_for_hash(BUNDLE, text).files))
     results.ours["decode_v3_kept"] = stat(samples, "long-lived instance, each hash once")
 
 
@@ -293,7 +293,7 @@ def files_digest(files: Sequence[str]) -> str:
 
 
 def describe_tree(tree: Any) -> dict[str, Any]:
-    files = [entry["file"] for entry in tree.deps]
+    files = [entry["file"] for entry in tree.files]
     return {"hash": tree.hash, "conflicts": tree.conflicts,
             "conflict_list": sorted(tree.conflict_list), "file_count": len(files),
             "files_sha1": files_digest(files)}

@@ -1,219 +1,78 @@
-"""The offline `mendel` command: inspect, validate, resolve, decode and diff a project's bundles.
+"""The offline `mendel` command: inspect, validate, resolve, decode, diff and build.
 
-Every command takes `--basedir`, `--hash-format` (v3 | mendel-v1 | mendel-v2), `--hash-key` (for
-keyed v3 hashes) and `--json` (machine output on stdout; the human output is plain aligned tables).
-
-Defaults come from the host. Each of `MENDEL_BASEDIR`, `MENDEL_HASH_FORMAT`, `MENDEL_HASH_KEY` and
-`MENDEL_ENV` (the `.mendelrc` env section to apply) is looked up, when its option is not given, in
-
-1. the click context object of the command or any parent: a mapping with that key
-   (`{"MENDEL_BASEDIR": "site"}`), Flask's `ScriptInfo` (its app's config: what
-   `app.test_cli_runner()` passes), or an object with the lower-cased attribute
-   (`mendel_basedir`); this is how a program that mounts the group passes its settings;
-2. `current_app.config` of an active Flask application context (Flask pushes one for the commands
-   it runs, so `flask mendel ...` follows the app's settings);
-3. the process environment;
-
-and otherwise the project folder is ".", the hash format the config's (else v3).
-
-Exit codes: 0 ok, 1 a problem found (bad hash, invalid config or manifest, unknown bundle, ...),
-2 bad usage. Errors are a single `Error: ...` line on stderr; with `--json` an
-`{"error": {...}}` object is also written to stdout.
+Every command takes `--basedir` and `--json` (machine output on stdout; the human output is plain
+aligned tables); those that write hashes also `--hash-format` (v3 | mendel-v1 | mendel-v2) and
+`--hash-key` (keyed v3 hashes). Settings, output, errors and exit codes are shared by every
+command (`mendel_py.cli_support`, re-exported here for commands registered from other modules):
+0 ok, 1 a problem found, 2 bad usage. The questions the commands ask live in
+`mendel_py.analysis`; this module only turns answers into tables and JSON.
 """
 from __future__ import annotations
 
-import functools
-import json
-import os
-import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 import click
 
-from .compiler.command import build_command
-from .errors import HashError, MendelError
-from .hashcodec import FORMATS as HASH_FORMATS
+from .analysis import (
+    file_changes,
+    manifest_problems,
+    missing_variation_folders,
+    reachable_permutations,
+    stale_manifests,
+    unknown_variations,
+    walk_problems,
+)
+from .cli_support import (
+    BASEDIR_KEY,
+    CommandFailed,
+    Options,
+    Report,
+    common_options,
+    default_basedir,
+    describe_os_error,
+    emit,
+    format_fields,
+    format_table,
+    host_setting,
+    load_trees,
+    project_options,
+    reporting_errors,
+    split_names,
+)
+from .errors import MendelError
 
 if TYPE_CHECKING:
     from .config import MendelConfig
     from .trees import MendelTrees, Tree
 
-EXACT_PERMUTATION_LIMIT = 16
-BASEDIR_KEY = "MENDEL_BASEDIR"
-
-Report = dict[str, Any]
-
-
-# --------------------------------------------------------------------------- options
-
-
-@dataclass(frozen=True)
-class Options:
-    """The options every command shares."""
-
-    basedir: str
-    hash_format: str | None
-    hash_key: str | bytes | None
-    env: str | None
-    as_json: bool
-
-
-def host_setting(name: str, ctx: click.Context | None = None) -> Any:
-    """A MENDEL_* value from the host: context object, then the Flask app's config, then os.environ."""
-    ctx = ctx or click.get_current_context(silent=True)
-    for value in (setting_from_context(ctx, name), setting_from_flask_app(name), os.environ.get(name)):
-        if value:
-            return value
-    return None
+__all__ = [
+    "BASEDIR_KEY",
+    "CommandFailed",
+    "Options",
+    "Report",
+    "cli",
+    "common_options",
+    "default_basedir",
+    "describe_os_error",
+    "emit",
+    "format_fields",
+    "format_table",
+    "host_setting",
+    "load_trees",
+    "main",
+    "project_options",
+    "reporting_errors",
+    "split_names",
+]
 
 
-def setting_from_context(ctx: click.Context | None, name: str) -> Any:
-    """The setting carried by the context object of `ctx` or one of its parents."""
-    while ctx is not None:
-        value = setting_from_object(ctx.obj, name)
-        if value:
-            return value
-        ctx = ctx.parent
-    return None
-
-
-def setting_from_object(obj: Any, name: str) -> Any:
-    """`obj[name]`, a Flask ScriptInfo's `app.config[name]`, or `obj.<name lowercased>`."""
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    if callable(getattr(obj, "load_app", None)):
-        return obj.load_app().config.get(name)
-    return getattr(obj, name.lower(), None)
-
-
-def setting_from_flask_app(name: str) -> Any:
-    """`current_app.config[name]`, if Flask is loaded and an app context is pushed."""
-    flask = sys.modules.get("flask")
-    if flask is None or not flask.has_app_context():
-        return None
-    return flask.current_app.config.get(name)
-
-
-def default_basedir(ctx: click.Context | None = None) -> str:
-    """The project folder when `--basedir` is not given (see the module docstring for the order)."""
-    value = host_setting(BASEDIR_KEY, ctx)
-    return os.fspath(value) if value else "."
-
-
-def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --basedir/--hash-format/--hash-key/--json and pass them as one `Options`."""
-
-    @functools.wraps(command)
-    def with_options(
-        *args: Any,
-        basedir: str | None,
-        hash_format: str | None,
-        hash_key: str | None,
-        as_json: bool,
-        **kwargs: Any,
-    ) -> Any:
-        options = Options(
-            basedir=basedir or default_basedir(),
-            hash_format=hash_format or host_setting("MENDEL_HASH_FORMAT"),
-            hash_key=hash_key or host_setting("MENDEL_HASH_KEY"),
-            env=host_setting("MENDEL_ENV"),
-            as_json=as_json,
-        )
-        return command(options, *args, **kwargs)
-
-    decorators = (
-        click.option(
-            "--basedir",
-            type=click.Path(file_okay=False),
-            default=None,
-            help=f"Project folder (.mendelrc here or above). Default: {BASEDIR_KEY} or '.'.",
-        ),
-        click.option(
-            "--hash-format",
-            type=click.Choice(HASH_FORMATS),
-            default=None,
-            help="Hash format to write. Default: MENDEL_HASH_FORMAT, else the config's, else v3.",
-        ),
-        click.option("--hash-key", default=None, help="Secret for keyed v3 hashes. Default: MENDEL_HASH_KEY."),
-        click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output."),
-    )
-    for decorate in reversed(decorators):
-        with_options = decorate(with_options)
-    return with_options
-
-
-def split_names(text: str | None) -> list[str]:
-    """`"a, b,,c"` -> `["a", "b", "c"]`."""
-    return [name.strip() for name in (text or "").split(",") if name.strip()]
-
-
-# --------------------------------------------------------------------------- output
-
-
-class CommandFailed(click.ClickException):
-    """A problem found in the project or the input: one line on stderr, exit code 1."""
-
-    exit_code = 1
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Left-aligned columns separated by two spaces, a dashed rule under the header."""
-    cells = [[str(cell) for cell in row] for row in (headers, *rows)]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
-def format_fields(pairs: Sequence[tuple[str, Any]]) -> str:
-    """`name  value` lines with the values aligned."""
-    width = max(len(name) for name, _ in pairs)
-    return "\n".join(f"{name.ljust(width)}  {value}" for name, value in pairs)
-
-
-def emit(options: Options, report: Report, render: Callable[[Report], str]) -> None:
-    """Write the report as JSON or as the human rendering."""
-    if options.as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(render(report))
-
-
-def error_report(error: MendelError) -> Report:
-    """The JSON shape of an error."""
-    details: Report = {"type": type(error).__name__, "message": str(error)}
-    if isinstance(error, HashError):
-        details["code"] = error.code
-    return {"error": details}
-
-
-@contextmanager
-def reporting_errors(options: Options) -> Iterator[None]:
-    """Turn a MendelError (or an unreadable file) into one stderr line and exit code 1."""
+def package_version() -> str:
     try:
-        yield
-    except MendelError as error:
-        if options.as_json:
-            click.echo(json.dumps(error_report(error), indent=2))
-        raise CommandFailed(str(error)) from None
-    except OSError as error:
-        raise CommandFailed(describe_os_error(error)) from None
-
-
-def describe_os_error(error: OSError) -> str:
-    """`path: reason` for a file that can't be read."""
-    reason = error.strerror or str(error)
-    return f"{error.filename}: {reason}" if error.filename else reason
-
-
-def load_trees(options: Options, config: MendelConfig | None = None) -> MendelTrees:
-    """The project's MendelTrees (from `config` if given), with the options' hash settings."""
-    from .trees import MendelTrees
-
-    return MendelTrees(options.basedir, options.hash_format, options.hash_key, config=config, env=options.env)
+        return version("mendel_py")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
 
 
 def selected_bundles(trees: MendelTrees, bundles: Sequence[str]) -> tuple[str, ...]:
@@ -227,8 +86,9 @@ def selected_bundles(trees: MendelTrees, bundles: Sequence[str]) -> tuple[str, .
 
 
 @click.group(name="mendel")
+@click.version_option(package_version(), "--version", prog_name="mendel", message="%(prog)s %(version)s")
 def cli() -> None:
-    """Inspect and check Mendel variation bundles offline."""
+    """Inspect, check and build Mendel variation bundles offline."""
 
 
 def main() -> None:
@@ -250,57 +110,8 @@ def branch_point_rows(trees: MendelTrees, bundle: str) -> list[Report]:
     rows = []
     for index in manifest.branch_points:
         module = manifest.modules[index]
-        rows.append({"module": module.id, "entries": len(module.entries), "variations": list(module.variations)})
+        rows.append({"module": module.id, "entries": len(module.entries), "variations": list(module.folders)})
     return rows
-
-
-def relevant_variations(trees: MendelTrees, bundle: str) -> list[str]:
-    """Variations whose chain names a folder this bundle has files in; the others can't change it."""
-    folders = trees.manifest(bundle).folders
-    base_dir = trees.config.base_dir
-    return [
-        variation.id
-        for variation in trees.variations
-        if any(folder in folders for folder in variation.chain if folder != base_dir)
-    ]
-
-
-def tree_identity(tree: Tree) -> tuple[tuple[str, str], ...]:
-    """What makes two trees the same: the folder each resolved module came from."""
-    return tuple((entry["id"], entry["variation"]) for entry in tree.deps)
-
-
-def count_distinct_trees(trees: MendelTrees, bundle: str, names: Sequence[str]) -> Report:
-    """Walk the bundle for every subset of `names` and count the distinct trees reached."""
-    seen: set[tuple[tuple[str, str], ...]] = set()
-    failures = 0
-    for mask in range(1 << len(names)):
-        subset = [name for bit, name in enumerate(names) if mask >> bit & 1]
-        _, chains = trees.variations_and_chains(subset)
-        try:
-            seen.add(tree_identity(trees.find_tree_for_variations(bundle, chains)))
-        except MendelError:
-            failures += 1
-    return {"count": len(seen), "exact": True, "subsets": 1 << len(names), "failed_subsets": failures}
-
-
-def permutation_bound(trees: MendelTrees, bundle: str) -> Report:
-    """Product over branch points of their entry counts: an upper bound on distinct trees."""
-    manifest = trees.manifest(bundle)
-    bound = 1
-    for index in manifest.branch_points:
-        bound *= len(manifest.modules[index].entries)
-    return {"count": bound, "exact": False}
-
-
-def reachable_permutations(trees: MendelTrees, bundle: str) -> Report:
-    """Distinct trees reachable over all variation subsets, exact when feasible, else a bound."""
-    names = relevant_variations(trees, bundle)
-    if len(names) <= EXACT_PERMUTATION_LIMIT:
-        result = count_distinct_trees(trees, bundle, names)
-    else:
-        result = permutation_bound(trees, bundle)
-    return {**result, "relevant_variations": len(names)}
 
 
 def bundle_summary(trees: MendelTrees, bundle: str) -> Report:
@@ -404,69 +215,57 @@ def inspect_command(options: Options) -> None:
 # --------------------------------------------------------------------------- validate
 
 
-def problem_from_error(error: MendelError) -> Report:
-    """One problem entry, keeping the location fields an error carries."""
-    problem: Report = {"type": type(error).__name__, "message": str(error)}
-    for field in ("path", "key", "module", "field", "bundle", "code"):
-        value = getattr(error, field, None)
-        if value is not None:
-            problem[field] = value
-    return problem
-
-
-def walk_problems(trees: MendelTrees, bundle: str) -> list[Report]:
-    """Problems walking a bundle (base alone, each variation alone) and reading its hash back."""
-    problems = []
-    for names in ([], *([variation.id] for variation in trees.variations)):
-        _, chains = trees.variations_and_chains(names)
-        try:
-            tree = trees.find_tree_for_variations(bundle, chains)
-            trees.find_tree_for_hash(bundle, tree.hash)
-        except MendelError as error:
-            problems.append({**problem_from_error(error), "variations": names})
-    return problems
-
-
 def validate_report(options: Options) -> Report:
-    """Load the config and every manifest, collecting every problem found."""
+    """Load the config and every manifest, walk every bundle, compare manifests with sources."""
     from .config import load_config
 
     try:
         config = load_config(options.basedir, env=options.env)
     except MendelError as error:
-        return {"ok": False, "bundles": [], "problems": [problem_from_error(error)]}
+        return {"ok": False, "bundles": [], "problems": [error.to_dict()], "sources_checked": False}
     problems = manifest_problems(config)
     if not problems:
         problems = tree_problems(options, config)
-    return {"ok": not problems, "bundles": list(config.bundles), "problems": problems}
-
-
-def manifest_problems(config: MendelConfig) -> list[Report]:
-    """Load each bundle's manifest on its own, so one broken file doesn't hide the next."""
-    from .manifest import load_manifest
-
-    problems = []
-    for bundle_id, bundle in config.bundles.items():
-        try:
-            load_manifest(bundle.manifest_path, bundle_id, display=bundle.manifest)
-        except MendelError as error:
-            problems.append({**problem_from_error(error), "bundle": bundle_id})
-    return problems
+    sources = sources_present(config)
+    if sources and not problems:
+        problems = source_problems(config)
+    return {"ok": not problems, "bundles": list(config.bundles), "problems": problems, "sources_checked": sources}
 
 
 def tree_problems(options: Options, config: MendelConfig) -> list[Report]:
-    """Problems building the trees (e.g. the hash settings) or walking any bundle."""
+    """Problems building the trees (e.g. the hash settings), configured variations without a
+    folder, and problems walking any bundle."""
     try:
         trees = load_trees(options, config)
     except MendelError as error:
-        return [problem_from_error(error)]
-    return [problem for bundle in trees.bundles for problem in walk_problems(trees, bundle)]
+        return [error.to_dict()]
+    walks = [problem for bundle in trees.bundles for problem in walk_problems(trees, bundle)]
+    return missing_variation_folders(trees) + walks
+
+
+def sources_present(config: MendelConfig) -> bool:
+    """True when the base folder is on disk (a server may carry manifests without sources)."""
+    import os
+
+    return os.path.isdir(os.path.join(config.root, *config.base_dir.split("/")))
+
+
+def source_problems(config: MendelConfig) -> list[Report]:
+    """Manifests that don't match the sources (or sources that don't build)."""
+    try:
+        return stale_manifests(config)
+    except MendelError as error:
+        return [error.to_dict()]
 
 
 def render_validate(report: Report) -> str:
     """Human form of `validate`."""
     if report["ok"]:
-        return f"OK: config and {len(report['bundles'])} bundle manifests valid ({', '.join(report['bundles'])})"
+        checked = "up to date with the sources" if report["sources_checked"] else "(no sources to compare)"
+        return (
+            f"OK: config and {len(report['bundles'])} bundle manifests valid"
+            f" ({', '.join(report['bundles'])}), {checked}"
+        )
     lines = [f"{len(report['problems'])} problem(s) found:"]
     lines.extend(f"  {problem['message']}" for problem in report["problems"])
     return "\n".join(lines)
@@ -475,7 +274,8 @@ def render_validate(report: Report) -> str:
 @cli.command("validate")
 @common_options
 def validate_command(options: Options) -> None:
-    """Check the config and every manifest; exit 1 listing every problem."""
+    """Check the config, every manifest and variation folder, and that the manifests match the
+    sources (when they are present); exit 1 listing every problem."""
     with reporting_errors(options):
         report = validate_report(options)
     emit(options, report, render_validate)
@@ -488,7 +288,7 @@ def validate_command(options: Options) -> None:
 
 def resolved_files(tree: Tree) -> list[Report]:
     """Module id, file and variation folder of every resolved module, in manifest order."""
-    return [{"module": entry["id"], "file": entry["file"], "variation": entry["variation"]} for entry in tree.deps]
+    return [{"module": entry["id"], "file": entry["file"], "variation": entry["variation"]} for entry in tree.files]
 
 
 def tree_report(trees: MendelTrees, tree: Tree) -> Report:
@@ -503,12 +303,6 @@ def tree_report(trees: MendelTrees, tree: Tree) -> Report:
         "conflict_list": list(tree.conflict_list),
         "files": resolved_files(tree),
     }
-
-
-def unknown_variations(trees: MendelTrees, names: Sequence[str]) -> list[str]:
-    """Requested names that are not configured (kept) variations; they are ignored."""
-    known = {variation.id for variation in trees.variations}
-    return [name for name in names if name not in known]
 
 
 def variation_selection(trees: MendelTrees, names: Sequence[str]) -> tuple[Report, list[list[str]]]:
@@ -576,13 +370,13 @@ def resolve_command(options: Options, bundles: tuple[str, ...], variations: str)
 # --------------------------------------------------------------------------- decode
 
 
-def decode_report(options: Options, bundle: str | None, hash_: str) -> Report:
+def decode_report(options: Options, bundle: str | None, hash: str) -> Report:
     """Decode a hash; with a bundle, also walk the bundle by it and list the files."""
     from .hashcodec import decode
 
-    decoded = decode(hash_)
+    decoded = decode(hash)
     report: Report = {
-        "hash": hash_,
+        "hash": hash,
         "version": decoded.version,
         "keyed": bool(decoded.keyed),
         "branches": list(decoded.branches),
@@ -590,8 +384,8 @@ def decode_report(options: Options, bundle: str | None, hash_: str) -> Report:
     }
     if bundle is not None:
         trees = load_trees(options)
-        tree = trees.find_tree_for_hash(bundle, hash_)
-        report.update(bundle=bundle, url=trees.config.bundle_path(bundle, hash_), files=resolved_files(tree))
+        tree = trees.find_tree_for_hash(bundle, hash)
+        report.update(bundle=bundle, url=trees.config.bundle_path(bundle, hash), files=resolved_files(tree))
     return report
 
 
@@ -616,28 +410,16 @@ def render_decode(report: Report) -> str:
 
 @cli.command("decode")
 @click.option("--bundle", default=None, help="Walk this bundle by the hash and list its files.")
-@click.argument("hash_", metavar="HASH")
+@click.argument("hash", metavar="HASH")
 @common_options
-def decode_command(options: Options, bundle: str | None, hash_: str) -> None:
+def decode_command(options: Options, bundle: str | None, hash: str) -> None:
     """Decode a bundle hash (any known version); exit 1 with its error code if it is invalid."""
     with reporting_errors(options):
-        report = decode_report(options, bundle, hash_)
+        report = decode_report(options, bundle, hash)
     emit(options, report, render_decode)
 
 
 # --------------------------------------------------------------------------- diff
-
-
-def file_changes(before: Tree, after: Tree) -> list[Report]:
-    """Modules whose resolved file differs between two trees (None where a module is absent)."""
-    files_before = {entry["id"]: entry["file"] for entry in before.deps}
-    files_after = {entry["id"]: entry["file"] for entry in after.deps}
-    ordered_ids = [*files_before, *(module for module in files_after if module not in files_before)]
-    return [
-        {"module": module, "from": files_before.get(module), "to": files_after.get(module)}
-        for module in ordered_ids
-        if files_before.get(module) != files_after.get(module)
-    ]
 
 
 def diff_report(trees: MendelTrees, bundles: Sequence[str], names_from: Sequence[str], names_to: Sequence[str]) -> Report:
@@ -687,5 +469,8 @@ def diff_command(options: Options, bundles: tuple[str, ...], names_from: str, na
     warn_ignored(options, report["to"])
     emit(options, report, render_diff)
 
+
+# Commands of other modules: one line each (they import their helpers from cli_support).
+from .compiler.command import build_command  # noqa: E402
 
 cli.add_command(build_command)

@@ -1,9 +1,23 @@
 """Exception types raised by mendel_py; every one carries the location it is about."""
 from __future__ import annotations
 
+from typing import Any
+
 
 class MendelError(Exception):
     """Base class of every error mendel_py raises on purpose."""
+
+    fields: tuple[str, ...] = ()
+    """The attributes that locate the error (file, key, module, ...), for machine output."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """`{"type", "message", <set location fields>}`: the JSON shape of every error."""
+        details: dict[str, Any] = {"type": type(self).__name__, "message": str(self)}
+        for name in self.fields:
+            value = getattr(self, name)
+            if value is not None:
+                details[name] = value
+        return details
 
 
 class StartupError(MendelError, RuntimeError):
@@ -15,6 +29,8 @@ class StartupError(MendelError, RuntimeError):
 class ConfigError(StartupError):
     """A `.mendelrc` (or config dict) is missing, malformed or inconsistent."""
 
+    fields = ("path", "key")
+
     def __init__(self, message: str, path: str | None = None, key: str | None = None):
         self.path = path
         self.key = key
@@ -24,6 +40,8 @@ class ConfigError(StartupError):
 
 class ManifestError(StartupError):
     """A manifest file can't be read or fails validation; names file, module and field."""
+
+    fields = ("path", "module", "field")
 
     def __init__(self, message: str, path: str, module: str | None = None, field: str | None = None):
         self.path = path
@@ -35,6 +53,8 @@ class ManifestError(StartupError):
 class BundleNotFound(MendelError, LookupError):
     """A bundle id that no loaded manifest provides."""
 
+    fields = ("bundle",)
+
     def __init__(self, bundle: str, known: tuple[str, ...] = ()):
         self.bundle = bundle
         hint = f" (known: {', '.join(known)})" if known else ""
@@ -43,6 +63,8 @@ class BundleNotFound(MendelError, LookupError):
 
 class WalkError(MendelError):
     """A walk by variations reached a branch point that no lookup chain resolves."""
+
+    fields = ("bundle", "module")
 
     def __init__(self, bundle: str, module: str, message: str):
         self.bundle = bundle
@@ -58,9 +80,11 @@ class HashError(MendelError):
     """
 
     CODES = ("BADHASH", "TRVRSL", "HASHMISS")
+    fields = ("code",)
 
     def __init__(self, code: str, message: str):
-        assert code in self.CODES, code
+        if code not in self.CODES:
+            raise ValueError(f"unknown HashError code {code!r} (known: {', '.join(self.CODES)})")
         self.code = code
         self.message = message
         super().__init__(f"{code}: {message}")

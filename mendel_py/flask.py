@@ -173,7 +173,7 @@ class Mendel:
     def init_app(self, app: Flask) -> None:
         """Load the manifests once and hook bundles, resolvers, templates and CLI into `app`."""
         settings = self.settings_for(app)
-        trees = load_trees(settings)
+        trees = trees_from_settings(settings)
         middleware = FlaskMendelMiddleware(
             app.wsgi_app,
             trees,
@@ -226,7 +226,7 @@ class Mendel:
         return allowed
 
 
-def load_trees(settings: Mapping[str, Any]) -> MendelTrees:
+def trees_from_settings(settings: Mapping[str, Any]) -> MendelTrees:
     """The app's one MendelTrees: manifests are read and validated here, once."""
     return MendelTrees(
         os.fspath(settings["MENDEL_BASEDIR"]),

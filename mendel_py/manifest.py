@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -46,15 +47,24 @@ def _is_array_index(key: str) -> bool:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Module:
-    """One module of a bundle with every variation of it (`entries[i]` is found in `variations[i]`)."""
+    """One module of a bundle with every version of it (`entries[i]` is found in `folders[i]`).
+
+    `folders` is the manifest's `variations` field: variation *folders*, not variation ids.
+    """
 
     id: str
     index: int
     entry: bool
     expose: str | None
     order: float | None
-    variations: tuple[str, ...]
+    folders: tuple[str, ...]
     entries: tuple[Mapping[str, Any], ...]
+
+    @property
+    def variations(self) -> tuple[str, ...]:
+        """Deprecated name of `folders` (the manifest field's name)."""
+        warnings.warn("Module.variations is deprecated; use Module.folders", DeprecationWarning, stacklevel=2)
+        return self.folders
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -129,7 +139,7 @@ class _Compiler:
             indexes=MappingProxyType(indexes),
             roots=tuple(m.index for m in modules if m.entry or m.expose),
             branch_points=tuple(m.index for m in modules if len(m.entries) > 1),
-            folders=frozenset(folder for m in modules for folder in m.variations),
+            folders=frozenset(folder for m in modules for folder in m.folders),
             source_bytes=self.source_bytes_seen,
             successors=successors,
             sha=tuple(tuple(bytes.fromhex(e["sha"]) for e in m.entries) for m in modules),

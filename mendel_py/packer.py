@@ -41,7 +41,7 @@ _SOURCE_MAP_BLOCK = re.compile(r"/\*[#@]\s*source(?:Mapping)?URL=[\s\S]*?\*/")
 
 
 class ModuleLike(Protocol):
-    """The parts of a trees.ModuleInfo the packer reads."""
+    """The parts of a manifest.Module the packer reads."""
 
     id: str
     index: int
@@ -53,7 +53,7 @@ class ModuleLike(Protocol):
 class TreeLike(Protocol):
     """The parts of a trees.Tree the packer reads."""
 
-    deps: Sequence[Mapping[str, Any]]
+    files: Sequence[Mapping[str, Any]]
     modules: Sequence[ModuleLike]
 
 
@@ -75,7 +75,7 @@ def pack_css(tree: TreeLike) -> bytes:
 
 def _present_pairs(tree: TreeLike) -> list[tuple[Mapping[str, Any], ModuleLike]]:
     """(dep, module info) for every resolved module; holes (None) are skipped as Mendel does."""
-    return [(dep, info) for dep, info in zip(tree.deps, tree.modules) if dep and info]
+    return [(dep, info) for dep, info in zip(tree.files, tree.modules) if dep and info]
 
 
 def _public_ids(infos: Any) -> dict[str, int | str]:

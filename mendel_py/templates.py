@@ -76,11 +76,11 @@ class VariationTemplateLoader(BaseLoader):
     def __init__(
         self,
         index: dict[str, dict[str, str]],
-        base_folder: str,
+        base_dir: str,
         chains_provider: ChainsProvider | None = None,
     ):
         self.index = index
-        self.base_folder = base_folder
+        self.base_dir = base_dir
         self.chains_provider = chains_provider
         self.names = frozenset(name for templates in index.values() for name in templates)
 
@@ -98,7 +98,7 @@ class VariationTemplateLoader(BaseLoader):
     def current_chains(self) -> Chains:
         """The lookup chains of the current request, or just base outside a request."""
         chains = self.chains_provider() if self.chains_provider else None
-        return chains if chains else ((self.base_folder,),)
+        return chains if chains else ((self.base_dir,),)
 
     def choose_folder(self, name: str, chains: Chains | None = None) -> str | None:
         """The variation folder `name` is loaded from for `chains`; None if no folder has it."""
@@ -108,8 +108,8 @@ class VariationTemplateLoader(BaseLoader):
             for folder in chain:
                 if name in self.index.get(folder, ()):
                     return folder
-        if name in self.index.get(self.base_folder, ()):
-            return self.base_folder
+        if name in self.index.get(self.base_dir, ()):
+            return self.base_dir
         return None
 
     def get_source(

@@ -6,6 +6,7 @@ by `(bundle, lookup chains)` and `(bundle, hash)`, so a repeated request costs a
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property, lru_cache
 from typing import Any
@@ -20,9 +21,11 @@ Chains = tuple[tuple[str, ...], ...]
 
 
 class Tree:
-    """One resolved application tree of a bundle."""
+    """One resolved application tree of a bundle: which file each module resolved to.
 
-    __slots__ = ("bundle", "_walk", "_manifest", "__dict__")
+    `files` are the resolved manifest entries (mendel-core calls them `deps`, a name that here
+    means a file's own dependencies); `modules` the matching `manifest.Module`s.
+    """
 
     def __init__(self, bundle: str, walk: Walk, manifest: Manifest):
         self.bundle = bundle
@@ -53,13 +56,21 @@ class Tree:
 
     @cached_property
     def modules(self) -> tuple[Module, ...]:
-        """The walked modules in manifest index order (parallel to `deps`)."""
+        """The walked modules in manifest index order (parallel to `files`)."""
         return tuple(self._manifest.modules[m] for m in self._walk.plan.index_order)
 
     @cached_property
-    def deps(self) -> tuple[Mapping[str, Any], ...]:
-        """The resolved data entries in manifest index order (the order a JS bundle is packed in)."""
+    def files(self) -> tuple[Mapping[str, Any], ...]:
+        """The resolved data entries in manifest index order (the order a JS bundle is packed in):
+        each a read-only mapping with "id", "file", "variation", "source", "sha", "blake3" and
+        "deps" (that file's own dependencies)."""
         return tuple(self._entry(m) for m in self._walk.plan.index_order)
+
+    @property
+    def deps(self) -> tuple[Mapping[str, Any], ...]:
+        """Deprecated: mendel-core's name of `files`."""
+        warnings.warn("Tree.deps is deprecated; use Tree.files", DeprecationWarning, stacklevel=2)
+        return self.files
 
     @cached_property
     def variation_map(self) -> Mapping[str, str]:

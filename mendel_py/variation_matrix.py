@@ -61,7 +61,7 @@ def variation_matrix(trees: MendelTrees) -> Matrix:
     folder_sets: list[frozenset[str]] = []
     for bundle in trees.bundles:
         for module in sorted(trees.manifest(bundle).modules, key=lambda m: m.id):
-            folders = frozenset(module.variations) - {base}
+            folders = frozenset(module.folders) - {base}
             if folders and any(_cell(v, folders)[0] for v in variations):
                 columns.append(Column(bundle, module.id))
                 folder_sets.append(folders)

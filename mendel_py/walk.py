@@ -121,7 +121,7 @@ class Walker:
             module = self.manifest.modules[missing.args[0]]
             raise WalkError(
                 self.manifest.bundle, module.id,
-                f"no lookup chain matches any of its folders {list(module.variations)}",
+                f"no lookup chain matches any of its folders {list(module.folders)}",
             ) from None
         digest = fmt.digest(self._digest_parts(plan, branches, fmt.file_digest))
         hash_text = fmt.encode(branches, len(plan.order), digest)
@@ -323,6 +323,6 @@ def _folder_entries(manifest: Manifest) -> dict[str, tuple[tuple[int, int], ...]
     """For each folder, the branch points that have an entry in it: (module, entry index)."""
     table: dict[str, list[tuple[int, int]]] = {}
     for m in manifest.branch_points:
-        for j, folder in enumerate(manifest.modules[m].variations):
+        for j, folder in enumerate(manifest.modules[m].folders):
             table.setdefault(folder, []).append((m, j))
     return {folder: tuple(pairs) for folder, pairs in table.items()}

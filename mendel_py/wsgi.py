@@ -85,7 +85,7 @@ def _raw_path(environ: dict[str, Any]) -> str | None:
     return uri if uri.startswith("/") else urlsplit(uri).path
 
 
-def _load_trees(trees_or_basedir: MendelTrees | str | os.PathLike[str]) -> MendelTrees:
+def _trees_from(trees_or_basedir: MendelTrees | str | os.PathLike[str]) -> MendelTrees:
     if isinstance(trees_or_basedir, (str, os.PathLike)):
         from .trees import MendelTrees
 
@@ -127,7 +127,7 @@ class MendelMiddleware:
     ):
         self.app = app
         self.development = development
-        self.trees = _load_trees(trees_or_basedir)
+        self.trees = _trees_from(trees_or_basedir)
         self.route = BundleRoute(route or self.trees.config.route, url_prefix)
         self.cache = BundleCache(cache_bytes)
         self.variations_loader = variations_loader
@@ -215,18 +215,13 @@ class MendelMiddleware:
 
     def cached_bundle(self, bundle: str, hash: str) -> CachedBundle:
         """The packed bundle for `bundle` at `hash`; BundleUnavailable if the hash is no tree."""
-        entry = self.cache.get((bundle, hash))
-        if entry is not None:
-            return entry
-        return self.packed_bundle(bundle, self._tree_for_hash(bundle, hash))
+        return self.cache.get_or_create(
+            (bundle, hash), lambda: self._pack(bundle, self._tree_for_hash(bundle, hash))
+        )
 
     def packed_bundle(self, bundle: str, tree: Tree) -> CachedBundle:
         """The packed bundle of a resolved tree, from the cache (packed and stored on a miss)."""
-        entry = self.cache.get((bundle, tree.hash))
-        if entry is not None:
-            return entry
-        body, content_type = self._pack(bundle, tree)
-        return self.cache.put((bundle, tree.hash), body, content_type)
+        return self.cache.get_or_create((bundle, tree.hash), lambda: self._pack(bundle, tree))
 
     def _spelled_canonically(self, environ: dict[str, Any], path: str, bundle: str, hash: str) -> bool:
         """False when the raw URI (if the server gives it) spells the URL otherwise than `build`:
@@ -273,7 +268,7 @@ class MendelMiddleware:
             raise BundleUnavailable("NOBUNDLE", "unknown bundle") from None
         except WalkError:
             raise BundleUnavailable("WALKERR", "bundle tree can't be resolved") from None
-        if not tree.deps:
+        if not tree.files:
             raise BundleUnavailable("EMPTYBUNDLE", "bundle has no modules")
         return tree
 

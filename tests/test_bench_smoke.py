@@ -131,8 +131,8 @@ def test_tiny_project_loads_resolves_and_decodes(tiny_project: str) -> None:
             _, chains = trees.variations_and_chains(names)
             tree = trees.find_tree_for_variations(synth.BUNDLE_ID, chains)
             decoded = trees.find_tree_for_hash(synth.BUNDLE_ID, tree.hash)
-            assert [d["file"] for d in decoded.deps] == [d["file"] for d in tree.deps]
-            assert len(tree.deps) >= 50
+            assert [d["file"] for d in decoded.files] == [d["file"] for d in tree.files]
+            assert len(tree.files) >= 50
 
 
 def test_bench_script_quick_run_without_node(capsys: pytest.CaptureFixture[str]) -> None:

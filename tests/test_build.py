@@ -385,7 +385,9 @@ def test_command_build_error_exits_1_with_location(shop: Path) -> None:
     (shop / BASE / "b.js").write_text("var x = 'open\n")
     code, out, err = invoke("--basedir", str(shop), "--json")
     assert code == 1
-    assert json.loads(out)["error"] == {"message": "unterminated string literal", "file": f"{BASE}/b.js", "line": 1}
+    assert json.loads(out)["error"] == {
+        "type": "BuildError", "message": f"{BASE}/b.js:1: unterminated string literal", "file": f"{BASE}/b.js", "line": 1,
+    }
     assert f"{BASE}/b.js:1: unterminated string literal" in err
 
 
@@ -424,7 +426,7 @@ def test_built_example_resolves_with_mendel_trees(tmp_path: Path) -> None:
     trees = MendelTrees(str(tmp_path), hash_format="mendel-v1")
     _, chains = trees.variations_and_chains(["bucket_A"])
     tree = trees.find_tree_for_variations("main", chains)
-    files = [entry["file"] for entry in tree.deps]
+    files = [entry["file"] for entry in tree.files]
     assert "examples/shop/src/variations/bucket_A/components/button.js" in files
     assert trees.find_tree_for_hash("main", tree.hash).hash == tree.hash
     assert os.path.basename(files[-1]) == "main.js"

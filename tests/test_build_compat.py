@@ -116,9 +116,9 @@ def compare(core: Path, root: Path, tmp_path: Path) -> int:
             queries.append({"bundle": bundle, "chains": [list(chain) for chain in chains]})
             ours.append({
                 "hash": tree.hash,
-                "files": [entry["file"] for entry in tree.deps],
+                "files": [entry["file"] for entry in tree.files],
                 "conflicts": tree.conflicts,
-                "hashFiles": [entry["file"] for entry in trees.find_tree_for_hash(bundle, tree.hash).deps],
+                "hashFiles": [entry["file"] for entry in trees.find_tree_for_hash(bundle, tree.hash).files],
             })
     theirs = run_mendel_core(core, trees, queries, tmp_path)
     for query, mine, reference in zip(queries, ours, theirs):

@@ -29,7 +29,7 @@ class FakeModule:
 class FakeTree:
     bundle: str
     hash: str
-    deps: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
     modules: list[FakeModule] = field(default_factory=list)
 
 
@@ -37,7 +37,7 @@ def make_tree(bundle: str, specs: list[dict[str, Any]], variation: str = "src/va
     """A tree from [{"id", "source", "deps"?, "entry"?, "expose"?, "order"?}] in index order."""
     tree = FakeTree(bundle, "HASH")
     for index, spec in enumerate(specs):
-        tree.deps.append({
+        tree.files.append({
             "id": spec["id"],
             "file": f"{variation}/{spec['id']}",
             "variation": variation,
@@ -129,7 +129,7 @@ def test_js_escapes_script_closing_tags_in_ids() -> None:
 
 def test_js_skips_missing_entries() -> None:
     tree = make_tree("x", [{"id": "a.js", "entry": True, "source": "A"}])
-    tree.deps.append(None)  # type: ignore[arg-type]
+    tree.files.append(None)  # type: ignore[arg-type]
     tree.modules.append(FakeModule("gone.js", 1, True))
     assert pack_js(tree) == pack_js(make_tree("x", [{"id": "a.js", "entry": True, "source": "A"}]))
 

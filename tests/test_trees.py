@@ -20,7 +20,7 @@ def trees(sample_project: Path) -> MendelTrees:
 
 
 def files(tree) -> list[str]:
-    return [entry["file"] for entry in tree.deps]
+    return [entry["file"] for entry in tree.files]
 
 
 def test_variations_and_chains(trees: MendelTrees) -> None:
@@ -48,12 +48,12 @@ def test_resolve_picks_files_by_priority_and_reports_conflicts(trees: MendelTree
         "src/base/main.js",
     ]
     assert tree.conflicts == 0 and tree.conflict_list == []
-    assert [m.id for m in tree.modules] == [entry["id"] for entry in tree.deps]
+    assert [m.id for m in tree.modules] == [entry["id"] for entry in tree.files]
     _, chains = trees.variations_and_chains(["bucket_A", "bucket_D"])
     tree = trees.find_tree_for_variations("main", chains)
     assert files(tree)[0] == "src/variations/bucket_A/components/button.js"  # config order wins
     assert tree.conflicts == 1 and tree.conflict_list == ["components/button.js"]
-    for entry in tree.deps:
+    for entry in tree.files:
         assert set(entry) >= {"id", "file", "variation", "source", "sha", "deps", "blake3"}
 
 

@@ -1,16 +1,16 @@
 """The `build` click command (mounted by `mendel` and `flask mendel`).
 
-Exit codes: 0 ok, 1 a build error (or, with --check, stale manifests), 2 bad usage.
+Options, JSON errors and exit codes are the other commands' (`mendel_py.cli_support`): 0 ok, 1 a
+build error (or, with --check, stale manifests), 2 bad usage.
 """
 from __future__ import annotations
 
-import json
 import sys
 from typing import IO, Any
 
 import click
 
-from ..errors import MendelError
+from ..cli_support import CommandFailed, Options, emit, project_options, reporting_errors
 
 PROGRESS_THRESHOLD = 300
 
@@ -39,48 +39,27 @@ class ClickProgress:
 
 
 @click.command("build")
-@click.option(
-    "--basedir",
-    default=None,
-    type=click.Path(exists=True, file_okay=False),
-    help="Project folder (.mendelrc here or above). Default: as the other mendel commands "
-    "(MENDEL_BASEDIR of the Flask app or the environment), else '.'.",
-)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a manifest is stale.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
-def build_command(basedir: str | None, check: bool, quiet: bool, as_json: bool) -> None:
+@project_options
+def build_command(options: Options, check: bool, quiet: bool) -> None:
     """Compile the project's sources into one Mendel manifest per bundle."""
-    from ..cli import default_basedir
     from ..config import load_config
     from . import build_manifests
 
-    progress = ClickProgress(sys.stderr) if _wants_progress(quiet, as_json) else None
+    progress = ClickProgress(sys.stderr) if _wants_progress(quiet, options.as_json) else None
     try:
-        config = load_config(basedir or default_basedir())
-        report = build_manifests(config, check=check, progress=progress)
-    except MendelError as error:
-        _fail(error, as_json)
+        with reporting_errors(options):
+            config = load_config(options.basedir, env=options.env)
+            report = build_manifests(config, check=check, progress=progress)
     finally:
         if progress is not None:
             progress.close()
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
-    elif not quiet:
-        click.echo("\n".join(report.summary_lines()))
+    if options.as_json or not quiet:
+        emit(options, report.to_dict(), lambda _: "\n".join(report.summary_lines()))
     if report.stale:
-        if quiet and not as_json:
-            click.echo("stale manifests: " + " ".join(report.stale), err=True)
-        sys.exit(1)
+        raise CommandFailed("stale manifests (run `mendel build`): " + " ".join(report.stale))
 
 
 def _wants_progress(quiet: bool, as_json: bool) -> bool:
     return not (quiet or as_json) and sys.stderr.isatty()
-
-
-def _fail(error: MendelError, as_json: bool) -> None:
-    if as_json:
-        details = error.to_dict() if hasattr(error, "to_dict") else {"message": str(error)}
-        click.echo(json.dumps({"ok": False, "error": details}, indent=2, sort_keys=True))
-    click.echo(f"Error: {error}", err=True)
-    sys.exit(1)

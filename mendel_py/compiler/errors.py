@@ -7,6 +7,8 @@ from ..errors import MendelError
 class BuildError(MendelError):
     """A source file, bundle entry or dependency that can't be turned into a manifest."""
 
+    fields = ("file", "line")
+
     def __init__(self, message: str, file: str | None = None, line: int | None = None):
         self.message = message
         self.file = file
@@ -19,7 +21,3 @@ class BuildError(MendelError):
         if self.file and self.line:
             return f"{self.file}:{self.line}"
         return self.file or ""
-
-    def to_dict(self) -> dict[str, object]:
-        """A JSON-ready description (for `mendel build --json`)."""
-        return {"message": self.message, "file": self.file, "line": self.line}
