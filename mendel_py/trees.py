@@ -174,13 +174,24 @@ class MendelTrees:
         return Tree(bundle, walk, self._manifests[bundle])
 
 
+HASH_FORMAT_VARIABLE = "MENDEL_HASH_FORMAT"
+
+
 def _hash_format(name: str | None, key: bytes | str | None, config: MendelConfig) -> hashcodec.HashFormat:
-    """The format new hashes are written in; the key only keys v3 (decoding uses it either way)."""
-    chosen = name or config.hash_format or hashcodec.DEFAULT_FORMAT
+    """The format new hashes are written in: the argument, else MENDEL_HASH_FORMAT in the
+    environment, else the config's `hash-format`, else v3. The key only keys v3 (decoding uses
+    it either way)."""
+    from_env = os.environ.get(HASH_FORMAT_VARIABLE)
+    chosen = name or from_env or config.hash_format or hashcodec.DEFAULT_FORMAT
     try:
         return hashcodec.get_format(chosen, key if chosen == "v3" else None)
     except ValueError as exc:
-        where = (None, "hash_format") if name else (config.path, "hash-format")
+        if name:
+            where: tuple[str | None, str] = (None, "hash_format")
+        elif from_env:
+            where = (None, HASH_FORMAT_VARIABLE)
+        else:
+            where = (config.path, "hash-format")
         raise ConfigError(str(exc), *where) from None
 
 

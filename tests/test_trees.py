@@ -188,3 +188,16 @@ def test_unknown_hash_format_is_a_config_error(sample_project: Path) -> None:
 
     with pytest.raises(ConfigError, match="hash_format: unknown hash format"):
         MendelTrees(basedir=str(sample_project), hash_format="v9")
+
+
+def test_hash_format_from_the_environment(sample_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mendel_py import ConfigError
+
+    (sample_project / ".mendelrc").write_text(SAMPLE_RC + "hash-format: v3\n")
+    monkeypatch.setenv("MENDEL_HASH_FORMAT", "mendel-v1")
+    trees = MendelTrees(basedir=str(sample_project))
+    assert trees.hash_format.name == "mendel-v1"  # the deployment's choice beats the file's
+    assert MendelTrees(basedir=str(sample_project), hash_format="mendel-v2").hash_format.name == "mendel-v2"
+    monkeypatch.setenv("MENDEL_HASH_FORMAT", "v9")
+    with pytest.raises(ConfigError, match="MENDEL_HASH_FORMAT: unknown hash format 'v9'"):
+        MendelTrees(basedir=str(sample_project))
