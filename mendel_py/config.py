@@ -319,19 +319,6 @@ def _text_mapping(value: Any, where: _Where) -> Mapping[str, str]:
     return MappingProxyType(pairs)
 
 
-def _variation_map(value: Any, where: _Where) -> dict[str, tuple[str, ...]]:
-    """`variations`: name -> nothing, or the list of folders it inherits from."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise where.error("expected a mapping of variation names to folder lists")
-    variations = {}
-    for key, parents in value.items():
-        name = _key_name(key, where)
-        variations[name] = _parent_folders(parents, where.child(name))
-    return variations
-
-
 def _parent_folders(value: Any, where: _Where) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -374,14 +361,14 @@ def _section(schema: Mapping[str, _Checker]) -> _Checker:
     return check
 
 
-def _mapping_of(item_checker: _Checker) -> _Checker:
-    """A mapping of names (bundle ids, env names) to values checked by `item_checker`."""
+def _mapping_of(item_checker: _Checker, expected: str = "a mapping") -> _Checker:
+    """A mapping of names (bundle ids, env names, variations) to values checked by `item_checker`."""
 
     def check(value: Any, where: _Where) -> dict[str, Any]:
         if value is None:
             return {}
         if not isinstance(value, Mapping):
-            raise where.error("expected a mapping")
+            raise where.error(f"expected {expected}")
         checked = {}
         for key, item in value.items():
             name = _key_name(key, where)
@@ -430,6 +417,9 @@ def _reject_absolute(text: str, where: _Where) -> None:
 
 
 # --- schemas --------------------------------------------------------------------------------
+
+# `variations`: name -> nothing, or the list of folders it inherits from
+_variation_map = _mapping_of(_parent_folders, "a mapping of variation names to folder lists")
 
 _PIPELINE_BUNDLE_KEYS = (
     "generator", "outlet", "runtime", "sourcemap", "envify", "uglify", "allBundles", "from",
