@@ -138,6 +138,12 @@ class Cache(Generic[V]):
             self._hits += 1
             return found[0]  # type: ignore[index]
 
+    def peek(self, key: Hashable, default: V | None = None) -> V | None:
+        """The value for `key` without counting an access or refreshing its recency."""
+        with self._lock:
+            found = self._protected.get(key) or self._probation.get(key)
+        return default if found is None else found[0]
+
     def put(self, key: Hashable, value: V, size: int) -> bool:
         """Store `value` for `key`, weighing `size`; False if it was not admitted.
 

@@ -112,9 +112,8 @@ def bundle_info(middleware: MendelMiddleware, resolver: RequestResolver, bundle:
     owners = folder_owners(middleware.trees)
     raw = gzipped = None
     try:
-        entry = middleware.packed_bundle(bundle, tree)
-        raw = len(entry.body)
-        gzipped = len(middleware.cache.representation(entry, "gzip").body)
+        raw = len(middleware.packed_bundle(bundle, tree).body)
+        gzipped = len(middleware.packed_bundle(bundle, tree, "gzip").body)
     except Exception as error:  # the page still shows the tree when packing fails
         log.warning("QA page: packing %s failed: %s", bundle, error)
     return BundleInfo(

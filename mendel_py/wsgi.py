@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-from werkzeug.http import is_resource_modified, parse_accept_header
+from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_path_info
 
@@ -29,7 +29,7 @@ from .bundles import (
     IDENTITY,
     JS_CONTENT_TYPE,
     BundleCache,
-    CachedBundle,
+    Representation,
 )
 from .errors import BundleNotFound, HashError, WalkError
 from .packer import pack_css, pack_js
@@ -190,15 +190,13 @@ class MendelMiddleware:
             return error(environ, start_response)
         try:
             bundle, hash = self.named_bundle(environ, path, *matched)
-            entry = self.cached_bundle(bundle, hash)
+            encoding = self.negotiate_encoding(environ.get("HTTP_ACCEPT_ENCODING"))
+            representation = self.cached_bundle(bundle, hash, encoding)
         except BundleUnavailable as unavailable:
             error = _error_response(404, unavailable.code, unavailable.reason)
             return error(environ, start_response)
-        encoding = self.negotiate_encoding(environ.get("HTTP_ACCEPT_ENCODING"))
-        representation = self.cache.representation(entry, encoding)
-        if "HTTP_IF_NONE_MATCH" in environ and not is_resource_modified(
-            environ, etag=entry.etag[1:-1]
-        ):
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match and self.cache.etag_matches(if_none_match, hash):
             start_response("304 Not Modified", list(representation.not_modified_headers))
             return []
         start_response("200 OK", list(representation.headers))
@@ -213,15 +211,15 @@ class MendelMiddleware:
             raise BundleUnavailable("NOTCANONICAL", "not the canonical spelling of this URL")
         return bundle, hash
 
-    def cached_bundle(self, bundle: str, hash: str) -> CachedBundle:
-        """The packed bundle for `bundle` at `hash`; BundleUnavailable if the hash is no tree."""
-        return self.cache.get_or_create(
-            (bundle, hash), lambda: self._pack(bundle, self._tree_for_hash(bundle, hash))
+    def cached_bundle(self, bundle: str, hash: str, encoding: str = IDENTITY) -> Representation:
+        """`bundle` at `hash` in `encoding`; BundleUnavailable if the hash is no tree."""
+        return self.cache.representation(
+            bundle, hash, encoding, lambda: self._pack(bundle, self._tree_for_hash(bundle, hash))
         )
 
-    def packed_bundle(self, bundle: str, tree: Tree) -> CachedBundle:
-        """The packed bundle of a resolved tree, from the cache (packed and stored on a miss)."""
-        return self.cache.get_or_create((bundle, tree.hash), lambda: self._pack(bundle, tree))
+    def packed_bundle(self, bundle: str, tree: Tree, encoding: str = IDENTITY) -> Representation:
+        """A resolved tree's bundle in `encoding`, from the cache (packed and stored on a miss)."""
+        return self.cache.representation(bundle, tree.hash, encoding, lambda: self._pack(bundle, tree))
 
     def _spelled_canonically(self, environ: dict[str, Any], path: str, bundle: str, hash: str) -> bool:
         """False when the raw URI (if the server gives it) spells the URL otherwise than `build`:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import gzip
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -178,6 +178,32 @@ def test_if_none_match_other_etag_gives_200(client: Client) -> None:
     assert response.status_code == 200 and response.data
 
 
+@needs_brotli
+def test_each_coding_has_its_own_etag_and_any_of_them_revalidates(client: Client) -> None:
+    tags = {accept: get_encoded(client, accept).headers["ETag"] for accept in ("identity", "gzip", "br")}
+    assert len(set(tags.values())) == 3
+    for sent in tags.values():
+        for accept, own in tags.items():
+            response = client.get("/mendel/hbase/main.js",
+                                  headers={"If-None-Match": sent, "Accept-Encoding": accept})
+            assert response.status_code == 304 and response.headers["ETag"] == own
+
+
+def test_etag_names_the_hash_without_hashing_the_body(middleware: MendelMiddleware) -> None:
+    """Two hosts (processes) with the same hash give the same ETag, whatever their cache held."""
+    other = MendelMiddleware(lambda e, s: [], FakeTrees())
+    for accept in ("identity", "gzip"):
+        one = Client(middleware).get("/mendel/hbase/main.js", headers={"Accept-Encoding": accept})
+        two = Client(other).get("/mendel/hbase/main.js", headers={"Accept-Encoding": accept})
+        assert one.headers["ETag"] == two.headers["ETag"] and one.data == two.data
+        assert one.headers["ETag"].startswith('"hbase.')
+
+
+def test_an_etag_of_another_hash_does_not_revalidate(client: Client) -> None:
+    etag = client.get("/mendel/hbase-feature_B/main.js").headers["ETag"]
+    assert client.get("/mendel/hbase/main.js", headers={"If-None-Match": etag}).status_code == 200
+
+
 def test_head_if_none_match_gives_304(client: Client) -> None:
     etag = client.head("/mendel/hbase/main.js").headers["ETag"]
     assert client.head("/mendel/hbase/main.js", headers={"If-None-Match": etag}).status_code == 304
@@ -306,7 +332,7 @@ def test_warm_request_does_no_walking_packing_or_compressing(
 ) -> None:
     for accept in ("gzip", "br, gzip", None):
         get_encoded(client, accept)
-    assert trees.hash_lookups == 1
+    cold_lookups = trees.hash_lookups  # one per coding first asked for (MendelTrees memoizes them)
 
     def forbidden(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("work on a warm request")
@@ -314,10 +340,9 @@ def test_warm_request_does_no_walking_packing_or_compressing(
     monkeypatch.setattr("mendel_py.wsgi.pack_js", forbidden)
     monkeypatch.setattr(bundles_module, "_compress_gzip", forbidden)
     monkeypatch.setattr(bundles_module, "_compress_brotli", forbidden)
-    monkeypatch.setattr(bundles_module, "strong_etag", forbidden)
     for accept in ("gzip", "br, gzip", None):
         assert get_encoded(client, accept).status_code == 200
-    assert trees.hash_lookups == 1
+    assert trees.hash_lookups == cold_lookups
 
 
 def test_response_headers_are_copies(middleware: MendelMiddleware) -> None:
@@ -451,70 +476,72 @@ def test_fuzz_raw_path_bytes(middleware: MendelMiddleware, raw: bytes, prefix: b
 
 # --- the cache ----------------------------------------------------------------------------------
 
-def test_cache_is_bounded_in_bytes_and_evicts_lru() -> None:
+def test_cache_is_bounded_in_bytes_and_holds_only_codings_asked_for() -> None:
     cache = BundleCache(max_bytes=250)
-    cache.put(("a", "1"), b"a" * 100, JS_CONTENT_TYPE)
-    cache.put(("b", "1"), b"b" * 100, JS_CONTENT_TYPE)
-    assert cache.get(("a", "1")) is not None        # "a" is now most recent
-    cache.put(("c", "1"), b"c" * 100, JS_CONTENT_TYPE)
-    assert cache.get(("b", "1")) is None
-    assert cache.get(("a", "1")) is not None and cache.get(("c", "1")) is not None
-    assert cache.total_bytes == 200
+    for name in ("a", "b"):
+        cache.representation(name, "1", "identity", lambda: (b"x" * 100, JS_CONTENT_TYPE))
+    assert len(cache) == 2 and cache.total_bytes == 200
+    cache.representation("c", "1", "identity", lambda: (b"x" * 100, JS_CONTENT_TYPE))
+    assert cache.total_bytes <= 250
 
 
-def test_cache_counts_compressed_variants() -> None:
+def test_cache_weighs_compressed_variants_and_reuses_the_identity_body() -> None:
     body = b"function(){return 1}\n" * 200
     cache = BundleCache(max_bytes=10_000_000)
-    entry = cache.put(("a", "1"), body, JS_CONTENT_TYPE)
-    gz = cache.representation(entry, "gzip")
-    assert gzip.decompress(gz.body) == body
+    packs: list[int] = []
+
+    def pack() -> tuple[bytes, str]:
+        packs.append(1)
+        return body, JS_CONTENT_TYPE
+
+    plain = cache.representation("a", "1", "identity", pack)
+    gz = cache.representation("a", "1", "gzip", pack)
+    assert gzip.decompress(gz.body) == body and len(packs) == 1
     assert cache.total_bytes == len(body) + len(gz.body)
-    assert cache.representation(entry, "gzip") is gz
+    assert cache.representation("a", "1", "gzip", pack) is gz
+    assert plain.etag != gz.etag
+
+
+def test_gzip_alone_does_not_hold_the_identity_body() -> None:
+    cache = BundleCache()
+    gz = cache.representation("a", "1", "gzip", lambda: (b"abc" * 1000, JS_CONTENT_TYPE))
+    assert len(cache) == 1 and cache.total_bytes == len(gz.body)
 
 
 def test_cache_keeps_identity_when_compression_does_not_help() -> None:
     cache = BundleCache()
-    entry = cache.put(("a", "1"), b"x", JS_CONTENT_TYPE)
-    assert cache.representation(entry, "gzip").encoding == "identity"
-    assert ("Content-Encoding", "gzip") not in cache.representation(entry, "gzip").headers
-    assert cache.total_bytes == 1
+    got = cache.representation("a", "1", "gzip", lambda: (b"x", JS_CONTENT_TYPE))
+    assert got.encoding == "identity" and ("Content-Encoding", "gzip") not in got.headers
+    assert got.etag == cache.etag("1", "identity")
 
 
 def test_cache_without_brotli_serves_gzip_or_identity() -> None:
     cache = BundleCache(use_brotli=False)
-    entry = cache.put(("a", "1"), b"a" * 1000, JS_CONTENT_TYPE)
     assert cache.encodings == ("gzip",)
-    assert cache.representation(entry, "br").encoding == "identity"
+    assert cache.representation("a", "1", "br", lambda: (b"a" * 1000, JS_CONTENT_TYPE)).encoding == "identity"
 
 
 def test_cache_gzip_is_deterministic() -> None:
     body = b"abc" * 1000
-    one = BundleCache().representation(BundleCache().put(("a", "1"), body, JS_CONTENT_TYPE), "gzip")
-    two = BundleCache().representation(BundleCache().put(("a", "1"), body, JS_CONTENT_TYPE), "gzip")
-    assert one.body == two.body
+    one = BundleCache().representation("a", "1", "gzip", lambda: (body, JS_CONTENT_TYPE))
+    two = BundleCache().representation("a", "1", "gzip", lambda: (body, JS_CONTENT_TYPE))
+    assert one.body == two.body and one.etag == two.etag
 
 
 def test_cache_is_thread_safe() -> None:
     cache = BundleCache(max_bytes=5_000)
-    errors: list[BaseException] = []
 
     def worker(n: int) -> None:
-        try:
-            for i in range(300):
-                key = (str(n), str(i % 17))
-                entry = cache.get_or_create(key, lambda: (b"y" * 500 + key[1].encode() * 400, JS_CONTENT_TYPE))
-                cache.representation(entry, "gzip")
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
+        for i in range(300):
+            hash = str(i % 17)
+            for coding in ("identity", "gzip"):
+                got = cache.representation(str(n), hash, coding,
+                                           lambda: (b"y" * 500 + hash.encode() * 400, JS_CONTENT_TYPE))
+                assert got.etag.startswith(hash + ".")
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert cache.total_bytes == sum(entry.size for entry in cache._entries.values())
-    assert cache.total_bytes <= 5_000
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(worker, range(6)))  # re-raises any worker's exception
+    assert 0 < cache.total_bytes <= 5_000
 
 
 # --- the per-request resolver -------------------------------------------------------------------
