@@ -187,3 +187,11 @@ def test_sketch_counts_and_ages() -> None:
     for n in range(10 * 16):  # one sample period: every counter is halved once
         sketch.add((7, n % 3))
     assert sketch.estimate(hot) < 5
+
+
+def test_peek_neither_counts_nor_promotes() -> None:
+    cache: Cache[str] = Cache(10)
+    cache.put("a", "A", 1)
+    assert cache.peek("a") == "A" and cache.peek("b") is None
+    stats = cache.stats()
+    assert stats.hits == stats.misses == 0
