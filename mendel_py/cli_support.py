@@ -29,6 +29,7 @@ from click.core import ParameterSource
 
 from .errors import MendelError
 from .hashcodec import FORMATS as HASH_FORMATS
+from .request import split_variation_names as split_names  # one way to read "a, b,,c"
 
 if TYPE_CHECKING:
     from .config import MendelConfig
@@ -154,11 +155,6 @@ def _with_options(command: Callable[..., Any], hash_options: bool) -> Callable[.
     for decorate in reversed(decorators):
         with_options = decorate(with_options)
     return with_options
-
-
-def split_names(text: str | None) -> list[str]:
-    """`"a, b,,c"` -> `["a", "b", "c"]`."""
-    return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
 # --------------------------------------------------------------------------- output

@@ -68,21 +68,23 @@ class BundleUnavailable(Exception):
 
 
 def _error_response(status: int, code: str, reason: str, **headers: str) -> Response:
-    """A one-line plain-text error that no cache keeps."""
+    """A one-line plain-text error that no cache keeps (and no browser reads as a script)."""
     response = Response(f"{status} {code}: {reason}\n", status=status, mimetype="text/plain")
     response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     for name, value in headers.items():
         response.headers[name] = value
     return response
 
 
-def _raw_path(environ: dict[str, Any]) -> str | None:
-    """The request path as the client spelled it (percent-escapes kept), when the server says."""
+def _raw_target(environ: dict[str, Any]) -> str | None:
+    """The request target as the client spelled it (percent-escapes and any '?' kept), when the
+    server says; an absolute-form target is cut to its path and query."""
     uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if not uri:
-        return None
-    uri = uri.split("?", 1)[0].split("#", 1)[0]
-    return uri if uri.startswith("/") else urlsplit(uri).path
+    if not uri or uri.startswith("/"):
+        return uri or None
+    parts = urlsplit(uri)
+    return parts.path + ("?" + parts.query if "?" in uri else "")
 
 
 def _trees_from(trees_or_basedir: MendelTrees | str | os.PathLike[str]) -> MendelTrees:
@@ -222,9 +224,12 @@ class MendelMiddleware:
         return self.cache.representation(bundle, tree.hash, encoding, lambda: self._pack(bundle, tree))
 
     def _spelled_canonically(self, environ: dict[str, Any], path: str, bundle: str, hash: str) -> bool:
-        """False when the raw URI (if the server gives it) spells the URL otherwise than `build`:
-        a %-escaped hash, an escaped dot or slash... PATH_INFO alone can't tell, it is decoded."""
-        raw = _raw_path(environ)
+        """False when the URL is spelled otherwise than `build` writes it: with a query string
+        (each one a new CDN cache key), or, as the raw URI shows if the server gives it, with a
+        %-escaped hash, an escaped dot or slash... (PATH_INFO alone can't tell: it is decoded)."""
+        if environ.get("QUERY_STRING"):
+            return False
+        raw = _raw_target(environ)
         if raw is None:
             return True
         script_name = environ.get("SCRIPT_NAME", "")

@@ -103,6 +103,8 @@ def spellings(path: str) -> list[bytes]:
         f"/{prefix}//{hash_}/{segment}",
         f"/{prefix}/{hash_}//{segment}",
         f"/{prefix.upper()}/{hash_}/{segment}",
+        f"/{prefix}/{hash_}/{segment}?v=2",
+        f"/{prefix}/{hash_}/{segment}?",
     ]
     return [path.encode()] + [other.encode() for other in others]
 

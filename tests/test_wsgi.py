@@ -269,6 +269,7 @@ def assert_404(response: Any, code: str) -> str:
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert response.headers["Cache-Control"] == "no-store"
     assert "ETag" not in response.headers and "Set-Cookie" not in response.headers
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
     text = response.get_data(as_text=True)
     assert text.startswith(f"404 {code}: ") and text.endswith("\n") and text.count("\n") == 1
     return text
@@ -292,6 +293,7 @@ def assert_404(response: Any, code: str) -> str:
     ("/mendel/hbase/css", "NOBUNDLE"),
     ("/mendel/%68base/main.js", "NOTCANONICAL"),
     ("/mendel/hbase/main%2Ejs", "NOTCANONICAL"),
+    ("/mendel/hbase/main.js?v=2", "NOTCANONICAL"),
     ("/mendel/hbase/main.js%2F", "NOROUTE"),
     ("/mendel", "NOROUTE"),
     ("/mendel/", "NOROUTE"),
