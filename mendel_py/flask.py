@@ -18,23 +18,24 @@
 Configuration (`app.config`; a keyword option of `Mendel(...)`, lower-cased without the
 `MENDEL_` prefix, is the default when the key is not set):
 
-=====================  ===========================================================
-MENDEL_BASEDIR         folder with `.mendelrc` (or below it); default the app's root
-MENDEL_HASH_FORMAT     "v3" (default), "mendel-v1" or "mendel-v2"
-MENDEL_HASH_KEY        secret for keyed v3 hashes
-MENDEL_COOKIE_NAME     cookie with comma-separated variation ids ("mendel_variations")
-MENDEL_QUERY_OVERRIDE  allow `?mendel=a,b` to pick variations (default False: staff/QA only)
-MENDEL_ROUTE           bundle route; default the `.mendelrc` route-config, `/mendel/:hash/:bundle`
-MENDEL_CACHE_SIZE      memoized walks per bundle (default 4096)
-MENDEL_CACHE_BYTES     bytes of packed bundles kept in memory (default 64 MiB)
-MENDEL_URL_PREFIX      CDN origin put in front of bundle URLs, e.g. "https://cdn.example.com"
-MENDEL_ENV             `.mendelrc` env section to merge (default: the MENDEL_ENV variable)
-MENDEL_TEMPLATES       pick templates from the variation folders (default: on when the
-                       base folder has a `templates/` folder)
-MENDEL_QA_ROUTE        the QA page ("/_mendel/"; None turns it off)
-MENDEL_DEV             development mode: the QA page is open to everyone (default: the app's
-                       debug flag; `flask mendel dev` turns it on)
-=====================  ===========================================================
+=======================  ===========================================================
+MENDEL_BASEDIR           folder with `.mendelrc` (or below it); default the app's root
+MENDEL_HASH_FORMAT       "v3" (default), "mendel-v1" or "mendel-v2"
+MENDEL_HASH_KEY          secret for keyed v3 hashes
+MENDEL_COOKIE_NAME       cookie with comma-separated variation ids ("mendel_variations")
+MENDEL_QUERY_OVERRIDE    allow `?mendel=a,b` to pick variations (default False: staff/QA only)
+MENDEL_ROUTE             bundle route; default the `.mendelrc` route-config, `/mendel/:hash/:bundle`
+MENDEL_WALK_CACHE_BYTES  bytes of memoized walks (chains, trees, plans; default 64 MiB)
+MENDEL_CACHE_SIZE        deprecated (an entry count) and ignored: see MENDEL_WALK_CACHE_BYTES
+MENDEL_CACHE_BYTES       bytes of packed bundles kept in memory (default 64 MiB)
+MENDEL_URL_PREFIX        CDN origin put in front of bundle URLs, e.g. "https://cdn.example.com"
+MENDEL_ENV               `.mendelrc` env section to merge (default: the MENDEL_ENV variable)
+MENDEL_TEMPLATES         pick templates from the variation folders (default: on when the
+                         base folder has a `templates/` folder)
+MENDEL_QA_ROUTE          the QA page ("/_mendel/"; None turns it off)
+MENDEL_DEV               development mode: the QA page is open to everyone (default: the app's
+                         debug flag; `flask mendel dev` turns it on)
+=======================  ===========================================================
 
 The QA page outside development opens only to a valid QA token or to the app's own check:
 `@ext.qa_access` registers `check(request) -> bool` (called in a request context, so the
@@ -59,6 +60,7 @@ from .cli import cli
 from .qa_page import DEFAULT_QA_ROUTE
 from .request import DEFAULT_COOKIE_NAME, RequestResolver, split_variation_names
 from .templates import VariationTemplateLoader, has_base_templates, install_template_cache
+from .trees import DEFAULT_CACHE_BYTES as DEFAULT_WALK_CACHE_BYTES
 from .trees import MendelTrees
 from .wsgi import MendelMiddleware
 
@@ -75,7 +77,8 @@ DEFAULTS: dict[str, Any] = {
     "MENDEL_COOKIE_NAME": DEFAULT_COOKIE_NAME,
     "MENDEL_QUERY_OVERRIDE": False,
     "MENDEL_ROUTE": None,
-    "MENDEL_CACHE_SIZE": 4096,
+    "MENDEL_CACHE_SIZE": None,
+    "MENDEL_WALK_CACHE_BYTES": DEFAULT_WALK_CACHE_BYTES,
     "MENDEL_CACHE_BYTES": DEFAULT_CACHE_BYTES,
     "MENDEL_URL_PREFIX": "",
     "MENDEL_ENV": None,
@@ -233,7 +236,8 @@ def trees_from_settings(settings: Mapping[str, Any]) -> MendelTrees:
         settings["MENDEL_HASH_FORMAT"],
         settings["MENDEL_HASH_KEY"],
         env=settings["MENDEL_ENV"],
-        cache_size=int(settings["MENDEL_CACHE_SIZE"]),
+        cache_bytes=int(settings["MENDEL_WALK_CACHE_BYTES"]),
+        cache_size=settings["MENDEL_CACHE_SIZE"],
     )
 
 

@@ -1,23 +1,38 @@
 """MendelTrees: the long-lived per-process core (mendel-core's API, in snake_case).
 
-Manifests are loaded and compiled once; walks are memoized in bounded, thread-safe LRU caches keyed
-by `(bundle, lookup chains)` and `(bundle, hash)`, so a repeated request costs a dict lookup.
+Manifests are loaded and compiled once. Lookup chains by variation ids, trees by `(bundle, lookup
+chains)` and by `(bundle, hash)`, and walk plans by shape are memoized in one thread-safe cache
+bounded in bytes (`cache_bytes`, default 64 MiB), so a repeated request costs a dict lookup and no
+flood of distinct cookies or hashes can grow the process beyond it. Its keys hold only what the
+server defines: configured variation ids, and hashes proven valid (a failed walk keeps nothing).
 """
 from __future__ import annotations
 
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cached_property, lru_cache
-from typing import Any
+import sys
+from collections.abc import Callable, Hashable
+from functools import cached_property
+from typing import Any, TypeVar
 
 from . import hashcodec
 from .config import MendelConfig, Variation, config_from_dict, load_config
 from .errors import BundleNotFound, ConfigError, HashError
+from .cache import Cache
 from .manifest import Manifest, Module, load_manifest
 from .walk import Walk, Walker
 
 Chains = tuple[tuple[str, ...], ...]
+T = TypeVar("T")
+
+DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+"""Budget of one MendelTrees' memoized walks (chains, trees, plans): see README, "Memory"."""
+_POINTER_BYTES = 8
+_TUPLE_BYTES = 56
+_TREE_OBJECT_BYTES = 500  # Tree, its __dict__, Walk
+_MAP_ENTRY_BYTES = 40  # one entry of the variation map (keys and values are shared strings)
+_NAME_BYTES = 64  # a variation id or folder in a memo key (the strings themselves are shared)
 
 
 class Tree:
@@ -84,6 +99,22 @@ class Tree:
     def __repr__(self) -> str:
         return f"<Tree {self.bundle} {self.hash} files={self.file_count} conflicts={self.conflicts}>"
 
+    def approx_bytes(self) -> int:
+        """Memory this tree can come to hold, its plan included (plans are shared by trees of one
+        shape, so a cache of trees over-counts rather than under-counts): the walk, and the
+        `files`, `modules` and `variation_map` it fills in on first use."""
+        files = self.file_count
+        walk = self._walk
+        own = (
+            _TREE_OBJECT_BYTES
+            + sys.getsizeof(walk.choices)
+            + sys.getsizeof(walk.hash)
+            + _POINTER_BYTES * (len(walk.branches) + len(walk.conflicts))
+            + 2 * (_TUPLE_BYTES + _POINTER_BYTES * files)
+            + _MAP_ENTRY_BYTES * files
+        )
+        return own + walk.plan.approx_bytes()
+
 
 class MendelTrees:
     """Loads a project's manifests once and resolves trees by variations or by hash."""
@@ -96,8 +127,18 @@ class MendelTrees:
         *,
         config: MendelConfig | Mapping[str, Any] | None = None,
         env: str | None = None,
-        cache_size: int = 4096,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        cache_size: int | None = None,
     ):
+        """`cache_bytes` bounds the memoized walks; `cache_size` (an entry count) is deprecated
+        and ignored."""
+        if cache_size is not None:
+            warnings.warn(
+                "MendelTrees(cache_size=) is deprecated and ignored: the walk cache is bounded in"
+                " bytes (cache_bytes=)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         self.config = _config(basedir, config, env)
         self.hash_key = hash_key
         self.hash_format = _hash_format(hash_format, hash_key, self.config)
@@ -109,13 +150,11 @@ class MendelTrees:
         self.variations: tuple[Variation, ...] = self.config.variations(known_folders)
         self._variation_ids = frozenset(v.id for v in self.variations)
         self.bundles: tuple[str, ...] = tuple(self._manifests)
+        self.cache: Cache[Any] = Cache(cache_bytes)
         self._walkers = {
-            bundle_id: Walker(manifest, self.config.base_dir, plan_cache_size=cache_size)
+            bundle_id: Walker(manifest, self.config.base_dir, self.cache)
             for bundle_id, manifest in self._manifests.items()
         }
-        self._chains_for = lru_cache(maxsize=cache_size)(self._variations_and_chains)
-        self._tree_for_chains = lru_cache(maxsize=cache_size)(self._resolve_chains)
-        self._tree_for_hash = lru_cache(maxsize=cache_size)(self._resolve_hash)
 
     def manifest(self, bundle: str) -> Manifest:
         """The compiled manifest of `bundle`."""
@@ -130,20 +169,23 @@ class MendelTrees:
             raise TypeError("variations_and_chains takes a list of variation ids, not a string")
         # only configured ids reach the memo key: a flood of made-up names adds nothing to it
         known = self._variation_ids
-        matching, chains = self._chains_for(frozenset(n for n in names if n in known))
+        key = frozenset(n for n in names if n in known)
+        matching, chains = self._memo(("chains", key), lambda: self._variations_and_chains(key), _chains_bytes)
         return list(matching), [list(chain) for chain in chains]
 
     def find_tree_for_variations(self, bundle: str, chains: Sequence[Sequence[str]]) -> Tree:
         """The tree a user with these lookup chains gets; raises WalkError for an unresolvable branch."""
         self.manifest(bundle)
-        return self._tree_for_chains(bundle, tuple(tuple(chain) for chain in chains))
+        key = tuple(tuple(chain) for chain in chains)
+        return self._memo(("tree", bundle, key), lambda: self._resolve_chains(bundle, key), Tree.approx_bytes)
 
     def find_tree_for_hash(self, bundle: str, hash: str) -> Tree:
         """The tree a hash stands for; raises HashError (BADHASH, TRVRSL or HASHMISS)."""
         self.manifest(bundle)
         if not isinstance(hash, str):
             raise HashError("BADHASH", "a hash is a string")
-        return self._tree_for_hash(bundle, hash)
+        # only a hash that walked and re-encoded exactly is kept (an error keeps nothing)
+        return self._memo(("hash", bundle, hash), lambda: self._resolve_hash(bundle, hash), Tree.approx_bytes)
 
     def server_variation_map(self, bundle: str, chains: Sequence[Sequence[str]]) -> dict[str, str]:
         """{module id: variation folder} of the tree for these chains (for server-side files)."""
@@ -151,10 +193,15 @@ class MendelTrees:
 
     def clear_caches(self) -> None:
         """Forget memoized walks (used by benchmarks to measure cold paths)."""
-        for cache in (self._chains_for, self._tree_for_chains, self._tree_for_hash):
-            cache.cache_clear()
-        for walker in self._walkers.values():
-            walker.clear_plans()
+        self.cache.clear()
+
+    def _memo(self, key: Hashable, make: Callable[[], T], size_of: Callable[[T], int]) -> T:
+        """The cached value for `key`, made (and kept, if it fits) on a miss; errors keep nothing."""
+        found = self.cache.get(key)
+        if found is None:
+            found = make()
+            self.cache.put(key, found, size_of(found) + _key_bytes(key))
+        return found
 
     def _variations_and_chains(self, names: frozenset[str]) -> tuple[tuple[str, ...], Chains]:
         base = self.config.base_dir
@@ -167,11 +214,26 @@ class MendelTrees:
         walk = self._walkers[bundle].walk_chains(chains, self.hash_format)
         return Tree(bundle, walk, self._manifests[bundle])
 
-    def _resolve_hash(self, bundle: str, text: str) -> Tree:
-        decoded = hashcodec.decode(text)
+    def _resolve_hash(self, bundle: str, hash: str) -> Tree:
+        decoded = hashcodec.decode(hash)
         fmt = hashcodec.format_for(decoded, self.hash_key)
-        walk = self._walkers[bundle].walk_hash(text, decoded, fmt)
+        walk = self._walkers[bundle].walk_hash(hash, decoded, fmt)
         return Tree(bundle, walk, self._manifests[bundle])
+
+
+def _chains_bytes(value: tuple[tuple[str, ...], Chains]) -> int:
+    matching, chains = value
+    names = len(matching) + sum(len(chain) for chain in chains)
+    return (2 + len(chains)) * _TUPLE_BYTES + names * (_POINTER_BYTES + _NAME_BYTES)
+
+
+def _key_bytes(key: Hashable) -> int:
+    """What a memo key holds: its tuples, names and hash text."""
+    if isinstance(key, str):
+        return sys.getsizeof(key)
+    if isinstance(key, (tuple, frozenset)):
+        return _TUPLE_BYTES + sum(_POINTER_BYTES + _key_bytes(part) for part in key)
+    return _POINTER_BYTES
 
 
 HASH_FORMAT_VARIABLE = "MENDEL_HASH_FORMAT"

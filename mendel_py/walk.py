@@ -15,51 +15,24 @@ from precomputed runs.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from threading import Lock
-from typing import Generic, TypeVar
 
+from .cache import Cache
 from .errors import HashError, HashLimitError, WalkError
 from .hashcodec import DecodedHash, HashFormat
 from .manifest import Manifest
 
 Shape = tuple[int, ...]
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
-
-class LRUCache(Generic[K, V]):
-    """A small thread-safe mapping that forgets the least recently used key beyond `maxsize`."""
-
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._data: OrderedDict[K, V] = OrderedDict()
-        self._lock = Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
-
-    def setdefault(self, key: K, value: V) -> V:
-        with self._lock:
-            value = self._data.setdefault(key, value)
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-            return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-    def __len__(self) -> int:
-        return len(self._data)
+DEFAULT_PLAN_CACHE_BYTES = 16 * 1024 * 1024
+_POINTER_BYTES = 8
+_TUPLE_BYTES = 56
+_BYTES_OBJECT_BYTES = 40
+_RUN_DIGEST_BYTES = 20 + 32  # a sha1 and a blake3 digest per file between branch points
+_PLAN_OBJECT_BYTES = 600  # the Plan, its __dict__ and runs dict
 
 
 @dataclass
@@ -74,6 +47,14 @@ class Plan:
     def index_order(self) -> tuple[int, ...]:
         """The walked modules in manifest index order (needed only when a tree's files are read)."""
         return tuple(sorted(self.order))
+
+    def approx_bytes(self) -> int:
+        """Memory this plan can come to hold: order and index order, branch points, and the
+        digest runs of both digest kinds (sha and blake3), which are filled in on first use."""
+        files, branches = len(self.order), len(self.branch_seq)
+        tuples = 3 * _TUPLE_BYTES + _POINTER_BYTES * (2 * files + branches)
+        runs = (files - branches) * _RUN_DIGEST_BYTES + 2 * (branches + 1) * _BYTES_OBJECT_BYTES
+        return _PLAN_OBJECT_BYTES + tuples + runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +71,9 @@ class Walk:
 class Walker:
     """Walks of one bundle's manifest, by lookup chains or by hash."""
 
-    def __init__(self, manifest: Manifest, base_dir: str, plan_cache_size: int = 1024):
+    def __init__(self, manifest: Manifest, base_dir: str, cache: Cache[Plan] | None = None):
+        """`cache` keeps the plans (under ("plan", bundle, shape) keys, so several walkers may
+        share one); by default the walker has its own of DEFAULT_PLAN_CACHE_BYTES."""
         self.manifest = manifest
         self.base_dir = base_dir
         count = len(manifest.modules)
@@ -102,7 +85,7 @@ class Walker:
         self._shape_position = {m: k for k, m in enumerate(self._structural)}
         self._folder_entries = _folder_entries(manifest)
         self._entries_count = [len(m.entries) for m in manifest.modules]
-        self._plans: LRUCache[Shape, Plan] = LRUCache(plan_cache_size)
+        self._plans = _PlanCache(cache if cache is not None else Cache(DEFAULT_PLAN_CACHE_BYTES), manifest.bundle)
         self._runs_lock = Lock()
 
     # -- by lookup chains -------------------------------------------------------------------------
@@ -210,10 +193,6 @@ class Walker:
         return self._plan_from_order(order), choices, tuple(shape)
 
     # -- plans ------------------------------------------------------------------------------------
-
-    def clear_plans(self) -> None:
-        """Forget memoized walk orders (benchmarks use it to measure the worst case)."""
-        self._plans.clear()
 
     def _plan(self, shape: Shape) -> Plan:
         """The plan of a shape, built on first use; also kept under the shape's canonical form
@@ -326,3 +305,24 @@ def _folder_entries(manifest: Manifest) -> dict[str, tuple[tuple[int, int], ...]
         for j, folder in enumerate(manifest.modules[m].folders):
             table.setdefault(folder, []).append((m, j))
     return {folder: tuple(pairs) for folder, pairs in table.items()}
+
+
+class _PlanCache:
+    """One bundle's plans by shape, inside a (possibly shared) byte-bounded cache."""
+
+    def __init__(self, cache: Cache[Plan], bundle: str):
+        self.cache = cache
+        self.bundle = bundle
+
+    def get(self, shape: Shape) -> Plan | None:
+        return self.cache.get(("plan", self.bundle, shape))
+
+    def setdefault(self, shape: Shape, plan: Plan) -> Plan:
+        """The plan kept for `shape`: the one already there, else `plan` (kept if admitted)."""
+        key = ("plan", self.bundle, shape)
+        if key in self.cache:
+            found = self.cache.get(key)
+            if found is not None:
+                return found
+        self.cache.put(key, plan, plan.approx_bytes() + len(shape) * _POINTER_BYTES)
+        return plan

@@ -89,7 +89,8 @@ def test_config_defaults_are_filled_in(make_app: AppFactory, project: Path) -> N
     assert app.config["MENDEL_COOKIE_NAME"] == "mendel_variations"
     assert app.config["MENDEL_QUERY_OVERRIDE"] is False
     assert app.config["MENDEL_URL_PREFIX"] == ""
-    assert app.config["MENDEL_CACHE_SIZE"] == 4096
+    assert app.config["MENDEL_CACHE_SIZE"] is None
+    assert app.config["MENDEL_WALK_CACHE_BYTES"] == 64 * 1024 * 1024
     for key in ("MENDEL_HASH_FORMAT", "MENDEL_HASH_KEY", "MENDEL_ROUTE", "MENDEL_ENV", "MENDEL_TEMPLATES"):
         assert app.config[key] is None
 

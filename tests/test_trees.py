@@ -120,16 +120,41 @@ def test_unresolvable_branch_point_names_the_module(tmp_path: Path) -> None:
     assert files(trees.find_tree_for_variations("main", chains))[1] == "src/variations/feature_B/x.js"
 
 
-def test_results_are_memoized_and_bounded(sample_project: Path) -> None:
-    trees = MendelTrees(basedir=str(sample_project), cache_size=2)
-    chains = [trees.variations_and_chains([name])[1] for name in ALL]
-    first = trees.find_tree_for_variations("main", chains[0])
-    assert trees.find_tree_for_variations("main", [list(c) for c in chains[0]]) is first
-    for more in chains[1:]:
-        trees.find_tree_for_variations("main", more)
-    assert trees._tree_for_chains.cache_info().currsize == 2
-    assert trees.find_tree_for_variations("main", chains[0]) is not first
-    assert trees.find_tree_for_hash("main", first.hash) is trees.find_tree_for_hash("main", first.hash)
+def test_results_are_memoized_and_bounded_in_bytes(sample_project: Path) -> None:
+    probe = MendelTrees(basedir=str(sample_project))
+    chains = [probe.variations_and_chains([name])[1] for name in ALL]
+    tree_bytes = probe.find_tree_for_variations("main", chains[0]).approx_bytes()
+    trees = MendelTrees(basedir=str(sample_project), cache_bytes=3 * tree_bytes)
+    hot = trees.find_tree_for_variations("main", chains[0])
+    assert trees.find_tree_for_variations("main", [list(c) for c in chains[0]]) is hot  # a hit
+    scan = [trees.find_tree_for_variations("main", more) for more in chains[1:]]
+    assert trees.cache.total_bytes <= 3 * tree_bytes
+    assert trees.find_tree_for_variations("main", chains[0]) is hot  # survived the scan
+    again = [trees.find_tree_for_variations("main", more) for more in chains[1:]]
+    assert any(a is not b for a, b in zip(again, scan))  # not everything fits: some walked again
+    assert probe.find_tree_for_hash("main", hot.hash) is probe.find_tree_for_hash("main", hot.hash)
+
+
+def test_cache_size_is_deprecated(sample_project: Path) -> None:
+    with pytest.warns(DeprecationWarning, match="cache_bytes"):
+        MendelTrees(basedir=str(sample_project), cache_size=2)
+
+
+def test_unknown_names_and_invalid_hashes_keep_nothing(trees: MendelTrees) -> None:
+    trees.variations_and_chains([])
+    kept = len(trees.cache), trees.cache.total_bytes
+    for n in range(500):
+        trees.variations_and_chains([f"made-up-{n}", "x" * 7000])
+    assert (len(trees.cache), trees.cache.total_bytes) == kept
+    _, chains = trees.variations_and_chains(["feature_B", "bucket_D"])
+    good = trees.find_tree_for_variations("main", chains).hash
+    trees.clear_caches()
+    tampered = good[:-2] + ("AA" if good[-2:] != "AA" else "BB")  # same branches, wrong digest
+    with pytest.raises(HashError):
+        trees.find_tree_for_hash("main", tampered)
+    assert len(trees.cache) == 0  # not even the walk plan the decode had to build
+    trees.find_tree_for_hash("main", good)
+    assert len(trees.cache) > 0
 
 
 def test_threads_share_one_core(trees: MendelTrees) -> None:

@@ -1,0 +1,48 @@
+"""A worker's memory: the one budget its caches share, and keeping RSS close to it.
+
+Per worker process, mendel_py holds:
+
+- the compiled manifests, read once at start-up (fixed: about 2.5x the manifests' source bytes);
+- the walk cache of `MendelTrees` (lookup chains, trees, walk plans): `cache_bytes`, default
+  `trees.DEFAULT_CACHE_BYTES` (64 MiB; Flask `MENDEL_WALK_CACHE_BYTES`);
+- the packed-bundle cache of the middleware, every content coding counted: `cache_bytes`, default
+  `bundles.DEFAULT_CACHE_BYTES` (64 MiB; Flask `MENDEL_CACHE_BYTES`);
+- a memo of at most 256 short Accept-Encoding values (a few KiB).
+
+So the caches of a worker with the defaults stay within `cache_budget()` = 128 MiB, whatever the
+traffic: keys are only configured variation ids and hashes proven valid, and every entry is
+counted in bytes. What the operating system sees (RSS) can still grow past that when freed
+buffers are not handed back: glibc raises its mmap threshold each time a large block is freed,
+so the multi-megabyte buffers of packing a bundle end up in heap arenas that stay mapped.
+`use_fixed_mmap_threshold()` pins the threshold (as `MALLOC_MMAP_THRESHOLD_=131072` would) so
+blocks of 128 KiB and more are always returned; `examples/gunicorn.conf.py` calls it before the
+app is loaded.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+from .bundles import DEFAULT_CACHE_BYTES as BUNDLE_CACHE_BYTES
+from .trees import DEFAULT_CACHE_BYTES as WALK_CACHE_BYTES
+
+MMAP_THRESHOLD_BYTES = 128 * 1024
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+
+
+def cache_budget(walk_bytes: int = WALK_CACHE_BYTES, bundle_bytes: int = BUNDLE_CACHE_BYTES) -> int:
+    """The bytes a worker's caches may hold together (the defaults unless given)."""
+    return walk_bytes + bundle_bytes
+
+
+def use_fixed_mmap_threshold(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
+    """Make glibc serve blocks of `threshold` bytes and more with mmap, always (so freeing them
+    returns the memory). False where the C library isn't glibc (nothing is changed there)."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, threshold))
