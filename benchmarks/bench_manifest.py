@@ -66,12 +66,18 @@ def main(argv: list[str] | None = None) -> int:
         "digest_checks_ms": round(checks, 2),
         "share_of_load": round(checks / load, 3),
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:18} {value}")
+    print_result(result, args.json)
     return 0
+
+
+def print_result(result: dict[str, object], as_json: bool) -> None:
+    """One JSON object, or `name  value` lines."""
+    if as_json:
+        print(json.dumps(result))
+        return
+    width = max(map(len, result))
+    for key, value in result.items():
+        print(f"{key:{width}}  {value}")
 
 
 if __name__ == "__main__":

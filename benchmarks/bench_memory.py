@@ -19,7 +19,6 @@ figures, so "RSS after - RSS at start" can be read against it. `--json` prints o
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import socket
@@ -31,6 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from bench_serve import free_port, stop
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -100,12 +101,6 @@ def distinct_hashes(project: Path, count: int) -> list[str]:
     raise RuntimeError(f"only {len(found)} distinct trees reachable; asked for {count}")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def get(port: int, path: str, cookie: str | None = None) -> int:
     """One request on a fresh connection; the status code (the body is read and dropped)."""
     head = f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n"
@@ -165,12 +160,7 @@ def gunicorn(project: Path, port: int, env_extra: dict[str, str]) -> Iterator[in
                     time.sleep(0.1)
             yield worker_pid(process.pid)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def flood_cookie(rng: random.Random, real: str) -> str:
@@ -238,12 +228,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    result = measure(args)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:32} {value}")
+    from bench_manifest import print_result
+
+    print_result(measure(args), args.json)
     return 0
 
 
