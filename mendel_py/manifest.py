@@ -18,6 +18,7 @@ import json
 import re
 import warnings
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -82,6 +83,8 @@ class Manifest:
     successors: tuple[tuple[tuple[int, ...], ...], ...]  # [module][entry] -> module indices
     sha: tuple[tuple[bytes, ...], ...]  # [module][entry] -> sha bytes
     blake3: tuple[tuple[bytes, ...], ...]  # [module][entry] -> 32-byte blake3 of the source
+    # what other modules derive from this manifest once and keep with it (the packer's pieces)
+    memo: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def digests(self, kind: str) -> tuple[tuple[bytes, ...], ...]:
         """Per-entry digests of one kind: "sha" (Mendel formats) or "blake3" (v3)."""

@@ -3,15 +3,19 @@
 The JS output follows browser-pack's semantics (``hasExports`` mode) with a prelude written for
 this project: every module is ``function(require, module, exports){...}``; entries run in order;
 exposed modules are reachable by their public name through a global ``require`` that chains to any
-``require`` defined earlier on the page, so several bundles cooperate. Module ids are renumbered
-(``1..n``, or the expose name), so no file path or variation folder reaches the output.
+``require`` defined earlier on the page, so several bundles cooperate. Module ids are numbers (or
+the expose name), so no file path or variation folder reaches the output.
 """
 from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .manifest import Manifest, Module
 
 # The registry prelude. Called as PRELUDE(defs, entries, previousRequire) where defs is a list of
 # [id, factory, depsMap]; it returns the new global require.
@@ -40,95 +44,134 @@ _SOURCE_MAP_COMMENT = re.compile(r"^\s*//[#@]\s*source(?:Mapping)?URL=.*$", re.M
 _SOURCE_MAP_BLOCK = re.compile(r"/\*[#@]\s*source(?:Mapping)?URL=[\s\S]*?\*/")
 
 
-class ModuleLike(Protocol):
-    """The parts of a manifest.Module the packer reads."""
-
-    id: str
-    index: int
-    entry: bool
-    expose: str | None
-    order: float | None
-
-
 class TreeLike(Protocol):
-    """The parts of a trees.Tree the packer reads."""
+    """What the packer reads of a tree (a `trees.Tree`): its manifest and which entries it took."""
 
-    files: Sequence[Mapping[str, Any]]
-    modules: Sequence[ModuleLike]
+    @property
+    def manifest(self) -> Manifest: ...
+
+    @property
+    def selection(self) -> Sequence[tuple[int, int]]:
+        """(module index, entry index) of every module of the tree, in manifest index order."""
+        ...
 
 
 def pack_js(tree: TreeLike) -> bytes:
     """One self-contained script for the tree's modules, in the tree's (manifest index) order."""
-    pairs = _present_pairs(tree)
-    public_ids = _public_ids(pair[1] for pair in pairs)
-    defs = ",".join(_module_def(dep, info, public_ids) for dep, info in pairs)
-    entries = ",".join(_js_literal(public_ids[info.id]) for info in _entries_in_run_order(pairs))
-    script = f'require={JS_PRELUDE}([{defs}],[{entries}],typeof require=="function"&&require);\n'
-    return script.encode("utf-8")
+    return packer_for(tree.manifest).js(tree.selection)
 
 
 def pack_css(tree: TreeLike) -> bytes:
     """The sources by `order` (unordered last), then manifest index; a "\\n" after each."""
-    pairs = sorted(_present_pairs(tree), key=lambda pair: _order_key(pair[1]))
-    return "".join(f"{dep['source']}\n" for dep, _info in pairs).encode("utf-8")
+    return packer_for(tree.manifest).css(tree.selection)
 
 
-def _present_pairs(tree: TreeLike) -> list[tuple[Mapping[str, Any], ModuleLike]]:
-    """(dep, module info) for every resolved module; holes (None) are skipped as Mendel does."""
-    return [(dep, info) for dep, info in zip(tree.files, tree.modules) if dep and info]
+def packer_for(manifest: Manifest) -> ManifestPacker:
+    """The manifest's packer, made once and kept with the manifest (so it goes when it goes)."""
+    found = manifest.memo.get(_MEMO_KEY)
+    if found is None:
+        with _MEMO_LOCK:
+            found = manifest.memo.setdefault(_MEMO_KEY, ManifestPacker(manifest))
+    return found
 
 
-def _public_ids(infos: Any) -> dict[str, int | str]:
-    """Module id -> id used in the output: the expose name, else the next free number from 1."""
-    infos = list(infos)
-    exposed = {info.expose for info in infos if info.expose}
-    public: dict[str, int | str] = {}
+class ManifestPacker:
+    """Everything about packing that doesn't depend on the tree, computed once per manifest.
+
+    Public module ids are fixed per manifest: a module's expose name, else the next number from 1
+    in manifest index order that no expose name takes. So a module's whole definition --
+    ``[id,function(require,module,exports){source\\n},{deps}]`` with its dependency targets already
+    renumbered -- is the same in every tree: it is made once (on first use) and a bundle is a join
+    of ready pieces plus the list of entries. The bytes for a hash are a function of the manifest,
+    so every process serving one manifest (one deploy) produces the same bytes.
+    """
+
+    def __init__(self, manifest: Manifest):
+        self.manifest = manifest
+        modules = manifest.modules
+        self.public_ids = _public_ids(modules)
+        self._texts = [_js_literal(public) for public in self.public_ids]
+        self._literals = [text.encode("ascii") for text in self._texts]
+        self._js: list[list[bytes | None]] = [[None] * len(m.entries) for m in modules]
+        self._css: list[list[bytes | None]] = [[None] * len(m.entries) for m in modules]
+        self._run_order = tuple(m.index for m in sorted(modules, key=_order_key) if m.entry)
+        self._order_keys = [_order_key(m) for m in modules]
+
+    def js(self, selection: Sequence[tuple[int, int]]) -> bytes:
+        """The script for the modules of `selection` ((module, entry) in manifest index order)."""
+        pieces = self._js
+        defs = [pieces[m][j] or self._js_piece(m, j) for m, j in selection]
+        present = bytearray(len(pieces))
+        for m, _j in selection:
+            present[m] = 1
+        literals = self._literals
+        entries = b",".join([literals[m] for m in self._run_order if present[m]])
+        return b"".join((_JS_HEAD, b",".join(defs), b"],[", entries, _JS_TAIL))
+
+    def css(self, selection: Sequence[tuple[int, int]]) -> bytes:
+        """The stylesheet: sources by `order` (unordered last), then manifest index."""
+        keys = self._order_keys
+        ordered = sorted(selection, key=lambda pair: keys[pair[0]])
+        pieces = self._css
+        return b"".join([pieces[m][j] or self._css_piece(m, j) for m, j in ordered])
+
+    def prepare(self) -> None:
+        """Make every piece now (e.g. in a pre-forking server's master, shared after fork)."""
+        for m, module in enumerate(self.manifest.modules):
+            for j in range(len(module.entries)):
+                self._js_piece(m, j)
+
+    def _js_piece(self, m: int, j: int) -> bytes:
+        entry = self.manifest.modules[m].entries[j]
+        source = _strip_source_map_comments(str(entry.get("source") or ""))
+        piece = (
+            f"[{self._texts[m]},function(require,module,exports){{\n"
+            f"{source}\n}},{self._deps_literal(entry.get('deps') or {})}]"
+        ).encode("utf-8")
+        self._js[m][j] = piece  # a race only computes the same bytes twice
+        return piece
+
+    def _css_piece(self, m: int, j: int) -> bytes:
+        piece = f"{self.manifest.modules[m].entries[j]['source']}\n".encode("utf-8")
+        self._css[m][j] = piece
+        return piece
+
+    def _deps_literal(self, deps: Mapping[str, Any]) -> str:
+        """The deps map with module ids replaced by public ids; false stays false (external)."""
+        indexes, texts = self.manifest.indexes, self._texts
+        items = (
+            f"{_js_literal(specifier)}:{texts[indexes[target]] if isinstance(target, str) else 'false'}"
+            for specifier, target in sorted(deps.items())
+        )
+        return "{" + ",".join(items) + "}"
+
+
+_MEMO_KEY = "packer"
+_MEMO_LOCK = threading.Lock()
+_JS_HEAD = f"require={JS_PRELUDE}([".encode("ascii")
+_JS_TAIL = b'],typeof require=="function"&&require);\n'
+
+
+def _public_ids(modules: Sequence[Module]) -> list[int | str]:
+    """Module index -> id used in the output: the expose name, else the next free number from 1."""
+    exposed = {module.expose for module in modules if module.expose}
+    public: list[int | str] = []
     number = 0
-    for info in infos:
-        if info.expose:
-            public[info.id] = info.expose
+    for module in modules:
+        if module.expose:
+            public.append(module.expose)
             continue
         number += 1
         while str(number) in exposed:
             number += 1
-        public[info.id] = number
+        public.append(number)
     return public
 
 
-def _module_def(dep: Mapping[str, Any], info: ModuleLike, public_ids: dict[str, int | str]) -> str:
-    """`[id,function(require,module,exports){source\\n},{deps}]` for one module."""
-    source = _strip_source_map_comments(str(dep.get("source") or ""))
-    deps = _renumbered_deps(dep.get("deps") or {}, public_ids)
-    return (
-        f"[{_js_literal(public_ids[info.id])},function(require,module,exports){{\n"
-        f"{source}\n}},{deps}]"
-    )
-
-
-def _renumbered_deps(deps: Mapping[str, Any], public_ids: dict[str, int | str]) -> str:
-    """The deps map with module ids replaced by public ids; anything not in the bundle is false."""
-    items = (
-        f"{_js_literal(specifier)}:{_js_literal(_public_target(target, public_ids))}"
-        for specifier, target in sorted(deps.items())
-    )
-    return "{" + ",".join(items) + "}"
-
-
-def _public_target(target: Any, public_ids: dict[str, int | str]) -> int | str | bool:
-    """A dep's id in the output; false (external) for false and for modules not in the bundle."""
-    return public_ids.get(target, False) if isinstance(target, str) else False
-
-
-def _entries_in_run_order(pairs: list[tuple[Mapping[str, Any], ModuleLike]]) -> list[ModuleLike]:
-    """Entry modules: those with an explicit `order` first (by order), then by manifest index."""
-    entries = [info for _dep, info in pairs if info.entry]
-    return sorted(entries, key=_order_key)
-
-
-def _order_key(info: ModuleLike) -> tuple[bool, float, int]:
+def _order_key(module: Module) -> tuple[bool, float, int]:
     """Sort key: modules with an `order` first, by it; then manifest index."""
-    order = info.order
-    return (order is None, float(order) if order is not None else 0.0, info.index)
+    order = module.order
+    return (order is None, float(order) if order is not None else 0.0, module.index)
 
 
 def _js_literal(value: int | str | bool) -> str:

@@ -52,6 +52,17 @@ class Tree:
         return self._walk.hash
 
     @property
+    def manifest(self) -> Manifest:
+        """The compiled manifest this tree was resolved from."""
+        return self._manifest
+
+    @cached_property
+    def selection(self) -> tuple[tuple[int, int], ...]:
+        """(module index, entry index) of every walked module, in manifest index order."""
+        choices = self._walk.choices
+        return tuple((m, choices.get(m, 0)) for m in self._walk.plan.index_order)
+
+    @property
     def branches(self) -> tuple[int, ...]:
         """The entry index chosen at each branch point, in walk order."""
         return self._walk.branches

@@ -4,50 +4,56 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mendel_py.packer import JS_PRELUDE, pack_css, pack_js
+from mendel_py.manifest import Manifest, Module, compile_manifest
+from mendel_py.packer import JS_PRELUDE, pack_css, pack_js, packer_for
 
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
 
-@dataclass(frozen=True)
-class FakeModule:
-    id: str
-    index: int
-    entry: bool = False
-    expose: str | None = None
-    order: float | None = None
-
-
 @dataclass
 class FakeTree:
+    """What the packer and the middleware read of a tree, over a real compiled manifest."""
+
     bundle: str
     hash: str
-    files: list[dict[str, Any]] = field(default_factory=list)
-    modules: list[FakeModule] = field(default_factory=list)
+    manifest: Manifest
+    selection: tuple[tuple[int, int], ...]
+
+    @property
+    def files(self) -> list[Any]:
+        return [self.manifest.modules[m].entries[j] for m, j in self.selection]
+
+    @property
+    def modules(self) -> list[Module]:
+        return [self.manifest.modules[m] for m, _j in self.selection]
+
+
+def make_manifest(bundle: str, specs: list[dict[str, Any]], variation: str = "src/variations/bucket_A") -> Manifest:
+    """A compiled manifest from [{"id", "source", "deps"?, "entry"?, "expose"?, "order"?}]."""
+    modules = []
+    for index, spec in enumerate(specs):
+        module: dict[str, Any] = {
+            "id": spec["id"], "index": index, "variations": [variation], "entry": spec.get("entry", False),
+            "data": [{"id": spec["id"], "file": f"{variation}/{spec['id']}", "variation": variation,
+                      "source": spec["source"], "sha": "00", "deps": spec.get("deps", {})}],
+        }
+        module.update({key: spec[key] for key in ("expose", "order") if key in spec})
+        modules.append(module)
+    data = {"indexes": {spec["id"]: i for i, spec in enumerate(specs)}, "bundles": modules}
+    return compile_manifest(data, f"{bundle}.manifest.json", bundle)
 
 
 def make_tree(bundle: str, specs: list[dict[str, Any]], variation: str = "src/variations/bucket_A") -> FakeTree:
-    """A tree from [{"id", "source", "deps"?, "entry"?, "expose"?, "order"?}] in index order."""
-    tree = FakeTree(bundle, "HASH")
-    for index, spec in enumerate(specs):
-        tree.files.append({
-            "id": spec["id"],
-            "file": f"{variation}/{spec['id']}",
-            "variation": variation,
-            "source": spec["source"],
-            "sha": "00",
-            "deps": spec.get("deps", {}),
-        })
-        tree.modules.append(FakeModule(spec["id"], index, spec.get("entry", False),
-                                       spec.get("expose"), spec.get("order")))
-    return tree
+    """A tree of every module of `make_manifest(bundle, specs, variation)`."""
+    manifest = make_manifest(bundle, specs, variation)
+    return FakeTree(bundle, "HASH", manifest, tuple((m, 0) for m in range(len(specs))))
 
 
 APP_TREE_SPECS = [
@@ -57,8 +63,7 @@ APP_TREE_SPECS = [
     {"id": "pkg/main.js", "entry": True,
      "source": "var button = require('./components/button.js');\nwindow.log.push('main ran ' + button());\n"
                "module.exports = 'main';\n//# sourceMappingURL=src/variations/bucket_A/main.js.map",
-     "deps": {"./components/button.js": "pkg/components/button.js", "react": False,
-              "./missing.js": "not/in/tree.js"}},
+     "deps": {"./components/button.js": "pkg/components/button.js", "react": False}},
     {"id": "pkg/lib/shared.js", "expose": "shared", "source": "module.exports = {answer: 42};", "deps": {}},
 ]
 
@@ -74,7 +79,7 @@ def defs_of(script: bytes) -> str:
 
 def test_js_output_has_no_paths_or_variation_folders() -> None:
     packed = pack_js(app_tree()).decode()
-    for needle in ("src/", "bucket_A", "variations", "pkg/", "not/in/tree.js", "sourceMappingURL"):
+    for needle in ("src/", "bucket_A", "variations", "pkg/", "sourceMappingURL"):
         assert needle not in packed, needle
     # specifiers (what the source itself requires) stay: they are part of the module code
     assert '"./components/button.js":1' in packed
@@ -88,9 +93,9 @@ def test_js_renumbers_modules_and_uses_expose_names() -> None:
     assert '["shared",function(require,module,exports){\nmodule.exports = {answer: 42};\n},{}]' in defs
 
 
-def test_js_deps_false_stay_false_and_unknown_targets_become_external() -> None:
+def test_js_deps_false_stay_false() -> None:
     defs = defs_of(pack_js(app_tree()))
-    assert '{"./components/button.js":1,"./missing.js":false,"react":false}' in defs
+    assert '{"./components/button.js":1,"react":false}' in defs
 
 
 def test_js_entries_are_listed_in_order() -> None:
@@ -127,11 +132,25 @@ def test_js_escapes_script_closing_tags_in_ids() -> None:
     assert "</script>" not in script
 
 
-def test_js_skips_missing_entries() -> None:
-    tree = make_tree("x", [{"id": "a.js", "entry": True, "source": "A"}])
-    tree.files.append(None)  # type: ignore[arg-type]
-    tree.modules.append(FakeModule("gone.js", 1, True))
-    assert pack_js(tree) == pack_js(make_tree("x", [{"id": "a.js", "entry": True, "source": "A"}]))
+def test_js_ids_are_fixed_per_manifest_so_pieces_are_shared_by_trees() -> None:
+    full = app_tree()
+    part = FakeTree("app", "H2", full.manifest, ((1, 0), (3, 0)))  # util and shared only
+    defs = defs_of(pack_js(part))
+    assert defs.startswith('([[2,function(require,module,exports){\nexports.name')
+    assert '["shared",function' in defs and "[1,function" not in defs
+    assert defs.endswith("],[],typeof require==\"function\"&&require);\n")  # no entry in it
+    whole = pack_js(full)
+    assert packer_for(full.manifest) is packer_for(part.manifest)
+    pieces = packer_for(full.manifest)._js
+    assert pieces[1][0] is not None and pieces[1][0] in whole  # made once, joined into both
+
+
+def test_prepare_makes_every_piece_and_changes_nothing() -> None:
+    lazily = pack_js(app_tree())
+    tree = app_tree()
+    packer_for(tree.manifest).prepare()
+    assert all(piece is not None for pieces in packer_for(tree.manifest)._js for piece in pieces)
+    assert pack_js(tree) == lazily
 
 
 def test_css_concatenates_by_order_then_index() -> None:
