@@ -34,8 +34,9 @@ _PROTECTED_SHARE = 0.8
 _SKETCH_ROWS = 4
 _COUNTER_MAX = 15
 _MASK64 = (1 << 64) - 1
-# Odd 64-bit multipliers (multiply-shift hashing): one per sketch row.
-_SEEDS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93)
+_MAX_ROW_BITS = 64 // _SKETCH_ROWS  # four slices of one 64-bit hash: rows of at most 65,536
+# Odd 64-bit multiplier (multiply-shift hashing); the rows take disjoint bit slices of it.
+_SEED = 0x9E3779B97F4A7C15
 _MISSING = object()
 
 
@@ -61,20 +62,37 @@ class FrequencySketch:
     """Approximate access counts of recently seen keys (count-min, 4-bit counters, aging)."""
 
     def __init__(self, width: int = 4096):
-        bits = max(4, (max(16, width) - 1).bit_length())
-        self._shift = 64 - bits
+        # one multiply-shift hash gives the four row slots as four slices of its top bits
+        bits = min(_MAX_ROW_BITS, max(4, (max(16, width) - 1).bit_length()))
+        self._shifts = tuple(64 - bits * (row + 1) for row in range(_SKETCH_ROWS))
+        self._mask = (1 << bits) - 1
         self._rows = [bytearray(1 << bits) for _ in range(_SKETCH_ROWS)]
         self._sample = 10 << bits
         self._added = 0
 
     def _slots(self, key: Hashable) -> list[int]:
-        h = hash(key) & _MASK64
-        return [((h * seed) & _MASK64) >> self._shift for seed in _SEEDS]
+        h = ((hash(key) & _MASK64) * _SEED) & _MASK64
+        mask = self._mask
+        return [(h >> shift) & mask for shift in self._shifts]
 
     def add(self, key: Hashable) -> None:
-        for row, slot in zip(self._rows, self._slots(key)):
-            if row[slot] < _COUNTER_MAX:
-                row[slot] += 1
+        # unrolled: this runs on every cache get, the hot path of a warm request
+        h = ((hash(key) & _MASK64) * _SEED) & _MASK64
+        mask = self._mask
+        s0, s1, s2, s3 = self._shifts
+        r0, r1, r2, r3 = self._rows
+        i = (h >> s0) & mask
+        if r0[i] < _COUNTER_MAX:
+            r0[i] += 1
+        i = (h >> s1) & mask
+        if r1[i] < _COUNTER_MAX:
+            r1[i] += 1
+        i = (h >> s2) & mask
+        if r2[i] < _COUNTER_MAX:
+            r2[i] += 1
+        i = (h >> s3) & mask
+        if r3[i] < _COUNTER_MAX:
+            r3[i] += 1
         self._added += 1
         if self._added >= self._sample:
             self._age()
