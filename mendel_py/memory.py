@@ -7,6 +7,8 @@ Per worker process, mendel_py holds:
   `trees.DEFAULT_CACHE_BYTES` (64 MiB; Flask `MENDEL_WALK_CACHE_BYTES`);
 - the packed-bundle cache of the middleware, every content coding counted: `cache_bytes`, default
   `bundles.DEFAULT_CACHE_BYTES` (64 MiB; Flask `MENDEL_CACHE_BYTES`);
+- the lookup-chains memo: `trees.CHAINS_MEMO_SIZE` (1,024) sets of configured ids, ~3 KB each
+  at most with 45 variations (a few MiB);
 - a memo of at most 256 short Accept-Encoding values (a few KiB).
 
 So the caches of a worker with the defaults stay within `cache_budget()` = 128 MiB, whatever the

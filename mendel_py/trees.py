@@ -1,10 +1,11 @@
 """MendelTrees: the long-lived per-process core (mendel-core's API, in snake_case).
 
-Manifests are loaded and compiled once. Lookup chains by variation ids, trees by `(bundle, lookup
-chains)` and by `(bundle, hash)`, and walk plans by shape are memoized in one thread-safe cache
-bounded in bytes (`cache_bytes`, default 64 MiB), so a repeated request costs a dict lookup and no
-flood of distinct cookies or hashes can grow the process beyond it. Its keys hold only what the
-server defines: configured variation ids, and hashes proven valid (a failed walk keeps nothing).
+Manifests are loaded and compiled once. Trees by `(bundle, lookup chains)` and by `(bundle, hash)`,
+and walk plans by shape, are memoized in one thread-safe cache bounded in bytes (`cache_bytes`,
+default 64 MiB), so a repeated request costs a lookup and no flood of distinct cookies or hashes can
+grow the process beyond it; lookup chains by variation ids in a small memo keyed by configured ids
+only. Keys hold only what the server defines: configured variation ids, and hashes proven valid
+(a failed walk keeps nothing).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 import sys
 from collections.abc import Callable, Hashable
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, TypeVar
 
 from . import hashcodec
@@ -33,6 +34,8 @@ _TUPLE_BYTES = 56
 _TREE_OBJECT_BYTES = 500  # Tree, its __dict__, Walk
 _MAP_ENTRY_BYTES = 40  # one entry of the variation map (keys and values are shared strings)
 _NAME_BYTES = 64  # a variation id or folder in a memo key (the strings themselves are shared)
+CHAINS_MEMO_SIZE = 1024
+"""Entries of the lookup-chains memo: at most ~3 KB each with 45 variations configured."""
 
 
 class Tree:
@@ -162,6 +165,10 @@ class MendelTrees:
         self._variation_ids = frozenset(v.id for v in self.variations)
         self.bundles: tuple[str, ...] = tuple(self._manifests)
         self.cache: Cache[Any] = Cache(cache_bytes)
+        # The one memo outside `cache`: its keys are sets of configured ids only and its values
+        # are bounded by the config, so CHAINS_MEMO_SIZE entries are a byte bound too; it is the
+        # first lookup of every page, and functools' C memo costs a tenth of a Cache.get.
+        self._chains_for = lru_cache(maxsize=CHAINS_MEMO_SIZE)(self._variations_and_chains)
         self._walkers = {
             bundle_id: Walker(manifest, self.config.base_dir, self.cache)
             for bundle_id, manifest in self._manifests.items()
@@ -180,8 +187,7 @@ class MendelTrees:
             raise TypeError("variations_and_chains takes a list of variation ids, not a string")
         # only configured ids reach the memo key: a flood of made-up names adds nothing to it
         known = self._variation_ids
-        key = frozenset(n for n in names if n in known)
-        matching, chains = self._memo(("chains", key), lambda: self._variations_and_chains(key), _chains_bytes)
+        matching, chains = self._chains_for(frozenset(n for n in names if n in known))
         return list(matching), [list(chain) for chain in chains]
 
     def find_tree_for_variations(self, bundle: str, chains: Sequence[Sequence[str]]) -> Tree:
@@ -205,6 +211,7 @@ class MendelTrees:
     def clear_caches(self) -> None:
         """Forget memoized walks (used by benchmarks to measure cold paths)."""
         self.cache.clear()
+        self._chains_for.cache_clear()
 
     def _memo(self, key: Hashable, make: Callable[[], T], size_of: Callable[[T], int]) -> T:
         """The cached value for `key`, made (and kept, if it fits) on a miss; errors keep nothing."""
@@ -230,12 +237,6 @@ class MendelTrees:
         fmt = hashcodec.format_for(decoded, self.hash_key)
         walk = self._walkers[bundle].walk_hash(hash, decoded, fmt)
         return Tree(bundle, walk, self._manifests[bundle])
-
-
-def _chains_bytes(value: tuple[tuple[str, ...], Chains]) -> int:
-    matching, chains = value
-    names = len(matching) + sum(len(chain) for chain in chains)
-    return (2 + len(chains)) * _TUPLE_BYTES + names * (_POINTER_BYTES + _NAME_BYTES)
 
 
 def _key_bytes(key: Hashable) -> int:
