@@ -5,53 +5,34 @@ of its 200 and 304 responses; a warm request is one cache lookup. Only the codin
 for are held, each weighed by its body in the project's one cache (`mendel_py.cache`).
 
 ETags hash nothing: a bundle URL's hash already names the content (it digests every file of the
-tree), so the ETag is the hash, the packer's output format and the coding with its level --
+tree), so the ETag is the hash, the packer's output format and the coder's tag (library, level) --
 the same on every host and process. Each coding is its own representation with its own strong
 ETag; `If-None-Match` with the ETag of any coding of the same hash answers 304.
 """
 from __future__ import annotations
 
-import gzip
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from werkzeug.http import parse_etags, quote_etag
 
 from .cache import Cache, CacheStats
+from .compression import IDENTITY, Coder, brotli_available, request_path_coders
 
-try:  # brotli is an optional extra
-    import brotli as _brotli
-except ImportError:  # pragma: no cover - depends on the environment
-    _brotli = None
+__all__ = [
+    "CSS_CONTENT_TYPE", "DEFAULT_CACHE_BYTES", "IDENTITY", "IMMUTABLE_CACHE_CONTROL",
+    "JS_CONTENT_TYPE", "PACK_FORMAT", "BundleCache", "Representation", "brotli_available",
+]
 
 JS_CONTENT_TYPE = "application/javascript; charset=utf-8"
 CSS_CONTENT_TYPE = "text/css; charset=utf-8"
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
-IDENTITY = "identity"
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 # Bump when the packer's output for the same tree changes, so ETags change with it.
 PACK_FORMAT = "p1"
-# Levels for a first request (see benchmarks/README.md for the size/time trade-off measured).
-GZIP_LEVEL = 6
-BROTLI_QUALITY = 5
 
 Headers = list[tuple[str, str]]
 Packer = Callable[[], tuple[bytes, str]]
-
-
-def brotli_available() -> bool:
-    """True when the optional `brotli` package is importable."""
-    return _brotli is not None
-
-
-def _compress_gzip(body: bytes, level: int) -> bytes:
-    """gzip with a zero mtime, so the same body always gives the same bytes."""
-    return gzip.compress(body, compresslevel=level, mtime=0)
-
-
-def _compress_brotli(body: bytes, quality: int) -> bytes:
-    assert _brotli is not None
-    return _brotli.compress(body, quality=quality, mode=_brotli.MODE_TEXT)
 
 
 @dataclass(frozen=True)
@@ -86,16 +67,12 @@ class BundleCache:
         self,
         max_bytes: int = DEFAULT_CACHE_BYTES,
         *,
-        gzip_level: int = GZIP_LEVEL,
-        brotli_quality: int = BROTLI_QUALITY,
         use_brotli: bool = True,
+        coders: Mapping[str, Coder] | None = None,
     ):
-        self.gzip_level = gzip_level
-        self.brotli_quality = brotli_quality
-        self.encodings: tuple[str, ...] = (
-            ("br", "gzip") if use_brotli and brotli_available() else ("gzip",)
-        )
-        self._levels = {"gzip": f"gz{gzip_level}", "br": f"br{brotli_quality}"}
+        """`coders`: coding -> Coder, best first (default: `request_path_coders(use_brotli)`)."""
+        self.coders = dict(coders) if coders is not None else request_path_coders(use_brotli)
+        self.encodings: tuple[str, ...] = tuple(self.coders)
         self._cache: Cache[Representation] = Cache(max_bytes, sketch_width=1024)
 
     @property
@@ -119,7 +96,7 @@ class BundleCache:
         """The (unquoted) strong ETag of `hash`'s representation in `encoding`."""
         if encoding == IDENTITY:
             return f"{hash}.{PACK_FORMAT}"
-        return f"{hash}.{PACK_FORMAT}.{self._levels[encoding]}"
+        return f"{hash}.{PACK_FORMAT}.{self.coders[encoding].tag}"
 
     @staticmethod
     def etag_matches(if_none_match: str, hash: str) -> bool:
@@ -156,12 +133,7 @@ class BundleCache:
         else:
             body, content_type = pack()
         if encoding != IDENTITY:
-            compressed = self._compress(body, encoding)
+            compressed = self.coders[encoding].compress(body)
             if len(compressed) < len(body):
                 return _representation(compressed, content_type, encoding, self.etag(hash, encoding))
         return _representation(body, content_type, IDENTITY, self.etag(hash, IDENTITY))
-
-    def _compress(self, body: bytes, encoding: str) -> bytes:
-        if encoding == "br":
-            return _compress_brotli(body, self.brotli_quality)
-        return _compress_gzip(body, self.gzip_level)

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Response
 
-from mendel_py import bundles as bundles_module
 from mendel_py.bundles import (
     CSS_CONTENT_TYPE,
     IMMUTABLE_CACHE_CONTROL,
@@ -19,6 +18,7 @@ from mendel_py.bundles import (
     BundleCache,
     brotli_available,
 )
+from mendel_py.compression import Coder, gzip_coder
 from mendel_py.config import config_from_dict
 from mendel_py.errors import ConfigError, HashError, WalkError
 from mendel_py.packer import pack_css, pack_js
@@ -330,7 +330,7 @@ def test_other_methods_are_405(client: Client, method: str) -> None:
 # --- the warm path ------------------------------------------------------------------------------
 
 def test_warm_request_does_no_walking_packing_or_compressing(
-    client: Client, trees: FakeTrees, monkeypatch: pytest.MonkeyPatch
+    client: Client, middleware: MendelMiddleware, trees: FakeTrees, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for accept in ("gzip", "br, gzip", None):
         get_encoded(client, accept)
@@ -340,8 +340,9 @@ def test_warm_request_does_no_walking_packing_or_compressing(
         raise AssertionError("work on a warm request")
 
     monkeypatch.setattr("mendel_py.wsgi.pack_js", forbidden)
-    monkeypatch.setattr(bundles_module, "_compress_gzip", forbidden)
-    monkeypatch.setattr(bundles_module, "_compress_brotli", forbidden)
+    coders = middleware.cache.coders
+    monkeypatch.setattr(middleware.cache, "coders",
+                        {name: Coder(c.coding, c.tag, forbidden) for name, c in coders.items()})
     for accept in ("gzip", "br, gzip", None):
         assert get_encoded(client, accept).status_code == 200
     assert trees.hash_lookups == cold_lookups
@@ -521,6 +522,16 @@ def test_cache_without_brotli_serves_gzip_or_identity() -> None:
     cache = BundleCache(use_brotli=False)
     assert cache.encodings == ("gzip",)
     assert cache.representation("a", "1", "br", lambda: (b"a" * 1000, JS_CONTENT_TYPE)).encoding == "identity"
+
+
+def test_gzip_without_isal_uses_zlib_and_says_so_in_the_etag() -> None:
+    body = b"abc" * 1000
+    fast = BundleCache(coders={"gzip": gzip_coder()}).representation("a", "1", "gzip", lambda: (body, JS_CONTENT_TYPE))
+    zlib = BundleCache(coders={"gzip": gzip_coder(fast=False)}).representation(
+        "a", "1", "gzip", lambda: (body, JS_CONTENT_TYPE))
+    assert gzip.decompress(fast.body) == gzip.decompress(zlib.body) == body
+    assert zlib.etag == "1.p1.gz1"
+    assert (fast.etag == zlib.etag) == (fast.body == zlib.body)
 
 
 def test_cache_gzip_is_deterministic() -> None:

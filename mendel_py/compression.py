@@ -1,0 +1,72 @@
+"""Content codings of bundles: which compressor, at which level, named how in ETags.
+
+A first request for a bundle is compressed on the request path, so the levels are chosen for
+speed (benchmarks/README.md has the size/time table they were picked from). gzip uses ISA-L's
+igzip (`isal`, the `[speedups]` extra) when installed -- about 4x faster than zlib at level 1
+and smaller -- else zlib. brotli needs the `brotli` package.
+
+Every coder has a `tag` that goes into the representation's ETag: it names the coding, the
+library and the level, because a strong ETag promises the same bytes; two hosts with the same
+libraries write the same bytes (gzip with a zero mtime), and hosts that differ get different
+ETags instead of a false match.
+"""
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from dataclasses import dataclass
+
+try:  # brotli is an optional extra
+    import brotli as _brotli
+except ImportError:  # pragma: no cover - depends on the environment
+    _brotli = None
+try:  # ISA-L's igzip: much faster gzip, an optional extra
+    from isal import igzip as _igzip
+except ImportError:  # pragma: no cover - depends on the environment
+    _igzip = None
+
+IDENTITY = "identity"
+GZIP = "gzip"
+BROTLI = "br"
+# Levels for the request path: see benchmarks/README.md ("compression levels").
+IGZIP_LEVEL = 2
+ZLIB_LEVEL = 1
+BROTLI_QUALITY = 4
+
+
+def brotli_available() -> bool:
+    """True when the optional `brotli` package is importable."""
+    return _brotli is not None
+
+
+@dataclass(frozen=True)
+class Coder:
+    """One content coding: its name in HTTP, its ETag tag and how to compress a body."""
+
+    coding: str
+    tag: str
+    compress: Callable[[bytes], bytes]
+
+
+def gzip_coder(level: int | None = None, *, fast: bool = True) -> Coder:
+    """gzip at `level`: igzip (levels 0-3) when installed and `fast`, else zlib (1-9)."""
+    if fast and _igzip is not None:
+        chosen = IGZIP_LEVEL if level is None else level
+        return Coder(GZIP, f"igz{chosen}", lambda body: _igzip.compress(body, chosen, mtime=0))
+    chosen = ZLIB_LEVEL if level is None else level
+    return Coder(GZIP, f"gz{chosen}", lambda body: gzip.compress(body, compresslevel=chosen, mtime=0))
+
+
+def brotli_coder(quality: int = BROTLI_QUALITY) -> Coder:
+    """brotli at `quality` (0-11), text mode."""
+    if _brotli is None:
+        raise RuntimeError("brotli is not installed (pip install brotli)")
+    codec = _brotli
+    return Coder(BROTLI, f"br{quality}", lambda body: codec.compress(body, quality=quality, mode=codec.MODE_TEXT))
+
+
+def request_path_coders(use_brotli: bool = True) -> dict[str, Coder]:
+    """The coders for first requests, best first: br (if installed and wanted), then gzip."""
+    coders = {BROTLI: brotli_coder()} if use_brotli and brotli_available() else {}
+    coders[GZIP] = gzip_coder()
+    return coders

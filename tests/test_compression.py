@@ -1,0 +1,34 @@
+"""Content coders (mendel_py.compression)."""
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mendel_py.compression import GZIP, brotli_available, brotli_coder, gzip_coder, request_path_coders
+
+
+@settings(max_examples=60, deadline=None)
+@given(body=st.binary(max_size=5000))
+def test_gzip_coders_round_trip_and_repeat(body: bytes) -> None:
+    for coder in (gzip_coder(), gzip_coder(fast=False), gzip_coder(9, fast=False)):
+        once = coder.compress(body)
+        assert gzip.decompress(once) == body
+        assert coder.compress(body) == once  # same bytes every time: no mtime, no randomness
+
+
+@pytest.mark.skipif(not brotli_available(), reason="brotli is not installed")
+@settings(max_examples=30, deadline=None)
+@given(body=st.binary(max_size=5000))
+def test_brotli_round_trips(body: bytes) -> None:
+    import brotli
+
+    coder = brotli_coder()
+    assert brotli.decompress(coder.compress(body)) == body and coder.tag == "br4"
+
+
+def test_tags_name_library_and_level() -> None:
+    assert gzip_coder(3, fast=False).tag == "gz3"
+    assert set(request_path_coders(use_brotli=False)) == {GZIP}
