@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 __all__ = ["DEFAULT_ROUTE", "BundleRoute", "BundleUnavailable", "MendelMiddleware"]
 
 ALLOWED_METHODS = "GET, HEAD"
+# A plain dict, not a cache.Cache: a few hundred short header values (<= 256 x 128 characters) is
+# its whole byte bound, and a warm request reads it without a lock.
 _ACCEPT_MEMO_SIZE = 256
 _ACCEPT_MEMO_MAX_LENGTH = 128  # longer Accept-Encoding values are parsed, not remembered
 _X_GZIP = "x-gzip"
