@@ -131,7 +131,7 @@ class Walker:
 
     # -- by hash ----------------------------------------------------------------------------------
 
-    def walk_hash(self, text: str, decoded: DecodedHash, fmt: HashFormat) -> Walk:
+    def walk_hash(self, hash: str, decoded: DecodedHash, fmt: HashFormat) -> Walk:
         """SPEC §3 step 4: follow the hash's branch list; only its canonical spelling is valid."""
         plan, choices, new_shape = self._plan_for_branches(decoded.branches)
         branches = tuple(choices[m] for m in plan.branch_seq)
@@ -140,11 +140,11 @@ class Walker:
             canonical = fmt.encode(branches, len(plan.order), digest)
         except HashLimitError:
             canonical = None
-        if canonical != text:
+        if canonical != hash:
             raise HashError("HASHMISS", "tree hash mismatch")
         if new_shape is not None:  # kept only now that the hash proved valid
             plan = self._plans.setdefault(new_shape, plan)
-        return Walk(plan, choices, text, branches, ())
+        return Walk(plan, choices, hash, branches, ())
 
     def _plan_for_branches(
         self, branches: tuple[int, ...]
