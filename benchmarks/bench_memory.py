@@ -43,12 +43,9 @@ CLIENT_THREADS = 4
 
 
 def make_page_app() -> Any:
-    """The gunicorn entry point: a page embedding the main bundle's URL, behind the middleware
-    (with the allocator set up as examples/gunicorn.conf.py does)."""
-    from mendel_py.memory import use_fixed_mmap_threshold
+    """The gunicorn entry point: a page embedding the main bundle's URL, behind the middleware."""
     from mendel_py.wsgi import MendelMiddleware
 
-    use_fixed_mmap_threshold()
     walk_bytes, bundle_bytes = cache_sizes(os.environ.get(BUDGET_ENV))
 
     def page(environ: dict[str, Any], start_response: Any) -> list[bytes]:

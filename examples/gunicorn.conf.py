@@ -6,12 +6,6 @@ MENDEL_WORKERS the number of workers (default 2).
 """
 import os
 
-from mendel_py.memory import use_fixed_mmap_threshold
-
-# Freed bundle-sized buffers go back to the OS, so a worker's RSS stays near its cache budget
-# (see mendel_py/memory.py); called here, in the master, before the app is loaded and forked.
-use_fixed_mmap_threshold()
-
 wsgi_app = "shop.app:create_app()"
 pythonpath = os.path.dirname(os.path.abspath(__file__))
 bind = [os.environ.get("MENDEL_BIND", "127.0.0.1:8000")]

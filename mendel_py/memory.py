@@ -17,8 +17,9 @@ counted in bytes. What the operating system sees (RSS) can still grow past that 
 buffers are not handed back: glibc raises its mmap threshold each time a large block is freed,
 so the multi-megabyte buffers of packing a bundle end up in heap arenas that stay mapped.
 `use_fixed_mmap_threshold()` pins the threshold (as `MALLOC_MMAP_THRESHOLD_=131072` would) so
-blocks of 128 KiB and more are always returned; `examples/gunicorn.conf.py` calls it before the
-app is loaded.
+blocks of 128 KiB and more are always returned; every `MendelMiddleware` calls it when it is made
+(with gunicorn's preload, in the master, before the workers fork). It changes nothing but that
+threshold, and only where the C library is glibc.
 """
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ from .bundles import (
     Representation,
 )
 from .errors import BundleNotFound, HashError, WalkError
+from .memory import use_fixed_mmap_threshold
 from .packer import pack_css, pack_js
 from .qa_page import DEFAULT_QA_ROUTE, QAAccess, QAPage
 from .request import DEFAULT_COOKIE_NAME, RequestResolver, VariationsLoader
@@ -132,6 +133,8 @@ class MendelMiddleware:
         self.app = app
         self.development = development
         self.trees = _trees_from(trees_or_basedir)
+        # a serving process returns freed bundle-sized buffers, so its RSS follows its caches
+        use_fixed_mmap_threshold()
         self.route = BundleRoute(route or self.trees.config.route, url_prefix)
         self.cache = BundleCache(cache_bytes)
         self.variations_loader = variations_loader
