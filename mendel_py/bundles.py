@@ -18,6 +18,7 @@ from werkzeug.http import parse_etags, quote_etag
 
 from .cache import Cache, CacheStats
 from .compression import IDENTITY, Coder, brotli_available, request_path_coders
+from .store import BundleStore
 
 __all__ = [
     "CSS_CONTENT_TYPE", "DEFAULT_CACHE_BYTES", "IDENTITY", "IMMUTABLE_CACHE_CONTROL",
@@ -32,12 +33,15 @@ DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 PACK_FORMAT = "p1"
 
 Headers = list[tuple[str, str]]
-Packer = Callable[[], tuple[bytes, str]]
+Packer = Callable[[], bytes]
 
 
 @dataclass(frozen=True)
 class Representation:
-    """One content coding of a bundle with the headers of its 200 and 304 responses."""
+    """One content coding of a bundle with the headers of its 200 and 304 responses.
+
+    The body is in memory (`body`), or, from a `BundleStore`, in the file at `path` (`body` empty).
+    """
 
     body: bytes
     content_type: str
@@ -45,23 +49,40 @@ class Representation:
     etag: str
     headers: Headers
     not_modified_headers: Headers
+    size: int
+    path: str | None = None
+
+    @property
+    def weight(self) -> int:
+        """What holding it costs the memory cache: the body, or a small record for a file."""
+        return _FILE_RECORD_BYTES if self.path is not None else len(self.body)
 
 
-def _representation(body: bytes, content_type: str, encoding: str, etag: str) -> Representation:
-    """Prebuilt header lists for serving `body` (already in `encoding`)."""
+_FILE_RECORD_BYTES = 1024
+
+
+def _representation(
+    body: bytes, content_type: str, encoding: str, etag: str, path: str | None = None, size: int | None = None
+) -> Representation:
+    """Prebuilt header lists for serving `body` (already in `encoding`), or the file at `path`."""
     shared = [
         ("Cache-Control", IMMUTABLE_CACHE_CONTROL),
         ("ETag", quote_etag(etag)),
         ("Vary", "Accept-Encoding"),
     ]
-    headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+    length = len(body) if size is None else size
+    headers = [("Content-Type", content_type), ("Content-Length", str(length))]
     if encoding != IDENTITY:
         headers.append(("Content-Encoding", encoding))
-    return Representation(body, content_type, encoding, etag, headers + shared, list(shared))
+    return Representation(body, content_type, encoding, etag, headers + shared, list(shared), length, path)
 
 
 class BundleCache:
-    """Representations by (bundle, hash, coding), bounded by the bytes of their bodies."""
+    """Representations by (bundle, hash, coding), bounded by the bytes they hold in memory.
+
+    With a `store`, representations live in files shared by every worker of the host, and the
+    memory cache keeps only a small record (path and headers) of each.
+    """
 
     def __init__(
         self,
@@ -69,10 +90,12 @@ class BundleCache:
         *,
         use_brotli: bool = True,
         coders: Mapping[str, Coder] | None = None,
+        store: BundleStore | None = None,
     ):
         """`coders`: coding -> Coder, best first (default: `request_path_coders(use_brotli)`)."""
         self.coders = dict(coders) if coders is not None else request_path_coders(use_brotli)
         self.encodings: tuple[str, ...] = tuple(self.coders)
+        self.store = store
         self._cache: Cache[Representation] = Cache(max_bytes, sketch_width=1024)
 
     @property
@@ -92,6 +115,10 @@ class BundleCache:
     def clear(self) -> None:
         self._cache.clear()
 
+    def forget(self, bundle: str, hash: str, encoding: str) -> None:
+        """Drop one representation from memory (e.g. its stored file was evicted meanwhile)."""
+        self._cache.pop((bundle, hash, encoding))
+
     def etag(self, hash: str, encoding: str) -> str:
         """The (unquoted) strong ETag of `hash`'s representation in `encoding`."""
         if encoding == IDENTITY:
@@ -109,9 +136,11 @@ class BundleCache:
             tag == family or tag.startswith(family + ".") for tag in etags.as_set(include_weak=True)
         )
 
-    def representation(self, bundle: str, hash: str, encoding: str, pack: Packer) -> Representation:
-        """`bundle` at `hash` in `encoding`; on a miss `pack() -> (body, content type)` is called
-        (it may raise) and the result, compressed if asked, is cached.
+    def representation(
+        self, bundle: str, hash: str, encoding: str, content_type: str, pack: Packer
+    ) -> Representation:
+        """`bundle` at `hash` in `encoding`; on a miss `pack()` makes the identity body (it may
+        raise), and the result, compressed if asked, is cached (and stored, with a store).
 
         A coding we don't offer gets identity; a compressed body that isn't smaller than the
         identity body is not served: identity is, under that coding's key.
@@ -122,18 +151,56 @@ class BundleCache:
         found = self._cache.get(key)
         if found is not None:
             return found
-        made = self._make(bundle, hash, encoding, pack)
-        self._cache.put(key, made, len(made.body))
+        if self.store is None:
+            body, made_encoding = self._encoded(self._identity_body(bundle, hash, pack), encoding)
+            made = _representation(body, content_type, made_encoding, self.etag(hash, made_encoding))
+        else:
+            made = self._stored(self.store, bundle, hash, encoding, content_type, pack)
+        self._cache.put(key, made, made.weight)
         return made
 
-    def _make(self, bundle: str, hash: str, encoding: str, pack: Packer) -> Representation:
-        plain = self._cache.peek((bundle, hash, IDENTITY))
-        if plain is not None and plain.encoding == IDENTITY:
-            body, content_type = plain.body, plain.content_type
-        else:
-            body, content_type = pack()
+    def _stored(
+        self, store: BundleStore, bundle: str, hash: str, encoding: str, content_type: str, pack: Packer
+    ) -> Representation:
+        """The representation's file, made once per host: under the name's lock, by one worker."""
+        name = store.file_name(bundle, self.etag(hash, encoding))
+        size = store.size(name)
+        plain = b""
+        if size is None:
+            with store.locked(name):
+                size = store.size(name)
+                if size is None:
+                    plain = self._identity_body(bundle, hash, pack, keep=encoding != IDENTITY)
+                    body, made_encoding = self._encoded(plain, encoding)
+                    if made_encoding == encoding:
+                        store.write(name, body)
+                        size = len(body)
+        if size is None:  # compression didn't pay: serve (and store) identity
+            return self._stored(store, bundle, hash, IDENTITY, content_type, lambda: plain)
+        path = store.path(name)
+        return _representation(b"", content_type, encoding, self.etag(hash, encoding), path, size)
+
+    def _encoded(self, body: bytes, encoding: str) -> tuple[bytes, str]:
+        """(body, coding it is in): compressed in `encoding`, or identity when that isn't smaller."""
         if encoding != IDENTITY:
             compressed = self.coders[encoding].compress(body)
             if len(compressed) < len(body):
-                return _representation(compressed, content_type, encoding, self.etag(hash, encoding))
-        return _representation(body, content_type, IDENTITY, self.etag(hash, IDENTITY))
+                return compressed, encoding
+        return body, IDENTITY
+
+    def _identity_body(self, bundle: str, hash: str, pack: Packer, keep: bool = False) -> bytes:
+        """The identity bytes: from memory or the store if held there, else packed (and, if
+        `keep`, stored, so that other workers need not pack it for another coding)."""
+        held = self._cache.peek((bundle, hash, IDENTITY))
+        if held is not None and held.path is None and held.encoding == IDENTITY:
+            return held.body
+        if self.store is None:
+            return pack()
+        name = self.store.file_name(bundle, self.etag(hash, IDENTITY))
+        stored = self.store.read(name)
+        if stored is not None:
+            return stored
+        body = pack()
+        if keep:
+            self.store.write(name, body)
+        return body

@@ -28,6 +28,9 @@ MENDEL_ROUTE             bundle route; default the `.mendelrc` route-config, `/m
 MENDEL_WALK_CACHE_BYTES  bytes of memoized walks (chains, trees, plans; default 64 MiB)
 MENDEL_CACHE_SIZE        deprecated (an entry count) and ignored: see MENDEL_WALK_CACHE_BYTES
 MENDEL_CACHE_BYTES       bytes of packed bundles kept in memory (default 64 MiB)
+MENDEL_STORE_DIR         folder of the on-disk bundle store the workers of a host share (packed
+                         and compressed once per host, served with sendfile; default: none)
+MENDEL_STORE_BYTES       bound of that store (default 1 GiB)
 MENDEL_URL_PREFIX        CDN origin put in front of bundle URLs, e.g. "https://cdn.example.com"
 MENDEL_ENV               `.mendelrc` env section to merge (default: the MENDEL_ENV variable)
 MENDEL_TEMPLATES         pick templates from the variation folders (default: on when the
@@ -59,6 +62,7 @@ from .bundles import DEFAULT_CACHE_BYTES
 from .cli import cli
 from .qa_page import DEFAULT_QA_ROUTE
 from .request import DEFAULT_COOKIE_NAME, RequestResolver, split_variation_names
+from .store import DEFAULT_STORE_BYTES
 from .templates import VariationTemplateLoader, has_base_templates, install_template_cache
 from .trees import DEFAULT_CACHE_BYTES as DEFAULT_WALK_CACHE_BYTES
 from .trees import MendelTrees
@@ -80,6 +84,8 @@ DEFAULTS: dict[str, Any] = {
     "MENDEL_CACHE_SIZE": None,
     "MENDEL_WALK_CACHE_BYTES": DEFAULT_WALK_CACHE_BYTES,
     "MENDEL_CACHE_BYTES": DEFAULT_CACHE_BYTES,
+    "MENDEL_STORE_DIR": None,
+    "MENDEL_STORE_BYTES": DEFAULT_STORE_BYTES,
     "MENDEL_URL_PREFIX": "",
     "MENDEL_ENV": None,
     "MENDEL_TEMPLATES": None,
@@ -184,6 +190,8 @@ class Mendel:
             cookie_name=settings["MENDEL_COOKIE_NAME"],
             query_override=bool(settings["MENDEL_QUERY_OVERRIDE"]),
             cache_bytes=int(settings["MENDEL_CACHE_BYTES"]),
+            store_dir=settings["MENDEL_STORE_DIR"] or None,
+            store_bytes=int(settings["MENDEL_STORE_BYTES"]),
             route=settings["MENDEL_ROUTE"],
             url_prefix=settings["MENDEL_URL_PREFIX"] or "",
             development=app.debug if settings["MENDEL_DEV"] is None else bool(settings["MENDEL_DEV"]),

@@ -112,8 +112,8 @@ def bundle_info(middleware: MendelMiddleware, resolver: RequestResolver, bundle:
     owners = folder_owners(middleware.trees)
     raw = gzipped = None
     try:
-        raw = len(middleware.packed_bundle(bundle, tree).body)
-        gzipped = len(middleware.packed_bundle(bundle, tree, "gzip").body)
+        raw = middleware.packed_bundle(bundle, tree).size
+        gzipped = middleware.packed_bundle(bundle, tree, "gzip").size
     except Exception as error:  # the page still shows the tree when packing fails
         log.warning("QA page: packing %s failed: %s", bundle, error)
     return BundleInfo(

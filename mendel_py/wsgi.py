@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Response
-from werkzeug.wsgi import get_path_info
+from werkzeug.wsgi import get_path_info, wrap_file
 
 from .bundles import (
     CSS_CONTENT_TYPE,
@@ -37,6 +37,7 @@ from .packer import pack_css, pack_js
 from .qa_page import DEFAULT_QA_ROUTE, QAAccess, QAPage
 from .request import DEFAULT_COOKIE_NAME, RequestResolver, VariationsLoader
 from .route import DEFAULT_ROUTE, BundleRoute
+from .store import DEFAULT_STORE_BYTES, BundleStore
 
 if TYPE_CHECKING:
     from .trees import MendelTrees, Tree
@@ -51,6 +52,7 @@ ALLOWED_METHODS = "GET, HEAD"
 _ACCEPT_MEMO_SIZE = 256
 _ACCEPT_MEMO_MAX_LENGTH = 128  # longer Accept-Encoding values are parsed, not remembered
 _X_GZIP = "x-gzip"
+_FILE_CHUNK_BYTES = 256 * 1024  # when the server has no sendfile, the file goes in chunks
 _HASH_REASONS = {
     "BADHASH": "invalid hash",
     "TRVRSL": "hash does not fit the bundle tree",
@@ -105,6 +107,8 @@ class MendelMiddleware:
     `variations_loader(environ)`, `cookie_name`, `query_override`: where a request's variations
     come from (see `mendel_py.request`; keep `query_override` off unless gated by authentication).
     `cache_bytes`: budget of the packed-bundle cache, all content codings counted.
+    `store_dir`: folder of the on-disk bundle store shared by the workers of a host (`store.py`;
+    None, the default, keeps bundles in memory only); `store_bytes` bounds it.
     `route`: the bundle URL pattern; default the config's `route-config.hash`.
     `url_prefix`: put in front of built bundle URLs (a CDN origin or a mount path) instead of the
     request's SCRIPT_NAME; requests are matched on PATH_INFO without it.
@@ -124,6 +128,8 @@ class MendelMiddleware:
         cookie_name: str = DEFAULT_COOKIE_NAME,
         query_override: bool = False,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        store_dir: str | os.PathLike[str] | None = None,
+        store_bytes: int = DEFAULT_STORE_BYTES,
         route: str | None = None,
         url_prefix: str = "",
         development: bool = False,
@@ -136,7 +142,8 @@ class MendelMiddleware:
         # a serving process returns freed bundle-sized buffers, so its RSS follows its caches
         use_fixed_mmap_threshold()
         self.route = BundleRoute(route or self.trees.config.route, url_prefix)
-        self.cache = BundleCache(cache_bytes)
+        store = BundleStore(store_dir, store_bytes) if store_dir is not None else None
+        self.cache = BundleCache(cache_bytes, store=store)
         self.variations_loader = variations_loader
         self.cookie_name = cookie_name
         self.query_override = query_override
@@ -206,8 +213,27 @@ class MendelMiddleware:
         if if_none_match and self.cache.etag_matches(if_none_match, hash):
             start_response("304 Not Modified", list(representation.not_modified_headers))
             return []
+        if method == "HEAD":
+            start_response("200 OK", list(representation.headers))
+            return []
+        if representation.path is None:
+            start_response("200 OK", list(representation.headers))
+            return [representation.body]
+        return self._serve_file(environ, start_response, bundle, hash, representation)
+
+    def _serve_file(
+        self, environ: dict[str, Any], start_response: StartResponse, bundle: str, hash: str,
+        representation: Representation,
+    ) -> Iterable[bytes]:
+        """A stored representation through `wsgi.file_wrapper` (sendfile under gunicorn)."""
+        try:
+            handle = open(representation.path, "rb")  # type: ignore[arg-type]
+        except FileNotFoundError:  # evicted from the store since: make it again, once
+            self.cache.forget(bundle, hash, representation.encoding)
+            representation = self.cached_bundle(bundle, hash, representation.encoding)
+            handle = open(representation.path, "rb")  # type: ignore[arg-type]
         start_response("200 OK", list(representation.headers))
-        return [] if method == "HEAD" else [representation.body]
+        return wrap_file(environ, handle, _FILE_CHUNK_BYTES)
 
     def named_bundle(self, environ: dict[str, Any], path: str, hash: str, segment: str) -> tuple[str, str]:
         """(bundle, hash) of a matched URL; BundleUnavailable unless it is spelled canonically."""
@@ -221,12 +247,15 @@ class MendelMiddleware:
     def cached_bundle(self, bundle: str, hash: str, encoding: str = IDENTITY) -> Representation:
         """`bundle` at `hash` in `encoding`; BundleUnavailable if the hash is no tree."""
         return self.cache.representation(
-            bundle, hash, encoding, lambda: self._pack(bundle, self._tree_for_hash(bundle, hash))
+            bundle, hash, encoding, self._content_type(bundle),
+            lambda: self._pack(bundle, self._tree_for_hash(bundle, hash)),
         )
 
     def packed_bundle(self, bundle: str, tree: Tree, encoding: str = IDENTITY) -> Representation:
         """A resolved tree's bundle in `encoding`, from the cache (packed and stored on a miss)."""
-        return self.cache.representation(bundle, tree.hash, encoding, lambda: self._pack(bundle, tree))
+        return self.cache.representation(
+            bundle, tree.hash, encoding, self._content_type(bundle), lambda: self._pack(bundle, tree)
+        )
 
     def _spelled_canonically(self, environ: dict[str, Any], path: str, bundle: str, hash: str) -> bool:
         """False when the URL is spelled otherwise than `build` writes it: with a query string
@@ -283,7 +312,8 @@ class MendelMiddleware:
     def _suffix(self, bundle: str) -> str:
         return self.trees.config.bundles[bundle].suffix
 
-    def _pack(self, bundle: str, tree: Tree) -> tuple[bytes, str]:
-        if self.trees.config.bundles[bundle].is_css:
-            return pack_css(tree), CSS_CONTENT_TYPE
-        return pack_js(tree), JS_CONTENT_TYPE
+    def _content_type(self, bundle: str) -> str:
+        return CSS_CONTENT_TYPE if self.trees.config.bundles[bundle].is_css else JS_CONTENT_TYPE
+
+    def _pack(self, bundle: str, tree: Tree) -> bytes:
+        return pack_css(tree) if self.trees.config.bundles[bundle].is_css else pack_js(tree)
