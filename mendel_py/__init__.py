@@ -10,6 +10,7 @@ from .errors import (
     HashLimitError,
     ManifestError,
     MendelError,
+    StartupError,
     WalkError,
 )
 
@@ -26,6 +27,7 @@ __all__ = [
     "MendelError",
     "MendelMiddleware",
     "MendelTrees",
+    "StartupError",
     "Tree",
     "WalkError",
 ]
