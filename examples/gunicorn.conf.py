@@ -12,3 +12,10 @@ bind = [os.environ.get("MENDEL_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("MENDEL_WORKERS", "2"))
 preload_app = True
 accesslog = "-"
+
+
+def when_ready(server):
+    """The app is loaded in the master (preload_app): make shared work once, before workers fork."""
+    from mendel_py.prefork import prepare_for_fork
+
+    prepare_for_fork(server.app.wsgi().extensions["mendel"].trees)
