@@ -54,6 +54,7 @@ ENV_STORE = "MENDEL_BENCH_STORE"
 ENV_CACHE = "MENDEL_BENCH_CACHE_BYTES"
 ENV_PACK_LOG = "MENDEL_BENCH_PACK_LOG"
 CODINGS = ("identity", "gzip", "br")
+sys.path.insert(0, str(REPO))
 
 
 # --------------------------------------------------------------------------- the served app
@@ -312,7 +313,7 @@ def bench_workers(project: Path, paths: list[str], workers: int, store: bool) ->
 
 # --------------------------------------------------------------------------- main
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--modules", type=int, default=2000)
     parser.add_argument("--variations", type=int, default=45)
@@ -323,12 +324,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--skip-node", action="store_true", help="don't run mendel-middleware")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    sys.path.insert(0, str(REPO))
+    args = build_parser().parse_args(argv)
     project, _requested = write_project(WORK / "project-cold", args.modules, args.variations)
     needed = max(3 * args.samples + 1, args.cyclic_urls, args.hashes)
     paths = distinct_paths(project, needed, args.variations, seed=7)
