@@ -39,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from bench_serve import (
-    EXPRESS_SERVER,
     WORK,
     ensure_mendel_middleware,
+    express_server,
     free_port,
     running,
     write_project,
@@ -208,12 +208,7 @@ def bench_mendel_middleware(project: Path, paths: list[str], samples: int) -> di
     modules = ensure_mendel_middleware(install=True) if shutil.which("node") else None
     if modules is None:
         return None
-    WORK.mkdir(exist_ok=True)
-    script = WORK / "mendel_express.js"
-    script.write_text(EXPRESS_SERVER)
-    port = free_port()
-    env = dict(os.environ, NODE_PATH=str(modules), NODE_ENV="production")
-    with running("bench-cold-express", ["node", str(script), str(project), str(port)], port, env):
+    with express_server(project, modules, "bench-cold-express") as port:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         timed_get(connection, paths[-1], "gzip")
         runs = [timed_get(connection, path, "gzip") for path in paths[:samples]]

@@ -286,6 +286,18 @@ def ensure_mendel_middleware(install: bool) -> Path | None:
     return modules
 
 
+@contextmanager
+def express_server(project: Path, modules: Path, name: str = "express") -> Iterator[int]:
+    """mendel-middleware 4 on Express serving `project` for the block; yields its port."""
+    WORK.mkdir(exist_ok=True)
+    script = WORK / "mendel_express.js"
+    script.write_text(EXPRESS_SERVER)
+    port = free_port()
+    env = dict(os.environ, NODE_PATH=str(modules), NODE_ENV="production")
+    with running(name, ["node", str(script), str(project), str(port)], port, env):
+        yield port
+
+
 def bench_express(
     project: Path, path: str, requested: list[str], expected_body: bytes, args: argparse.Namespace
 ) -> float | None:
@@ -296,12 +308,7 @@ def bench_express(
     if modules is None:
         print("(c) skipped: mendel-middleware is not installed in benchmarks/.node")
         return None
-    WORK.mkdir(exist_ok=True)
-    script = WORK / "mendel_express.js"
-    script.write_text(EXPRESS_SERVER)
-    port = free_port()
-    env = dict(os.environ, NODE_PATH=str(modules), NODE_ENV="production")
-    with running("express", ["node", str(script), str(project), str(port)], port, env):
+    with express_server(project, modules) as port:
         _status, mendel_url = http_get(port, "/url?v=" + ",".join(requested))
         if mendel_url.decode() != path:
             raise RuntimeError(f"Mendel builds {mendel_url.decode()!r}, mendel_py {path!r}")
