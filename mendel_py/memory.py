@@ -2,8 +2,9 @@
 
 Per worker process, mendel_py holds:
 
-- the compiled manifests, read once at start-up (fixed: about 2.5x the manifests' source bytes);
-- the walk cache of `MendelTrees` (lookup chains, trees, walk plans): `cache_bytes`, default
+- the compiled manifests and what is precomputed from them at start-up (fixed, whatever the
+  traffic);
+- the walk cache of `MendelTrees` (trees, walk plans): `cache_bytes`, default
   `trees.DEFAULT_CACHE_BYTES` (64 MiB; Flask `MENDEL_WALK_CACHE_BYTES`);
 - the packed-bundle cache of the middleware, every content coding counted: `cache_bytes`, default
   `bundles.DEFAULT_CACHE_BYTES` (64 MiB; Flask `MENDEL_CACHE_BYTES`);
