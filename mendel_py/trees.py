@@ -10,17 +10,16 @@ only. Keys hold only what the server defines: configured variation ids, and hash
 from __future__ import annotations
 
 import os
-import warnings
-from collections.abc import Iterable, Mapping, Sequence
 import sys
-from collections.abc import Callable, Hashable
+import warnings
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from functools import cached_property, lru_cache
 from typing import Any, TypeVar
 
 from . import hashcodec
+from .cache import Cache
 from .config import MendelConfig, Variation, config_from_dict, load_config
 from .errors import BundleNotFound, ConfigError, HashError
-from .cache import Cache
 from .manifest import Manifest, Module, load_manifest
 from .walk import Walk, Walker
 
