@@ -40,9 +40,9 @@ MENDEL_DEV               development mode: the QA page is open to everyone (defa
                          debug flag; `flask mendel dev` turns it on)
 =======================  ===========================================================
 
-The QA page outside development opens only to a valid QA token or to the app's own check:
-`@ext.qa_access` registers `check(request) -> bool` (called in a request context, so the
-session and the app's login helpers work).
+The QA page outside development opens only to a valid QA token (signed with the app's
+SECRET_KEY, as set when `init_app` runs) or to the app's own check: `@ext.qa_access` registers
+`check(request) -> bool` (called in a request context, so the session and login helpers work).
 
 Bundle URLs are answered in front of Flask (the app's wsgi_app is wrapped), so no request hook,
 session or cookie can reach or vary a bundle response.
@@ -197,6 +197,7 @@ class Mendel:
             development=app.debug if settings["MENDEL_DEV"] is None else bool(settings["MENDEL_DEV"]),
             qa_route=settings["MENDEL_QA_ROUTE"] or None,
             qa_access=self.qa_access_for(app),
+            secret_key=app.secret_key,
         )
         template_loader = make_template_loader(trees, settings["MENDEL_TEMPLATES"])
         app.extensions[EXTENSION_KEY] = MendelState(self, trees, middleware, template_loader)

@@ -7,7 +7,7 @@ module -> variation map of this browser's tree, plus the variation matrix as an 
 
 The page shows variation names, so it is gated: it is open in development; in production only a
 request with a valid signed QA token (`mendel_py.qa`) or one the app's own `access(environ)` hook
-admits sees it. Any other request under the route is handed to the app untouched, so the answer
+admits sees it (a QA link's `?mendel_qa=<token>` is moved into the QA cookie). Any other request under the route is handed to the app untouched, so the answer
 is whatever the app answers for an unknown URL (its 404): nothing tells that the page exists.
 Bundle URLs never carry names; only this origin page does.
 
@@ -26,6 +26,7 @@ from markupsafe import Markup, escape
 from werkzeug.wrappers import Request, Response
 
 from .errors import ConfigError, MendelError
+from .qa import DEFAULT_TTL_SECONDS, QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token, sign_qa_token
 from .variation_matrix import Matrix, render_svg, variation_matrix
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ MATRIX_PATH = "matrix.svg"
 VARIATION_FIELD = "variation"
 NEXT_FIELD = "next"
 NO_STORE = "no-store, private"
+QA_TOKEN_TTL_SECONDS = DEFAULT_TTL_SECONDS  # a toggle signs a fresh token for this long
 
 QAAccess = Callable[[dict[str, Any]], bool]
 
@@ -194,24 +196,35 @@ class QAPage:
         """True for the page, its sub-paths, and the route without its trailing slash."""
         return path.startswith(self.route) or path == self.route[:-1]
 
-    def allowed(self, environ: dict[str, Any]) -> bool:
+    def allowed(self, request: Request) -> bool:
         """Open in development; otherwise a valid QA token or the app's access hook admits."""
-        if self.middleware.development:
+        if self.middleware.development or self.token_variations(request) is not None:
             return True
         if self.access is not None:
             try:
-                return bool(self.access(environ))
+                return bool(self.access(request.environ))
             except Exception:  # a broken hook must not open the page
                 log.exception("QA page access hook failed")
         return False
 
+    def token_variations(self, request: Request) -> tuple[str, ...] | None:
+        """The variations of a valid QA token in the query (a QA link) or the cookie, else None."""
+        secret = self.middleware.secret_key
+        token = request.args.get(QA_QUERY_PARAM) or request.cookies.get(QA_COOKIE_NAME)
+        if not secret or not token:
+            return None
+        return read_qa_token(secret, token)
+
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if not self.allowed(environ):
-            return self.middleware.pass_to_app(environ, start_response)
         request = Request(environ)
+        if not self.allowed(request):
+            return self.middleware.pass_to_app(environ, start_response)
         sub_path = request.path[len(self.route) :] if request.path.startswith(self.route) else ""
-        if sub_path == "" and request.path != self.route:
-            response: Response = _redirect(request.script_root + self.route)
+        if QA_QUERY_PARAM in request.args and self.token_variations(request) is not None:
+            response: Response = _redirect(request.script_root + self.route)  # the token leaves the URL
+            self._set_token_cookie(response, request.args[QA_QUERY_PARAM], request)
+        elif sub_path == "" and request.path != self.route:
+            response = _redirect(request.script_root + self.route)
         elif sub_path == "":
             response = self.page(request) if request.method != "POST" else self.choose(request)
         elif sub_path == MATRIX_PATH:
@@ -251,13 +264,29 @@ class QAPage:
         return response
 
     def set_override(self, response: Response, chosen: Sequence[str], request: Request) -> None:
-        """Make this browser get `chosen`: the variations cookie the resolver reads."""
+        """Make this browser get `chosen`: a signed QA token (it outranks the app's own choice
+        and keeps the page open in production) when the app has a secret, else (development
+        without a secret) the variations cookie."""
+        secret = self.middleware.secret_key
+        if secret:
+            self._set_token_cookie(response, sign_qa_token(secret, chosen, QA_TOKEN_TTL_SECONDS), request)
+            return
         path = request.script_root or "/"
         name = self.middleware.cookie_name
         if chosen:
             response.set_cookie(name, ",".join(chosen), path=path, samesite="Lax", httponly=True)
         else:
             response.delete_cookie(name, path=path, samesite="Lax", httponly=True)
+
+    def _set_token_cookie(self, response: Response, token: str, request: Request) -> None:
+        response.set_cookie(
+            QA_COOKIE_NAME,
+            token,
+            path=request.script_root or "/",
+            samesite="Lax",
+            httponly=True,
+            secure=request.scheme == "https",
+        )
 
 
 def safe_next(value: str | None, default: str) -> str:
@@ -295,7 +324,8 @@ code { font-family: ui-monospace, monospace; font-size: .9em; overflow-wrap: any
         background: #e8e8e8; } .on { background: #1a5fb4; color: #ffffff; }
 fieldset { border: 1px solid #ccc; margin: .5rem 0; padding: .4rem .8rem; }
 label { display: inline-block; margin: .2rem 1rem .2rem 0; cursor: pointer; }
-button { font: inherit; padding: .3rem .9rem; margin-right: .5rem; }
+button { font: inherit; padding: .3rem .9rem; margin-right: .5rem; white-space: nowrap; }
+td form { margin: 0; }
 :focus-visible { outline: 3px solid #e66100; outline-offset: 2px; }
 .matrix { overflow-x: auto; border: 1px solid #ddd; padding: .5rem; }
 .legend span { display: inline-block; width: .9em; height: .9em; vertical-align: middle; margin: 0 .3rem 0 1rem; }
@@ -311,7 +341,7 @@ def render_page(report: Report, action: str, app_url: str, changed: bool = False
         '<p class="status" role="status">Your variations were changed for this browser.</p>' if changed else "",
         _this_browser(report, app_url),
         _chooser(report, action, app_url),
-        _variations_table(report),
+        _variations_table(report, action, app_url),
         _bundles(report),
         _matrix_section(report.matrix, action),
     ]
@@ -392,16 +422,24 @@ def _fieldset(position: int, legend: str, members: list[VariationInfo], exclusiv
     return Markup("<fieldset><legend>{}</legend>{}</fieldset>").format(legend, Markup("").join(inputs))
 
 
-def _variations_table(report: Report) -> str:
+def _variations_table(report: Report, action: str, app_url: str) -> str:
+    """One row per variation, with a button that opens the app with only that variation."""
     rows = [
         Markup(
-            "<tr><td><code>{}</code> {}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
+            "<tr><td><code>{id}</code> {badge}</td>{layer}<td>{inherits}</td><td>{chain}</td>"
+            '<td><form method="post" action="{action}"><input type="hidden" name="{field}" value="{id}">'
+            '<button type="submit" name="{next}" value="{app}" aria-label="Open the app with only {id}">'
+            "Try alone</button></form></td></tr>"
         ).format(
-            v.id,
-            Markup('<span class="badge on">active</span>') if v.active else "",
-            v.layer or "",
-            _names(v.inherits),
-            Markup(" &rarr; ").join(Markup("<code>{}</code>").format(f) for f in v.chain),
+            id=v.id,
+            badge=Markup('<span class="badge on">active</span>') if v.active else "",
+            layer=Markup("<td>{}</td>").format(v.layer or "") if report.layers else "",
+            inherits=_names(v.inherits),
+            chain=Markup(" &rarr; ").join(Markup("<code>{}</code>").format(f) for f in v.chain),
+            action=action,
+            field=VARIATION_FIELD,
+            next=NEXT_FIELD,
+            app=app_url,
         )
         for v in report.variations
     ]
@@ -409,10 +447,14 @@ def _variations_table(report: Report) -> str:
         Markup(
             '<section aria-labelledby="variations"><h2 id="variations">Variations</h2>'
             '<p class="note">In priority order: when two active variations override one file, the first wins.</p>'
-            "<table><thead><tr><th scope=\"col\">variation</th><th scope=\"col\">layer</th>"
-            "<th scope=\"col\">inherits</th><th scope=\"col\">lookup chain</th></tr></thead>"
-            "<tbody>{}</tbody></table></section>"
-        ).format(Markup("").join(rows))
+            "<table><thead><tr><th scope=\"col\">variation</th>{layer}"
+            "<th scope=\"col\">inherits</th><th scope=\"col\">lookup chain</th>"
+            "<th scope=\"col\">preview</th></tr></thead>"
+            "<tbody>{rows}</tbody></table></section>"
+        ).format(
+            layer=Markup('<th scope="col">layer</th>') if report.layers else "",
+            rows=Markup("").join(rows),
+        )
     )
 
 

@@ -115,6 +115,7 @@ class MendelMiddleware:
     `qa_route`: where the QA page lives (`mendel_py.qa_page`; None turns it off). It is open when
     `development` is true; otherwise only to a request with a valid QA token or one that
     `qa_access(environ)` admits (the app's own auth), and any other request there goes to the app.
+    `secret_key`: the app's secret, which signs and checks QA tokens (`mendel_py.qa`).
     """
 
     resolver_class: type[RequestResolver] = RequestResolver
@@ -135,9 +136,11 @@ class MendelMiddleware:
         development: bool = False,
         qa_route: str | None = DEFAULT_QA_ROUTE,
         qa_access: QAAccess | None = None,
+        secret_key: str | bytes | None = None,
     ):
         self.app = app
         self.development = development
+        self.secret_key = secret_key
         self.trees = _trees_from(trees_or_basedir)
         # a serving process returns freed bundle-sized buffers, so its RSS follows its caches
         use_fixed_mmap_threshold()

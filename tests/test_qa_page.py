@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from mendel_py.flask import Mendel
+from mendel_py.qa import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token, sign_qa_token
 from mendel_py.qa_page import DEFAULT_QA_ROUTE, safe_next
 from mendel_py.trees import MendelTrees
 from mendel_py.variation_matrix import INHERITED, OWN, render_svg, variation_matrix
@@ -216,3 +218,62 @@ def test_flask_qa_route_setting() -> None:
     browser = flask.test_client()
     assert browser.get("/staff/mendel/").status_code == 200
     assert browser.get(DEFAULT_QA_ROUTE).status_code == 404
+
+
+# --------------------------------------------------------------------------- QA tokens
+
+SECRET = "qa-secret"
+
+
+def test_a_valid_qa_token_opens_it_in_production(trees: MendelTrees) -> None:
+    browser = client(trees, secret_key=SECRET)
+    browser.set_cookie(QA_COOKIE_NAME, sign_qa_token(SECRET, ["bucket_A"], 600))
+    assert browser.get(DEFAULT_QA_ROUTE).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        sign_qa_token("another secret", ["bucket_A"], 600),
+        sign_qa_token(SECRET, ["bucket_A"], 600, now=time.time() - 3600),  # expired
+        sign_qa_token(SECRET, ["bucket_A"], 600)[:-2] + "xx",  # tampered
+        "garbage",
+    ],
+)
+def test_a_bad_qa_token_reveals_nothing(trees: MendelTrees, token: str) -> None:
+    browser = client(trees, secret_key=SECRET)
+    browser.set_cookie(QA_COOKIE_NAME, token)
+    assert browser.get(DEFAULT_QA_ROUTE).data == APP_404
+    assert browser.get(f"{DEFAULT_QA_ROUTE}?{QA_QUERY_PARAM}={token}").data == APP_404
+
+
+def test_a_qa_link_moves_the_token_into_the_cookie(trees: MendelTrees) -> None:
+    browser = client(trees, secret_key=SECRET)
+    token = sign_qa_token(SECRET, ["feature_C"], 600)
+    response = browser.get(f"{DEFAULT_QA_ROUTE}?{QA_QUERY_PARAM}={token}")
+    assert response.status_code == 303 and response.headers["Location"] == DEFAULT_QA_ROUTE
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith(f"{QA_COOKIE_NAME}={token}") and "HttpOnly" in cookie
+    assert browser.get(DEFAULT_QA_ROUTE).status_code == 200
+
+
+def test_with_a_secret_choosing_signs_a_new_token(trees: MendelTrees) -> None:
+    browser = client(trees, secret_key=SECRET)
+    browser.set_cookie(QA_COOKIE_NAME, sign_qa_token(SECRET, ["bucket_A"], 600))
+    response = browser.post(DEFAULT_QA_ROUTE, data={"variation": ["bucket_B", "feature_C"]})
+    assert response.status_code == 303
+    token = browser.get_cookie(QA_COOKIE_NAME).value
+    assert read_qa_token(SECRET, token) == ("bucket_B", "feature_C")
+    assert browser.get_cookie("mendel_variations") is None
+    assert browser.get(DEFAULT_QA_ROUTE).status_code == 200  # still admitted
+    browser.post(DEFAULT_QA_ROUTE, data={})
+    assert read_qa_token(SECRET, browser.get_cookie(QA_COOKIE_NAME).value) == ()
+    assert browser.get(DEFAULT_QA_ROUTE).status_code == 200  # base only, still a QA browser
+
+
+def test_flask_signs_with_the_apps_secret_key() -> None:
+    flask, _ = flask_app()
+    browser = flask.test_client()
+    assert browser.get(DEFAULT_QA_ROUTE).status_code == 404
+    browser.set_cookie(QA_COOKIE_NAME, sign_qa_token("test", ["bucket_A"], 600))
+    assert browser.get(DEFAULT_QA_ROUTE).status_code == 200
