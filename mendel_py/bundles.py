@@ -19,6 +19,7 @@ from werkzeug.http import parse_etags, quote_etag
 from .cache import Cache, CacheStats
 from .compression import IDENTITY, Coder, brotli_available, request_path_coders
 from .store import BundleStore
+from .tags import integrity_of
 
 __all__ = [
     "CSS_CONTENT_TYPE", "DEFAULT_CACHE_BYTES", "IDENTITY", "IMMUTABLE_CACHE_CONTROL",
@@ -59,6 +60,9 @@ class Representation:
 
 
 _FILE_RECORD_BYTES = 1024
+# What one remembered integrity value costs: the ~71-character string and its key, roughly.
+_DIGEST_RECORD_BYTES = 256
+DIGEST_CACHE_BYTES = 2 * 1024 * 1024
 
 
 def _representation(
@@ -69,6 +73,9 @@ def _representation(
         ("Cache-Control", IMMUTABLE_CACHE_CONTROL),
         ("ETag", quote_etag(etag)),
         ("Vary", "Accept-Encoding"),
+        # public bytes without cookies: any page may load them in CORS mode (needed to check
+        # Subresource Integrity on a CDN's other origin)
+        ("Access-Control-Allow-Origin", "*"),
     ]
     length = len(body) if size is None else size
     headers = [("Content-Type", content_type), ("Content-Length", str(length))]
@@ -97,6 +104,7 @@ class BundleCache:
         self.encodings: tuple[str, ...] = tuple(self.coders)
         self.store = store
         self._cache: Cache[Representation] = Cache(max_bytes, sketch_width=1024)
+        self._digests: Cache[str] = Cache(DIGEST_CACHE_BYTES, sketch_width=1024)
 
     @property
     def max_bytes(self) -> int:
@@ -114,6 +122,7 @@ class BundleCache:
 
     def clear(self) -> None:
         self._cache.clear()
+        self._digests.clear()
 
     def forget(self, bundle: str, hash: str, encoding: str) -> None:
         """Drop one representation from memory (e.g. its stored file was evicted meanwhile)."""
@@ -135,6 +144,16 @@ class BundleCache:
         return any(
             tag == family or tag.startswith(family + ".") for tag in etags.as_set(include_weak=True)
         )
+
+    def integrity(self, bundle: str, hash: str, pack: Packer) -> str:
+        """The Subresource Integrity value of `bundle` at `hash`, computed once (its identity
+        bytes from memory or the store if held there, else `pack()`), then remembered."""
+        key = (bundle, hash)
+        found = self._digests.get(key)
+        if found is None:
+            found = integrity_of(self._identity_body(bundle, hash, pack))
+            self._digests.put(key, found, _DIGEST_RECORD_BYTES)
+        return found
 
     def representation(
         self, bundle: str, hash: str, encoding: str, content_type: str, pack: Packer

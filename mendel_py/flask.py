@@ -38,6 +38,10 @@ MENDEL_TEMPLATES         pick templates from the variation folders (default: on 
 MENDEL_QA_ROUTE          the QA page ("/_mendel/"; None turns it off)
 MENDEL_DEV               development mode: the QA page is open to everyone (default: the app's
                          debug flag; `flask mendel dev` turns it on)
+MENDEL_INTEGRITY         bundle tags carry `integrity="sha384-..."` (+ `crossorigin` when
+                         MENDEL_URL_PREFIX is another origin); per tag: `integrity=False/True`
+MENDEL_PRELOAD           "preload" or "modulepreload": a `Link` header preloads the bundles
+                         the page used (default None: no header)
 =======================  ===========================================================
 
 The QA page outside development opens only to a valid QA token (signed with the app's
@@ -55,7 +59,7 @@ from typing import Any
 
 from flask import Flask, Request, current_app, has_request_context, request
 from jinja2 import BaseLoader, ChoiceLoader
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from werkzeug.local import LocalProxy
 
 from .bundles import DEFAULT_CACHE_BYTES
@@ -63,6 +67,7 @@ from .cli import cli
 from .qa_page import DEFAULT_QA_ROUTE
 from .request import DEFAULT_COOKIE_NAME, RequestResolver, split_variation_names
 from .store import DEFAULT_STORE_BYTES
+from .tags import html_attributes  # noqa: F401  (its old home)
 from .templates import VariationTemplateLoader, has_base_templates, install_template_cache
 from .trees import DEFAULT_CACHE_BYTES as DEFAULT_WALK_CACHE_BYTES
 from .trees import MendelTrees
@@ -91,6 +96,8 @@ DEFAULTS: dict[str, Any] = {
     "MENDEL_TEMPLATES": None,
     "MENDEL_QA_ROUTE": DEFAULT_QA_ROUTE,
     "MENDEL_DEV": None,
+    "MENDEL_INTEGRITY": False,
+    "MENDEL_PRELOAD": None,
 }
 
 
@@ -195,6 +202,8 @@ class Mendel:
             route=settings["MENDEL_ROUTE"],
             url_prefix=settings["MENDEL_URL_PREFIX"] or "",
             development=app.debug if settings["MENDEL_DEV"] is None else bool(settings["MENDEL_DEV"]),
+            integrity=bool(settings["MENDEL_INTEGRITY"]),
+            preload=settings["MENDEL_PRELOAD"] or None,
             qa_route=settings["MENDEL_QA_ROUTE"] or None,
             qa_access=self.qa_access_for(app),
             secret_key=app.secret_key,
@@ -309,28 +318,15 @@ def bundle_url(bundle: str) -> str:
     return get_resolver().bundle_url(bundle)
 
 
-def html_attributes(attributes: Mapping[str, Any]) -> str:
-    """` name="value"` pairs; True gives a bare attribute, False/None leaves it out."""
-    parts = []
-    for name, value in attributes.items():
-        name = name.rstrip("_").replace("_", "-")
-        if value is True:
-            parts.append(f" {escape(name)}")
-        elif value not in (False, None):
-            parts.append(f' {escape(name)}="{escape(value)}"')
-    return "".join(parts)
+def script_tag(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
+    """`<script src="...">` for a JS bundle; extra keyword arguments become attributes;
+    `integrity=True/False` overrides MENDEL_INTEGRITY for this tag."""
+    return Markup(get_resolver().script_tag(bundle, integrity, **attributes))
 
 
-def script_tag(bundle: str, **attributes: Any) -> Markup:
-    """`<script src="...">` for a JS bundle; extra keyword arguments become attributes."""
-    return Markup(f'<script src="{escape(bundle_url(bundle))}"{html_attributes(attributes)}></script>')
-
-
-def stylesheet_tag(bundle: str, **attributes: Any) -> Markup:
+def stylesheet_tag(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
     """`<link rel="stylesheet" href="...">` for a CSS bundle."""
-    return Markup(
-        f'<link rel="stylesheet" href="{escape(bundle_url(bundle))}"{html_attributes(attributes)}>'
-    )
+    return Markup(get_resolver().stylesheet_tag(bundle, integrity, **attributes))
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -23,6 +23,8 @@ from urllib.parse import parse_qsl, unquote
 
 from werkzeug.sansio.http import parse_cookie
 
+from . import tags
+
 if TYPE_CHECKING:
     from .trees import MendelTrees, Tree
     from .wsgi import MendelMiddleware
@@ -89,6 +91,7 @@ class RequestResolver:
         self._variations: list[str] | None = None
         self._chains: list[list[str]] | None = None
         self._trees: dict[str, Tree] = {}
+        self._used: dict[str, None] = {}  # bundles whose URL this request built, in order
 
     # -- the per-request policy (override in subclasses) ------------------------------------
 
@@ -170,7 +173,49 @@ class RequestResolver:
 
     def bundle_url(self, bundle: str) -> str:
         """The URL of the bundle for this request, e.g. "/mendel/<hash>/main.js"."""
-        return self.script_root() + self.middleware.url_for_hash(bundle, self.tree(bundle).hash)
+        url = self.script_root() + self.middleware.url_for_hash(bundle, self.tree(bundle).hash)
+        self._used[bundle] = None
+        return url
+
+    def integrity(self, bundle: str) -> str:
+        """The bundle's Subresource Integrity value for this request (``sha384-...``)."""
+        return self.middleware.tree_integrity(bundle, self.tree(bundle))
+
+    def tag_attributes(self, bundle: str, integrity: bool | None = None) -> dict[str, str | None]:
+        """`integrity` and `crossorigin` for the bundle's tag or preload (None: left out).
+
+        `integrity`: None follows the middleware's setting. crossorigin goes with integrity when
+        bundles come from another origin (a browser checks integrity there only in CORS mode).
+        """
+        if not (self.middleware.integrity if integrity is None else integrity):
+            return {"integrity": None, "crossorigin": None}
+        cross = tags.CROSS_ORIGIN if self.middleware.route.cross_origin else None
+        return {"integrity": self.integrity(bundle), "crossorigin": cross}
+
+    def script_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> str:
+        """`<script src=...>` for the bundle (escaped); keyword arguments become attributes."""
+        return tags.script_tag(
+            self.bundle_url(bundle), {**self.tag_attributes(bundle, integrity), **attributes}
+        )
+
+    def stylesheet_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> str:
+        """`<link rel="stylesheet" href=...>` for the bundle (escaped)."""
+        return tags.stylesheet_tag(
+            self.bundle_url(bundle), {**self.tag_attributes(bundle, integrity), **attributes}
+        )
+
+    def preload_link(self, bundle: str, rel: str | None = None, integrity: bool | None = None) -> str:
+        """A `Link` header value preloading the bundle (`rel`: the middleware's, else preload)."""
+        rel = tags.check_preload_rel(rel) or self.middleware.preload or "preload"
+        return tags.preload_link(
+            self.bundle_url(bundle), is_css=self.middleware.is_css(bundle), rel=rel,
+            **self.tag_attributes(bundle, integrity),
+        )
+
+    def link_header(self, rel: str | None = None) -> str | None:
+        """One `Link` value preloading every bundle this request built a URL for; None if none."""
+        used = list(self._used)
+        return ", ".join(self.preload_link(bundle, rel) for bundle in used) or None
 
     def server_variation_map(self, bundle: str) -> dict[str, str]:
         """{module id: variation folder} for this request's variations (server-side files)."""

@@ -10,7 +10,7 @@ leaves the bare bundle id. Each bundle URL has one canonical spelling, the one `
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
@@ -34,6 +34,8 @@ class BundleRoute:
         self.static_prefix = rule.split("<", 1)[0]
         self.suffix_in_url = rule.endswith("<bundle>")
         self.url_prefix = url_prefix.rstrip("/")
+        # a prefix with a host (a CDN origin) makes bundle URLs cross-origin for the page
+        self.cross_origin = bool(urlsplit(self.url_prefix).netloc)
         url_map = Map(
             [Rule(rule, endpoint="bundle")],
             merge_slashes=False,

@@ -38,6 +38,7 @@ from .qa_page import DEFAULT_QA_ROUTE, QAAccess, QAPage
 from .request import DEFAULT_COOKIE_NAME, RequestResolver, VariationsLoader
 from .route import DEFAULT_ROUTE, BundleRoute
 from .store import DEFAULT_STORE_BYTES, BundleStore
+from .tags import check_preload_rel
 
 if TYPE_CHECKING:
     from .trees import MendelTrees, Tree
@@ -112,6 +113,10 @@ class MendelMiddleware:
     `route`: the bundle URL pattern; default the config's `route-config.hash`.
     `url_prefix`: put in front of built bundle URLs (a CDN origin or a mount path) instead of the
     request's SCRIPT_NAME; requests are matched on PATH_INFO without it.
+    `integrity`: bundle tags carry Subresource Integrity (``integrity="sha384-..."``, with
+    ``crossorigin`` when `url_prefix` is another origin) unless a call says otherwise.
+    `preload`: "preload" or "modulepreload" adds a `Link` header for the bundles a page's
+    response used (their tags or URLs built before the app called `start_response`); None: none.
     `qa_route`: where the QA page lives (`mendel_py.qa_page`; None turns it off). It is open when
     `development` is true; otherwise only to a request with a valid QA token or one that
     `qa_access(environ)` admits (the app's own auth), and any other request there goes to the app.
@@ -134,6 +139,8 @@ class MendelMiddleware:
         route: str | None = None,
         url_prefix: str = "",
         development: bool = False,
+        integrity: bool = False,
+        preload: str | None = None,
         qa_route: str | None = DEFAULT_QA_ROUTE,
         qa_access: QAAccess | None = None,
         secret_key: str | bytes | None = None,
@@ -150,6 +157,8 @@ class MendelMiddleware:
         self.variations_loader = variations_loader
         self.cookie_name = cookie_name
         self.query_override = query_override
+        self.integrity = integrity
+        self.preload = check_preload_rel(preload)
         self._bundle_by_segment = {
             self.route.segment(bundle, self._suffix(bundle)): bundle for bundle in self.trees.bundles
         }
@@ -175,7 +184,15 @@ class MendelMiddleware:
     def pass_to_app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Hand the request to the wrapped app with its resolver in `environ["mendel"]`."""
         environ["mendel"] = self.resolver(environ)
-        return self.app(environ, start_response)
+        if self.preload is None:
+            return self.app(environ, start_response)
+
+        def start_with_preload(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            resolver = environ.get("mendel")
+            link = resolver.link_header() if isinstance(resolver, RequestResolver) else None
+            return start_response(status, [*headers, ("Link", link)] if link else headers, exc_info)
+
+        return self.app(environ, start_with_preload)
 
     def resolver(self, environ: dict[str, Any]) -> RequestResolver:
         """A fresh per-request resolver; its class decides the per-request policy."""
@@ -254,6 +271,13 @@ class MendelMiddleware:
             lambda: self._pack(bundle, self._tree_for_hash(bundle, hash)),
         )
 
+    def tree_integrity(self, bundle: str, tree: Tree) -> str:
+        """The Subresource Integrity value of a resolved tree's bundle (once per bundle and hash)."""
+        return self.cache.integrity(bundle, tree.hash, lambda: self._pack(bundle, tree))
+
+    def is_css(self, bundle: str) -> bool:
+        return self.trees.config.bundles[bundle].is_css
+
     def packed_bundle(self, bundle: str, tree: Tree, encoding: str = IDENTITY) -> Representation:
         """A resolved tree's bundle in `encoding`, from the cache (packed and stored on a miss)."""
         return self.cache.representation(
@@ -316,7 +340,7 @@ class MendelMiddleware:
         return self.trees.config.bundles[bundle].suffix
 
     def _content_type(self, bundle: str) -> str:
-        return CSS_CONTENT_TYPE if self.trees.config.bundles[bundle].is_css else JS_CONTENT_TYPE
+        return CSS_CONTENT_TYPE if self.is_css(bundle) else JS_CONTENT_TYPE
 
     def _pack(self, bundle: str, tree: Tree) -> bytes:
-        return pack_css(tree) if self.trees.config.bundles[bundle].is_css else pack_js(tree)
+        return pack_css(tree) if self.is_css(bundle) else pack_js(tree)

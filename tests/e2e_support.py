@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -22,6 +23,44 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 GUNICORN_CONF = EXAMPLES / "gunicorn.conf.py"
 START_TIMEOUT = 60.0
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+
+
+def chromium_available() -> bool:
+    """Debian's chromium and chromium-driver are installed (browser tests skip otherwise)."""
+    return os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
+
+
+@contextmanager
+def chromium() -> Iterator:  # type: ignore[type-arg]
+    """Headless Chromium through selenium, with a throw-away profile and the console log kept."""
+    from selenium import webdriver
+
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 def build_example_project(dest: Path) -> Path:
@@ -198,3 +237,21 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = START_T
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on port {port}")
+
+
+@contextmanager
+def running_wsgi(app_for_url) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """`app_for_url(base URL)` served by werkzeug on a thread at a free port; yields the URL."""
+    from werkzeug.serving import make_server
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = make_server("127.0.0.1", port, app_for_url(url), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield url
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -1,0 +1,110 @@
+"""Subresource Integrity in headless Chromium: a bundle runs as served, one changed byte blocks it.
+
+The page and bundles are served by werkzeug on a thread; a wrapper changes one byte of bundle
+bodies on demand (what a tampering CDN or proxy would do), after the digest was computed.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e_support import CHROMEDRIVER, CHROMIUM, chromium, chromium_available, running_wsgi
+from factory import write_project
+
+if not chromium_available():
+    pytest.skip(f"browser test needs {CHROMIUM} and {CHROMEDRIVER}", allow_module_level=True)
+webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the test extra)")
+from selenium.webdriver.common.by import By  # noqa: E402
+
+from mendel_py.trees import MendelTrees  # noqa: E402
+from mendel_py.wsgi import MendelMiddleware  # noqa: E402
+
+MODULES = {
+    "main.js": {"entry": True, "base": {
+        "deps": {"./mark.js": "mark.js"}, "source": 'require("./mark.js")("yes");'}},
+    "mark.js": {"base": {"source": 'module.exports = function (v) { document.body.dataset.ran = v; };'}},
+}
+RC = """\
+base-config:
+  id: base
+  dir: ./src/base
+variation-config:
+  variation-dirs: [./src/variations]
+  variations: {}
+bundles:
+  main:
+    manifest: manifests/main.manifest.json
+"""
+
+
+def page(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    tag = environ["mendel"].script_tag("main")
+    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+    return [f"<!doctype html><html><body>{tag}</body></html>".encode()]
+
+
+class Tampering:
+    """Passes requests through; while `on`, bundle bodies get one byte changed ("yes" -> "yez")."""
+
+    def __init__(self, app: MendelMiddleware):
+        self.app = app
+        self.on = False
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if not (self.on and environ["PATH_INFO"].startswith("/mendel/")):
+            return self.app(environ, start_response)
+        environ["HTTP_ACCEPT_ENCODING"] = "identity"
+        body = b"".join(self.app(environ, start_response))
+        assert b'"yes"' in body
+        return [body.replace(b'"yes"', b'"yez"')]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_project(tmp_path_factory.mktemp("sri"), RC, {"main": MODULES})
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as driver:
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
+        yield driver
+
+
+def ran(browser: Any, url: str) -> str | None:
+    browser.get_log("browser")
+    browser.get(url + "/")
+    browser.find_element(By.TAG_NAME, "script")  # the page is there
+    return browser.execute_script("return document.body.dataset.ran || null")
+
+
+def errors(browser: Any) -> list[str]:
+    return [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+@pytest.mark.parametrize("cross_origin", [False, True], ids=["same-origin", "cdn-origin"])
+def test_integrity_lets_the_bundle_run_and_blocks_a_changed_byte(
+    project: Path, browser: Any, cross_origin: bool
+) -> None:
+    wrappers: list[Tampering] = []
+
+    def app_for(url: str) -> Tampering:
+        # "localhost" vs the page's "127.0.0.1": another origin, as a CDN prefix would be
+        prefix = url.replace("127.0.0.1", "localhost") if cross_origin else ""
+        middleware = MendelMiddleware(page, MendelTrees(str(project)), integrity=True, url_prefix=prefix)
+        wrappers.append(Tampering(middleware))
+        return wrappers[-1]
+
+    with running_wsgi(app_for) as url:
+        assert ran(browser, url) == "yes"
+        assert errors(browser) == []
+        tag = browser.find_element(By.TAG_NAME, "script")
+        assert tag.get_attribute("integrity").startswith("sha384-")
+        assert (tag.get_attribute("crossorigin") == "anonymous") is cross_origin
+        wrappers[0].on = True
+        assert ran(browser, url) is None
+        assert any("integrity" in message for message in errors(browser))
