@@ -9,6 +9,7 @@ only. Keys hold only what the server defines: configured variation ids, and hash
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -25,6 +26,7 @@ from .walk import Walk, Walker
 
 Chains = tuple[tuple[str, ...], ...]
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 """Budget of one MendelTrees' memoized walks (chains, trees, plans): see README, "Memory"."""
@@ -162,6 +164,10 @@ class MendelTrees:
         known_folders = set().union(*(m.folders for m in self._manifests.values()))
         self.variations: tuple[Variation, ...] = self.config.variations(known_folders)
         self._variation_ids = frozenset(v.id for v in self.variations)
+        for spec in self.config.variation_specs:
+            if spec.id not in self._variation_ids:
+                log.warning("variation %r has no folder (%s): requests for it get the base files",
+                            spec.id, ", ".join(spec.folders))
         self.bundles: tuple[str, ...] = tuple(self._manifests)
         self.cache: Cache[Any] = Cache(cache_bytes)
         # The one memo outside `cache`: its keys are sets of configured ids only and its values

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from e2e_support import build_example_project
+from mendel_py import MendelTrees
 from mendel_py.cli import cli
 
 
@@ -38,9 +39,12 @@ def test_validate_compares_the_manifests_with_the_sources(shop: Path) -> None:
     assert "run `mendel build`" in problem["message"]
 
 
-def test_validate_reports_a_variation_without_a_folder(shop: Path) -> None:
+def test_validate_reports_a_variation_without_a_folder(shop: Path, caplog: pytest.LogCaptureFixture) -> None:
     rc = shop / ".mendelrc"
     rc.write_text(rc.read_text().replace("    feature_C:\n", "    feature_C:\n    ghost:\n"))
+    with caplog.at_level("WARNING", logger="mendel_py.trees"):
+        MendelTrees(str(shop))
+    assert "variation 'ghost' has no folder" in caplog.text  # a server says so when it starts
     code, report = validate(shop)
     assert code == 1
     [problem] = report["problems"]
