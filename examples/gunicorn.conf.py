@@ -19,3 +19,12 @@ def when_ready(server):
     from mendel_py.prefork import prepare_for_fork
 
     prepare_for_fork(server.app.wsgi().extensions["mendel"].trees)
+
+
+def post_fork(server, worker):
+    """A worker starts on the current generation, even one forked from a master that preloaded an
+    older one (after `kill -HUP <master>` too); from then on its watcher thread swaps new
+    generations in (MENDEL_RELOAD_INTERVAL)."""
+    from mendel_py.trees import reload_all_if_changed
+
+    reload_all_if_changed()

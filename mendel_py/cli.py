@@ -474,3 +474,7 @@ def diff_command(options: Options, bundles: tuple[str, ...], names_from: str, na
 from .compiler.command import build_command  # noqa: E402
 
 cli.add_command(build_command)
+from .generations_cli import generations_command, reload_command  # noqa: E402
+
+cli.add_command(generations_command)
+cli.add_command(reload_command)

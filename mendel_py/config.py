@@ -72,6 +72,7 @@ DEFAULT_ENV = "development"
 
 __all__ = [
     "BundleConfig",
+    "GenerationsConfig",
     "MendelConfig",
     "Variation",
     "VariationSpec",
@@ -123,6 +124,15 @@ class BundleConfig:
 
 
 @dataclass(frozen=True)
+class GenerationsConfig:
+    """`generations:` of `.mendelrc`: where the generation store is and what it retains."""
+
+    dir: str | None = None
+    keep: int = 10
+    max_age_days: float = 7.0
+
+
+@dataclass(frozen=True)
 class MendelConfig:
     """A validated `.mendelrc` with its env overrides applied; paths relative to `root`."""
 
@@ -136,6 +146,7 @@ class MendelConfig:
     route: str
     hash_format: str | None
     env: str | None
+    generations: GenerationsConfig = GenerationsConfig()
 
     @cached_property
     def bundle_route(self) -> BundleRoute:
@@ -338,6 +349,18 @@ def _choice(*allowed: str) -> _Checker:
     return check
 
 
+def _count(value: Any, where: _Where) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise where.error(f"expected a whole number >= 1, got {value!r}")
+    return value
+
+
+def _days(value: Any, where: _Where) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise where.error(f"expected a number of days >= 0, got {value!r}")
+    return float(value)
+
+
 def _route(value: Any, where: _Where) -> str:
     """A bundle route that `BundleRoute` accepts, so it can build every URL it matches."""
     route = _text(value, where)
@@ -441,6 +464,7 @@ _SHARED_SCHEMA: dict[str, _Checker] = {
     "environment": _text,
     "hash-format": _choice(*HASH_FORMATS),
     "route-config": _section({"hash": _route, "variation": _keep}),
+    "generations": _section({"dir": _path_text, "keep": _count, "max-age-days": _days}),
 }
 _CURRENT_PIPELINE_KEYS = (
     "types", "transforms", "outlets", "generators", "postgenerators", "cache-connection",
@@ -574,6 +598,7 @@ class _LayoutValues(NamedTuple):
     default_manifest_dir: str
     route: str
     hash_format: str | None
+    generations: GenerationsConfig
 
 
 def _layout_values(checked: Mapping[str, Any], layout: str) -> _LayoutValues:
@@ -582,6 +607,7 @@ def _layout_values(checked: Mapping[str, Any], layout: str) -> _LayoutValues:
         bundles=checked.get("bundles") or {},
         route=route,
         hash_format=checked.get("hash-format"),
+        generations=_generations(checked.get("generations") or {}),
     )
     if layout == "current":
         base = checked.get("base-config") or {}
@@ -632,6 +658,7 @@ def _assemble(
         route=values.route,
         hash_format=values.hash_format,
         env=env,
+        generations=values.generations,
     )
 
 
@@ -726,3 +753,12 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(_frozen(item) for item in value)
     return value
+
+
+def _generations(section: Mapping[str, Any]) -> GenerationsConfig:
+    defaults = GenerationsConfig()
+    return GenerationsConfig(
+        dir=section.get("dir"),
+        keep=section.get("keep") or defaults.keep,
+        max_age_days=defaults.max_age_days if section.get("max-age-days") is None else section["max-age-days"],
+    )

@@ -35,6 +35,11 @@ MENDEL_URL_PREFIX        CDN origin put in front of bundle URLs, e.g. "https://c
 MENDEL_ENV               `.mendelrc` env section to merge (default: the MENDEL_ENV variable)
 MENDEL_TEMPLATES         pick templates from the variation folders (default: on when the
                          base folder has a `templates/` folder)
+MENDEL_GENERATIONS       generation store folder (relative to the project) or "off"; default the
+                         MENDEL_GENERATIONS variable, `generations.dir`, `manifests/generations`
+MENDEL_RELOAD_INTERVAL   seconds between looks for a new generation (default 1; 0 turns it off)
+MENDEL_STATUS_ROUTE      a JSON status view (generation, loaded generations, caches) at this app
+                         route, behind the app's own auth hooks; default None (off)
 MENDEL_QA_ROUTE          the QA page ("/_mendel/"; None turns it off)
 MENDEL_DEV               development mode: the QA page is open to everyone (default: the app's
                          debug flag; `flask mendel dev` turns it on)
@@ -57,7 +62,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from flask import Flask, Request, current_app, has_request_context, request
+from flask import Flask, Request, current_app, has_request_context, jsonify, request
 from jinja2 import BaseLoader, ChoiceLoader
 from markupsafe import Markup
 from werkzeug.local import LocalProxy
@@ -70,6 +75,7 @@ from .store import DEFAULT_STORE_BYTES
 from .tags import html_attributes  # noqa: F401  (its old home)
 from .templates import VariationTemplateLoader, has_base_templates, install_template_cache
 from .trees import DEFAULT_CACHE_BYTES as DEFAULT_WALK_CACHE_BYTES
+from .reloader import DEFAULT_RELOAD_INTERVAL
 from .trees import MendelTrees
 from .wsgi import MendelMiddleware
 
@@ -94,6 +100,9 @@ DEFAULTS: dict[str, Any] = {
     "MENDEL_URL_PREFIX": "",
     "MENDEL_ENV": None,
     "MENDEL_TEMPLATES": None,
+    "MENDEL_GENERATIONS": None,
+    "MENDEL_RELOAD_INTERVAL": DEFAULT_RELOAD_INTERVAL,
+    "MENDEL_STATUS_ROUTE": None,
     "MENDEL_QA_ROUTE": DEFAULT_QA_ROUTE,
     "MENDEL_DEV": None,
     "MENDEL_INTEGRITY": False,
@@ -205,6 +214,7 @@ class Mendel:
             integrity=bool(settings["MENDEL_INTEGRITY"]),
             preload=settings["MENDEL_PRELOAD"] or None,
             qa_route=settings["MENDEL_QA_ROUTE"] or None,
+            reload_interval=float(settings["MENDEL_RELOAD_INTERVAL"] or 0) or None,
             qa_access=self.qa_access_for(app),
             secret_key=app.secret_key,
         )
@@ -214,6 +224,9 @@ class Mendel:
         if template_loader is not None:
             use_template_loader(app, template_loader)
         register_template_helpers(app)
+        if settings["MENDEL_STATUS_ROUTE"]:
+            # an app route, not a middleware one, so the app's own auth hooks guard it
+            app.add_url_rule(settings["MENDEL_STATUS_ROUTE"], "mendel_status", _status_view(middleware))
         app.cli.add_command(cli, "mendel")
 
     def settings_for(self, app: Flask) -> dict[str, Any]:
@@ -247,6 +260,15 @@ class Mendel:
         return allowed
 
 
+def _status_view(middleware: MendelMiddleware) -> Callable[[], Any]:
+    def mendel_status() -> Any:
+        response = jsonify(middleware.status())
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return mendel_status
+
+
 def trees_from_settings(settings: Mapping[str, Any]) -> MendelTrees:
     """The app's one MendelTrees: manifests are read and validated here, once."""
     return MendelTrees(
@@ -256,6 +278,7 @@ def trees_from_settings(settings: Mapping[str, Any]) -> MendelTrees:
         env=settings["MENDEL_ENV"],
         cache_bytes=int(settings["MENDEL_WALK_CACHE_BYTES"]),
         cache_size=settings["MENDEL_CACHE_SIZE"],
+        generations=settings["MENDEL_GENERATIONS"],
     )
 
 

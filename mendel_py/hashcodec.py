@@ -4,7 +4,7 @@ Layouts (SPEC §4), all written as URL-safe base64 without padding:
 
 * mendel-v1: ``"mendel" 0x01 | branch bytes (<= 254) | 0xFF | file count u16le | sha1 (20)``
 * mendel-v2: as v1 with ``0x02``; a branch index >= 254 is ``0xFE`` + u16le
-* v3: ``"mendel" 0x03 | flags | uvarint branch_count | uvarint nonzero_count |
+* v3: ``"mendel" 0x03 | flags | [generation tag (4)] | uvarint branch_count | uvarint nonzero_count |
   nonzero_count x (uvarint zeros_before, uvarint index) | uvarint file_count | blake3 (20)``
 
 Decoding is strict: every string it accepts is the one canonical encoding of what it returns, so
@@ -60,6 +60,9 @@ DIGEST_SIZE = 20
 MAGIC = b"mendel"
 V3_KEY_CONTEXT = "mendel_py v3 bundle url"
 V3_FLAG_KEYED = 0x01
+V3_FLAG_GENERATION = 0x02
+GENERATION_TAG_SIZE = 4
+"""Bytes of a generation id's digest a v3 hash carries when its flag bit 1 is set."""
 
 _END_OF_BRANCHES = 0xFF
 _V2_ESCAPE = 0xFE
@@ -78,6 +81,8 @@ class DecodedHash:
     file_count: int
     digest: bytes
     keyed: bool = False
+    generation: bytes | None = None
+    """The 4-byte generation tag of a v3 hash minted with a generation store, else None."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,16 +217,19 @@ class MendelV2Format(_MendelFormat):
 class V3Format(HashFormat):
     """This project's format: sparse uvarint branches, blake3 digest, optionally keyed."""
 
-    __slots__ = ("keyed", "_key", "_header")
+    __slots__ = ("keyed", "generation", "_key", "_header")
     name = "v3"
     version = 3
     file_digest = "blake3"
 
-    def __init__(self, secret: bytes | None = None):
+    def __init__(self, secret: bytes | None = None, generation: bytes | None = None):
+        if generation is not None and len(generation) != GENERATION_TAG_SIZE:
+            raise ValueError(f"a generation tag is {GENERATION_TAG_SIZE} bytes")
         self.keyed = secret is not None
+        self.generation = generation
         self._key = derive_v3_key(secret) if secret is not None else None
-        flags = V3_FLAG_KEYED if self.keyed else 0
-        self._header = MAGIC + bytes((3, flags))
+        flags = (V3_FLAG_KEYED if self.keyed else 0) | (V3_FLAG_GENERATION if generation else 0)
+        self._header = MAGIC + bytes((3, flags)) + (generation or b"")
 
     def digest(self, parts: list[bytes]) -> bytes:
         return blake3.blake3(b"".join(parts), key=self._key).digest(length=DIGEST_SIZE)
@@ -300,9 +308,11 @@ def _sparse_branches(branches: Sequence[int]) -> bytes:
 
 
 @lru_cache(maxsize=64)
-def _cached_format(name: str, secret: bytes | None) -> HashFormat:
+def _cached_format(name: str, secret: bytes | None, generation: bytes | None = None) -> HashFormat:
     if name == "v3":
-        return V3Format(secret)
+        return V3Format(secret, generation)
+    if generation is not None:
+        raise ValueError(f"only the v3 hash format carries a generation tag, not {name!r}")
     if secret is not None:
         raise ValueError(f"a hash key only applies to the v3 hash format, not {name!r}")
     if name == "mendel-v1":
@@ -324,11 +334,14 @@ def _secret_bytes(key: bytes | str | None) -> bytes | None:
     return bytes(key)
 
 
-def get_format(name: str | None, key: bytes | str | None = None) -> HashFormat:
-    """The format called `name` (None means "v3"); `key` switches v3 to keyed digests."""
+def get_format(
+    name: str | None, key: bytes | str | None = None, generation: bytes | None = None
+) -> HashFormat:
+    """The format called `name` (None means "v3"); `key` switches v3 to keyed digests and
+    `generation` (a 4-byte tag) makes v3 hashes name the generation that minted them."""
     if name is not None and not isinstance(name, str):
         raise ValueError(f"a hash format name is a str (known: {', '.join(FORMATS)})")
-    return _cached_format(DEFAULT_FORMAT if name is None else name, _secret_bytes(key))
+    return _cached_format(DEFAULT_FORMAT if name is None else name, _secret_bytes(key), generation)
 
 
 def format_for(decoded: DecodedHash, key: bytes | str | None = None) -> HashFormat:
@@ -344,7 +357,7 @@ def format_for(decoded: DecodedHash, key: bytes | str | None = None) -> HashForm
         raise HashError("BADHASH", "keyed v3 hash, but this server has no hash key")
     if has_key and not decoded.keyed:
         raise HashError("BADHASH", "unkeyed v3 hash, but this server requires keyed hashes")
-    return get_format("v3", key)
+    return get_format("v3", key, decoded.generation)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -461,16 +474,23 @@ def _read_v3(raw: bytes) -> DecodedHash:
     if len(raw) <= _HEADER_SIZE:
         raise _bad("truncated: missing flags")
     flags = raw[_HEADER_SIZE]
-    if flags & ~V3_FLAG_KEYED:
+    if flags & ~(V3_FLAG_KEYED | V3_FLAG_GENERATION):
         raise _bad(f"reserved flag bits set (flags {flags:#04x})")
-    branches, pos = _read_v3_branches(raw, _HEADER_SIZE + 1)
+    pos = _HEADER_SIZE + 1
+    generation = None
+    if flags & V3_FLAG_GENERATION:
+        generation = raw[pos : pos + GENERATION_TAG_SIZE]
+        if len(generation) < GENERATION_TAG_SIZE:
+            raise _bad("truncated: short generation tag")
+        pos += GENERATION_TAG_SIZE
+    branches, pos = _read_v3_branches(raw, pos)
     file_count, pos = _read_uvarint(raw, pos)
     remaining = len(raw) - pos
     if remaining < DIGEST_SIZE:
         raise _bad("truncated: short or missing digest")
     if remaining > DIGEST_SIZE:
         raise _bad("trailing bytes after the digest")
-    return DecodedHash(3, branches, file_count, raw[pos:], bool(flags & V3_FLAG_KEYED))
+    return DecodedHash(3, branches, file_count, raw[pos:], bool(flags & V3_FLAG_KEYED), generation)
 
 
 def _read_v3_branches(raw: bytes, pos: int) -> tuple[tuple[int, ...], int]:

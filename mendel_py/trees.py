@@ -12,7 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import warnings
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from functools import cached_property, lru_cache
 from typing import Any, TypeVar
@@ -20,13 +23,23 @@ from typing import Any, TypeVar
 from . import hashcodec
 from .cache import Cache
 from .config import MendelConfig, Variation, config_from_dict, load_config
-from .errors import BundleNotFound, ConfigError, HashError
+from .errors import BundleNotFound, ConfigError, HashError, MendelError
+from .generations import (
+    CURRENT_FILE,
+    STORE_VARIABLE,
+    GenerationStore,
+    generation_config,
+    generation_id,
+    generation_tag,
+    project_files,
+)
 from .manifest import Manifest, Module, load_manifest
 from .walk import Walk, Walker
 
+log = logging.getLogger(__name__)
+
 Chains = tuple[tuple[str, ...], ...]
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 """Budget of one MendelTrees' memoized walks (chains, trees, plans): see README, "Memory"."""
@@ -131,8 +144,57 @@ class Tree:
         return own + walk.plan.approx_bytes()
 
 
+class _Generation:
+    """Everything one set of manifests defines; `MendelTrees` swaps it as one reference."""
+
+    def __init__(
+        self,
+        config: MendelConfig,
+        hash_format: hashcodec.HashFormat,
+        cache: Cache[Any],
+        generation_id: str | None,
+        tagged: bool,
+    ):
+        self.id = generation_id
+        self.tagged = tagged
+        self.config = config
+        self.manifests = {
+            bundle_id: load_manifest(bundle.manifest_path, bundle_id, display=bundle.manifest)
+            for bundle_id, bundle in config.bundles.items()
+        }
+        known_folders = set().union(*(m.folders for m in self.manifests.values()))
+        self.variations: tuple[Variation, ...] = config.variations(known_folders)
+        self.variation_ids = frozenset(v.id for v in self.variations)
+        for spec in config.variation_specs:
+            if spec.id not in self.variation_ids:
+                log.warning("variation %r has no folder (%s): requests for it get the base files",
+                            spec.id, ", ".join(spec.folders))
+        self.bundles: tuple[str, ...] = tuple(self.manifests)
+        self.hash_format = hash_format
+        # keys are sets of configured ids only and values are bounded by the config, so
+        # CHAINS_MEMO_SIZE entries are a byte bound too; it is the first lookup of every page,
+        # and functools' C memo costs a tenth of a Cache.get.
+        self.chains_for = lru_cache(maxsize=CHAINS_MEMO_SIZE)(self._variations_and_chains)
+        self.walkers = {
+            bundle_id: Walker(manifest, config.base_dir, cache, scope=generation_id)
+            for bundle_id, manifest in self.manifests.items()
+        }
+
+    def _variations_and_chains(self, names: frozenset[str]) -> tuple[tuple[str, ...], Chains]:
+        base = self.config.base_dir
+        chosen = [v for v in self.variations if v.id in names]
+        matching = tuple(v.id for v in chosen) + (self.config.base_id,)
+        chains = tuple(tuple(f for f in v.chain if f != base) for v in chosen) + ((base,),)
+        return matching, chains
+
+
 class MendelTrees:
-    """Loads a project's manifests once and resolves trees by variations or by hash."""
+    """Loads a project's manifests once and resolves trees by variations or by hash.
+
+    With a generation store (`mendel_py.generations`) it serves the store's current generation,
+    `reload()` swaps in a new one without dropping a request, and a hash minted by any retained
+    generation keeps resolving to the tree it named (skew protection).
+    """
 
     def __init__(
         self,
@@ -144,9 +206,12 @@ class MendelTrees:
         env: str | None = None,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         cache_size: int | None = None,
+        generations: str | None = None,
     ):
         """`cache_bytes` bounds the memoized walks; `cache_size` (an entry count) is deprecated
-        and ignored."""
+        and ignored. `generations`: the generation store folder (relative to the project root),
+        or "off"; default the MENDEL_GENERATIONS variable, else the config's `generations.dir`,
+        else `manifests/generations` once it exists."""
         if cache_size is not None:
             warnings.warn(
                 "MendelTrees(cache_size=) is deprecated and ignored: the walk cache is bounded in"
@@ -154,35 +219,51 @@ class MendelTrees:
                 DeprecationWarning,
                 stacklevel=2,
             )
-        self.config = _config(basedir, config, env)
         self.hash_key = hash_key
-        self.hash_format = _hash_format(hash_format, hash_key, self.config)
-        self._manifests = {
-            bundle_id: load_manifest(bundle.manifest_path, bundle_id, display=bundle.manifest)
-            for bundle_id, bundle in self.config.bundles.items()
-        }
-        known_folders = set().union(*(m.folders for m in self._manifests.values()))
-        self.variations: tuple[Variation, ...] = self.config.variations(known_folders)
-        self._variation_ids = frozenset(v.id for v in self.variations)
-        for spec in self.config.variation_specs:
-            if spec.id not in self._variation_ids:
-                log.warning("variation %r has no folder (%s): requests for it get the base files",
-                            spec.id, ", ".join(spec.folders))
-        self.bundles: tuple[str, ...] = tuple(self._manifests)
+        self._source = (basedir, config, env)
+        self._format_name = hash_format
+        self._store_setting = generations
         self.cache: Cache[Any] = Cache(cache_bytes)
-        # The one memo outside `cache`: its keys are sets of configured ids only and its values
-        # are bounded by the config, so CHAINS_MEMO_SIZE entries are a byte bound too; it is the
-        # first lookup of every page, and functools' C memo costs a tenth of a Cache.get.
-        self._chains_for = lru_cache(maxsize=CHAINS_MEMO_SIZE)(self._variations_and_chains)
-        self._walkers = {
-            bundle_id: Walker(manifest, self.config.base_dir, self.cache)
-            for bundle_id, manifest in self._manifests.items()
-        }
+        self._load_lock = threading.Lock()
+        self._retained: OrderedDict[str, _Generation] = OrderedDict()
+        self._disk_id: str | None = None
+        self._watched: tuple[Any, ...] | None = None
+        project = _config(basedir, config, env)
+        self.store = GenerationStore.for_config(project, generations)
+        self._state = self._load(project, startup=True)
+        self._watched = self._disk_signature()
+        log.info("mendel: serving generation %s (pid %d)", self._state.id, os.getpid())
+        _LIVE.add(self)
+
+    # --- the current generation (one reference, read once per call) --------------------------
+
+    @property
+    def config(self) -> MendelConfig:
+        return self._state.config
+
+    @property
+    def variations(self) -> tuple[Variation, ...]:
+        return self._state.variations
+
+    @property
+    def bundles(self) -> tuple[str, ...]:
+        return self._state.bundles
+
+    @property
+    def hash_format(self) -> hashcodec.HashFormat:
+        """The format new hashes are written in (v3 hashes carry the generation tag when a
+        generation store is in use)."""
+        return self._state.hash_format
+
+    @property
+    def generation(self) -> str | None:
+        """Id of the generation being served (a content digest of its manifests and config)."""
+        return self._state.id
 
     def manifest(self, bundle: str) -> Manifest:
         """The compiled manifest of `bundle`."""
         try:
-            return self._manifests[bundle]
+            return self._state.manifests[bundle]
         except (KeyError, TypeError):
             raise BundleNotFound(str(bundle), self.bundles) from None
 
@@ -190,22 +271,29 @@ class MendelTrees:
         """Matching variation ids (config order, base last) and their lookup chains without base."""
         if isinstance(names, (str, bytes)):
             raise TypeError("variations_and_chains takes a list of variation ids, not a string")
+        state = self._state
         # only configured ids reach the memo key: a flood of made-up names adds nothing to it
-        known = self._variation_ids
-        matching, chains = self._chains_for(frozenset(n for n in names if n in known))
+        known = state.variation_ids
+        matching, chains = state.chains_for(frozenset(n for n in names if n in known))
         return list(matching), [list(chain) for chain in chains]
 
     def find_tree_for_variations(self, bundle: str, chains: Sequence[Sequence[str]]) -> Tree:
         """The tree a user with these lookup chains gets; raises WalkError for an unresolvable branch."""
-        self.manifest(bundle)
+        state = self._state
+        if bundle not in state.manifests:
+            self.manifest(bundle)
         key = tuple(tuple(chain) for chain in chains)
-        return self._memo(("tree", bundle, key), lambda: self._resolve_chains(bundle, key), Tree.approx_bytes)
+        return self._memo(
+            ("tree", state.id, bundle, key), lambda: _resolve_chains(state, bundle, key), Tree.approx_bytes
+        )
 
     def find_tree_for_hash(self, bundle: str, hash: str) -> Tree:
-        """The tree a hash stands for; raises HashError (BADHASH, TRVRSL or HASHMISS)."""
+        """The tree a hash stands for, in whichever retained generation minted it; raises
+        HashError (BADHASH, TRVRSL or HASHMISS)."""
         self.manifest(bundle)
         if not isinstance(hash, str):
             raise HashError("BADHASH", "a hash is a string")
+        # a valid hash names its files exactly, so the memo needs no generation in its key;
         # only a hash that walked and re-encoded exactly is kept (an error keeps nothing)
         return self._memo(("hash", bundle, hash), lambda: self._resolve_hash(bundle, hash), Tree.approx_bytes)
 
@@ -216,7 +304,195 @@ class MendelTrees:
     def clear_caches(self) -> None:
         """Forget memoized walks (used by benchmarks to measure cold paths)."""
         self.cache.clear()
-        self._chains_for.cache_clear()
+        for state in (self._state, *self._retained.values()):
+            state.chains_for.cache_clear()
+
+    # --- generations ---------------------------------------------------------------------------
+
+    def reload(self) -> str | None:
+        """Load the generation to serve now and swap it in; returns its id.
+
+        The project's `.mendelrc` and manifests are re-read; with a generation store, manifests
+        that changed on disk are published to it (validated first) and become current, and the
+        store's `CURRENT` decides what is served (so `mendel generations activate` rolls back).
+        Loading happens in the caller's thread, off the request path; the swap is one reference
+        assignment, so requests in flight finish on the generation they started with. A bad
+        generation raises (a MendelError naming file, module and field) and the old one keeps
+        serving.
+        """
+        with self._load_lock:
+            basedir, config, env = self._source
+            project = _config(basedir, config, env)
+            if self.store is None:
+                self.store = GenerationStore.for_config(project, self._store_setting)
+            state = self._load(project, startup=False)
+            previous = self._state
+            if state is not previous:
+                self._state = state
+                self._keep_loaded(previous)
+                log.info("mendel: now serving generation %s (was %s)", state.id, previous.id)
+            return state.id
+
+    def reload_if_changed(self) -> str | None:
+        """`reload()` when the project's files or the store's CURRENT changed since the last
+        look (a few stat calls); returns the new generation id, or None when nothing changed.
+        Errors are logged once per change and the current generation keeps serving."""
+        signature = self._disk_signature()
+        if signature == self._watched:
+            return None
+        self._watched = signature
+        before = self._state.id
+        try:
+            after = self.reload()
+        except (MendelError, OSError) as exc:
+            log.error("mendel: new generation refused, still serving %s: %s", before, exc)
+            return None
+        return after if after != before else None
+
+    def status(self) -> dict[str, Any]:
+        """What this process serves: generation, loaded generations, store, cache use."""
+        stats = self.cache.stats()
+        return {
+            "pid": os.getpid(),
+            "generation": self._state.id,
+            "tagged": self._state.tagged,
+            "loaded": [self._state.id, *self._retained],
+            "store": self.store.path if self.store is not None else None,
+            "bundles": list(self.bundles),
+            "cache": {"bytes": self.cache.total_bytes, "entries": len(self.cache), "hit_rate": stats.hit_rate},
+        }
+
+    def _load(self, project: MendelConfig, startup: bool) -> _Generation:
+        """The generation to serve for this project (the current one when nothing changed)."""
+        store = self.store if self.store is not None and self._store_in_use(project) else None
+        if store is None:
+            files = project_files(project)
+            generation = generation_id(files)
+            if getattr(self, "_state", None) is not None and self._state.id == generation:
+                return self._state
+            return self._new_generation(project, generation, tagged=False)
+        current = self._publish_project(store, project, startup)
+        if getattr(self, "_state", None) is not None and self._state.id == current:
+            return self._state
+        found = self._retained.pop(current, None)
+        if found is not None:
+            return found
+        return self._new_generation(store.config(current, project), current, tagged=True)
+
+    def _store_in_use(self, project: MendelConfig) -> bool:
+        """A store is used once it exists, or when it is asked for explicitly."""
+        assert self.store is not None
+        explicit = bool(self._store_setting or os.environ.get(STORE_VARIABLE)) or project.generations.dir is not None
+        return explicit or self.store.exists()
+
+    def _publish_project(self, store: GenerationStore, project: MendelConfig, startup: bool) -> str:
+        """Publish the project's manifests when they are new (or changed on disk since the last
+        look); returns the store's current generation."""
+        try:
+            files = project_files(project)
+        except ConfigError:
+            if store.current_id() is None:
+                raise
+            return store.current_id()  # a host that ships only the store
+        generation = generation_id(files)
+        changed = generation != self._disk_id
+        self._disk_id = generation
+
+        def validate(folder: str) -> None:
+            self._new_generation(generation_config(folder, project), generation, tagged=True)
+
+        _, added = store.publish(files, validate=validate)
+        current = store.current_id()
+        if added or current is None or (changed and not startup):
+            store.set_current(generation)
+            current = generation
+        return current
+
+    def _new_generation(self, config: MendelConfig, generation: str | None, tagged: bool) -> _Generation:
+        tag = generation_tag(generation) if tagged and generation else None
+        fmt = _hash_format(self._format_name, self.hash_key, config, tag)
+        return _Generation(config, fmt, self.cache, generation, tagged)
+
+    def _keep_loaded(self, state: _Generation) -> None:
+        """Keep a generation loaded for URLs it minted; the least recently used beyond
+        MAX_LOADED_GENERATIONS are dropped (a store can load them again on demand)."""
+        self._retained[state.id or ""] = state
+        self._retained.move_to_end(state.id or "")
+        while len(self._retained) > MAX_LOADED_GENERATIONS:
+            self._retained.popitem(last=False)
+
+    def _generation_for_tag(self, tag: bytes) -> _Generation | None:
+        """The loaded or stored generation a v3 tag names (loading it if need be)."""
+        state = self._state
+        if state.id and generation_tag(state.id) == tag:
+            return state
+        for retained in list(self._retained.values()):
+            if retained.id and generation_tag(retained.id) == tag:
+                return retained
+        if self.store is None:
+            return None
+        with self._load_lock:
+            generation = self.store.find_by_tag(tag)
+            if generation is None:
+                return None
+            found = self._retained.get(generation)
+            if found is None:
+                basedir, config, env = self._source
+                found = self._new_generation(
+                    self.store.config(generation, _config(basedir, config, env)), generation, tagged=True
+                )
+                self._keep_loaded(found)
+                log.info("mendel: loaded generation %s for a URL it minted", generation)
+            return found
+
+    def _fallback_generations(self) -> list[_Generation]:
+        """Generations an untagged hash (Mendel v1/v2, or v3 minted without a store) may come
+        from, newest first: the loaded ones, then up to MAX_FALLBACK_GENERATIONS from the store."""
+        loaded = list(reversed(self._retained.values()))
+        if self.store is None:
+            return loaded
+        wanted = [info.tag for info in self.store.list()[: MAX_FALLBACK_GENERATIONS + 1]]
+        have = {generation_tag(s.id) for s in (self._state, *loaded) if s.id}
+        for tag in wanted:
+            if tag not in have:
+                found = self._generation_for_tag(tag)
+                if found is not None and found not in loaded:
+                    loaded.append(found)
+        return loaded
+
+    def _resolve_hash(self, bundle: str, hash: str) -> Tree:
+        decoded = hashcodec.decode(hash)
+        fmt = hashcodec.format_for(decoded, self.hash_key)
+        if decoded.generation is not None:
+            state = self._generation_for_tag(decoded.generation)
+            if state is None:
+                raise HashError("HASHMISS", "hash names a generation this server does not have")
+            return _resolve_hash_in(state, bundle, hash, decoded, fmt)
+        try:
+            return _resolve_hash_in(self._state, bundle, hash, decoded, fmt)
+        except HashError as first:
+            if first.code == "BADHASH":
+                raise
+            for state in self._fallback_generations():
+                try:
+                    return _resolve_hash_in(state, bundle, hash, decoded, fmt)
+                except (HashError, BundleNotFound):
+                    continue
+            raise
+
+    def _disk_signature(self) -> tuple[Any, ...]:
+        """(mtime, size, inode) of the .mendelrc, every manifest and the store's CURRENT."""
+        basedir, config, env = self._source
+        state = self._state
+        paths = [state.config.path] if state.config.path else []
+        try:
+            project_config = _config(basedir, config, env) if basedir else state.config
+        except MendelError:
+            project_config = state.config
+        paths += [b.manifest_path for b in project_config.bundles.values()]
+        if self.store is not None:
+            paths.append(os.path.join(self.store.path, CURRENT_FILE))
+        return tuple(_stat(path) for path in paths)
 
     def _memo(self, key: Hashable, make: Callable[[], T], size_of: Callable[[T], int]) -> T:
         """The cached value for `key`, made (and kept, if it fits) on a miss; errors keep nothing."""
@@ -226,22 +502,42 @@ class MendelTrees:
             self.cache.put(key, found, size_of(found) + _key_bytes(key))
         return found
 
-    def _variations_and_chains(self, names: frozenset[str]) -> tuple[tuple[str, ...], Chains]:
-        base = self.config.base_dir
-        chosen = [v for v in self.variations if v.id in names]
-        matching = tuple(v.id for v in chosen) + (self.config.base_id,)
-        chains = tuple(tuple(f for f in v.chain if f != base) for v in chosen) + ((base,),)
-        return matching, chains
 
-    def _resolve_chains(self, bundle: str, chains: Chains) -> Tree:
-        walk = self._walkers[bundle].walk_chains(chains, self.hash_format)
-        return Tree(bundle, walk, self._manifests[bundle])
+MAX_LOADED_GENERATIONS = 4
+"""Past generations a process keeps loaded besides the current one (others load on demand)."""
+MAX_FALLBACK_GENERATIONS = 3
+"""Past generations from the store an untagged (Mendel v1/v2) hash is tried against."""
+_LIVE: "weakref.WeakSet[MendelTrees]" = weakref.WeakSet()
 
-    def _resolve_hash(self, bundle: str, hash: str) -> Tree:
-        decoded = hashcodec.decode(hash)
-        fmt = hashcodec.format_for(decoded, self.hash_key)
-        walk = self._walkers[bundle].walk_hash(hash, decoded, fmt)
-        return Tree(bundle, walk, self._manifests[bundle])
+
+def reload_all_if_changed() -> None:
+    """`reload_if_changed()` on every MendelTrees of this process: call it from gunicorn's
+    `post_fork` hook, so workers forked from a preloaded master start on the current generation."""
+    for trees in list(_LIVE):
+        trees.reload_if_changed()
+
+
+def _resolve_chains(state: _Generation, bundle: str, chains: Chains) -> Tree:
+    walk = state.walkers[bundle].walk_chains(chains, state.hash_format)
+    return Tree(bundle, walk, state.manifests[bundle])
+
+
+def _resolve_hash_in(
+    state: _Generation, bundle: str, hash: str, decoded: hashcodec.DecodedHash, fmt: hashcodec.HashFormat
+) -> Tree:
+    walker = state.walkers.get(bundle)
+    if walker is None:
+        raise BundleNotFound(bundle, state.bundles)
+    walk = walker.walk_hash(hash, decoded, fmt)
+    return Tree(bundle, walk, state.manifests[bundle])
+
+
+def _stat(path: str) -> tuple[float, int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_mtime, found.st_size, found.st_ino)
 
 
 def _key_bytes(key: Hashable) -> int:
@@ -256,14 +552,18 @@ def _key_bytes(key: Hashable) -> int:
 HASH_FORMAT_VARIABLE = "MENDEL_HASH_FORMAT"
 
 
-def _hash_format(name: str | None, key: bytes | str | None, config: MendelConfig) -> hashcodec.HashFormat:
+def _hash_format(
+    name: str | None, key: bytes | str | None, config: MendelConfig, generation: bytes | None = None
+) -> hashcodec.HashFormat:
     """The format new hashes are written in: the argument, else MENDEL_HASH_FORMAT in the
     environment, else the config's `hash-format`, else v3. The key only keys v3 (decoding uses
     it either way)."""
     from_env = os.environ.get(HASH_FORMAT_VARIABLE)
     chosen = name or from_env or config.hash_format or hashcodec.DEFAULT_FORMAT
     try:
-        return hashcodec.get_format(chosen, key if chosen == "v3" else None)
+        if chosen != "v3":
+            return hashcodec.get_format(chosen)
+        return hashcodec.get_format(chosen, key, generation)
     except ValueError as exc:
         if name:
             where: tuple[str | None, str] = (None, "hash_format")

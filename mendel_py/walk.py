@@ -71,9 +71,12 @@ class Walk:
 class Walker:
     """Walks of one bundle's manifest, by lookup chains or by hash."""
 
-    def __init__(self, manifest: Manifest, base_dir: str, cache: Cache[Plan] | None = None):
-        """`cache` keeps the plans (under ("plan", bundle, shape) keys, so several walkers may
-        share one); by default the walker has its own of DEFAULT_PLAN_CACHE_BYTES."""
+    def __init__(
+        self, manifest: Manifest, base_dir: str, cache: Cache[Plan] | None = None, scope: Hashable = None
+    ):
+        """`cache` keeps the plans (under ("plan", (scope, bundle), shape) keys, so several
+        walkers, of several generations, may share one); by default the walker has its own of
+        DEFAULT_PLAN_CACHE_BYTES."""
         self.manifest = manifest
         self.base_dir = base_dir
         count = len(manifest.modules)
@@ -85,7 +88,8 @@ class Walker:
         self._shape_position = {m: k for k, m in enumerate(self._structural)}
         self._folder_entries = _folder_entries(manifest)
         self._entries_count = [len(m.entries) for m in manifest.modules]
-        self._plans = _PlanCache(cache if cache is not None else Cache(DEFAULT_PLAN_CACHE_BYTES), manifest.bundle)
+        plans = cache if cache is not None else Cache(DEFAULT_PLAN_CACHE_BYTES)
+        self._plans = _PlanCache(plans, (scope, manifest.bundle))
         self._runs_lock = Lock()
 
     # -- by lookup chains -------------------------------------------------------------------------
@@ -310,7 +314,7 @@ def _folder_entries(manifest: Manifest) -> dict[str, tuple[tuple[int, int], ...]
 class _PlanCache:
     """One bundle's plans by shape, inside a (possibly shared) byte-bounded cache."""
 
-    def __init__(self, cache: Cache[Plan], bundle: str):
+    def __init__(self, cache: Cache[Plan], bundle: Hashable):
         self.cache = cache
         self.bundle = bundle
 

@@ -35,6 +35,7 @@ from .errors import BundleNotFound, HashError, WalkError
 from .memory import use_fixed_mmap_threshold
 from .packer import pack_css, pack_js
 from .qa_page import DEFAULT_QA_ROUTE, QAAccess, QAPage
+from .reloader import DEFAULT_RELOAD_INTERVAL, Reloader
 from .request import DEFAULT_COOKIE_NAME, RequestResolver, VariationsLoader
 from .route import DEFAULT_ROUTE, BundleRoute
 from .store import DEFAULT_STORE_BYTES, BundleStore
@@ -117,6 +118,8 @@ class MendelMiddleware:
     ``crossorigin`` when `url_prefix` is another origin) unless a call says otherwise.
     `preload`: "preload" or "modulepreload" adds a `Link` header for the bundles a page's
     response used (their tags or URLs built before the app called `start_response`); None: none.
+    `reload_interval`: seconds between looks for a new generation (`mendel_py.reloader`; None or
+    0 turns hot reload off).
     `qa_route`: where the QA page lives (`mendel_py.qa_page`; None turns it off). It is open when
     `development` is true; otherwise only to a request with a valid QA token or one that
     `qa_access(environ)` admits (the app's own auth), and any other request there goes to the app.
@@ -144,6 +147,7 @@ class MendelMiddleware:
         qa_route: str | None = DEFAULT_QA_ROUTE,
         qa_access: QAAccess | None = None,
         secret_key: str | bytes | None = None,
+        reload_interval: float | None = DEFAULT_RELOAD_INTERVAL,
     ):
         self.app = app
         self.development = development
@@ -159,6 +163,22 @@ class MendelMiddleware:
         self.query_override = query_override
         self.integrity = integrity
         self.preload = check_preload_rel(preload)
+        self._index_segments()
+        self._encoding_memo: dict[str | None, str] = {}
+        self.qa_page = QAPage(self, qa_route, access=qa_access) if qa_route else None
+        self.reloader = Reloader(self.trees, reload_interval) if reload_interval else None
+
+    def status(self) -> dict[str, Any]:
+        """The trees' status (generation, loaded generations, walk cache) plus the bundle cache."""
+        cache = self.cache
+        return {
+            **self.trees.status(),
+            "bundle_cache": {"bytes": cache.total_bytes, "max_bytes": cache.max_bytes, "entries": len(cache)},
+        }
+
+    def _index_segments(self) -> None:
+        """URL segment -> bundle for the generation being served (redone when it changes)."""
+        self._segments_generation = self.trees.generation
         self._bundle_by_segment = {
             self.route.segment(bundle, self._suffix(bundle)): bundle for bundle in self.trees.bundles
         }
@@ -166,10 +186,10 @@ class MendelMiddleware:
         self._plain_segments = frozenset(
             bundle for segment, bundle in self._bundle_by_segment.items() if quote(segment) == segment
         )
-        self._encoding_memo: dict[str | None, str] = {}
-        self.qa_page = QAPage(self, qa_route, access=qa_access) if qa_route else None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self.reloader is not None:
+            self.reloader.ensure_running()
         path = get_path_info(environ)
         if not self.route.owns(path):
             if self.qa_page is not None and self.qa_page.owns(path):
@@ -257,6 +277,8 @@ class MendelMiddleware:
 
     def named_bundle(self, environ: dict[str, Any], path: str, hash: str, segment: str) -> tuple[str, str]:
         """(bundle, hash) of a matched URL; BundleUnavailable unless it is spelled canonically."""
+        if self._segments_generation != self.trees.generation:
+            self._index_segments()
         bundle = self._bundle_by_segment.get(segment)
         if bundle is None:
             raise BundleUnavailable("NOBUNDLE", "unknown bundle")

@@ -1,6 +1,8 @@
 """Tests for mendel_py.hashcodec: SPEC §4 vectors, v3 layout, strict decoding, round-trips."""
 from __future__ import annotations
 
+import base64
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -343,7 +345,8 @@ def v3_raw(body: bytes, flags: int = 0) -> str:
         (v3_raw(b"\x01\x01\x00\x81\x00\x00"), "non-minimal varint"),
         (v3_raw(b"\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"), "longer than 10 bytes"),
         (v3_raw(b"\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02"), "larger than 64 bits"),
-        (v3_raw(b"\x00\x00\x00", flags=0x02), "reserved flag bits"),
+        (v3_raw(b"\x00\x00\x00", flags=0x04), "reserved flag bits"),
+        (b64encode(b"mendel\x03\x02\x01\x02"), "short generation tag"),
         (v3_raw(b"\x00\x00\x00", flags=0x81), "reserved flag bits"),
         (v3_raw(b"\x01\x01\x01\x01\x01"), "overrun"),
         (v3_raw(b"\x02\x01\x7f\x01\x00"), "overrun"),
@@ -480,3 +483,30 @@ def test_mendel_shaped_bytes_raise_only_hasherror(
     count = file_count.to_bytes(2, "little")
     raw = b"mendel" + version + bytes(branch_bytes) + b"\xff" + count + digest
     accepted_texts_are_canonical(b64encode(raw))
+
+
+@given(
+    tag=st.binary(min_size=4, max_size=4),
+    branches=st.lists(st.integers(0, 300), max_size=40),
+    file_count=st.integers(0, 70000),
+    digest=st.binary(min_size=20, max_size=20),
+    keyed=st.booleans(),
+)
+def test_v3_generation_tag_round_trips(tag, branches, file_count, digest, keyed):
+    fmt = get_format("v3", b"k" if keyed else None, tag)
+    text = fmt.encode(branches, file_count, digest)
+    decoded = decode(text)
+    assert (decoded.generation, decoded.branches, decoded.file_count, decoded.digest, decoded.keyed) == (
+        tag, tuple(branches), file_count, digest, keyed
+    )
+    assert format_for(decoded, b"k" if keyed else None).encode(branches, file_count, digest) == text
+    untagged = get_format("v3", b"k" if keyed else None).encode(branches, file_count, digest)
+    assert decode(untagged).generation is None and untagged != text
+
+
+def test_generation_tag_layout_follows_the_spec():
+    text = get_format("v3", None, b"\xde\xad\xbe\xef").encode([0, 2], 2, bytes(20))
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    assert raw[:9] == b"mendel\x03\x02\xde" and raw[9:12] == b"\xad\xbe\xef"
+    with pytest.raises(ValueError):
+        get_format("mendel-v1", None, b"\x00\x00\x00\x00")

@@ -142,10 +142,10 @@ def test_cache_size_is_deprecated(sample_project: Path) -> None:
 
 def test_unknown_names_and_invalid_hashes_keep_nothing(trees: MendelTrees) -> None:
     trees.variations_and_chains([])
-    kept = len(trees.cache), trees.cache.total_bytes, trees._chains_for.cache_info().currsize
+    kept = len(trees.cache), trees.cache.total_bytes, trees._state.chains_for.cache_info().currsize
     for n in range(500):
         trees.variations_and_chains([f"made-up-{n}", "x" * 7000])
-    assert (len(trees.cache), trees.cache.total_bytes, trees._chains_for.cache_info().currsize) == kept
+    assert (len(trees.cache), trees.cache.total_bytes, trees._state.chains_for.cache_info().currsize) == kept
     _, chains = trees.variations_and_chains(["feature_B", "bucket_D"])
     good = trees.find_tree_for_variations("main", chains).hash
     trees.clear_caches()

@@ -58,6 +58,10 @@ class FakeTrees:
         self.hash_lookups = 0
         self.bug = False  # set to make every walk by hash fail like a bug would
         self.variation_walks = 0
+        self.generation = None
+
+    def reload_if_changed(self) -> None:
+        return None
 
     def variations_and_chains(self, names: Any) -> tuple[list[str], list[list[str]]]:
         wanted = set(names)

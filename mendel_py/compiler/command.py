@@ -45,6 +45,7 @@ class ClickProgress:
 def build_command(options: Options, check: bool, quiet: bool) -> None:
     """Compile the project's sources into one Mendel manifest per bundle."""
     from ..config import load_config
+    from ..generations import publish_project
     from . import build_manifests
 
     progress = ClickProgress(sys.stderr) if _wants_progress(quiet, options.as_json) else None
@@ -52,11 +53,17 @@ def build_command(options: Options, check: bool, quiet: bool) -> None:
         with reporting_errors(options):
             config = load_config(options.basedir, env=options.env)
             report = build_manifests(config, check=check, progress=progress)
+            published = None if check else publish_project(config)
     finally:
         if progress is not None:
             progress.close()
     if options.as_json or not quiet:
-        emit(options, report.to_dict(), lambda _: "\n".join(report.summary_lines()))
+        summary = report.to_dict()
+        lines = report.summary_lines()
+        if published is not None:
+            summary["generation"] = published[0]
+            lines.append(f"generation {published[0]} is current")
+        emit(options, summary, lambda _: "\n".join(lines))
     if report.stale:
         raise CommandFailed("stale manifests (run `mendel build`): " + " ".join(report.stale))
 

@@ -1,0 +1,310 @@
+"""The generation store: every deployed set of manifests, kept immutable, named by its content.
+
+A *generation* is one consistent set of manifests plus the `.mendelrc` that goes with them. Its id
+is a blake3 digest of exactly those bytes, so the same build on two hosts is the same generation.
+The store is a folder (default `manifests/generations`, shared by every host of a fleet):
+
+    <store>/CURRENT                       the id of the generation to serve (replaced atomically)
+    <store>/<id>/generation.json          {"id", "created", "bundles": {bundle: file}, "size"}
+    <store>/<id>/mendelrc                 the .mendelrc bytes of that build
+    <store>/<id>/<bundle>.manifest.json   the manifests
+
+A generation folder is written under a temporary name, validated there, then renamed into place,
+so a half-written or invalid generation is never visible under its id, and `CURRENT` only ever
+names a complete one. Nothing here runs on the request path: `MendelTrees` reads the store when it
+loads or reloads, and when a URL names a generation it has not loaded yet.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import blake3
+import yaml
+
+from .config import BundleConfig, MendelConfig, config_from_dict
+from .errors import ConfigError, MendelError
+from .hashcodec import GENERATION_TAG_SIZE
+from .manifest import load_manifest
+
+log = logging.getLogger(__name__)
+
+STORE_VARIABLE = "MENDEL_GENERATIONS"
+"""Environment variable naming the store folder (relative to the project root), or "off"."""
+DEFAULT_STORE_DIR = "manifests/generations"
+DEFAULT_KEEP = 10
+DEFAULT_MAX_AGE_DAYS = 7.0
+CURRENT_FILE = "CURRENT"
+META_FILE = "generation.json"
+CONFIG_FILE = "mendelrc"
+_ID_BYTES = 16
+_OFF = ("off", "none", "false", "0", "")
+
+
+@dataclass(frozen=True)
+class GenerationInfo:
+    """What `mendel generations` lists about one stored generation."""
+
+    id: str
+    created: float
+    bundles: dict[str, str]
+    size: int
+
+    @property
+    def tag(self) -> bytes:
+        return generation_tag(self.id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "created": self.created, "bundles": sorted(self.bundles), "size": self.size}
+
+
+def generation_tag(generation_id: str) -> bytes:
+    """The 4 bytes of a generation id that a v3 hash carries (SPEC §4, flag bit 1)."""
+    return bytes.fromhex(generation_id)[:GENERATION_TAG_SIZE]
+
+
+def store_dir(config: MendelConfig, setting: str | None = None) -> str | None:
+    """The absolute store folder for a project: `setting` (the app's MENDEL_GENERATIONS), else the
+    MENDEL_GENERATIONS environment variable, else `generations.dir` of the config, else the
+    default; None when the setting or the variable is "off"."""
+    chosen = setting if setting is not None else os.environ.get(STORE_VARIABLE)
+    if chosen is not None and chosen.strip().lower() in _OFF:
+        return None
+    folder = chosen or config.generations.dir or DEFAULT_STORE_DIR
+    return os.path.normpath(os.path.join(config.root, folder))
+
+
+def project_files(config: MendelConfig) -> dict[str, bytes]:
+    """The bytes that make up the project's generation on disk: its .mendelrc and manifests."""
+    files: dict[str, bytes] = {}
+    if config.path:
+        files[CONFIG_FILE] = _read(config.path, config.path, "the config")
+    for bundle in config.bundles.values():
+        files[_manifest_name(bundle.id)] = _read(bundle.manifest_path, bundle.manifest, bundle.id)
+    return files
+
+
+def generation_id(files: dict[str, bytes]) -> str:
+    """The content id of a generation: blake3 over every file's name and bytes, in name order."""
+    digest = blake3.blake3()
+    for name in sorted(files):
+        data = files[name]
+        digest.update(b"%s\0%d\0" % (name.encode(), len(data)))
+        digest.update(data)
+    return digest.hexdigest(length=_ID_BYTES)
+
+
+class GenerationStore:
+    """A folder of immutable generations and the pointer to the current one."""
+
+    def __init__(self, path: str, keep: int = DEFAULT_KEEP, max_age_days: float = DEFAULT_MAX_AGE_DAYS):
+        self.path = path
+        self.keep = keep
+        self.max_age_days = max_age_days
+
+    @classmethod
+    def for_config(cls, config: MendelConfig, setting: str | None = None) -> GenerationStore | None:
+        folder = store_dir(config, setting)
+        if folder is None:
+            return None
+        return cls(folder, config.generations.keep, config.generations.max_age_days)
+
+    def exists(self) -> bool:
+        return os.path.isfile(os.path.join(self.path, CURRENT_FILE))
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def current_id(self) -> str | None:
+        """The generation `CURRENT` names, or None when the store has none yet."""
+        try:
+            with open(os.path.join(self.path, CURRENT_FILE), encoding="ascii") as f:
+                found = f.read().strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return found if self.has(found) else None
+
+    def has(self, generation: str) -> bool:
+        return _is_id(generation) and os.path.isfile(os.path.join(self.path, generation, META_FILE))
+
+    def ids(self) -> list[str]:
+        """Every complete generation in the store (unordered)."""
+        try:
+            names = os.listdir(self.path)
+        except OSError:
+            return []
+        return [name for name in names if self.has(name)]
+
+    def find_by_tag(self, tag: bytes) -> str | None:
+        """The stored generation whose id starts with `tag`, newest first if several do."""
+        prefix = tag.hex()
+        matches = [info for info in self.list() if info.id.startswith(prefix)]
+        return matches[0].id if matches else None
+
+    def info(self, generation: str) -> GenerationInfo:
+        path = os.path.join(self.path, generation, META_FILE)
+        try:
+            with open(path, encoding="utf-8") as f:
+                meta = json.load(f)
+            return GenerationInfo(meta["id"], float(meta["created"]), dict(meta["bundles"]), int(meta["size"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise MendelError(f"{path}: unreadable generation record ({exc})") from None
+
+    def list(self) -> list[GenerationInfo]:
+        """Stored generations, newest first; unreadable records are skipped (and logged)."""
+        found = []
+        for generation in self.ids():
+            try:
+                found.append(self.info(generation))
+            except MendelError as exc:
+                log.warning("mendel: %s", exc)
+        return sorted(found, key=lambda info: (info.created, info.id), reverse=True)
+
+    def config(self, generation: str, project: MendelConfig) -> MendelConfig:
+        """The config of a stored generation (see `generation_config`)."""
+        return generation_config(os.path.join(self.path, generation), project)
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def publish(
+        self, files: dict[str, bytes], validate: Callable[[str], Any] | None = None
+    ) -> tuple[str, bool]:
+        """Add a generation made of `files`; returns (id, added). `validate(folder)` runs on the
+        written folder before it becomes visible and may raise: then nothing is added."""
+        generation = generation_id(files)
+        if self.has(generation):
+            return generation, False
+        os.makedirs(self.path, exist_ok=True)
+        staging = os.path.join(self.path, f".tmp-{generation}-{os.getpid()}-{secrets.token_hex(4)}")
+        os.makedirs(staging)
+        try:
+            for name, data in files.items():
+                _write_file(os.path.join(staging, name), data)
+            if validate is not None:
+                validate(staging)
+            meta = {
+                "id": generation,
+                "created": time.time(),
+                "bundles": {name[: -len(".manifest.json")]: name for name in files if name != CONFIG_FILE},
+                "size": sum(len(data) for data in files.values()),
+            }
+            _write_file(os.path.join(staging, META_FILE), json.dumps(meta, indent=1).encode())
+            try:
+                os.rename(staging, os.path.join(self.path, generation))
+            except OSError:  # another process published the same generation first
+                if not self.has(generation):
+                    raise
+                return generation, False
+            return generation, True
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def set_current(self, generation: str) -> None:
+        """Point `CURRENT` at a stored generation (an atomic replace: readers see old or new)."""
+        if not self.has(generation):
+            raise MendelError(f"generation {generation} is not in the store {self.path}")
+        temporary = os.path.join(self.path, f".{CURRENT_FILE}-{os.getpid()}-{secrets.token_hex(4)}")
+        _write_file(temporary, (generation + "\n").encode("ascii"))
+        os.replace(temporary, os.path.join(self.path, CURRENT_FILE))
+
+    def prunable(self, now: float | None = None) -> list[GenerationInfo]:
+        """Generations past retention: not current, not among the newest `keep`, older than
+        `max_age_days`."""
+        now = time.time() if now is None else now
+        current = self.current_id()
+        oldest_kept = now - self.max_age_days * 86400
+        return [
+            info
+            for rank, info in enumerate(self.list())
+            if info.id != current and rank >= self.keep and info.created < oldest_kept
+        ]
+
+    def prune(self, now: float | None = None) -> list[GenerationInfo]:
+        """Remove the generations past retention (a command: never called while serving)."""
+        removed = self.prunable(now)
+        for info in removed:
+            doomed = os.path.join(self.path, f".del-{info.id}-{secrets.token_hex(4)}")
+            os.rename(os.path.join(self.path, info.id), doomed)  # invisible first, then removed
+            shutil.rmtree(doomed, ignore_errors=True)
+        return removed
+
+    def __iter__(self) -> Iterator[GenerationInfo]:
+        return iter(self.list())
+
+
+def generation_config(folder: str, project: MendelConfig) -> MendelConfig:
+    """The config of the generation in `folder`: its own .mendelrc, read with the project's root
+    (where the variation folders and templates live), and every manifest read from `folder`."""
+    config = project
+    stored_rc = os.path.join(folder, CONFIG_FILE)
+    if os.path.isfile(stored_rc):
+        with open(stored_rc, "rb") as f:
+            try:
+                data = yaml.safe_load(f.read()) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"unreadable YAML ({exc})", stored_rc, None) from None
+        if not isinstance(data, dict):
+            raise ConfigError("not a mapping", stored_rc, None)
+        config = replace(config_from_dict(data, project.root, env=project.env, source=stored_rc), path=project.path)
+    bundles = {bundle_id: _stored_bundle(bundle, folder) for bundle_id, bundle in config.bundles.items()}
+    return replace(config, bundles=bundles)
+
+
+def validate_generation(config: MendelConfig) -> None:
+    """Load every manifest of `config` as a server would; raises the ManifestError it finds."""
+    known: set[str] = set()
+    for bundle in config.bundles.values():
+        known.update(load_manifest(bundle.manifest_path, bundle.id, display=bundle.manifest).folders)
+    config.variations(known)
+
+
+def publish_project(config: MendelConfig) -> tuple[str, bool] | None:
+    """Validate the project's manifests, add them to its store and make them current (what
+    `mendel build` and `mendel reload` do); returns (generation id, newly added), or None when
+    the store is off (MENDEL_GENERATIONS=off)."""
+    store = GenerationStore.for_config(config)
+    if store is None:
+        return None
+    generation, added = store.publish(
+        project_files(config), validate=lambda folder: validate_generation(generation_config(folder, config))
+    )
+    store.set_current(generation)
+    log.info("mendel: generation %s is current in %s", generation, store.path)
+    return generation, added
+
+
+def _manifest_name(bundle_id: str) -> str:
+    return f"{bundle_id}.manifest.json"
+
+
+def _stored_bundle(bundle: BundleConfig, folder: str) -> BundleConfig:
+    return replace(bundle, manifest_path=os.path.join(folder, _manifest_name(bundle.id)))
+
+
+def _is_id(name: str) -> bool:
+    return len(name) == 2 * _ID_BYTES and all(c in "0123456789abcdef" for c in name)
+
+
+def _read(path: str, display: str, what: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{display}: manifest of bundle {what!r} not found; run `mendel build` first", path, None
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{display}: {exc.strerror}", path, None) from None
+
+
+def _write_file(path: str, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())

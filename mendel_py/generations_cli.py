@@ -1,0 +1,109 @@
+"""`mendel generations` (list, activate, prune) and `mendel reload`: deploys from the command line.
+
+    mendel build                        # compile, validate, publish, make current: a deploy
+    mendel reload                       # publish what is on disk now and make it current
+    mendel generations                  # what the store holds (--json too)
+    mendel generations activate ID      # roll back (or forward) every host sharing the store
+    mendel generations prune            # drop what retention no longer keeps
+
+Running servers notice a new `CURRENT` within their poll interval and swap it in (see
+`MendelTrees.reload`), so these commands work from any machine that mounts the store.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from .cli_support import CommandFailed, Options, emit, format_table, project_options, reporting_errors
+from .config import load_config
+from .generations import GenerationInfo, GenerationStore, publish_project
+
+
+def _store(options: Options) -> GenerationStore:
+    config = load_config(options.basedir, env=options.env)
+    store = GenerationStore.for_config(config)
+    if store is None:
+        raise CommandFailed("the generation store is off (MENDEL_GENERATIONS=off)")
+    return store
+
+
+def _rows(infos: list[GenerationInfo], current: str | None) -> list[dict[str, Any]]:
+    return [{**info.to_dict(), "current": info.id == current} for info in infos]
+
+
+def _render_list(report: dict[str, Any]) -> str:
+    if not report["generations"]:
+        return f"no generations in {report['store']} (run `mendel build`)"
+    rows = [
+        (
+            "*" if row["current"] else "",
+            row["id"],
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row["created"])),
+            ",".join(row["bundles"]),
+            f"{row['size']:,}",
+        )
+        for row in report["generations"]
+    ]
+    return format_table(("", "id", "created (UTC)", "bundles", "bytes"), rows) + f"\nstore: {report['store']}"
+
+
+@click.group("generations", invoke_without_command=True)
+@project_options
+@click.pass_context
+def generations_command(ctx: click.Context, options: Options) -> None:
+    """List the stored generations, newest first (* marks the current one)."""
+    ctx.obj = {**(ctx.obj if isinstance(ctx.obj, dict) else {}), "options": options}
+    if ctx.invoked_subcommand is not None:
+        return
+    with reporting_errors(options):
+        store = _store(options)
+        report = {"store": store.path, "current": store.current_id(), "generations": []}
+        report["generations"] = _rows(store.list(), report["current"])
+    emit(options, report, _render_list)
+
+
+def _parent_options(ctx: click.Context) -> Options:
+    return ctx.find_object(dict)["options"]
+
+
+@generations_command.command("activate")
+@click.argument("generation")
+@click.pass_context
+def activate_command(ctx: click.Context, generation: str) -> None:
+    """Make a stored generation current (every server sharing the store switches to it)."""
+    options = _parent_options(ctx)
+    with reporting_errors(options):
+        store = _store(options)
+        matches = [info.id for info in store.list() if info.id.startswith(generation)]
+        if len(matches) != 1:
+            raise CommandFailed(f"{generation!r} names {len(matches)} stored generations; give more of the id")
+        store.set_current(matches[0])
+    emit(options, {"current": matches[0]}, lambda r: f"generation {r['current']} is current")
+
+
+@generations_command.command("prune")
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@click.pass_context
+def prune_command(ctx: click.Context, dry_run: bool) -> None:
+    """Remove generations past retention (generations.keep / generations.max-age-days)."""
+    options = _parent_options(ctx)
+    with reporting_errors(options):
+        store = _store(options)
+        removed = store.prunable() if dry_run else store.prune()
+    report = {"removed": [info.id for info in removed], "dry_run": dry_run}
+    verb = "would remove" if dry_run else "removed"
+    emit(options, report, lambda r: f"{verb} {len(r['removed'])} generation(s)" + "".join(f"\n  {i}" for i in r["removed"]))
+
+
+@click.command("reload")
+@project_options
+def reload_command(options: Options) -> None:
+    """Publish the project's manifests as they are on disk and make them current; running servers
+    swap them in without a restart."""
+    with reporting_errors(options):
+        published = publish_project(load_config(options.basedir, env=options.env))
+    if published is None:
+        raise CommandFailed("the generation store is off (MENDEL_GENERATIONS=off): restart the servers instead")
+    emit(options, {"current": published[0], "added": published[1]}, lambda r: f"generation {r['current']} is current")
