@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+import shutil
 from pathlib import Path
 
 import pytest
@@ -40,8 +41,7 @@ def unknown_key(project: Path) -> None:
 
 
 def unbuilt(project: Path) -> None:
-    for manifest in (project / "manifests").iterdir():
-        manifest.unlink()
+    shutil.rmtree(project / "manifests")  # the manifests and the generation store
 
 
 FAULTS: dict[str, tuple[Callable[[Path], None], list[str]]] = {
