@@ -1,0 +1,148 @@
+"""Deploys under real gunicorn: 50 generation switches under load, a corrupt generation, and two
+hosts sharing one generation store. Every URL ever minted keeps answering with its bytes."""
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from e2e_support import Server, build_example_project, http_get, running_gunicorn
+from mendel_py.compiler import build_manifests
+from mendel_py.config import load_config
+from mendel_py.generations import publish_project
+
+CART = Path("examples/shop/src/base/components/cart.js")
+MAIN_MANIFEST = Path("manifests/main.manifest.json")
+SWITCHES = 50
+LOAD_SECONDS_MAX = 120.0
+VARIATION_SETS = ("", "bucket_A", "bucket_B,feature_C", "bucket_D")
+
+
+def deploy(project: Path, n: int) -> str:
+    """Change a base file, build and publish: one deploy, as `mendel build` does it."""
+    cart = project / CART
+    cart.write_text(cart.read_text().split("\n// deploy")[0] + f"\n// deploy {n}\n")
+    config = load_config(project)
+    build_manifests(config)
+    published = publish_project(config)
+    assert published is not None
+    return published[0]
+
+
+def script_url(html: str) -> str:
+    return re.search(r'<script src="(/mendel/[^"]+)"', html).group(1)
+
+
+class Load:
+    """A bounded client: pages for several variation sets and the bundles they embed."""
+
+    def __init__(self, server: Server):
+        self.server = server
+        self.stop = threading.Event()
+        self.bodies: dict[tuple[str, str], bytes] = {}
+        self.etags: dict[tuple[str, str], str] = {}
+        self.statuses: Counter[int] = Counter()
+        self.problems: list[str] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Load:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + LOAD_SECONDS_MAX
+        n = 0
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            variations = VARIATION_SETS[n % len(VARIATION_SETS)]
+            coding = "gzip" if n % 2 else "identity"
+            n += 1
+            page = http_get(self.server.url + "/", {"Cookie": f"mendel_variations={variations}"})
+            self.statuses[page.status] += 1
+            if page.status != 200:
+                self.problems.append(f"page {page.status}")
+                continue
+            self.fetch(script_url(page.body.decode()), coding)
+
+    def fetch(self, url: str, coding: str) -> None:
+        response = http_get(self.server.url + url, {"Accept-Encoding": coding})
+        self.statuses[response.status] += 1
+        if response.status != 200 or not response.body:
+            self.problems.append(f"{url} {response.status} ({len(response.body)} bytes)")
+            return
+        key = (url, coding)
+        first = self.bodies.setdefault(key, response.body)
+        self.etags.setdefault(key, response.header("etag") or "")
+        if first != response.body or self.etags[key] != response.header("etag"):
+            self.problems.append(f"{url} ({coding}) changed bytes or ETag")
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    return build_example_project(tmp_path)
+
+
+def test_fifty_switches_under_load_lose_nothing(project: Path) -> None:
+    env = {"SHOP_MENDEL_RELOAD_INTERVAL": "0.05"}
+    with running_gunicorn(project, extra_env=env) as server, Load(server) as load:
+        server.output.wait_for("Booting worker", count=2)
+        for n in range(SWITCHES):
+            if n == SWITCHES // 2:  # a deploy that died half-way through writing a manifest
+                manifest = project / MAIN_MANIFEST
+                manifest.write_bytes(manifest.read_bytes()[:1000])
+                time.sleep(0.5)
+            deploy(project, n)
+            time.sleep(0.12)
+        time.sleep(0.5)
+        load.stop.set()
+        load.thread.join(timeout=30)
+        seen = {url for url, _ in load.bodies}
+        # every URL ever handed out still answers with the very bytes it answered before
+        for (url, coding), body in load.bodies.items():
+            again = http_get(server.url + url, {"Accept-Encoding": coding})
+            assert again.status == 200 and again.body == body, url
+            assert again.header("etag") == load.etags[(url, coding)]
+        log = server.output.text()
+    assert load.problems == []
+    assert set(load.statuses) == {200}
+    assert len(seen) >= 10, f"only {len(seen)} distinct bundle URLs: switches were not picked up"
+    assert "new generation refused" in log and "main.manifest.json" in log
+    assert log.count("new generation refused") <= 2  # once per worker, not once per poll
+    assert "Traceback" not in log
+
+
+def test_two_hosts_sharing_a_store_serve_each_others_urls(tmp_path: Path) -> None:
+    store = tmp_path / "shared-store"
+    hosts = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        hosts.append(build_example_project(tmp_path / name))
+    env = {"MENDEL_GENERATIONS": str(store), "MENDEL_WORKERS": "1"}
+    # host b looks for a new CURRENT only every hour: it is "switched" after host a
+    env_b = {**env, "SHOP_MENDEL_RELOAD_INTERVAL": "3600"}
+    with running_gunicorn(hosts[0], extra_env=env) as a, running_gunicorn(hosts[1], extra_env=env_b) as b:
+        cookie = {"Cookie": "mendel_variations=bucket_A"}
+        old_url = script_url(http_get(b.url + "/", cookie).body.decode())
+        old_body = http_get(b.url + old_url).body
+        deploy(hosts[0], 1)  # the new release reaches host a first
+        deadline = time.monotonic() + 30
+        while (new_url := script_url(http_get(a.url + "/", cookie).body.decode())) == old_url:
+            assert time.monotonic() < deadline, "host a never switched"
+            time.sleep(0.1)
+        assert script_url(http_get(b.url + "/", cookie).body.decode()) == old_url  # b: not yet
+        from_b = http_get(b.url + new_url)
+        from_a = http_get(a.url + new_url)
+        assert from_b.status == from_a.status == 200
+        assert from_b.body == from_a.body and b"deploy 1" in from_b.body
+        assert from_b.header("etag") == from_a.header("etag")
+        old_from_a = http_get(a.url + old_url)
+        assert old_from_a.status == 200 and old_from_a.body == old_body
+    shutil.rmtree(store, ignore_errors=True)
