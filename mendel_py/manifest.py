@@ -234,9 +234,18 @@ class _Compiler:
                     f'{where}: {field}.deps["{spec}"] -> "{target}" is not in indexes',
                     module_id, f'{field}.deps["{spec}"]',
                 )
+        lazy = item.get("lazy", [])
+        if not _is_str_list(lazy) or any(not isinstance(deps.get(spec), str) for spec in lazy):
+            raise self.fail(
+                f"{where}: {field}.lazy must list specifiers of deps that name a module"
+                " (the ones a file reaches only through import())",
+                module_id, f"{field}.lazy",
+            )
         entry = dict(item)
         entry.setdefault("variation", folder)
         entry["deps"] = MappingProxyType(dict(deps))
+        if lazy:
+            entry["lazy"] = tuple(lazy)
         digest = item.get("blake3")
         if digest is not None and not (isinstance(digest, str) and _BLAKE3_HEX.fullmatch(digest)):
             raise self.fail(f'{where}: {field}.blake3 must be 64 lowercase hex digits', module_id, f"{field}.blake3")

@@ -11,18 +11,16 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .manifest import Manifest, Module
 
-# The registry prelude. Called as PRELUDE(defs, entries, previousRequire) where defs is a list of
-# [id, factory, depsMap]; it returns the new global require.
-JS_PRELUDE = (
-    "(function(defs,entries,prev){"
-    "var own=Object.prototype.hasOwnProperty,mods=Object.create(null),cache=Object.create(null),i;"
-    "for(i=0;i<defs.length;i++)mods[defs[i][0]]=defs[i];"
+# The registry prelude, in pieces that the lazy variant below shares.
+_REGISTRY_VARS = "var own=Object.prototype.hasOwnProperty,mods=Object.create(null),cache=Object.create(null),i"
+_DEFINE = "for(i=0;i<defs.length;i++)mods[defs[i][0]]=defs[i];"
+_FIND = (
     "function req(name,jumped){"
     "if(own.call(cache,name))return cache[name].exports;"
     "var def=mods[name];"
@@ -33,11 +31,43 @@ JS_PRELUDE = (
     "var err=new Error(\"Cannot find module '\"+name+\"'\");"
     'err.code="MODULE_NOT_FOUND";throw err}'
     "var m=cache[name]={exports:{}},deps=def[2];"
-    "def[1].call(m.exports,function(x){var to=own.call(deps,x)&&deps[x];return req(to?to:x)},"
-    "m,m.exports);"
-    "return m.exports}"
-    "for(i=0;i<entries.length;i++)req(entries[i]);"
-    "return req})"
+)
+_RUN = "return m.exports}for(i=0;i<entries.length;i++)req(entries[i]);return req})"
+
+# Called as PRELUDE(defs, entries, previousRequire) where defs is a list of [id, factory, depsMap];
+# it returns the new global require.
+JS_PRELUDE = (
+    "(function(defs,entries,prev){" + _REGISTRY_VARS + ";" + _DEFINE + _FIND
+    + "def[1].call(m.exports,function(x){var to=own.call(deps,x)&&deps[x];return req(to?to:x)},"
+    "m,m.exports);" + _RUN
+)
+
+# The same registry for a bundle with lazy chunks: PRELUDE(defs, entries, previousRequire, chunks),
+# chunks mapping a lazily loaded module's public id to its chunk's URL relative to this script.
+# A module's require gains `require.lazy(specifier)`: a Promise of the target's exports, loading
+# its chunk first (a script element, in the page script's CORS mode) unless it is defined already.
+# A chunk script hands its definitions to the element that loaded it (`mendelAdd`), so no global
+# name is added and chunks of different bundles can't mix.
+JS_LAZY_PRELUDE = (
+    "(function(defs,entries,prev,chunks){" + _REGISTRY_VARS + ","
+    'me=typeof document!="undefined"&&document.currentScript,loading=Object.create(null);'
+    + _DEFINE
+    + "function load(name){"
+    "if(own.call(mods,name)||!own.call(chunks,name))return Promise.resolve();"
+    "var url=new URL(chunks[name],me.src).href;"
+    "return loading[url]||(loading[url]=new Promise(function(ok,fail){"
+    'var s=document.createElement("script");'
+    "s.mendelAdd=function(d){for(var k=0;k<d.length;k++)mods[d[k][0]]=d[k]};"
+    "s.onload=ok;"
+    "s.onerror=function(){delete loading[url];"
+    "fail(new Error(\"Loading chunk of module '\"+name+\"' failed\"))};"
+    "if(me.crossOrigin!==null)s.crossOrigin=me.crossOrigin;"
+    "s.src=url;document.head.appendChild(s)}))}"
+    + _FIND
+    + "function to(x){return own.call(deps,x)&&deps[x]||x}"
+    "function r(x){return req(to(x))}"
+    "r.lazy=function(x){var id=to(x);return load(id).then(function(){return req(id)})};"
+    "def[1].call(m.exports,r,m,m.exports);" + _RUN
 )
 
 _SOURCE_MAP_COMMENT = re.compile(r"^\s*//[#@]\s*source(?:Mapping)?URL=.*$", re.MULTILINE)
@@ -56,9 +86,27 @@ class TreeLike(Protocol):
         ...
 
 
-def pack_js(tree: TreeLike) -> bytes:
-    """One self-contained script for the tree's modules, in the tree's (manifest index) order."""
-    return packer_for(tree.manifest).js(tree.selection)
+ChunkURL = Callable[[int], str]
+
+
+class ChunkNotFound(LookupError):
+    """The tree has no lazy chunk with that id."""
+
+
+def pack_js(tree: TreeLike, chunk_url: ChunkURL | None = None) -> bytes:
+    """One script for the tree's modules, in the tree's (manifest index) order.
+
+    With `chunk_url` (chunk id -> its URL relative to the bundle's), modules that the tree
+    reaches only through `import()` are left to their lazy chunks; without it, or when the tree
+    has none, the script holds every module of the tree.
+    """
+    return packer_for(tree.manifest).js(tree.selection, chunk_url)
+
+
+def pack_chunk(tree: TreeLike, chunk: int) -> bytes:
+    """The script of the tree's lazy chunk `chunk` (a lazily loaded module's public id);
+    ChunkNotFound if the tree has no such chunk."""
+    return packer_for(tree.manifest).chunk(tree.selection, chunk)
 
 
 def pack_css(tree: TreeLike) -> bytes:
@@ -96,17 +144,35 @@ class ManifestPacker:
         self._css: list[list[bytes | None]] = [[None] * len(m.entries) for m in modules]
         self._run_order = tuple(m.index for m in sorted(modules, key=_order_key) if m.entry)
         self._order_keys = [_order_key(m) for m in modules]
+        self.lazy = LazyEdges(manifest)
 
-    def js(self, selection: Sequence[tuple[int, int]]) -> bytes:
-        """The script for the modules of `selection` ((module, entry) in manifest index order)."""
-        pieces = self._js
-        defs = [pieces[m][j] or self._js_piece(m, j) for m, j in selection]
-        present = bytearray(len(pieces))
+    def js(self, selection: Sequence[tuple[int, int]], chunk_url: ChunkURL | None = None) -> bytes:
+        """The script for the modules of `selection` ((module, entry) in manifest index order);
+        with `chunk_url`, lazily loaded parts are left to their chunks (see `pack_js`)."""
+        present = bytearray(len(self._js))
         for m, _j in selection:
             present[m] = 1
         literals = self._literals
         entries = b",".join([literals[m] for m in self._run_order if present[m]])
-        return b"".join((_JS_HEAD, b",".join(defs), b"],[", entries, _JS_TAIL))
+        if not self.lazy.any or not self.lazy.reaches(selection):
+            return b"".join((_JS_HEAD, self._defs(selection), b"],[", entries, _JS_TAIL))
+        main, chunks = self.lazy.split(selection) if chunk_url else (selection, {})
+        urls = {self.public_ids[root]: chunk_url(self.public_ids[root]) for root in chunks}  # type: ignore[misc]
+        table = json.dumps({str(key): url for key, url in urls.items()}, ensure_ascii=True)
+        tail = b'],typeof require=="function"&&require,' + _script_safe(table).encode("ascii") + b");\n"
+        return b"".join((_JS_LAZY_HEAD, self._defs(main), b"],[", entries, tail))
+
+    def chunk(self, selection: Sequence[tuple[int, int]], chunk: int) -> bytes:
+        """The chunk script of the lazily loaded module with public id `chunk`."""
+        _main, chunks = self.lazy.split(selection) if self.lazy.any else ((), {})
+        for root, members in chunks.items():
+            if self.public_ids[root] == chunk:
+                return b"".join((_CHUNK_HEAD, self._defs(members), _CHUNK_TAIL))
+        raise ChunkNotFound(chunk)
+
+    def _defs(self, selection: Sequence[tuple[int, int]]) -> bytes:
+        pieces = self._js
+        return b",".join([pieces[m][j] or self._js_piece(m, j) for m, j in selection])
 
     def css(self, selection: Sequence[tuple[int, int]]) -> bytes:
         """The stylesheet: sources by `order` (unordered last), then manifest index."""
@@ -146,10 +212,70 @@ class ManifestPacker:
         return "{" + ",".join(items) + "}"
 
 
+class LazyEdges:
+    """Which edges of a manifest only `import()` takes, and how a tree splits along them.
+
+    An entry's `lazy` lists the `deps` specifiers reached only by a literal `import()`. A tree's
+    main part is what its roots reach through static edges; each lazily imported module outside
+    it roots a chunk: what it reaches statically, minus the main part (two chunks may share a
+    module; defining it twice is harmless, the registry runs it once).
+    """
+
+    def __init__(self, manifest: Manifest):
+        indexes = manifest.indexes
+        self.roots = manifest.roots
+        self.static: list[list[tuple[int, ...]]] = []
+        self.lazy: list[list[tuple[int, ...]]] = []
+        for module in manifest.modules:
+            static_row, lazy_row = [], []
+            for entry in module.entries:
+                deps, lazy_specs = entry.get("deps") or {}, entry.get("lazy") or ()
+                static = {indexes[t] for s, t in deps.items() if isinstance(t, str) and s not in lazy_specs}
+                lazy = {indexes[deps[s]] for s in lazy_specs} - static
+                static_row.append(tuple(sorted(static)))
+                lazy_row.append(tuple(sorted(lazy)))
+            self.static.append(static_row)
+            self.lazy.append(lazy_row)
+        self.any = any(targets for row in self.lazy for targets in row)
+
+    def reaches(self, selection: Sequence[tuple[int, int]]) -> bool:
+        """True when some module of the tree imports another lazily."""
+        lazy = self.lazy
+        return any(lazy[m][j] for m, j in selection)
+
+    def split(
+        self, selection: Sequence[tuple[int, int]]
+    ) -> tuple[list[tuple[int, int]], dict[int, list[tuple[int, int]]]]:
+        """(main part, {chunk root: chunk part}), each (module, entry) in manifest index order."""
+        chosen = dict(selection)
+        main = self._closure([r for r in self.roots if r in chosen], chosen, set())
+        lazy_roots = sorted({t for m, j in selection for t in self.lazy[m][j]} - main)
+        chunks = {
+            root: sorted((m, chosen[m]) for m in self._closure([root], chosen, main))
+            for root in lazy_roots
+            if root in chosen
+        }
+        return sorted((m, chosen[m]) for m in main), chunks
+
+    def _closure(self, starts: list[int], chosen: dict[int, int], outside: set[int]) -> set[int]:
+        seen: set[int] = set()
+        stack = [m for m in starts if m not in outside]
+        while stack:
+            m = stack.pop()
+            if m in seen or m not in chosen:
+                continue
+            seen.add(m)
+            stack.extend(t for t in self.static[m][chosen[m]] if t not in seen and t not in outside)
+        return seen
+
+
 _MEMO_KEY = "packer"
 _MEMO_LOCK = threading.Lock()
 _JS_HEAD = f"require={JS_PRELUDE}([".encode("ascii")
 _JS_TAIL = b'],typeof require=="function"&&require);\n'
+_JS_LAZY_HEAD = f"require={JS_LAZY_PRELUDE}([".encode("ascii")
+_CHUNK_HEAD = b"document.currentScript.mendelAdd(["
+_CHUNK_TAIL = b"]);\n"
 
 
 def _public_ids(modules: Sequence[Module]) -> list[int | str]:
@@ -176,7 +302,12 @@ def _order_key(module: Module) -> tuple[bool, float, int]:
 
 def _js_literal(value: int | str | bool) -> str:
     """A JSON literal that is also safe inside a JS script (U+2028/9 and `</` escaped)."""
-    return json.dumps(value, ensure_ascii=True).replace("</", "<\\/")
+    return _script_safe(json.dumps(value, ensure_ascii=True))
+
+
+def _script_safe(json_text: str) -> str:
+    """ASCII JSON made safe inside a script element: no `</`."""
+    return json_text.replace("</", "<\\/")
 
 
 def _strip_source_map_comments(source: str) -> str:

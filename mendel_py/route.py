@@ -9,7 +9,9 @@ leaves the bare bundle id. Each bundle URL has one canonical spelling, the one `
 """
 from __future__ import annotations
 
+import posixpath
 import re
+from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
 from werkzeug.exceptions import HTTPException
@@ -19,6 +21,9 @@ from werkzeug.routing.exceptions import RoutingException
 from .errors import ConfigError
 
 DEFAULT_ROUTE = "/mendel/:hash/:bundle"
+# A lazy chunk of a bundle is served at the bundle's URL with `~<chunk id>` after the bundle id:
+# /mendel/<hash>/main~7.js (the chunk id is the lazily loaded module's public number).
+CHUNK_MARK = "~"
 PARAMETERS = ("hash", "bundle")
 _PARAMETER = re.compile(r":([A-Za-z_]\w*)")
 # A hash of the v3 alphabet, used to prove at start-up that a route builds URLs it matches.
@@ -71,6 +76,31 @@ class BundleRoute:
     def build(self, bundle: str, hash: str, suffix: str) -> str:
         """The URL of `bundle` at `hash`, behind the URL prefix (a CDN origin or mount path)."""
         return self.url_prefix + self.path(bundle, hash, suffix)
+
+    def chunk_path(self, bundle: str, hash: str, chunk: int, suffix: str) -> str:
+        """The canonical URL path of `bundle`'s lazy chunk `chunk` at `hash`."""
+        return self.path(f"{bundle}{CHUNK_MARK}{chunk}", hash, suffix)
+
+    def chunk_url_from_bundle(self, bundle: str, hash: str, chunk: int, suffix: str) -> str:
+        """The chunk's URL relative to the bundle's own (what the bundle's loader fetches), so
+        it holds behind any URL prefix or mount point."""
+        base = posixpath.dirname(self.path(bundle, hash, suffix))
+        return posixpath.relpath(self.chunk_path(bundle, hash, chunk, suffix), base)
+
+    def chunk_of(self, segment: str, suffixes: Mapping[str, str]) -> tuple[str, int] | None:
+        """(bundle, chunk id) when `segment` is the canonical `:bundle` part of a chunk URL of
+        one of `suffixes` (bundle id -> its suffix), else None."""
+        bundle, mark, rest = segment.rpartition(CHUNK_MARK)
+        suffix = suffixes.get(bundle) if mark else None
+        if suffix is None:
+            return None
+        number = rest[: -len(suffix)] if self.suffix_in_url and rest.endswith(suffix) else rest
+        if not (number.isascii() and number.isdigit()):
+            return None
+        chunk = int(number)
+        if self.segment(f"{bundle}{CHUNK_MARK}{chunk}", suffix) != segment:
+            return None
+        return bundle, chunk
 
     def check_bundle(self, bundle: str, suffix: str) -> None:
         """ConfigError unless `bundle`'s URLs match back to it (e.g. an id with a '/' in it)."""

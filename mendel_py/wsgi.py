@@ -33,11 +33,11 @@ from .bundles import (
 )
 from .errors import BundleNotFound, HashError, WalkError
 from .memory import use_fixed_mmap_threshold
-from .packer import pack_css, pack_js
+from .packer import ChunkNotFound, pack_chunk, pack_css, pack_js
 from .qa_page import DEFAULT_QA_ROUTE, QAAccess, QAPage
 from .reloader import DEFAULT_RELOAD_INTERVAL, Reloader
 from .request import DEFAULT_COOKIE_NAME, RequestResolver, VariationsLoader
-from .route import DEFAULT_ROUTE, BundleRoute
+from .route import CHUNK_MARK, DEFAULT_ROUTE, BundleRoute
 from .store import DEFAULT_STORE_BYTES, BundleStore
 from .tags import check_preload_rel
 
@@ -182,6 +182,9 @@ class MendelMiddleware:
         self._bundle_by_segment = {
             self.route.segment(bundle, self._suffix(bundle)): bundle for bundle in self.trees.bundles
         }
+        self._js_suffixes = {
+            bundle: self._suffix(bundle) for bundle in self.trees.bundles if not self.is_css(bundle)
+        }
         # bundles whose URL segment needs no %-escape, so a raw URI without '%' is canonical as is
         self._plain_segments = frozenset(
             bundle for segment, bundle in self._bundle_by_segment.items() if quote(segment) == segment
@@ -276,21 +279,29 @@ class MendelMiddleware:
         return wrap_file(environ, handle, _FILE_CHUNK_BYTES)
 
     def named_bundle(self, environ: dict[str, Any], path: str, hash: str, segment: str) -> tuple[str, str]:
-        """(bundle, hash) of a matched URL; BundleUnavailable unless it is spelled canonically."""
+        """(bundle, hash) of a matched URL; BundleUnavailable unless it is spelled canonically.
+
+        A lazy chunk's URL gives its name, the bundle id and chunk id (``main~7``), as bundle.
+        """
         if self._segments_generation != self.trees.generation:
             self._index_segments()
         bundle = self._bundle_by_segment.get(segment)
         if bundle is None:
-            raise BundleUnavailable("NOBUNDLE", "unknown bundle")
+            chunk = self.route.chunk_of(segment, self._js_suffixes)
+            if chunk is None:
+                raise BundleUnavailable("NOBUNDLE", "unknown bundle")
+            bundle = f"{chunk[0]}{CHUNK_MARK}{chunk[1]}"
         if not self._spelled_canonically(environ, path, bundle, hash):
             raise BundleUnavailable("NOTCANONICAL", "not the canonical spelling of this URL")
         return bundle, hash
 
     def cached_bundle(self, bundle: str, hash: str, encoding: str = IDENTITY) -> Representation:
-        """`bundle` at `hash` in `encoding`; BundleUnavailable if the hash is no tree."""
+        """`bundle` (or a chunk name from `named_bundle`) at `hash` in `encoding`;
+        BundleUnavailable if the hash is no tree, or the tree has no such chunk."""
+        owner, chunk = self._chunk_name(bundle)
         return self.cache.representation(
-            bundle, hash, encoding, self._content_type(bundle),
-            lambda: self._pack(bundle, self._tree_for_hash(bundle, hash)),
+            bundle, hash, encoding, self._content_type(owner),
+            lambda: self._pack(owner, self._tree_for_hash(owner, hash), chunk),
         )
 
     def tree_integrity(self, bundle: str, tree: Tree) -> str:
@@ -316,9 +327,10 @@ class MendelMiddleware:
         if raw is None:
             return True
         script_name = environ.get("SCRIPT_NAME", "")
-        if "%" not in raw and bundle in self._plain_segments:  # the usual case: one comparison
+        owner, _chunk = self._chunk_name(bundle)
+        if "%" not in raw and owner in self._plain_segments:  # the usual case: one comparison
             return raw == script_name + path
-        canonical = self.route.path(bundle, hash, self._suffix(bundle))
+        canonical = self.route.path(bundle, hash, self._suffix(owner))
         if not raw.endswith(canonical):
             return False
         return unquote(raw[: len(raw) - len(canonical)]) == script_name
@@ -364,5 +376,20 @@ class MendelMiddleware:
     def _content_type(self, bundle: str) -> str:
         return CSS_CONTENT_TYPE if self.is_css(bundle) else JS_CONTENT_TYPE
 
-    def _pack(self, bundle: str, tree: Tree) -> bytes:
-        return pack_css(tree) if self.is_css(bundle) else pack_js(tree)
+    def _chunk_name(self, name: str) -> tuple[str, int | None]:
+        """(bundle, chunk id) of a name from `named_bundle`; chunk None for a bundle itself."""
+        if name in self.trees.config.bundles:
+            return name, None
+        bundle, _mark, chunk = name.rpartition(CHUNK_MARK)
+        return bundle, int(chunk)
+
+    def _pack(self, bundle: str, tree: Tree, chunk: int | None = None) -> bytes:
+        if self.is_css(bundle):
+            return pack_css(tree)
+        if chunk is None:
+            suffix = self._suffix(bundle)
+            return pack_js(tree, lambda n: self.route.chunk_url_from_bundle(bundle, tree.hash, n, suffix))
+        try:
+            return pack_chunk(tree, chunk)
+        except ChunkNotFound:
+            raise BundleUnavailable("NOCHUNK", "no such chunk in this bundle tree") from None

@@ -17,8 +17,8 @@ def folder(variation: str) -> str:
 def manifest(modules: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """A Mendel v1 manifest from {module id: {"entry"?, "expose"?, "order"?, variation: spec}}.
 
-    Each variation spec is {"deps": {...}, "source": "..."} (source defaults from id and
-    variation); variations are listed in the dict's order.
+    Each variation spec is {"deps": {...}, "source": "...", "lazy"?: [...]} (source defaults from
+    id and variation); variations are listed in the dict's order.
     """
     ids = sorted(modules)
     bundles = []
@@ -36,6 +36,7 @@ def manifest(modules: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 "source": source,
                 "sha": hashlib.sha1(source.encode()).hexdigest(),
                 "deps": body.get("deps", {}),
+                **({"lazy": body["lazy"]} if "lazy" in body else {}),
             })
         bundles.append({"id": module_id, "index": index, **flags, "variations": variations, "data": data})
     return {"indexes": {module_id: i for i, module_id in enumerate(ids)}, "bundles": bundles}

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from e2e_support import CHROMEDRIVER, CHROMIUM, chromium, chromium_available, running_wsgi
-from factory import write_project
+from factory import SAMPLE_RC, write_project
+from lazy_project import CSS
 
 if not chromium_available():
     pytest.skip(f"browser test needs {CHROMIUM} and {CHROMEDRIVER}", allow_module_level=True)
@@ -27,19 +28,6 @@ MODULES = {
         "deps": {"./mark.js": "mark.js"}, "source": 'require("./mark.js")("yes");'}},
     "mark.js": {"base": {"source": 'module.exports = function (v) { document.body.dataset.ran = v; };'}},
 }
-RC = """\
-base-config:
-  id: base
-  dir: ./src/base
-variation-config:
-  variation-dirs: [./src/variations]
-  variations: {}
-bundles:
-  main:
-    manifest: manifests/main.manifest.json
-"""
-
-
 def page(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
     tag = environ["mendel"].script_tag("main")
     start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
@@ -64,7 +52,7 @@ class Tampering:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_project(tmp_path_factory.mktemp("sri"), RC, {"main": MODULES})
+    return write_project(tmp_path_factory.mktemp("sri"), SAMPLE_RC, {"main": MODULES, "css": CSS})
 
 
 @pytest.fixture(scope="module")

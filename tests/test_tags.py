@@ -129,7 +129,7 @@ def test_digest_is_computed_once_per_bundle_and_hash(sample_project: Path) -> No
     middleware = MendelMiddleware(page, MendelTrees(str(sample_project)), integrity=True)
     packs: list[str] = []
     original = middleware._pack
-    middleware._pack = lambda bundle, tree: packs.append(bundle) or original(bundle, tree)  # type: ignore[method-assign]
+    middleware._pack = lambda bundle, tree, *chunk: packs.append(bundle) or original(bundle, tree, *chunk)  # type: ignore[method-assign]
     client = Client(middleware)
     for _ in range(5):
         assert client.get("/").status_code == 200
