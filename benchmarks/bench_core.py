@@ -45,6 +45,8 @@ class Settings:
     modules: int = 2000
     variations: int = 45
     layers: int = 5
+    override_ratio: float = 0.05
+    dep_change_ratio: float = 0.3
     samples: int = 200
     warm_samples: int = 5000
     load_samples: int = 5
@@ -456,6 +458,9 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--variations", type=int, help="variations (default 45)")
     parser.add_argument("--samples", type=int, help="cold samples = distinct sets (default 200)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--override-ratio", type=float, help="share of modules varied (default 0.05)")
+    parser.add_argument("--dep-change-ratio", type=float,
+                        help="share of overrides whose imports differ: new walk shapes (default 0.3)")
     parser.add_argument("--quick", action="store_true", help="small project, few samples")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-node", action="store_true", help="skip the mendel-core side")
@@ -468,6 +473,10 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     settings.modules = args.modules or settings.modules
     settings.variations = args.variations or settings.variations
     settings.samples = args.samples or settings.samples
+    if args.override_ratio is not None:
+        settings.override_ratio = args.override_ratio
+    if args.dep_change_ratio is not None:
+        settings.dep_change_ratio = args.dep_change_ratio
     return settings
 
 
@@ -482,7 +491,8 @@ def run(settings: Settings, workdir: str) -> Results:
     results = Results()
     project = synth.write_synthetic_project(
         os.path.join(workdir, "project"), modules=settings.modules,
-        variations=settings.variations, layers=settings.layers, seed=settings.seed)
+        variations=settings.variations, layers=settings.layers, seed=settings.seed,
+        override_ratio=settings.override_ratio, dep_change_ratio=settings.dep_change_ratio)
     sets, warmup_sets = draw_sets(settings)
     measure_ours(project, sets, warmup_sets, settings, results)
     results.node_skipped = "--no-node" if not settings.node else node_unavailable_reason()

@@ -86,6 +86,14 @@ class Manifest:
     # what other modules derive from this manifest once and keep with it (the packer's pieces)
     memo: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def first_entries(self) -> list[Mapping[str, Any]]:
+        """Every module's first data entry, by index (made once, kept in `memo`)."""
+        found = self.memo.get("first_entries")
+        if found is None:
+            found = self.memo.setdefault("first_entries", [m.entries[0] for m in self.modules])
+        return found
+
     def digests(self, kind: str) -> tuple[tuple[bytes, ...], ...]:
         """Per-entry digests of one kind: "sha" (Mendel formats) or "blake3" (v3)."""
         return self.sha if kind == "sha" else self.blake3

@@ -15,9 +15,11 @@ import sys
 import threading
 import warnings
 import weakref
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from functools import cached_property, lru_cache
+from itertools import repeat
 from typing import Any, TypeVar
 
 from . import hashcodec
@@ -34,7 +36,7 @@ from .generations import (
     project_files,
 )
 from .manifest import Manifest, Module, load_manifest
-from .walk import Walk, Walker
+from .walk import Walk, Walker, gatherer
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +78,7 @@ class Tree:
     @cached_property
     def selection(self) -> tuple[tuple[int, int], ...]:
         """(module index, entry index) of every walked module, in manifest index order."""
-        choices = self._walk.choices
-        return tuple((m, choices.get(m, 0)) for m in self._walk.plan.index_order)
+        return self._in_index_order(list(zip(self._walk.plan.index_order, repeat(0))), lambda m, j: (m, j))
 
     @property
     def branches(self) -> tuple[int, ...]:
@@ -100,14 +101,15 @@ class Tree:
     @cached_property
     def modules(self) -> tuple[Module, ...]:
         """The walked modules in manifest index order (parallel to `files`)."""
-        return tuple(self._manifest.modules[m] for m in self._walk.plan.index_order)
+        return gatherer(self._walk.plan.index_order)(self._manifest.modules)
 
     @cached_property
     def files(self) -> tuple[Mapping[str, Any], ...]:
         """The resolved data entries in manifest index order (the order a JS bundle is packed in):
         each a read-only mapping with "id", "file", "variation", "source", "sha", "blake3" and
         "deps" (that file's own dependencies)."""
-        return tuple(self._entry(m) for m in self._walk.plan.index_order)
+        firsts = list(gatherer(self._walk.plan.index_order)(self._manifest.first_entries))
+        return self._in_index_order(firsts, lambda m, j: self._manifest.modules[m].entries[j])
 
     @property
     def deps(self) -> tuple[Mapping[str, Any], ...]:
@@ -120,6 +122,17 @@ class Tree:
         """{module id: variation folder} for every walked module, in walk order."""
         entries = ((self._manifest.modules[m].id, self._entry(m)) for m in self._walk.plan.order)
         return {module_id: entry["variation"] for module_id, entry in entries if entry.get("variation")}
+
+    def _in_index_order(self, firsts: list[T], chosen: Callable[[int, int], T]) -> tuple[T, ...]:
+        """`firsts` (one item per walked module in index order, for its first entry) with the
+        item of the chosen entry put in at every walked branch point that took another one."""
+        index_order = self._walk.plan.index_order
+        for m, j in self._walk.choices.items():
+            if j:
+                position = bisect_left(index_order, m)
+                if position < len(index_order) and index_order[position] == m:
+                    firsts[position] = chosen(m, j)
+        return tuple(firsts)
 
     def _entry(self, m: int) -> Mapping[str, Any]:
         return self._manifest.modules[m].entries[self._walk.choices.get(m, 0)]

@@ -9,16 +9,18 @@ dependencies differ from the file it overrides. So a bundle is compiled into a `
   into classes of equal successors.
 
 A tuple with one class per structural module (a *shape*) fixes the walk order. `Plan`s (order,
-branch points in walk order, digests of the fixed runs between them) are memoized per shape, so a
-walk for a new variation set is usually a handful of dict lookups plus one digest over bytes joined
-from precomputed runs.
+index order, branch points in walk order and their positions) are memoized per shape, so a walk for
+a new variation set is usually a handful of dict lookups plus one digest over per-file digests
+gathered in C. A new shape costs one depth-first walk whose loop over edges runs in C.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from threading import Lock
+from itertools import compress
+from operator import itemgetter
+from typing import TypeVar
 
 from .cache import Cache
 from .errors import HashError, HashLimitError, WalkError
@@ -26,35 +28,46 @@ from .hashcodec import DecodedHash, HashFormat
 from .manifest import Manifest
 
 Shape = tuple[int, ...]
+T = TypeVar("T")
 
 DEFAULT_PLAN_CACHE_BYTES = 16 * 1024 * 1024
 _POINTER_BYTES = 8
 _TUPLE_BYTES = 56
 _BYTES_OBJECT_BYTES = 40
-_RUN_DIGEST_BYTES = 20 + 32  # a sha1 and a blake3 digest per file between branch points
-_PLAN_OBJECT_BYTES = 600  # the Plan, its __dict__ and runs dict
+_PLAN_OBJECT_BYTES = 600  # the Plan, its __dict__ and the gatherer
 
 
 @dataclass
 class Plan:
-    """The walk for one shape: modules in walk order and the branch points among them."""
+    """The walk for one shape: modules in walk order and in index order, and the branch points
+    among them (with their positions in the walk order)."""
 
     order: tuple[int, ...]
+    index_order: tuple[int, ...]
     branch_seq: tuple[int, ...]
-    runs: dict[str, tuple[bytes, ...]] = field(default_factory=dict)
+    branch_positions: tuple[int, ...]
 
     @cached_property
-    def index_order(self) -> tuple[int, ...]:
-        """The walked modules in manifest index order (needed only when a tree's files are read)."""
-        return tuple(sorted(self.order))
+    def gather(self) -> Callable[[Sequence[T]], tuple[T, ...]]:
+        """`gather(per_module)`: the items of a per-module sequence in walk order, in C."""
+        return gatherer(self.order)
 
     def approx_bytes(self) -> int:
-        """Memory this plan can come to hold: order and index order, branch points, and the
-        digest runs of both digest kinds (sha and blake3), which are filled in on first use."""
+        """Memory this plan holds: the orders, the branch points and the gatherer's index tuple."""
         files, branches = len(self.order), len(self.branch_seq)
-        tuples = 3 * _TUPLE_BYTES + _POINTER_BYTES * (2 * files + branches)
-        runs = (files - branches) * _RUN_DIGEST_BYTES + 2 * (branches + 1) * _BYTES_OBJECT_BYTES
-        return _PLAN_OBJECT_BYTES + tuples + runs
+        tuples = 5 * _TUPLE_BYTES + _POINTER_BYTES * (3 * files + 2 * branches)
+        return _PLAN_OBJECT_BYTES + tuples
+
+
+def gatherer(indexes: Sequence[int]) -> Callable[[Sequence[T]], tuple[T, ...]]:
+    """A function picking `indexes` out of a sequence, as a tuple, in C (operator.itemgetter;
+    which returns a bare item for one index and can't take none, hence the wrappers)."""
+    if len(indexes) > 1:
+        return itemgetter(*indexes)
+    if indexes:
+        only = indexes[0]
+        return lambda items: (items[only],)
+    return lambda items: ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +96,18 @@ class Walker:
         self._is_branch = bytearray(count)
         for m in manifest.branch_points:
             self._is_branch[m] = 1
-        self._fixed = [entries[0] for entries in manifest.successors]
-        self._structural, self._classes, self._class_successors = _structure(manifest)
+        # successors last-first, the order the walk pushes them (see _walk_order)
+        self._fixed = [tuple(reversed(entries[0])) for entries in manifest.successors]
+        self._structural, self._classes, class_successors = _structure(manifest)
+        self._class_successors = tuple(
+            tuple(tuple(reversed(successors)) for successors in by_class) for by_class in class_successors
+        )
         self._shape_position = {m: k for k, m in enumerate(self._structural)}
         self._folder_entries = _folder_entries(manifest)
         self._entries_count = [len(m.entries) for m in manifest.modules]
         plans = cache if cache is not None else Cache(DEFAULT_PLAN_CACHE_BYTES)
         self._plans = _PlanCache(plans, (scope, manifest.bundle))
-        self._runs_lock = Lock()
+        self._first_digests: dict[str, list[bytes]] = {}
 
     # -- by lookup chains -------------------------------------------------------------------------
 
@@ -193,8 +210,8 @@ class Walker:
                 shape[k] = self._classes[k][j]
                 successors[m] = self._class_successors[k][shape[k]]
 
-        order = _walk_order(self.manifest.roots, successors, self._is_branch, take)
-        return self._plan_from_order(order), choices, tuple(shape)
+        walked = _walk_order(self.manifest.roots, successors, self._is_branch, take)
+        return self._plan_from_walk(*walked), choices, tuple(shape)
 
     # -- plans ------------------------------------------------------------------------------------
 
@@ -214,79 +231,77 @@ class Walker:
         successors = list(self._fixed)
         for m, classes_successors, c in zip(self._structural, self._class_successors, shape):
             successors[m] = classes_successors[c]
-        return self._plan_from_order(_walk_order(self.manifest.roots, successors))
+        return self._plan_from_walk(*_walk_order(self.manifest.roots, successors))
 
-    def _plan_from_order(self, order: tuple[int, ...]) -> Plan:
-        is_branch = self._is_branch
-        return Plan(order=order, branch_seq=tuple(m for m in order if is_branch[m]))
+    def _plan_from_walk(self, order: tuple[int, ...], walked: bytearray) -> Plan:
+        """The plan of a walk order; `walked` flags the walked modules (index order for free)."""
+        flags = gatherer(order)(self._is_branch)
+        return Plan(
+            order=order,
+            index_order=tuple(compress(range(len(walked)), walked)),
+            branch_seq=tuple(compress(order, flags)),
+            branch_positions=tuple(compress(range(len(order)), flags)),
+        )
 
     def _digest_parts(self, plan: Plan, branches: tuple[int, ...], kind: str) -> list[bytes]:
-        """Per-file digests in walk order, as precomputed runs between the branch points."""
-        runs = plan.runs.get(kind) or self._runs(plan, kind)
+        """Per-file digests in walk order: every module's first entry's, gathered in C, with the
+        chosen entries' digests put in at the branch points."""
+        first = self._first_digests.get(kind)
+        if first is None:
+            first = self._first_digests.setdefault(kind, [d[0] for d in self.manifest.digests(kind)])
+        parts = list(plan.gather(first))
         digests = self.manifest.digests(kind)
-        parts: list[bytes] = [b""] * (2 * len(branches) + 1)
-        parts[0::2] = runs
-        parts[1::2] = [digests[m][j] for m, j in zip(plan.branch_seq, branches)]
+        for position, m, j in zip(plan.branch_positions, plan.branch_seq, branches):
+            if j:
+                parts[position] = digests[m][j]
         return parts
-
-    def _runs(self, plan: Plan, kind: str) -> tuple[bytes, ...]:
-        digests = self.manifest.digests(kind)
-        runs: list[bytes] = []
-        current: list[bytes] = []
-        for m in plan.order:
-            if self._is_branch[m]:
-                runs.append(b"".join(current))
-                current = []
-            else:
-                current.append(digests[m][0])
-        runs.append(b"".join(current))
-        with self._runs_lock:
-            return plan.runs.setdefault(kind, tuple(runs))
 
 
 def _walk_order(
     roots: tuple[int, ...],
-    successors: list[tuple[int, ...]],
+    children: list[tuple[int, ...]],
     is_branch: bytearray | None = None,
     on_branch: Callable[[int], None] | None = None,
-) -> tuple[int, ...]:
-    """Modules in the order mendel-core's recursive walk first resolves them.
+) -> tuple[tuple[int, ...], bytearray]:
+    """Modules in the order mendel-core's recursive walk first resolves them, and a flag per
+    module saying whether it was walked. `children[m]` are m's successors *last first*.
 
-    `on_branch(m)`, when given, is called as each branch point is resolved, before its successors
-    are read, and may set `successors[m]` (the walk by hash chooses entries that way).
+    `on_branch(m)`, when given, is called as each branch point is resolved, before its children
+    are read, and may set `children[m]` (the walk by hash chooses entries that way).
 
     Each root is walked with a fresh visited set that doesn't include the root itself, so a cycle
     back to the root walks the root's dependencies once more from the start (the only difference
     from a plain depth-first preorder; modules resolved by earlier roots add nothing new).
+    Children are pushed last-first and skipped when popped if resolved by then: the preorder of
+    the recursive walk, with the loop over each module's edges in C (list.extend).
     """
-    resolved = bytearray(len(successors))
+    resolved = bytearray(len(children))
     order: list[int] = []
     append = order.append
     for root in roots:
         if resolved[root]:
             continue
-        resolved[root] = 1
         append(root)
         if on_branch is not None and is_branch[root]:
             on_branch(root)
-        root_revisited = False
-        stack = [iter(successors[root])]
+        # The root stays unflagged until it comes up again: that once, its dependencies are
+        # walked again (mendel-core's fresh visited set per root).
+        stack = list(children[root])
+        pop, extend = stack.pop, stack.extend
         while stack:
-            for child in stack[-1]:
-                if not resolved[child]:
-                    resolved[child] = 1
-                    append(child)
-                    if on_branch is not None and is_branch[child]:
-                        on_branch(child)
-                    stack.append(iter(successors[child]))
-                    break
-                if child == root and not root_revisited:
-                    root_revisited = True
-                    stack.append(iter(successors[root]))
-                    break
-            else:
-                stack.pop()
-    return tuple(order)
+            m = pop()
+            if resolved[m]:
+                continue
+            resolved[m] = 1
+            if m == root:
+                extend(children[root])
+                continue
+            append(m)
+            if on_branch is not None and is_branch[m]:
+                on_branch(m)
+            extend(children[m])
+        resolved[root] = 1
+    return tuple(order), resolved
 
 
 def _structure(manifest: Manifest) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...], tuple[tuple[tuple[int, ...], ...], ...]]:

@@ -366,7 +366,7 @@ class MendelMiddleware:
             raise BundleUnavailable("NOBUNDLE", "unknown bundle") from None
         except WalkError:
             raise BundleUnavailable("WALKERR", "bundle tree can't be resolved") from None
-        if not tree.files:
+        if not tree.file_count:  # (not `files`: that builds a list of every file's mapping)
             raise BundleUnavailable("EMPTYBUNDLE", "bundle has no modules")
         return tree
 

@@ -27,6 +27,10 @@ class FakeTree:
     selection: tuple[tuple[int, int], ...]
 
     @property
+    def file_count(self) -> int:
+        return len(self.selection)
+
+    @property
     def files(self) -> list[Any]:
         return [self.manifest.modules[m].entries[j] for m, j in self.selection]
 

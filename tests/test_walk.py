@@ -131,17 +131,24 @@ def test_js_key_order_puts_array_indexes_first() -> None:
     assert js_key_order(keys) == ["0", "2", "10", "4294967294", "b", "a", "01", "4294967295"]
 
 
+def walk_order(roots: tuple[int, ...], successors: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """_walk_order over successors in dependency order (it takes them last-first)."""
+    order, walked = _walk_order(roots, [tuple(reversed(s)) for s in successors])
+    assert [m for m in range(len(successors)) if walked[m]] == sorted(order)
+    return order
+
+
 def test_cycle_back_to_the_root_walks_its_dependencies_again() -> None:
     # root 0 -> [1, 2]; 1 -> [0, 3]: mendel-core re-walks root 0 from inside 1 and reaches 2 before 3.
-    assert _walk_order((0,), [(1, 2), (0, 3), (), ()]) == (0, 1, 2, 3)
+    assert walk_order((0,), [(1, 2), (0, 3), (), ()]) == (0, 1, 2, 3)
     # a module that is not a root gets no second walk: 1 -> [2, 3], 2 -> [1, 4]
-    assert _walk_order((0,), [(1,), (2, 3), (1, 4), (), ()]) == (0, 1, 2, 4, 3)
+    assert walk_order((0,), [(1,), (2, 3), (1, 4), (), ()]) == (0, 1, 2, 4, 3)
 
 
 def test_deep_chains_do_not_hit_the_recursion_limit() -> None:
     count = 20_000
     successors = [(i + 1,) for i in range(count - 1)] + [()]
-    assert _walk_order((0,), successors) == tuple(range(count))
+    assert walk_order((0,), successors) == tuple(range(count))
 
 
 def test_structural_override_changes_order_and_decodes_back() -> None:
