@@ -79,6 +79,22 @@ def build_example_project(dest: Path) -> Path:
     return dest
 
 
+def deploy_example(project: Path, marker: str | None = None) -> str:
+    """One deploy of an example project: change a base file (when `marker` is given), build and
+    publish the generation, as `mendel build` does; returns the new current generation id."""
+    from mendel_py.compiler import build_manifests
+    from mendel_py.config import load_config
+    from mendel_py.generations import publish_project
+
+    if marker is not None:
+        cart = project / "examples" / "shop" / "src" / "base" / "components" / "cart.js"
+        cart.write_text(cart.read_text().split("\n// deploy")[0] + f"\n// deploy {marker}\n")
+    config = load_config(project)
+    build_manifests(config)
+    published = publish_project(config)
+    return published[0] if published else ""
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:

@@ -11,12 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from e2e_support import Server, build_example_project, http_get, running_gunicorn
-from mendel_py.compiler import build_manifests
-from mendel_py.config import load_config
-from mendel_py.generations import publish_project
+from e2e_support import Server, build_example_project, deploy_example, http_get, running_gunicorn
 
-CART = Path("examples/shop/src/base/components/cart.js")
 MAIN_MANIFEST = Path("manifests/main.manifest.json")
 SWITCHES = 50
 LOAD_SECONDS_MAX = 120.0
@@ -24,14 +20,7 @@ VARIATION_SETS = ("", "bucket_A", "bucket_B,feature_C", "bucket_D")
 
 
 def deploy(project: Path, n: int) -> str:
-    """Change a base file, build and publish: one deploy, as `mendel build` does it."""
-    cart = project / CART
-    cart.write_text(cart.read_text().split("\n// deploy")[0] + f"\n// deploy {n}\n")
-    config = load_config(project)
-    build_manifests(config)
-    published = publish_project(config)
-    assert published is not None
-    return published[0]
+    return deploy_example(project, str(n))
 
 
 def script_url(html: str) -> str:

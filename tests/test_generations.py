@@ -11,18 +11,18 @@ import pytest
 from click.testing import CliRunner
 from werkzeug.test import Client
 
+from e2e_support import deploy_example
+
 from mendel_py import hashcodec
 from mendel_py.cli import cli
-from mendel_py.compiler import build_manifests
 from mendel_py.config import load_config
 from mendel_py.errors import HashError, ManifestError, MendelError
-from mendel_py.generations import GenerationStore, generation_tag, publish_project
+from mendel_py.generations import GenerationStore, generation_tag
 from mendel_py.trees import MendelTrees
 from mendel_py.wsgi import MendelMiddleware
 
 REPO = Path(__file__).resolve().parent.parent
 BUTTON = Path("examples/shop/src/variations/bucket_A/components/button.js")
-BASE_CART = Path("examples/shop/src/base/components/cart.js")
 
 
 def make_project(dest: Path) -> Path:
@@ -33,14 +33,7 @@ def make_project(dest: Path) -> Path:
 
 
 def deploy(project: Path, marker: str | None = None) -> str:
-    """Edit a base file (when `marker` is given), build and publish: what a deploy does."""
-    if marker is not None:
-        cart = project / BASE_CART
-        cart.write_text(cart.read_text().split("\n// deploy")[0] + f"\n// deploy {marker}\n")
-    config = load_config(project)
-    build_manifests(config)
-    published = publish_project(config)
-    return published[0] if published else ""
+    return deploy_example(project, marker)
 
 
 def app(environ, start_response):  # a page that embeds the bundle URL
