@@ -78,7 +78,11 @@ def _representation(
         ("Access-Control-Allow-Origin", "*"),
     ]
     length = len(body) if size is None else size
-    headers = [("Content-Type", content_type), ("Content-Length", str(length))]
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(length)),
+        ("X-Content-Type-Options", "nosniff"),  # a script is a script, a stylesheet a stylesheet
+    ]
     if encoding != IDENTITY:
         headers.append(("Content-Encoding", encoding))
     return Representation(body, content_type, encoding, etag, headers + shared, list(shared), length, path)

@@ -138,6 +138,7 @@ def test_js_bundle_headers_and_body(client: Client) -> None:
     assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert headers.getlist("Vary") == ["Accept-Encoding"]
     assert "Set-Cookie" not in headers and "Content-Encoding" not in headers
+    assert headers["X-Content-Type-Options"] == "nosniff"
     etag = headers["ETag"]
     assert etag.startswith('"') and etag.endswith('"') and len(etag) > 10
 
