@@ -102,8 +102,12 @@ class BundleCache:
         use_brotli: bool = True,
         coders: Mapping[str, Coder] | None = None,
         store: BundleStore | None = None,
+        pack_format: str = PACK_FORMAT,
     ):
-        """`coders`: coding -> Coder, best first (default: `request_path_coders(use_brotli)`)."""
+        """`coders`: coding -> Coder, best first (default: `request_path_coders(use_brotli)`).
+        `pack_format`: the ETags' name for how bundles are packed (another for other bytes, e.g.
+        development bundles that point at their source maps)."""
+        self.pack_format = pack_format
         self.coders = dict(coders) if coders is not None else request_path_coders(use_brotli)
         self.encodings: tuple[str, ...] = tuple(self.coders)
         self.store = store
@@ -135,16 +139,15 @@ class BundleCache:
     def etag(self, hash: str, encoding: str) -> str:
         """The (unquoted) strong ETag of `hash`'s representation in `encoding`."""
         if encoding == IDENTITY:
-            return f"{hash}.{PACK_FORMAT}"
-        return f"{hash}.{PACK_FORMAT}.{self.coders[encoding].tag}"
+            return f"{hash}.{self.pack_format}"
+        return f"{hash}.{self.pack_format}.{self.coders[encoding].tag}"
 
-    @staticmethod
-    def etag_matches(if_none_match: str, hash: str) -> bool:
+    def etag_matches(self, if_none_match: str, hash: str) -> bool:
         """True if an If-None-Match value names any representation of `hash` (or is ``*``)."""
         etags = parse_etags(if_none_match)
         if etags.star_tag:
             return True
-        family = f"{hash}.{PACK_FORMAT}"
+        family = f"{hash}.{self.pack_format}"
         return any(
             tag == family or tag.startswith(family + ".") for tag in etags.as_set(include_weak=True)
         )

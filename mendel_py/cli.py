@@ -478,3 +478,6 @@ from .generations_cli import generations_command, reload_command  # noqa: E402
 
 cli.add_command(generations_command)
 cli.add_command(reload_command)
+from .sourcemap_cli import sourcemap_command  # noqa: E402
+
+cli.add_command(sourcemap_command)

@@ -164,11 +164,36 @@ class ManifestPacker:
 
     def chunk(self, selection: Sequence[tuple[int, int]], chunk: int) -> bytes:
         """The chunk script of the lazily loaded module with public id `chunk`."""
+        return b"".join((_CHUNK_HEAD, self._defs(self.chunk_parts(selection, chunk)), _CHUNK_TAIL))
+
+    def js_parts(self, selection: Sequence[tuple[int, int]], split: bool) -> Sequence[tuple[int, int]]:
+        """The (module, entry) pairs the bundle's script defines, in order (`split`: chunks apart)."""
+        if split and self.lazy.any and self.lazy.reaches(selection):
+            return self.lazy.split(selection)[0]
+        return selection
+
+    def chunk_parts(self, selection: Sequence[tuple[int, int]], chunk: int) -> list[tuple[int, int]]:
+        """The (module, entry) pairs of chunk `chunk`, in order; ChunkNotFound if none."""
         _main, chunks = self.lazy.split(selection) if self.lazy.any else ((), {})
         for root, members in chunks.items():
             if self.public_ids[root] == chunk:
-                return b"".join((_CHUNK_HEAD, self._defs(members), _CHUNK_TAIL))
+                return members
         raise ChunkNotFound(chunk)
+
+    def source_starts(self, parts: Sequence[tuple[int, int]]) -> list[tuple[int, str]]:
+        """(output line, source as packed) of each part of a script that defines `parts`.
+
+        Nothing before the first definition holds a newline, and a definition is
+        ``[id,function(require,module,exports){\n<source>\n},{deps}]``: each source starts at
+        column 0 of the line after its definition starts, and the next one starts on the line
+        that closes it (for source maps).
+        """
+        line, starts = 0, []
+        for m, j in parts:
+            source = _packed_source(self.manifest.modules[m].entries[j])
+            starts.append((line + 1, source))
+            line += source.count("\n") + 2
+        return starts
 
     def _defs(self, selection: Sequence[tuple[int, int]]) -> bytes:
         pieces = self._js
@@ -189,7 +214,7 @@ class ManifestPacker:
 
     def _js_piece(self, m: int, j: int) -> bytes:
         entry = self.manifest.modules[m].entries[j]
-        source = _strip_source_map_comments(str(entry.get("source") or ""))
+        source = _packed_source(entry)
         piece = (
             f"[{self._texts[m]},function(require,module,exports){{\n"
             f"{source}\n}},{self._deps_literal(entry.get('deps') or {})}]"
@@ -308,6 +333,11 @@ def _js_literal(value: int | str | bool) -> str:
 def _script_safe(json_text: str) -> str:
     """ASCII JSON made safe inside a script element: no `</`."""
     return json_text.replace("</", "<\\/")
+
+
+def _packed_source(entry: Mapping[str, Any]) -> str:
+    """A JS entry's source as it goes into the bundle."""
+    return _strip_source_map_comments(str(entry.get("source") or ""))
 
 
 def _strip_source_map_comments(source: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from .bundles import (
     DEFAULT_CACHE_BYTES,
     IDENTITY,
     JS_CONTENT_TYPE,
+    PACK_FORMAT,
     BundleCache,
     Representation,
 )
@@ -38,6 +40,7 @@ from .qa_page import DEFAULT_QA_ROUTE, QAAccess, QAPage
 from .reloader import DEFAULT_RELOAD_INTERVAL, Reloader
 from .request import DEFAULT_COOKIE_NAME, RequestResolver, VariationsLoader
 from .route import CHUNK_MARK, DEFAULT_ROUTE, BundleRoute
+from .sourcemap import MAP_SUFFIX, mapping_comment, source_map_bytes
 from .store import DEFAULT_STORE_BYTES, BundleStore
 from .tags import check_preload_rel
 
@@ -55,6 +58,7 @@ _ACCEPT_MEMO_SIZE = 256
 _ACCEPT_MEMO_MAX_LENGTH = 128  # longer Accept-Encoding values are parsed, not remembered
 _X_GZIP = "x-gzip"
 _FILE_CHUNK_BYTES = 256 * 1024  # when the server has no sendfile, the file goes in chunks
+_DEV_FORMAT = "d"
 _HASH_REASONS = {
     "BADHASH": "invalid hash",
     "TRVRSL": "hash does not fit the bundle tree",
@@ -157,7 +161,9 @@ class MendelMiddleware:
         use_fixed_mmap_threshold()
         self.route = BundleRoute(route or self.trees.config.route, url_prefix)
         store = BundleStore(store_dir, store_bytes) if store_dir is not None else None
-        self.cache = BundleCache(cache_bytes, store=store)
+        # development bundles end with a sourceMappingURL line: other bytes, other ETags
+        pack_format = PACK_FORMAT + _DEV_FORMAT if development else PACK_FORMAT
+        self.cache = BundleCache(cache_bytes, store=store, pack_format=pack_format)
         self.variations_loader = variations_loader
         self.cookie_name = cookie_name
         self.query_override = query_override
@@ -238,6 +244,8 @@ class MendelMiddleware:
         self, environ: dict[str, Any], start_response: StartResponse, path: str
     ) -> Iterable[bytes]:
         """Answer a request under the route's prefix."""
+        if self.development and path.endswith(MAP_SUFFIX):
+            return self.serve_source_map(environ, start_response, path)
         matched = self.route.match(path)
         if matched is None:
             return _error_response(404, "NOROUTE", "not a bundle URL")(environ, start_response)
@@ -278,7 +286,30 @@ class MendelMiddleware:
         start_response("200 OK", list(representation.headers))
         return wrap_file(environ, handle, _FILE_CHUNK_BYTES)
 
-    def named_bundle(self, environ: dict[str, Any], path: str, hash: str, segment: str) -> tuple[str, str]:
+    def serve_source_map(self, environ: dict[str, Any], start_response: StartResponse, path: str) -> Iterable[bytes]:
+        """Development only: `<bundle URL>.map`, the source map of a JS bundle or chunk (it names
+        the project's files, so it is never served otherwise, and never cached)."""
+        matched = self.route.match(path[: -len(MAP_SUFFIX)])
+        try:
+            if matched is None:
+                raise BundleUnavailable("NOROUTE", "not a bundle URL")
+            name, hash = self.named_bundle(environ, path[: -len(MAP_SUFFIX)], *matched, tail=MAP_SUFFIX)
+            bundle, chunk = self._chunk_name(name)
+            if self.is_css(bundle):
+                raise BundleUnavailable("NOMAP", "stylesheets have no source map")
+            tree = self._tree_for_hash(bundle, hash)
+            if chunk is not None:
+                self._pack(bundle, tree, chunk)  # NOCHUNK unless the tree has it
+            body = source_map_bytes(tree, self._script_name(bundle, tree.hash, chunk), chunk)
+        except BundleUnavailable as unavailable:
+            return _error_response(404, unavailable.code, unavailable.reason)(environ, start_response)
+        response = Response(body, mimetype="application/json")
+        response.headers["Cache-Control"] = "no-cache"
+        return response(environ, start_response)
+
+    def named_bundle(
+        self, environ: dict[str, Any], path: str, hash: str, segment: str, tail: str = ""
+    ) -> tuple[str, str]:
         """(bundle, hash) of a matched URL; BundleUnavailable unless it is spelled canonically.
 
         A lazy chunk's URL gives its name, the bundle id and chunk id (``main~7``), as bundle.
@@ -291,7 +322,7 @@ class MendelMiddleware:
             if chunk is None:
                 raise BundleUnavailable("NOBUNDLE", "unknown bundle")
             bundle = f"{chunk[0]}{CHUNK_MARK}{chunk[1]}"
-        if not self._spelled_canonically(environ, path, bundle, hash):
+        if not self._spelled_canonically(environ, path, bundle, hash, tail):
             raise BundleUnavailable("NOTCANONICAL", "not the canonical spelling of this URL")
         return bundle, hash
 
@@ -317,10 +348,13 @@ class MendelMiddleware:
             bundle, tree.hash, encoding, self._content_type(bundle), lambda: self._pack(bundle, tree)
         )
 
-    def _spelled_canonically(self, environ: dict[str, Any], path: str, bundle: str, hash: str) -> bool:
-        """False when the URL is spelled otherwise than `build` writes it: with a query string
-        (each one a new CDN cache key), or, as the raw URI shows if the server gives it, with a
-        %-escaped hash, an escaped dot or slash... (PATH_INFO alone can't tell: it is decoded)."""
+    def _spelled_canonically(
+        self, environ: dict[str, Any], path: str, bundle: str, hash: str, tail: str = ""
+    ) -> bool:
+        """False when the URL is spelled otherwise than `build` writes it (+ `tail`): with a query
+        string (each one a new CDN cache key), or, as the raw URI shows if the server gives it,
+        with a %-escaped hash, an escaped dot or slash... (PATH_INFO alone can't tell: it is
+        decoded)."""
         if environ.get("QUERY_STRING"):
             return False
         raw = _raw_target(environ)
@@ -329,8 +363,8 @@ class MendelMiddleware:
         script_name = environ.get("SCRIPT_NAME", "")
         owner, _chunk = self._chunk_name(bundle)
         if "%" not in raw and owner in self._plain_segments:  # the usual case: one comparison
-            return raw == script_name + path
-        canonical = self.route.path(bundle, hash, self._suffix(owner))
+            return raw == script_name + path + tail
+        canonical = self.route.path(bundle, hash, self._suffix(owner)) + tail
         if not raw.endswith(canonical):
             return False
         return unquote(raw[: len(raw) - len(canonical)]) == script_name
@@ -384,12 +418,24 @@ class MendelMiddleware:
         return bundle, int(chunk)
 
     def _pack(self, bundle: str, tree: Tree, chunk: int | None = None) -> bytes:
+        """The bundle's (or its chunk's) bytes; in development, pointing at its source map."""
         if self.is_css(bundle):
             return pack_css(tree)
         if chunk is None:
             suffix = self._suffix(bundle)
-            return pack_js(tree, lambda n: self.route.chunk_url_from_bundle(bundle, tree.hash, n, suffix))
-        try:
-            return pack_chunk(tree, chunk)
-        except ChunkNotFound:
-            raise BundleUnavailable("NOCHUNK", "no such chunk in this bundle tree") from None
+            body = pack_js(tree, lambda n: self.route.chunk_url_from_bundle(bundle, tree.hash, n, suffix))
+        else:
+            try:
+                body = pack_chunk(tree, chunk)
+            except ChunkNotFound:
+                raise BundleUnavailable("NOCHUNK", "no such chunk in this bundle tree") from None
+        if self.development:
+            body += mapping_comment(self._script_name(bundle, tree.hash, chunk) + MAP_SUFFIX)
+        return body
+
+    def _script_name(self, bundle: str, hash: str, chunk: int | None) -> str:
+        """The last segment of the script's URL path (how its map names it, and finds it)."""
+        suffix = self._suffix(bundle)
+        if chunk is None:
+            return posixpath.basename(self.route.path(bundle, hash, suffix))
+        return posixpath.basename(self.route.chunk_path(bundle, hash, chunk, suffix))
