@@ -43,9 +43,10 @@ JS_PRELUDE = (
 )
 
 # The same registry for a bundle with lazy chunks: PRELUDE(defs, entries, previousRequire, chunks),
-# chunks mapping a lazily loaded module's public id to its chunk's URL relative to this script.
-# A module's require gains `require.lazy(specifier)`: a Promise of the target's exports, loading
-# its chunk first (a script element, in the page script's CORS mode) unless it is defined already.
+# chunks mapping a lazily loaded module's public id to [its chunk's URL relative to this script,
+# the chunk's integrity]. A module's require gains `require.lazy(specifier)`: a Promise of the
+# target's exports, loading its chunk first (a script element, in the page script's CORS mode,
+# checked by integrity when the page script was) unless it is defined already.
 # A chunk script hands its definitions to the element that loaded it (`mendelAdd`), so no global
 # name is added and chunks of different bundles can't mix.
 JS_LAZY_PRELUDE = (
@@ -54,7 +55,7 @@ JS_LAZY_PRELUDE = (
     + _DEFINE
     + "function load(name){"
     "if(own.call(mods,name)||!own.call(chunks,name))return Promise.resolve();"
-    "var url=new URL(chunks[name],me.src).href;"
+    "var c=chunks[name],url=new URL(c[0],me.src).href;"
     "return loading[url]||(loading[url]=new Promise(function(ok,fail){"
     'var s=document.createElement("script");'
     "s.mendelAdd=function(d){for(var k=0;k<d.length;k++)mods[d[k][0]]=d[k]};"
@@ -62,6 +63,7 @@ JS_LAZY_PRELUDE = (
     "s.onerror=function(){delete loading[url];"
     "fail(new Error(\"Loading chunk of module '\"+name+\"' failed\"))};"
     "if(me.crossOrigin!==null)s.crossOrigin=me.crossOrigin;"
+    "if(me.integrity)s.integrity=c[1];"
     "s.src=url;document.head.appendChild(s)}))}"
     + _FIND
     + "function to(x){return own.call(deps,x)&&deps[x]||x}"
@@ -86,21 +88,22 @@ class TreeLike(Protocol):
         ...
 
 
-ChunkURL = Callable[[int], str]
+# chunk id -> (its URL relative to the bundle's, its Subresource Integrity value)
+ChunkRef = Callable[[int], tuple[str, str]]
 
 
 class ChunkNotFound(LookupError):
     """The tree has no lazy chunk with that id."""
 
 
-def pack_js(tree: TreeLike, chunk_url: ChunkURL | None = None) -> bytes:
+def pack_js(tree: TreeLike, chunk_ref: ChunkRef | None = None) -> bytes:
     """One script for the tree's modules, in the tree's (manifest index) order.
 
-    With `chunk_url` (chunk id -> its URL relative to the bundle's), modules that the tree
+    With `chunk_ref` (chunk id -> its relative URL and integrity), modules that the tree
     reaches only through `import()` are left to their lazy chunks; without it, or when the tree
     has none, the script holds every module of the tree.
     """
-    return packer_for(tree.manifest).js(tree.selection, chunk_url)
+    return packer_for(tree.manifest).js(tree.selection, chunk_ref)
 
 
 def pack_chunk(tree: TreeLike, chunk: int) -> bytes:
@@ -146,9 +149,9 @@ class ManifestPacker:
         self._order_keys = [_order_key(m) for m in modules]
         self.lazy = LazyEdges(manifest)
 
-    def js(self, selection: Sequence[tuple[int, int]], chunk_url: ChunkURL | None = None) -> bytes:
+    def js(self, selection: Sequence[tuple[int, int]], chunk_ref: ChunkRef | None = None) -> bytes:
         """The script for the modules of `selection` ((module, entry) in manifest index order);
-        with `chunk_url`, lazily loaded parts are left to their chunks (see `pack_js`)."""
+        with `chunk_ref`, lazily loaded parts are left to their chunks (see `pack_js`)."""
         present = bytearray(len(self._js))
         for m, _j in selection:
             present[m] = 1
@@ -156,9 +159,9 @@ class ManifestPacker:
         entries = b",".join([literals[m] for m in self._run_order if present[m]])
         if not self.lazy.any or not self.lazy.reaches(selection):
             return b"".join((_JS_HEAD, self._defs(selection), b"],[", entries, _JS_TAIL))
-        main, chunks = self.lazy.split(selection) if chunk_url else (selection, {})
-        urls = {self.public_ids[root]: chunk_url(self.public_ids[root]) for root in chunks}  # type: ignore[misc]
-        table = json.dumps({str(key): url for key, url in urls.items()}, ensure_ascii=True)
+        main, chunks = self.lazy.split(selection) if chunk_ref else (selection, {})
+        refs = {str(self.public_ids[root]): chunk_ref(self.public_ids[root]) for root in chunks}  # type: ignore[misc]
+        table = json.dumps(refs, ensure_ascii=True)
         tail = b'],typeof require=="function"&&require,' + _script_safe(table).encode("ascii") + b");\n"
         return b"".join((_JS_LAZY_HEAD, self._defs(main), b"],[", entries, tail))
 

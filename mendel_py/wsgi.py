@@ -423,7 +423,10 @@ class MendelMiddleware:
             return pack_css(tree)
         if chunk is None:
             suffix = self._suffix(bundle)
-            body = pack_js(tree, lambda n: self.route.chunk_url_from_bundle(bundle, tree.hash, n, suffix))
+            body = pack_js(tree, lambda n: (
+                self.route.chunk_url_from_bundle(bundle, tree.hash, n, suffix),
+                self.cache.integrity(f"{bundle}{CHUNK_MARK}{n}", tree.hash, lambda: self._pack(bundle, tree, n)),
+            ))
         else:
             try:
                 body = pack_chunk(tree, chunk)

@@ -271,3 +271,20 @@ def running_wsgi(app_for_url) -> Iterator[str]:  # type: ignore[no-untyped-def]
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+class Tampering:
+    """WSGI wrapper: while `on`, bodies of URLs containing `marker` get `old` replaced by `new`
+    (what a tampering CDN or proxy would do to a bundle); other requests pass through."""
+
+    def __init__(self, app, old: bytes, new: bytes, marker: str = "/mendel/"):  # type: ignore[no-untyped-def]
+        self.app, self.old, self.new, self.marker = app, old, new, marker
+        self.on = False
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        if not (self.on and self.marker in environ["PATH_INFO"]):
+            return self.app(environ, start_response)
+        environ["HTTP_ACCEPT_ENCODING"] = "identity"
+        body = b"".join(self.app(environ, start_response))
+        assert self.old in body and len(self.old) == len(self.new)
+        return [body.replace(self.old, self.new)]

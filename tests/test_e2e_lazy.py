@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from e2e_support import CHROMEDRIVER, CHROMIUM, chromium, chromium_available, running_wsgi
+from e2e_support import CHROMEDRIVER, CHROMIUM, Tampering, chromium, chromium_available, running_wsgi
 from lazy_project import write_lazy_project
 
 if not chromium_available():
@@ -76,3 +76,20 @@ def test_lazy_chunk_loads_on_demand_per_variation(project: Path, browser: Any, c
             assert len(scripts_fetched(browser)) == 2
             severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
             assert severe == []
+
+
+def test_a_changed_byte_in_a_chunk_fails_its_import(project: Path, browser: Any) -> None:
+    wrappers: list[Tampering] = []
+
+    def app_for(url: str) -> Tampering:
+        middleware = MendelMiddleware(page, MendelTrees(str(project)), integrity=True)
+        wrappers.append(Tampering(middleware, b'"deep"', b'"DEEP"', marker="/main~"))
+        return wrappers[-1]
+
+    with running_wsgi(app_for) as url:
+        wrappers[0].on = True
+        browser.get_log("browser")
+        browser.get(f"{url}/?v=")
+        browser.find_element(By.CSS_SELECTOR, "body[data-main='util']")
+        assert open_panel(browser).startswith("failed: Loading chunk")
+        assert any("integrity" in e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE")

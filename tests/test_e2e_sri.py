@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from e2e_support import CHROMEDRIVER, CHROMIUM, chromium, chromium_available, running_wsgi
+from e2e_support import CHROMEDRIVER, CHROMIUM, Tampering, chromium, chromium_available, running_wsgi
 from factory import SAMPLE_RC, write_project
 from lazy_project import CSS
 
@@ -32,22 +32,6 @@ def page(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[by
     tag = environ["mendel"].script_tag("main")
     start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
     return [f"<!doctype html><html><body>{tag}</body></html>".encode()]
-
-
-class Tampering:
-    """Passes requests through; while `on`, bundle bodies get one byte changed ("yes" -> "yez")."""
-
-    def __init__(self, app: MendelMiddleware):
-        self.app = app
-        self.on = False
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        if not (self.on and environ["PATH_INFO"].startswith("/mendel/")):
-            return self.app(environ, start_response)
-        environ["HTTP_ACCEPT_ENCODING"] = "identity"
-        body = b"".join(self.app(environ, start_response))
-        assert b'"yes"' in body
-        return [body.replace(b'"yes"', b'"yez"')]
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +68,7 @@ def test_integrity_lets_the_bundle_run_and_blocks_a_changed_byte(
         # "localhost" vs the page's "127.0.0.1": another origin, as a CDN prefix would be
         prefix = url.replace("127.0.0.1", "localhost") if cross_origin else ""
         middleware = MendelMiddleware(page, MendelTrees(str(project)), integrity=True, url_prefix=prefix)
-        wrappers.append(Tampering(middleware))
+        wrappers.append(Tampering(middleware, b'"yes"', b'"yez"'))
         return wrappers[-1]
 
     with running_wsgi(app_for) as url:

@@ -9,6 +9,7 @@ import pytest
 from werkzeug.test import Client
 
 from lazy_project import write_lazy_project
+from mendel_py import tags
 from mendel_py.errors import ManifestError
 from mendel_py.manifest import compile_manifest
 from mendel_py.packer import pack_js
@@ -43,9 +44,10 @@ def test_main_script_leaves_the_lazy_part_to_a_chunk(project: Path) -> None:
     assert 'exports.tag = "util"' in script and "window.openPanel" in script
     assert "deep" not in script and "module.exports = {label" not in script
     table = chunk_table(script)
-    [(chunk_id, relative)] = table.items()
+    [(chunk_id, (relative, integrity))] = table.items()
     assert relative == f"main~{chunk_id}.js"
     chunk = client.get(url.replace("main.js", relative))
+    assert integrity == tags.integrity_of(chunk.get_data())
     assert chunk.status_code == 200
     assert chunk.headers["Content-Type"].startswith("application/javascript")
     assert chunk.headers["Cache-Control"] == "public, max-age=31536000, immutable"
@@ -61,7 +63,7 @@ def test_a_variation_overrides_the_lazily_loaded_file(project: Path) -> None:
     middleware, client = client_for(project)
     url = main_url(middleware, ["bucket_A"])
     assert url != main_url(middleware, [])
-    [relative] = chunk_table(client.get(url).get_data(as_text=True)).values()
+    [(relative, _integrity)] = chunk_table(client.get(url).get_data(as_text=True)).values()
     body = client.get(url.replace("main.js", relative)).get_data(as_text=True)
     assert "panel of bucket A" in body and "deep" not in body
 
@@ -105,7 +107,7 @@ def test_chunk_urls_are_relative_for_any_route_shape() -> None:
 def test_chunks_under_another_route_shape(project: Path) -> None:
     middleware, client = client_for(project, route="/m/:bundle/:hash")
     url = main_url(middleware, [])
-    [relative] = chunk_table(client.get(url).get_data(as_text=True)).values()
+    [(relative, _integrity)] = chunk_table(client.get(url).get_data(as_text=True)).values()
     chunk_url = url.rsplit("/", 2)[0] + "/" + relative.removeprefix("../")
     assert client.get(chunk_url).status_code == 200
 

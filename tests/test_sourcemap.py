@@ -123,7 +123,7 @@ def test_cli_writes_the_map_of_a_bundle_and_of_a_lazy_chunk(tmp_path: Path) -> N
     chunk_relative = json.loads(
         client.get(url).get_data(as_text=True).split("&&require,", 1)[1].rsplit(");", 1)[0]
     )
-    [(chunk_id, relative)] = chunk_relative.items()
+    [(chunk_id, (relative, _integrity))] = chunk_relative.items()
     runner = CliRunner()
     for chunk, name in ((None, "main.js"), (int(chunk_id), relative)):
         output = tmp_path / f"{name}.map"
