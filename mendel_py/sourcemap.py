@@ -54,24 +54,40 @@ def mapping_comment(map_url: str) -> bytes:
 
 
 def _mappings(starts: Sequence[tuple[int, str]]) -> str:
-    """The `mappings` string: per output line, a segment at each token start of a source line."""
+    """The `mappings` string: per output line, a segment at each token start of a source line.
+
+    Fields are relative to the previous segment; within a line after its first segment only the
+    column moves (by the same amount in the script and in the source), so those segments are
+    `<delta>AA<delta>`.
+    """
     lines: list[str] = []
-    previous = [0, 0, 0]  # source index, original line, original column: relative across lines
+    previous_source = previous_line = previous_column = 0
     for index, (first_line, source) in enumerate(starts):
         lines.extend([""] * (first_line - len(lines)))
         for number, text in enumerate(source.split("\n")):
-            segments, column = [], 0
-            for token in _TOKEN.finditer(text):
-                start = token.start()
-                fields = (start - column, index - previous[0], number - previous[1], start - previous[2])
-                segments.append("".join(_vlq(value) for value in fields))
-                column, previous = start, [index, number, start]
-            lines.append(",".join(segments))
+            columns = [token.start() for token in _TOKEN.finditer(text)]
+            if not columns:
+                lines.append("")
+                continue
+            first = columns[0]
+            head = _vlq(first) + _vlq(index - previous_source) + _vlq(number - previous_line) + _vlq(first - previous_column)
+            rest = [_vlq(b - a) for a, b in zip(columns, columns[1:])]
+            lines.append(",".join([head, *[f"{delta}AA{delta}" for delta in rest]]))
+            previous_source, previous_line, previous_column = index, number, columns[-1]
     return ";".join(lines)
+
+
+_SMALL = 1024  # VLQ strings of small numbers, looked up rather than encoded
 
 
 def _vlq(value: int) -> str:
     """One Base64 VLQ number (the source map encoding)."""
+    if -_SMALL < value < _SMALL:
+        return _VLQ_SMALL[value]
+    return _encode_vlq(value)
+
+
+def _encode_vlq(value: int) -> str:
     number = (-value << 1) | 1 if value < 0 else value << 1
     out = ""
     while True:
@@ -79,3 +95,6 @@ def _vlq(value: int) -> str:
         out += _BASE64[digit | (32 if number else 0)]
         if not number:
             return out
+
+
+_VLQ_SMALL = {value: _encode_vlq(value) for value in range(-_SMALL + 1, _SMALL)}
