@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from e2e_support import CHROMEDRIVER, CHROMIUM, Tampering, chromium, chromium_available, running_wsgi
+from e2e_support import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    Tampering,
+    chromium,
+    chromium_available,
+    http_get,
+    running_wsgi,
+)
 from factory import SAMPLE_RC, write_project
 from lazy_project import CSS
 
@@ -67,7 +75,9 @@ def test_integrity_lets_the_bundle_run_and_blocks_a_changed_byte(
     def app_for(url: str) -> Tampering:
         # "localhost" vs the page's "127.0.0.1": another origin, as a CDN prefix would be
         prefix = url.replace("127.0.0.1", "localhost") if cross_origin else ""
-        middleware = MendelMiddleware(page, MendelTrees(str(project)), integrity=True, url_prefix=prefix)
+        middleware = MendelMiddleware(
+            page, MendelTrees(str(project)), integrity=True, url_prefix=prefix, preload="preload"
+        )
         wrappers.append(Tampering(middleware, b'"yes"', b'"yez"'))
         return wrappers[-1]
 
@@ -77,6 +87,13 @@ def test_integrity_lets_the_bundle_run_and_blocks_a_changed_byte(
         tag = browser.find_element(By.TAG_NAME, "script")
         assert tag.get_attribute("integrity").startswith("sha384-")
         assert (tag.get_attribute("crossorigin") == "anonymous") is cross_origin
+        link = http_get(url + "/").header("Link")
+        assert f"<{tag.get_dom_attribute('src')}>; rel=preload; as=script" in link
+        # the preload (same integrity, same CORS mode) is what the script used: one fetch
+        fetched = browser.execute_script(
+            "return performance.getEntriesByType('resource').map(function (e) { return e.name; })"
+        )
+        assert fetched.count(tag.get_attribute("src")) == 1
         wrappers[0].on = True
         assert ran(browser, url) is None
         assert any("integrity" in message for message in errors(browser))
