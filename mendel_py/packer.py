@@ -254,6 +254,10 @@ class LazyEdges:
         self.roots = manifest.roots
         self.static: list[list[tuple[int, ...]]] = []
         self.lazy: list[list[tuple[int, ...]]] = []
+        # a manifest without `lazy` (every CommonJS one) needs no tables: nothing is split
+        self.any = any("lazy" in entry for module in manifest.modules for entry in module.entries)
+        if not self.any:
+            return
         for module in manifest.modules:
             static_row, lazy_row = [], []
             for entry in module.entries:
