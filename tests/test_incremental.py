@@ -133,6 +133,10 @@ def test_a_broken_edit_raises_and_changes_nothing(project) -> None:  # type: ign
         build.update([path])
     assert caught.value.file == f"src/base/{project.base_modules[3]}"
     assert manifests_on_disk(project.root) == before
+    other = os.path.join(project.root, "src/base", project.base_modules[6])
+    edit(other, "return label + v0;", "return label + v0 + 2;")
+    with pytest.raises(BuildError):  # the broken file is still broken: an edit elsewhere can't hide it
+        build.update([other])
     Path(path).write_text(good.replace("return label + v0;", "return label;"))
     assert build.update([path]).written == ("main",)
     assert_matches_full_build(project.root)

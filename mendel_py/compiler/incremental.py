@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .atomic import read_or_none, write_atomically
+from .errors import BuildError
 from .graph import BundleGraph, collect_bundle
 from .layout import ProjectLayout
 from .manifest_writer import ChunkMemo, manifest_bytes
@@ -56,6 +57,7 @@ class IncrementalBuild:
         self.config = config
         self._cache = ParseCache(os.path.join(config.root, CACHE_DIR))
         self._state: _State | None = None
+        self._failed: set[str] = set()
 
     # ------------------------------------------------------------------ public
 
@@ -67,9 +69,22 @@ class IncrementalBuild:
         return self._commit(_State.collect(config, self._cache, None), "full")
 
     def update(self, changed: Iterable[str]) -> UpdateResult:
-        """Apply changes to these absolute paths; write the manifests whose bytes changed."""
-        relative = {self._relative(path) for path in changed}
+        """Apply changes to these absolute paths; write the manifests whose bytes changed.
+
+        Files of a failed update are retried with the next one, so an edit elsewhere can't hide
+        a file that is still broken.
+        """
+        relative = {self._relative(path) for path in changed} | self._failed
         relative.discard(None)
+        try:
+            result = self._update(relative)  # type: ignore[arg-type]
+        except BuildError:
+            self._failed = relative  # type: ignore[assignment]
+            raise
+        self._failed = set()
+        return result
+
+    def _update(self, relative: set[str]) -> UpdateResult:
         if self._state is None or self._config_changed(relative):
             return self.rebuild()
         relative = {path for path in relative if not self._transient(path)}
