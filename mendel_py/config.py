@@ -22,7 +22,8 @@ file loads. Any other key is a `ConfigError` naming the file and the dotted key.
 (YAML null) means the key's default.
 
 Top-level `hash-format` is "v3", "mendel-v1" or "mendel-v2" (default None: the server's choice);
-`route-config.hash` is the bundle URL pattern (default "/mendel/:hash/:bundle").
+`route-config.hash` is the bundle URL pattern (default "/mendel/:hash/:bundle"), checked by
+`route.BundleRoute` (one `:hash`, one `:bundle`, a fixed first segment; every bundle id must fit).
 
 Bundles (`bundles.<id>`):
   `manifest`  relative to `base-config.outdir` (legacy: `outdir`/`bundlesoutdir`) if given, else to
