@@ -28,7 +28,10 @@ needs_node = pytest.mark.skipif(
 def ensure_source_map_package() -> Path:
     """npm install the source-map consumer into the gitignored node folder, once."""
     modules = NODE_PREFIX / "node_modules"
-    if not (modules / "source-map" / "package.json").exists():
+    installed = modules / "source-map" / "package.json"
+    wanted = SOURCE_MAP_SPEC.rsplit("@", 1)[1]
+    # another package's dependency (browser-pack brings source-map 0.5) may hold the name
+    if not installed.exists() or json.loads(installed.read_text())["version"] != wanted:
         subprocess.run(
             ["npm", "install", "--prefix", str(NODE_PREFIX), SOURCE_MAP_SPEC, "--no-audit", "--no-fund",
              "--loglevel=error"],
