@@ -207,8 +207,12 @@ def test_mid_deploy_urls_leave_no_cached_error(proxy: Proxy) -> None:
     assert second.header("x-cache-status") == "HIT" and second.body == first.body
     again = proxy.get(old_url)
     assert again.status == 200 and again.body == old.body
-    for _ in range(100):  # the origin switches within its poll interval
-        if bundle_urls(proxy.get("/", cookie).body.decode())[0] == new_url:
+    # every worker switches within its poll interval (each on its own: wait until several pages
+    # in a row, from whichever worker answers, name the new URL)
+    in_a_row = 0
+    for _ in range(200):
+        in_a_row = in_a_row + 1 if bundle_urls(proxy.get("/", cookie).body.decode())[0] == new_url else 0
+        if in_a_row == 10:
             break
         time.sleep(0.05)
-    assert bundle_urls(proxy.get("/", cookie).body.decode())[0] == new_url
+    assert in_a_row == 10
