@@ -258,7 +258,10 @@ def test_a_corrupt_cache_is_ignored(shop: Path) -> None:
 @pytest.mark.parametrize(
     ("files", "location", "fragment"),
     [
-        ({f"{BASE}/a.js": "import x from './x';\n"}, f"{BASE}/a.js:1", "transpile"),
+        ({f"{BASE}/a.js": "import x from './b.js';\nx(import.meta.url);\n", f"{BASE}/b.js": ""}, f"{BASE}/a.js:2",
+         "`import.meta` is not supported"),
+        ({f"{BASE}/a.js": "export const a = 1;\n\nawait a;\n"}, f"{BASE}/a.js:3", "top-level `await`"),
+        ({f"{BASE}/a.js": "import x from './nope';\n"}, f"{BASE}/a.js:1", 'cannot resolve require("./nope")'),
         ({f"{VAR_A}/a.js": "var s = 'open;\n"}, f"{VAR_A}/a.js:1", "unterminated string literal"),
         ({f"{BASE}/a.js": "\n/* open"}, f"{BASE}/a.js:2", "unterminated comment"),
         ({f"{BASE}/a.js": "x = `open ${y}"}, f"{BASE}/a.js:1", "unterminated template literal"),
@@ -283,7 +286,7 @@ def test_invalid_utf8_is_an_error_with_line(shop: Path) -> None:
 
 
 def test_a_failed_build_writes_nothing(shop: Path) -> None:
-    (shop / BASE / "b.js").write_text("export default 1;\n")
+    (shop / BASE / "b.js").write_text("export default import.meta;\n")
     with pytest.raises(BuildError):
         build(shop)
     assert not (shop / "manifests").exists()

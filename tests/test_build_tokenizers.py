@@ -5,7 +5,7 @@ import pytest
 
 from mendel_py.compiler.cssdeps import find_imports, strip_imports
 from mendel_py.compiler.errors import BuildError
-from mendel_py.compiler.jsdeps import find_requires, unescape_js_string
+from mendel_py.compiler.jsdeps import find_requires, scan, unescape_js_string
 
 
 def specs(source: str) -> list[str]:
@@ -159,27 +159,26 @@ def test_tokenizer_failures_name_file_and_line(source: str, message: str, line: 
     assert str(error) == f"src/base/bad.js:{line}: {message}"
 
 
-@pytest.mark.parametrize(
-    ("source", "keyword", "line"),
-    [
-        ("import x from './x';", "import", 1),
-        ("'use strict';\nimport './side-effect';", "import", 2),
-        ("import { a } from 'a'", "import", 1),
-        ("import * as ns from 'a'", "import", 1),
-        ("var a;\nexport default a;", "export", 2),
-        ("export { a, b };", "export", 1),
-        ("export const a = 1;", "export", 1),
-        ("export * from './a';", "export", 1),
-        ("export function f() {}", "export", 1),
-    ],
-)
-def test_es_module_syntax_says_to_transpile(source: str, keyword: str, line: int) -> None:
-    with pytest.raises(BuildError) as caught:
-        find_requires(source, "src/base/esm.js")
-    error = caught.value
-    assert error.file == "src/base/esm.js" and error.line == line
-    assert f"`{keyword}`" in error.message
-    assert "transpile" in error.message and "CommonJS" in error.message
+def test_es_module_specifiers_are_dependencies_in_source_order() -> None:
+    source = (
+        "import x from './x';\n"
+        "import './side-effect';\n"
+        "import { a as b } from 'a';\n"
+        "export * from './star';\n"
+        "export { c } from './c';\n"
+        "const y = require('./y');\n"
+        "export const z = 1;\n"
+    )
+    found = find_requires(source, "src/base/esm.js")
+    assert [(r.spec, r.line) for r in found] == [
+        ("./x", 1), ("./side-effect", 2), ("a", 3), ("./star", 4), ("./c", 5), ("./y", 6),
+    ]
+
+
+def test_dynamic_import_with_a_literal_is_lazy_and_not_a_require() -> None:
+    found = scan(b"var p = import('./lazy.js');\nimport(name);\nimport(`./t.js`);\n", "f.js")
+    assert found.requires == [] and not found.is_module
+    assert [(d.spec, d.line) for d in found.lazy] == [("./lazy.js", 1), ("./t.js", 3)]
 
 
 def test_import_inside_a_block_is_not_top_level() -> None:

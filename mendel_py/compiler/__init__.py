@@ -16,9 +16,11 @@ What comes out: one manifest per bundle at its `manifest` path. Module ids are p
 the base/variation folder (or, for files outside every folder such as a root `node_modules`, to
 the project root); `variations` lists the folders that have the module, base first, then the
 variation folders in configuration order; each data entry has id, file (relative to the project
-root), variation, source, sha (sha1 hex of source), blake3 (hex) and deps. Entry modules carry
+root), variation, source, sha (sha1 hex of source), blake3 (hex), deps and, when some deps are
+reached only by `import()`, `lazy`. Entry modules carry
 `entry: true`, exposed ones `expose`, stylesheets `order` (imports before importers). Resolution
-rules: `resolver.py`; tokenizers: `jsdeps.py`, `cssdeps.py`; output format: `manifest_writer.py`;
+rules: `resolver.py`; scanners: `jsdeps.py` (tree-sitter), `cssdeps.py`; ES modules into registry
+functions: `esm.py`; output format: `manifest_writer.py`;
 the parse cache (`.mendel-cache/`, content-addressed): `parsecache.py`.
 
 Errors are `BuildError` with file and line. A failed build writes nothing.

@@ -90,4 +90,11 @@ def _data_entry(version: ModuleVersion) -> dict[str, Any]:
         "sha": version.parsed.sha,
         "blake3": version.parsed.blake3,
         "deps": dict(sorted(version.deps.items())),
+        **_lazy_field(version),
     }
+
+
+def _lazy_field(version: ModuleVersion) -> dict[str, Any]:
+    """`lazy`: the deps reached only by `import()` (absent when none, as mendel-core writes it)."""
+    lazy = sorted(spec for spec in version.parsed.lazy if version.deps.get(spec) not in (None, False))
+    return {"lazy": lazy} if lazy else {}

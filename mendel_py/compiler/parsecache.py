@@ -19,7 +19,7 @@ from typing import Any
 from .atomic import write_atomically
 
 CACHE_DIR = ".mendel-cache"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: tree-sitter scans; JS entries carry lazy specifiers and compiled ES modules
 
 
 class ParseCache:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from ..hashcodec import file_blake3
 from .cssdeps import CssImport, find_imports, strip_imports
 from .errors import BuildError
-from .jsdeps import find_requires
+from .esm import compile_dynamic_imports, compile_module
+from .jsdeps import scan
 from .parsecache import ParseCache
 
 JS, JSON, CSS = "js", "json", "css"
@@ -40,6 +41,7 @@ class ParsedSource:
     sha: str
     blake3: str
     dependencies: tuple[Dependency, ...]
+    lazy: tuple[str, ...] = ()  # specifiers reached only by `import("...")`
 
     @property
     def is_style(self) -> bool:
@@ -84,8 +86,7 @@ class SourceLoader:
             source = _json_module(text, file)
             dependencies = ()
         else:
-            source = text
-            dependencies = self._js_dependencies(key, text, file)
+            source, dependencies, lazy = self._js(key, raw, text, file)
         encoded = source.encode("utf-8")
         return ParsedSource(
             file=file,
@@ -94,6 +95,7 @@ class SourceLoader:
             sha=hashlib.sha1(encoded).hexdigest(),
             blake3=file_blake3(source).hex(),
             dependencies=dependencies,
+            lazy=lazy if kind == JS else (),
         )
 
     def _read(self, file: str) -> bytes:
@@ -103,13 +105,16 @@ class SourceLoader:
         except OSError as error:
             raise BuildError(f"can't read file: {error.strerror}", file) from None
 
-    def _js_dependencies(self, key: str, text: str, file: str) -> tuple[Dependency, ...]:
+    def _js(self, key: str, raw: bytes, text: str, file: str) -> tuple[str, tuple[Dependency, ...], tuple[str, ...]]:
+        """(source for the manifest, dependencies, lazy specifiers); ES modules come compiled."""
         cached = self.cache.get(key)
         if cached is None:
             self.scanned += 1
-            cached = [[found.spec, found.line] for found in find_requires(text, file)]
+            cached = _scan_js(raw, text, file)
             self.cache.put(key, cached)
-        return tuple(Dependency(spec, line) for spec, line in cached)
+        deps, lazy, compiled = cached
+        source = text if compiled is None else compiled
+        return source, tuple(Dependency(spec, line) for spec, line in deps), tuple(lazy)
 
     def _css_imports(self, key: str, text: str, file: str) -> list[CssImport]:
         cached = self.cache.get(key)
@@ -118,6 +123,26 @@ class SourceLoader:
             cached = [[rule.spec, rule.line, rule.start, rule.end] for rule in find_imports(text, file)]
             self.cache.put(key, cached)
         return [CssImport(spec, line, start, end) for spec, line, start, end in cached]
+
+
+def _scan_js(raw: bytes, text: str, file: str) -> list:
+    """[deps as [spec, line], lazy specifiers, compiled source or None] (the cached form)."""
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    found = scan(body, file)
+    deps = [[require.spec, require.line] for require in found.requires]
+    static = {require.spec for require in found.requires}
+    lazy = []
+    for dynamic in found.lazy:
+        if dynamic.spec not in static and dynamic.spec not in lazy:
+            lazy.append(dynamic.spec)
+            deps.append([dynamic.spec, dynamic.line])
+    if found.is_module:
+        compiled: str | None = compile_module(body, found, file)
+    elif found.lazy:
+        compiled = compile_dynamic_imports(body, found)
+    else:
+        compiled = None  # CommonJS: the text as is, byte for byte
+    return [deps, lazy, compiled]
 
 
 def _decode(raw: bytes, file: str) -> str:
