@@ -41,6 +41,7 @@ MENDEL_RELOAD_INTERVAL   seconds between looks for a new generation (default 1; 
 MENDEL_STATUS_ROUTE      a JSON status view (generation, loaded generations, caches) at this app
                          route, behind the app's own auth hooks; default None (off)
 MENDEL_QA_ROUTE          the QA page ("/_mendel/"; None turns it off)
+MENDEL_QA_LAYERS         {layer: [variation ids]}: the QA page offers one choice per layer
 MENDEL_DEV               development mode: the QA page is open to everyone (default: the app's
                          debug flag; `flask mendel dev` turns it on)
 MENDEL_INTEGRITY         bundle tags carry `integrity="sha384-..."` (+ `crossorigin` when
@@ -104,6 +105,7 @@ DEFAULTS: dict[str, Any] = {
     "MENDEL_RELOAD_INTERVAL": DEFAULT_RELOAD_INTERVAL,
     "MENDEL_STATUS_ROUTE": None,
     "MENDEL_QA_ROUTE": DEFAULT_QA_ROUTE,
+    "MENDEL_QA_LAYERS": None,
     "MENDEL_DEV": None,
     "MENDEL_INTEGRITY": False,
     "MENDEL_PRELOAD": None,
@@ -214,6 +216,7 @@ class Mendel:
             integrity=bool(settings["MENDEL_INTEGRITY"]),
             preload=settings["MENDEL_PRELOAD"] or None,
             qa_route=settings["MENDEL_QA_ROUTE"] or None,
+            qa_layers=settings["MENDEL_QA_LAYERS"],
             reload_interval=float(settings["MENDEL_RELOAD_INTERVAL"] or 0) or None,
             qa_access=self.qa_access_for(app),
             secret_key=app.secret_key,

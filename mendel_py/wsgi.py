@@ -16,7 +16,7 @@ import logging
 import os
 import posixpath
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -127,6 +127,8 @@ class MendelMiddleware:
     `qa_route`: where the QA page lives (`mendel_py.qa_page`; None turns it off). It is open when
     `development` is true; otherwise only to a request with a valid QA token or one that
     `qa_access(environ)` admits (the app's own auth), and any other request there goes to the app.
+    `qa_layers`: {layer: variation ids} when the app lets a visitor have one variation per layer;
+    the QA page groups them so (one choice per layer).
     `secret_key`: the app's secret, which signs and checks QA tokens (`mendel_py.qa`).
     """
 
@@ -150,6 +152,7 @@ class MendelMiddleware:
         preload: str | None = None,
         qa_route: str | None = DEFAULT_QA_ROUTE,
         qa_access: QAAccess | None = None,
+        qa_layers: Mapping[str, Sequence[str]] | None = None,
         secret_key: str | bytes | None = None,
         reload_interval: float | None = DEFAULT_RELOAD_INTERVAL,
     ):
@@ -171,7 +174,7 @@ class MendelMiddleware:
         self.preload = check_preload_rel(preload)
         self._index_segments()
         self._encoding_memo: dict[str | None, str] = {}
-        self.qa_page = QAPage(self, qa_route, access=qa_access) if qa_route else None
+        self.qa_page = QAPage(self, qa_route, access=qa_access, layers=qa_layers) if qa_route else None
         self.reloader = Reloader(self.trees, reload_interval) if reload_interval else None
 
     def status(self) -> dict[str, Any]:

@@ -102,10 +102,12 @@ def test_qa_page_toggle_then_the_app_has_that_variation(
     browser.delete_all_cookies()
     browser.get(dev_server.url + QA)
     assert browser.find_element(By.ID, "active-variations").text == "base only"
+    legends = [legend.text for legend in browser.find_elements(By.TAG_NAME, "legend")]
+    assert legends == ["Layer look", "Layer features"]  # the example's MENDEL_QA_LAYERS
     checkbox = browser.find_element(By.CSS_SELECTOR, "input[value='bucket_A']")
     label = checkbox.find_element(By.XPATH, "./ancestor::label")
     assert "bucket_A" in label.text  # the control is labelled
-    checkbox.send_keys(" ")  # keyboard: space toggles a focused checkbox
+    checkbox.send_keys(" ")  # keyboard: space picks the focused choice
     assert checkbox.is_selected()
     browser.find_element(By.CSS_SELECTOR, ".variation-chooser button[type='submit']").click()
     wait(browser).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "[role='status']")))

@@ -277,3 +277,17 @@ def test_flask_signs_with_the_apps_secret_key() -> None:
     assert browser.get(DEFAULT_QA_ROUTE).status_code == 404
     browser.set_cookie(QA_COOKIE_NAME, sign_qa_token("test", ["bucket_A"], 600))
     assert browser.get(DEFAULT_QA_ROUTE).status_code == 200
+
+
+def test_layers_group_the_chooser_one_choice_each(trees: MendelTrees) -> None:
+    layers = {"look": ["bucket_A", "bucket_B", "bucket_D"], "features": ["feature_C"]}
+    browser = client(trees, development=True, qa_layers=layers)
+    browser.set_cookie("mendel_variations", "bucket_B")
+    html = browser.get(DEFAULT_QA_ROUTE).get_data(as_text=True)
+    assert "<legend>Layer look</legend>" in html and "<legend>Layer features</legend>" in html
+    assert re.search(r'type="radio" name="variation-0" value="bucket_B" checked', html)
+    assert re.search(r'type="radio" name="variation-1" value="" checked', html)  # features: none
+    assert '<th scope="col">layer</th>' in html
+    browser.post(DEFAULT_QA_ROUTE, data={"variation-0": "bucket_D", "variation-1": "feature_C"})
+    assert browser.get("/").get_data(as_text=True) == "variations=bucket_D,feature_C,base"
+

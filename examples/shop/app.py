@@ -41,7 +41,7 @@ mendel_extension = Mendel()
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the shop app; `config` overrides the defaults (e.g. MENDEL_URL_PREFIX for a CDN)."""
     app = Flask(__name__)
-    app.config.from_mapping(MENDEL_BASEDIR=HERE, MENDEL_COOKIE_NAME=COOKIE_NAME)
+    app.config.from_mapping(MENDEL_BASEDIR=HERE, MENDEL_COOKIE_NAME=COOKIE_NAME, MENDEL_QA_LAYERS=LAYERS)
     app.config.from_prefixed_env("SHOP")
     app.config.from_mapping(config or {})
     mendel_extension.init_app(app)
