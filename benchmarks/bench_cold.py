@@ -218,6 +218,34 @@ def bench_mendel_middleware(project: Path, paths: list[str], samples: int) -> di
             "sent_as": runs[0][2].get("content-encoding", "identity")}
 
 
+# --------------------------------------------------------------------------- compression levels
+
+LEVELS = {"zlib gzip": range(1, 10, 2), "isal gzip": range(0, 4), "brotli": (0, 1, 2, 3, 4, 5, 6, 9)}
+
+
+def bench_levels(project: Path, path: str, rounds: int = 5) -> list[dict[str, Any]]:
+    """Size and time of every coder and level on one packed bundle (in process, medians)."""
+    from werkzeug.test import Client
+
+    from mendel_py.compression import brotli_available, brotli_coder, gzip_coder
+    from mendel_py.wsgi import MendelMiddleware
+
+    body = Client(MendelMiddleware(lambda e, s: [], str(project))).get(path).data
+    coders = [gzip_coder(level, fast=False) for level in LEVELS["zlib gzip"]]
+    coders += [gzip_coder(level) for level in LEVELS["isal gzip"] if gzip_coder().tag.startswith("igz")]
+    coders += [brotli_coder(quality) for quality in LEVELS["brotli"] if brotli_available()]
+    rows = []
+    for coder in coders:
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            size = len(coder.compress(body))
+            times.append(time.perf_counter() - started)
+        rows.append({"coder": coder.tag, "ms": statistics.median(times) * 1000, "bytes": size,
+                     "ratio": size / len(body), "input_bytes": len(body)})
+    return rows
+
+
 # --------------------------------------------------------------------------- (2) cyclic
 
 def gzip_sizes(project: Path, paths: list[str]) -> list[int]:
@@ -328,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     needed = max(3 * args.samples + 1, args.cyclic_urls, args.hashes)
     paths = distinct_paths(project, needed, args.variations, seed=7)
     report: dict[str, Any] = {"modules": args.modules, "variations": args.variations}
+    report["levels"] = bench_levels(project, paths[0])
     report["first_request"] = bench_first_request(project, paths, args.samples)
     if not args.skip_node:
         report["mendel_middleware"] = bench_mendel_middleware(project, paths, args.samples)
@@ -344,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
 def render(report: dict[str, Any]) -> str:
     first = report["first_request"]
     lines = [f"project: {report['modules']} modules, {report['variations']} variations"]
+    for row in report["levels"]:
+        lines.append(f"    {row['coder']:>5}: {row['ms']:7.1f} ms, {row['bytes'] / 1e6:.3f} MB "
+                     f"({row['ratio']:.1%} of {row['input_bytes'] / 1e6:.2f} MB)")
     for coding in CODINGS:
         row = first[coding]
         lines.append(f"(1) first request, Accept-Encoding {coding:8}: median {row['median_ms']:6.1f} ms, "
