@@ -68,10 +68,10 @@ def make_app() -> Any:
     pack_log = os.environ[ENV_PACK_LOG]
 
     class CountingMiddleware(MendelMiddleware):
-        def _pack(self, bundle: str, tree: Any) -> bytes:
+        def _pack(self, bundle: str, tree: Any, *more: Any) -> bytes:
             with open(pack_log, "a", encoding="utf-8") as log:
                 log.write(f"{os.getpid()} {tree.hash}\n")
-            return super()._pack(bundle, tree)
+            return super()._pack(bundle, tree, *more)
 
     def not_found(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         start_response("404 Not Found", [("Content-Type", "text/plain")])
