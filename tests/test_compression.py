@@ -29,6 +29,19 @@ def test_brotli_round_trips(body: bytes) -> None:
     assert brotli.decompress(coder.compress(body)) == body and coder.tag == "br4"
 
 
+@pytest.mark.skipif(not brotli_available(), reason="brotli is not installed")
+def test_large_bodies_get_the_fast_brotli_quality_and_the_tag_says_so() -> None:
+    import brotli
+
+    from mendel_py.compression import BROTLI_LARGE_BYTES
+
+    big = bytes(range(256)) * (BROTLI_LARGE_BYTES // 256 + 1)
+    coder = brotli_coder(4, 1)
+    assert coder.tag == "br4-1"
+    assert coder.compress(big) == brotli.compress(big, quality=1, mode=brotli.MODE_TEXT)
+    assert coder.compress(b"small" * 100) == brotli.compress(b"small" * 100, quality=4, mode=brotli.MODE_TEXT)
+
+
 def test_tags_name_library_and_level() -> None:
     assert gzip_coder(3, fast=False).tag == "gz3"
     assert set(request_path_coders(use_brotli=False)) == {GZIP}
