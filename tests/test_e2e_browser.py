@@ -133,3 +133,34 @@ def test_console_errors_would_be_seen(browser: webdriver.Chrome, server: Server)
     open_shop(browser, server, "")
     browser.execute_script("console.error('probe from the test')")
     assert any("probe from the test" in entry["message"] for entry in console_errors(browser))
+
+
+def script_requests(browser: webdriver.Chrome) -> list[str]:
+    return browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+        ".filter(n => n.includes('/mendel/') && n.endsWith('.js'))"
+    )
+
+
+@pytest.mark.parametrize(("variations", "reviews"), [("", "base"), ("bucket_A", "bucket_A")])
+def test_es_module_shop_loads_its_lazy_chunk_on_demand(
+    browser: webdriver.Chrome, server: Server, variations: str, reviews: str
+) -> None:
+    # main.js is an ES module; components/reviews.js comes in by import(), and bucket_A overrides it.
+    open_shop(browser, server, variations)
+    (bundle,) = script_requests(browser)
+    assert "~" not in bundle and browser.find_element(By.ID, "reviews").text == ""
+    browser.find_element(By.ID, "show-reviews").click()
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, f"#reviews[data-reviews='{reviews}']"))
+    )
+    requested = script_requests(browser)
+    (chunk,) = requested[1:]
+    assert chunk.startswith(bundle.rsplit("/", 1)[0] + "/main~")  # same hash URL, a chunk of it
+    browser.find_element(By.ID, "show-reviews").click()
+    assert len(script_requests(browser)) == 2  # loaded once
+    assert console_errors(browser) == []
+    if reviews == "bucket_A":
+        assert text_of(browser, "#reviews") == 'Shoppers who clicked "Buy now" loved it'
+    else:
+        assert text_of(browser, "#reviews") == "Customers rate this shop 4.5 out of 5"

@@ -1,7 +1,28 @@
-var cart = require('./components/cart.js');
-var button = require('./components/button.js');
-var banner = require('./components/banner.js');
-var extras = require('./components/extras.js');
+import * as cart from './components/cart.js';
+import button from './components/button.js';
+import banner from './components/banner.js';
+import extras from './components/extras.js';
+
+// The reviews component is loaded on demand: `import()` makes it a lazy chunk of this bundle,
+// fetched from the page's own hash URL the first time a visitor asks for it.
+function showReviews() {
+    var panel = document.getElementById('reviews');
+    return import('./components/reviews.js').then(function (reviews) {
+        reviews.render(panel);
+    });
+}
+
+function addReviewsButton() {
+    var more = document.createElement('button');
+    more.id = 'show-reviews';
+    more.type = 'button';
+    more.textContent = 'Show reviews';
+    more.addEventListener('click', showReviews);
+    var panel = document.createElement('section');
+    panel.id = 'reviews';
+    document.body.appendChild(more);
+    document.body.appendChild(panel);
+}
 
 function start() {
     banner.render(document.getElementById('banner'));
@@ -14,6 +35,7 @@ function start() {
         });
     }
     extras.render(document.getElementById('extras'));
+    addReviewsButton();
     document.body.setAttribute('data-shop-ready', 'yes');
 }
 

@@ -1,10 +1,9 @@
-var items = [];
+const items = [];
 
-module.exports = {
-    add: function (productId) {
-        items.push(productId);
-    },
-    count: function () {
-        return items.length;
-    }
-};
+export function add(productId) {
+    items.push(productId);
+}
+
+export function count() {
+    return items.length;
+}
