@@ -473,13 +473,18 @@ def diff_command(options: Options, bundles: tuple[str, ...], names_from: str, na
 # Commands of other modules: one line each (they import their helpers from cli_support).
 from .compiler.command import build_command  # noqa: E402
 from .dev_command import dev_command  # noqa: E402
-
-cli.add_command(build_command)
+from .experiments_cli import assign_command, qa_link_command, simulate_command  # noqa: E402
 from .generations_cli import generations_command, reload_command  # noqa: E402
-
-cli.add_command(generations_command)
-cli.add_command(reload_command)
 from .sourcemap_cli import sourcemap_command  # noqa: E402
 
-cli.add_command(sourcemap_command)
-cli.add_command(dev_command)
+for command in (
+    build_command,
+    dev_command,
+    generations_command,
+    reload_command,
+    sourcemap_command,
+    assign_command,
+    simulate_command,
+    qa_link_command,
+):
+    cli.add_command(command)

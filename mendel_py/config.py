@@ -65,6 +65,7 @@ from functools import cached_property
 import yaml
 
 from .errors import ConfigError
+from .experiments import Experiment, Experiments, parse_experiments
 from .hashcodec import FORMATS as HASH_FORMATS
 from .route import DEFAULT_ROUTE, BundleRoute
 
@@ -148,6 +149,12 @@ class MendelConfig:
     hash_format: str | None
     env: str | None
     generations: GenerationsConfig = GenerationsConfig()
+    experiments: tuple[Experiment, ...] = ()
+
+    @cached_property
+    def experiment_set(self) -> Experiments:
+        """The experiments, ready to assign units (made once per config)."""
+        return Experiments(self.experiments)
 
     @cached_property
     def bundle_route(self) -> BundleRoute:
@@ -466,6 +473,7 @@ _SHARED_SCHEMA: dict[str, _Checker] = {
     "hash-format": _choice(*HASH_FORMATS),
     "route-config": _section({"hash": _route, "variation": _keep}),
     "generations": _section({"dir": _path_text, "keep": _count, "max-age-days": _days}),
+    "experiments": _keep,  # validated with the variations known (mendel_py.experiments)
 }
 _CURRENT_PIPELINE_KEYS = (
     "types", "transforms", "outlets", "generators", "postgenerators", "cache-connection",
@@ -600,6 +608,7 @@ class _LayoutValues(NamedTuple):
     route: str
     hash_format: str | None
     generations: GenerationsConfig
+    experiments: Any
 
 
 def _layout_values(checked: Mapping[str, Any], layout: str) -> _LayoutValues:
@@ -609,6 +618,7 @@ def _layout_values(checked: Mapping[str, Any], layout: str) -> _LayoutValues:
         route=route,
         hash_format=checked.get("hash-format"),
         generations=_generations(checked.get("generations") or {}),
+        experiments=checked.get("experiments"),
     )
     if layout == "current":
         base = checked.get("base-config") or {}
@@ -648,18 +658,22 @@ def _assemble(
     variation_dirs = tuple(
         dict.fromkeys(_inside_root(dirs_where, folder) for folder in values.variation_dirs)
     )
+    specs = _variation_specs(values, base_dir, variation_dirs, where)
     return MendelConfig(
         path=path,
         root=root,
         base_id=values.base_id,
         base_dir=base_dir,
         variation_dirs=variation_dirs,
-        variation_specs=_variation_specs(values, base_dir, variation_dirs, where),
+        variation_specs=specs,
         bundles=_bundle_configs(values, base_dir, root, where),
         route=values.route,
         hash_format=values.hash_format,
         env=env,
         generations=values.generations,
+        experiments=parse_experiments(
+            values.experiments, [spec.id for spec in specs], where.source
+        ),
     )
 
 

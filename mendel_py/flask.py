@@ -40,6 +40,11 @@ MENDEL_GENERATIONS       generation store folder (relative to the project) or "o
 MENDEL_RELOAD_INTERVAL   seconds between looks for a new generation (default 1; 0 turns it off)
 MENDEL_STATUS_ROUTE      a JSON status view (generation, loaded generations, caches) at this app
                          route, behind the app's own auth hooks; default None (off)
+MENDEL_UNIT_COOKIE       cookie with the anonymous experiment unit id ("mendel_uid"); a
+                         `@ext.unit_loader` (a user id) takes precedence
+MENDEL_STICKY_COOKIE     cookie keeping experiment assignments ("mendel_sticky"; None: off)
+MENDEL_PAGE_CACHING      pages that used Mendel: "private" (Cache-Control private + Vary:
+                         Cookie, default), "vary" (Vary: Cookie only) or "off"
 MENDEL_QA_ROUTE          the QA page ("/_mendel/"; None turns it off)
 MENDEL_QA_LAYERS         {layer: [variation ids]}: the QA page offers one choice per layer
 MENDEL_DEV               development mode: the QA page is open to everyone (default: the app's
@@ -71,7 +76,14 @@ from werkzeug.local import LocalProxy
 from .bundles import DEFAULT_CACHE_BYTES
 from .cli import cli
 from .qa_page import DEFAULT_QA_ROUTE
-from .request import DEFAULT_COOKIE_NAME, RequestResolver, split_variation_names
+from .exposures import Exposure, ExposureHandler, log_exposure
+from .request import (
+    DEFAULT_COOKIE_NAME,
+    DEFAULT_STICKY_COOKIE,
+    DEFAULT_UNIT_COOKIE,
+    RequestResolver,
+    split_variation_names,
+)
 from .store import DEFAULT_STORE_BYTES
 from .tags import html_attributes  # noqa: F401  (its old home)
 from .templates import VariationTemplateLoader, has_base_templates, install_template_cache
@@ -84,6 +96,7 @@ EXTENSION_KEY = "mendel"
 ENVIRON_KEY = "mendel"
 
 FlaskVariationsLoader = Callable[[Request], "Iterable[str] | str | None"]
+FlaskUnitLoader = Callable[[Request], "str | None"]
 FlaskQAAccess = Callable[[Request], bool]
 
 DEFAULTS: dict[str, Any] = {
@@ -108,6 +121,9 @@ DEFAULTS: dict[str, Any] = {
     "MENDEL_QA_LAYERS": None,
     "MENDEL_DEV": None,
     "MENDEL_INTEGRITY": False,
+    "MENDEL_UNIT_COOKIE": DEFAULT_UNIT_COOKIE,
+    "MENDEL_STICKY_COOKIE": DEFAULT_STICKY_COOKIE,
+    "MENDEL_PAGE_CACHING": "private",
     "MENDEL_PRELOAD": None,
 }
 
@@ -186,6 +202,8 @@ class Mendel:
         *,
         variations_loader: FlaskVariationsLoader | None = None,
         qa_access: FlaskQAAccess | None = None,
+        unit_loader: FlaskUnitLoader | None = None,
+        on_exposure: ExposureHandler | None = None,
         **options: Any,
     ):
         unknown = sorted(config_key(name) for name in options if config_key(name) not in DEFAULTS)
@@ -194,6 +212,8 @@ class Mendel:
         self.options = options
         self.loader = variations_loader
         self.qa_access_check = qa_access
+        self.unit_loader_fn = unit_loader
+        self.exposure_handler = on_exposure
         if app is not None:
             self.init_app(app)
 
@@ -220,6 +240,11 @@ class Mendel:
             reload_interval=float(settings["MENDEL_RELOAD_INTERVAL"] or 0) or None,
             qa_access=self.qa_access_for(app),
             secret_key=app.secret_key,
+            unit_loader=self._unit_loader_for,
+            unit_cookie=settings["MENDEL_UNIT_COOKIE"],
+            sticky_cookie=settings["MENDEL_STICKY_COOKIE"] or None,
+            on_exposure=self._on_exposure,
+            page_caching=settings["MENDEL_PAGE_CACHING"],
         )
         template_loader = make_template_loader(trees, settings["MENDEL_TEMPLATES"])
         app.extensions[EXTENSION_KEY] = MendelState(self, trees, middleware, template_loader)
@@ -240,6 +265,25 @@ class Mendel:
         for key, value in defaults.items():
             app.config.setdefault(key, value)
         return {key: app.config[key] for key in DEFAULTS}
+
+    def unit_loader(self, loader: FlaskUnitLoader) -> FlaskUnitLoader:
+        """Decorator: `loader(request)` returns the experiment unit (a user id), or None for the
+        anonymous id of the unit cookie."""
+        self.unit_loader_fn = loader
+        return loader
+
+    def on_exposure(self, handler: ExposureHandler) -> ExposureHandler:
+        """Decorator: `handler(exposure)` receives every exposure (default: a log line)."""
+        self.exposure_handler = handler
+        return handler
+
+    def _unit_loader_for(self, environ: dict[str, Any]) -> str | None:
+        if self.unit_loader_fn is None:
+            return None
+        return self.unit_loader_fn(flask_request_for(environ))
+
+    def _on_exposure(self, exposure: Exposure) -> None:
+        (self.exposure_handler or log_exposure)(exposure)
 
     def variations_loader(self, loader: FlaskVariationsLoader) -> FlaskVariationsLoader:
         """Decorator: `loader(request)` returns the request's variation ids (list or "a,b")."""

@@ -276,7 +276,7 @@ class QAPage:
         if chosen:
             response.set_cookie(name, ",".join(chosen), path=path, samesite="Lax", httponly=True)
         else:
-            response.delete_cookie(name, path=path, samesite="Lax", httponly=True)
+            response.set_cookie(name, "", path=path, samesite="Lax", httponly=True)  # base, not assigned
 
     def _set_token_cookie(self, response: Response, token: str, request: Request) -> None:
         response.set_cookie(

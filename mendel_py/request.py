@@ -5,36 +5,60 @@ its bundle URLs go. Variations come from the first source that answers, in this 
 method a subclass may override; Flask's resolver overrides `app_variations`):
 
 1. `set_variations(names)` called by the app before first use;
-2. `override_variations()`: `?mendel=a,b` -- only with `query_override=True`. It lets anyone pick
-   any variation, so enable it only behind authentication (staff, QA, a signed preview link);
-3. `app_variations()`: the app's `variations_loader(environ)`, when configured (its answer is
+2. `qa_variations()`: a signed, unexpired QA token (`mendel_py.qa`) from a QA link's
+   `?mendel_qa=` (then kept in a cookie) or the QA cookie; never an exposure;
+3. `override_variations()`: `?mendel=a,b` -- only with `query_override=True`, for development:
+   it lets anyone pick any variation;
+4. `app_variations()`: the app's `variations_loader(environ)`, when configured (its answer is
    final: None means no variations);
-4. `cookie_variations()`: the cookie `cookie_name` (default ``mendel_variations``), comma-separated
-   ids; a cookie header that isn't UTF-8 counts as absent.
+5. `cookie_variations()`: the cookie `cookie_name` (default ``mendel_variations``), comma-separated
+   ids, when present (an empty one means base); a cookie header that isn't UTF-8 counts as absent;
+6. `assigned_variations()`: the `.mendelrc` experiments (`mendel_py.experiments`) for this
+   request's unit: the app's `unit_loader(environ)`, else an anonymous id in the `unit_cookie`
+   (set on the page response: HttpOnly, SameSite=Lax, Secure over HTTPS), with sticky records in
+   the `sticky_cookie`.
+
+A response whose page used the resolver is marked for caches (`page_caching`: "private" adds
+`Cache-Control: private` and `Vary: Cookie`; "vary" only the Vary; "off" nothing), and carries
+the cookies the resolver set; bundle responses never pass through here.
 
 Names are split and stripped here, once; `MendelTrees` drops the ones it doesn't know.
 """
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
+from werkzeug.datastructures import Headers
+from werkzeug.http import dump_cookie
 from werkzeug.sansio.http import parse_cookie
 
 from . import tags
+from .exposures import Exposure, record
+from .qa import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token
 
 if TYPE_CHECKING:
+    from .experiments import Assignment
     from .trees import MendelTrees, Tree
     from .wsgi import MendelMiddleware
 
 log = logging.getLogger(__name__)
 
 DEFAULT_COOKIE_NAME = "mendel_variations"
+DEFAULT_UNIT_COOKIE = "mendel_uid"
+DEFAULT_STICKY_COOKIE = "mendel_sticky"
 QUERY_OVERRIDE_PARAM = "mendel"
+PAGE_CACHING = ("private", "vary", "off")
+UNIT_COOKIE_MAX_AGE = 2 * 365 * 24 * 3600
+_UNIT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_STICKY_RECORD = re.compile(r"([A-Za-z0-9_-]+)\.(\d{1,4})\.(\d{1,4})")
 
 VariationsLoader = Callable[[dict[str, Any]], "Iterable[str] | str | None"]
+UnitLoader = Callable[[dict[str, Any]], "str | None"]
 
 
 def split_variation_names(value: Iterable[str] | str | None) -> list[str]:
@@ -68,6 +92,28 @@ def variations_from_cookie(environ: dict[str, Any], cookie_name: str) -> list[st
     return split_variation_names(unquote(raw)) if raw else []
 
 
+def read_sticky(value: str | None) -> dict[str, tuple[int, int]]:
+    """`key.bucketversion.index|...` (experiment keys and indexes, never folder names)."""
+    records: dict[str, tuple[int, int]] = {}
+    for part in (value or "").split("|"):
+        found = _STICKY_RECORD.fullmatch(part)
+        if found:
+            records[found.group(1)] = (int(found.group(2)), int(found.group(3)))
+    return records
+
+
+def write_sticky(records: dict[str, tuple[int, int]]) -> str:
+    return "|".join(f"{key}.{version}.{index}" for key, (version, index) in sorted(records.items()))
+
+
+def query_value(environ: dict[str, Any], name: str) -> str | None:
+    query = environ.get("QUERY_STRING") or ""
+    if name not in query:
+        return None
+    values = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == name]
+    return values[-1] if values else None
+
+
 def variations_from_query(environ: dict[str, Any]) -> list[str] | None:
     """Variation ids from `?mendel=...` (repeatable), or None when the parameter is absent."""
     query = environ.get("QUERY_STRING") or ""
@@ -92,6 +138,13 @@ class RequestResolver:
         self._chains: list[list[str]] | None = None
         self._trees: dict[str, Tree] = {}
         self._used: dict[str, None] = {}  # bundles whose URL this request built, in order
+        self.assignments: tuple[Assignment, ...] = ()
+        """What the experiments gave this request's unit (empty unless they decided)."""
+        self.decided_by: str | None = None
+        """Which source decided the variations ("assignment", "qa", ...), once they are set."""
+        self._unit: str | None = None
+        self._exposed = False
+        self._cookies: dict[str, str] = {}  # Set-Cookie values for the page response
 
     # -- the per-request policy (override in subclasses) ------------------------------------
 
@@ -99,18 +152,65 @@ class RequestResolver:
         """The policy's sources in priority order, each with what to call it (the QA page says
         which one decided)."""
         return (
+            ("a signed QA link", self.qa_variations),
             ("the ?mendel= override", self.override_variations),
             ("the app's variations loader", self.app_variations),
             ("the variations cookie", self.cookie_variations),
+            ("experiment assignment", self.assigned_variations),
         )
 
     def requested_variations(self) -> list[str]:
         """Variation names asked for by this request, from the first source that answers."""
-        for _name, source in self.variation_sources():
+        for name, source in self.variation_sources():
             names = source()
             if names is not None:
+                self.decided_by = name
                 return names
         return []
+
+    def qa_variations(self) -> list[str] | None:
+        """The variations of a valid signed QA token (`?mendel_qa=`, kept in a cookie, or the
+        cookie); None without one. A bad or expired token is ignored (and logged)."""
+        secret = self.middleware.secret_key
+        if not secret:
+            return None
+        from_query = query_value(self.environ, QA_QUERY_PARAM)
+        token = from_query or read_cookie(self.environ, QA_COOKIE_NAME)
+        if not token:
+            return None
+        chosen = read_qa_token(secret, token)
+        if chosen is None:
+            return None
+        if from_query:
+            self._set_cookie(QA_COOKIE_NAME, from_query, max_age=None)
+        return list(chosen)
+
+    def assigned_variations(self) -> list[str] | None:
+        """The experiments' variations for this request's unit; None when none are configured."""
+        experiments = self.trees.config.experiment_set
+        if not experiments:
+            return None
+        sticky_cookie = self.middleware.sticky_cookie
+        sticky = read_sticky(read_cookie(self.environ, sticky_cookie)) if sticky_cookie else {}
+        self.assignments = experiments.assign(self.unit_id(), sticky)
+        fresh = {a.experiment: (self._bucket_version(a.experiment), a.index) for a in self.assignments if a.reason == "hash"}
+        if fresh and sticky_cookie:
+            self._set_cookie(sticky_cookie, write_sticky({**sticky, **fresh}))
+        return [a.variation for a in self.assignments if a.variation is not None]
+
+    def unit_id(self) -> str:
+        """The experiment unit: the app's `unit_loader(environ)`, else the anonymous id of the
+        unit cookie, else a new random one (set on the page response)."""
+        if self._unit is None:
+            loader = self.middleware.unit_loader
+            unit = loader(self.environ) if loader is not None else None
+            if unit is None:
+                unit = read_cookie(self.environ, self.middleware.unit_cookie)
+                if unit is None or not _UNIT_ID.fullmatch(unit):
+                    unit = secrets.token_urlsafe(16)
+                    self._set_cookie(self.middleware.unit_cookie, unit)
+            self._unit = str(unit)
+        return self._unit
 
     def override_variations(self) -> list[str] | None:
         """`?mendel=a,b` when the override is enabled and present, else None."""
@@ -126,8 +226,13 @@ class RequestResolver:
         return split_variation_names(loader(self.environ))
 
     def cookie_variations(self) -> list[str] | None:
-        """Names in the variations cookie (an empty list when it is absent or unreadable)."""
-        return variations_from_cookie(self.environ, self.middleware.cookie_name)
+        """Names in the variations cookie when it is present (empty: base); None when absent.
+        Without experiments, absent means base too."""
+        name = self.middleware.cookie_name
+        raw = read_cookie(self.environ, name) if name else None
+        if raw is None:
+            return None if self.trees.config.experiments else []
+        return split_variation_names(unquote(raw))
 
     def script_root(self) -> str:
         """What goes before the route in this request's bundle URLs: the mount point
@@ -175,7 +280,47 @@ class RequestResolver:
         """The URL of the bundle for this request, e.g. "/mendel/<hash>/main.js"."""
         url = self.script_root() + self.middleware.url_for_hash(bundle, self.tree(bundle).hash)
         self._used[bundle] = None
+        if not self._exposed:
+            self._expose(bundle)
         return url
+
+    def _expose(self, bundle: str) -> None:
+        """Record an exposure per experiment the unit is in, once per request."""
+        self._exposed = True
+        for assignment in self.assignments:
+            if assignment.is_exposure:
+                record(
+                    Exposure(
+                        assignment.experiment, assignment.layer, assignment.index,
+                        assignment.variation, self.unit_id(), bundle,
+                    ),
+                    self.middleware.on_exposure,
+                )
+
+    # -- what the page response carries -----------------------------------------------------
+
+    def response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The page response's headers with this request's cookies and cache marking added."""
+        if self._variations is None and not self._cookies:
+            return headers
+        out = Headers(headers)
+        for value in self._cookies.values():
+            out.add("Set-Cookie", value)
+        caching = self.middleware.page_caching
+        if caching != "off" and self._variations is not None:
+            _add_vary(out, "Cookie")
+            if caching == "private":
+                _make_private(out)
+        return out.to_wsgi_list()
+
+    def _set_cookie(self, name: str, value: str, max_age: int | None = UNIT_COOKIE_MAX_AGE) -> None:
+        secure = self.environ.get("wsgi.url_scheme") == "https"
+        self._cookies[name] = dump_cookie(
+            name, value, max_age=max_age, path="/", secure=secure, httponly=True, samesite="Lax"
+        )
+
+    def _bucket_version(self, key: str) -> int:
+        return next(e.bucket_version for e in self.trees.config.experiments if e.key == key)
 
     def integrity(self, bundle: str) -> str:
         """The bundle's Subresource Integrity value for this request (``sha384-...``)."""
@@ -226,3 +371,20 @@ class RequestResolver:
         """Public names of the bundle's roots: expose name, else module id (getBundleEntries)."""
         roots = (info for info in self.tree(bundle).modules if info.expose or info.entry)
         return [info.expose or info.id for info in roots]
+
+
+def _add_vary(headers: Headers, field: str) -> None:
+    present = [v.strip().lower() for value in headers.get_all("Vary") for v in value.split(",")]
+    if field.lower() not in present and "*" not in present:
+        headers.add("Vary", field)
+
+
+def _make_private(headers: Headers) -> None:
+    """Cache-Control private, unless the app already kept the page out of shared caches."""
+    value = headers.get("Cache-Control", "")
+    directives = [d.strip() for d in value.split(",") if d.strip()]
+    lowered = [d.lower() for d in directives]
+    if "private" in lowered or "no-store" in lowered:
+        return
+    kept = [d for d in directives if d.lower() not in ("public",) and not d.lower().startswith("s-maxage")]
+    headers["Cache-Control"] = ", ".join(["private", *kept])

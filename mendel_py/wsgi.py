@@ -33,12 +33,21 @@ from .bundles import (
     BundleCache,
     Representation,
 )
-from .errors import BundleNotFound, HashError, WalkError
+from .errors import BundleNotFound, ConfigError, HashError, WalkError
+from .exposures import ExposureHandler
 from .memory import use_fixed_mmap_threshold
 from .packer import ChunkNotFound, pack_chunk, pack_css, pack_js
 from .qa_page import DEFAULT_QA_ROUTE, QAAccess, QAPage
 from .reloader import DEFAULT_RELOAD_INTERVAL, Reloader
-from .request import DEFAULT_COOKIE_NAME, RequestResolver, VariationsLoader
+from .request import (
+    DEFAULT_COOKIE_NAME,
+    DEFAULT_STICKY_COOKIE,
+    DEFAULT_UNIT_COOKIE,
+    PAGE_CACHING,
+    RequestResolver,
+    UnitLoader,
+    VariationsLoader,
+)
 from .route import CHUNK_MARK, DEFAULT_ROUTE, BundleRoute
 from .sourcemap import MAP_SUFFIX, mapping_comment, source_map_bytes
 from .store import DEFAULT_STORE_BYTES, BundleStore
@@ -122,6 +131,12 @@ class MendelMiddleware:
     ``crossorigin`` when `url_prefix` is another origin) unless a call says otherwise.
     `preload`: "preload" or "modulepreload" adds a `Link` header for the bundles a page's
     response used (their tags or URLs built before the app called `start_response`); None: none.
+    `unit_loader(environ)`: the experiment unit (a user id) when the app knows it, else None and
+    an anonymous id in `unit_cookie` is used; `sticky_cookie` keeps assignments (None: not kept);
+    `on_exposure(exposure)`: where exposures go (default a log line; see `mendel_py.exposures`).
+    `page_caching`: how a page that used the resolver is marked for caches: "private" (default;
+    `Cache-Control: private`, `Vary: Cookie`), "vary" (`Vary: Cookie` only, for a CDN keyed on the
+    unit cookie) or "off".
     `reload_interval`: seconds between looks for a new generation (`mendel_py.reloader`; None or
     0 turns hot reload off).
     `qa_route`: where the QA page lives (`mendel_py.qa_page`; None turns it off). It is open when
@@ -155,6 +170,11 @@ class MendelMiddleware:
         qa_layers: Mapping[str, Sequence[str]] | None = None,
         secret_key: str | bytes | None = None,
         reload_interval: float | None = DEFAULT_RELOAD_INTERVAL,
+        unit_loader: UnitLoader | None = None,
+        unit_cookie: str = DEFAULT_UNIT_COOKIE,
+        sticky_cookie: str | None = DEFAULT_STICKY_COOKIE,
+        on_exposure: ExposureHandler | None = None,
+        page_caching: str = "private",
     ):
         self.app = app
         self.development = development
@@ -170,6 +190,13 @@ class MendelMiddleware:
         self.variations_loader = variations_loader
         self.cookie_name = cookie_name
         self.query_override = query_override
+        self.unit_loader = unit_loader
+        self.unit_cookie = unit_cookie
+        self.sticky_cookie = sticky_cookie
+        self.on_exposure = on_exposure
+        if page_caching not in PAGE_CACHING:
+            raise ConfigError(f"page_caching must be one of {', '.join(PAGE_CACHING)}, not {page_caching!r}")
+        self.page_caching = page_caching
         self.integrity = integrity
         self.preload = check_preload_rel(preload)
         self._index_segments()
@@ -216,15 +243,19 @@ class MendelMiddleware:
     def pass_to_app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Hand the request to the wrapped app with its resolver in `environ["mendel"]`."""
         environ["mendel"] = self.resolver(environ)
-        if self.preload is None:
-            return self.app(environ, start_response)
 
-        def start_with_preload(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def start_page(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            # the resolver the page used (Flask may have replaced it): its cookies, cache marking
+            # and preload links go on the page response
             resolver = environ.get("mendel")
-            link = resolver.link_header() if isinstance(resolver, RequestResolver) else None
-            return start_response(status, [*headers, ("Link", link)] if link else headers, exc_info)
+            if isinstance(resolver, RequestResolver):
+                headers = resolver.response_headers(headers)
+                link = resolver.link_header() if self.preload is not None else None
+                if link:
+                    headers = [*headers, ("Link", link)]
+            return start_response(status, headers, exc_info)
 
-        return self.app(environ, start_with_preload)
+        return self.app(environ, start_page)
 
     def resolver(self, environ: dict[str, Any]) -> RequestResolver:
         """A fresh per-request resolver; its class decides the per-request policy."""

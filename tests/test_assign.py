@@ -98,3 +98,8 @@ def test_full_coverage_ranges_tile_the_unit_interval(weights):
     assert ranges[0][0] == 0
     assert all(close(a[1], b[0]) for a, b in zip(ranges, ranges[1:]))
     assert close(ranges[-1][1], 1)
+
+
+@given(a=st.text(max_size=30), b=st.text(max_size=30))
+def test_fnv_continues_a_prefix(a, b):
+    assert assign.fnv1a32(b, assign.fnv1a32(a)) == assign.fnv1a32(a + b)

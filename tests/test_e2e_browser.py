@@ -47,8 +47,8 @@ def open_shop(browser: webdriver.Chrome, server: Server, variations: str) -> Non
     """Load the shop with `variations` in the cookie and wait until its script has run."""
     browser.get(server.url + "/")  # a page of the origin, so its cookie can be set
     browser.delete_all_cookies()
-    if variations:
-        browser.add_cookie({"name": "mendel_variations", "value": variations, "path": "/"})
+    # an empty cookie is an explicit "base": no experiment assignment
+    browser.add_cookie({"name": "mendel_variations", "value": variations, "path": "/"})
     browser.get_log("browser")  # drop messages of earlier pages
     browser.get(server.url + "/")
     WebDriverWait(browser, WAIT_SECONDS).until(

@@ -17,7 +17,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def page_for(server: Server, variations: str) -> str:
-    cookie = {"Cookie": f"mendel_variations={variations}"} if variations else {}
+    cookie = {"Cookie": f"mendel_variations={variations}"}  # empty: base, no assignment
     response = http_get(server.url + "/", cookie)
     assert response.status == 200
     assert response.header("content-type") == "text/html; charset=utf-8"

@@ -117,7 +117,7 @@ def bundle_urls(html: str) -> tuple[str, str]:
 
 
 def page(proxy: Proxy, variations: str) -> HttpResult:
-    return proxy.get("/", {"Cookie": f"mendel_variations={variations}"} if variations else {})
+    return proxy.get("/", {"Cookie": f"mendel_variations={variations}"})  # empty: base
 
 
 def origin_lines(proxy: Proxy, path: str) -> list[str]:

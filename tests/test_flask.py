@@ -136,6 +136,7 @@ def variations_app(make_app: AppFactory, **config: object) -> Flask:
 
 def test_variations_come_from_the_cookie(make_app: AppFactory) -> None:
     client = variations_app(make_app).test_client()
+    client.set_cookie("mendel_variations", "")  # present but empty: base (no experiment assignment)
     assert client.get("/v").text == "base"
     client.set_cookie("mendel_variations", "feature_C,bucket_B,nope")
     assert client.get("/v").text == "bucket_B,feature_C,base", "config order, unknown ignored"
@@ -150,6 +151,7 @@ def test_cookie_name_is_configurable(make_app: AppFactory) -> None:
 
 def test_query_override_is_off_by_default(make_app: AppFactory) -> None:
     client = variations_app(make_app).test_client()
+    client.set_cookie("mendel_variations", "")
     assert client.get("/v?mendel=bucket_A").text == "base"
 
 
@@ -276,7 +278,8 @@ def test_jinja_helpers(make_app: AppFactory, trees: MendelTrees) -> None:
 
 def test_url_prefix_for_a_cdn(make_app: AppFactory, trees: MendelTrees) -> None:
     app = make_app(MENDEL_URL_PREFIX="https://cdn.example.com/")
-    with app.test_request_context("/", base_url="http://localhost/shop/"):
+    cookie = {"Cookie": "mendel_variations="}  # base
+    with app.test_request_context("/", base_url="http://localhost/shop/", headers=cookie):
         html = render_template_string("{{ mendel_script('main') }}")
         url = mendel.bundle_url("css")
     main_hash = expected_hash(trees, "main", [])
@@ -293,7 +296,7 @@ def test_urls_follow_the_mount_point_without_prefix(make_app: AppFactory) -> Non
 def test_custom_route(make_app: AppFactory, trees: MendelTrees) -> None:
     app = make_app(MENDEL_ROUTE="/assets/b/:bundle/:hash")
     client = app.test_client()
-    with app.test_request_context("/"):
+    with app.test_request_context("/", headers={"Cookie": "mendel_variations="}):
         url = mendel.bundle_url("main")
     assert url == f"/assets/b/main/{expected_hash(trees, 'main', [])}"
     assert client.get(url).status_code == 200
@@ -378,6 +381,7 @@ def card_app(make_app: AppFactory, **config: object) -> Flask:
 
 def test_templates_follow_the_variation_chain(make_app: AppFactory) -> None:
     client = card_app(make_app).test_client()
+    client.set_cookie("mendel_variations", "")
     assert "Staff pick" not in client.get("/card").text
     client.set_cookie("mendel_variations", "bucket_B")
     assert "Staff pick" in client.get("/card").text
@@ -474,8 +478,10 @@ def shop(project: Path) -> Flask:
 
 def test_example_shop_page_and_variation_form(shop: Flask, trees: MendelTrees) -> None:
     client = shop.test_client()
+    client.set_cookie("mendel_variations", "")
     page = client.get("/")
-    assert page.status_code == 200 and page.headers["Cache-Control"] == "private, no-cache"
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "private"
+    assert "Cookie" in page.headers["Vary"]
     assert '<span id="active-variations">none (base)</span>' in page.text
     chosen = client.post("/variations", data={"look": "bucket_D", "features": "feature_C"})
     assert chosen.status_code == 303
@@ -483,5 +489,7 @@ def test_example_shop_page_and_variation_form(shop: Flask, trees: MendelTrees) -
     page = client.get("/")
     assert '<span id="active-variations">bucket_D, feature_C</span>' in page.text
     assert script_src(page.text) == f"/mendel/{expected_hash(trees, 'main', ['bucket_D', 'feature_C'])}/main.js"
-    client.post("/variations", data={"look": "", "features": "bogus"})
-    assert '<span id="active-variations">none (base)</span>' in client.get("/").text
+    client.post("/variations", data={"look": "", "features": "bogus"})  # back to the experiments
+    page = client.get("/").text
+    assert "Chosen by experiment assignment" in page and 'id="assignments"' in page
+    assert client.get_cookie("mendel_uid") is not None

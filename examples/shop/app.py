@@ -12,6 +12,7 @@ or under gunicorn with `examples/gunicorn.conf.py`.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,7 +42,14 @@ mendel_extension = Mendel()
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the shop app; `config` overrides the defaults (e.g. MENDEL_URL_PREFIX for a CDN)."""
     app = Flask(__name__)
-    app.config.from_mapping(MENDEL_BASEDIR=HERE, MENDEL_COOKIE_NAME=COOKIE_NAME, MENDEL_QA_LAYERS=LAYERS)
+    # SECRET_KEY signs QA links (`mendel qa-link --secret ...`): set SHOP_SECRET_KEY; without it a
+    # random key per start-up means QA links work until the next restart, and nobody can guess one
+    app.config.from_mapping(
+        MENDEL_BASEDIR=HERE,
+        MENDEL_COOKIE_NAME=COOKIE_NAME,
+        MENDEL_QA_LAYERS=LAYERS,
+        SECRET_KEY=secrets.token_hex(32),
+    )
     app.config.from_prefixed_env("SHOP")
     app.config.from_mapping(config or {})
     mendel_extension.init_app(app)
@@ -58,12 +66,15 @@ def active_variations() -> list[str]:
 def show_products() -> Response:
     """The product list, rendered with the templates, script and styles of the visitor's variations."""
     html = render_template(
-        "index.html", products=PRODUCTS, active=active_variations(), layers=LAYERS
+        "index.html",
+        products=PRODUCTS,
+        active=active_variations(),
+        layers=LAYERS,
+        assignments=mendel.assignments,
+        decided_by=mendel.decided_by,
     )
-    response = make_response(html)
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.vary.add("Cookie")
-    return response
+    # no cache headers here: the extension marks every page that used Mendel private, Vary: Cookie
+    return make_response(html)
 
 
 def chosen_variations(form: Mapping[str, str]) -> list[str]:

@@ -1,0 +1,75 @@
+"""Exposure events: a unit saw a page built for the variation an experiment gave it.
+
+An exposure is recorded when a page actually embeds a bundle (its URL is built), not when the
+unit is assigned, and once per request per experiment; QA overrides and the winners of stopped
+experiments are never exposures. Where it goes:
+
+- the app's callback (`MendelMiddleware(on_exposure=...)`, Flask `Mendel(on_exposure=...)`),
+  else one structured log line (JSON) on the `mendel_py.exposures` logger at INFO;
+- and, when `opentelemetry-api` is installed (the `[otel]` extra), an OpenTelemetry
+  `feature_flag.evaluation` event on the current span, with the semantic conventions'
+  `feature_flag.key`, `feature_flag.result.variant` and `feature_flag.provider.name`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+log = logging.getLogger("mendel_py.exposures")
+
+PROVIDER_NAME = "mendel_py"
+OTEL_EVENT = "feature_flag.evaluation"
+
+
+@dataclass(frozen=True)
+class Exposure:
+    experiment: str
+    layer: str
+    variation_index: int
+    variation: str | None
+    """The variation id (None for the control); it stays on the server."""
+    unit: str
+    bundle: str
+
+
+ExposureHandler = Callable[[Exposure], Any]
+
+
+def log_exposure(exposure: Exposure) -> None:
+    """The default handler: one JSON line a log pipeline can pick up."""
+    log.info(json.dumps({"event": "exposure", **asdict(exposure)}, sort_keys=True))
+
+
+def _otel_span_event() -> Callable[[Exposure], None] | None:
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return None
+
+    def add_event(exposure: Exposure) -> None:
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.add_event(OTEL_EVENT, {
+                "feature_flag.key": exposure.experiment,
+                "feature_flag.result.variant": exposure.variation or "control",
+                "feature_flag.provider.name": PROVIDER_NAME,
+                "feature_flag.context.id": exposure.unit,
+            })
+
+    return add_event
+
+
+_OTEL = _otel_span_event()
+
+
+def record(exposure: Exposure, handler: ExposureHandler | None) -> None:
+    """Send one exposure to the app's handler (or the log) and to OpenTelemetry if present."""
+    try:
+        (handler or log_exposure)(exposure)
+    except Exception:  # an analytics hook must never break a page
+        log.exception("exposure handler failed")
+    if _OTEL is not None:
+        _OTEL(exposure)
