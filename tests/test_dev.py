@@ -200,6 +200,7 @@ def test_dev_command_finds_or_adds_the_mendel_middleware(
     if target != "devsite:plain":
         assert served is sys.modules["devsite"].wrapped  # served as the app built it
     client = Client(served)
+    client.set_cookie("mendel_variations", "")  # an empty cookie: base, whatever the experiments say
     assert client.get("/").get_data(as_text=True).startswith("<html><body>plain base")
 
 

@@ -100,6 +100,8 @@ def test_qa_page_toggle_then_the_app_has_that_variation(
 ) -> None:
     browser.get(dev_server.url + QA)
     browser.delete_all_cookies()
+    # an empty variations cookie: base, not what the example's experiments would assign
+    browser.add_cookie({"name": "mendel_variations", "value": "", "path": "/"})
     browser.get(dev_server.url + QA)
     assert browser.find_element(By.ID, "active-variations").text == "base only"
     legends = [legend.text for legend in browser.find_elements(By.TAG_NAME, "legend")]
