@@ -174,7 +174,10 @@ def test_production_needs_a_qa_token(browser: webdriver.Chrome, project: Path) -
         wait(browser).until(expected_conditions.presence_of_element_located((By.ID, "active-variations")))
         assert browser.current_url == server.url + QA  # the token left the address bar
         assert "production" in browser.find_element(By.TAG_NAME, "h1").text
-        for checked in browser.find_elements(By.CSS_SELECTOR, ".variation-chooser input:checked"):
+        # start from nothing: the QA link's bucket_A is what this browser gets now
+        for none in browser.find_elements(By.CSS_SELECTOR, ".variation-chooser input[type='radio'][value='']"):
+            none.click()
+        for checked in browser.find_elements(By.CSS_SELECTOR, ".variation-chooser input[type='checkbox']:checked"):
             checked.click()
         browser.find_element(By.CSS_SELECTOR, "input[value='feature_C']").click()
         browser.find_element(By.CSS_SELECTOR, ".variation-chooser button[type='submit']").click()
