@@ -34,7 +34,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import assign
 from .errors import ConfigError
@@ -74,16 +74,15 @@ class Experiment:
         return assign.bucket_ranges(len(self.variations), self.coverage, list(self.weights))
 
 
-@dataclass(frozen=True)
-class Assignment:
-    """Where one experiment put a unit."""
+class Assignment(NamedTuple):
+    """Where one experiment put a unit; `reason` is "hash" (bucketed now), "sticky" (kept from
+    before) or "winner" (a stopped experiment)."""
 
     experiment: str
     layer: str
     index: int
     variation: str | None
     reason: str
-    """"hash" (bucketed now), "sticky" (kept from before) or "winner" (a stopped experiment)."""
 
     @property
     def is_exposure(self) -> bool:
@@ -91,10 +90,7 @@ class Assignment:
         return self.reason != "winner"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "experiment": self.experiment, "layer": self.layer, "index": self.index,
-            "variation": self.variation, "reason": self.reason,
-        }
+        return self._asdict()
 
 
 class Experiments:
@@ -136,17 +132,29 @@ class Experiments:
     def _assign(self, unit_id: str, sticky: tuple[tuple[str, tuple[int, int]], ...]) -> tuple[Assignment, ...]:
         records = dict(sticky)
         unit_state = assign.fnv1a32(unit_id)  # v1 hashes value + seed: the unit is the prefix
-        found = (self._one(e, unit_id, unit_state, records) for e in self.experiments)
-        return tuple(a for a in found if a is not None)
+        positions: dict[str, float] = {}  # one namespace hash per layer, shared by its experiments
+        found = []
+        for e in self.experiments:
+            one = self._one(e, unit_id, unit_state, records, positions)
+            if one is not None:
+                found.append(one)
+        return tuple(found)
 
-    def _one(self, e: Experiment, unit_id: str, unit_state: int, sticky: dict[str, tuple[int, int]]) -> Assignment | None:
+    def _one(
+        self, e: Experiment, unit_id: str, unit_state: int, sticky: dict[str, tuple[int, int]],
+        positions: dict[str, float] | None = None,
+    ) -> Assignment | None:
         if e.status == "off":
             return None
-        record = sticky.get(e.key)
+        record = sticky.get(e.key) if sticky else None
         if e.status == "running" and record is not None and record[0] == e.bucket_version:
             if 0 <= record[1] < len(e.variations):  # kept even if weights or ranges changed since
                 return self._made(e, record[1], "sticky")
-        position = _finish_v1(assign.fnv1a32("__" + e.layer, unit_state))  # in_namespace
+        position = positions.get(e.layer) if positions is not None else None
+        if position is None:
+            position = _finish_v1(assign.fnv1a32("__" + e.layer, unit_state))  # in_namespace
+            if positions is not None:
+                positions[e.layer] = position
         if not e.range[0] <= position < e.range[1]:
             return None
         if e.status == "stopped":

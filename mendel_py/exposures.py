@@ -39,8 +39,10 @@ ExposureHandler = Callable[[Exposure], Any]
 
 
 def log_exposure(exposure: Exposure) -> None:
-    """The default handler: one JSON line a log pipeline can pick up."""
-    log.info(json.dumps({"event": "exposure", **asdict(exposure)}, sort_keys=True))
+    """The default handler: one JSON line a log pipeline can pick up (made only when the
+    `mendel_py.exposures` logger is on at INFO)."""
+    if log.isEnabledFor(logging.INFO):
+        log.info(json.dumps({"event": "exposure", **asdict(exposure)}, sort_keys=True))
 
 
 def _otel_span_event() -> Callable[[Exposure], None] | None:
@@ -63,6 +65,11 @@ def _otel_span_event() -> Callable[[Exposure], None] | None:
 
 
 _OTEL = _otel_span_event()
+
+
+def listening(handler: ExposureHandler | None) -> bool:
+    """Whether an exposure would go anywhere (so a page with nobody listening makes none)."""
+    return handler is not None or _OTEL is not None or log.isEnabledFor(logging.INFO)
 
 
 def record(exposure: Exposure, handler: ExposureHandler | None) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -38,7 +38,7 @@ from werkzeug.http import dump_cookie
 from werkzeug.sansio.http import parse_cookie
 
 from . import tags
-from .exposures import Exposure, record
+from .exposures import Exposure, listening, record
 from .qa import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token
 
 if TYPE_CHECKING:
@@ -75,11 +75,19 @@ def read_cookie(environ: dict[str, Any], cookie_name: str) -> str | None:
     werkzeug decodes the whole header strictly, so one bad byte in any cookie would raise; here
     the header is decoded leniently and only the value asked for is judged.
     """
+    return cookie_value(request_cookies(environ), cookie_name)
+
+
+def request_cookies(environ: dict[str, Any]) -> Mapping[str, str]:
+    """Every request cookie, the header decoded leniently (see `read_cookie`)."""
     header = environ.get("HTTP_COOKIE")
     if not header:
-        return None
-    text = header.encode("latin-1", "replace").decode("utf-8", "replace")
-    value = parse_cookie(text).get(cookie_name)
+        return {}
+    return parse_cookie(header.encode("latin-1", "replace").decode("utf-8", "replace"))
+
+
+def cookie_value(cookies: Mapping[str, str], cookie_name: str) -> str | None:
+    value = cookies.get(cookie_name)
     if value is not None and "\ufffd" in value:
         log.debug("cookie %r is not UTF-8 text; ignored", cookie_name)
         return None
@@ -145,6 +153,7 @@ class RequestResolver:
         self._unit: str | None = None
         self._exposed = False
         self._cookies: dict[str, str] = {}  # Set-Cookie values for the page response
+        self._request_cookies: Mapping[str, str] | None = None
 
     # -- the per-request policy (override in subclasses) ------------------------------------
 
@@ -175,7 +184,7 @@ class RequestResolver:
         if not secret:
             return None
         from_query = query_value(self.environ, QA_QUERY_PARAM)
-        token = from_query or read_cookie(self.environ, QA_COOKIE_NAME)
+        token = from_query or self.cookie(QA_COOKIE_NAME)
         if not token:
             return None
         chosen = read_qa_token(secret, token)
@@ -191,7 +200,7 @@ class RequestResolver:
         if not experiments:
             return None
         sticky_cookie = self.middleware.sticky_cookie
-        sticky = read_sticky(read_cookie(self.environ, sticky_cookie)) if sticky_cookie else {}
+        sticky = read_sticky(self.cookie(sticky_cookie)) if sticky_cookie else {}
         self.assignments = experiments.assign(self.unit_id(), sticky)
         fresh = {a.experiment: (self._bucket_version(a.experiment), a.index) for a in self.assignments if a.reason == "hash"}
         if fresh and sticky_cookie:
@@ -205,7 +214,7 @@ class RequestResolver:
             loader = self.middleware.unit_loader
             unit = loader(self.environ) if loader is not None else None
             if unit is None:
-                unit = read_cookie(self.environ, self.middleware.unit_cookie)
+                unit = self.cookie(self.middleware.unit_cookie)
                 if unit is None or not _UNIT_ID.fullmatch(unit):
                     unit = secrets.token_urlsafe(16)
                     self._set_cookie(self.middleware.unit_cookie, unit)
@@ -229,10 +238,17 @@ class RequestResolver:
         """Names in the variations cookie when it is present (empty: base); None when absent.
         Without experiments, absent means base too."""
         name = self.middleware.cookie_name
-        raw = read_cookie(self.environ, name) if name else None
+        raw = self.cookie(name) if name else None
         if raw is None:
             return None if self.trees.config.experiments else []
         return split_variation_names(unquote(raw))
+
+    def cookie(self, name: str) -> str | None:
+        """A request cookie (the header parsed once per request); None when absent or not
+        UTF-8 text."""
+        if self._request_cookies is None:
+            self._request_cookies = request_cookies(self.environ)
+        return cookie_value(self._request_cookies, name)
 
     def script_root(self) -> str:
         """What goes before the route in this request's bundle URLs: the mount point
@@ -287,6 +303,8 @@ class RequestResolver:
     def _expose(self, bundle: str) -> None:
         """Record an exposure per experiment the unit is in, once per request."""
         self._exposed = True
+        if not self.assignments or not listening(self.middleware.on_exposure):
+            return
         for assignment in self.assignments:
             if assignment.is_exposure:
                 record(

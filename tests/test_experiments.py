@@ -272,3 +272,23 @@ def test_cli_assign_simulate_and_qa_link(trees):
     assert runner.invoke(cli, ["qa-link", "--variations", "nope", "--basedir", basedir, "--secret", "s"]).exit_code == 1
     assert runner.invoke(cli, ["qa-link", "--variations", "bucket_A", "--ttl", "soon", "--basedir", basedir,
                                "--secret", "s"]).exit_code == 2
+
+
+def test_exposures_are_opentelemetry_feature_flag_events(trees):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    client = Client(MendelMiddleware(page, trees, reload_interval=None))
+    client.set_cookie("mendel_uid", "otel-unit-0001")
+    with provider.get_tracer("test").start_as_current_span("page"):
+        client.get("/")
+    [span] = exporter.get_finished_spans()
+    events = [e for e in span.events if e.name == "feature_flag.evaluation"]
+    assert {e.attributes["feature_flag.key"] for e in events} == {e.key for e in trees.config.experiments}
+    assigned = {a.experiment: a.variation or "control" for a in trees.config.experiment_set.assign("otel-unit-0001")}
+    assert {e.attributes["feature_flag.key"]: e.attributes["feature_flag.result.variant"] for e in events} == assigned
+    assert all(e.attributes["feature_flag.provider.name"] == "mendel_py" for e in events)
