@@ -34,8 +34,9 @@ _CALLS = """
 
 
 @dataclass(frozen=True)
-class Require:
-    """One dependency as written: the specifier and its 1-based line."""
+class Dependency:
+    """A specifier as written in a file (a require, an import, a CSS @import) and its 1-based
+    line."""
 
     spec: str
     line: int
@@ -55,7 +56,7 @@ class LazyImport:
 class JsScan:
     """What one parse of a file found; `tree` stays for the ES module transform."""
 
-    requires: list[Require]
+    requires: list[Dependency]
     lazy: list[LazyImport]
     is_module: bool
     tree: Tree
@@ -108,7 +109,7 @@ def string_value(node: Node) -> str | None:
     return unescape_js_string(text[1:-1])
 
 
-def find_requires(text: str, file: str) -> list[Require]:
+def find_requires(text: str, file: str) -> list[Dependency]:
     """Every static dependency (`require("...")`, `import ... from "..."`) in source order."""
     return scan(text.encode("utf-8"), file).requires
 
@@ -120,7 +121,7 @@ def scan(source: bytes, file: str) -> JsScan:
     if root.has_error:
         raise _syntax_error(root, file)
     is_module = any(child.type in _MODULE_STATEMENTS for child in root.children)
-    found: list[tuple[int, Require]] = []
+    found: list[tuple[int, Dependency]] = []
     dynamic: list[LazyImport] = []
     for _, captures in QueryCursor(_calls_query()).matches(root):
         callee, spec_node = captures["callee"][0], captures["spec"][0]
@@ -131,7 +132,7 @@ def scan(source: bytes, file: str) -> JsScan:
         if callee.type == "import":
             dynamic.append(LazyImport(spec, line, callee.start_byte, callee.end_byte))
         elif callee.text == b"require":
-            found.append((callee.start_byte, Require(spec, line)))
+            found.append((callee.start_byte, Dependency(spec, line)))
     if is_module:
         found.extend(_module_sources(root))
     found.sort(key=lambda item: item[0])
@@ -139,12 +140,12 @@ def scan(source: bytes, file: str) -> JsScan:
     return JsScan(requires, dynamic, is_module, tree)
 
 
-def _module_sources(root: Node) -> list[tuple[int, Require]]:
+def _module_sources(root: Node) -> list[tuple[int, Dependency]]:
     sources = []
     for child in root.children:
         source = child.child_by_field_name("source") if child.type in _MODULE_STATEMENTS else None
         if source is not None:
-            sources.append((child.start_byte, Require(string_value(source) or "", child.start_point.row + 1)))
+            sources.append((child.start_byte, Dependency(string_value(source) or "", child.start_point.row + 1)))
     return sources
 
 

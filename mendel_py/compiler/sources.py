@@ -17,18 +17,10 @@ from ..hashcodec import file_blake3
 from .cssdeps import CssImport, find_imports, strip_imports
 from .errors import BuildError
 from .esm import compile_dynamic_imports, compile_module
-from .jsdeps import scan
+from .jsdeps import Dependency, scan
 from .parsecache import ParseCache
 
 JS, JSON, CSS = "js", "json", "css"
-
-
-@dataclass(frozen=True)
-class Dependency:
-    """A specifier as written in a file, and its line."""
-
-    spec: str
-    line: int
 
 
 @dataclass(frozen=True)
