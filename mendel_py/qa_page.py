@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Request, Response
 
+from .experiments import Assignment, Experiment
 from .errors import ConfigError, MendelError
 from .qa import DEFAULT_TTL_SECONDS, QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token, sign_qa_token
 from .variation_matrix import Matrix, render_svg, variation_matrix
@@ -83,6 +84,8 @@ class Report:
     matrix: Matrix
     layers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     development: bool = False
+    experiments: tuple[Experiment, ...] = ()
+    assignments: dict[str, Assignment] = field(default_factory=dict)
 
 
 def variation_infos(
@@ -158,6 +161,9 @@ def build_report(
     source, requested = variation_source(resolver)
     active = resolver.load_variations()[:-1]
     known = {v.id for v in trees.variations}
+    experiments = trees.config.experiments
+    if not layers and experiments:  # the experiments' layers, when the app names none
+        layers = experiment_layers(experiments)
     return Report(
         variations=variation_infos(trees, active, layers),
         active=list(active),
@@ -168,7 +174,17 @@ def build_report(
         matrix=variation_matrix(trees),
         layers={layer: tuple(names) for layer, names in layers.items()},
         development=development,
+        experiments=experiments,
+        assignments={a.experiment: a for a in resolver.assignments},
     )
+
+
+def experiment_layers(experiments: Sequence[Experiment]) -> dict[str, tuple[str, ...]]:
+    """Each experiment layer with the variations its experiments choose among."""
+    layers: dict[str, dict[str, None]] = {}
+    for e in experiments:
+        layers.setdefault(e.layer, {}).update(dict.fromkeys(v for v in e.variations if v))
+    return {layer: tuple(names) for layer, names in layers.items()}
 
 
 # --------------------------------------------------------------------------- the WSGI part
@@ -340,6 +356,7 @@ def render_page(report: Report, action: str, app_url: str, changed: bool = False
         f"<h1>Mendel variations <span class=\"badge\">{escape(mode)}</span></h1>",
         '<p class="status" role="status">Your variations were changed for this browser.</p>' if changed else "",
         _this_browser(report, app_url),
+        _experiments(report),
         _chooser(report, action, app_url),
         _variations_table(report, action, app_url),
         _bundles(report),
@@ -377,6 +394,31 @@ def _this_browser(report: Report, app_url: str) -> str:
             app=app_url,
         )
     )
+
+
+def _experiments(report: Report) -> str:
+    """The configured experiments, and where each put this browser (if they decided)."""
+    if not report.experiments:
+        return ""
+    rows = []
+    for e in report.experiments:
+        got = report.assignments.get(e.key)
+        arms = Markup(", ").join(
+            Markup("<code>{}</code> {:.0%}").format(v or "control", w) for v, w in zip(e.variations, e.weights)
+        )
+        here = Markup("<strong>{}</strong> ({})").format(got.variation or "control", got.reason) if got else Markup("&mdash;")
+        rows.append(Markup(
+            "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td>{:.0%}&ndash;{:.0%}</td><td>{}</td>"
+            "<td>{:.0%}</td><td>{}</td><td>{}</td></tr>"
+        ).format(e.key, e.layer, e.range[0], e.range[1], arms, e.coverage, e.status, here))
+    return str(Markup(
+        '<section aria-labelledby="experiments"><h2 id="experiments">Experiments</h2>'
+        "<table><caption>Configured in .mendelrc; assignment follows GrowthBook&rsquo;s bucketing"
+        "</caption><thead><tr><th scope=\"col\">experiment</th><th scope=\"col\">layer</th>"
+        "<th scope=\"col\">share of layer</th><th scope=\"col\">variations</th><th scope=\"col\">coverage</th>"
+        "<th scope=\"col\">status</th><th scope=\"col\">this browser</th></tr></thead><tbody>{}</tbody></table>"
+        "</section>"
+    ).format(Markup("").join(rows)))
 
 
 def _chooser(report: Report, action: str, app_url: str) -> str:

@@ -291,3 +291,14 @@ def test_layers_group_the_chooser_one_choice_each(trees: MendelTrees) -> None:
     browser.post(DEFAULT_QA_ROUTE, data={"variation-0": "bucket_D", "variation-1": "feature_C"})
     assert browser.get("/").get_data(as_text=True) == "variations=bucket_D,feature_C,base"
 
+
+
+def test_experiments_and_this_browsers_assignment_are_shown(trees: MendelTrees) -> None:
+    browser = client(trees, development=True)
+    browser.set_cookie("mendel_uid", "qa-page-unit-01")
+    page = browser.get(DEFAULT_QA_ROUTE).get_data(as_text=True)
+    assert 'id="experiments"' in page
+    for assignment in trees.config.experiment_set.assign("qa-page-unit-01"):
+        row = page.split(f"<code>{assignment.experiment}</code></th>")[1].split("</tr>")[0]
+        assert f"<strong>{assignment.variation or 'control'}</strong> (hash)" in row
+    assert "experiment assignment" in page
