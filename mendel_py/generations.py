@@ -141,12 +141,6 @@ class GenerationStore:
             return []
         return [name for name in names if self.has(name)]
 
-    def find_by_tag(self, tag: bytes) -> str | None:
-        """The stored generation whose id starts with `tag`, newest first if several do."""
-        prefix = tag.hex()
-        matches = [info for info in self.list() if info.id.startswith(prefix)]
-        return matches[0].id if matches else None
-
     def info(self, generation: str) -> GenerationInfo:
         path = os.path.join(self.path, generation, META_FILE)
         try:

@@ -170,6 +170,9 @@ class _Generation:
     ):
         self.id = generation_id
         self.tagged = tagged
+        self.tag = generation_tag(generation_id) if generation_id else None
+        """The 4 bytes of the id a v3 hash carries (set whether or not this generation's own
+        hashes carry it, so a tagged URL finds it either way)."""
         self.config = config
         self.manifests = {
             bundle_id: load_manifest(bundle.manifest_path, bundle_id, display=bundle.manifest)
@@ -240,10 +243,11 @@ class MendelTrees:
         self._load_lock = threading.Lock()
         self._retained: OrderedDict[str, _Generation] = OrderedDict()
         self._disk_id: str | None = None
-        self._watched: tuple[Any, ...] | None = None
+        self._store_index: tuple[int | None, dict[bytes, str]] = (None, {})
         project = _config(basedir, config, env)
         self.store = GenerationStore.for_config(project, generations)
-        self._state = self._load(project, startup=True)
+        self._state = self._load(project, current=None)
+        self._watch_paths = self._paths_to_watch(project)
         self._watched = self._disk_signature()
         log.info("mendel: serving generation %s (pid %d)", self._state.id, os.getpid())
         _LIVE.add(self)
@@ -338,8 +342,9 @@ class MendelTrees:
             project = _config(basedir, config, env)
             if self.store is None:
                 self.store = GenerationStore.for_config(project, self._store_setting)
-            state = self._load(project, startup=False)
             previous = self._state
+            state = self._load(project, current=previous)
+            self._watch_paths = self._paths_to_watch(project)
             if state is not previous:
                 self._state = state
                 self._keep_loaded(previous)
@@ -375,22 +380,22 @@ class MendelTrees:
             "cache": {"bytes": self.cache.total_bytes, "entries": len(self.cache), "hit_rate": stats.hit_rate},
         }
 
-    def _load(self, project: MendelConfig, startup: bool) -> _Generation:
-        """The generation to serve for this project (the current one when nothing changed)."""
+    def _load(self, project: MendelConfig, current: _Generation | None) -> _Generation:
+        """The generation to serve for this project: `current` (None at start-up) when it is
+        still the one."""
         store = self.store if self.store is not None and self._store_in_use(project) else None
         if store is None:
-            files = project_files(project)
-            generation = generation_id(files)
-            if getattr(self, "_state", None) is not None and self._state.id == generation:
-                return self._state
+            generation = generation_id(project_files(project))
+            if current is not None and current.id == generation:
+                return current
             return self._new_generation(project, generation, tagged=False)
-        current = self._publish_project(store, project, startup)
-        if getattr(self, "_state", None) is not None and self._state.id == current:
-            return self._state
-        found = self._retained.pop(current, None)
+        chosen = self._publish_project(store, project, startup=current is None)
+        if current is not None and current.id == chosen:
+            return current
+        found = self._retained.pop(chosen, None)
         if found is not None:
             return found
-        return self._new_generation(store.config(current, project), current, tagged=True)
+        return self._new_generation(store.config(chosen, project), chosen, tagged=True)
 
     def _store_in_use(self, project: MendelConfig) -> bool:
         """A store is used once it exists, or when it is asked for explicitly."""
@@ -422,7 +427,7 @@ class MendelTrees:
         return current
 
     def _new_generation(self, config: MendelConfig, generation: str | None, tagged: bool) -> _Generation:
-        tag = generation_tag(generation) if tagged and generation else None
+        tag = generation_tag(generation) if tagged and generation else None  # tag what it mints
         fmt = _hash_format(self._format_name, self.hash_key, config, tag)
         return _Generation(config, fmt, self.cache, generation, tagged)
 
@@ -434,18 +439,34 @@ class MendelTrees:
         while len(self._retained) > MAX_LOADED_GENERATIONS:
             self._retained.popitem(last=False)
 
+    def _stored_generations(self) -> dict[bytes, str]:
+        """{tag: generation id} of the store, newest first. Re-read only when the store folder
+        changed (one stat), so a flood of made-up tags reads no generation records."""
+        assert self.store is not None
+        try:
+            stamp: int | None = os.stat(self.store.path).st_mtime_ns
+        except OSError:
+            stamp = None
+        seen, index = self._store_index
+        if stamp != seen or stamp is None:
+            index = {}
+            for info in self.store.list():
+                index.setdefault(info.tag, info.id)
+            self._store_index = (stamp, index)
+        return index
+
     def _generation_for_tag(self, tag: bytes) -> _Generation | None:
         """The loaded or stored generation a v3 tag names (loading it if need be)."""
         state = self._state
-        if state.id and generation_tag(state.id) == tag:
+        if state.tag == tag:
             return state
         for retained in list(self._retained.values()):
-            if retained.id and generation_tag(retained.id) == tag:
+            if retained.tag == tag:
                 return retained
-        if self.store is None:
+        if self.store is None or tag not in self._stored_generations():
             return None
         with self._load_lock:
-            generation = self.store.find_by_tag(tag)
+            generation = self._stored_generations().get(tag)
             if generation is None:
                 return None
             found = self._retained.get(generation)
@@ -464,8 +485,8 @@ class MendelTrees:
         loaded = list(reversed(self._retained.values()))
         if self.store is None:
             return loaded
-        wanted = [info.tag for info in self.store.list()[: MAX_FALLBACK_GENERATIONS + 1]]
-        have = {generation_tag(s.id) for s in (self._state, *loaded) if s.id}
+        wanted = list(self._stored_generations())[: MAX_FALLBACK_GENERATIONS + 1]
+        have = {s.tag for s in (self._state, *loaded)}
         for tag in wanted:
             if tag not in have:
                 found = self._generation_for_tag(tag)
@@ -493,19 +514,18 @@ class MendelTrees:
                     continue
             raise
 
-    def _disk_signature(self) -> tuple[Any, ...]:
-        """(mtime, size, inode) of the .mendelrc, every manifest and the store's CURRENT."""
-        basedir, config, env = self._source
-        state = self._state
-        paths = [state.config.path] if state.config.path else []
-        try:
-            project_config = _config(basedir, config, env) if basedir else state.config
-        except MendelError:
-            project_config = state.config
-        paths += [b.manifest_path for b in project_config.bundles.values()]
+    def _paths_to_watch(self, project: MendelConfig) -> tuple[str, ...]:
+        """The project's .mendelrc and manifests, and the store's CURRENT (a changed .mendelrc
+        reloads, and that re-reads which manifests there are)."""
+        paths = [project.path] if project.path else []
+        paths += [b.manifest_path for b in project.bundles.values()]
         if self.store is not None:
             paths.append(os.path.join(self.store.path, CURRENT_FILE))
-        return tuple(_stat(path) for path in paths)
+        return tuple(paths)
+
+    def _disk_signature(self) -> tuple[Any, ...]:
+        """(mtime, size, inode) of every watched path."""
+        return tuple(_stat(path) for path in self._watch_paths)
 
     def _memo(self, key: Hashable, make: Callable[[], T], size_of: Callable[[T], int]) -> T:
         """The cached value for `key`, made (and kept, if it fits) on a miss; errors keep nothing."""

@@ -229,3 +229,20 @@ def test_without_a_store_reload_rereads_the_manifests(tmp_path: Path, monkeypatc
     assert trees.find_tree_for_variations("main", chains).hash != old_hash
     trees.cache.clear()
     assert trees.find_tree_for_hash("main", old_hash).hash == old_hash  # the loaded old one
+
+
+def test_made_up_generation_tags_read_the_store_index_once(project: Path) -> None:
+    trees = MendelTrees(str(project))
+    tree = trees.find_tree_for_variations("main", trees.variations_and_chains(["bucket_A"])[1])
+    decoded = hashcodec.decode(tree.hash)
+    reads = []
+    listing = trees.store.list
+    trees.store.list = lambda: reads.append(1) or listing()  # type: ignore[method-assign]
+    for n in range(50):
+        fmt = hashcodec.get_format("v3", None, n.to_bytes(4, "big"))
+        with pytest.raises(HashError):
+            trees.find_tree_for_hash("main", fmt.encode(decoded.branches, decoded.file_count, decoded.digest))
+    assert len(reads) <= 1
+    deploy(project, "later")  # the store changed: a new tag is found at once
+    trees.reload()
+    assert trees.find_tree_for_hash("main", tree.hash).hash == tree.hash
