@@ -101,6 +101,7 @@ class Experiments:
         self.layers = tuple(dict.fromkeys(e.layer for e in self.experiments))
         self._ranges = {e.key: e.ranges for e in self.experiments}
         self._seed_state = {e.key: assign.fnv1a32(e.seed) for e in self.experiments}
+        self._bucket_version = {e.key: e.bucket_version for e in self.experiments}
         self._memo = lru_cache(maxsize=UNIT_MEMO_SIZE)(self._assign)
 
     def __bool__(self) -> bool:
@@ -110,6 +111,10 @@ class Experiments:
         """The unit's assignments, in config order (one per experiment it is in)."""
         frozen = tuple(sorted(sticky.items())) if sticky else ()
         return self._memo(unit_id, frozen)
+
+    def sticky_records(self, assignments: Iterable[Assignment]) -> dict[str, tuple[int, int]]:
+        """The records to keep for assignments bucketed now: {experiment: (bucket version, index)}."""
+        return {a.experiment: (self._bucket_version[a.experiment], a.index) for a in assignments if a.reason == "hash"}
 
     def explain(self, unit_id: str, sticky: Sticky | None = None) -> list[dict[str, Any]]:
         """For `mendel assign`: every experiment, with the numbers that decided it."""

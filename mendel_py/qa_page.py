@@ -142,15 +142,6 @@ def folder_owners(trees: Any) -> dict[str, str]:
     return owners
 
 
-def variation_source(resolver: RequestResolver) -> tuple[str, list[str]]:
-    """Which source of the resolver's policy decided this request's variations, and its names."""
-    for label, source in resolver.variation_sources():
-        names = source()
-        if names is not None:
-            return label, list(names)
-    return "nothing (base)", []
-
-
 def build_report(
     middleware: MendelMiddleware,
     resolver: RequestResolver,
@@ -158,8 +149,8 @@ def build_report(
     development: bool,
 ) -> Report:
     trees = middleware.trees
-    source, requested = variation_source(resolver)
     active = resolver.load_variations()[:-1]
+    source, requested = resolver.decided_by or "nothing (base)", resolver.requested
     known = {v.id for v in trees.variations}
     experiments = trees.config.experiments
     if not layers and experiments:  # the experiments' layers, when the app names none

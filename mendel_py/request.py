@@ -33,8 +33,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
-from werkzeug.datastructures import Headers
-from werkzeug.http import dump_cookie
+from werkzeug.datastructures import Headers, ResponseCacheControl
+from werkzeug.http import dump_cookie, parse_cache_control_header, parse_set_header
 from werkzeug.sansio.http import parse_cookie
 
 from . import tags
@@ -69,17 +69,10 @@ def split_variation_names(value: Iterable[str] | str | None) -> list[str]:
     return [name.strip() for part in parts for name in str(part).split(",") if name.strip()]
 
 
-def read_cookie(environ: dict[str, Any], cookie_name: str) -> str | None:
-    """The value of one request cookie; None when absent or not readable as UTF-8 text.
-
-    werkzeug decodes the whole header strictly, so one bad byte in any cookie would raise; here
-    the header is decoded leniently and only the value asked for is judged.
-    """
-    return cookie_value(request_cookies(environ), cookie_name)
-
-
 def request_cookies(environ: dict[str, Any]) -> Mapping[str, str]:
-    """Every request cookie, the header decoded leniently (see `read_cookie`)."""
+    """Every request cookie. werkzeug decodes the whole header strictly, so one bad byte in any
+    cookie would raise; here the header is decoded leniently and `cookie_value` judges only the
+    value asked for."""
     header = environ.get("HTTP_COOKIE")
     if not header:
         return {}
@@ -87,17 +80,12 @@ def request_cookies(environ: dict[str, Any]) -> Mapping[str, str]:
 
 
 def cookie_value(cookies: Mapping[str, str], cookie_name: str) -> str | None:
+    """The cookie's value; None when absent or not readable as UTF-8 text."""
     value = cookies.get(cookie_name)
     if value is not None and "\ufffd" in value:
         log.debug("cookie %r is not UTF-8 text; ignored", cookie_name)
         return None
     return value
-
-
-def variations_from_cookie(environ: dict[str, Any], cookie_name: str) -> list[str]:
-    """Variation ids from the request cookie (percent-encoded commas are accepted too)."""
-    raw = read_cookie(environ, cookie_name)
-    return split_variation_names(unquote(raw)) if raw else []
 
 
 def read_sticky(value: str | None) -> dict[str, tuple[int, int]]:
@@ -114,20 +102,18 @@ def write_sticky(records: dict[str, tuple[int, int]]) -> str:
     return "|".join(f"{key}.{version}.{index}" for key, (version, index) in sorted(records.items()))
 
 
-def query_value(environ: dict[str, Any], name: str) -> str | None:
+def query_values(environ: dict[str, Any], name: str) -> list[str] | None:
+    """Every value of the query parameter `name`, or None when it is absent."""
     query = environ.get("QUERY_STRING") or ""
-    if name not in query:
+    if name not in query:  # most requests: no parse at all
         return None
     values = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == name]
-    return values[-1] if values else None
+    return values or None
 
 
 def variations_from_query(environ: dict[str, Any]) -> list[str] | None:
     """Variation ids from `?mendel=...` (repeatable), or None when the parameter is absent."""
-    query = environ.get("QUERY_STRING") or ""
-    if QUERY_OVERRIDE_PARAM not in query:
-        return None
-    values = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == QUERY_OVERRIDE_PARAM]
+    values = query_values(environ, QUERY_OVERRIDE_PARAM)
     return split_variation_names(values) if values else None
 
 
@@ -149,7 +135,9 @@ class RequestResolver:
         self.assignments: tuple[Assignment, ...] = ()
         """What the experiments gave this request's unit (empty unless they decided)."""
         self.decided_by: str | None = None
-        """Which source decided the variations ("assignment", "qa", ...), once they are set."""
+        """Which source of `variation_sources()` decided the variations, once they are set."""
+        self.requested: list[str] = []
+        """The names that source asked for (unknown ones included)."""
         self._unit: str | None = None
         self._exposed = False
         self._cookies: dict[str, str] = {}  # Set-Cookie values for the page response
@@ -173,7 +161,7 @@ class RequestResolver:
         for name, source in self.variation_sources():
             names = source()
             if names is not None:
-                self.decided_by = name
+                self.decided_by, self.requested = name, names
                 return names
         return []
 
@@ -183,7 +171,8 @@ class RequestResolver:
         secret = self.middleware.secret_key
         if not secret:
             return None
-        from_query = query_value(self.environ, QA_QUERY_PARAM)
+        links = query_values(self.environ, QA_QUERY_PARAM)
+        from_query = links[-1] if links else None
         token = from_query or self.cookie(QA_COOKIE_NAME)
         if not token:
             return None
@@ -202,7 +191,7 @@ class RequestResolver:
         sticky_cookie = self.middleware.sticky_cookie
         sticky = read_sticky(self.cookie(sticky_cookie)) if sticky_cookie else {}
         self.assignments = experiments.assign(self.unit_id(), sticky)
-        fresh = {a.experiment: (self._bucket_version(a.experiment), a.index) for a in self.assignments if a.reason == "hash"}
+        fresh = experiments.sticky_records(self.assignments)
         if fresh and sticky_cookie:
             self._set_cookie(sticky_cookie, write_sticky({**sticky, **fresh}))
         return [a.variation for a in self.assignments if a.variation is not None]
@@ -337,9 +326,6 @@ class RequestResolver:
             name, value, max_age=max_age, path="/", secure=secure, httponly=True, samesite="Lax"
         )
 
-    def _bucket_version(self, key: str) -> int:
-        return next(e.bucket_version for e in self.trees.config.experiments if e.key == key)
-
     def integrity(self, bundle: str) -> str:
         """The bundle's Subresource Integrity value for this request (``sha384-...``)."""
         return self.middleware.tree_integrity(bundle, self.tree(bundle))
@@ -392,17 +378,18 @@ class RequestResolver:
 
 
 def _add_vary(headers: Headers, field: str) -> None:
-    present = [v.strip().lower() for value in headers.get_all("Vary") for v in value.split(",")]
-    if field.lower() not in present and "*" not in present:
-        headers.add("Vary", field)
+    vary = parse_set_header(", ".join(headers.getlist("Vary")))
+    if "*" not in vary:
+        vary.add(field)
+        headers["Vary"] = vary.to_header()
 
 
 def _make_private(headers: Headers) -> None:
     """Cache-Control private, unless the app already kept the page out of shared caches."""
-    value = headers.get("Cache-Control", "")
-    directives = [d.strip() for d in value.split(",") if d.strip()]
-    lowered = [d.lower() for d in directives]
-    if "private" in lowered or "no-store" in lowered:
+    control = parse_cache_control_header(headers.get("Cache-Control"), cls=ResponseCacheControl)
+    if control.private or control.no_store:
         return
-    kept = [d for d in directives if d.lower() not in ("public",) and not d.lower().startswith("s-maxage")]
-    headers["Cache-Control"] = ", ".join(["private", *kept])
+    control.public = False
+    control.s_maxage = None
+    control.private = True
+    headers["Cache-Control"] = control.to_header()

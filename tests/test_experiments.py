@@ -190,7 +190,7 @@ def test_a_new_visitor_gets_a_unit_cookie_and_a_stable_url(trees, caplog):
     unit_cookie = next(c for c in cookies if c.startswith("mendel_uid="))
     assert "HttpOnly" in unit_cookie and "SameSite=Lax" in unit_cookie and "Secure" in unit_cookie
     assert "Max-Age=" in unit_cookie
-    assert first.headers["Cache-Control"] == "private, max-age=60" and "Cookie" in first.headers["Vary"]
+    assert first.headers["Cache-Control"] == "max-age=60, private" and "Cookie" in first.headers["Vary"]
     url = first.get_data(as_text=True).split("|")[0]
     again = client.get("/", base_url="https://shop.example/")
     assert again.get_data(as_text=True).split("|")[0] == url
@@ -292,3 +292,24 @@ def test_exposures_are_opentelemetry_feature_flag_events(trees):
     assigned = {a.experiment: a.variation or "control" for a in trees.config.experiment_set.assign("otel-unit-0001")}
     assert {e.attributes["feature_flag.key"]: e.attributes["feature_flag.result.variant"] for e in events} == assigned
     assert all(e.attributes["feature_flag.provider.name"] == "mendel_py" for e in events)
+
+
+@pytest.mark.parametrize(
+    ("app_header", "marked"),
+    [
+        ("public, max-age=60, s-maxage=600", "max-age=60, private"),
+        ("no-store", "no-store"),
+        ("private, max-age=5", "private, max-age=5"),
+        (None, "private"),
+    ],
+)
+def test_private_marking_keeps_what_the_app_said(trees, app_header, marked):
+    def app(environ, start_response):
+        environ["mendel"].bundle_url("main")
+        headers = [("Content-Type", "text/plain"), ("Vary", "Accept-Encoding")]
+        start_response("200 OK", headers + ([("Cache-Control", app_header)] if app_header else []))
+        return [b"ok"]
+
+    response = Client(MendelMiddleware(app, trees, reload_interval=None)).get("/")
+    assert response.headers["Cache-Control"] == marked
+    assert response.headers["Vary"] == "Accept-Encoding, Cookie"
