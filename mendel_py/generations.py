@@ -22,7 +22,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -227,9 +227,6 @@ class GenerationStore:
             os.rename(os.path.join(self.path, info.id), doomed)  # invisible first, then removed
             shutil.rmtree(doomed, ignore_errors=True)
         return removed
-
-    def __iter__(self) -> Iterator[GenerationInfo]:
-        return iter(self.list())
 
 
 def generation_config(folder: str, project: MendelConfig) -> MendelConfig:

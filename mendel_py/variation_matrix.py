@@ -96,7 +96,7 @@ def render_svg(matrix: Matrix, title: str = "Modules overridden by each variatio
         f'font-family="sans-serif" font-size="12">',
         f'<title id="matrix-title">{escape(title)}</title>',
         f'<desc id="matrix-desc">{escape(_description(matrix))}</desc>',
-        f'<rect width="100%" height="100%" fill="#ffffff"/>',
+        '<rect width="100%" height="100%" fill="#ffffff"/>',
     ]
     parts.extend(_column_labels(matrix.columns, xs, header))
     for row, variation in enumerate(matrix.variations):

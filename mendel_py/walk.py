@@ -15,7 +15,7 @@ gathered in C. A new shape costs one depth-first walk whose loop over edges runs
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import compress
