@@ -45,31 +45,29 @@ def log_exposure(exposure: Exposure) -> None:
         log.info(json.dumps({"event": "exposure", **asdict(exposure)}, sort_keys=True))
 
 
-def _otel_span_event() -> Callable[[Exposure], None] | None:
+def _current_span() -> Callable[[], Any] | None:
+    """OpenTelemetry's `trace.get_current_span` when opentelemetry-api is installed, else None."""
     try:
         from opentelemetry import trace
     except ImportError:
         return None
-
-    def add_event(exposure: Exposure) -> None:
-        span = trace.get_current_span()
-        if span.is_recording():
-            span.add_event(OTEL_EVENT, {
-                "feature_flag.key": exposure.experiment,
-                "feature_flag.result.variant": exposure.variation or "control",
-                "feature_flag.provider.name": PROVIDER_NAME,
-                "feature_flag.context.id": exposure.unit,
-            })
-
-    return add_event
+    return trace.get_current_span
 
 
-_OTEL = _otel_span_event()
+_CURRENT_SPAN = _current_span()
+
+
+def _recording_span() -> Any:
+    """The current span when it records (an exposure becomes its event), else None."""
+    if _CURRENT_SPAN is None:
+        return None
+    span = _CURRENT_SPAN()
+    return span if span.is_recording() else None
 
 
 def listening(handler: ExposureHandler | None) -> bool:
     """Whether an exposure would go anywhere (so a page with nobody listening makes none)."""
-    return handler is not None or _OTEL is not None or log.isEnabledFor(logging.INFO)
+    return handler is not None or log.isEnabledFor(logging.INFO) or _recording_span() is not None
 
 
 def record(exposure: Exposure, handler: ExposureHandler | None) -> None:
@@ -78,5 +76,11 @@ def record(exposure: Exposure, handler: ExposureHandler | None) -> None:
         (handler or log_exposure)(exposure)
     except Exception:  # an analytics hook must never break a page
         log.exception("exposure handler failed")
-    if _OTEL is not None:
-        _OTEL(exposure)
+    span = _recording_span()
+    if span is not None:
+        span.add_event(OTEL_EVENT, {
+            "feature_flag.key": exposure.experiment,
+            "feature_flag.result.variant": exposure.variation or "control",
+            "feature_flag.provider.name": PROVIDER_NAME,
+            "feature_flag.context.id": exposure.unit,
+        })
