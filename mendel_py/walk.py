@@ -11,7 +11,8 @@ dependencies differ from the file it overrides. So a bundle is compiled into a `
 A tuple with one class per structural module (a *shape*) fixes the walk order. `Plan`s (order,
 index order, branch points in walk order and their positions) are memoized per shape, so a walk for
 a new variation set is usually a handful of dict lookups plus one digest over per-file digests
-gathered in C. A new shape costs one depth-first walk whose loop over edges runs in C.
+gathered in C. A new shape costs one depth-first walk: `_walk_order` here, or the same walk in C
+(`_speedups.walk_plan`) where the optional extension was built.
 """
 from __future__ import annotations
 
@@ -26,6 +27,14 @@ from .cache import Cache
 from .errors import HashError, HashLimitError, WalkError
 from .hashcodec import DecodedHash, HashFormat
 from .manifest import Manifest
+
+try:
+    from ._speedups import walk_plan as _walk_plan_c
+except ImportError:  # not compiled on this install: the same walk, in Python
+    _walk_plan_c = None
+
+ACCELERATED = _walk_plan_c is not None
+"""Whether walks run in C (the optional `mendel_py._speedups` extension)."""
 
 Shape = tuple[int, ...]
 T = TypeVar("T")
@@ -94,6 +103,7 @@ class Walker:
         self.base_dir = base_dir
         count = len(manifest.modules)
         self._is_branch = bytearray(count)
+        self._numbers = tuple(range(count))  # the int objects a walk order in C is made of
         for m in manifest.branch_points:
             self._is_branch[m] = 1
         # successors last-first, the order the walk pushes them (see _walk_order)
@@ -210,8 +220,7 @@ class Walker:
                 shape[k] = self._classes[k][j]
                 successors[m] = self._class_successors[k][shape[k]]
 
-        walked = _walk_order(self.manifest.roots, successors, self._is_branch, take)
-        return self._plan_from_walk(*walked), choices, tuple(shape)
+        return self._walk_plan(successors, take), choices, tuple(shape)
 
     # -- plans ------------------------------------------------------------------------------------
 
@@ -231,7 +240,16 @@ class Walker:
         successors = list(self._fixed)
         for m, classes_successors, c in zip(self._structural, self._class_successors, shape):
             successors[m] = classes_successors[c]
-        return self._plan_from_walk(*_walk_order(self.manifest.roots, successors))
+        return self._walk_plan(successors)
+
+    def _walk_plan(
+        self, successors: list[tuple[int, ...]], on_branch: Callable[[int], None] | None = None
+    ) -> Plan:
+        """The plan of a walk from the manifest's roots (`_walk_order`), in C where the extension
+        was built."""
+        if _walk_plan_c is not None:
+            return Plan(*_walk_plan_c(self.manifest.roots, successors, self._numbers, self._is_branch, on_branch))
+        return self._plan_from_walk(*_walk_order(self.manifest.roots, successors, self._is_branch, on_branch))
 
     def _plan_from_walk(self, order: tuple[int, ...], walked: bytearray) -> Plan:
         """The plan of a walk order; `walked` flags the walked modules (index order for free)."""

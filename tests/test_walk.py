@@ -4,6 +4,9 @@ from __future__ import annotations
 import hashlib
 import random
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import blake3
 import pytest
 from hypothesis import given, settings
@@ -12,12 +15,31 @@ from hypothesis import strategies as st
 from mendel_py import hashcodec
 from mendel_py.errors import HashError, WalkError
 from mendel_py.manifest import compile_manifest, js_key_order
+from mendel_py import walk as walk_module
 from mendel_py.walk import Walker, _walk_order
 from reference_walk import ReferenceWalker
 
+IMPLEMENTATIONS = pytest.mark.parametrize("accelerated", [True, False], ids=["c", "python"])
 BASE = "src/base"
 V2 = hashcodec.get_format("mendel-v2")
 V3 = hashcodec.get_format("v3")
+
+
+@contextmanager
+def implementation(accelerated: bool) -> Iterator[None]:
+    """Walk in C (the `_speedups` extension) or in Python, for the duration of the block."""
+    saved = walk_module._walk_plan_c
+    if not accelerated:
+        walk_module._walk_plan_c = None
+    try:
+        yield
+    finally:
+        walk_module._walk_plan_c = saved
+
+
+def test_the_accelerator_is_built() -> None:
+    # `make setup` (pip install -e .) compiles it; every Walker test below runs both ways
+    assert walk_module.ACCELERATED
 
 
 def random_manifest(rng: random.Random) -> tuple[dict, list[str]]:
@@ -68,9 +90,15 @@ def expected_hash(reference: ReferenceWalker, fmt) -> str:
     return fmt.encode(reference.branch_list, len(reference.order), digest)
 
 
+@IMPLEMENTATIONS
 @settings(max_examples=300, deadline=None)
-@given(st.integers(0, 2**32))
-def test_walk_by_chains_matches_mendel_core(seed: int) -> None:
+@given(seed=st.integers(0, 2**32))
+def test_walk_by_chains_matches_mendel_core(accelerated: bool, seed: int) -> None:
+    with implementation(accelerated):
+        check_walk_by_chains(seed)
+
+
+def check_walk_by_chains(seed: int) -> None:
     rng = random.Random(seed)
     data, folders = random_manifest(rng)
     walker = Walker(compile_manifest(data, "t.json", "main"), BASE)
@@ -97,9 +125,15 @@ def test_walk_by_chains_matches_mendel_core(seed: int) -> None:
         ]
 
 
+@IMPLEMENTATIONS
 @settings(max_examples=300, deadline=None)
-@given(st.integers(0, 2**32))
-def test_walk_by_hash_matches_mendel_core(seed: int) -> None:
+@given(seed=st.integers(0, 2**32))
+def test_walk_by_hash_matches_mendel_core(accelerated: bool, seed: int) -> None:
+    with implementation(accelerated):
+        check_walk_by_hash(seed)
+
+
+def check_walk_by_hash(seed: int) -> None:
     rng = random.Random(seed)
     data, _ = random_manifest(rng)
     walker = Walker(compile_manifest(data, "t.json", "main"), BASE)
@@ -132,10 +166,35 @@ def test_js_key_order_puts_array_indexes_first() -> None:
 
 
 def walk_order(roots: tuple[int, ...], successors: list[tuple[int, ...]]) -> tuple[int, ...]:
-    """_walk_order over successors in dependency order (it takes them last-first)."""
-    order, walked = _walk_order(roots, [tuple(reversed(s)) for s in successors])
-    assert [m for m in range(len(successors)) if walked[m]] == sorted(order)
+    """_walk_order over successors in dependency order (it takes them last-first); the C walk
+    must find the same order and index order."""
+    children = [tuple(reversed(s)) for s in successors]
+    order, walked = _walk_order(roots, children)
+    index_order = tuple(m for m in range(len(successors)) if walked[m])
+    assert index_order == tuple(sorted(order))
+    count = len(children)
+    in_c = walk_module._walk_plan_c(roots, children, tuple(range(count)), bytearray(count), None)
+    assert in_c == (order, index_order, (), ())
     return order
+
+
+def test_the_c_walk_refuses_bad_tables_and_passes_errors_on() -> None:
+    walk_plan = walk_module._walk_plan_c
+    with pytest.raises(IndexError):
+        walk_plan((0,), [(1,), (5,)], (0, 1), bytearray(2), None)
+    with pytest.raises(IndexError):
+        walk_plan((2,), [(), ()], (0, 1), bytearray(2), None)
+    with pytest.raises(ValueError):
+        walk_plan((0,), [(), ()], (0, 1), bytearray(3), None)
+    with pytest.raises(TypeError):
+        walk_plan((0,), [[1], ()], (0, 1), bytearray(2), None)
+
+    def refuse(m: int) -> None:
+        raise LookupError(m)
+
+    with pytest.raises(LookupError) as raised:
+        walk_plan((0,), [(1,), ()], (0, 1), bytearray(b"\x00\x01"), refuse)
+    assert raised.value.args == (1,)
 
 
 def test_cycle_back_to_the_root_walks_its_dependencies_again() -> None:
@@ -151,7 +210,13 @@ def test_deep_chains_do_not_hit_the_recursion_limit() -> None:
     assert walk_order((0,), successors) == tuple(range(count))
 
 
-def test_structural_override_changes_order_and_decodes_back() -> None:
+@IMPLEMENTATIONS
+def test_structural_override_changes_order_and_decodes_back(accelerated: bool) -> None:
+    with implementation(accelerated):
+        check_structural_override()
+
+
+def check_structural_override() -> None:
     rng = random.Random(7)
     for _ in range(50):
         data, folders = random_manifest(rng)
