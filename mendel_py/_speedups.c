@@ -34,7 +34,7 @@ static int stack_reserve(Stack *stack, Py_ssize_t extra)
     return 0;
 }
 
-/* Push the successors of `m` (a tuple of module indices, stored last-first) onto the stack. */
+/* Push the successors of `m` (a tuple of module indices) onto the stack, last first. */
 static int push_children(Stack *stack, PyObject *children, Py_ssize_t m, Py_ssize_t count)
 {
     PyObject *successors = PyList_GET_ITEM(children, m);
@@ -45,7 +45,7 @@ static int push_children(Stack *stack, PyObject *children, Py_ssize_t m, Py_ssiz
     Py_ssize_t size = PyTuple_GET_SIZE(successors);
     if (stack_reserve(stack, size) < 0)
         return -1;
-    for (Py_ssize_t k = 0; k < size; k++) {
+    for (Py_ssize_t k = size - 1; k >= 0; k--) {
         Py_ssize_t target = PyLong_AsSsize_t(PyTuple_GET_ITEM(successors, k));
         if (target == -1 && PyErr_Occurred())
             return -1;

@@ -15,20 +15,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
+import os
 import re
 import warnings
-from collections.abc import Mapping
 import dataclasses
+import gc
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar, Union
 
+Buffer = Union[bytes, mmap.mmap]
+T = TypeVar("T")
+
+from . import manifest_cache
 from .errors import ManifestError
 from .hashcodec import file_blake3
 
 _ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
 _MAX_ARRAY_INDEX = 2**32 - 2
-_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 _BLAKE3_HEX = re.compile(r"[0-9a-f]{64}")
 _SHA1_HEX_LENGTH = 40
 
@@ -46,6 +54,95 @@ def _is_array_index(key: str) -> bool:
     return _ARRAY_INDEX.fullmatch(key) is not None and int(key) <= _MAX_ARRAY_INDEX
 
 
+class Entry(Mapping[str, Any]):
+    """One data entry of a module (one file), as a read-only mapping with the manifest's fields:
+    "id", "file", "variation", "source", "sha", "blake3", "deps" and, where present, "lazy" and
+    any other field the manifest gave it.
+
+    Entries are the bulk of a loaded manifest (30,000 of them in a large app), so each is a slotted
+    object sharing its strings with the module, and its digests, dependencies and walk successors
+    are kept once, in the form the walk and the packer use; "sha", "blake3" and "deps" are made
+    as the manifest spelled them only when asked for.
+    """
+
+    STORED = ("id", "file", "variation", "source", "sha", "blake3", "specs", "targets", "successors",
+              "lazy", "extra", "_sha_text")
+    """The fields a compiled manifest keeps, in the constructor's order (`ids` is the manifest's)."""
+    __slots__ = (*STORED, "_ids")
+
+    def __init__(
+        self, id: str, file: str, variation: str, source: str, sha: bytes, blake3: bytes,
+        specs: tuple[str, ...], targets: tuple[int, ...], successors: tuple[int, ...],
+        lazy: tuple[str, ...], extra: dict[str, Any] | None, sha_text: str | None, ids: Sequence[str],
+    ):
+        self.id = id
+        self.file = file
+        self.variation = variation
+        self.source = source
+        self.sha = sha
+        """The `sha` field's bytes (a sha1 of the source, or an opaque id of another length)."""
+        self.blake3 = blake3
+        """32 bytes: the blake3 of the source (v3 hashes are made of these)."""
+        self.specs = specs
+        """The `deps` keys, in the manifest's order, and `targets` their module indices (-1: false)."""
+        self.targets = targets
+        self.successors = successors
+        """Module indices of the deps that name a module, in JavaScript's key order (the walk's)."""
+        self.lazy = lazy
+        self.extra = extra
+        """Fields beyond the ones above, as the manifest gave them (None: none)."""
+        self._sha_text = sha_text  # the `sha` field, when it isn't the lowercase hex of `sha`
+        self._ids = ids
+
+    def __getitem__(self, key: str) -> Any:
+        field = _ENTRY_FIELDS.get(key)
+        if field is not None:
+            return field(self)
+        if key == "lazy" and self.lazy:
+            return self.lazy
+        if self.extra is not None and key in self.extra:
+            return self.extra[key]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from _ENTRY_FIELDS
+        if self.lazy:
+            yield "lazy"
+        if self.extra is not None:
+            yield from self.extra
+
+    def __len__(self) -> int:
+        return len(_ENTRY_FIELDS) + bool(self.lazy) + len(self.extra or ())
+
+    def __repr__(self) -> str:
+        return f"<Entry {self.file}>"
+
+    @property
+    def deps(self) -> Mapping[str, str | bool]:
+        """The `deps` field: specifier -> module id, or false (an external module)."""
+        ids = self._ids
+        return MappingProxyType({
+            spec: ids[target] if target >= 0 else False for spec, target in zip(self.specs, self.targets)
+        })
+
+    @property
+    def sha_text(self) -> str:
+        """The `sha` field as the manifest spelled it."""
+        return self._sha_text if self._sha_text is not None else self.sha.hex()
+
+
+_ENTRY_FIELDS: dict[str, Callable[[Entry], Any]] = {
+    "id": attrgetter("id"),
+    "file": attrgetter("file"),
+    "variation": attrgetter("variation"),
+    "source": attrgetter("source"),
+    "sha": attrgetter("sha_text"),
+    "blake3": lambda entry: entry.blake3.hex(),
+    "deps": attrgetter("deps"),
+}
+_KNOWN_FIELDS = frozenset((*_ENTRY_FIELDS, "lazy"))
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Module:
     """One module of a bundle with every version of it (`entries[i]` is found in `folders[i]`).
@@ -59,7 +156,7 @@ class Module:
     expose: str | None
     order: float | None
     folders: tuple[str, ...]
-    entries: tuple[Mapping[str, Any], ...]
+    entries: tuple[Entry, ...]
 
     @property
     def variations(self) -> tuple[str, ...]:
@@ -87,7 +184,7 @@ class Manifest:
     memo: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     @property
-    def first_entries(self) -> list[Mapping[str, Any]]:
+    def first_entries(self) -> list[Entry]:
         """Every module's first data entry, by index (made once, kept in `memo`)."""
         found = self.memo.get("first_entries")
         if found is None:
@@ -99,25 +196,120 @@ class Manifest:
         return self.sha if kind == "sha" else self.blake3
 
 
+def assemble(path: str, bundle: str, modules: tuple[Module, ...], source_bytes: int) -> Manifest:
+    """A Manifest of validated modules (indexed by position): the walk tables derived from them."""
+    return Manifest(
+        path=path,
+        bundle=bundle,
+        modules=modules,
+        indexes=MappingProxyType({m.id: m.index for m in modules}),
+        roots=tuple(m.index for m in modules if m.entry or m.expose),
+        branch_points=tuple(m.index for m in modules if len(m.entries) > 1),
+        folders=frozenset(folder for m in modules for folder in m.folders),
+        source_bytes=source_bytes,
+        successors=tuple(tuple(e.successors for e in m.entries) for m in modules),
+        sha=tuple(tuple(e.sha for e in m.entries) for m in modules),
+        blake3=tuple(tuple(e.blake3 for e in m.entries) for m in modules),
+    )
+
+
 def load_manifest(path: str, bundle: str, display: str | None = None) -> Manifest:
-    """Read and compile the manifest at `path`; errors name it as `display` (default: `path`)."""
+    """Read and compile the manifest at `path`; errors name it as `display` (default: `path`).
+
+    The compiled form is kept on disk by the manifest's digest (`manifest_cache`), so only the
+    first load of a manifest's bytes parses and checks them.
+    """
     shown = display or path
+    with _mapped(path, bundle, shown) as raw, _gc_paused():
+        digest = manifest_cache.manifest_digest(raw) if manifest_cache.enabled() else None
+        if digest is not None:
+            payload = manifest_cache.read(path, digest)
+            if payload is not None and (kept := _from_payload(payload, shown, bundle)) is not None:
+                return kept
+        try:
+            data = json.loads(bytes(raw))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+            raise ManifestError(f"invalid JSON{where}: {getattr(exc, 'msg', exc)}", shown) from None
+        manifest = compile_manifest(data, shown, bundle)
+        del data
+        if digest is not None:
+            manifest_cache.write(path, digest, _payload(manifest))
+    return manifest
+
+
+@contextmanager
+def _mapped(path: str, bundle: str, shown: str) -> Iterator[Buffer]:
+    """The manifest's bytes, memory-mapped (hashing them, the only thing a load with a compiled
+    form does with them, then copies nothing)."""
     try:
         with open(path, "rb") as handle:
-            raw = handle.read()
+            if os.fstat(handle.fileno()).st_size == 0:
+                yield b""
+                return
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                yield mapped
     except FileNotFoundError:
         raise ManifestError(
             f"no manifest for bundle {bundle!r} yet: run `mendel build` (after every source edit too)",
             shown,
         ) from None
-    except OSError as exc:
+    except IsADirectoryError as exc:
         raise ManifestError(f"can't read manifest for bundle {bundle!r}: {exc.strerror}", shown) from None
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise ManifestError(f"can't read manifest for bundle {bundle!r}: {exc.strerror}", shown) from None
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Building a large manifest makes hundreds of thousands of objects, and each batch of them
+    would start a collection that traverses all the others (none is garbage): a quarter of the
+    time of a load."""
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise ManifestError(f"invalid JSON{where}: {getattr(exc, 'msg', exc)}", shown) from None
-    return compile_manifest(data, shown, bundle)
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _payload(manifest: Manifest) -> tuple[Any, ...]:
+    """A compiled manifest as plain values (what `manifest_cache` keeps).
+
+    What a walk reads is written first, table by table: the module numbers, then every entry's
+    blake3 and sha. `marshal` makes each object where it first meets it and refers back to it
+    after, so loading makes these objects side by side in memory, as parsing the JSON did; spread
+    between the sources and paths, they made a cold walk a third slower.
+    """
+    stored = attrgetter(*Entry.STORED)
+    return (
+        manifest.source_bytes,
+        tuple(manifest.indexes.values()),
+        manifest.blake3,
+        manifest.sha,
+        tuple(
+            (m.id, m.entry, m.expose, m.order, m.folders, tuple(map(stored, m.entries)))
+            for m in manifest.modules
+        ),
+    )
+
+
+def _from_payload(payload: Any, path: str, bundle: str) -> Manifest | None:
+    """The manifest `_payload` made (None if the payload is not of that shape)."""
+    try:
+        source_bytes, numbers, _blake3, _sha, raw_modules = payload
+        ids = [raw[0] for raw in raw_modules]
+        modules = tuple(
+            Module(module_id, numbers[position], entry, expose, order, folders,
+                   tuple(Entry(*fields, ids) for fields in entries))
+            for position, (module_id, entry, expose, order, folders, entries) in enumerate(raw_modules)
+        )
+        return assemble(path, bundle, modules, source_bytes)
+    except (TypeError, ValueError, IndexError, AttributeError):
+        return None
 
 
 def compile_manifest(data: Any, path: str, bundle: str) -> Manifest:
@@ -126,36 +318,24 @@ def compile_manifest(data: Any, path: str, bundle: str) -> Manifest:
 
 
 class _Compiler:
-    """Validates a parsed manifest module by module and builds the walk tables."""
+    """Validates a parsed manifest module by module and builds the compact modules."""
 
     def __init__(self, data: Any, path: str, bundle: str):
         self.data = data
         self.path = path
         self.bundle = bundle
         self.source_bytes_seen = 0
+        # one object per distinct folder, specifier and folder list, shared by all that name it
+        self.objects: dict[Any, Any] = {}
 
     def fail(self, message: str, module: str | None = None, field: str | None = None) -> ManifestError:
         return ManifestError(message, self.path, module, field)
 
     def compile(self) -> Manifest:
         indexes, raw_modules = self.top_level()
-        modules = tuple(self.module(i, raw, indexes) for i, raw in enumerate(raw_modules))
-        successors = tuple(
-            tuple(self.successors(entry, indexes) for entry in module.entries) for module in modules
-        )
-        return Manifest(
-            path=self.path,
-            bundle=self.bundle,
-            modules=modules,
-            indexes=MappingProxyType(indexes),
-            roots=tuple(m.index for m in modules if m.entry or m.expose),
-            branch_points=tuple(m.index for m in modules if len(m.entries) > 1),
-            folders=frozenset(folder for m in modules for folder in m.folders),
-            source_bytes=self.source_bytes_seen,
-            successors=successors,
-            sha=tuple(tuple(bytes.fromhex(e["sha"]) for e in m.entries) for m in modules),
-            blake3=tuple(tuple(bytes.fromhex(e["blake3"]) for e in m.entries) for m in modules),
-        )
+        ids = list(indexes)  # by position, once every position is checked below
+        modules = tuple(self.module(i, raw, indexes, ids) for i, raw in enumerate(raw_modules))
+        return assemble(self.path, self.bundle, modules, self.source_bytes_seen)
 
     def top_level(self) -> tuple[dict[str, int], list[Any]]:
         if not isinstance(self.data, dict):
@@ -173,9 +353,10 @@ class _Compiler:
                 )
         if len(indexes) != len(modules):
             raise self.fail(f"indexes has {len(indexes)} ids but bundles has {len(modules)} modules", field="indexes")
-        return indexes, modules
+        # every module checks that indexes names it at its position, so this is a permutation
+        return dict(sorted(indexes.items(), key=itemgetter(1))), modules
 
-    def module(self, position: int, raw: Any, indexes: dict[str, int]) -> Module:
+    def module(self, position: int, raw: Any, indexes: dict[str, int], ids: list[str]) -> Module:
         where = f"bundles[{position}]"
         if not isinstance(raw, dict):
             raise self.fail(f"{where}: a module must be an object", field=where)
@@ -185,6 +366,7 @@ class _Compiler:
         where = f'{where} ("{module_id}")'
         if indexes.get(module_id) != position:
             raise self.fail(f'{where}: indexes["{module_id}"] must be {position}', module_id, "indexes")
+        module_id = ids[position]  # the same string, as the one object every reference shares
         if raw.get("index", position) != position:
             raise self.fail(f'{where}: "index" is {raw.get("index")!r}, expected {position}', module_id, "index")
         variations = raw.get("variations")
@@ -205,96 +387,124 @@ class _Compiler:
             raise self.fail(f'{where}: "expose" must be a non-empty string', module_id, "expose")
         if order is not None and (isinstance(order, bool) or not isinstance(order, (int, float))):
             raise self.fail(f'{where}: "order" must be a number', module_id, "order")
+        folders = self.shared(tuple(self.shared(folder) for folder in variations))
         entries = tuple(
-            self.entry(where, module_id, j, item, variations[j], indexes) for j, item in enumerate(data)
+            self.entry(_Where(where, module_id, j), item, folders[j], indexes, ids) for j, item in enumerate(data)
         )
-        return Module(module_id, position, entry, expose, order, tuple(variations), entries)
+        return Module(module_id, position, entry, expose, order, folders, entries)
 
-    def entry(
-        self, where: str, module_id: str, j: int, item: Any, folder: str, indexes: dict[str, int]
-    ) -> Mapping[str, Any]:
-        field = f"data[{j}]"
+    def shared(self, value: T) -> T:
+        return self.objects.setdefault(value, value)
+
+    def entry(self, at: _Where, item: Any, folder: str, indexes: dict[str, int], ids: list[str]) -> Entry:
         if not isinstance(item, dict):
-            raise self.fail(f"{where}: {field} must be an object", module_id, field)
+            raise self.fail(f"{at.where}: {at.field} must be an object", at.module, at.field)
         for name in ("id", "file", "source", "sha"):
-            if not isinstance(item.get(name), str):
-                raise self.fail(f'{where}: {field}.{name} must be a string', module_id, f"{field}.{name}")
+            if type(item.get(name)) is not str:
+                raise at.error(self, name, "must be a string")
         if item.get("variation", folder) != folder:
-            raise self.fail(
-                f'{where}: {field}.variation is "{item["variation"]}" but variations[{j}] is "{folder}"',
-                module_id, f"{field}.variation",
-            )
-        if not _HEX.fullmatch(item["sha"]):
-            raise self.fail(f'{where}: {field}.sha must be hex digits', module_id, f"{field}.sha")
-        deps = item.get("deps", {})
+            raise at.error(self, "variation", f'is "{item["variation"]}" but variations[{at.j}] is "{folder}"')
+        specs, targets, successors = self.deps(at, item.get("deps", {}), indexes)
+        lazy = self.lazy(at, item.get("lazy"), specs, targets)
+        sha_text = item["sha"]
+        sha = self.sha_bytes(at, sha_text)
+        source = item["source"]
+        blake3 = self.check_digests(at, source, sha_text, item.get("blake3"))
+        extra = {key: item[key] for key in item.keys() - _KNOWN_FIELDS} or None
+        return Entry(
+            module_id if (module_id := at.module) == item["id"] else item["id"],
+            item["file"], folder, source, sha, blake3, specs, targets, successors, lazy, extra,
+            None if sha.hex() == sha_text else sha_text, ids,
+        )
+
+    def deps(
+        self, at: _Where, deps: Any, indexes: dict[str, int]
+    ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]:
+        """(specifiers, their module indices or -1 for false, successors in JS key order)."""
         if not isinstance(deps, dict):
-            raise self.fail(f'{where}: {field}.deps must be an object', module_id, f"{field}.deps")
+            raise at.error(self, "deps", "must be an object")
+        targets = []
         for spec, target in deps.items():
             if target is False:
+                targets.append(-1)
                 continue
-            if not isinstance(target, str):
+            if type(target) is not str:
+                raise at.error(self, f'deps["{spec}"]', "must be a module id or false")
+            index = indexes.get(target)
+            if index is None:
                 raise self.fail(
-                    f'{where}: {field}.deps["{spec}"] must be a module id or false',
-                    module_id, f'{field}.deps["{spec}"]',
+                    f'{at.where}: {at.field}.deps["{spec}"] -> "{target}" is not in indexes',
+                    at.module, f'{at.field}.deps["{spec}"]',
                 )
-            if target not in indexes:
-                raise self.fail(
-                    f'{where}: {field}.deps["{spec}"] -> "{target}" is not in indexes',
-                    module_id, f'{field}.deps["{spec}"]',
-                )
-        lazy = item.get("lazy", [])
-        if not _is_str_list(lazy) or any(not isinstance(deps.get(spec), str) for spec in lazy):
-            raise self.fail(
-                f"{where}: {field}.lazy must list specifiers of deps that name a module"
+            targets.append(index)
+        specs = tuple(self.shared(spec) for spec in deps)
+        if any(spec[:1].isdigit() for spec in specs):  # array-index keys come first in JS
+            position = {spec: k for k, spec in enumerate(specs)}
+            ordered = [targets[position[spec]] for spec in js_key_order(list(specs))]
+        elif -1 not in targets:
+            return specs, (same := tuple(targets)), same  # the common case: one tuple, not two
+        else:
+            ordered = targets
+        return specs, tuple(targets), tuple(t for t in ordered if t >= 0)
+
+    def lazy(self, at: _Where, lazy: Any, specs: tuple[str, ...], targets: tuple[int, ...]) -> tuple[str, ...]:
+        if lazy is None:
+            return ()
+        named = {spec for spec, target in zip(specs, targets) if target >= 0}
+        if not _is_str_list(lazy) or any(spec not in named for spec in lazy):
+            raise at.error(
+                self, "lazy", "must list specifiers of deps that name a module"
                 " (the ones a file reaches only through import())",
-                module_id, f"{field}.lazy",
             )
-        entry = dict(item)
-        entry.setdefault("variation", folder)
-        entry["deps"] = MappingProxyType(dict(deps))
-        if lazy:
-            entry["lazy"] = tuple(lazy)
-        digest = item.get("blake3")
-        if digest is not None and not (isinstance(digest, str) and _BLAKE3_HEX.fullmatch(digest)):
-            raise self.fail(f'{where}: {field}.blake3 must be 64 lowercase hex digits', module_id, f"{field}.blake3")
-        source = self.source_bytes(where, module_id, field, item["source"])
-        entry["blake3"] = self.checked_blake3(where, module_id, field, source, digest)
-        self.check_sha(where, module_id, field, source, item["sha"])
-        self.source_bytes_seen += len(source)
-        return MappingProxyType(entry)
+        return tuple(self.shared(spec) for spec in lazy)
 
-    def source_bytes(self, where: str, module_id: str, field: str, source: str) -> bytes:
+    def sha_bytes(self, at: _Where, text: str) -> bytes:
         try:
-            return source.encode("utf-8")
-        except UnicodeEncodeError:
-            raise self.fail(
-                f"{where}: {field}.source is not valid Unicode (a lone surrogate)", module_id, f"{field}.source"
-            ) from None
+            digest = bytes.fromhex(text)
+        except ValueError:
+            digest = None
+        if digest is None or 2 * len(digest) != len(text):  # fromhex also skips spaces
+            raise at.error(self, "sha", "must be hex digits")
+        return digest
 
-    def checked_blake3(self, where: str, module_id: str, field: str, source: bytes, written: str | None) -> str:
-        """The entry's blake3 hex: computed, and equal to the written one if there is one."""
-        actual = file_blake3(source).hex()
-        if written is not None and written != actual:
-            raise self.fail(
-                f"{where}: {field}.blake3 does not match its source (the manifest was edited or"
-                " is corrupt: rebuild it with `mendel build`)",
-                module_id, f"{field}.blake3",
-            )
+    def check_digests(self, at: _Where, source: str, sha: str, blake3: Any) -> bytes:
+        """The source's blake3, after checking that `sha` (if sha1-long) and `blake3` (if given)
+        are its digests."""
+        if blake3 is not None and not (type(blake3) is str and _BLAKE3_HEX.fullmatch(blake3)):
+            raise at.error(self, "blake3", "must be 64 lowercase hex digits")
+        try:
+            data = source.encode("utf-8")
+        except UnicodeEncodeError:
+            raise at.error(self, "source", "is not valid Unicode (a lone surrogate)") from None
+        actual = file_blake3(data)
+        if blake3 is not None and blake3 != actual.hex():
+            raise at.error(self, "blake3", _MISMATCH)
+        if len(sha) == _SHA1_HEX_LENGTH and hashlib.sha1(data).hexdigest() != sha.lower():
+            raise at.error(self, "sha", _MISMATCH)
+        self.source_bytes_seen += len(data)
         return actual
 
-    def check_sha(self, where: str, module_id: str, field: str, source: bytes, sha: str) -> None:
-        """A sha1-length `sha` must be the sha1 of the source."""
-        if len(sha) == _SHA1_HEX_LENGTH and hashlib.sha1(source).hexdigest() != sha.lower():
-            raise self.fail(
-                f"{where}: {field}.sha does not match its source (the manifest was edited or"
-                " is corrupt: rebuild it with `mendel build`)",
-                module_id, f"{field}.sha",
-            )
 
-    @staticmethod
-    def successors(entry: Mapping[str, Any], indexes: dict[str, int]) -> tuple[int, ...]:
-        deps = entry["deps"]
-        return tuple(indexes[deps[key]] for key in js_key_order(list(deps)) if deps[key] is not False)
+_MISMATCH = "does not match its source (the manifest was edited or is corrupt: rebuild it with `mendel build`)"
+
+
+class _Where:
+    """Where an entry is, for error messages: `bundles[3] ("a.js")`, module "a.js", `data[1]`."""
+
+    __slots__ = ("where", "module", "j")
+
+    def __init__(self, where: str, module: str, j: int):
+        self.where = where
+        self.module = module
+        self.j = j
+
+    @property
+    def field(self) -> str:
+        return f"data[{self.j}]"
+
+    def error(self, compiler: _Compiler, name: str, problem: str) -> ManifestError:
+        field = f"{self.field}.{name}"
+        return compiler.fail(f"{self.where}: {field} {problem}", self.module, field)
 
 
 def _is_str_list(value: Any) -> bool:

@@ -103,15 +103,11 @@ class Walker:
         self.base_dir = base_dir
         count = len(manifest.modules)
         self._is_branch = bytearray(count)
-        self._numbers = tuple(range(count))  # the int objects a walk order in C is made of
+        self._numbers = tuple(manifest.indexes.values())  # the int objects a walk in C returns
         for m in manifest.branch_points:
             self._is_branch[m] = 1
-        # successors last-first, the order the walk pushes them (see _walk_order)
-        self._fixed = [tuple(reversed(entries[0])) for entries in manifest.successors]
-        self._structural, self._classes, class_successors = _structure(manifest)
-        self._class_successors = tuple(
-            tuple(tuple(reversed(successors)) for successors in by_class) for by_class in class_successors
-        )
+        self._fixed = [entries[0] for entries in manifest.successors]
+        self._structural, self._classes, self._class_successors = _structure(manifest)
         self._shape_position = {m: k for k, m in enumerate(self._structural)}
         self._folder_entries = _folder_entries(manifest)
         self._entries_count = [len(m.entries) for m in manifest.modules]
@@ -282,7 +278,7 @@ def _walk_order(
     on_branch: Callable[[int], None] | None = None,
 ) -> tuple[tuple[int, ...], bytearray]:
     """Modules in the order mendel-core's recursive walk first resolves them, and a flag per
-    module saying whether it was walked. `children[m]` are m's successors *last first*.
+    module saying whether it was walked. `children[m]` are m's successors.
 
     `on_branch(m)`, when given, is called as each branch point is resolved, before its children
     are read, and may set `children[m]` (the walk by hash chooses entries that way).
@@ -291,7 +287,7 @@ def _walk_order(
     back to the root walks the root's dependencies once more from the start (the only difference
     from a plain depth-first preorder; modules resolved by earlier roots add nothing new).
     Children are pushed last-first and skipped when popped if resolved by then: the preorder of
-    the recursive walk, with the loop over each module's edges in C (list.extend).
+    the recursive walk, with the loop over each module's edges in C (list.extend of reversed).
     """
     resolved = bytearray(len(children))
     order: list[int] = []
@@ -304,7 +300,7 @@ def _walk_order(
             on_branch(root)
         # The root stays unflagged until it comes up again: that once, its dependencies are
         # walked again (mendel-core's fresh visited set per root).
-        stack = list(children[root])
+        stack = list(reversed(children[root]))
         pop, extend = stack.pop, stack.extend
         while stack:
             m = pop()
@@ -312,12 +308,12 @@ def _walk_order(
                 continue
             resolved[m] = 1
             if m == root:
-                extend(children[root])
+                extend(reversed(children[root]))
                 continue
             append(m)
             if on_branch is not None and is_branch[m]:
                 on_branch(m)
-            extend(children[m])
+            extend(reversed(children[m]))
         resolved[root] = 1
     return tuple(order), resolved
 

@@ -166,9 +166,9 @@ def test_js_key_order_puts_array_indexes_first() -> None:
 
 
 def walk_order(roots: tuple[int, ...], successors: list[tuple[int, ...]]) -> tuple[int, ...]:
-    """_walk_order over successors in dependency order (it takes them last-first); the C walk
-    must find the same order and index order."""
-    children = [tuple(reversed(s)) for s in successors]
+    """_walk_order over successors in dependency order; the C walk must find the same order and
+    index order."""
+    children = list(successors)
     order, walked = _walk_order(roots, children)
     index_order = tuple(m for m in range(len(successors)) if walked[m])
     assert index_order == tuple(sorted(order))
