@@ -95,13 +95,15 @@ def file_changes(before: Tree, after: Tree) -> list[dict[str, Any]]:
 
 
 def manifest_problems(config: MendelConfig) -> list[Problem]:
-    """Load each bundle's manifest on its own, so one broken file doesn't hide the next."""
+    """Load each bundle's manifest on its own, so one broken file doesn't hide the next (with the
+    entries' `original`, which loading leaves to the source maps)."""
     from .manifest import load_manifest
+    from .original import check_manifest
 
     problems = []
     for bundle_id, bundle in config.bundles.items():
         try:
-            load_manifest(bundle.manifest_path, bundle_id, display=bundle.manifest)
+            check_manifest(load_manifest(bundle.manifest_path, bundle_id, display=bundle.manifest))
         except MendelError as error:
             problems.append({**error.to_dict(), "bundle": bundle_id})
     return problems

@@ -2,18 +2,23 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from e2e_support import REPO, build_example_project
 from lazy_project import write_lazy_project
+from test_build_support import build, make_project
 from mendel_py.cli import cli
-from mendel_py.sourcemap import _vlq
+from mendel_py.errors import ManifestError
+from mendel_py.sourcemap import _vlq, source_map
 from mendel_py.trees import MendelTrees
 from mendel_py.wsgi import MendelMiddleware
 
@@ -84,13 +89,8 @@ def test_development_bundle_carries_its_map_url_and_the_map_is_served(shop: Path
     assert source_map["file"] == "main.js"
     assert any("variations/bucket_A" in source for source in source_map["sources"])
     for source, content in zip(source_map["sources"], source_map["sourcesContent"]):
-        on_disk = (shop / source).read_text()
-        if content.startswith(ESM_PROLOGUE):
-            # An ES module's content is what the bundle runs: the compiled module, whose lines
-            # are the file's lines (the prologue is prepended to line 1).
-            assert content.count("\n") == on_disk.count("\n") and content.endswith(on_disk.splitlines()[-1] + "\n")
-        else:
-            assert on_disk == content  # CommonJS: positions refer to the real files
+        assert (shop / source).read_text() == content  # ES modules too: the file, not its compiled form
+    assert ESM_PROLOGUE in body  # (which is what the bundle runs)
     production_etag = Client(MendelMiddleware(lambda e, s: [], str(shop))).get(url).headers["ETag"]
     assert client.get(url).headers["ETag"] != production_etag  # other bytes, other ETag
 
@@ -113,7 +113,12 @@ def test_every_token_maps_exactly_in_a_real_consumer(shop: Path, tmp_path: Path,
     (tmp_path / "main.js").write_bytes(client.get(url).get_data())
     (tmp_path / "main.js.map").write_bytes(client.get(url + ".map").get_data())
     report = check_in_node(modules, tmp_path / "main.js", tmp_path / "main.js.map")
-    assert report["wrong"] == [] and report["checked"] > 100
+    assert report["wrong"] == [] and report["checked"] > 100 and report["identifiers"] > 100
+    # what an ES module loses to compiling is its import and export syntax, nothing else
+    for source, tokens in report["unmapped"].items():
+        lines = (shop / source).read_text().split("\n")
+        assert all(re.match(r"(import|export)\b", lines[line - 1]) for line, _column, _token in tokens), source
+    assert "examples/shop/src/base/main.js" in report["unmapped"]
 
 
 def check_in_node(modules: Path, script: Path, source_map: Path) -> dict:
@@ -153,3 +158,194 @@ def test_cli_writes_the_map_of_a_bundle_and_of_a_lazy_chunk(tmp_path: Path) -> N
         assert set(report["sources"]) >= expected
     missing = runner.invoke(cli, ["sourcemap", "--basedir", str(project), "--bundle", "main", hash, "--chunk", "999"])
     assert missing.exit_code == 1 and "no lazy chunk 999" in missing.output
+
+
+# An ES module with imports, exports and rewritten references on line 1 and later lines, a
+# multi-line import, non-ASCII text before tokens, a shorthand property, both kinds of default
+# export, a re-export, and `import()`; and a CommonJS file with `import()`.
+ESM_FILES = {
+    "src/main.js": (
+        "import { a as b, f } from './lib.js'; export const x = f(b) + 1, y = { b }; console.log(x, y.b, f(b));\n"
+        "import dflt, * as ns from './lib.js'; const party = '\U0001f389'; console.log(party, ns.a, f(party));\n"
+        "/* \u00fcn\u00efc\u00f6d\u00e9 \u2713 */ export default function () { return dflt + ns.a + b; }\n"
+        "export function later(n) {\n"
+        "  const v = '\u00e9' + n; return f(v) + dflt + c;\n"
+        "}\n"
+        "import {\n"
+        "  c,\n"
+        "  a,\n"
+        "} from './lib.js';\n"
+        "export { c as renamed, a };\n"
+        "export * from './lib.js';\n"
+        "console.log(require('./second.js').default, require('./old.js'));\n"
+    ),
+    "src/lib.js": "export const a = 1;\nexport function f(n) { return n; }\nexport let c = 2;\nexport default 'd';\n",
+    "src/second.js": (
+        "import { f as g } from './lib.js';\n"
+        "export default g(3) + 1;  import('./lazy.js').then((m) => g(m.z));\n"
+    ),
+    "src/lazy.js": "export const z = 'lazy';\n",
+    "src/old.js": "var lib = require('./lib.js');\nmodule.exports = import('./lazy.js').then(function (m) { return lib.f(m); });\n",
+}
+ESM_RC = """\
+base-config:
+  dir: ./src
+bundles:
+  main:
+    entries:
+      - main.js
+    manifest: manifests/main.manifest.json
+"""
+# What compiling drops: import statements, `export {...}` / `export * from` statements, and the
+# `export` / `export default` keywords before a declaration or value.
+_DROPPED_SYNTAX = re.compile(
+    r"import\s*[\w$*\s{},]*?\s*from\s*'[^']*'\s*;"
+    r"|export\s*\{[^}]*\}\s*;|export\s*\*\s*from\s*'[^']*'\s*;"
+    r"|export\s+default\b|export\b"
+)
+_TOKEN = re.compile(r"[\w$]+|\S", re.ASCII)  # as the checker splits a line
+
+
+def dropped_tokens(text: str) -> list[list]:
+    """[line, column, token] of each token inside the syntax the compiler drops (lines from 1)."""
+    found = []
+    for syntax in _DROPPED_SYNTAX.finditer(text):
+        for token in _TOKEN.finditer(text, syntax.start(), syntax.end()):
+            line = text.count("\n", 0, token.start())
+            found.append([line + 1, utf16_length(text[text.rfind("\n", 0, token.start()) + 1:token.start()]), token.group()])
+    return found
+
+
+def utf16_length(text: str) -> int:
+    """A source map column: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def from_utf16_column(row: str, column: int) -> str:
+    """`row` from a source map column on."""
+    return row.encode("utf-16-le")[2 * column:].decode("utf-16-le")
+
+
+@needs_node
+def test_es_modules_map_to_the_files_as_written(tmp_path: Path) -> None:
+    modules = ensure_source_map_package()
+    project = tmp_path / "project"
+    make_project(project, ESM_FILES, ESM_RC)
+    build(project)
+    middleware, client = development_client(project)
+    url = middleware.url_for_hash("main", hash_of(middleware.trees, "main", []))
+    script, served_map = client.get(url).get_data(), client.get(url + ".map").get_data()
+    assert b"__mendel_m0" in script  # the bundle runs the compiled modules
+    (tmp_path / "main.js").write_bytes(script)
+    (tmp_path / "main.js.map").write_bytes(served_map)
+    source_map = json.loads(served_map)
+    for source, content in zip(source_map["sources"], source_map["sourcesContent"]):
+        assert content == ESM_FILES[source]
+    report = check_in_node(modules, tmp_path / "main.js", tmp_path / "main.js.map")
+    assert report["wrong"] == []
+    # every token outside the dropped syntax maps (to itself, or as the name it had), no other
+    for source in source_map["sources"]:
+        assert report["unmapped"].get(source, []) == dropped_tokens(ESM_FILES[source]), source
+    texts = [ESM_FILES[source] for source in source_map["sources"]]
+    assert len(texts) == 4  # (lazy.js is a chunk's)
+    assert report["checked"] == sum(len(_TOKEN.findall(text)) - len(dropped_tokens(text)) for text in texts)
+    assert report["identifiers"] > 80
+    # rewritten references carry the names they replaced (and `import(` its keyword)
+    assert {"b", "f", "dflt", "ns", "c", "g", "import"} <= set(source_map["names"])
+
+
+def test_a_malformed_original_is_refused_naming_file_module_and_field(tmp_path: Path) -> None:
+    make_project(tmp_path, ESM_FILES, ESM_RC)
+    build(tmp_path)
+    path = tmp_path / "manifests" / "main.manifest.json"
+    document = json.loads(path.read_text())
+    position = document["indexes"]["second.js"]
+    entry = document["bundles"][position]["data"][0]
+    edits = json.loads(entry["original"])
+    edits[1][1] = len(entry["source"]) + 1
+    entry["original"] = json.dumps(edits)
+    path.write_text(json.dumps(document))
+    result = CliRunner().invoke(cli, ["validate", "--basedir", str(tmp_path), "--json"])
+    assert result.exit_code == 1
+    [problem] = json.loads(result.stdout)["problems"]
+    assert problem["module"] == "second.js" and problem["field"] == "data[0].original"
+    assert problem["message"].startswith(f'manifests/main.manifest.json: bundles[{position}] ("second.js"): data[0].original [1]')
+    trees = MendelTrees(str(tmp_path))  # serving doesn't read it; a map does, and names it
+    with pytest.raises(ManifestError, match=r"data\[0\]\.original"):
+        source_map(trees.find_tree_for_variations("main", [["src"]]), "main.js")
+
+
+# Statements for generated ES modules (and, without the first group, CommonJS files with
+# `import()`): every kind of edit the compiler makes, on shared and separate lines.
+_MODULE_STATEMENTS = [
+    "import d, { a as b, f } from './lib.js';", "import * as ns from './lib.js';",
+    "import {\n  c,\n  e as h,\n} from './lib.js';", "export const x = f(b) + 1, y = { b };",
+    "export default function () { return d + ns.a; }", "export default b + c;",
+    "export function later(n) { const v = '\u00e9\U0001f600' + n; return f(v, h) + d; }",
+    "export { b as renamed, c };", "export * from './lib.js';", "export class K { m() { return ns; } }",
+]
+_PLAIN_STATEMENTS = [
+    "console.log('\u2713');", "var q = 1; /* \u00fcn\u00efc\u00f6d\u00e9 */ q += 2;",
+    "import('./lazy.js').then((m) => m.z);", "function g(b) { return b + 1; }", "",
+]
+
+
+def _check_compiled(text: str, module: bool) -> None:
+    from mendel_py.compiler.esm import compile_dynamic_imports, compile_module
+    from mendel_py.compiler.jsdeps import scan
+    from mendel_py.original import restore, spans
+    from mendel_py.sourcemap import _edited_segments
+
+    body = text.encode("utf-8")
+    found = scan(body, "x.js")
+    compiled = compile_module(body, found, "x.js") if module else compile_dynamic_imports(body, found)
+    assert restore(compiled.source, compiled.original) == text
+    assert sum(span.end - span.start for span in spans(compiled.source, compiled.original)) == len(compiled.source)
+    generated, original = compiled.source.split("\n"), text.split("\n")
+    assert len(generated) == len(original)  # lines are kept
+    mapped = set()
+    for line, segments in enumerate(_edited_segments(compiled.source, compiled.original, text)):
+        for segment in segments:
+            if len(segment) == 1:
+                continue
+            column, at_line, at_column, name = segment
+            token = _TOKEN.match(from_utf16_column(generated[line], column)).group()
+            expected = name if name is not None else token
+            assert from_utf16_column(original[at_line], at_column).startswith(expected), (segment, token)
+            mapped.add((at_line, at_column))
+    kept = {
+        (line, utf16_length(row[:token.start()])) for line, row in enumerate(original) for token in _TOKEN.finditer(row)
+    } - {(line - 1, column) for line, column, _token in dropped_tokens(text)}
+    assert kept == mapped  # every token but the dropped syntax, each once
+
+
+@given(st.lists(st.sampled_from(_MODULE_STATEMENTS + _PLAIN_STATEMENTS), min_size=1, max_size=8, unique=True),
+       st.lists(st.sampled_from(["\n", " ", "\n\n"]), min_size=8, max_size=8))
+@settings(max_examples=60, deadline=None)
+def test_compiled_modules_map_every_kept_token_to_itself(statements: list[str], separators: list[str]) -> None:
+    if sum(s.startswith("export default") for s in statements) > 1:
+        statements = [s for s in statements if not s.startswith("export default")]
+    # (a declaration ending in `}` ends its line: the parser wants no statement after it)
+    text = "".join(s + (sep if not s.endswith("}") else "\n") for s, sep in zip(statements, separators))
+    if not any(s in _MODULE_STATEMENTS for s in statements):
+        text = "export {};\n" + text
+    _check_compiled(text, module=True)
+
+
+@pytest.mark.parametrize("statements", [_PLAIN_STATEMENTS, _PLAIN_STATEMENTS[::-1]])
+def test_commonjs_with_dynamic_imports_maps_every_token_to_itself(statements: list[str]) -> None:
+    _check_compiled("\n".join(statements) + "\n", module=False)
+
+
+def test_the_parse_cache_keeps_the_edits_with_the_compiled_source(tmp_path: Path) -> None:
+    make_project(tmp_path, ESM_FILES, ESM_RC)
+    cold = build(tmp_path)
+    path = tmp_path / "manifests" / "main.manifest.json"
+    written = path.read_bytes()
+    path.unlink()
+    warm = build(tmp_path)
+    assert cold.files_scanned == 5 and warm.files_scanned == 0
+    assert path.read_bytes() == written
+    document = json.loads(written)
+    with_original = {bundle["id"] for bundle in document["bundles"] if "original" in bundle["data"][0]}
+    assert with_original == {"main.js", "lib.js", "second.js", "lazy.js", "old.js"}  # old.js: import()

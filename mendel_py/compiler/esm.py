@@ -15,16 +15,20 @@ The output is what the packer's prelude already runs for CommonJS, so a bundle m
   prelude has it, else the already bundled module, as a namespace in a Promise.
 
 Lines are kept: the prologue is prepended to line 1 and removed statements leave their
-newlines, so a stack trace's line numbers are the file's.
+newlines, so a stack trace's line numbers are the file's. Columns move on the lines the compiler
+edits, so the result carries its edits reversed (`mendel_py/original.py`): source maps point
+at the file as written.
 `import.meta` and top-level `await` are build errors naming file and line.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from tree_sitter import Node
 
+from ..original import Edit
 from .errors import BuildError
 from .jsdeps import JsScan, string_value
 
@@ -50,14 +54,20 @@ _ANONYMOUS_DEFAULTS = {"function_expression": b"function", "generator_function":
 DEFAULT_LOCAL = "__mendel_default"
 
 
-def compile_dynamic_imports(source: bytes, scan: JsScan) -> str:
+class Compiled(NamedTuple):
+    """A compiled file: the registry function body, and its edits reversed (see `original.py`)."""
+
+    source: str
+    original: tuple[Edit, ...]
+
+
+def compile_dynamic_imports(source: bytes, scan: JsScan) -> Compiled:
     """A CommonJS file with `import("...")` calls: only those calls change (plus the helpers)."""
     edits = [(found.start, found.end, b"__mendel_import") for found in scan.lazy]
-    prologue = NS_HELPER + IMPORT_HELPER
-    return prologue + _apply(source, edits).decode("utf-8")
+    return _apply(NS_HELPER + IMPORT_HELPER, source, edits)
 
 
-def compile_module(source: bytes, scan: JsScan, file: str) -> str:
+def compile_module(source: bytes, scan: JsScan, file: str) -> Compiled:
     """The registry function body for the ES module `source` (already scanned)."""
     return _Compiler(source, scan, file).run()
 
@@ -73,7 +83,7 @@ class _Compiler:
         self.setup: list[str] = []  # requires and star re-exports, in source order
         self.modules = 0
 
-    def run(self) -> str:
+    def run(self) -> Compiled:
         root = self.scan.tree.root_node
         for statement in root.children:
             if statement.type == "import_statement":
@@ -96,7 +106,7 @@ class _Compiler:
             "function(){return m[k]})})(k)}"
             + getters + "".join(self.setup)
         )
-        return prologue + _apply(self.source, self.edits).decode("utf-8")
+        return _apply(prologue, self.source, self.edits)
 
     def _read(self, local: str) -> str:
         return self.bindings.get(local, local)
@@ -218,14 +228,20 @@ class _Compiler:
         return BuildError(message, self.file, node.start_point.row + 1)
 
 
-def _apply(source: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
-    parts, position = [], 0
+def _apply(prologue: str, source: bytes, edits: list[tuple[int, int, bytes]]) -> Compiled:
+    """`prologue` then `source` with `edits` (byte spans of `source`, with their new bytes)
+    applied; each edit, and the prologue, reversed in code points of the result."""
+    parts, position, length = [prologue], 0, len(prologue)
+    original: list[Edit] = [(0, length, "")] if prologue else []
     for start, end, text in sorted(edits, key=lambda edit: (edit[0], edit[1])):
-        parts.append(source[position:start])
-        parts.append(text)
+        kept, written = source[position:start].decode("utf-8"), text.decode("utf-8")
+        length += len(kept)
+        original.append((length, length + len(written), source[start:end].decode("utf-8")))
+        parts += (kept, written)
+        length += len(written)
         position = end
-    parts.append(source[position:])
-    return b"".join(parts)
+    parts.append(source[position:].decode("utf-8"))
+    return Compiled("".join(parts), tuple(original))
 
 
 def _text(node: Node) -> str:

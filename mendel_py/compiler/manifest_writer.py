@@ -17,6 +17,7 @@ import json
 from collections.abc import Hashable
 from typing import Any
 
+from ..original import encode
 from .graph import BundleGraph, BundleModule, ModuleVersion
 
 
@@ -91,6 +92,7 @@ def _data_entry(version: ModuleVersion) -> dict[str, Any]:
         "blake3": version.parsed.blake3,
         "deps": dict(sorted(version.deps.items())),
         **_lazy_field(version),
+        **_original_field(version),
     }
 
 
@@ -98,3 +100,9 @@ def _lazy_field(version: ModuleVersion) -> dict[str, Any]:
     """`lazy`: the deps reached only by `import()` (absent when none, as mendel-core writes it)."""
     lazy = sorted(spec for spec in version.parsed.lazy if version.deps.get(spec) not in (None, False))
     return {"lazy": lazy} if lazy else {}
+
+
+def _original_field(version: ModuleVersion) -> dict[str, Any]:
+    """`original`: a compiled source's edits, reversed (absent when the source is the file)."""
+    original = version.parsed.original
+    return {"original": encode(original)} if original else {}

@@ -19,7 +19,9 @@ from typing import Any
 from .atomic import write_atomically
 
 CACHE_DIR = ".mendel-cache"
-FORMAT_VERSION = 2  # 2: tree-sitter scans; JS entries carry lazy specifiers and compiled ES modules
+# 2: tree-sitter scans; JS entries carry lazy specifiers and compiled ES modules
+# 3: compiled JS entries carry their reversed edits (a manifest entry's `original`)
+FORMAT_VERSION = 3
 
 
 class ParseCache:

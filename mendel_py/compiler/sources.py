@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..hashcodec import file_blake3
+from ..original import Edit
 from .cssdeps import CssImport, find_imports, strip_imports
 from .errors import BuildError
 from .esm import compile_dynamic_imports, compile_module
@@ -34,6 +35,7 @@ class ParsedSource:
     blake3: str
     dependencies: tuple[Dependency, ...]
     lazy: tuple[str, ...] = ()  # specifiers reached only by `import("...")`
+    original: tuple[Edit, ...] = ()  # a compiled source's edits, reversed (`mendel_py/original.py`)
 
     @property
     def is_style(self) -> bool:
@@ -78,7 +80,7 @@ class SourceLoader:
             source = _json_module(text, file)
             dependencies = ()
         else:
-            source, dependencies, lazy = self._js(key, raw, text, file)
+            source, dependencies, lazy, original = self._js(key, raw, text, file)
         encoded = source.encode("utf-8")
         return ParsedSource(
             file=file,
@@ -88,6 +90,7 @@ class SourceLoader:
             blake3=file_blake3(source).hex(),
             dependencies=dependencies,
             lazy=lazy if kind == JS else (),
+            original=original if kind == JS else (),
         )
 
     def _read(self, file: str) -> bytes:
@@ -97,16 +100,24 @@ class SourceLoader:
         except OSError as error:
             raise BuildError(f"can't read file: {error.strerror}", file) from None
 
-    def _js(self, key: str, raw: bytes, text: str, file: str) -> tuple[str, tuple[Dependency, ...], tuple[str, ...]]:
-        """(source for the manifest, dependencies, lazy specifiers); ES modules come compiled."""
+    def _js(
+        self, key: str, raw: bytes, text: str, file: str
+    ) -> tuple[str, tuple[Dependency, ...], tuple[str, ...], tuple[Edit, ...]]:
+        """(source for the manifest, dependencies, lazy specifiers, edits that give the file
+        back); ES modules come compiled."""
         cached = self.cache.get(key)
         if cached is None:
             self.scanned += 1
             cached = _scan_js(raw, text, file)
             self.cache.put(key, cached)
-        deps, lazy, compiled = cached
+        deps, lazy, compiled, original = cached
         source = text if compiled is None else compiled
-        return source, tuple(Dependency(spec, line) for spec, line in deps), tuple(lazy)
+        return (
+            source,
+            tuple(Dependency(spec, line) for spec, line in deps),
+            tuple(lazy),
+            tuple((start, end, was) for start, end, was in original),
+        )
 
     def _css_imports(self, key: str, text: str, file: str) -> list[CssImport]:
         cached = self.cache.get(key)
@@ -118,7 +129,8 @@ class SourceLoader:
 
 
 def _scan_js(raw: bytes, text: str, file: str) -> list:
-    """[deps as [spec, line], lazy specifiers, compiled source or None] (the cached form)."""
+    """[deps as [spec, line], lazy specifiers, compiled source or None, its reversed edits as
+    [start, end, text]] (the cached form)."""
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     found = scan(body, file)
     deps = [[require.spec, require.line] for require in found.requires]
@@ -129,12 +141,12 @@ def _scan_js(raw: bytes, text: str, file: str) -> list:
             lazy.append(dynamic.spec)
             deps.append([dynamic.spec, dynamic.line])
     if found.is_module:
-        compiled: str | None = compile_module(body, found, file)
+        compiled = compile_module(body, found, file)
     elif found.lazy:
         compiled = compile_dynamic_imports(body, found)
     else:
-        compiled = None  # CommonJS: the text as is, byte for byte
-    return [deps, lazy, compiled]
+        return [deps, lazy, None, []]  # CommonJS: the text as is, byte for byte
+    return [deps, lazy, compiled.source, [list(edit) for edit in compiled.original]]
 
 
 def _decode(raw: bytes, file: str) -> str:
