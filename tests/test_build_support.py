@@ -25,6 +25,16 @@ bundles:
       - main.js
     manifest: manifests/main.manifest.json
 """
+# One folder (`src`), no variations, bundle `main` from `src/main.js`.
+FLAT_RC = """\
+base-config:
+  dir: ./src
+bundles:
+  main:
+    entries:
+      - main.js
+    manifest: manifests/main.manifest.json
+"""
 
 
 def write_files(root: Path, files: dict[str, str]) -> None:

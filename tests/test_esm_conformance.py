@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_build_support import FLAT_RC as RC
 from test_build_support import build, make_project
 
 from mendel_py.packer import pack_js
@@ -17,15 +18,6 @@ from mendel_py.trees import MendelTrees
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="needs node")
 
-RC = """\
-base-config:
-  dir: ./src
-bundles:
-  main:
-    entries:
-      - main.js
-    manifest: manifests/main.manifest.json
-"""
 
 # Runs a bundle in a fresh context with only `console`, then prints what it logged once every
 # promise has settled (lazy imports resolve in microtasks).

@@ -15,7 +15,7 @@ from werkzeug.test import Client
 
 from e2e_support import REPO, build_example_project
 from lazy_project import write_lazy_project
-from test_build_support import build, make_project
+from test_build_support import FLAT_RC, build, make_project
 from mendel_py.cli import cli
 from mendel_py.errors import ManifestError
 from mendel_py.sourcemap import _vlq, source_map
@@ -187,15 +187,6 @@ ESM_FILES = {
     "src/lazy.js": "export const z = 'lazy';\n",
     "src/old.js": "var lib = require('./lib.js');\nmodule.exports = import('./lazy.js').then(function (m) { return lib.f(m); });\n",
 }
-ESM_RC = """\
-base-config:
-  dir: ./src
-bundles:
-  main:
-    entries:
-      - main.js
-    manifest: manifests/main.manifest.json
-"""
 # What compiling drops: import statements, `export {...}` / `export * from` statements, and the
 # `export` / `export default` keywords before a declaration or value.
 _DROPPED_SYNTAX = re.compile(
@@ -230,7 +221,7 @@ def from_utf16_column(row: str, column: int) -> str:
 def test_es_modules_map_to_the_files_as_written(tmp_path: Path) -> None:
     modules = ensure_source_map_package()
     project = tmp_path / "project"
-    make_project(project, ESM_FILES, ESM_RC)
+    make_project(project, ESM_FILES, FLAT_RC)
     build(project)
     middleware, client = development_client(project)
     url = middleware.url_for_hash("main", hash_of(middleware.trees, "main", []))
@@ -255,7 +246,7 @@ def test_es_modules_map_to_the_files_as_written(tmp_path: Path) -> None:
 
 
 def test_a_malformed_original_is_refused_naming_file_module_and_field(tmp_path: Path) -> None:
-    make_project(tmp_path, ESM_FILES, ESM_RC)
+    make_project(tmp_path, ESM_FILES, FLAT_RC)
     build(tmp_path)
     path = tmp_path / "manifests" / "main.manifest.json"
     document = json.loads(path.read_text())
@@ -338,7 +329,7 @@ def test_commonjs_with_dynamic_imports_maps_every_token_to_itself(statements: li
 
 
 def test_the_parse_cache_keeps_the_edits_with_the_compiled_source(tmp_path: Path) -> None:
-    make_project(tmp_path, ESM_FILES, ESM_RC)
+    make_project(tmp_path, ESM_FILES, FLAT_RC)
     cold = build(tmp_path)
     path = tmp_path / "manifests" / "main.manifest.json"
     written = path.read_bytes()
