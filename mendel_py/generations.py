@@ -22,9 +22,9 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import blake3
 import yaml
@@ -33,6 +33,9 @@ from .config import BundleConfig, MendelConfig, config_from_dict
 from .errors import ConfigError, MendelError
 from .hashcodec import GENERATION_TAG_SIZE
 from .manifest import load_manifest
+from .manifest_cache import file_digest, manifest_digest
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -83,22 +86,34 @@ def store_dir(config: MendelConfig, setting: str | None = None) -> str | None:
 
 def project_files(config: MendelConfig) -> dict[str, bytes]:
     """The bytes that make up the project's generation on disk: its .mendelrc and manifests."""
-    files: dict[str, bytes] = {}
-    if config.path:
-        files[CONFIG_FILE] = _read(config.path, config.path, "the config")
+    return {name: _on_disk(_read_bytes, *where) for name, where in _project_paths(config).items()}
+
+
+def project_generation_id(config: MendelConfig) -> str:
+    """`generation_id(project_files(config))`, from the files' remembered digests: an unchanged
+    manifest is not read again (see `manifest_cache.file_digest`)."""
+    return _id({name: _on_disk(file_digest, *where) for name, where in _project_paths(config).items()})
+
+
+def generation_id(files: Mapping[str, bytes]) -> str:
+    """The content id of a generation: blake3 over every file's name and digest, in name order."""
+    return _id({name: manifest_digest(data) for name, data in files.items()})
+
+
+def _id(digests: Mapping[str, bytes]) -> str:
+    combined = blake3.blake3()
+    for name in sorted(digests):
+        combined.update(b"%s\0" % name.encode())
+        combined.update(digests[name])
+    return combined.hexdigest(length=_ID_BYTES)
+
+
+def _project_paths(config: MendelConfig) -> dict[str, tuple[str, str, str]]:
+    """Each file of the project's generation: (path, name shown in errors, what it is)."""
+    paths = {CONFIG_FILE: (config.path, config.path, "the config")} if config.path else {}
     for bundle in config.bundles.values():
-        files[_manifest_name(bundle.id)] = _read(bundle.manifest_path, bundle.manifest, bundle.id)
-    return files
-
-
-def generation_id(files: dict[str, bytes]) -> str:
-    """The content id of a generation: blake3 over every file's name and bytes, in name order."""
-    digest = blake3.blake3()
-    for name in sorted(files):
-        data = files[name]
-        digest.update(b"%s\0%d\0" % (name.encode(), len(data)))
-        digest.update(data)
-    return digest.hexdigest(length=_ID_BYTES)
+        paths[_manifest_name(bundle.id)] = (bundle.manifest_path, bundle.manifest, bundle.id)
+    return paths
 
 
 class GenerationStore:
@@ -282,10 +297,15 @@ def _is_id(name: str) -> bool:
     return len(name) == 2 * _ID_BYTES and all(c in "0123456789abcdef" for c in name)
 
 
-def _read(path: str, display: str, what: str) -> bytes:
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _on_disk(read: Callable[[str], T], path: str, display: str, what: str) -> T:
+    """`read(path)` of a project file, its failures as ConfigErrors."""
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        return read(path)
     except FileNotFoundError:
         raise ConfigError(
             f"{display}: manifest of bundle {what!r} not found; run `mendel build` first", path, None

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mmap
-import os
 import re
 import warnings
 import dataclasses
@@ -26,9 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
-Buffer = Union[bytes, mmap.mmap]
 T = TypeVar("T")
 
 from . import manifest_cache
@@ -220,45 +217,39 @@ def load_manifest(path: str, bundle: str, display: str | None = None) -> Manifes
     first load of a manifest's bytes parses and checks them.
     """
     shown = display or path
-    with _mapped(path, bundle, shown) as raw, _gc_paused():
-        digest = manifest_cache.manifest_digest(raw) if manifest_cache.enabled() else None
-        if digest is not None:
-            payload = manifest_cache.read(path, digest)
+    with _gc_paused():
+        if manifest_cache.enabled():
+            payload = manifest_cache.read(path, _reading(manifest_cache.file_digest, path, bundle, shown))
             if payload is not None and (kept := _from_payload(payload, shown, bundle)) is not None:
                 return kept
+        raw = _reading(_read_bytes, path, bundle, shown)
         try:
-            data = json.loads(bytes(raw))
+            data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
             raise ManifestError(f"invalid JSON{where}: {getattr(exc, 'msg', exc)}", shown) from None
         manifest = compile_manifest(data, shown, bundle)
         del data
-        if digest is not None:
-            manifest_cache.write(path, digest, _payload(manifest))
+        if manifest_cache.enabled():  # filed under the digest of the bytes just compiled
+            manifest_cache.write(path, manifest_cache.manifest_digest(raw), _payload(manifest))
     return manifest
 
 
-@contextmanager
-def _mapped(path: str, bundle: str, shown: str) -> Iterator[Buffer]:
-    """The manifest's bytes, memory-mapped (hashing them, the only thing a load with a compiled
-    form does with them, then copies nothing)."""
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _reading(read: Callable[[str], T], path: str, bundle: str, shown: str) -> T:
+    """`read(path)`, its failures as ManifestErrors that say what to do."""
     try:
-        with open(path, "rb") as handle:
-            if os.fstat(handle.fileno()).st_size == 0:
-                yield b""
-                return
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                yield mapped
+        return read(path)
     except FileNotFoundError:
         raise ManifestError(
             f"no manifest for bundle {bundle!r} yet: run `mendel build` (after every source edit too)",
             shown,
         ) from None
-    except IsADirectoryError as exc:
-        raise ManifestError(f"can't read manifest for bundle {bundle!r}: {exc.strerror}", shown) from None
     except OSError as exc:
-        if exc.errno is None:
-            raise
         raise ManifestError(f"can't read manifest for bundle {bundle!r}: {exc.strerror}", shown) from None
 
 

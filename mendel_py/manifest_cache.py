@@ -22,6 +22,9 @@ import mmap
 import os
 import sys
 import tempfile
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
 import blake3
@@ -42,6 +45,38 @@ def enabled() -> bool:
 def manifest_digest(raw: bytes | mmap.mmap) -> bytes:
     """The digest a manifest's compiled form is filed under (all cores on large manifests)."""
     return blake3.blake3(raw, max_threads=blake3.blake3.AUTO).digest()
+
+
+def file_digest(path: str) -> bytes:
+    """`manifest_digest` of the file at `path`, remembered while the file's size, times and inode
+    stay the same (as git's index does), so a generation id and then the load don't each read a
+    large manifest. A file changed in the last seconds isn't remembered: another write in the same
+    clock tick would leave its stat unchanged (git's "racily clean" files)."""
+    with open(path, "rb") as handle:
+        stat = os.fstat(handle.fileno())
+        key = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)
+        with _digests_lock:
+            found = _digests.get(path)
+            if found is not None and found[0] == key:
+                _digests.move_to_end(path)
+                return found[1]
+        if stat.st_size == 0:
+            digest = manifest_digest(b"")
+        else:
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                digest = manifest_digest(mapped)
+    if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) > _RACY_NS:
+        with _digests_lock:
+            _digests[path] = (key, digest)
+            if len(_digests) > _DIGESTS_KEPT:
+                _digests.popitem(last=False)
+    return digest
+
+
+_digests: OrderedDict[str, tuple[tuple[int, ...], bytes]] = OrderedDict()
+_digests_lock = threading.Lock()
+_DIGESTS_KEPT = 256
+_RACY_NS = 2_000_000_000
 
 
 def read(manifest_path: str, digest: bytes) -> Any | None:

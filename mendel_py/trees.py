@@ -34,6 +34,7 @@ from .generations import (
     generation_id,
     generation_tag,
     project_files,
+    project_generation_id,
 )
 from .manifest import Manifest, Module, load_manifest
 from .walk import Walk, Walker, gatherer
@@ -385,7 +386,7 @@ class MendelTrees:
         still the one."""
         store = self.store if self.store is not None and self._store_in_use(project) else None
         if store is None:
-            generation = generation_id(project_files(project))
+            generation = project_generation_id(project)
             if current is not None and current.id == generation:
                 return current
             return self._new_generation(project, generation, tagged=False)
@@ -407,19 +408,22 @@ class MendelTrees:
         """Publish the project's manifests when they are new (or changed on disk since the last
         look); returns the store's current generation."""
         try:
-            files = project_files(project)
+            generation = project_generation_id(project)
+            files = None if store.has(generation) else project_files(project)  # read only to publish
         except ConfigError:
             if store.current_id() is None:
                 raise
             return store.current_id()  # a host that ships only the store
-        generation = generation_id(files)
+        added = False
+        if files is not None:
+            generation = generation_id(files)  # of the bytes published
+
+            def validate(folder: str) -> None:
+                self._new_generation(generation_config(folder, project), generation, tagged=True)
+
+            _, added = store.publish(files, validate=validate)
         changed = generation != self._disk_id
         self._disk_id = generation
-
-        def validate(folder: str) -> None:
-            self._new_generation(generation_config(folder, project), generation, tagged=True)
-
-        _, added = store.publish(files, validate=validate)
         current = store.current_id()
         if added or current is None or (changed and not startup):
             store.set_current(generation)

@@ -126,3 +126,35 @@ def test_entries_are_read_only_mappings_of_the_manifest_fields(tmp_path) -> None
         entry["deps"]["x"] = "lib/util.js"
     with pytest.raises(KeyError):
         entry["nothing"]
+
+
+def test_file_digests_are_remembered_only_for_files_not_just_written(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "m.json"
+    path.write_bytes(b"one")
+    hashed = []
+    real = manifest_cache.manifest_digest
+    monkeypatch.setattr(manifest_cache, "manifest_digest", lambda raw: hashed.append(1) or real(raw))
+    assert manifest_cache.file_digest(str(path)) == real(b"one")
+    manifest_cache.file_digest(str(path))
+    assert len(hashed) == 2  # written a moment ago: a second write could keep its stat
+    old = os.stat(path).st_mtime - 60
+    os.utime(path, (old, old))
+    manifest_cache.file_digest(str(path))
+    manifest_cache.file_digest(str(path))
+    assert len(hashed) == 4  # changing the mtime changed the ctime: read once more, then kept
+    time_ns = manifest_cache.time.time_ns
+    monkeypatch.setattr(manifest_cache.time, "time_ns", lambda: time_ns() + 10**10)
+    manifest_cache.file_digest(str(path))
+    manifest_cache.file_digest(str(path))
+    assert len(hashed) == 5
+    path.write_bytes(b"two")
+    assert manifest_cache.file_digest(str(path)) == real(b"two")
+
+
+def test_the_generation_id_from_remembered_digests_is_the_published_one(tmp_path) -> None:
+    from mendel_py.config import load_config
+    from mendel_py.generations import generation_id, project_files, project_generation_id
+    from factory import write_project
+
+    config = load_config(str(write_project(tmp_path)))
+    assert project_generation_id(config) == generation_id(project_files(config))
