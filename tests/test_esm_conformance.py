@@ -82,6 +82,28 @@ CASES: dict[str, dict[str, str]] = {
                    "console.log(f('param'), g(), v, { v }.v, who() === undefined);\n",
         "lib.js": "export const v = 'outer';\nexport function who() { return this; }\n",
     },
+    "namespace objects": {
+        "main.js": "import * as ns from './lib.js';\n"
+                   "console.log(Object.isExtensible(ns), Object.isSealed(ns), Object.prototype.toString.call(ns));\n"
+                   "try { ns.extra = 1; } catch (e) { console.log('add', e.name); }\n"
+                   "try { ns.a = 2; } catch (e) { console.log('set', e.name); }\n"
+                   "try { delete ns.a; } catch (e) { console.log('delete', e.name); }\n"
+                   "console.log(Object.keys(ns).sort(), ns.extra, ns.a);\n",
+        "lib.js": "export const a = 1;\nexport * from './more.js';\nexport default 'd';\n",
+        "more.js": "export const m = 'm';\n",
+    },
+    "top-level this": {
+        "main.js": "console.log(this === undefined, typeof this);\nconst arrow = () => this;\n"
+                   "function plain() { return this; }\nclass K { f = this; static s() { return this === K; } }\n"
+                   "console.log(arrow() === undefined, plain() === undefined, new K().f instanceof K, K.s());\n"
+                   "try { this.x; } catch (e) { console.log(e.name); }\nexport {};\n",
+    },
+    "imports read in patterns, shadowed names assigned": {
+        "main.js": "import { a } from './lib.js';\nlet x;\n[x = a] = [];\n({ k: x = a } = {});\n"
+                   "function f(a) { a = 5; return a; }\nfor (const a of [7]) console.log(a);\n"
+                   "console.log(x, f(1), a);\n",
+        "lib.js": "export const a = 'A';\n",
+    },
     "dynamic import": {
         "main.js": "console.log('before');\nimport('./later.js').then((m) => { console.log(m.default, m.x);\n"
                    "  return import('./old.cjs'); }).then((m) => console.log(m.default.y));\nconsole.log('after');\n",
@@ -141,6 +163,13 @@ def test_require_of_an_es_module_gets_its_namespace(tmp_path: Path) -> None:
         ("export const a = 1;\nconsole.log(import.meta.url);\n", 2, "`import.meta`"),
         ("import './x.js';\n\nawait null;\n", 3, "top-level `await`"),
         ("export const a = 1;\nfor await (const x of []) {}\n", 2, "top-level `await`"),
+        ("import { a } from './x.js';\n\na = 2;\n", 3, "imported binding `a`"),
+        ("import { a } from './x.js';\nfunction f() {\n  (a) += 1;\n}\n", 3, "imported binding `a`"),
+        ("import * as ns from './x.js';\nexport function f() { ns++; }\n", 2, "imported binding `ns`"),
+        ("import d from './x.js';\nfor (d of []) {}\n", 2, "imported binding `d`"),
+        ("import { a } from './x.js';\nlet b;\n[b, ...a] = [];\n", 3, "imported binding `a`"),
+        ("import { a } from './x.js';\n({ k: a } = {});\n", 2, "imported binding `a`"),
+        ("import { a } from './x.js';\nconst o = {};\n({ a = 1 } = o);\n", 3, "imported binding `a`"),
     ],
 )
 def test_unsupported_module_features_name_file_and_line(tmp_path: Path, text: str, line: int, fragment: str) -> None:

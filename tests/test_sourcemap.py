@@ -277,7 +277,7 @@ _MODULE_STATEMENTS = [
 ]
 _PLAIN_STATEMENTS = [
     "console.log('\u2713');", "var q = 1; /* \u00fcn\u00efc\u00f6d\u00e9 */ q += 2;",
-    "import('./lazy.js').then((m) => m.z);", "function g(b) { return b + 1; }", "",
+    "import('./lazy.js').then((m) => m.z);", "function g(b) { return b + 1; }", "", "console.log(this);",
 ]
 
 

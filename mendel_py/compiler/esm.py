@@ -3,7 +3,9 @@
 The output is what the packer's prelude already runs for CommonJS, so a bundle may mix both:
 
 - `exports` gets `__esModule` and one enumerable getter per export, defined before anything
-  runs, so importers (and cycles) see live bindings: a getter reads the local variable.
+  runs, so importers (and cycles) see live bindings: a getter reads the local variable. Then
+  it is made a namespace object as node's: `Symbol.toStringTag` "Module", not extensible.
+- Top-level `this` is `undefined`; assigning to an imported binding is a build error.
 - Every `import` / `export ... from` becomes a `require` at the top, in source order (imports
   are hoisted in the spec too). A reference to an imported name is rewritten to a property
   read on the required namespace (`a` -> `__mendel_m0.a`), which keeps bindings live; a call
@@ -90,7 +92,7 @@ class _Compiler:
                 self._import(statement)
             elif statement.type == "export_statement":
                 self._export(statement)
-        self._check_and_rewrite(root, dict(self.bindings), in_function=False)
+        self._check_and_rewrite(root, dict(self.bindings), in_function=False, binds_this=False)
         for found in self.scan.lazy:
             self.edits.append((found.start, found.end, b"__mendel_import"))
         getters = "".join(
@@ -105,6 +107,8 @@ class _Compiler:
             "!Object.prototype.hasOwnProperty.call(exports,k))(function(k){__mendel_x(k,"
             "function(){return m[k]})})(k)}"
             + getters + "".join(self.setup)
+            # a namespace object, as node's: tagged "Module", no property added after this
+            + 'Object.defineProperty(exports,Symbol.toStringTag,{value:"Module"});Object.preventExtensions(exports);'
         )
         return _apply(prologue, self.source, self.edits)
 
@@ -188,7 +192,10 @@ class _Compiler:
 
     # ---------------------------------------------------- references, errors
 
-    def _check_and_rewrite(self, node: Node, active: dict[str, str], in_function: bool) -> None:
+    def _check_and_rewrite(self, node: Node, active: dict[str, str], in_function: bool, binds_this: bool) -> None:
+        """Rewrite references to imports and top-level `this` below `node`; refuse what a
+        registry can't do. `active`: the imports not shadowed here; `binds_this`: inside a
+        function or class body that has its own `this`."""
         for child in node.children:
             kind = child.type
             if kind in ("import_statement",) or (kind == "export_statement" and child.child_by_field_name("source")):
@@ -199,9 +206,15 @@ class _Compiler:
                 kind == "for_in_statement" and any(c.type == "await" for c in child.children)
             )):
                 raise self._error("top-level `await` is not supported in a bundled module", child)
+            if kind == "this" and not binds_this:
+                # a module's top-level `this` is undefined (the registry calls it on `exports`)
+                self.edits.append((child.start_byte, child.end_byte, b"(void 0)"))
+                continue
             if kind == "identifier" and active:
                 self._reference(child, active)
                 continue
+            if kind == "shorthand_property_identifier_pattern" and _text(child) in active:
+                raise self._assignment_error(child)
             if kind == "shorthand_property_identifier" and child.text.decode() in active:
                 name = _text(child)
                 self.edits.append((child.start_byte, child.end_byte, f"{name}:{active[name]}".encode()))
@@ -213,19 +226,49 @@ class _Compiler:
                 shadowed = _scope_names(child) & active.keys()
                 if shadowed:
                     inner = {k: v for k, v in active.items() if k not in shadowed}
-            self._check_and_rewrite(child, inner, in_function or kind in _FUNCTIONS)
+            self._check_and_rewrite(
+                child, inner, in_function or kind in _FUNCTIONS,
+                binds_this or (kind in _FUNCTIONS and kind != "arrow_function") or kind == "class_body",
+            )
 
     def _reference(self, node: Node, active: dict[str, str]) -> None:
         expression = active.get(_text(node))
         if expression is None:
             return
+        if _is_assigned(node):
+            raise self._assignment_error(node)
         parent = node.parent
         if parent is not None and parent.type == "call_expression" and parent.child_by_field_name("function") == node:
             expression = f"(0,{expression})"
         self.edits.append((node.start_byte, node.end_byte, expression.encode()))
 
+    def _assignment_error(self, node: Node) -> BuildError:
+        # A TypeError at run time in the spec; refused here, where the file and line are known.
+        return self._error(f"assignment to the imported binding `{_text(node)}` (imports are read-only)", node)
+
     def _error(self, message: str, node: Node) -> BuildError:
         return BuildError(message, self.file, node.start_point.row + 1)
+
+
+_TARGET_PARENTS = frozenset(("array_pattern", "rest_pattern", "object_pattern", "update_expression"))
+_TARGET_FIELDS = {  # parent kind -> the field that holds an assignment target
+    "assignment_expression": "left", "augmented_assignment_expression": "left", "for_in_statement": "left",
+    "assignment_pattern": "left", "object_assignment_pattern": "left", "pair_pattern": "value",
+}
+
+
+def _is_assigned(node: Node) -> bool:
+    """Whether an identifier is written to: `a = 1`, `a += 1`, `a++`, `(a) = 1`, `for (a of x)`,
+    `[a] = x`, `({ k: a } = x)` (a default value in a pattern is read, not written)."""
+    child, parent = node, node.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        child, parent = parent, parent.parent
+    if parent is None:
+        return False
+    if parent.type in _TARGET_PARENTS:
+        return True
+    field = _TARGET_FIELDS.get(parent.type)
+    return field is not None and parent.child_by_field_name(field) == child
 
 
 def _apply(prologue: str, source: bytes, edits: list[tuple[int, int, bytes]]) -> Compiled:

@@ -21,7 +21,9 @@ from .atomic import write_atomically
 CACHE_DIR = ".mendel-cache"
 # 2: tree-sitter scans; JS entries carry lazy specifiers and compiled ES modules
 # 3: compiled JS entries carry their reversed edits (a manifest entry's `original`)
-FORMAT_VERSION = 3
+# 4: ES modules compile to sealed namespaces and an undefined top-level `this`
+# Bump it with every change to what the compiler writes: the key is only the file's bytes.
+FORMAT_VERSION = 4
 
 
 class ParseCache:
