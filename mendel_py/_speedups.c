@@ -34,12 +34,44 @@ static int stack_reserve(Stack *stack, Py_ssize_t extra)
     return 0;
 }
 
-/* Push the successors of `m` (a tuple of module indices) onto the stack, last first. */
-static int push_children(Stack *stack, PyObject *children, Py_ssize_t m, Py_ssize_t count)
+/* The fixed successors of every module, all in one int array: module m's are
+   targets[offsets[m]:offsets[m + 1]] (read in a walk's inner loop, so kept compact). */
+typedef struct {
+    const int *offsets;
+    const int *targets;
+    Py_ssize_t edges;
+} Graph;
+
+static int push_target(Stack *stack, Py_ssize_t m, Py_ssize_t target, Py_ssize_t count)
+{
+    if (target < 0 || target >= count) {
+        PyErr_Format(PyExc_IndexError, "module %zd names module %zd of %zd", m, target, count);
+        return -1;
+    }
+    stack->items[stack->size++] = target;
+    return 0;
+}
+
+/* Push the successors of `m` onto the stack, last first: children[m] (a tuple of module indices)
+   where the walk set one, else the graph's. */
+static int push_children(Stack *stack, const Graph *graph, PyObject *children, Py_ssize_t m, Py_ssize_t count)
 {
     PyObject *successors = PyList_GET_ITEM(children, m);
+    if (successors == Py_None) {
+        int start = graph->offsets[m], end = graph->offsets[m + 1];
+        if (start < 0 || end < start || end > graph->edges) {
+            PyErr_Format(PyExc_ValueError, "offsets of module %zd are out of range", m);
+            return -1;
+        }
+        if (stack_reserve(stack, end - start) < 0)
+            return -1;
+        for (int k = end - 1; k >= start; k--)
+            if (push_target(stack, m, graph->targets[k], count) < 0)
+                return -1;
+        return 0;
+    }
     if (!PyTuple_Check(successors)) {
-        PyErr_Format(PyExc_TypeError, "children[%zd] must be a tuple", m);
+        PyErr_Format(PyExc_TypeError, "children[%zd] must be a tuple or None", m);
         return -1;
     }
     Py_ssize_t size = PyTuple_GET_SIZE(successors);
@@ -49,11 +81,8 @@ static int push_children(Stack *stack, PyObject *children, Py_ssize_t m, Py_ssiz
         Py_ssize_t target = PyLong_AsSsize_t(PyTuple_GET_ITEM(successors, k));
         if (target == -1 && PyErr_Occurred())
             return -1;
-        if (target < 0 || target >= count) {
-            PyErr_Format(PyExc_IndexError, "children[%zd] names module %zd of %zd", m, target, count);
+        if (push_target(stack, m, target, count) < 0)
             return -1;
-        }
-        stack->items[stack->size++] = target;
     }
     return 0;
 }
@@ -124,16 +153,19 @@ done:
 static PyObject *walk_plan(PyObject *module, PyObject *args)
 {
     PyObject *roots, *children, *numbers, *on_branch;
-    Py_buffer branch_flags;
-    if (!PyArg_ParseTuple(args, "O!O!O!y*O", &PyTuple_Type, &roots, &PyList_Type, &children,
-                          &PyTuple_Type, &numbers, &branch_flags, &on_branch))
+    Py_buffer branch_flags, offsets, targets;
+    if (!PyArg_ParseTuple(args, "O!y*y*O!O!y*O", &PyTuple_Type, &roots, &offsets, &targets, &PyList_Type,
+                          &children, &PyTuple_Type, &numbers, &branch_flags, &on_branch))
         return NULL;
     Py_ssize_t count = PyList_GET_SIZE(children);
+    Graph graph = {offsets.buf, targets.buf, targets.len / (Py_ssize_t)sizeof(int)};
     PyObject *resolved_obj = NULL, *result = NULL;
     Py_ssize_t *order = NULL, length = 0;
     Stack stack = {NULL, 0, 0};
-    if (PyTuple_GET_SIZE(numbers) != count || branch_flags.len != count) {
-        PyErr_SetString(PyExc_ValueError, "children, numbers and is_branch must have one item per module");
+    if (PyTuple_GET_SIZE(numbers) != count || branch_flags.len != count
+        || offsets.len != (count + 1) * (Py_ssize_t)sizeof(int)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "children, numbers and is_branch need one item per module, offsets one more");
         goto done;
     }
     const char *is_branch = branch_flags.buf;
@@ -162,7 +194,7 @@ static PyObject *walk_plan(PyObject *module, PyObject *args)
         if (visit(root, order, &length, is_branch, on_branch, numbers) < 0)
             goto done;
         stack.size = 0;
-        if (push_children(&stack, children, root, count) < 0)
+        if (push_children(&stack, &graph, children, root, count) < 0)
             goto done;
         while (stack.size) {
             Py_ssize_t m = stack.items[--stack.size];
@@ -171,7 +203,7 @@ static PyObject *walk_plan(PyObject *module, PyObject *args)
             resolved[m] = 1;
             if (m != root && visit(m, order, &length, is_branch, on_branch, numbers) < 0)
                 goto done;
-            if (push_children(&stack, children, m, count) < 0)
+            if (push_children(&stack, &graph, children, m, count) < 0)
                 goto done;
         }
         resolved[root] = 1;
@@ -181,6 +213,8 @@ static PyObject *walk_plan(PyObject *module, PyObject *args)
 
 done:
     PyBuffer_Release(&branch_flags);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&targets);
     PyMem_Free(stack.items);
     PyMem_Free(order);
     Py_XDECREF(resolved_obj);
@@ -189,11 +223,13 @@ done:
 
 static PyMethodDef methods[] = {
     {"walk_plan", walk_plan, METH_VARARGS,
-     "walk_plan(roots, children, numbers, is_branch, on_branch)\n"
+     "walk_plan(roots, offsets, targets, children, numbers, is_branch, on_branch)\n"
      "-> (order, index_order, branch_seq, branch_positions)\n\n"
-     "mendel_py.walk._walk_order and the plan made of it, in C. `numbers` is\n"
-     "tuple(range(len(children))), whose int objects the tuples share; `on_branch` is None or\n"
-     "called with each branch point reached, first thing (it may set children[m])."},
+     "mendel_py.walk._walk_order and the plan made of it, in C. Module m's successors are\n"
+     "children[m] when that is a tuple, else (None) targets[offsets[m]:offsets[m + 1]] (arrays\n"
+     "of C ints). `numbers` is tuple(range(len(children))) (its int objects make the tuples);\n"
+     "`on_branch` is None or called with each branch point reached, first thing (it may set\n"
+     "children[m])."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import compress
+from array import array
+from itertools import accumulate, chain, compress
 from operator import itemgetter
 from typing import TypeVar
 
@@ -107,6 +108,11 @@ class Walker:
         for m in manifest.branch_points:
             self._is_branch[m] = 1
         self._fixed = [entries[0] for entries in manifest.successors]
+        # the same successors as one compact int array, for the walk in C (see _speedups.c)
+        self._graph = (
+            array("i", accumulate(map(len, self._fixed), initial=0)),
+            array("i", chain.from_iterable(self._fixed)),
+        )
         self._structural, self._classes, self._class_successors = _structure(manifest)
         self._shape_position = {m: k for k, m in enumerate(self._structural)}
         self._folder_entries = _folder_entries(manifest)
@@ -199,7 +205,7 @@ class Walker:
 
     def _walk_branches(self, branches: tuple[int, ...]) -> tuple[Plan, dict[int, int], Shape]:
         """One walk that takes the next branch index at each branch point it reaches."""
-        successors = list(self._fixed)
+        successors = self._start_children()
         shape = [0] * len(self._structural)
         choices: dict[int, int] = {}
 
@@ -233,18 +239,28 @@ class Walker:
         return plan
 
     def _build_plan(self, shape: Shape) -> Plan:
-        successors = list(self._fixed)
+        successors = self._start_children()
         for m, classes_successors, c in zip(self._structural, self._class_successors, shape):
             successors[m] = classes_successors[c]
         return self._walk_plan(successors)
 
+    def _start_children(self) -> list[tuple[int, ...] | None]:
+        """Each module's successors, for a walk to set those of structural modules in: the walk
+        in C reads the others (None) from the compact graph."""
+        if _walk_plan_c is not None:
+            return [None] * len(self._fixed)
+        return list(self._fixed)
+
     def _walk_plan(
-        self, successors: list[tuple[int, ...]], on_branch: Callable[[int], None] | None = None
+        self, successors: list[tuple[int, ...] | None], on_branch: Callable[[int], None] | None = None
     ) -> Plan:
         """The plan of a walk from the manifest's roots (`_walk_order`), in C where the extension
         was built."""
         if _walk_plan_c is not None:
-            return Plan(*_walk_plan_c(self.manifest.roots, successors, self._numbers, self._is_branch, on_branch))
+            offsets, targets = self._graph
+            return Plan(*_walk_plan_c(
+                self.manifest.roots, offsets, targets, successors, self._numbers, self._is_branch, on_branch
+            ))
         return self._plan_from_walk(*_walk_order(self.manifest.roots, successors, self._is_branch, on_branch))
 
     def _plan_from_walk(self, order: tuple[int, ...], walked: bytearray) -> Plan:

@@ -4,8 +4,10 @@ from __future__ import annotations
 import hashlib
 import random
 
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import accumulate, chain
 
 import blake3
 import pytest
@@ -173,27 +175,43 @@ def walk_order(roots: tuple[int, ...], successors: list[tuple[int, ...]]) -> tup
     index_order = tuple(m for m in range(len(successors)) if walked[m])
     assert index_order == tuple(sorted(order))
     count = len(children)
-    in_c = walk_module._walk_plan_c(roots, children, tuple(range(count)), bytearray(count), None)
+    numbers, flags = tuple(range(count)), bytearray(count)
+    in_c = walk_module._walk_plan_c(roots, *graph(children), [None] * count, numbers, flags, None)
     assert in_c == (order, index_order, (), ())
+    no_graph = array("i", [0] * (count + 1)), array("i")
+    assert walk_module._walk_plan_c(roots, *no_graph, list(children), numbers, flags, None) == in_c
+
     return order
 
 
+def graph(children: list[tuple[int, ...]]) -> tuple[array, array]:
+    """The compact graph the C walk reads (offsets, targets)."""
+    return array("i", accumulate(map(len, children), initial=0)), array("i", chain.from_iterable(children))
+
+
 def test_the_c_walk_refuses_bad_tables_and_passes_errors_on() -> None:
-    walk_plan = walk_module._walk_plan_c
+    def walk_plan(roots, children, flags=bytearray(2), on_branch=None, compact=None):
+        offsets, targets = compact or graph([c or () for c in children])
+        return walk_module._walk_plan_c(roots, offsets, targets, children, (0, 1), flags, on_branch)
+
     with pytest.raises(IndexError):
-        walk_plan((0,), [(1,), (5,)], (0, 1), bytearray(2), None)
+        walk_plan((0,), [(1,), (5,)])
     with pytest.raises(IndexError):
-        walk_plan((2,), [(), ()], (0, 1), bytearray(2), None)
+        walk_plan((0,), [None, None], compact=graph([(5,), ()]))
+    with pytest.raises(IndexError):
+        walk_plan((2,), [(), ()])
     with pytest.raises(ValueError):
-        walk_plan((0,), [(), ()], (0, 1), bytearray(3), None)
+        walk_plan((0,), [(), ()], flags=bytearray(3))
+    with pytest.raises(ValueError):
+        walk_plan((0,), [None, None], compact=(array("i", [0, 9, 0]), array("i")))
     with pytest.raises(TypeError):
-        walk_plan((0,), [[1], ()], (0, 1), bytearray(2), None)
+        walk_plan((0,), [[1], ()])
 
     def refuse(m: int) -> None:
         raise LookupError(m)
 
     with pytest.raises(LookupError) as raised:
-        walk_plan((0,), [(1,), ()], (0, 1), bytearray(b"\x00\x01"), refuse)
+        walk_plan((0,), [(1,), ()], flags=bytearray(b"\x00\x01"), on_branch=refuse)
     assert raised.value.args == (1,)
 
 
