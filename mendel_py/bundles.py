@@ -8,16 +8,23 @@ ETags hash nothing: a bundle URL's hash already names the content (it digests ev
 tree), so the ETag is the hash, the packer's output format and the coder's tag (library, level) --
 the same on every host and process. Each coding is its own representation with its own strong
 ETag; `If-None-Match` with the ETag of any coding of the same hash answers 304.
+
+With `recompress`, a compressed representation asked for a second time is re-encoded at the best
+levels off the request path (`mendel_py.recompress`) and replaces the fast one, with the ETag of
+its coder. It is off by default: a URL's bytes and ETag then change once, and hosts behind one CDN
+may answer the same URL differently until each has upgraded (all correct, strong ETags name
+bytes); it pays where an origin serves bundles itself, many times each.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from werkzeug.http import parse_etags, quote_etag
 
 from .cache import Cache, CacheStats
-from .compression import IDENTITY, Coder, brotli_available, request_path_coders
+from .compression import IDENTITY, Coder, best_coders, brotli_available, request_path_coders
+from .recompress import Recompressor
 from .store import BundleStore
 from .tags import integrity_of
 
@@ -52,6 +59,8 @@ class Representation:
     not_modified_headers: Headers
     size: int
     path: str | None = None
+    final: bool = True
+    """False while a better-compressed representation may still be made (`mendel_py.recompress`)."""
 
     @property
     def weight(self) -> int:
@@ -66,7 +75,8 @@ DIGEST_CACHE_BYTES = 2 * 1024 * 1024
 
 
 def _representation(
-    body: bytes, content_type: str, encoding: str, etag: str, path: str | None = None, size: int | None = None
+    body: bytes, content_type: str, encoding: str, etag: str, path: str | None = None, size: int | None = None,
+    final: bool = True,
 ) -> Representation:
     """Prebuilt header lists for serving `body` (already in `encoding`), or the file at `path`."""
     shared = [
@@ -85,7 +95,7 @@ def _representation(
     ]
     if encoding != IDENTITY:
         headers.append(("Content-Encoding", encoding))
-    return Representation(body, content_type, encoding, etag, headers + shared, list(shared), length, path)
+    return Representation(body, content_type, encoding, etag, headers + shared, list(shared), length, path, final)
 
 
 class BundleCache:
@@ -103,13 +113,23 @@ class BundleCache:
         coders: Mapping[str, Coder] | None = None,
         store: BundleStore | None = None,
         pack_format: str = PACK_FORMAT,
+        recompress: bool = False,
+        best: Mapping[str, Coder] | None = None,
     ):
         """`coders`: coding -> Coder, best first (default: `request_path_coders(use_brotli)`).
         `pack_format`: the ETags' name for how bundles are packed (another for other bytes, e.g.
-        development bundles that point at their source maps)."""
+        development bundles that point at their source maps).
+        `recompress`: re-encode representations asked for again with `best` (default:
+        `best_coders(use_brotli)`, for the codings offered) on a background thread."""
         self.pack_format = pack_format
         self.coders = dict(coders) if coders is not None else request_path_coders(use_brotli)
         self.encodings: tuple[str, ...] = tuple(self.coders)
+        best = best if best is not None else best_coders(use_brotli)
+        self.best: dict[str, Coder] = {
+            coding: coder for coding, coder in best.items()
+            if recompress and coding in self.coders and coder.tag != self.coders[coding].tag
+        }
+        self.recompressor = Recompressor() if self.best else None
         self.store = store
         self._cache: Cache[Representation] = Cache(max_bytes, sketch_width=1024)
         self._digests: Cache[str] = Cache(DIGEST_CACHE_BYTES, sketch_width=1024)
@@ -136,11 +156,12 @@ class BundleCache:
         """Drop one representation from memory (e.g. its stored file was evicted meanwhile)."""
         self._cache.pop((bundle, hash, encoding))
 
-    def etag(self, hash: str, encoding: str) -> str:
-        """The (unquoted) strong ETag of `hash`'s representation in `encoding`."""
+    def etag(self, hash: str, encoding: str, coder: Coder | None = None) -> str:
+        """The (unquoted) strong ETag of `hash`'s representation in `encoding` (made by `coder`,
+        default the request path's)."""
         if encoding == IDENTITY:
             return f"{hash}.{self.pack_format}"
-        return f"{hash}.{self.pack_format}.{self.coders[encoding].tag}"
+        return f"{hash}.{self.pack_format}.{(coder or self.coders[encoding]).tag}"
 
     def etag_matches(self, if_none_match: str, hash: str) -> bool:
         """True if an If-None-Match value names any representation of `hash` (or is ``*``)."""
@@ -176,19 +197,67 @@ class BundleCache:
         key = (bundle, hash, encoding)
         found = self._cache.get(key)
         if found is not None:
+            if not found.final and self.recompressor is not None:
+                self.recompressor.submit(key, lambda: self._recompress(key, found, pack))
             return found
         if self.store is None:
             body, made_encoding = self._encoded(self._identity_body(bundle, hash, pack), encoding)
-            made = _representation(body, content_type, made_encoding, self.etag(hash, made_encoding))
+            made = _representation(body, content_type, made_encoding, self.etag(hash, made_encoding),
+                                   final=made_encoding not in self.best)
         else:
             made = self._stored(self.store, bundle, hash, encoding, content_type, pack)
         self._cache.put(key, made, made.weight)
         return made
 
+    def _recompress(self, key: tuple[str, str, str], current: Representation, pack: Packer) -> None:
+        """Swap `current` for the same bundle encoded by the best coder (a background job)."""
+        bundle, hash, encoding = key
+        coder = self.best[encoding]
+        etag = self.etag(hash, encoding, coder)
+        better: Representation | None
+        if self.store is None:
+            body = coder.compress(self._identity_body(bundle, hash, pack))
+            better = _representation(body, current.content_type, encoding, etag) if len(body) < current.size else None
+        else:
+            better = self._stored_best(self.store, bundle, hash, encoding, current.content_type, pack, current.size)
+        if better is None:  # not smaller: keep what there is, and stop trying
+            better = replace(current, final=True)
+        if self._cache.peek(key) is current:  # not evicted or replaced meanwhile
+            self._cache.put(key, better, better.weight)
+
+    def _stored_best(
+        self, store: BundleStore, bundle: str, hash: str, encoding: str, content_type: str,
+        pack: Packer | None, smaller_than: int = 0,
+    ) -> Representation | None:
+        """The best-coded file of the representation: found in the store, or (given `pack`)
+        made and stored when smaller than `smaller_than` bytes; None when there is none."""
+        coder = self.best.get(encoding)
+        if coder is None:
+            return None
+        etag = self.etag(hash, encoding, coder)
+        name = store.file_name(bundle, etag)
+        size = store.size(name)
+        if size is None and pack is not None:
+            with store.locked(name):
+                size = store.size(name)
+                if size is None:
+                    body = coder.compress(self._identity_body(bundle, hash, pack))
+                    if len(body) >= smaller_than:
+                        return None
+                    store.write(name, body)
+                    size = len(body)
+        if size is None:
+            return None
+        return _representation(b"", content_type, encoding, etag, store.path(name), size)
+
     def _stored(
         self, store: BundleStore, bundle: str, hash: str, encoding: str, content_type: str, pack: Packer
     ) -> Representation:
-        """The representation's file, made once per host: under the name's lock, by one worker."""
+        """The representation's file, made once per host: under the name's lock, by one worker
+        (the best-coded one when another worker already made it)."""
+        best = self._stored_best(store, bundle, hash, encoding, content_type, None)
+        if best is not None:
+            return best
         name = store.file_name(bundle, self.etag(hash, encoding))
         size = store.size(name)
         plain = b""
@@ -204,7 +273,8 @@ class BundleCache:
         if size is None:  # compression didn't pay: serve (and store) identity
             return self._stored(store, bundle, hash, IDENTITY, content_type, lambda: plain)
         path = store.path(name)
-        return _representation(b"", content_type, encoding, self.etag(hash, encoding), path, size)
+        return _representation(b"", content_type, encoding, self.etag(hash, encoding), path, size,
+                               final=encoding not in self.best)
 
     def _encoded(self, body: bytes, encoding: str) -> tuple[bytes, str]:
         """(body, coding it is in): compressed in `encoding`, or identity when that isn't smaller."""

@@ -124,6 +124,8 @@ class MendelMiddleware:
     `cache_bytes`: budget of the packed-bundle cache, all content codings counted.
     `store_dir`: folder of the on-disk bundle store shared by the workers of a host (`store.py`;
     None, the default, keeps bundles in memory only); `store_bytes` bounds it.
+    `recompress`: re-encode a compressed bundle asked for again at the best levels (gzip 9,
+    brotli 9), off the request path (`mendel_py.recompress`; off by default: see `bundles`).
     `route`: the bundle URL pattern; default the config's `route-config.hash`.
     `url_prefix`: put in front of built bundle URLs (a CDN origin or a mount path) instead of the
     request's SCRIPT_NAME; requests are matched on PATH_INFO without it.
@@ -160,6 +162,7 @@ class MendelMiddleware:
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         store_dir: str | os.PathLike[str] | None = None,
         store_bytes: int = DEFAULT_STORE_BYTES,
+        recompress: bool = False,
         route: str | None = None,
         url_prefix: str = "",
         development: bool = False,
@@ -186,7 +189,7 @@ class MendelMiddleware:
         store = BundleStore(store_dir, store_bytes) if store_dir is not None else None
         # development bundles end with a sourceMappingURL line: other bytes, other ETags
         pack_format = PACK_FORMAT + _DEV_FORMAT if development else PACK_FORMAT
-        self.cache = BundleCache(cache_bytes, store=store, pack_format=pack_format)
+        self.cache = BundleCache(cache_bytes, store=store, pack_format=pack_format, recompress=recompress)
         self.variations_loader = variations_loader
         self.cookie_name = cookie_name
         self.query_override = query_override
