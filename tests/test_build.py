@@ -363,6 +363,19 @@ def test_command_builds_then_check_passes(shop: Path) -> None:
     assert code == 0 and "(up to date)" in out
 
 
+@pytest.mark.parametrize("store", ["off", "on"])
+def test_command_leaves_compiled_manifests_for_the_servers(shop: Path, monkeypatch, store: str) -> None:
+    from mendel_py.manifest_cache import CACHE_DIR
+
+    if store == "off":
+        monkeypatch.setenv("MENDEL_GENERATIONS", "off")
+    else:
+        monkeypatch.setenv("MENDEL_GENERATIONS", str(shop / "generations"))
+    assert invoke("--basedir", str(shop), "-q")[0] == 0
+    kept = sorted(p.relative_to(shop).parts[0] for p in shop.rglob(f"{CACHE_DIR}/*.bin"))
+    assert kept == (["manifests"] if store == "off" else ["generations"])
+
+
 def test_command_check_lists_stale_manifests_and_exits_1(shop: Path) -> None:
     code, _, err = invoke("--basedir", str(shop), "--check", "--quiet")
     assert code == 1

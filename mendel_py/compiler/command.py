@@ -45,7 +45,7 @@ class ClickProgress:
 def build_command(options: Options, check: bool, quiet: bool) -> None:
     """Compile the project's sources into one Mendel manifest per bundle."""
     from ..config import load_config
-    from ..generations import publish_project
+    from ..generations import publish_project, validate_generation
     from . import build_manifests
 
     progress = ClickProgress(sys.stderr) if _wants_progress(quiet, options.as_json) else None
@@ -54,6 +54,10 @@ def build_command(options: Options, check: bool, quiet: bool) -> None:
             config = load_config(options.basedir, env=options.env)
             report = build_manifests(config, check=check, progress=progress)
             published = None if check else publish_project(config)
+            if published is None and not check:
+                # no generation store: load the manifests as a server would, which also keeps
+                # their compiled forms, so a server's first start doesn't parse them
+                validate_generation(config)
     finally:
         if progress is not None:
             progress.close()
