@@ -22,6 +22,7 @@ import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -62,18 +63,19 @@ class Entry(Mapping[str, Any]):
     as the manifest spelled them only when asked for.
     """
 
-    STORED = ("id", "file", "variation", "source", "sha", "blake3", "specs", "targets", "successors",
+    STORED = ("id", "_file", "variation", "source", "sha", "blake3", "specs", "targets", "successors",
               "lazy", "extra", "_sha_text")
     """The fields a compiled manifest keeps, in the constructor's order (`ids` is the manifest's)."""
     __slots__ = (*STORED, "_ids")
 
     def __init__(
-        self, id: str, file: str, variation: str, source: str, sha: bytes, blake3: bytes,
+        self, id: str, file: str | None, variation: str, source: str, sha: bytes, blake3: bytes,
         specs: tuple[str, ...], targets: tuple[int, ...], successors: tuple[int, ...],
         lazy: tuple[str, ...], extra: dict[str, Any] | None, sha_text: str | None, ids: Sequence[str],
     ):
         self.id = id
-        self.file = file
+        # most files are "<folder>/<module id>": those are made when asked for, not kept
+        self._file = None if file is None or file == f"{variation}/{id}" else file
         self.variation = variation
         self.source = source
         self.sha = sha
@@ -121,6 +123,11 @@ class Entry(Mapping[str, Any]):
         return MappingProxyType({
             spec: ids[target] if target >= 0 else False for spec, target in zip(self.specs, self.targets)
         })
+
+    @property
+    def file(self) -> str:
+        """The file's path in the project (the `file` field)."""
+        return self._file if self._file is not None else f"{self.variation}/{self.id}"
 
     @property
     def sha_text(self) -> str:
@@ -174,11 +181,32 @@ class Manifest:
     branch_points: tuple[int, ...]
     folders: frozenset[str]
     source_bytes: int
-    successors: tuple[tuple[tuple[int, ...], ...], ...]  # [module][entry] -> module indices
-    sha: tuple[tuple[bytes, ...], ...]  # [module][entry] -> sha bytes
-    blake3: tuple[tuple[bytes, ...], ...]  # [module][entry] -> 32-byte blake3 of the source
     # what other modules derive from this manifest once and keep with it (the packer's pieces)
     memo: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    # Tables by [module][entry], made on first use: the walk reads the entries themselves (a
+    # 30,000-module manifest would hold 90,000 more tuples for them).
+    @property
+    def successors(self) -> tuple[tuple[tuple[int, ...], ...], ...]:
+        """[module][entry] -> module indices of the entry's deps, in JavaScript's key order."""
+        return self._table("successors")
+
+    @property
+    def sha(self) -> tuple[tuple[bytes, ...], ...]:
+        """[module][entry] -> the `sha` field's bytes."""
+        return self._table("sha")
+
+    @property
+    def blake3(self) -> tuple[tuple[bytes, ...], ...]:
+        """[module][entry] -> 32-byte blake3 of the source."""
+        return self._table("blake3")
+
+    def _table(self, field: str) -> tuple[tuple[Any, ...], ...]:
+        found = self.memo.get(field)
+        if found is None:
+            read = attrgetter(field)
+            found = self.memo.setdefault(field, tuple(tuple(map(read, m.entries)) for m in self.modules))
+        return found
 
     @property
     def first_entries(self) -> list[Entry]:
@@ -204,9 +232,6 @@ def assemble(path: str, bundle: str, modules: tuple[Module, ...], source_bytes: 
         branch_points=tuple(m.index for m in modules if len(m.entries) > 1),
         folders=frozenset(folder for m in modules for folder in m.folders),
         source_bytes=source_bytes,
-        successors=tuple(tuple(e.successors for e in m.entries) for m in modules),
-        sha=tuple(tuple(e.sha for e in m.entries) for m in modules),
-        blake3=tuple(tuple(e.blake3 for e in m.entries) for m in modules),
     )
 
 
@@ -268,35 +293,38 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _payload(manifest: Manifest) -> tuple[Any, ...]:
-    """A compiled manifest as plain values (what `manifest_cache` keeps).
+    """A compiled manifest as plain values (what `manifest_cache` keeps), column by column.
 
-    What a walk reads is written first, table by table: the module numbers, then every entry's
+    Columns, not a tuple per entry: loading then leaves a few large lists to free, which go back
+    to the system whole, instead of 60,000 small tuples whose holes stay in the process (~10 MiB
+    at 30,000 modules). What a walk reads comes first: the module numbers, then every entry's
     blake3 and sha. `marshal` makes each object where it first meets it and refers back to it
-    after, so loading makes these objects side by side in memory, as parsing the JSON did; spread
-    between the sources and paths, they made a cold walk a third slower.
+    after, so these objects are made side by side in memory, as parsing the JSON did; spread
+    among the sources and paths, they made a cold walk a third slower.
     """
-    stored = attrgetter(*Entry.STORED)
+    modules = manifest.modules
+    entries = [entry for module in modules for entry in module.entries]
     return (
         manifest.source_bytes,
         tuple(manifest.indexes.values()),
-        manifest.blake3,
-        manifest.sha,
-        tuple(
-            (m.id, m.entry, m.expose, m.order, m.folders, tuple(map(stored, m.entries)))
-            for m in manifest.modules
-        ),
+        [entry.blake3 for entry in entries],
+        [entry.sha for entry in entries],
+        [[getattr(m, name) for m in modules] for name in ("id", "entry", "expose", "order", "folders")],
+        [len(m.entries) for m in modules],
+        [[getattr(e, name) for e in entries] for name in Entry.STORED],
     )
 
 
 def _from_payload(payload: Any, path: str, bundle: str) -> Manifest | None:
     """The manifest `_payload` made (None if the payload is not of that shape)."""
     try:
-        source_bytes, numbers, _blake3, _sha, raw_modules = payload
-        ids = [raw[0] for raw in raw_modules]
+        source_bytes, numbers, _blake3, _sha, module_columns, counts, entry_columns = payload
+        ids = module_columns[0]
+        entries = iter([Entry(*fields, ids) for fields in zip(*entry_columns, strict=True)])
         modules = tuple(
-            Module(module_id, numbers[position], entry, expose, order, folders,
-                   tuple(Entry(*fields, ids) for fields in entries))
-            for position, (module_id, entry, expose, order, folders, entries) in enumerate(raw_modules)
+            Module(module_id, numbers[position], entry, expose, order, folders, tuple(islice(entries, count)))
+            for position, (module_id, entry, expose, order, folders, count)
+            in enumerate(zip(*module_columns, counts, strict=True))
         )
         return assemble(path, bundle, modules, source_bytes)
     except (TypeError, ValueError, IndexError, AttributeError):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from array import array
 from itertools import accumulate, chain, compress
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import TypeVar
 
 from .cache import Cache
@@ -107,7 +107,7 @@ class Walker:
         self._numbers = tuple(manifest.indexes.values())  # the int objects a walk in C returns
         for m in manifest.branch_points:
             self._is_branch[m] = 1
-        self._fixed = [entries[0] for entries in manifest.successors]
+        self._fixed = [module.entries[0].successors for module in manifest.modules]
         # the same successors as one compact int array, for the walk in C (see _speedups.c)
         self._graph = (
             array("i", accumulate(map(len, self._fixed), initial=0)),
@@ -277,13 +277,14 @@ class Walker:
         """Per-file digests in walk order: every module's first entry's, gathered in C, with the
         chosen entries' digests put in at the branch points."""
         first = self._first_digests.get(kind)
+        read = attrgetter(kind)  # "sha" or "blake3", an Entry's digest of that kind
         if first is None:
-            first = self._first_digests.setdefault(kind, [d[0] for d in self.manifest.digests(kind)])
+            first = self._first_digests.setdefault(kind, [read(m.entries[0]) for m in self.manifest.modules])
         parts = list(plan.gather(first))
-        digests = self.manifest.digests(kind)
+        modules = self.manifest.modules
         for position, m, j in zip(plan.branch_positions, plan.branch_seq, branches):
             if j:
-                parts[position] = digests[m][j]
+                parts[position] = read(modules[m].entries[j])
         return parts
 
 
@@ -339,7 +340,9 @@ def _structure(manifest: Manifest) -> tuple[tuple[int, ...], tuple[tuple[int, ..
     structural, classes, class_successors = [], [], []
     for m in manifest.branch_points:
         distinct: dict[tuple[int, ...], int] = {}
-        entry_classes = tuple(distinct.setdefault(s, len(distinct)) for s in manifest.successors[m])
+        entry_classes = tuple(
+            distinct.setdefault(entry.successors, len(distinct)) for entry in manifest.modules[m].entries
+        )
         if len(distinct) > 1:
             structural.append(m)
             classes.append(entry_classes)
