@@ -28,3 +28,4 @@ bench: setup
 	$(PY) benchmarks/bench_core.py
 	$(PY) benchmarks/bench_serve.py
 	$(PY) benchmarks/bench_build.py
+	$(PY) benchmarks/bench_large.py

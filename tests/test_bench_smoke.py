@@ -154,3 +154,12 @@ def test_mendel_core_agrees_with_our_mendel_v1_hashes(tiny_project: str, tmp_pat
     assert node["mendel_core_version"] == "3.0.6"
     assert len(node["results"]) == len(sets)
     assert bench_core.cross_check(tiny_project, sets, chains, node) == []
+
+
+def test_the_large_app_benchmark_runs_and_reports_each_measure(capsys) -> None:
+    bench_large = _load("bench_large")
+    assert bench_large.main(["--modules", "300", "--runs", "1", "--sets", "4", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["modules"] == 300 and report["accelerated"] is True
+    for key in ("load", "first_load", "rss_mib", "cold_resolve_ms", "decode_ms"):
+        assert report[key] > 0
