@@ -29,6 +29,8 @@ from typing import Any
 
 import blake3
 
+from .cachedir import make_cache_dir
+
 log = logging.getLogger(__name__)
 
 CACHE_DIR = ".mendel-cache"
@@ -107,7 +109,7 @@ def write(manifest_path: str, digest: bytes, payload: Any) -> None:
     folder = os.path.dirname(path)
     try:
         body = marshal.dumps(payload)
-        os.makedirs(folder, exist_ok=True)
+        make_cache_dir(folder)
         fd, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -105,10 +105,11 @@ def test_an_unwritable_folder_and_the_setting_off_keep_nothing(tmp_path, monkeyp
     assert not (tmp_path / manifest_cache.CACHE_DIR).exists()
 
 
-def test_the_compiled_form_is_readable_like_the_manifest(tmp_path) -> None:
+def test_the_compiled_form_is_readable_like_the_manifest_and_ignored_by_git(tmp_path) -> None:
     path = write_manifest(tmp_path, sample())
     load_manifest(str(path), "main")
     assert os.stat(cached_files(tmp_path)[0]).st_mode & 0o777 == 0o644
+    assert (tmp_path / manifest_cache.CACHE_DIR / ".gitignore").read_text() == "*\n"
 
 
 def test_entries_are_read_only_mappings_of_the_manifest_fields(tmp_path) -> None:

@@ -16,6 +16,7 @@ import json
 import os
 from typing import Any
 
+from ..cachedir import make_cache_dir
 from .atomic import write_atomically
 
 CACHE_DIR = ".mendel-cache"
@@ -58,8 +59,7 @@ class ParseCache:
         if self.path is None or self._used == self._stored:
             return
         try:
-            os.makedirs(self.directory, exist_ok=True)
-            self._write_gitignore()
+            make_cache_dir(self.directory)
             payload = json.dumps(self._used, sort_keys=True, separators=(",", ":"))
             write_atomically(self.path, payload.encode("utf-8"))
         except OSError:
@@ -72,10 +72,4 @@ class ParseCache:
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
-
-    def _write_gitignore(self) -> None:
-        ignore = os.path.join(self.directory, ".gitignore")
-        if not os.path.exists(ignore):
-            with open(ignore, "w", encoding="utf-8") as handle:
-                handle.write("*\n")
 
