@@ -5,20 +5,21 @@ the sha1 of the source (other lengths are opaque ids, as Mendel allows) and a `b
 the blake3 of it; a mismatch is a ManifestError naming the file, module and field, so a tampered or
 half-edited manifest never serves new bytes under an old hash.
 
-A compiled `Manifest` holds, per module, the successor module indices of each data entry (dependency
-keys in JavaScript's object-key order, `false` dropped) and each entry's digests as bytes, so a walk
-touches only integers, tuples and bytes. Every validation error names the file, the module and the
-field, e.g. ``main.manifest.json: bundles[12] ("a.js"): data[1].deps["./b"] -> "b.js" is not in
-indexes``.
+A compiled `Manifest` holds its modules and their data entries (`Entry`): each with the successor
+module indices the walk follows (dependency keys in JavaScript's object-key order, `false` dropped)
+and its digests as bytes, so a walk touches only integers, tuples and bytes. Every validation error
+names the file, the module and the field, e.g. ``main.manifest.json: bundles[12] ("a.js"):
+data[1].deps["./b"] -> "b.js" is not in indexes``. The compiled form is kept on disk by the
+manifest's digest (`manifest_cache`), so a process parses and checks a manifest's bytes only once.
 """
 from __future__ import annotations
 
+import dataclasses
+import gc
 import hashlib
 import json
 import re
 import warnings
-import dataclasses
-import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,8 +27,6 @@ from itertools import islice
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Any, TypeVar
-
-T = TypeVar("T")
 
 from . import manifest_cache
 from .errors import ManifestError
@@ -37,6 +36,7 @@ _ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
 _MAX_ARRAY_INDEX = 2**32 - 2
 _BLAKE3_HEX = re.compile(r"[0-9a-f]{64}")
 _SHA1_HEX_LENGTH = 40
+T = TypeVar("T")
 
 
 def js_key_order(keys: list[str]) -> list[str]:

@@ -37,6 +37,7 @@ from .generations import (
     project_generation_id,
 )
 from .manifest import Manifest, Module, load_manifest
+from . import walk
 from .walk import Walk, Walker, gatherer
 
 log = logging.getLogger(__name__)
@@ -379,6 +380,7 @@ class MendelTrees:
             "store": self.store.path if self.store is not None else None,
             "bundles": list(self.bundles),
             "cache": {"bytes": self.cache.total_bytes, "entries": len(self.cache), "hit_rate": stats.hit_rate},
+            "walk_in_c": walk.ACCELERATED,  # False: the optional C extension isn't built here
         }
 
     def _load(self, project: MendelConfig, current: _Generation | None) -> _Generation:

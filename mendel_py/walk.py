@@ -16,10 +16,10 @@ gathered in C. A new shape costs one depth-first walk: `_walk_order` here, or th
 """
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from array import array
 from itertools import accumulate, chain, compress
 from operator import attrgetter, itemgetter
 from typing import TypeVar

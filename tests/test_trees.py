@@ -226,3 +226,11 @@ def test_hash_format_from_the_environment(sample_project: Path, monkeypatch: pyt
     monkeypatch.setenv("MENDEL_HASH_FORMAT", "v9")
     with pytest.raises(ConfigError, match="MENDEL_HASH_FORMAT: unknown hash format 'v9'"):
         MendelTrees(basedir=str(sample_project))
+
+
+def test_status_says_what_it_serves_and_whether_walks_run_in_c(trees: MendelTrees) -> None:
+    from mendel_py import walk
+
+    status = trees.status()
+    assert status["bundles"] == list(trees.bundles) and status["generation"] == trees.generation
+    assert status["walk_in_c"] is walk.ACCELERATED is True  # `make setup` builds the extension
