@@ -21,6 +21,10 @@ them. Keys that only drive Mendel's Node build pipeline (`types`, `transforms`, 
 file loads. Any other key is a `ConfigError` naming the file and the dotted key. An empty value
 (YAML null) means the key's default.
 
+Top-level `jsx` sets how `mendel build` compiles JSX (`JsxConfig`): `factory` (default
+"React.createElement") and `fragment` (default "React.Fragment"), each a name or dotted name
+(`h`, `preact.h`); a file's `/** @jsx h */` and `/** @jsxFrag Fragment */` comments override them.
+
 Top-level `hash-format` is "v3", "mendel-v1" or "mendel-v2" (default None: the server's choice);
 `route-config.hash` is the bundle URL pattern (default "/mendel/:hash/:bundle"), checked by
 `route.BundleRoute` (one `:hash`, one `:bundle`, a fixed first segment; every bundle id must fit).
@@ -75,6 +79,7 @@ DEFAULT_ENV = "development"
 __all__ = [
     "BundleConfig",
     "GenerationsConfig",
+    "JsxConfig",
     "MendelConfig",
     "Variation",
     "VariationSpec",
@@ -134,6 +139,18 @@ class GenerationsConfig:
     max_age_days: float = 7.0
 
 
+JSX_NAME = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*", re.ASCII)
+"""What may name a JSX factory or fragment: an identifier, or identifiers joined by dots."""
+
+
+@dataclass(frozen=True)
+class JsxConfig:
+    """`jsx:` of `.mendelrc`: what JSX compiles to (the classic runtime, as esbuild and Babel)."""
+
+    factory: str = "React.createElement"  # called for every element
+    fragment: str = "React.Fragment"  # the type of `<>...</>`
+
+
 @dataclass(frozen=True)
 class MendelConfig:
     """A validated `.mendelrc` with its env overrides applied; paths relative to `root`."""
@@ -150,6 +167,7 @@ class MendelConfig:
     env: str | None
     generations: GenerationsConfig = GenerationsConfig()
     experiments: tuple[Experiment, ...] = ()
+    jsx: JsxConfig = JsxConfig()
 
     @cached_property
     def experiment_set(self) -> Experiments:
@@ -348,6 +366,12 @@ def _parent_folders(value: Any, where: _Where) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _jsx_name(value: Any, where: _Where) -> str:
+    if not isinstance(value, str) or not JSX_NAME.fullmatch(value):
+        raise where.error(f"expected a name or a dotted name (React.createElement, h), got {value!r}")
+    return value
+
+
 def _choice(*allowed: str) -> _Checker:
     def check(value: Any, where: _Where) -> str:
         if value not in allowed:
@@ -474,6 +498,7 @@ _SHARED_SCHEMA: dict[str, _Checker] = {
     "route-config": _section({"hash": _route, "variation": _keep}),
     "generations": _section({"dir": _path_text, "keep": _count, "max-age-days": _days}),
     "experiments": _keep,  # validated with the variations known (mendel_py.experiments)
+    "jsx": _section({"factory": _jsx_name, "fragment": _jsx_name}),
 }
 _CURRENT_PIPELINE_KEYS = (
     "types", "transforms", "outlets", "generators", "postgenerators", "cache-connection",
@@ -609,6 +634,7 @@ class _LayoutValues(NamedTuple):
     hash_format: str | None
     generations: GenerationsConfig
     experiments: Any
+    jsx: JsxConfig
 
 
 def _layout_values(checked: Mapping[str, Any], layout: str) -> _LayoutValues:
@@ -619,6 +645,7 @@ def _layout_values(checked: Mapping[str, Any], layout: str) -> _LayoutValues:
         hash_format=checked.get("hash-format"),
         generations=_generations(checked.get("generations") or {}),
         experiments=checked.get("experiments"),
+        jsx=_jsx(checked.get("jsx") or {}),
     )
     if layout == "current":
         base = checked.get("base-config") or {}
@@ -674,6 +701,7 @@ def _assemble(
         experiments=parse_experiments(
             values.experiments, [spec.id for spec in specs], where.source
         ),
+        jsx=values.jsx,
     )
 
 
@@ -776,4 +804,12 @@ def _generations(section: Mapping[str, Any]) -> GenerationsConfig:
         dir=section.get("dir"),
         keep=section.get("keep") or defaults.keep,
         max_age_days=defaults.max_age_days if section.get("max-age-days") is None else section["max-age-days"],
+    )
+
+
+def _jsx(section: Mapping[str, Any]) -> JsxConfig:
+    defaults = JsxConfig()
+    return JsxConfig(
+        factory=section.get("factory") or defaults.factory,
+        fragment=section.get("fragment") or defaults.fragment,
     )

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
-from e2e_support import REPO, build_example_project
+from e2e_support import build_example_project
 from lazy_project import write_lazy_project
+from node_support import ensure_npm_package, needs_node_and_npm
 from test_build_support import FLAT_RC, build, make_project
 from mendel_py.cli import cli
 from mendel_py.errors import ManifestError
@@ -22,27 +22,14 @@ from mendel_py.sourcemap import _vlq, source_map
 from mendel_py.trees import MendelTrees
 from mendel_py.wsgi import MendelMiddleware
 
-NODE_PREFIX = REPO / "benchmarks" / ".node"  # gitignored, shared with the other node checks
 SOURCE_MAP_SPEC = "source-map@0.7.4"
 CHECKER = Path(__file__).parent / "js" / "check_sourcemap.js"
-needs_node = pytest.mark.skipif(
-    shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm"
-)
+needs_node = needs_node_and_npm
 
 
 def ensure_source_map_package() -> Path:
-    """npm install the source-map consumer into the gitignored node folder, once."""
-    modules = NODE_PREFIX / "node_modules"
-    installed = modules / "source-map" / "package.json"
-    wanted = SOURCE_MAP_SPEC.rsplit("@", 1)[1]
-    # another package's dependency (browser-pack brings source-map 0.5) may hold the name
-    if not installed.exists() or json.loads(installed.read_text())["version"] != wanted:
-        subprocess.run(
-            ["npm", "install", "--prefix", str(NODE_PREFIX), SOURCE_MAP_SPEC, "--no-audit", "--no-fund",
-             "--loglevel=error"],
-            check=True, stdout=subprocess.DEVNULL, timeout=300,
-        )
-    return modules
+    """The source-map consumer's `node_modules`."""
+    return ensure_npm_package(SOURCE_MAP_SPEC)
 
 
 def hash_of(trees: MendelTrees, bundle: str, names: list[str]) -> str:
@@ -282,14 +269,14 @@ _PLAIN_STATEMENTS = [
 
 
 def _check_compiled(text: str, module: bool) -> None:
-    from mendel_py.compiler.esm import compile_dynamic_imports, compile_module
+    from mendel_py.compiler.esm import compile_commonjs, compile_module
     from mendel_py.compiler.jsdeps import scan
     from mendel_py.original import restore, spans
     from mendel_py.sourcemap import _edited_segments
 
     body = text.encode("utf-8")
     found = scan(body, "x.js")
-    compiled = compile_module(body, found, "x.js") if module else compile_dynamic_imports(body, found)
+    compiled = compile_module(body, found, "x.js") if module else compile_commonjs(body, found, "x.js")
     assert restore(compiled.source, compiled.original) == text
     assert sum(span.end - span.start for span in spans(compiled.source, compiled.original)) == len(compiled.source)
     generated, original = compiled.source.split("\n"), text.split("\n")
@@ -340,3 +327,57 @@ def test_the_parse_cache_keeps_the_edits_with_the_compiled_source(tmp_path: Path
     document = json.loads(written)
     with_original = {bundle["id"] for bundle in document["bundles"] if "original" in bundle["data"][0]}
     assert with_original == {"main.js", "lib.js", "second.js", "lazy.js", "old.js"}  # old.js: import()
+
+
+# JSX in an ES module (the factory and a component read through import bindings) and in CommonJS.
+JSX_FILES = {
+    "src/main.js": (
+        "import React from 'react';\n"
+        "import Button, { Icon } from './Button.jsx';\n"
+        "export function App({ items, label }) {\n"
+        "  return <div className=\"app\" aria-label={label} hidden>\n"
+        "    Hello &amp; welcome, {label}!\n"
+        "    <Button kind=\"primary\" {...items}><Icon name=\"x\" /></Button>\n"
+        "    {items.map((item) => <li key={item}>{item}</li>)}\n"
+        "    <>frag</>\n"
+        "  </div>;\n"
+        "}\n"
+        "console.log(App({ items: [], label: 'l' }), require('./old.jsx'));\n"
+    ),
+    "src/Button.jsx": "export default function Button() {}\nexport function Icon() {}\n",
+    "src/old.jsx": "var React = require('react');\nmodule.exports = function Old() { return <p>old {1}</p>; };\n",
+    "src/node_modules/react/index.js": "exports.createElement = function () {};\n",
+}
+
+
+@needs_node
+def test_jsx_maps_every_kept_token_to_itself(tmp_path: Path) -> None:
+    modules = ensure_source_map_package()
+    project = tmp_path / "project"
+    make_project(project, JSX_FILES, FLAT_RC)
+    build(project)
+    middleware, client = development_client(project)
+    url = middleware.url_for_hash("main", hash_of(middleware.trees, "main", []))
+    script = client.get(url).get_data()
+    assert b"__mendel_m0.default.createElement(__mendel_m1.default," in script
+    assert b'React.createElement("p", null, "old ", 1)' in script
+    (tmp_path / "main.js").write_bytes(script)
+    (tmp_path / "main.js.map").write_bytes(client.get(url + ".map").get_data())
+    report = check_in_node(modules, tmp_path / "main.js", tmp_path / "main.js.map")
+    assert report["wrong"] == [] and report["identifiers"] > 40
+    unmapped_words = {
+        source: [(line, token) for line, _column, token in tokens if re.fullmatch(r"\w+", token)]
+        for source, tokens in report["unmapped"].items()
+    }
+    # what compiling loses: import/export syntax, JSX text and closing tags; names and
+    # expressions all map (`Button`, `Icon` and `React`'s reads as the names they replaced)
+    assert unmapped_words == {
+        "src/main.js": [
+            (1, "import"), (1, "React"), (1, "from"), (1, "react"),
+            (2, "import"), (2, "Button"), (2, "Icon"), (2, "from"), (2, "Button"), (2, "jsx"),
+            (3, "export"), (5, "Hello"), (5, "amp"), (5, "welcome"), (6, "Button"), (7, "li"),
+            (8, "frag"), (9, "div"),
+        ],
+        "src/Button.jsx": [(1, "export"), (1, "default"), (2, "export")],
+        "src/old.jsx": [(2, "old"), (2, "p")],
+    }

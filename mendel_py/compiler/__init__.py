@@ -9,7 +9,8 @@
 What goes in (per bundle of the `.mendelrc`): `entries` (paths relative to the base folder),
 `serveAs: css` for stylesheet bundles, and two options: `external: [names]` (bare names the page
 provides: `false` in deps, also for paths under them) and `expose: {module id: public name}`
-(exposed modules are walk roots too). The base folder and every variation folder that exists on
+(exposed modules are walk roots too); `jsx` (top level: factory and fragment) is
+the project's JSX setting. The base folder and every variation folder that exists on
 disk (chains from `config.variations(())`) are read.
 
 What comes out: one manifest per bundle at its `manifest` path. Module ids are paths relative to
@@ -66,7 +67,7 @@ def build_manifests(
 
     layout = ProjectLayout.from_config(config)
     cache = ParseCache(os.path.join(config.root, CACHE_DIR)) if use_cache else ParseCache.disabled()
-    loader = SourceLoader(layout.absolute, cache)
+    loader = SourceLoader(layout.absolute, cache, config.jsx)
     if progress is not None:
         progress.start(layout.source_file_count)
     on_file = progress.advance if progress is not None else None

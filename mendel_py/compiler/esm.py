@@ -15,6 +15,8 @@ The output is what the packer's prelude already runs for CommonJS, so a bundle m
   `require()` of an ES module returns its `exports`, i.e. its namespace.
 - `import("...")` becomes `__mendel_import("...")`: `require.lazy` (a lazy chunk) where the
   prelude has it, else the already bundled module, as a namespace in a Promise.
+- JSX (`jsx.py`) compiles in the same walk: the factory, the fragment and component tags are
+  references like any other, so `React` or `Button` imported by the module read its bindings.
 
 Lines are kept: the prologue is prepended to line 1 and removed statements leave their
 newlines, so a stack trace's line numbers are the file's. Columns move on the lines the compiler
@@ -30,7 +32,9 @@ from typing import NamedTuple
 
 from tree_sitter import Node
 
+from ..config import JsxConfig
 from ..original import Edit
+from . import jsx
 from .errors import BuildError
 from .jsdeps import JsScan, string_value
 
@@ -63,22 +67,27 @@ class Compiled(NamedTuple):
     original: tuple[Edit, ...]
 
 
-def compile_dynamic_imports(source: bytes, scan: JsScan) -> Compiled:
-    """A CommonJS file with `import("...")` calls: only those calls change (plus the helpers)."""
+def compile_commonjs(source: bytes, scan: JsScan, file: str, options: JsxConfig = JsxConfig()) -> Compiled:
+    """A CommonJS file with `import("...")` calls or JSX: only those change (plus the helpers of
+    `import()`, when it has some)."""
     edits = [(found.start, found.end, b"__mendel_import") for found in scan.lazy]
-    return _apply(NS_HELPER + IMPORT_HELPER, source, edits)
+    if scan.jsx:
+        root = scan.tree.root_node
+        edits += jsx.script_edits(root, source, jsx.file_options(root, options, file), file)
+    return _apply(NS_HELPER + IMPORT_HELPER if scan.lazy else "", source, edits)
 
 
-def compile_module(source: bytes, scan: JsScan, file: str) -> Compiled:
+def compile_module(source: bytes, scan: JsScan, file: str, options: JsxConfig = JsxConfig()) -> Compiled:
     """The registry function body for the ES module `source` (already scanned)."""
-    return _Compiler(source, scan, file).run()
+    return _Compiler(source, scan, file, options).run()
 
 
 class _Compiler:
-    def __init__(self, source: bytes, scan: JsScan, file: str):
+    def __init__(self, source: bytes, scan: JsScan, file: str, options: JsxConfig):
         self.source = source
         self.scan = scan
         self.file = file
+        self.jsx = jsx.file_options(scan.tree.root_node, options, file) if scan.jsx else options
         self.edits: list[tuple[int, int, bytes]] = []
         self.bindings: dict[str, str] = {}  # imported local name -> expression reading it
         self.exports: list[tuple[str, str]] = []  # (exported name, local name or expression)
@@ -197,39 +206,49 @@ class _Compiler:
         registry can't do. `active`: the imports not shadowed here; `binds_this`: inside a
         function or class body that has its own `this`."""
         for child in node.children:
-            kind = child.type
-            if kind in ("import_statement",) or (kind == "export_statement" and child.child_by_field_name("source")):
-                continue
-            if kind == "meta_property" and child.text.startswith(b"import"):
-                raise self._error("`import.meta` is not supported in a bundled module", child)
-            if not in_function and (kind == "await_expression" or (
-                kind == "for_in_statement" and any(c.type == "await" for c in child.children)
-            )):
-                raise self._error("top-level `await` is not supported in a bundled module", child)
-            if kind == "this" and not binds_this:
-                # a module's top-level `this` is undefined (the registry calls it on `exports`)
-                self.edits.append((child.start_byte, child.end_byte, b"(void 0)"))
-                continue
-            if kind == "identifier" and active:
-                self._reference(child, active)
-                continue
-            if kind == "shorthand_property_identifier_pattern" and _text(child) in active:
-                raise self._assignment_error(child)
-            if kind == "shorthand_property_identifier" and child.text.decode() in active:
-                name = _text(child)
-                self.edits.append((child.start_byte, child.end_byte, f"{name}:{active[name]}".encode()))
-                continue
-            if kind == "export_specifier":
-                continue
-            inner = active
-            if active and (kind in _FUNCTIONS or kind in _BLOCKS or kind in _LOOPS or kind == "catch_clause"):
-                shadowed = _scope_names(child) & active.keys()
-                if shadowed:
-                    inner = {k: v for k, v in active.items() if k not in shadowed}
-            self._check_and_rewrite(
-                child, inner, in_function or kind in _FUNCTIONS,
-                binds_this or (kind in _FUNCTIONS and kind != "arrow_function") or kind == "class_body",
-            )
+            self._visit(child, active, in_function, binds_this)
+
+    def _visit(self, child: Node, active: dict[str, str], in_function: bool, binds_this: bool) -> None:
+        """One node of `_check_and_rewrite`'s walk."""
+        kind = child.type
+        if kind in ("import_statement",) or (kind == "export_statement" and child.child_by_field_name("source")):
+            return
+        if kind in jsx.ELEMENTS:
+            self.edits.extend(jsx.element_edits(
+                child, self.source, self.jsx, lambda inner: self._visit(inner, active, in_function, binds_this),
+                lambda name, called: _bound_name(name, called, active), self.file,
+            ))
+            return
+        if kind == "meta_property" and child.text.startswith(b"import"):
+            raise self._error("`import.meta` is not supported in a bundled module", child)
+        if not in_function and (kind == "await_expression" or (
+            kind == "for_in_statement" and any(c.type == "await" for c in child.children)
+        )):
+            raise self._error("top-level `await` is not supported in a bundled module", child)
+        if kind == "this" and not binds_this:
+            # a module's top-level `this` is undefined (the registry calls it on `exports`)
+            self.edits.append((child.start_byte, child.end_byte, b"(void 0)"))
+            return
+        if kind == "identifier" and active:
+            self._reference(child, active)
+            return
+        if kind == "shorthand_property_identifier_pattern" and _text(child) in active:
+            raise self._assignment_error(child)
+        if kind == "shorthand_property_identifier" and child.text.decode() in active:
+            name = _text(child)
+            self.edits.append((child.start_byte, child.end_byte, f"{name}:{active[name]}".encode()))
+            return
+        if kind == "export_specifier":
+            return
+        inner = active
+        if active and (kind in _FUNCTIONS or kind in _BLOCKS or kind in _LOOPS or kind == "catch_clause"):
+            shadowed = _scope_names(child) & active.keys()
+            if shadowed:
+                inner = {k: v for k, v in active.items() if k not in shadowed}
+        self._check_and_rewrite(
+            child, inner, in_function or kind in _FUNCTIONS,
+            binds_this or (kind in _FUNCTIONS and kind != "arrow_function") or kind == "class_body",
+        )
 
     def _reference(self, node: Node, active: dict[str, str]) -> None:
         expression = active.get(_text(node))
@@ -269,6 +288,18 @@ def _is_assigned(node: Node) -> bool:
         return True
     field = _TARGET_FIELDS.get(parent.type)
     return field is not None and parent.child_by_field_name(field) == child
+
+
+def _bound_name(name: str, called: bool, active: dict[str, str]) -> str:
+    """A JSX factory or fragment (`React.createElement`, `h`) read where it is used: its first
+    part through the module's import bindings, when it is imported and not shadowed there."""
+    head, dot, rest = name.partition(".")
+    expression = active.get(head)
+    if expression is None:
+        return name
+    if dot:
+        return f"{expression}.{rest}"
+    return f"(0,{expression})" if called else expression
 
 
 def _apply(prologue: str, source: bytes, edits: list[tuple[int, int, bytes]]) -> Compiled:

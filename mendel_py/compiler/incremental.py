@@ -208,7 +208,7 @@ class _State:
 
         layout = ProjectLayout.from_config(config)
         if loader is None:
-            loader = _Loader(layout.absolute, cache)
+            loader = _Loader(layout.absolute, cache, config.jsx)
         loader.forget(forget)
         state = cls(config, layout, loader, {})
         for bundle in config.bundles.values():

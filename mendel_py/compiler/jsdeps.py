@@ -6,7 +6,8 @@ compiled into a registry function body by `esm.py`. For every file the scan find
 - `require("...")` calls with a literal specifier (string, or template without substitutions);
 - static `import` / `export ... from` specifiers (ES modules);
 - `import("...")` with a literal specifier: a lazy edge, unless the file also reaches the same
-  specifier statically. A non-literal `import(expr)` is left to the browser.
+  specifier statically. A non-literal `import(expr)` is left to the browser;
+- whether it has JSX (any file may: the grammar parses JSX in `.js` and `.jsx` alike).
 
 Comments, strings, template literals and regular expressions are the parser's business, so a
 `require` inside any of them is never a dependency. A syntax error is a build error naming the
@@ -26,10 +27,22 @@ from .errors import BuildError
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 _ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]+\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[\s\S])")
 _MODULE_STATEMENTS = frozenset(("import_statement", "export_statement"))
-# Calls whose callee is `require` or `import` and whose only argument is a literal.
+# The words tree-sitter's grammar (0.25) reserves, also where JSX allows them: attribute names.
+_RESERVED = (
+    "break case catch class const continue debugger default delete do else export extends false "
+    "finally for function if import in instanceof new null return super switch this throw true try "
+    "typeof var void while with"
+).split()
+_RESERVED_BEFORE_EQUALS = re.compile(
+    rb"(?<![\w$.])(?:" + b"|".join(word.encode() for word in _RESERVED) + rb")(?=[ \t\r\n]*=(?![=>]))"
+)
+_LONE_AMPERSAND = re.compile(rb"(?<!&)&(?![&=])")
+_CHARACTER_REFERENCE = re.compile(rb"&(?:#(?:[xX][0-9a-fA-F]{1,6}|[0-9]{1,5})|[A-Za-z]{1,30});")  # the grammar's
+# Calls whose callee is `require` or `import` and whose only argument is a literal; JSX.
 _CALLS = """
 (call_expression function: [(identifier) (import)] @callee
   arguments: (arguments . [(string) (template_string)] @spec .)) @call
+[(jsx_element) (jsx_self_closing_element)] @jsx
 """
 
 
@@ -60,6 +73,7 @@ class JsScan:
     lazy: list[LazyImport]
     is_module: bool
     tree: Tree
+    jsx: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -119,11 +133,18 @@ def scan(source: bytes, file: str) -> JsScan:
     tree = parse(source)
     root = tree.root_node
     if root.has_error:
+        tree = _with_valid_jsx(source) or tree
+        root = tree.root_node
+    if root.has_error:
         raise _syntax_error(root, file)
     is_module = any(child.type in _MODULE_STATEMENTS for child in root.children)
     found: list[tuple[int, Dependency]] = []
     dynamic: list[LazyImport] = []
+    jsx = False
     for _, captures in QueryCursor(_calls_query()).matches(root):
+        if "jsx" in captures:
+            jsx = True
+            continue
         callee, spec_node = captures["callee"][0], captures["spec"][0]
         spec = string_value(spec_node)
         if spec is None:
@@ -137,7 +158,60 @@ def scan(source: bytes, file: str) -> JsScan:
         found.extend(_module_sources(root))
     found.sort(key=lambda item: item[0])
     requires = [require for _, require in found]
-    return JsScan(requires, dynamic, is_module, tree)
+    return JsScan(requires, dynamic, is_module, tree, jsx)
+
+
+def _with_valid_jsx(source: bytes) -> Tree | None:
+    """The tree of a file whose faults include valid JSX the grammar refuses: attributes named
+    by reserved words (`class=`, `for=`, `in=`; tree-sitter-javascript #387) and an `&` in JSX
+    text or attribute strings that starts no character reference (`Terms & Conditions`).
+
+    Such a word before `=` is parsed as an equally long name, and such an `&` as `_`; the tree
+    counts only if it then has no error and every stand-in is an attribute's name or in JSX
+    text. A stand-in that lands elsewhere (a bitwise `a & b`) is put back and the file parsed
+    again, a few times at most. When they all land well and an error is left, that tree is
+    returned: its error is the file's real one. Nodes' text shows the stand-ins; offsets are the file's, and
+    the compiler reads text and names from the file.
+    """
+    names = [match.span() for match in _RESERVED_BEFORE_EQUALS.finditer(source)]
+    ampersands = [
+        match.start() for match in _LONE_AMPERSAND.finditer(source)
+        if not _CHARACTER_REFERENCE.match(source, match.start())
+    ]
+    for _ in range(3):
+        if not names and not ampersands:
+            return None
+        patched = bytearray(source)
+        for start, end in names:
+            patched[start:end] = b"_" * (end - start)
+        for position in ampersands:
+            patched[position] = ord("_")
+        tree = parse(bytes(patched))
+        root = tree.root_node
+        kept_names = [span for span in names if _is_attribute_name(root, span)]
+        kept_ampersands = [position for position in ampersands if _in_jsx_text(root, position)]
+        if (kept_names, kept_ampersands) == (names, ampersands):
+            return tree  # (with an error left, that is the file's real one)
+        names, ampersands = kept_names, kept_ampersands
+    return None
+
+
+def _is_attribute_name(root: Node, span: tuple[int, int]) -> bool:
+    node = root.descendant_for_byte_range(*span)
+    return (
+        node is not None and (node.start_byte, node.end_byte) == span and node.type == "property_identifier"
+        and node.parent is not None and node.parent.type == "jsx_attribute"
+    )
+
+
+def _in_jsx_text(root: Node, position: int) -> bool:
+    node = root.descendant_for_byte_range(position, position + 1)
+    if node is None or node.has_error:
+        return False
+    if node.type == "jsx_text":
+        return True
+    string = node.parent if node.type == "string_fragment" else None
+    return string is not None and string.parent is not None and string.parent.type == "jsx_attribute"
 
 
 def _module_sources(root: Node) -> list[tuple[int, Dependency]]:
@@ -150,6 +224,11 @@ def _module_sources(root: Node) -> list[tuple[int, Dependency]]:
 
 
 def _syntax_error(root: Node, file: str) -> BuildError:
+    from .jsx import closing_tag_error
+
+    misnested = closing_tag_error(root, file)
+    if misnested is not None:
+        return misnested
     node = _first_error(root) or root
     what = f"missing {node.type}" if node.is_missing else _describe(node)
     return BuildError(what, file, node.start_point.row + 1)

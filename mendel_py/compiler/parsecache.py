@@ -23,8 +23,10 @@ CACHE_DIR = ".mendel-cache"
 # 2: tree-sitter scans; JS entries carry lazy specifiers and compiled ES modules
 # 3: compiled JS entries carry their reversed edits (a manifest entry's `original`)
 # 4: ES modules compile to sealed namespaces and an undefined top-level `this`
+# 5: JSX compiles (ES modules and CommonJS); keys of JS entries built with other JSX settings
+#    than the defaults carry them
 # Bump it with every change to what the compiler writes: the key is only the file's bytes.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 
 class ParseCache:

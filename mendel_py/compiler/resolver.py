@@ -5,8 +5,10 @@ Rules:
 - Relative specifiers (`./x`, `../x`) from a file in the base or a variation folder resolve in
   the *overlay* of the folders that file sees (its own folder, the folders it inherits from, then
   base): `./x` is the module id next to the requiring module's id, found in any of those folders.
-  Candidates in Node's order: `x`, `x.js`, `x.json`, then the folder `x` (its package.json
-  `browser` string, else `main`, else `index.js` / `index.json`). Stylesheets try `x`, `x.css`.
+  Candidates in Node's order: `x`, `x.js`, `x.json`, then `x.jsx` (after Node's two, as in
+  create-react-app's webpack setup, so adding `.jsx` changed no existing resolution), then the
+  folder `x` (its package.json `browser` string, else `main`, else `index.js` / `index.json` /
+  `index.jsx`). Stylesheets try `x`, `x.css`.
 - Bare names (`react`, `lodash/get`) are looked up in `node_modules` folders walking upward from
   the requiring file, without leaving the project root; a package folder honours package.json
   `browser` (string form), then `main`, then `index.js`.
@@ -24,7 +26,7 @@ from typing import Literal
 from .errors import BuildError
 from .layout import ModuleRef, ProjectLayout, SourceFile, ancestors, join
 
-JS_EXTENSIONS = (".js", ".json")
+JS_EXTENSIONS = (".js", ".json", ".jsx")
 CSS_EXTENSIONS = (".css",)
 
 NODE_BUILTINS = frozenset(

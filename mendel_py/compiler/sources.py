@@ -1,7 +1,9 @@
 """Read one source file and turn it into what the manifest carries, plus its raw dependencies.
 
-- JavaScript: the file text as is (a UTF-8 BOM dropped) is the CommonJS function body
-  browserify hands over; dependencies are its `require("...")` calls.
+- JavaScript (`.js`, `.jsx` and anything else that is not JSON or CSS): the file text as is (a
+  UTF-8 BOM dropped) is the CommonJS function body browserify hands over; dependencies are its
+  `require("...")` calls. ES modules, and files with `import()` or JSX, come compiled (`esm.py`,
+  `jsx.py`), with the project's JSX settings.
 - JSON: validated, then `module.exports = <json>;`; no dependencies.
 - CSS: the text without the @import rules that name local files (the server concatenates
   modules by `order`, imports first); dependencies are all @import rules, remote ones included.
@@ -13,11 +15,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..config import JsxConfig
 from ..hashcodec import file_blake3
 from ..original import Edit
 from .cssdeps import CssImport, find_imports, strip_imports
 from .errors import BuildError
-from .esm import compile_dynamic_imports, compile_module
+from .esm import compile_commonjs, compile_module
 from .jsdeps import Dependency, scan
 from .parsecache import ParseCache
 
@@ -53,9 +56,12 @@ def kind_of(file: str) -> str:
 class SourceLoader:
     """Loads each file once per build; scans through the parse cache."""
 
-    def __init__(self, absolute: Callable[[str], str], cache: ParseCache):
+    def __init__(self, absolute: Callable[[str], str], cache: ParseCache, jsx: JsxConfig = JsxConfig()):
         self.absolute = absolute
         self.cache = cache
+        self.jsx = jsx
+        # compiled output depends on the JSX settings too: other settings, other cache keys
+        self._js_key = "" if jsx == JsxConfig() else f":jsx={jsx.factory},{jsx.fragment}"
         self.loaded: dict[str, ParsedSource] = {}
         self.scanned = 0
 
@@ -70,7 +76,7 @@ class SourceLoader:
         raw = self._read(file)
         text = _decode(raw, file)
         kind = kind_of(file)
-        key = f"{kind}:{hashlib.sha1(raw).hexdigest()}"
+        key = f"{kind}:{hashlib.sha1(raw).hexdigest()}" + (self._js_key if kind == JS else "")
         if kind == CSS:
             imports = self._css_imports(key, text, file)
             local = [rule for rule in imports if not rule.is_remote]
@@ -108,7 +114,7 @@ class SourceLoader:
         cached = self.cache.get(key)
         if cached is None:
             self.scanned += 1
-            cached = _scan_js(raw, text, file)
+            cached = _scan_js(raw, file, self.jsx)
             self.cache.put(key, cached)
         deps, lazy, compiled, original = cached
         source = text if compiled is None else compiled
@@ -128,7 +134,7 @@ class SourceLoader:
         return [CssImport(spec, line, start, end) for spec, line, start, end in cached]
 
 
-def _scan_js(raw: bytes, text: str, file: str) -> list:
+def _scan_js(raw: bytes, file: str, jsx: JsxConfig) -> list:
     """[deps as [spec, line], lazy specifiers, compiled source or None, its reversed edits as
     [start, end, text]] (the cached form)."""
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
@@ -141,9 +147,9 @@ def _scan_js(raw: bytes, text: str, file: str) -> list:
             lazy.append(dynamic.spec)
             deps.append([dynamic.spec, dynamic.line])
     if found.is_module:
-        compiled = compile_module(body, found, file)
-    elif found.lazy:
-        compiled = compile_dynamic_imports(body, found)
+        compiled = compile_module(body, found, file, jsx)
+    elif found.lazy or found.jsx:
+        compiled = compile_commonjs(body, found, file, jsx)
     else:
         return [deps, lazy, None, []]  # CommonJS: the text as is, byte for byte
     return [deps, lazy, compiled.source, [list(edit) for edit in compiled.original]]

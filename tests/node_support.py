@@ -1,0 +1,31 @@
+"""npm packages the node-side checks use, installed once into the gitignored `benchmarks/.node`."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from e2e_support import REPO
+
+NODE_PREFIX = REPO / "benchmarks" / ".node"  # gitignored, shared with the benchmarks' node side
+needs_node_and_npm = pytest.mark.skipif(
+    shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm"
+)
+
+
+def ensure_npm_package(spec: str) -> Path:
+    """`npm install name@version` into the node folder unless that version is there; returns its
+    `node_modules`."""
+    name, wanted = spec.rsplit("@", 1)
+    modules = NODE_PREFIX / "node_modules"
+    installed = modules / name / "package.json"
+    # another package's dependency (browser-pack brings source-map 0.5) may hold the name
+    if not installed.exists() or json.loads(installed.read_text())["version"] != wanted:
+        subprocess.run(
+            ["npm", "install", "--prefix", str(NODE_PREFIX), spec, "--no-audit", "--no-fund", "--loglevel=error"],
+            check=True, stdout=subprocess.DEVNULL, timeout=300,
+        )
+    return modules
