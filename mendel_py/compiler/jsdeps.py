@@ -167,11 +167,11 @@ def _with_valid_jsx(source: bytes) -> Tree | None:
     text or attribute strings that starts no character reference (`Terms & Conditions`).
 
     Such a word before `=` is parsed as an equally long name, and such an `&` as `_`; the tree
-    counts only if it then has no error and every stand-in is an attribute's name or in JSX
-    text. A stand-in that lands elsewhere (a bitwise `a & b`) is put back and the file parsed
-    again, a few times at most. When they all land well and an error is left, that tree is
-    returned: its error is the file's real one. Nodes' text shows the stand-ins; offsets are the file's, and
-    the compiler reads text and names from the file.
+    counts only if every stand-in is then an attribute's name or in JSX text. A stand-in that
+    lands elsewhere (a bitwise `a & b`) is put back and the file parsed again, a few times at
+    most. When they all land well and an error is left, that tree is returned: its error is the
+    file's real one. Nodes' text shows the stand-ins; offsets are the file's, and the compiler
+    reads text and names from the file.
     """
     names = [match.span() for match in _RESERVED_BEFORE_EQUALS.finditer(source)]
     ampersands = [

@@ -1,4 +1,4 @@
-var recommended = require('./recommended.js');
+var recommended = require('./recommended');
 
 module.exports = {
     render: function (element) {
