@@ -210,18 +210,25 @@ def from_utf16_column(row: str, column: int) -> str:
     return row.encode("utf-16-le")[2 * column:].decode("utf-16-le")
 
 
-@needs_node
-def test_es_modules_map_to_the_files_as_written(tmp_path: Path) -> None:
-    modules = ensure_source_map_package()
+def served_bundle_and_map(tmp_path: Path, files: dict[str, str]) -> tuple[bytes, bytes]:
+    """Build a one-folder project of `files`; its main bundle and map as development serves
+    them, also written to `tmp_path` as main.js and main.js.map."""
     project = tmp_path / "project"
-    make_project(project, ESM_FILES, FLAT_RC)
+    make_project(project, files, FLAT_RC)
     build(project)
     middleware, client = development_client(project)
     url = middleware.url_for_hash("main", hash_of(middleware.trees, "main", []))
     script, served_map = client.get(url).get_data(), client.get(url + ".map").get_data()
-    assert b"__mendel_m0" in script  # the bundle runs the compiled modules
     (tmp_path / "main.js").write_bytes(script)
     (tmp_path / "main.js.map").write_bytes(served_map)
+    return script, served_map
+
+
+@needs_node
+def test_es_modules_map_to_the_files_as_written(tmp_path: Path) -> None:
+    modules = ensure_source_map_package()
+    script, served_map = served_bundle_and_map(tmp_path, ESM_FILES)
+    assert b"__mendel_m0" in script  # the bundle runs the compiled modules
     source_map = json.loads(served_map)
     for source, content in zip(source_map["sources"], source_map["sourcesContent"]):
         assert content == ESM_FILES[source]
@@ -359,16 +366,9 @@ JSX_FILES = {
 @needs_node
 def test_jsx_maps_every_kept_token_to_itself(tmp_path: Path) -> None:
     modules = ensure_source_map_package()
-    project = tmp_path / "project"
-    make_project(project, JSX_FILES, FLAT_RC)
-    build(project)
-    middleware, client = development_client(project)
-    url = middleware.url_for_hash("main", hash_of(middleware.trees, "main", []))
-    script = client.get(url).get_data()
+    script, _map = served_bundle_and_map(tmp_path, JSX_FILES)
     assert b"__mendel_m0.default.createElement(__mendel_m1.default," in script
     assert b'React.createElement("p", null, "old ", 1)' in script
-    (tmp_path / "main.js").write_bytes(script)
-    (tmp_path / "main.js.map").write_bytes(client.get(url + ".map").get_data())
     report = check_in_node(modules, tmp_path / "main.js", tmp_path / "main.js.map")
     assert report["wrong"] == [] and report["identifiers"] > 40
     unmapped_words = {
