@@ -1,4 +1,5 @@
-/* The walk in C: an optional accelerator of mendel_py.walk (`_walk_order` and the plan made of it).
+/* The walk in C: an optional accelerator of mendel_py.walk (`_walk_order`, the plan made of it,
+ * and the digest input of a walk).
  *
  * walk.py holds the semantics, in Python, and is what runs when this module could not be built;
  * tests run both on the same graphs and require the same results. A cold resolve on a 30,000-module
@@ -221,6 +222,64 @@ done:
     return result;
 }
 
+/* join_digests(first, order, chosen) -> bytes: the per-file digests of a walk, concatenated:
+   first[m] for each module m of `order`, except at the walk positions that `chosen` lists as
+   (position, digest) pairs. One allocation and a memcpy per file. */
+static PyObject *join_digests(PyObject *module, PyObject *args)
+{
+    PyObject *first, *order, *chosen, *result = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyList_Type, &first, &PyTuple_Type, &order, &PyList_Type, &chosen))
+        return NULL;
+    Py_ssize_t length = PyTuple_GET_SIZE(order), count = PyList_GET_SIZE(first), total = 0;
+    PyObject **pieces = PyMem_Malloc((size_t)(length ? length : 1) * sizeof(PyObject *));
+    if (pieces == NULL)
+        return PyErr_NoMemory();
+    for (Py_ssize_t k = 0; k < length; k++) {
+        Py_ssize_t m = PyLong_AsSsize_t(PyTuple_GET_ITEM(order, k));
+        if (m == -1 && PyErr_Occurred())
+            goto done;
+        if (m < 0 || m >= count) {
+            PyErr_Format(PyExc_IndexError, "order names module %zd of %zd", m, count);
+            goto done;
+        }
+        pieces[k] = PyList_GET_ITEM(first, m);
+    }
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(chosen); k++) {
+        PyObject *pair = PyList_GET_ITEM(chosen, k);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "chosen holds (position, digest) pairs");
+            goto done;
+        }
+        Py_ssize_t position = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 0));
+        if (position == -1 && PyErr_Occurred())
+            goto done;
+        if (position < 0 || position >= length) {
+            PyErr_Format(PyExc_IndexError, "position %zd is not in the walk", position);
+            goto done;
+        }
+        pieces[position] = PyTuple_GET_ITEM(pair, 1);
+    }
+    for (Py_ssize_t k = 0; k < length; k++) {
+        if (!PyBytes_Check(pieces[k])) {
+            PyErr_SetString(PyExc_TypeError, "digests must be bytes");
+            goto done;
+        }
+        total += PyBytes_GET_SIZE(pieces[k]);
+    }
+    result = PyBytes_FromStringAndSize(NULL, total);
+    if (result == NULL)
+        goto done;
+    char *out = PyBytes_AS_STRING(result);
+    for (Py_ssize_t k = 0; k < length; k++) {
+        Py_ssize_t size = PyBytes_GET_SIZE(pieces[k]);
+        memcpy(out, PyBytes_AS_STRING(pieces[k]), (size_t)size);
+        out += size;
+    }
+done:
+    PyMem_Free(pieces);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"walk_plan", walk_plan, METH_VARARGS,
      "walk_plan(roots, offsets, targets, children, numbers, is_branch, on_branch)\n"
@@ -230,6 +289,10 @@ static PyMethodDef methods[] = {
      "of C ints). `numbers` is tuple(range(len(children))) (its int objects make the tuples);\n"
      "`on_branch` is None or called with each branch point reached, first thing (it may set\n"
      "children[m])."},
+    {"join_digests", join_digests, METH_VARARGS,
+     "join_digests(first, order, chosen) -> bytes\n\n"
+     "b''.join of first[m] for m in order, with the digests of `chosen` ((position, digest)\n"
+     "pairs) put in at those walk positions: mendel_py.walk's digest input, in C."},
     {NULL, NULL, 0, NULL},
 };
 

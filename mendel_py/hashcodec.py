@@ -149,6 +149,10 @@ class HashFormat:
 
     def digest(self, parts: list[bytes]) -> bytes:
         """20-byte tree digest of the concatenated per-file digests, in walk order."""
+        return self.digest_of(b"".join(parts))
+
+    def digest_of(self, data: bytes) -> bytes:
+        """20-byte tree digest of the per-file digests already concatenated in walk order."""
         raise NotImplementedError
 
     def encode(self, branches: Sequence[int], file_count: int, digest: bytes) -> str:
@@ -166,8 +170,8 @@ class _MendelFormat(HashFormat):
     file_digest = "sha"
     _header: bytes
 
-    def digest(self, parts: list[bytes]) -> bytes:
-        return hashlib.sha1(b"".join(parts)).digest()
+    def digest_of(self, data: bytes) -> bytes:
+        return hashlib.sha1(data).digest()
 
     def encode(self, branches: Sequence[int], file_count: int, digest: bytes) -> str:
         _check_digest(digest)
@@ -231,8 +235,8 @@ class V3Format(HashFormat):
         flags = (V3_FLAG_KEYED if self.keyed else 0) | (V3_FLAG_GENERATION if generation else 0)
         self._header = MAGIC + bytes((3, flags)) + (generation or b"")
 
-    def digest(self, parts: list[bytes]) -> bytes:
-        return blake3.blake3(b"".join(parts), key=self._key).digest(length=DIGEST_SIZE)
+    def digest_of(self, data: bytes) -> bytes:
+        return blake3.blake3(data, key=self._key).digest(length=DIGEST_SIZE)
 
     def encode(self, branches: Sequence[int], file_count: int, digest: bytes) -> str:
         _check_digest(digest)

@@ -30,9 +30,10 @@ from .hashcodec import DecodedHash, HashFormat
 from .manifest import Manifest
 
 try:
+    from ._speedups import join_digests as _join_digests_c
     from ._speedups import walk_plan as _walk_plan_c
 except ImportError:  # not compiled on this install: the same walk, in Python
-    _walk_plan_c = None
+    _walk_plan_c = _join_digests_c = None
 
 ACCELERATED = _walk_plan_c is not None
 """Whether walks run in C (the optional `mendel_py._speedups` extension)."""
@@ -139,7 +140,7 @@ class Walker:
                 self.manifest.bundle, module.id,
                 f"no lookup chain matches any of its folders {list(module.folders)}",
             ) from None
-        digest = fmt.digest(self._digest_parts(plan, branches, fmt.file_digest))
+        digest = fmt.digest_of(self._digest_input(plan, branches, fmt.file_digest))
         hash_text = fmt.encode(branches, len(plan.order), digest)
         conflicts = tuple(m for m in plan.branch_seq if m in conflicting)
         return Walk(plan, choices, hash_text, branches, conflicts)
@@ -168,7 +169,7 @@ class Walker:
         """SPEC §3 step 4: follow the hash's branch list; only its canonical spelling is valid."""
         plan, choices, new_shape = self._plan_for_branches(decoded.branches)
         branches = tuple(choices[m] for m in plan.branch_seq)
-        digest = fmt.digest(self._digest_parts(plan, branches, fmt.file_digest))
+        digest = fmt.digest_of(self._digest_input(plan, branches, fmt.file_digest))
         try:
             canonical = fmt.encode(branches, len(plan.order), digest)
         except HashLimitError:
@@ -273,19 +274,24 @@ class Walker:
             branch_positions=tuple(compress(range(len(order)), flags)),
         )
 
-    def _digest_parts(self, plan: Plan, branches: tuple[int, ...], kind: str) -> list[bytes]:
-        """Per-file digests in walk order: every module's first entry's, gathered in C, with the
-        chosen entries' digests put in at the branch points."""
+    def _digest_input(self, plan: Plan, branches: tuple[int, ...], kind: str) -> bytes:
+        """The per-file digests in walk order, concatenated: every module's first entry's, with
+        the chosen entries' put in at the branch points (joined in C where it was built)."""
         first = self._first_digests.get(kind)
         read = attrgetter(kind)  # "sha" or "blake3", an Entry's digest of that kind
         if first is None:
             first = self._first_digests.setdefault(kind, [read(m.entries[0]) for m in self.manifest.modules])
-        parts = list(plan.gather(first))
         modules = self.manifest.modules
-        for position, m, j in zip(plan.branch_positions, plan.branch_seq, branches):
-            if j:
-                parts[position] = read(modules[m].entries[j])
-        return parts
+        chosen = [
+            (position, read(modules[m].entries[j]))
+            for position, m, j in zip(plan.branch_positions, plan.branch_seq, branches) if j
+        ]
+        if _join_digests_c is not None:
+            return _join_digests_c(first, plan.order, chosen)
+        parts = list(plan.gather(first))
+        for position, digest in chosen:
+            parts[position] = digest
+        return b"".join(parts)
 
 
 def _walk_order(

@@ -30,13 +30,13 @@ V3 = hashcodec.get_format("v3")
 @contextmanager
 def implementation(accelerated: bool) -> Iterator[None]:
     """Walk in C (the `_speedups` extension) or in Python, for the duration of the block."""
-    saved = walk_module._walk_plan_c
+    saved = walk_module._walk_plan_c, walk_module._join_digests_c
     if not accelerated:
-        walk_module._walk_plan_c = None
+        walk_module._walk_plan_c = walk_module._join_digests_c = None
     try:
         yield
     finally:
-        walk_module._walk_plan_c = saved
+        walk_module._walk_plan_c, walk_module._join_digests_c = saved
 
 
 def test_the_accelerator_is_built() -> None:
@@ -187,6 +187,22 @@ def walk_order(roots: tuple[int, ...], successors: list[tuple[int, ...]]) -> tup
 def graph(children: list[tuple[int, ...]]) -> tuple[array, array]:
     """The compact graph the C walk reads (offsets, targets)."""
     return array("i", accumulate(map(len, children), initial=0)), array("i", chain.from_iterable(children))
+
+
+def test_digests_are_joined_in_c_as_in_python() -> None:
+    join = walk_module._join_digests_c
+    first = [b"a", b"bb", b"ccc", b""]
+    assert join(first, (2, 0, 1), []) == b"cccabb"
+    assert join(first, (2, 0, 1), [(1, b"XY"), (2, b"")]) == b"cccXY"
+    assert join(first, (), []) == b""
+    with pytest.raises(IndexError):
+        join(first, (4,), [])
+    with pytest.raises(IndexError):
+        join(first, (0,), [(1, b"x")])
+    with pytest.raises(TypeError):
+        join([b"a", "text"], (1,), [])
+    with pytest.raises(TypeError):
+        join(first, (0,), [(0,)])
 
 
 def test_the_c_walk_refuses_bad_tables_and_passes_errors_on() -> None:
