@@ -88,14 +88,35 @@ static int push_children(Stack *stack, const Graph *graph, PyObject *children, P
     return 0;
 }
 
-/* Append m to the order; at a branch point, call on_branch(m) first thing (it may set children[m]). */
-static int visit(Py_ssize_t m, Py_ssize_t *order, Py_ssize_t *length, const char *is_branch,
-                 PyObject *on_branch, PyObject *numbers)
+/* What a walk appends to and calls: the order so far, and the branch-point callback. */
+typedef struct {
+    Py_ssize_t *order;
+    Py_ssize_t length;
+    const char *is_branch;
+    PyObject *on_branch; /* None, or called as described in walk_plan's docstring */
+    const char *call_at; /* NULL: on_branch(m) at every branch point; else on_branch(m, position)
+                            only where call_at[m] */
+    Py_ssize_t branches_seen;
+    PyObject *numbers;
+} Visitor;
+
+/* Append m to the order; at a branch point, call on_branch first thing (it may set children[m]). */
+static int visit(Visitor *visitor, Py_ssize_t m)
 {
-    order[(*length)++] = m;
-    if (on_branch == Py_None || !is_branch[m])
+    visitor->order[visitor->length++] = m;
+    if (!visitor->is_branch[m])
         return 0;
-    PyObject *result = PyObject_CallOneArg(on_branch, PyTuple_GET_ITEM(numbers, m));
+    Py_ssize_t position = visitor->branches_seen++;
+    if (visitor->on_branch == Py_None)
+        return 0;
+    PyObject *result;
+    if (visitor->call_at == NULL) {
+        result = PyObject_CallOneArg(visitor->on_branch, PyTuple_GET_ITEM(visitor->numbers, m));
+    } else if (visitor->call_at[m]) {
+        result = PyObject_CallFunction(visitor->on_branch, "nn", m, position);
+    } else {
+        return 0;
+    }
     if (result == NULL)
         return -1;
     Py_DECREF(result);
@@ -153,17 +174,20 @@ done:
 
 static PyObject *walk_plan(PyObject *module, PyObject *args)
 {
-    PyObject *roots, *children, *numbers, *on_branch;
-    Py_buffer branch_flags, offsets, targets;
-    if (!PyArg_ParseTuple(args, "O!y*y*O!O!y*O", &PyTuple_Type, &roots, &offsets, &targets, &PyList_Type,
-                          &children, &PyTuple_Type, &numbers, &branch_flags, &on_branch))
+    PyObject *roots, *children, *numbers, *on_branch, *call_at_obj = Py_None;
+    Py_buffer branch_flags, offsets, targets, call_flags = {0};
+    if (!PyArg_ParseTuple(args, "O!y*y*O!O!y*O|O", &PyTuple_Type, &roots, &offsets, &targets, &PyList_Type,
+                          &children, &PyTuple_Type, &numbers, &branch_flags, &on_branch, &call_at_obj))
         return NULL;
     Py_ssize_t count = PyList_GET_SIZE(children);
     Graph graph = {offsets.buf, targets.buf, targets.len / (Py_ssize_t)sizeof(int)};
     PyObject *resolved_obj = NULL, *result = NULL;
-    Py_ssize_t *order = NULL, length = 0;
+    Py_ssize_t *order = NULL;
     Stack stack = {NULL, 0, 0};
+    if (call_at_obj != Py_None && PyObject_GetBuffer(call_at_obj, &call_flags, PyBUF_SIMPLE) < 0)
+        goto done;
     if (PyTuple_GET_SIZE(numbers) != count || branch_flags.len != count
+        || (call_flags.buf != NULL && call_flags.len != count)
         || offsets.len != (count + 1) * (Py_ssize_t)sizeof(int)) {
         PyErr_SetString(PyExc_ValueError,
                         "children, numbers and is_branch need one item per module, offsets one more");
@@ -179,6 +203,7 @@ static PyObject *walk_plan(PyObject *module, PyObject *args)
     }
     char *resolved = PyByteArray_AS_STRING(resolved_obj);
     memset(resolved, 0, (size_t)count);
+    Visitor visitor = {order, 0, is_branch, on_branch, call_flags.buf, 0, numbers};
 
     for (Py_ssize_t r = 0; r < PyTuple_GET_SIZE(roots); r++) {
         Py_ssize_t root = PyLong_AsSsize_t(PyTuple_GET_ITEM(roots, r));
@@ -192,7 +217,7 @@ static PyObject *walk_plan(PyObject *module, PyObject *args)
             continue;
         /* the root stays unflagged until it comes up again: that once, its dependencies are
            walked again (mendel-core's fresh visited set per root) */
-        if (visit(root, order, &length, is_branch, on_branch, numbers) < 0)
+        if (visit(&visitor, root) < 0)
             goto done;
         stack.size = 0;
         if (push_children(&stack, &graph, children, root, count) < 0)
@@ -202,7 +227,7 @@ static PyObject *walk_plan(PyObject *module, PyObject *args)
             if (resolved[m])
                 continue;
             resolved[m] = 1;
-            if (m != root && visit(m, order, &length, is_branch, on_branch, numbers) < 0)
+            if (m != root && visit(&visitor, m) < 0)
                 goto done;
             if (push_children(&stack, &graph, children, m, count) < 0)
                 goto done;
@@ -210,12 +235,14 @@ static PyObject *walk_plan(PyObject *module, PyObject *args)
         resolved[root] = 1;
     }
 
-    result = plan_tuples(order, length, resolved, count, is_branch, numbers);
+    result = plan_tuples(order, visitor.length, resolved, count, is_branch, numbers);
 
 done:
     PyBuffer_Release(&branch_flags);
     PyBuffer_Release(&offsets);
     PyBuffer_Release(&targets);
+    if (call_flags.buf != NULL)
+        PyBuffer_Release(&call_flags);
     PyMem_Free(stack.items);
     PyMem_Free(order);
     Py_XDECREF(resolved_obj);
@@ -288,7 +315,8 @@ static PyMethodDef methods[] = {
      "children[m] when that is a tuple, else (None) targets[offsets[m]:offsets[m + 1]] (arrays\n"
      "of C ints). `numbers` is tuple(range(len(children))) (its int objects make the tuples);\n"
      "`on_branch` is None or called with each branch point reached, first thing (it may set\n"
-     "children[m])."},
+     "children[m]); with `call_at` (a flag per module), only where it is set, as\n"
+     "on_branch(m, position), position counting every branch point reached before m."},
     {"join_digests", join_digests, METH_VARARGS,
      "join_digests(first, order, chosen) -> bytes\n\n"
      "b''.join of first[m] for m in order, with the digests of `chosen` ((position, digest)\n"
@@ -298,6 +326,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef definition = {
     PyModuleDef_HEAD_INIT, "mendel_py._speedups", "Optional C accelerators of mendel_py.", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__speedups(void)

@@ -116,6 +116,9 @@ class Walker:
         )
         self._structural, self._classes, self._class_successors = _structure(manifest)
         self._shape_position = {m: k for k, m in enumerate(self._structural)}
+        self._is_structural = bytearray(count)
+        for m in self._structural:
+            self._is_structural[m] = 1
         self._folder_entries = _folder_entries(manifest)
         self._entries_count = [len(m.entries) for m in manifest.modules]
         plans = cache if cache is not None else Cache(DEFAULT_PLAN_CACHE_BYTES)
@@ -206,6 +209,40 @@ class Walker:
 
     def _walk_branches(self, branches: tuple[int, ...]) -> tuple[Plan, dict[int, int], Shape]:
         """One walk that takes the next branch index at each branch point it reaches."""
+        if _walk_plan_c is not None:
+            found = self._walk_branches_in_c(branches)
+            if found is not None:
+                return found
+        return self._walk_branches_each(branches)
+
+    def _walk_branches_in_c(self, branches: tuple[int, ...]) -> tuple[Plan, dict[int, int], Shape] | None:
+        """`_walk_branches` calling back only at structural modules (where the choice changes the
+        walk); None when the hash doesn't fit the tree, for the exact error to be found again."""
+        successors = self._start_children()
+        shape = [0] * len(self._structural)
+        counts = self._entries_count
+
+        def take(m: int, position: int) -> None:
+            if position >= len(branches) or branches[position] >= counts[m]:
+                raise _Misfit
+            k = self._shape_position[m]
+            shape[k] = self._classes[k][branches[position]]
+            successors[m] = self._class_successors[k][shape[k]]
+
+        try:
+            plan = self._walk_plan(successors, take, self._is_structural)
+        except _Misfit:
+            return None
+        if len(plan.branch_seq) > len(branches):
+            return None
+        choices = dict(zip(plan.branch_seq, branches))
+        if any(j >= counts[m] for m, j in choices.items()):
+            return None
+        return plan, choices, tuple(shape)
+
+    def _walk_branches_each(self, branches: tuple[int, ...]) -> tuple[Plan, dict[int, int], Shape]:
+        """`_walk_branches` taking each branch point's choice as the walk reaches it (and raising
+        the HashError of the first that doesn't fit)."""
         successors = self._start_children()
         shape = [0] * len(self._structural)
         choices: dict[int, int] = {}
@@ -253,14 +290,18 @@ class Walker:
         return list(self._fixed)
 
     def _walk_plan(
-        self, successors: list[tuple[int, ...] | None], on_branch: Callable[[int], None] | None = None
+        self,
+        successors: list[tuple[int, ...] | None],
+        on_branch: Callable[..., None] | None = None,
+        call_at: bytearray | None = None,
     ) -> Plan:
         """The plan of a walk from the manifest's roots (`_walk_order`), in C where the extension
-        was built."""
+        was built (there, with `call_at`, `on_branch(m, position)` only where it flags m)."""
         if _walk_plan_c is not None:
             offsets, targets = self._graph
             return Plan(*_walk_plan_c(
-                self.manifest.roots, offsets, targets, successors, self._numbers, self._is_branch, on_branch
+                self.manifest.roots, offsets, targets, successors, self._numbers, self._is_branch, on_branch,
+                call_at,
             ))
         return self._plan_from_walk(*_walk_order(self.manifest.roots, successors, self._is_branch, on_branch))
 
@@ -292,6 +333,10 @@ class Walker:
         for position, digest in chosen:
             parts[position] = digest
         return b"".join(parts)
+
+
+class _Misfit(Exception):
+    """A hash's branch list doesn't fit the tree (which error exactly is found by a slower walk)."""
 
 
 def _walk_order(

@@ -189,6 +189,19 @@ def graph(children: list[tuple[int, ...]]) -> tuple[array, array]:
     return array("i", accumulate(map(len, children), initial=0)), array("i", chain.from_iterable(children))
 
 
+def test_the_c_walk_calls_back_only_where_asked_with_the_branch_position() -> None:
+    # 0 -> 1 -> 2 -> 3, branch points 1, 2 and 3; called back at 2 only, as the 2nd branch point
+    children = [(1,), (2,), (3,), ()]
+    calls: list[tuple[int, int]] = []
+    flags, call_at = bytearray(b"\x00\x01\x01\x01"), bytearray(b"\x00\x00\x01\x00")
+    plan = walk_module._walk_plan_c(
+        (0,), *graph(children), [None] * 4, (0, 1, 2, 3), flags, lambda m, p: calls.append((m, p)), call_at
+    )
+    assert calls == [(2, 1)] and plan[2] == (1, 2, 3)
+    with pytest.raises(ValueError):
+        walk_module._walk_plan_c((0,), *graph(children), [None] * 4, (0, 1, 2, 3), flags, None, bytearray(2))
+
+
 def test_digests_are_joined_in_c_as_in_python() -> None:
     join = walk_module._join_digests_c
     first = [b"a", b"bb", b"ccc", b""]
