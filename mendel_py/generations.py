@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import blake3
 import yaml
 
+from .atomic import read_bytes, write_atomically
 from .config import BundleConfig, MendelConfig, config_from_dict
 from .errors import ConfigError, MendelError
 from .hashcodec import GENERATION_TAG_SIZE
@@ -86,7 +87,7 @@ def store_dir(config: MendelConfig, setting: str | None = None) -> str | None:
 
 def project_files(config: MendelConfig) -> dict[str, bytes]:
     """The bytes that make up the project's generation on disk: its .mendelrc and manifests."""
-    return {name: _on_disk(_read_bytes, *where) for name, where in _project_paths(config).items()}
+    return {name: _on_disk(read_bytes, *where) for name, where in _project_paths(config).items()}
 
 
 def project_generation_id(config: MendelConfig) -> str:
@@ -218,9 +219,7 @@ class GenerationStore:
         """Point `CURRENT` at a stored generation (an atomic replace: readers see old or new)."""
         if not self.has(generation):
             raise MendelError(f"generation {generation} is not in the store {self.path}")
-        temporary = os.path.join(self.path, f".{CURRENT_FILE}-{os.getpid()}-{secrets.token_hex(4)}")
-        _write_file(temporary, (generation + "\n").encode("ascii"))
-        os.replace(temporary, os.path.join(self.path, CURRENT_FILE))
+        write_atomically(os.path.join(self.path, CURRENT_FILE), (generation + "\n").encode("ascii"))
 
     def prunable(self, now: float | None = None) -> list[GenerationInfo]:
         """Generations past retention: not current, not among the newest `keep`, older than
@@ -295,11 +294,6 @@ def _stored_bundle(bundle: BundleConfig, folder: str) -> BundleConfig:
 
 def _is_id(name: str) -> bool:
     return len(name) == 2 * _ID_BYTES and all(c in "0123456789abcdef" for c in name)
-
-
-def _read_bytes(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def _on_disk(read: Callable[[str], T], path: str, display: str, what: str) -> T:

@@ -29,6 +29,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from . import manifest_cache
+from .atomic import read_bytes
 from .errors import ManifestError
 from .hashcodec import file_blake3
 
@@ -242,12 +243,13 @@ def load_manifest(path: str, bundle: str, display: str | None = None) -> Manifes
     first load of a manifest's bytes parses and checks them.
     """
     shown = display or path
+    keep_compiled = manifest_cache.enabled()
     with _gc_paused():
-        if manifest_cache.enabled():
+        if keep_compiled:
             payload = manifest_cache.read(path, _reading(manifest_cache.file_digest, path, bundle, shown))
             if payload is not None and (kept := _from_payload(payload, shown, bundle)) is not None:
                 return kept
-        raw = _reading(_read_bytes, path, bundle, shown)
+        raw = _reading(read_bytes, path, bundle, shown)
         try:
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -255,14 +257,9 @@ def load_manifest(path: str, bundle: str, display: str | None = None) -> Manifes
             raise ManifestError(f"invalid JSON{where}: {getattr(exc, 'msg', exc)}", shown) from None
         manifest = compile_manifest(data, shown, bundle)
         del data
-        if manifest_cache.enabled():  # filed under the digest of the bytes just compiled
+        if keep_compiled:  # filed under the digest of the bytes just compiled
             manifest_cache.write(path, manifest_cache.manifest_digest(raw), _payload(manifest))
     return manifest
-
-
-def _read_bytes(path: str) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read()
 
 
 def _reading(read: Callable[[str], T], path: str, bundle: str, shown: str) -> T:

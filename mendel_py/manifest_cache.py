@@ -21,7 +21,6 @@ import marshal
 import mmap
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -29,6 +28,7 @@ from typing import Any
 
 import blake3
 
+from .atomic import write_atomically
 from .cachedir import make_cache_dir
 
 log = logging.getLogger(__name__)
@@ -110,17 +110,8 @@ def write(manifest_path: str, digest: bytes, payload: Any) -> None:
     try:
         body = marshal.dumps(payload)
         make_cache_dir(folder)
-        fd, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(_header(digest))
-                handle.write(blake3.blake3(body, max_threads=blake3.blake3.AUTO).digest())
-                handle.write(body)
-            os.chmod(temporary, 0o644)  # readable like the manifest it was made from
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        checksum = blake3.blake3(body, max_threads=blake3.blake3.AUTO).digest()
+        write_atomically(path, _header(digest), checksum, body)
         _remove_older(folder, os.path.basename(path))
     except (OSError, ValueError) as error:
         log.debug("mendel: compiled manifest not kept at %s: %s", path, error)

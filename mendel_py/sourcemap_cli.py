@@ -11,7 +11,7 @@ import posixpath
 import click
 
 from .cli_support import CommandFailed, Options, common_options, emit, format_fields, load_trees, reporting_errors
-from .compiler.atomic import write_atomically
+from .atomic import write_atomically
 from .packer import ChunkNotFound
 from .sourcemap import source_map_bytes
 

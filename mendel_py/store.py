@@ -22,16 +22,16 @@ import fcntl
 import hashlib
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
+
+from .atomic import TEMP_PREFIX, write_atomically
 
 DEFAULT_STORE_BYTES = 1024 * 1024 * 1024
 _LOCK_STRIPES = 64
 _STALE_TEMP_SECONDS = 600
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")
-_TEMP_PREFIX = ".tmp-"
 _LOCK_FOLDER = ".locks"
 
 
@@ -83,15 +83,7 @@ class BundleStore:
 
     def write(self, name: str, body: bytes) -> None:
         """Store `body` under `name` atomically, then keep the store within its budget."""
-        fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(body)
-            os.replace(temp, self.path(name))
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+        write_atomically(self.path(name), body)
         with self._thread_lock:
             self._approx_bytes += len(body)
             over = self._approx_bytes > self.max_bytes
@@ -108,7 +100,7 @@ class BundleStore:
                     if not entry.is_file(follow_symlinks=False):
                         continue
                     stat = entry.stat(follow_symlinks=False)
-                    if entry.name.startswith(_TEMP_PREFIX):
+                    if entry.name.startswith(TEMP_PREFIX):
                         if now - stat.st_mtime > _STALE_TEMP_SECONDS:  # a crashed writer's
                             with contextlib.suppress(FileNotFoundError):
                                 os.unlink(entry.path)
@@ -134,7 +126,7 @@ class BundleStore:
             return sum(
                 entry.stat(follow_symlinks=False).st_size
                 for entry in entries
-                if entry.is_file(follow_symlinks=False) and not entry.name.startswith(_TEMP_PREFIX)
+                if entry.is_file(follow_symlinks=False) and not entry.name.startswith(TEMP_PREFIX)
             )
 
     @contextlib.contextmanager

@@ -58,7 +58,7 @@ def build_manifests(
     use_cache: bool = True,
 ) -> BuildReport:
     """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing)."""
-    from .atomic import read_or_none, write_atomically
+    from ..atomic import read_or_none, write_atomically
     from .graph import collect_bundle
     from .layout import ProjectLayout
     from .manifest_writer import manifest_bytes

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .atomic import read_or_none, write_atomically
+from ..atomic import read_or_none, write_atomically
 from .errors import BuildError
 from .graph import BundleGraph, collect_bundle
 from .layout import ProjectLayout

@@ -17,7 +17,7 @@ import os
 from typing import Any
 
 from ..cachedir import make_cache_dir
-from .atomic import write_atomically
+from ..atomic import write_atomically
 
 CACHE_DIR = ".mendel-cache"
 # 2: tree-sitter scans; JS entries carry lazy specifiers and compiled ES modules

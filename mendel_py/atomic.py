@@ -4,6 +4,15 @@ from __future__ import annotations
 import os
 import tempfile
 
+TEMP_PREFIX = ".tmp-"
+"""How a file being written is named until it is renamed into place (a folder's scan skips it)."""
+
+
+def read_bytes(path: str) -> bytes:
+    """The file's bytes (OSError as `open` raises it)."""
+    with open(path, "rb") as handle:
+        return handle.read()
+
 
 def read_or_none(path: str) -> bytes | None:
     """The file's bytes, or None when it can't be read (missing, say)."""
@@ -14,14 +23,16 @@ def read_or_none(path: str) -> bytes | None:
         return None
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Write `data` to a temporary file next to `path`, then rename it over `path`."""
+def write_atomically(path: str, *chunks: bytes) -> None:
+    """Write `chunks` (one after the other) to a temporary file next to `path`, then rename it
+    over `path`."""
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX)
     try:
         with os.fdopen(handle, "wb") as out:
-            out.write(data)
+            for chunk in chunks:
+                out.write(chunk)
         os.chmod(temporary, _mode_for(path))
         os.replace(temporary, path)
     except BaseException:
