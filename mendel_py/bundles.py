@@ -214,67 +214,59 @@ class BundleCache:
         bundle, hash, encoding = key
         coder = self.best[encoding]
         etag = self.etag(hash, encoding, coder)
+
+        def smaller() -> bytes | None:
+            body = coder.compress(self._identity_body(bundle, hash, pack))
+            return body if len(body) < current.size else None
+
         better: Representation | None
         if self.store is None:
-            body = coder.compress(self._identity_body(bundle, hash, pack))
-            better = _representation(body, current.content_type, encoding, etag) if len(body) < current.size else None
+            body = smaller()
+            better = None if body is None else _representation(body, current.content_type, encoding, etag)
         else:
-            better = self._stored_best(self.store, bundle, hash, encoding, current.content_type, pack, current.size)
+            better = self._stored_file(self.store, bundle, etag, encoding, current.content_type, smaller)
         if better is None:  # not smaller: keep what there is, and stop trying
             better = replace(current, final=True)
         if self._cache.peek(key) is current:  # not evicted or replaced meanwhile
             self._cache.put(key, better, better.weight)
 
-    def _stored_best(
-        self, store: BundleStore, bundle: str, hash: str, encoding: str, content_type: str,
-        pack: Packer | None, smaller_than: int = 0,
-    ) -> Representation | None:
-        """The best-coded file of the representation: found in the store, or (given `pack`)
-        made and stored when smaller than `smaller_than` bytes; None when there is none."""
-        coder = self.best.get(encoding)
-        if coder is None:
-            return None
-        etag = self.etag(hash, encoding, coder)
-        name = store.file_name(bundle, etag)
-        size = store.size(name)
-        if size is None and pack is not None:
-            with store.locked(name):
-                size = store.size(name)
-                if size is None:
-                    body = coder.compress(self._identity_body(bundle, hash, pack))
-                    if len(body) >= smaller_than:
-                        return None
-                    store.write(name, body)
-                    size = len(body)
-        if size is None:
-            return None
-        return _representation(b"", content_type, encoding, etag, store.path(name), size)
-
     def _stored(
         self, store: BundleStore, bundle: str, hash: str, encoding: str, content_type: str, pack: Packer
     ) -> Representation:
-        """The representation's file, made once per host: under the name's lock, by one worker
-        (the best-coded one when another worker already made it)."""
-        best = self._stored_best(store, bundle, hash, encoding, content_type, None)
+        """The representation's file, made once per host (the best-coded one when a worker of
+        the host already made that)."""
+        best = self.best.get(encoding)
         if best is not None:
-            return best
-        name = store.file_name(bundle, self.etag(hash, encoding))
-        size = store.size(name)
+            found = self._stored_file(store, bundle, self.etag(hash, encoding, best), encoding, content_type)
+            if found is not None:
+                return found
         plain = b""
-        if size is None:
-            with store.locked(name):
-                size = store.size(name)
-                if size is None:
-                    plain = self._identity_body(bundle, hash, pack, keep=encoding != IDENTITY)
-                    body, made_encoding = self._encoded(plain, encoding)
-                    if made_encoding == encoding:
-                        store.write(name, body)
-                        size = len(body)
-        if size is None:  # compression didn't pay: serve (and store) identity
+
+        def make() -> bytes | None:
+            nonlocal plain
+            plain = self._identity_body(bundle, hash, pack, keep=encoding != IDENTITY)
+            body, made_encoding = self._encoded(plain, encoding)
+            return body if made_encoding == encoding else None
+
+        made = self._stored_file(
+            store, bundle, self.etag(hash, encoding), encoding, content_type, make, final=encoding not in self.best
+        )
+        if made is None:  # compression didn't pay: serve (and store) identity
             return self._stored(store, bundle, hash, IDENTITY, content_type, lambda: plain)
-        path = store.path(name)
-        return _representation(b"", content_type, encoding, self.etag(hash, encoding), path, size,
-                               final=encoding not in self.best)
+        return made
+
+    @staticmethod
+    def _stored_file(
+        store: BundleStore, bundle: str, etag: str, encoding: str, content_type: str,
+        make: Callable[[], bytes | None] | None = None, final: bool = True,
+    ) -> Representation | None:
+        """The stored file of the representation with `etag`: found, or made by `make` (once per
+        host); None when there is none (or `make` gave nothing)."""
+        name = store.file_name(bundle, etag)
+        size = store.size(name) if make is None else store.made_once(name, make)
+        if size is None:
+            return None
+        return _representation(b"", content_type, encoding, etag, store.path(name), size, final=final)
 
     def _encoded(self, body: bytes, encoding: str) -> tuple[bytes, str]:
         """(body, coding it is in): compressed in `encoding`, or identity when that isn't smaller."""

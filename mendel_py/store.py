@@ -24,7 +24,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .atomic import TEMP_PREFIX, write_atomically
 
@@ -80,6 +80,20 @@ class BundleStore:
         stripe = int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=2).digest(), "big")
         with self._flock(f"stripe-{stripe % _LOCK_STRIPES}"):
             yield
+
+    def made_once(self, name: str, make: Callable[[], bytes | None]) -> int | None:
+        """The size of the stored file `name`, made by `make()` first when missing: under the
+        name's lock, so one process of the host makes it. None when `make` gives nothing to keep."""
+        size = self.size(name)
+        if size is None:
+            with self.locked(name):
+                size = self.size(name)
+                if size is None:
+                    body = make()
+                    if body is not None:
+                        self.write(name, body)
+                        size = len(body)
+        return size
 
     def write(self, name: str, body: bytes) -> None:
         """Store `body` under `name` atomically, then keep the store within its budget."""
