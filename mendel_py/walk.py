@@ -225,9 +225,7 @@ class Walker:
         def take(m: int, position: int) -> None:
             if position >= len(branches) or branches[position] >= counts[m]:
                 raise _Misfit
-            k = self._shape_position[m]
-            shape[k] = self._classes[k][branches[position]]
-            successors[m] = self._class_successors[k][shape[k]]
+            self._take_entry(m, branches[position], shape, successors)
 
         try:
             plan = self._walk_plan(successors, take, self._is_structural)
@@ -255,12 +253,19 @@ class Walker:
             if j >= self._entries_count[m]:
                 raise HashError("TRVRSL", "hash branch not found in tree")
             choices[m] = j
-            k = self._shape_position.get(m)
-            if k is not None:
-                shape[k] = self._classes[k][j]
-                successors[m] = self._class_successors[k][shape[k]]
+            if m in self._shape_position:
+                self._take_entry(m, j, shape, successors)
 
         return self._walk_plan(successors, take), choices, tuple(shape)
+
+    def _take_entry(
+        self, m: int, j: int, shape: list[int], successors: list[tuple[int, ...] | None]
+    ) -> None:
+        """Structural module `m` takes entry `j`: its class goes into `shape`, its successors
+        into the walk's."""
+        k = self._shape_position[m]
+        shape[k] = self._classes[k][j]
+        successors[m] = self._class_successors[k][shape[k]]
 
     # -- plans ------------------------------------------------------------------------------------
 
