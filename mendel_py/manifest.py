@@ -217,10 +217,6 @@ class Manifest:
             found = self.memo.setdefault("first_entries", [m.entries[0] for m in self.modules])
         return found
 
-    def digests(self, kind: str) -> tuple[tuple[bytes, ...], ...]:
-        """Per-entry digests of one kind: "sha" (Mendel formats) or "blake3" (v3)."""
-        return self.sha if kind == "sha" else self.blake3
-
 
 def assemble(path: str, bundle: str, modules: tuple[Module, ...], source_bytes: int) -> Manifest:
     """A Manifest of validated modules (indexed by position): the walk tables derived from them."""

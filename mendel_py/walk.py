@@ -326,7 +326,7 @@ class Walker:
         first = self._first_digests.get(kind)
         read = attrgetter(kind)  # "sha" or "blake3", an Entry's digest of that kind
         if first is None:
-            first = self._first_digests.setdefault(kind, [read(m.entries[0]) for m in self.manifest.modules])
+            first = self._first_digests.setdefault(kind, list(map(read, self.manifest.first_entries)))
         modules = self.manifest.modules
         chosen = [
             (position, read(modules[m].entries[j]))
