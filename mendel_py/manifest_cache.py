@@ -94,7 +94,7 @@ def read(manifest_path: str, digest: bytes) -> Any | None:
                 if blake3.blake3(payload, max_threads=blake3.blake3.AUTO).digest() != data[len(header):body]:
                     log.warning("mendel: ignoring a corrupt compiled manifest %s", path)
                     return None
-                return marshal.loads(payload)
+                return loads(payload)
     except (OSError, ValueError):  # no file, an empty one (mmap), a directory
         return None
     except (EOFError, TypeError):
@@ -102,18 +102,26 @@ def read(manifest_path: str, digest: bytes) -> Any | None:
         return None
 
 
-def write(manifest_path: str, digest: bytes, payload: Any) -> None:
-    """Keep `payload` for the manifest with this digest (replacing older forms of that manifest);
-    best effort: a folder that can't be written to only means slower loads."""
+def dumps(payload: Any) -> bytes:
+    """A payload as this cache keeps it (and as `loads` makes it again)."""
+    return marshal.dumps(payload)
+
+
+def loads(body: bytes | memoryview) -> Any:
+    return marshal.loads(body)
+
+
+def write(manifest_path: str, digest: bytes, body: bytes) -> None:
+    """Keep `body` (`dumps` of a payload) for the manifest with this digest, replacing older forms
+    of that manifest; best effort: a folder that can't be written to only means slower loads."""
     path = _path(manifest_path, digest)
     folder = os.path.dirname(path)
     try:
-        body = marshal.dumps(payload)
         make_cache_dir(folder)
         checksum = blake3.blake3(body, max_threads=blake3.blake3.AUTO).digest()
         write_atomically(path, _header(digest), checksum, body)
         _remove_older(folder, os.path.basename(path))
-    except (OSError, ValueError) as error:
+    except OSError as error:
         log.debug("mendel: compiled manifest not kept at %s: %s", path, error)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .manifest import Manifest, Module
+    from .manifest import Entry, Manifest, Module
 
 # The registry prelude, in pieces that the lazy variant below shares.
 _REGISTRY_VARS = "var own=Object.prototype.hasOwnProperty,mods=Object.create(null),cache=Object.create(null),i"
@@ -217,16 +217,16 @@ class ManifestPacker:
 
     def _js_piece(self, m: int, j: int) -> bytes:
         entry = self.manifest.modules[m].entries[j]
-        source = _packed_source(entry)
-        piece = (
-            f"[{self._texts[m]},function(require,module,exports){{\n"
-            f"{source}\n}},{self._deps_literal(entry.get('deps') or {})}]"
-        ).encode("utf-8")
+        piece = b"".join((
+            f"[{self._texts[m]},function(require,module,exports){{\n".encode("ascii"),
+            _packed_utf8(entry),
+            f"\n}},{self._deps_literal(entry.deps)}]".encode("ascii"),
+        ))
         self._js[m][j] = piece  # a race only computes the same bytes twice
         return piece
 
     def _css_piece(self, m: int, j: int) -> bytes:
-        piece = f"{self.manifest.modules[m].entries[j]['source']}\n".encode("utf-8")
+        piece = self.manifest.modules[m].entries[j].utf8_source + b"\n"
         self._css[m][j] = piece
         return piece
 
@@ -342,9 +342,17 @@ def _script_safe(json_text: str) -> str:
     return json_text.replace("</", "<\\/")
 
 
-def _packed_source(entry: Mapping[str, Any]) -> str:
+def _packed_source(entry: Entry) -> str:
     """A JS entry's source as it goes into the bundle."""
-    return _strip_source_map_comments(str(entry.get("source") or ""))
+    return _strip_source_map_comments(entry.source)
+
+
+def _packed_utf8(entry: Entry) -> bytes:
+    """`_packed_source` in UTF-8, without decoding the (usual) source that has nothing to drop."""
+    source = entry.utf8_source
+    if b"sourceMappingURL" not in source and b"sourceURL" not in source:
+        return source
+    return _strip_source_map_comments(source.decode("utf-8")).encode("utf-8")
 
 
 def _strip_source_map_comments(source: str) -> str:

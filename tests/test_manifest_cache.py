@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import hashlib
 import json
 import logging
@@ -159,3 +160,19 @@ def test_the_generation_id_from_remembered_digests_is_the_published_one(tmp_path
 
     config = load_config(str(write_project(tmp_path)))
     assert project_generation_id(config) == generation_id(project_files(config))
+
+
+def test_sources_are_kept_compressed_and_read_back_exactly(tmp_path) -> None:
+    data = sample()
+    long_source = "".join(f"function f{i}(a, b) {{ return a * {i} + b; }}\n" for i in range(400))
+    sources = ["", "var s = 'héllo wörld 𝄞 \u2028';\n", long_source]
+    for entry, source in zip((e for m in data["bundles"] for e in m["data"]), sources):
+        entry["source"], entry["sha"] = source, hashlib.sha1(source.encode()).hexdigest()
+    path = write_manifest(tmp_path, data)
+    for compiled in (load_manifest(str(path), "main"), load_manifest(str(path), "main")):  # JSON, kept form
+        loaded = [e for m in compiled.modules for e in m.entries][:len(sources)]
+        assert [e["source"] for e in loaded] == sources
+        assert [e.utf8_source for e in loaded] == [s.encode() for s in sources]
+        held = gc.get_referents(loaded[2])  # what the entry itself keeps
+        assert not any(isinstance(value, str) and len(value) > 100 for value in held)
+        assert sum(len(value) for value in held if isinstance(value, bytes)) < len(long_source) / 4
