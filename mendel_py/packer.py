@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from .manifest import Entry, Manifest, Module
@@ -220,7 +220,7 @@ class ManifestPacker:
         piece = b"".join((
             f"[{self._texts[m]},function(require,module,exports){{\n".encode("ascii"),
             _packed_utf8(entry),
-            f"\n}},{self._deps_literal(entry.deps)}]".encode("ascii"),
+            f"\n}},{self._deps_literal(entry)}]".encode("ascii"),
         ))
         self._js[m][j] = piece  # a race only computes the same bytes twice
         return piece
@@ -230,12 +230,13 @@ class ManifestPacker:
         self._css[m][j] = piece
         return piece
 
-    def _deps_literal(self, deps: Mapping[str, Any]) -> str:
-        """The deps map with module ids replaced by public ids; false stays false (external)."""
-        indexes, texts = self.manifest.indexes, self._texts
+    def _deps_literal(self, entry: Entry) -> str:
+        """The entry's deps map, keys sorted, with module ids replaced by public ids; false stays
+        false (an external module)."""
+        texts = self._texts
         items = (
-            f"{_js_literal(specifier)}:{texts[indexes[target]] if isinstance(target, str) else 'false'}"
-            for specifier, target in sorted(deps.items())
+            f"{_key_literal(specifier)}:{texts[target] if target >= 0 else 'false'}"
+            for specifier, target in sorted(zip(entry.specs, entry.targets))
         )
         return "{" + ",".join(items) + "}"
 
@@ -337,6 +338,14 @@ def _js_literal(value: int | str | bool) -> str:
     return _script_safe(json.dumps(value, ensure_ascii=True))
 
 
+def _key_literal(specifier: str) -> str:
+    """`_js_literal` of a specifier; most ("./a/b.js", "react") need no escaping and no json."""
+    return f'"{specifier}"' if _PLAIN.fullmatch(specifier) else _js_literal(specifier)
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_./@~+-]*")  # characters JSON and a script element take as they are
+
+
 def _script_safe(json_text: str) -> str:
     """ASCII JSON made safe inside a script element: no `</`."""
     return json_text.replace("</", "<\\/")
@@ -350,7 +359,7 @@ def _packed_source(entry: Entry) -> str:
 def _packed_utf8(entry: Entry) -> bytes:
     """`_packed_source` in UTF-8, without decoding the (usual) source that has nothing to drop."""
     source = entry.utf8_source
-    if b"sourceMappingURL" not in source and b"sourceURL" not in source:
+    if b"URL=" not in source:  # both comments hold it: one scan instead of two
         return source
     return _strip_source_map_comments(source.decode("utf-8")).encode("utf-8")
 

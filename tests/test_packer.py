@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mendel_py.manifest import Manifest, Module, compile_manifest
-from mendel_py.packer import JS_PRELUDE, pack_css, pack_js, packer_for
+from mendel_py.packer import JS_PRELUDE, _js_literal, _key_literal, pack_css, pack_js, packer_for
 
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
@@ -262,3 +264,8 @@ def test_node_missing_external_throws_module_not_found(tmp_path: Path) -> None:
                             "source": "module.exports = function () { return require('left-pad'); };"}])
     out = run_in_node(tmp_path, [pack_js(tree)], "require('a')()")
     assert out["result"] == {"error": "Cannot find module 'left-pad'", "code": "MODULE_NOT_FOUND"}
+
+
+@given(st.text() | st.text(alphabet="./@~+-_ab1</\"\\\u2028"))
+def test_a_specifier_key_is_written_as_its_json_literal(specifier: str) -> None:
+    assert _key_literal(specifier) == _js_literal(specifier)
