@@ -158,16 +158,16 @@ class ManifestPacker:
         literals = self._literals
         entries = b",".join([literals[m] for m in self._run_order if present[m]])
         if not self.lazy.any or not self.lazy.reaches(selection):
-            return b"".join((_JS_HEAD, self._defs(selection), b"],[", entries, _JS_TAIL))
+            return self._script(_JS_HEAD, selection, b"],[", entries, _JS_TAIL)
         main, chunks = self.lazy.split(selection) if chunk_ref else (selection, {})
         refs = {str(self.public_ids[root]): chunk_ref(self.public_ids[root]) for root in chunks}  # type: ignore[misc]
         table = json.dumps(refs, ensure_ascii=True)
         tail = b'],typeof require=="function"&&require,' + _script_safe(table).encode("ascii") + b");\n"
-        return b"".join((_JS_LAZY_HEAD, self._defs(main), b"],[", entries, tail))
+        return self._script(_JS_LAZY_HEAD, main, b"],[", entries, tail)
 
     def chunk(self, selection: Sequence[tuple[int, int]], chunk: int) -> bytes:
         """The chunk script of the lazily loaded module with public id `chunk`."""
-        return b"".join((_CHUNK_HEAD, self._defs(self.chunk_parts(selection, chunk)), _CHUNK_TAIL))
+        return self._script(_CHUNK_HEAD, self.chunk_parts(selection, chunk), _CHUNK_TAIL)
 
     def js_parts(self, selection: Sequence[tuple[int, int]], split: bool) -> Sequence[tuple[int, int]]:
         """The (module, entry) pairs the bundle's script defines, in order (`split`: chunks apart)."""
@@ -198,9 +198,16 @@ class ManifestPacker:
             line += source.count("\n") + 2
         return starts
 
-    def _defs(self, selection: Sequence[tuple[int, int]]) -> bytes:
+    def _script(self, head: bytes, selection: Sequence[tuple[int, int]], *after: bytes) -> bytes:
+        """`head`, the definitions of `selection` separated by commas, then `after`, in one join.
+
+        One join, so one buffer the size of the script: a second one (the definitions joined
+        first) costs more in page faults than in copying -- 2 ms against 0.1 ms for 1.58 MB here.
+        """
         pieces = self._js
-        return b",".join([pieces[m][j] or self._js_piece(m, j) for m, j in selection])
+        parts = [b","] * (2 * len(selection) - 1) if selection else []
+        parts[::2] = [pieces[m][j] or self._js_piece(m, j) for m, j in selection]
+        return b"".join([head, *parts, *after])
 
     def css(self, selection: Sequence[tuple[int, int]]) -> bytes:
         """The stylesheet: sources by `order` (unordered last), then manifest index."""
