@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import lz4.block
 
 from . import manifest_cache
+from .allocator import return_freed_memory
 from .atomic import read_bytes
 from .errors import ManifestError
 from .hashcodec import file_blake3
@@ -284,7 +285,7 @@ def load_manifest(path: str, bundle: str, display: str | None = None) -> Manifes
         # 30,000-module manifest kept 215 MiB of the process this way, against 90 MiB).
         manifest = _build(manifest_cache.loads(body), shown, bundle)
         del body
-    _return_freed_memory()
+    return_freed_memory()  # what the parse held (the kept manifest is made of new objects)
     return manifest
 
 
@@ -356,19 +357,6 @@ def _build(payload: Any, path: str, bundle: str) -> Manifest:
         in enumerate(zip(*module_columns, counts, strict=True))
     )
     return assemble(path, bundle, modules, source_bytes)
-
-
-def _return_freed_memory() -> None:
-    """Hand the pages a parse freed back to the system. glibc's allocator keeps freed memory for
-    reuse, and a manifest's parsed JSON is freed all at once (about 70 MiB at 30,000 modules);
-    `malloc_trim` returns it (a few ms). Elsewhere there is no such call and nothing to do."""
-    try:
-        import ctypes
-
-        trim = ctypes.CDLL(None).malloc_trim
-    except (ImportError, OSError, AttributeError):
-        return
-    trim(0)
 
 
 def compile_manifest(data: Any, path: str, bundle: str) -> Manifest:

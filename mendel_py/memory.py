@@ -24,29 +24,13 @@ threshold, and only where the C library is glibc.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-
+from .allocator import MMAP_THRESHOLD_BYTES, use_fixed_mmap_threshold
 from .bundles import DEFAULT_CACHE_BYTES as BUNDLE_CACHE_BYTES
 from .trees import DEFAULT_CACHE_BYTES as WALK_CACHE_BYTES
 
-MMAP_THRESHOLD_BYTES = 128 * 1024
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+__all__ = ["MMAP_THRESHOLD_BYTES", "cache_budget", "use_fixed_mmap_threshold"]
 
 
 def cache_budget(walk_bytes: int = WALK_CACHE_BYTES, bundle_bytes: int = BUNDLE_CACHE_BYTES) -> int:
     """The bytes a worker's caches may hold together (the defaults unless given)."""
     return walk_bytes + bundle_bytes
-
-
-def use_fixed_mmap_threshold(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
-    """Make glibc serve blocks of `threshold` bytes and more with mmap, always (so freeing them
-    returns the memory). False where the C library isn't glibc (nothing is changed there)."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, threshold))
