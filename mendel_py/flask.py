@@ -78,7 +78,7 @@ from werkzeug.local import LocalProxy
 from .bundles import DEFAULT_CACHE_BYTES
 from .cli import cli
 from .qa_page import DEFAULT_QA_ROUTE
-from .exposures import Exposure, ExposureHandler, log_exposure
+from .exposures import ExposureHandler
 from .request import (
     DEFAULT_COOKIE_NAME,
     DEFAULT_STICKY_COOKIE,
@@ -168,8 +168,19 @@ class FlaskMendelMiddleware(MendelMiddleware):
     resolver_class = FlaskRequestResolver
 
     def __init__(self, app: Any, trees: MendelTrees, *, extension: Mendel, **options: Any):
-        super().__init__(app, trees, **options)
         self.extension = extension
+        super().__init__(app, trees, **options)
+
+    @property
+    def on_exposure(self) -> ExposureHandler | None:  # type: ignore[override]
+        """The extension's handler, whenever it was registered; None (the default log, and no
+        exposure built while that log is off) until one is."""
+        return self.extension.exposure_handler
+
+    @on_exposure.setter
+    def on_exposure(self, handler: ExposureHandler | None) -> None:
+        if handler is not None:
+            self.extension.exposure_handler = handler
 
 
 class MendelState:
@@ -247,7 +258,6 @@ class Mendel:
             unit_loader=self._unit_loader_for,
             unit_cookie=settings["MENDEL_UNIT_COOKIE"],
             sticky_cookie=settings["MENDEL_STICKY_COOKIE"] or None,
-            on_exposure=self._on_exposure,
             page_caching=settings["MENDEL_PAGE_CACHING"],
         )
         template_loader = make_template_loader(trees, settings["MENDEL_TEMPLATES"])
@@ -285,9 +295,6 @@ class Mendel:
         if self.unit_loader_fn is None:
             return None
         return self.unit_loader_fn(flask_request_for(environ))
-
-    def _on_exposure(self, exposure: Exposure) -> None:
-        (self.exposure_handler or log_exposure)(exposure)
 
     def variations_loader(self, loader: FlaskVariationsLoader) -> FlaskVariationsLoader:
         """Decorator: `loader(request)` returns the request's variation ids (list or "a,b")."""

@@ -11,6 +11,7 @@ from flask import Flask, abort, render_template, render_template_string, session
 from jinja2 import TemplateNotFound
 
 from e2e_support import EXAMPLES, build_example_project
+from mendel_py import request as request_module
 from mendel_py.flask import FlaskRequestResolver, Mendel, MendelState, mendel
 from mendel_py.trees import MendelTrees
 
@@ -493,3 +494,25 @@ def test_example_shop_page_and_variation_form(shop: Flask, trees: MendelTrees) -
     page = client.get("/").text
     assert "Chosen by experiment assignment" in page and 'id="assignments"' in page
     assert client.get_cookie("mendel_uid") is not None
+
+
+def test_exposures_reach_a_handler_registered_after_init_app_and_none_are_made_unheard(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[object] = []
+    original = request_module.Exposure
+    monkeypatch.setattr(request_module, "Exposure", lambda *a, **k: made.append(1) or original(*a, **k))
+    extension = Mendel()
+    app = make_app(extension)
+
+    @app.route("/page")
+    def page() -> str:
+        return mendel.bundle_url("main")
+
+    client = app.test_client()
+    client.get("/page")  # no handler and the exposure log below INFO: nothing is built
+    assert made == []
+    heard: list[object] = []
+    extension.on_exposure(heard.append)
+    client.get("/page")
+    assert heard and len(heard) == len(made)
