@@ -10,10 +10,11 @@ it and swaps the better one in (`bundles.BundleCache`); no request waits for it.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable
+
+from .process import current_pid
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class Recompressor:
         self._reset()
 
     def _reset(self) -> None:
-        self._pid = os.getpid()
+        self._pid = current_pid()
         self._changed = threading.Condition()
         self._queue: deque[tuple[Hashable, Job]] = deque()
         self._pending: set[Hashable] = set()  # queued or running
@@ -43,7 +44,7 @@ class Recompressor:
 
     def submit(self, key: Hashable, job: Job) -> bool:
         """Queue `job` unless one for `key` is pending or the queue is full; True if queued."""
-        if self._pid != os.getpid():
+        if self._pid != current_pid():
             self._reset()
         with self._changed:
             if key in self._pending or len(self._queue) >= self.max_pending:

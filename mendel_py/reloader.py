@@ -11,9 +11,10 @@ happen in that thread, never on a request.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import TYPE_CHECKING
+
+from .process import current_pid
 
 if TYPE_CHECKING:
     from .trees import MendelTrees
@@ -35,16 +36,17 @@ class Reloader:
         self._stop = threading.Event()
 
     def ensure_running(self) -> None:
-        """Start the watcher in this process unless it runs already (cheap: one comparison)."""
-        if self._pid == os.getpid():
+        """Start the watcher in this process unless it runs already (cheap: one comparison, no
+        system call)."""
+        if self._pid == current_pid():
             return
         with self._lock:
-            if self._pid == os.getpid():
+            if self._pid == current_pid():
                 return
             self._stop = threading.Event()
             thread = threading.Thread(target=self._run, args=(self._stop,), name="mendel-reloader", daemon=True)
             thread.start()
-            self._pid = os.getpid()
+            self._pid = current_pid()
 
     def stop(self) -> None:
         self._stop.set()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import threading
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from mendel_py.bundles import JS_CONTENT_TYPE, BundleCache
 from mendel_py.compression import Coder, best_coders, brotli_available
+from mendel_py.process import current_pid
 from mendel_py.recompress import Recompressor
 from mendel_py.store import BundleStore
 
@@ -144,3 +146,24 @@ def test_best_coders_are_the_documented_levels() -> None:
     assert coders["gzip"].tag == "gz9"
     if brotli_available():
         assert coders["br"].tag == "br9"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_child_knows_its_own_pid_and_starts_its_own_thread() -> None:
+    recompressor = Recompressor()
+    recompressor.submit("parent", lambda: None)
+    assert recompressor.wait_idle(5)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: a new pid, and a job still runs (on a thread of its own)
+        done = threading.Event()
+        ok = current_pid() == os.getpid() and recompressor.submit("child", done.set) and done.wait(5)
+        os.write(write, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(write)
+    try:
+        assert os.read(read, 1) == b"1"
+    finally:
+        os.close(read)
+        os.waitpid(child, 0)
+    assert current_pid() == os.getpid()
