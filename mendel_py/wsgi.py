@@ -17,6 +17,7 @@ import os
 import posixpath
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -113,6 +114,17 @@ def _trees_from(trees_or_basedir: MendelTrees | str | os.PathLike[str]) -> Mende
 
         return MendelTrees(os.fspath(trees_or_basedir))
     return trees_or_basedir
+
+
+@dataclass(frozen=True)
+class _Segments:
+    """The bundle URL segments of one generation (`MendelMiddleware._index_segments`)."""
+
+    generation: str | None
+    by_segment: dict[str, str]
+    js_suffixes: dict[str, str]
+    plain: frozenset[str]
+    """Bundles whose segment needs no %-escape."""
 
 
 class MendelMiddleware:
@@ -215,19 +227,20 @@ class MendelMiddleware:
             "bundle_cache": {"bytes": cache.total_bytes, "max_bytes": cache.max_bytes, "entries": len(cache)},
         }
 
-    def _index_segments(self) -> None:
-        """URL segment -> bundle for the generation being served (redone when it changes)."""
-        self._segments_generation = self.trees.generation
-        self._bundle_by_segment = {
-            self.route.segment(bundle, self._suffix(bundle)): bundle for bundle in self.trees.bundles
-        }
-        self._js_suffixes = {
-            bundle: self._suffix(bundle) for bundle in self.trees.bundles if not self.is_css(bundle)
-        }
-        # bundles whose URL segment needs no %-escape, so a raw URI without '%' is canonical as is
-        self._plain_segments = frozenset(
-            bundle for segment, bundle in self._bundle_by_segment.items() if quote(segment) == segment
+    def _index_segments(self) -> _Segments:
+        """URL segment -> bundle for the generation being served, made whole and then swapped in
+        as one reference (threads that look meanwhile use the previous index whole)."""
+        generation = self.trees.generation  # read first: a swap after it only means one more rebuild
+        bundles = self.trees.bundles
+        by_segment = {self.route.segment(bundle, self._suffix(bundle)): bundle for bundle in bundles}
+        self._segments = _Segments(
+            generation,
+            by_segment,
+            {bundle: self._suffix(bundle) for bundle in bundles if not self.is_css(bundle)},
+            # bundles whose URL segment needs no %-escape, so a raw URI without '%' is canonical as is
+            frozenset(bundle for segment, bundle in by_segment.items() if quote(segment) == segment),
         )
+        return self._segments
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if self.reloader is not None:
@@ -351,11 +364,12 @@ class MendelMiddleware:
 
         A lazy chunk's URL gives its name, the bundle id and chunk id (``main~7``), as bundle.
         """
-        if self._segments_generation != self.trees.generation:
-            self._index_segments()
-        bundle = self._bundle_by_segment.get(segment)
+        segments = self._segments
+        if segments.generation != self.trees.generation:
+            segments = self._index_segments()
+        bundle = segments.by_segment.get(segment)
         if bundle is None:
-            chunk = self.route.chunk_of(segment, self._js_suffixes)
+            chunk = self.route.chunk_of(segment, segments.js_suffixes)
             if chunk is None:
                 raise BundleUnavailable("NOBUNDLE", "unknown bundle")
             bundle = f"{chunk[0]}{CHUNK_MARK}{chunk[1]}"
@@ -399,7 +413,7 @@ class MendelMiddleware:
             return True
         script_name = environ.get("SCRIPT_NAME", "")
         owner, _chunk = self._chunk_name(bundle)
-        if "%" not in raw and owner in self._plain_segments:  # the usual case: one comparison
+        if "%" not in raw and owner in self._segments.plain:  # the usual case: one comparison
             return raw == script_name + path + tail
         canonical = self.route.path(bundle, hash, self._suffix(owner)) + tail
         if not raw.endswith(canonical):
