@@ -234,6 +234,12 @@ def config_from_dict(
     return _build_config(data, os.path.abspath(root), env, source=source, path=None)
 
 
+def config_from_file(path: str, root: str | os.PathLike[str], env: str | None = None) -> MendelConfig:
+    """Read and validate the `.mendelrc` at `path` with its paths relative to `root` (a copy kept
+    elsewhere, e.g. a generation's)."""
+    return _build_config(_read_yaml(path), os.path.abspath(root), env, source=path, path=None)
+
+
 def _config_file_name() -> str:
     return os.environ.get("MENDELRC") or CONFIG_FILE_NAME
 

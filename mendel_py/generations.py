@@ -27,10 +27,9 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import blake3
-import yaml
 
 from .atomic import read_bytes, write_atomically
-from .config import BundleConfig, MendelConfig, config_from_dict
+from .config import BundleConfig, MendelConfig, config_from_file
 from .errors import ConfigError, MendelError
 from .hashcodec import GENERATION_TAG_SIZE
 from .manifest import load_manifest
@@ -249,14 +248,7 @@ def generation_config(folder: str, project: MendelConfig) -> MendelConfig:
     config = project
     stored_rc = os.path.join(folder, CONFIG_FILE)
     if os.path.isfile(stored_rc):
-        with open(stored_rc, "rb") as f:
-            try:
-                data = yaml.safe_load(f.read()) or {}
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"unreadable YAML ({exc})", stored_rc, None) from None
-        if not isinstance(data, dict):
-            raise ConfigError("not a mapping", stored_rc, None)
-        config = replace(config_from_dict(data, project.root, env=project.env, source=stored_rc), path=project.path)
+        config = replace(config_from_file(stored_rc, project.root, env=project.env), path=project.path)
     bundles = {bundle_id: _stored_bundle(bundle, folder) for bundle_id, bundle in config.bundles.items()}
     return replace(config, bundles=bundles)
 

@@ -16,8 +16,8 @@ from e2e_support import deploy_example
 from mendel_py import hashcodec
 from mendel_py.cli import cli
 from mendel_py.config import load_config
-from mendel_py.errors import HashError, ManifestError, MendelError
-from mendel_py.generations import GenerationStore, generation_tag
+from mendel_py.errors import ConfigError, HashError, ManifestError, MendelError
+from mendel_py.generations import CONFIG_FILE, GenerationStore, generation_config, generation_tag
 from mendel_py.trees import MendelTrees
 from mendel_py.wsgi import MendelMiddleware
 
@@ -246,3 +246,15 @@ def test_made_up_generation_tags_read_the_store_index_once(project: Path) -> Non
     deploy(project, "later")  # the store changed: a new tag is found at once
     trees.reload()
     assert trees.find_tree_for_hash("main", tree.hash).hash == tree.hash
+
+
+def test_a_stored_config_is_read_as_strictly_as_the_project_one(project: Path) -> None:
+    config = load_config(project)
+    store = GenerationStore.for_config(config)
+    folder = Path(store.path) / store.current_id()
+    stored = folder / CONFIG_FILE
+    assert generation_config(str(folder), config).variations  # the stored copy reads as it was
+    stored.write_text("outdir: a\noutdir: b\n")  # a duplicate key, as load_config refuses it
+    with pytest.raises(ConfigError, match=r"line 2") as caught:
+        generation_config(str(folder), config)
+    assert caught.value.path == str(stored)
