@@ -151,3 +151,19 @@ def test_temp_files_and_unrelated_files_change_nothing(project) -> None:  # type
     assert build.update([os.path.join(project.root, ".mendel-cache", "parse-v1.json")]).mode == "none"
     result = build.update([str(notes)])
     assert result.written == ()
+
+
+def test_files_of_a_failed_update_are_all_compared_again(project) -> None:  # type: ignore[no-untyped-def]
+    build = started(project.root)
+    first, second = sorted(m for m in project.base_modules if "/" in m)[:2]  # parsed in this order
+    grows = os.path.join(project.root, "src/base", first)
+    breaks = os.path.join(project.root, "src/base", second)
+    target = os.path.relpath(os.path.join(project.root, "src/base", project.base_modules[1]), os.path.dirname(grows))
+    Path(grows).write_text(Path(grows).read_text() + f"\nvar more = require({json.dumps('./' + target)});\n")
+    good = Path(breaks).read_text()
+    Path(breaks).write_text(good + "\nvar broken = 'unterminated;\n")
+    with pytest.raises(BuildError):
+        build.update([grows, breaks])  # saved together: one parses, the next fails
+    Path(breaks).write_text(good)
+    assert build.update([breaks]).mode == "collect"  # the new require is seen, not patched over
+    assert_matches_full_build(project.root)

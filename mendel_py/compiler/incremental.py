@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..atomic import read_or_none, write_atomically
-from .errors import BuildError
+from ..errors import MendelError
 from .graph import BundleGraph, collect_bundle
 from .layout import ProjectLayout
 from .manifest_writer import ChunkMemo, manifest_bytes
@@ -78,7 +78,7 @@ class IncrementalBuild:
         relative.discard(None)
         try:
             result = self._update(relative)  # type: ignore[arg-type]
-        except BuildError:
+        except MendelError:  # a broken file, or a broken .mendelrc (ConfigError)
             self._failed = relative  # type: ignore[assignment]
             raise
         self._failed = set()
@@ -137,7 +137,10 @@ class IncrementalBuild:
             return UpdateResult((), "none")
         built = set().union(*(state.bundles[b].files for b in touched)) & files
         before = {file: state.loader.loaded.get(file) for file in built}
-        fresh = {file: state.loader.reparse(file) for file in built}  # raises before any change
+        # every file parses before any is kept: a later file's error must leave the earlier ones
+        # as they were, so the retry compares them with what the manifests were built from
+        fresh = {file: state.loader.reparse(file) for file in sorted(built)}
+        state.loader.loaded.update(fresh)
         if all(_same_specifiers(before[file], fresh[file]) for file in fresh):
             bundles = {b: state.patched(b, fresh) if b in touched else state.bundles[b] for b in state.bundles}
             mode = "patch"
@@ -176,12 +179,11 @@ class IncrementalBuild:
 
 
 class _Loader(SourceLoader):
-    """A SourceLoader whose parsed files outlive one build; `reparse` replaces one file."""
+    """A SourceLoader whose parsed files outlive one build; `reparse` reads one file again."""
 
     def reparse(self, file: str) -> ParsedSource:
-        """Parse `file` again (raising BuildError) and keep the new version."""
-        parsed = self.loaded[file] = self._parse(file)
-        return parsed
+        """`file` parsed again (raising BuildError), not kept: the caller keeps a whole set."""
+        return self._parse(file)
 
     def forget(self, files: Iterable[str]) -> None:
         for file in files:
