@@ -192,16 +192,14 @@ class MendelMiddleware:
         page_caching: str = "private",
     ):
         self.app = app
-        self.development = development
         self.secret_key = secret_key
         self.trees = _trees_from(trees_or_basedir)
         # a serving process returns freed bundle-sized buffers, so its RSS follows its caches
         use_fixed_mmap_threshold()
         self.route = BundleRoute(route or self.trees.config.route, url_prefix)
         store = BundleStore(store_dir, store_bytes) if store_dir is not None else None
-        # development bundles end with a sourceMappingURL line: other bytes, other ETags
-        pack_format = PACK_FORMAT + _DEV_FORMAT if development else PACK_FORMAT
-        self.cache = BundleCache(cache_bytes, store=store, pack_format=pack_format, recompress=recompress)
+        self.cache = BundleCache(cache_bytes, store=store, recompress=recompress)
+        self.development = development
         self.variations_loader = variations_loader
         self.cookie_name = cookie_name
         self.query_override = query_override
@@ -218,6 +216,19 @@ class MendelMiddleware:
         self._encoding_memo: dict[str | None, str] = {}
         self.qa_page = QAPage(self, qa_route, access=qa_access, layers=qa_layers) if qa_route else None
         self.reloader = Reloader(self.trees, reload_interval) if reload_interval else None
+
+    @property
+    def development(self) -> bool:
+        """Development mode: bundles point at their source maps, and the QA page is open."""
+        return self._development
+
+    @development.setter
+    def development(self, on: bool) -> None:
+        self._development = on
+        # development bundles end with a sourceMappingURL line: other bytes, so other ETags (and
+        # other stored files); what was made the other way goes
+        self.cache.pack_format = PACK_FORMAT + _DEV_FORMAT if on else PACK_FORMAT
+        self.cache.clear()
 
     def status(self) -> dict[str, Any]:
         """The trees' status (generation, loaded generations, walk cache) plus the bundle cache."""

@@ -387,3 +387,15 @@ def test_jsx_maps_every_kept_token_to_itself(tmp_path: Path) -> None:
         "src/Button.jsx": [(1, "export"), (1, "default"), (2, "export")],
         "src/old.jsx": [(2, "old"), (2, "p")],
     }
+
+
+def test_development_switched_on_after_start_has_its_own_etags_and_bytes(shop: Path, tmp_path: Path) -> None:
+    middleware = MendelMiddleware(lambda e, s: [], str(shop), store_dir=str(tmp_path / "store"))
+    client = Client(middleware)
+    url = middleware.url_for_hash("main", hash_of(middleware.trees, "main", ["bucket_A"]))
+    production = client.get(url)
+    middleware.development = True  # as `mendel dev` does with the app's own middleware
+    development = client.get(url)
+    assert development.get_data(as_text=True).endswith("\n//# sourceMappingURL=main.js.map\n")
+    assert development.headers["ETag"] != production.headers["ETag"]
+    assert not production.get_data(as_text=True).endswith(".map\n")
