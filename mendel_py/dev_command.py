@@ -54,6 +54,7 @@ def dev_command(options: Options, app_path: str | None, host: str, port: int) ->
     with reporting_errors(options):
         served, middleware = _serve_target(app_path, options)
     middleware.development = True
+    middleware.reloader = None  # the dev loop reloads after each rebuild; a poller would reload again
     say = Printer(options.as_json)
     loop = DevLoop(
         middleware,
