@@ -169,9 +169,9 @@ class ManifestPacker:
         """The chunk script of the lazily loaded module with public id `chunk`."""
         return self._script(_CHUNK_HEAD, self.chunk_parts(selection, chunk), _CHUNK_TAIL)
 
-    def js_parts(self, selection: Sequence[tuple[int, int]], split: bool) -> Sequence[tuple[int, int]]:
-        """The (module, entry) pairs the bundle's script defines, in order (`split`: chunks apart)."""
-        if split and self.lazy.any and self.lazy.reaches(selection):
+    def js_parts(self, selection: Sequence[tuple[int, int]]) -> Sequence[tuple[int, int]]:
+        """The (module, entry) pairs the bundle's script defines, in order, lazy chunks apart."""
+        if self.lazy.any and self.lazy.reaches(selection):
             return self.lazy.split(selection)[0]
         return selection
 

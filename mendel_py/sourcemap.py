@@ -39,16 +39,13 @@ Segment = Union[Mapped, tuple[int]]
 """A mapped segment, or `(generated column,)`: this text comes from no file."""
 
 
-def source_map(tree: TreeLike, file: str, chunk: int | None = None, split: bool = True) -> dict[str, Any]:
-    """The map of the tree's bundle script (or of its lazy chunk `chunk`) as a JSON-ready dict.
-
-    `file`: the script's name in the map. `split`: the script leaves lazy parts to chunks (as the
-    middleware serves it; `pack_js` without chunk URLs holds them all).
-    """
+def source_map(tree: TreeLike, file: str, chunk: int | None = None) -> dict[str, Any]:
+    """The map of the tree's bundle script as the middleware serves it (lazy parts left to their
+    chunks), or of its lazy chunk `chunk`, as a JSON-ready dict; `file`: the script's name."""
     manifest = tree.manifest
     packer = packer_for(manifest)
     selection = tree.selection
-    parts = packer.js_parts(selection, split) if chunk is None else packer.chunk_parts(selection, chunk)
+    parts = packer.js_parts(selection) if chunk is None else packer.chunk_parts(selection, chunk)
     modules = manifest.modules
     mappings, contents = _Mappings(), []
     for index, ((m, j), (first_line, packed)) in enumerate(zip(parts, packer.source_starts(parts))):
@@ -73,9 +70,9 @@ def source_map(tree: TreeLike, file: str, chunk: int | None = None, split: bool 
     }
 
 
-def source_map_bytes(tree: TreeLike, file: str, chunk: int | None = None, split: bool = True) -> bytes:
+def source_map_bytes(tree: TreeLike, file: str, chunk: int | None = None) -> bytes:
     """`source_map` as compact UTF-8 JSON."""
-    return json.dumps(source_map(tree, file, chunk, split), separators=(",", ":")).encode("utf-8")
+    return json.dumps(source_map(tree, file, chunk), separators=(",", ":")).encode("utf-8")
 
 
 def mapping_comment(map_url: str) -> bytes:
