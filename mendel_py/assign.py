@@ -33,7 +33,7 @@ __all__ = [
     "in_namespace",
 ]
 
-FNV_OFFSET = _FNV_OFFSET = 0x811C9DC5
+FNV_OFFSET = 0x811C9DC5
 _FNV_PRIME = 0x01000193
 _UINT32 = 0xFFFFFFFF
 _WEIGHT_SUM_TOLERANCE = (0.99, 1.01)
@@ -42,7 +42,7 @@ Range = tuple[float, float]
 Namespace = tuple[str, float, float]
 
 
-def fnv1a32(text: str, state: int = _FNV_OFFSET) -> int:
+def fnv1a32(text: str, state: int = FNV_OFFSET) -> int:
     """32-bit FNV-1a of `text`'s UTF-16 code units (as JavaScript's charCodeAt sees them).
 
     `state` continues a hash: ``fnv1a32(b, fnv1a32(a)) == fnv1a32(a + b)``, so a prefix shared by

@@ -130,13 +130,19 @@ class BundleConfig:
         return "." + self.serve_as
 
 
+DEFAULT_KEEP = 10
+"""The newest generations a store always retains (`generations.keep`)."""
+DEFAULT_MAX_AGE_DAYS = 7.0
+"""Days a past generation is retained for, beyond those (`generations.max-age-days`)."""
+
+
 @dataclass(frozen=True)
 class GenerationsConfig:
     """`generations:` of `.mendelrc`: where the generation store is and what it retains."""
 
     dir: str | None = None
-    keep: int = 10
-    max_age_days: float = 7.0
+    keep: int = DEFAULT_KEEP
+    max_age_days: float = DEFAULT_MAX_AGE_DAYS
 
 
 JSX_NAME = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*", re.ASCII)

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import blake3
 
 from .atomic import read_bytes, write_atomically
-from .config import BundleConfig, MendelConfig, config_from_file
+from .config import DEFAULT_KEEP, DEFAULT_MAX_AGE_DAYS, BundleConfig, MendelConfig, config_from_file
 from .errors import ConfigError, MendelError
 from .hashcodec import GENERATION_TAG_SIZE
 from .manifest import load_manifest
@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 STORE_VARIABLE = "MENDEL_GENERATIONS"
 """Environment variable naming the store folder (relative to the project root), or "off"."""
 DEFAULT_STORE_DIR = "manifests/generations"
-DEFAULT_KEEP = 10
-DEFAULT_MAX_AGE_DAYS = 7.0
 CURRENT_FILE = "CURRENT"
 META_FILE = "generation.json"
 CONFIG_FILE = "mendelrc"
