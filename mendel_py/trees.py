@@ -251,6 +251,7 @@ class MendelTrees:
         self._state = self._load(project, current=None)
         self._watch_paths = self._paths_to_watch(project)
         self._watched = self._disk_signature()
+        self._refusal: str | None = None  # the last refusal logged, so a repeat is not
         log.info("mendel: serving generation %s (pid %d)", self._state.id, os.getpid())
         _LIVE.add(self)
 
@@ -356,7 +357,9 @@ class MendelTrees:
     def reload_if_changed(self) -> str | None:
         """`reload()` when the project's files or the store's CURRENT changed since the last
         look (a few stat calls); returns the new generation id, or None when nothing changed.
-        Errors are logged once per change and the current generation keeps serving."""
+        A refusal is logged once: the current generation keeps serving, and the same refusal
+        again (the store's CURRENT moved while a manifest on disk is still broken) is not
+        repeated."""
         signature = self._disk_signature()
         if signature == self._watched:
             return None
@@ -365,8 +368,12 @@ class MendelTrees:
         try:
             after = self.reload()
         except (MendelError, OSError) as exc:
-            log.error("mendel: new generation refused, still serving %s: %s", before, exc)
+            refusal = str(exc)
+            if refusal != self._refusal:
+                log.error("mendel: new generation refused, still serving %s: %s", before, refusal)
+            self._refusal = refusal
             return None
+        self._refusal = None
         return after if after != before else None
 
     def status(self) -> dict[str, Any]:

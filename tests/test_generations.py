@@ -139,6 +139,30 @@ def test_a_corrupt_manifest_never_replaces_the_good_generation(project: Path, ca
     assert "main.manifest.json" in caplog.text
 
 
+def test_the_same_refusal_is_logged_once_while_current_moves(project: Path, caplog) -> None:
+    """A worker whose manifest is still broken sees the store's CURRENT move (another process
+    published or rolled back): the watched files changed, the refusal did not."""
+    first = MendelTrees(str(project)).generation
+    second = deploy(project, "two")
+    trees = MendelTrees(str(project))
+    manifest = project / "manifests" / "main.manifest.json"
+    good_bytes = manifest.read_bytes()
+    manifest.write_bytes(good_bytes[:500])
+    with caplog.at_level(logging.ERROR, logger="mendel_py.trees"):
+        assert trees.reload_if_changed() is None
+        trees.store.set_current(first)
+        assert trees.reload_if_changed() is None
+        trees.store.set_current(second)
+        assert trees.reload_if_changed() is None
+        assert caplog.text.count("new generation refused") == 1
+        manifest.write_bytes(good_bytes)
+        trees.reload_if_changed()
+        manifest.write_bytes(good_bytes[:500])  # broken again after a good load: a new refusal
+        assert trees.reload_if_changed() is None
+    assert caplog.text.count("new generation refused") == 2
+    assert trees.generation == second
+
+
 def test_activate_rolls_every_process_back(project: Path) -> None:
     first = MendelTrees(str(project)).generation
     second = deploy(project, "two")
