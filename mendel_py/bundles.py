@@ -2,7 +2,8 @@
 
 A representation is the body in one coding (identity, gzip or br) with the prebuilt header lists
 of its 200 and 304 responses; a warm request is one cache lookup. Only the codings clients ask
-for are held, each weighed by its body in the project's one cache (`mendel_py.cache`).
+for are held, each weighed by its body in the project's one cache (`mendel_py.cache`). An identity
+body is kept as the packer's pieces (`mendel_py.body`): a few KB each, and sent in chunks.
 
 ETags hash nothing: a bundle URL's hash already names the content (it digests every file of the
 tree), so the ETag is the hash, the packer's output format and the coder's tag (library, level) --
@@ -22,6 +23,7 @@ from dataclasses import dataclass, replace
 
 from werkzeug.http import parse_etags, quote_etag
 
+from .body import Body
 from .cache import Cache, CacheStats
 from .compression import IDENTITY, Coder, best_coders, brotli_available, request_path_coders
 from .recompress import Recompressor
@@ -41,17 +43,18 @@ DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 PACK_FORMAT = "p1"
 
 Headers = list[tuple[str, str]]
-Packer = Callable[[], bytes]
+Packer = Callable[[], "bytes | Body"]
 
 
 @dataclass(frozen=True)
 class Representation:
     """One content coding of a bundle with the headers of its 200 and 304 responses.
 
-    The body is in memory (`body`), or, from a `BundleStore`, in the file at `path` (`body` empty).
+    The body is in memory (`content`), or, from a `BundleStore`, in the file at `path` (`content`
+    empty).
     """
 
-    body: bytes
+    content: Body
     content_type: str
     encoding: str
     etag: str
@@ -63,9 +66,14 @@ class Representation:
     """False while a better-compressed representation may still be made (`mendel_py.recompress`)."""
 
     @property
+    def body(self) -> bytes:
+        """The body in memory as one `bytes` (joined on each call; servers send `content`)."""
+        return self.content.join()
+
+    @property
     def weight(self) -> int:
         """What holding it costs the memory cache: the body, or a small record for a file."""
-        return _FILE_RECORD_BYTES if self.path is not None else len(self.body)
+        return _FILE_RECORD_BYTES if self.path is not None else self.content.weight
 
 
 _FILE_RECORD_BYTES = 1024
@@ -75,7 +83,7 @@ DIGEST_CACHE_BYTES = 2 * 1024 * 1024
 
 
 def _representation(
-    body: bytes, content_type: str, encoding: str, etag: str, path: str | None = None, size: int | None = None,
+    body: Body, content_type: str, encoding: str, etag: str, path: str | None = None, size: int | None = None,
     final: bool = True,
 ) -> Representation:
     """Prebuilt header lists for serving `body` (already in `encoding`), or the file at `path`."""
@@ -96,6 +104,9 @@ def _representation(
     if encoding != IDENTITY:
         headers.append(("Content-Encoding", encoding))
     return Representation(body, content_type, encoding, etag, headers + shared, list(shared), length, path, final)
+
+
+_NO_BODY = Body.wrap(b"")
 
 
 class BundleCache:
@@ -216,13 +227,13 @@ class BundleCache:
         etag = self.etag(hash, encoding, coder)
 
         def smaller() -> bytes | None:
-            body = coder.compress(self._identity_body(bundle, hash, pack))
+            body = coder.compress(self._identity_body(bundle, hash, pack).contiguous())
             return body if len(body) < current.size else None
 
         better: Representation | None
         if self.store is None:
             body = smaller()
-            better = None if body is None else _representation(body, current.content_type, encoding, etag)
+            better = None if body is None else _representation(Body.wrap(body), current.content_type, encoding, etag)
         else:
             better = self._stored_file(self.store, bundle, etag, encoding, current.content_type, smaller)
         if better is None:  # not smaller: keep what there is, and stop trying
@@ -240,9 +251,9 @@ class BundleCache:
             found = self._stored_file(store, bundle, self.etag(hash, encoding, best), encoding, content_type)
             if found is not None:
                 return found
-        plain = b""
+        plain = _NO_BODY
 
-        def make() -> bytes | None:
+        def make() -> Body | None:
             nonlocal plain
             plain = self._identity_body(bundle, hash, pack, keep=encoding != IDENTITY)
             body, made_encoding = self._encoded(plain, encoding)
@@ -258,7 +269,7 @@ class BundleCache:
     @staticmethod
     def _stored_file(
         store: BundleStore, bundle: str, etag: str, encoding: str, content_type: str,
-        make: Callable[[], bytes | None] | None = None, final: bool = True,
+        make: Callable[[], bytes | Body | None] | None = None, final: bool = True,
     ) -> Representation | None:
         """The stored file of the representation with `etag`: found, or made by `make` (once per
         host); None when there is none (or `make` gave nothing)."""
@@ -266,29 +277,29 @@ class BundleCache:
         size = store.size(name) if make is None else store.made_once(name, make)
         if size is None:
             return None
-        return _representation(b"", content_type, encoding, etag, store.path(name), size, final=final)
+        return _representation(_NO_BODY, content_type, encoding, etag, store.path(name), size, final=final)
 
-    def _encoded(self, body: bytes, encoding: str) -> tuple[bytes, str]:
+    def _encoded(self, body: Body, encoding: str) -> tuple[Body, str]:
         """(body, coding it is in): compressed in `encoding`, or identity when that isn't smaller."""
         if encoding != IDENTITY:
-            compressed = self.coders[encoding].compress(body)
-            if len(compressed) < len(body):
-                return compressed, encoding
+            compressed = self.coders[encoding].compress(body.contiguous())
+            if len(compressed) < body.size:
+                return Body.wrap(compressed), encoding
         return body, IDENTITY
 
-    def _identity_body(self, bundle: str, hash: str, pack: Packer, keep: bool = False) -> bytes:
-        """The identity bytes: from memory or the store if held there, else packed (and, if
+    def _identity_body(self, bundle: str, hash: str, pack: Packer, keep: bool = False) -> Body:
+        """The identity body: from memory or the store if held there, else packed (and, if
         `keep`, stored, so that other workers need not pack it for another coding)."""
         held = self._cache.peek((bundle, hash, IDENTITY))
         if held is not None and held.path is None and held.encoding == IDENTITY:
-            return held.body
+            return held.content
         if self.store is None:
-            return pack()
+            return Body.wrap(pack())
         name = self.store.file_name(bundle, self.etag(hash, IDENTITY))
         stored = self.store.read(name)
         if stored is not None:
-            return stored
-        body = pack()
+            return Body.wrap(stored)
+        body = Body.wrap(pack())
         if keep:
             self.store.write(name, body)
         return body

@@ -10,7 +10,9 @@ Per worker process, mendel_py holds:
   `bundles.DEFAULT_CACHE_BYTES` (64 MiB; Flask `MENDEL_CACHE_BYTES`);
 - the lookup-chains memo: `trees.CHAINS_MEMO_SIZE` (1,024) sets of configured ids, ~3 KB each
   at most with 45 variations (a few MiB);
-- a memo of at most 256 short Accept-Encoding values (a few KiB).
+- a memo of at most 256 short Accept-Encoding values (a few KiB);
+- per thread that compresses, one scratch buffer the size of the largest body it compressed, up
+  to `body.SCRATCH_MAX_BYTES` (8 MiB), reused so a compression maps no fresh pages.
 
 So the caches of a worker with the defaults stay within `cache_budget()` = 128 MiB, whatever the
 traffic: keys are only configured variation ids and hashes proven valid, and every entry is

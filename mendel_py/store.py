@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from .atomic import TEMP_PREFIX, write_atomically
+from .body import Body
 
 DEFAULT_STORE_BYTES = 1024 * 1024 * 1024
 _LOCK_STRIPES = 64
@@ -81,7 +82,7 @@ class BundleStore:
         with self._flock(f"stripe-{stripe % _LOCK_STRIPES}"):
             yield
 
-    def made_once(self, name: str, make: Callable[[], bytes | None]) -> int | None:
+    def made_once(self, name: str, make: Callable[[], bytes | Body | None]) -> int | None:
         """The size of the stored file `name`, made by `make()` first when missing: under the
         name's lock, so one process of the host makes it. None when `make` gives nothing to keep."""
         size = self.size(name)
@@ -95,9 +96,9 @@ class BundleStore:
                         size = len(body)
         return size
 
-    def write(self, name: str, body: bytes) -> None:
+    def write(self, name: str, body: bytes | Body) -> None:
         """Store `body` under `name` atomically, then keep the store within its budget."""
-        write_atomically(self.path(name), body)
+        write_atomically(self.path(name), *Body.wrap(body).chunks())
         with self._thread_lock:
             self._approx_bytes += len(body)
             over = self._approx_bytes > self.max_bytes

@@ -17,14 +17,19 @@ from typing import Any
 from markupsafe import escape
 from werkzeug.http import dump_options_header
 
+from .body import Body
+
 INTEGRITY_ALGORITHM = "sha384"
 CROSS_ORIGIN = "anonymous"
 PRELOAD_RELS = ("preload", "modulepreload")
 
 
-def integrity_of(body: bytes) -> str:
+def integrity_of(body: bytes | Body) -> str:
     """The `integrity` value of `body`: ``sha384-<base64 digest>``."""
-    digest = hashlib.new(INTEGRITY_ALGORITHM, body).digest()
+    hasher = hashlib.new(INTEGRITY_ALGORITHM)
+    for part in Body.wrap(body).parts:
+        hasher.update(part)
+    digest = hasher.digest()
     return f"{INTEGRITY_ALGORITHM}-{base64.b64encode(digest).decode('ascii')}"
 
 

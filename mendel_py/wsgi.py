@@ -25,6 +25,7 @@ from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_path_info, wrap_file
 
+from .body import Body
 from .bundles import (
     CSS_CONTENT_TYPE,
     DEFAULT_CACHE_BYTES,
@@ -37,7 +38,7 @@ from .bundles import (
 from .errors import BundleNotFound, ConfigError, HashError, WalkError
 from .exposures import ExposureHandler
 from .memory import use_fixed_mmap_threshold
-from .packer import ChunkNotFound, pack_chunk, pack_css, pack_js
+from .packer import ChunkNotFound, chunk_body, css_body, js_body
 from .qa_page import DEFAULT_QA_ROUTE, QAAccess, QAPage
 from .reloader import DEFAULT_RELOAD_INTERVAL, Reloader
 from .request import (
@@ -330,7 +331,7 @@ class MendelMiddleware:
             return []
         if representation.path is None:
             start_response("200 OK", list(representation.headers))
-            return [representation.body]
+            return representation.content.chunks()
         return self._serve_file(environ, start_response, bundle, hash, representation)
 
     def _serve_file(
@@ -479,23 +480,23 @@ class MendelMiddleware:
         bundle, _mark, chunk = name.rpartition(CHUNK_MARK)
         return bundle, int(chunk)
 
-    def _pack(self, bundle: str, tree: Tree, chunk: int | None = None) -> bytes:
-        """The bundle's (or its chunk's) bytes; in development, pointing at its source map."""
+    def _pack(self, bundle: str, tree: Tree, chunk: int | None = None) -> Body:
+        """The bundle's (or its chunk's) body; in development, pointing at its source map."""
         if self.is_css(bundle):
-            return pack_css(tree)
+            return css_body(tree)
         if chunk is None:
             suffix = self._suffix(bundle)
-            body = pack_js(tree, lambda n: (
+            body = js_body(tree, lambda n: (
                 self.route.chunk_url_from_bundle(bundle, tree.hash, n, suffix),
                 self.cache.integrity(f"{bundle}{CHUNK_MARK}{n}", tree.hash, lambda: self._pack(bundle, tree, n)),
             ))
         else:
             try:
-                body = pack_chunk(tree, chunk)
+                body = chunk_body(tree, chunk)
             except ChunkNotFound:
                 raise BundleUnavailable("NOCHUNK", "no such chunk in this bundle tree") from None
         if self.development:
-            body += mapping_comment(self._script_name(bundle, tree.hash, chunk) + MAP_SUFFIX)
+            body = body.followed_by(mapping_comment(self._script_name(bundle, tree.hash, chunk) + MAP_SUFFIX))
         return body
 
     def _script_name(self, bundle: str, hash: str, chunk: int | None) -> str:

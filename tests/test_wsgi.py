@@ -334,6 +334,28 @@ def test_other_methods_are_405(client: Client, method: str) -> None:
 
 # --- the warm path ------------------------------------------------------------------------------
 
+def test_a_large_bundle_is_kept_as_its_pieces_and_sent_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The identity body of a JS bundle is the packer's shared pieces: held for a few KB, sent
+    as chunks of about CHUNK_BYTES, the very bytes `pack_js` gives; gzip of the same bytes."""
+    from mendel_py.body import CHUNK_BYTES
+
+    specs = [{"id": "main.js", "entry": True, "deps": {f"./m{n}.js": f"m{n}.js" for n in range(60)},
+              "source": "require('./m0.js');"}]
+    specs += [{"id": f"m{n}.js", "source": f"module.exports = '{n}' + '" + "y" * 5000 + "';"} for n in range(60)]
+    monkeypatch.setattr("test_wsgi.js_specs", lambda _variation: specs)
+    middleware = MendelMiddleware(downstream_app, FakeTrees())
+    environ = EnvironBuilder(path="/mendel/hbase/main.js").get_environ()
+    body, status, _headers = run_wsgi_app(middleware, environ)
+    chunks = list(body)
+    expected = pack_js(main_tree())
+    assert status == "200 OK" and b"".join(chunks) == expected and len(expected) > 300_000
+    assert len(chunks) >= len(expected) // (2 * CHUNK_BYTES) and max(map(len, chunks)) < 2 * CHUNK_BYTES
+    held = middleware.cached_bundle("main", "hbase")
+    assert held.size == len(expected) and held.weight < 5_000 and held.body == expected
+    zipped = Client(middleware).get("/mendel/hbase/main.js", headers={"Accept-Encoding": "gzip"})
+    assert gzip.decompress(zipped.data) == expected
+
+
 def test_warm_request_does_no_walking_packing_or_compressing(
     client: Client, middleware: MendelMiddleware, trees: FakeTrees, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -344,7 +366,7 @@ def test_warm_request_does_no_walking_packing_or_compressing(
     def forbidden(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("work on a warm request")
 
-    monkeypatch.setattr("mendel_py.wsgi.pack_js", forbidden)
+    monkeypatch.setattr("mendel_py.wsgi.js_body", forbidden)
     coders = middleware.cache.coders
     monkeypatch.setattr(middleware.cache, "coders",
                         {name: Coder(c.coding, c.tag, forbidden) for name, c in coders.items()})
