@@ -241,6 +241,15 @@ class Manifest:
             found = self.memo.setdefault("first_entries", [m.entries[0] for m in self.modules])
         return found
 
+    @property
+    def first_choices(self) -> list[tuple[int, int]]:
+        """(index, 0) of every module by index: a tree's selection is gathered from these, then
+        the few branch points that took another entry are put in (made once, kept in `memo`)."""
+        found = self.memo.get("first_choices")
+        if found is None:
+            found = self.memo.setdefault("first_choices", [(m, 0) for m in range(len(self.modules))])
+        return found
+
 
 def assemble(path: str, bundle: str, modules: tuple[Module, ...], source_bytes: int) -> Manifest:
     """A Manifest of validated modules (indexed by position): the walk tables derived from them."""

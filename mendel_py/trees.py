@@ -19,7 +19,6 @@ from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from functools import cached_property, lru_cache
-from itertools import repeat
 from typing import Any, TypeVar
 
 from . import hashcodec
@@ -80,7 +79,8 @@ class Tree:
     @cached_property
     def selection(self) -> tuple[tuple[int, int], ...]:
         """(module index, entry index) of every walked module, in manifest index order."""
-        return self._in_index_order(list(zip(self._walk.plan.index_order, repeat(0))), lambda m, j: (m, j))
+        firsts = list(gatherer(self._walk.plan.index_order)(self._manifest.first_choices))
+        return self._in_index_order(firsts, lambda m, j: (m, j))
 
     @property
     def branches(self) -> tuple[int, ...]:
