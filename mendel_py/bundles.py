@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 
 from werkzeug.http import parse_etags, quote_etag
 
+from .allocator import large_blocks_from_heap
 from .body import Body
 from .cache import Cache, CacheStats
 from .compression import IDENTITY, Coder, best_coders, brotli_available, request_path_coders
@@ -227,7 +228,7 @@ class BundleCache:
         etag = self.etag(hash, encoding, coder)
 
         def smaller() -> bytes | None:
-            body = coder.compress(self._identity_body(bundle, hash, pack).contiguous())
+            body = _compressed(coder, self._identity_body(bundle, hash, pack))
             return body if len(body) < current.size else None
 
         better: Representation | None
@@ -282,7 +283,7 @@ class BundleCache:
     def _encoded(self, body: Body, encoding: str) -> tuple[Body, str]:
         """(body, coding it is in): compressed in `encoding`, or identity when that isn't smaller."""
         if encoding != IDENTITY:
-            compressed = self.coders[encoding].compress(body.contiguous())
+            compressed = _compressed(self.coders[encoding], body)
             if len(compressed) < body.size:
                 return Body.wrap(compressed), encoding
         return body, IDENTITY
@@ -303,3 +304,9 @@ class BundleCache:
         if keep:
             self.store.write(name, body)
         return body
+
+
+def _compressed(coder: Coder, body: Body) -> bytes:
+    """`body` compressed by `coder`, its working memory reused from call to call (`allocator`)."""
+    with large_blocks_from_heap():
+        return coder.compress(body.contiguous())
