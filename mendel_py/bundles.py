@@ -44,7 +44,7 @@ DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 PACK_FORMAT = "p1"
 
 Headers = list[tuple[str, str]]
-Packer = Callable[[], "bytes | Body"]
+Packer = Callable[[], bytes | Body]
 
 
 @dataclass(frozen=True)

@@ -227,27 +227,25 @@ class Manifest:
         return self._table("blake3")
 
     def _table(self, field: str) -> tuple[tuple[Any, ...], ...]:
-        found = self.memo.get(field)
-        if found is None:
-            read = attrgetter(field)
-            found = self.memo.setdefault(field, tuple(tuple(map(read, m.entries)) for m in self.modules))
-        return found
+        read = attrgetter(field)
+        return self._memoized(field, lambda: tuple(tuple(map(read, m.entries)) for m in self.modules))
 
     @property
     def first_entries(self) -> list[Entry]:
         """Every module's first data entry, by index (made once, kept in `memo`)."""
-        found = self.memo.get("first_entries")
-        if found is None:
-            found = self.memo.setdefault("first_entries", [m.entries[0] for m in self.modules])
-        return found
+        return self._memoized("first_entries", lambda: [m.entries[0] for m in self.modules])
 
     @property
     def first_choices(self) -> list[tuple[int, int]]:
         """(index, 0) of every module by index: a tree's selection is gathered from these, then
         the few branch points that took another entry are put in (made once, kept in `memo`)."""
-        found = self.memo.get("first_choices")
+        return self._memoized("first_choices", lambda: [(m, 0) for m in range(len(self.modules))])
+
+    def _memoized(self, key: str, make: Callable[[], T]) -> T:
+        """`memo[key]`, made by `make()` on first use (a race only makes it twice; one is kept)."""
+        found = self.memo.get(key)
         if found is None:
-            found = self.memo.setdefault("first_choices", [(m, 0) for m in range(len(self.modules))])
+            found = self.memo.setdefault(key, make())
         return found
 
 

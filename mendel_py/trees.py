@@ -251,7 +251,7 @@ class MendelTrees:
         self._state = self._load(project, current=None)
         self._watch_paths = self._paths_to_watch(project)
         self._watched = self._disk_signature()
-        self._refusal: str | None = None  # the last refusal logged, so a repeat is not
+        self._refusal: str | None = None  # the refusal logged last (the same one is not logged again)
         log.info("mendel: serving generation %s (pid %d)", self._state.id, os.getpid())
         _LIVE.add(self)
 
