@@ -181,12 +181,10 @@ class _Generation:
             for bundle_id, bundle in config.bundles.items()
         }
         known_folders = set().union(*(m.folders for m in self.manifests.values()))
-        self.variations: tuple[Variation, ...] = config.variations(known_folders)
+        # a variation without a folder, or an experiment arm that changes no bundle, is a
+        # VariationProblems here (SPEC §1): it would serve base while exposures name the arm
+        self.variations: tuple[Variation, ...] = config.check_variations(known_folders, bundle_folders=known_folders)
         self.variation_ids = frozenset(v.id for v in self.variations)
-        for spec in config.variation_specs:
-            if spec.id not in self.variation_ids:
-                log.warning("variation %r has no folder (%s): requests for it get the base files",
-                            spec.id, ", ".join(spec.folders))
         self.bundles: tuple[str, ...] = tuple(self.manifests)
         self.hash_format = hash_format
         # keys are sets of configured ids only and values are bounded by the config, so
