@@ -57,6 +57,8 @@ the base folder is never a candidate (the base is always appended last).
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import os
 import posixpath
 import re
@@ -192,6 +194,18 @@ class MendelConfig:
     """Variations the config marks deliberately empty (`deliberately-empty`): no folder needed."""
     keys: Mapping[str, str] = field(default_factory=lambda: _CURRENT_KEYS, compare=False)
     """The dotted keys of this file's layout, for error messages."""
+
+    @cached_property
+    def config_id(self) -> str:
+        """The project's identity for QA tokens: a digest of its base, variations (with their
+        folders), bundles and experiment keys; another project gets another id even if it shares
+        the secret, and a deploy of the same project keeps it."""
+        facts = [
+            self.base_id, self.base_dir, [[s.id, list(s.folders)] for s in self.variation_specs],
+            sorted(self.bundles), [e.key for e in self.experiments],
+        ]
+        digest = hashlib.blake2b(json.dumps(facts, sort_keys=True).encode(), digest_size=12)
+        return digest.hexdigest()
 
     @cached_property
     def experiment_set(self) -> Experiments:
