@@ -106,7 +106,7 @@ from .templates import VariationTemplateLoader, has_base_templates, install_temp
 from .trees import DEFAULT_CACHE_BYTES as DEFAULT_WALK_CACHE_BYTES
 from .reloader import DEFAULT_RELOAD_INTERVAL
 from .trees import MendelTrees
-from .wsgi import MendelMiddleware
+from .wsgi import MendelMiddleware, development_from_environment
 
 EXTENSION_KEY = "mendel"
 ENVIRON_KEY = "mendel"
@@ -360,7 +360,7 @@ def development_setting(value: Any) -> bool:
     """MENDEL_DEV when set, else the MENDEL_DEV environment variable ("1", "true", "yes", "on");
     a framework's debug flag never turns development features on."""
     if value is None:
-        value = os.environ.get("MENDEL_DEV", "")
+        return development_from_environment()
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
     return bool(value)

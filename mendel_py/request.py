@@ -14,8 +14,9 @@ method a subclass may override; Flask's resolver overrides `app_variations`):
 5. `cookie_variations()`: the cookie `cookie_name` (default ``mendel_variations``), comma-separated
    ids, when present (an empty one means base); a cookie header that isn't UTF-8 counts as absent.
    With experiments configured it is read only under the explicit opt-in `visitor_choice=True`
-   (Flask `MENDEL_VISITOR_CHOICE`, for demos and internal tools): then it decides outright, with
-   no assignment and no exposure. Without the opt-in it never overrides an assignment;
+   (Flask `MENDEL_VISITOR_CHOICE`, for demos and internal tools) or in development: then it
+   decides outright, with no assignment and no exposure. Otherwise it never overrides an
+   assignment;
 6. `assigned_variations()`: the `.mendelrc` experiments (`mendel_py.experiments`) for this
    request's unit: the app's `unit_loader(environ)`, else an anonymous id in the `unit_cookie`
    (set on the page response: HttpOnly, SameSite=Lax, Secure over HTTPS), with sticky records in
@@ -298,8 +299,8 @@ class RequestResolver:
         Without experiments, absent means base too. With experiments it is read only under the
         `visitor_choice` opt-in: otherwise the server assigns, whatever the cookie says."""
         experiments = bool(self.trees.config.experiments)
-        if experiments and not self.middleware.visitor_choice:
-            return None
+        if experiments and not (self.middleware.visitor_choice or self.middleware.development):
+            return None  # (development: `mendel dev` or an explicit MENDEL_DEV, never in production)
         name = self.middleware.cookie_name
         raw = self.cookie(name) if name else None
         if raw is None:

@@ -16,6 +16,7 @@ import logging
 import os
 import posixpath
 import re
+import secrets
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -112,6 +113,12 @@ def _raw_target(environ: dict[str, Any]) -> str | None:
     return parts.path + ("?" + parts.query if "?" in uri else "")
 
 
+def development_from_environment() -> bool:
+    """Whether the MENDEL_DEV environment variable turns development on ("1", "true", "yes",
+    "on"); `mendel dev` sets it. A framework's debug flag never does."""
+    return os.environ.get("MENDEL_DEV", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _trees_from(trees_or_basedir: MendelTrees | str | os.PathLike[str]) -> MendelTrees:
     if isinstance(trees_or_basedir, (str, os.PathLike)):
         from .trees import MendelTrees
@@ -191,7 +198,7 @@ class MendelMiddleware:
         recompress: bool = False,
         route: str | None = None,
         url_prefix: str = "",
-        development: bool = False,
+        development: bool | None = None,
         integrity: bool = False,
         preload: str | None = None,
         qa_route: str | None = DEFAULT_QA_ROUTE,
@@ -219,7 +226,9 @@ class MendelMiddleware:
         self.is_bot: Callable[[dict[str, Any]], bool] = is_bot or self.default_bot_rule
         self.exposure_dedup = ExposureDedup(exposure_window)
         self._exposure_sink = default_sink(exposure_log if exposure_log is not None else os.environ.get("MENDEL_EXPOSURE_LOG"))
-        self._check_experiment_settings(on_exposure)
+        if development is None:  # MENDEL_DEV=1 (`mendel dev` sets it); never a framework's debug flag
+            development = development_from_environment()
+        self._check_experiment_settings(on_exposure, development)
         # a serving process returns freed bundle-sized buffers, so its RSS follows its caches
         use_fixed_mmap_threshold()
         self.route = BundleRoute(route or self.trees.config.route, url_prefix)
@@ -243,12 +252,17 @@ class MendelMiddleware:
         self.qa_page = QAPage(self, qa_route, access=qa_access, layers=qa_layers) if qa_route else None
         self.reloader = Reloader(self.trees, reload_interval) if reload_interval else None
 
-    def _check_experiment_settings(self, on_exposure: ExposureHandler | None) -> None:
+    def _check_experiment_settings(self, on_exposure: ExposureHandler | None, development: bool) -> None:
         """With experiments configured: no secret stops start-up (assignments are signed), and
-        exposures without a callback are announced once (they go to the default sink)."""
+        exposures without a callback are announced once (they go to the default sink). In
+        development (`development=True`, `mendel dev`, MENDEL_DEV=1) a missing secret is a
+        throwaway one instead, so a local checkout runs as it is."""
         config = self.trees.config
         if not config.experiments:
             return
+        if not self.secret_key and (development or development_from_environment()):
+            self.secret_key = secrets.token_hex(32)
+            log.warning("mendel: development without a secret: signing with a throwaway one (set MENDEL_SECRET to keep QA links and sticky assignments across restarts)")
         if not self.secret_key:
             raise ConfigError(
                 "experiments are configured, and their sticky assignments are signed: set a secret"

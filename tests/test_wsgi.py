@@ -620,9 +620,11 @@ NEUTRAL_CSS = {
 
 @pytest.fixture
 def real_project(tmp_path: Any) -> Any:
-    from factory import write_project
+    from factory import SAMPLE_RC, write_project
 
-    return write_project(tmp_path, manifests={"main": NEUTRAL_MAIN, "css": NEUTRAL_CSS})
+    # only the variations these manifests have folders of (one without any stops start-up)
+    rc = SAMPLE_RC.replace("    partner_C:\n    bucket_D:\n      - partner_C\n", "")
+    return write_project(tmp_path, rc, manifests={"main": NEUTRAL_MAIN, "css": NEUTRAL_CSS})
 
 
 @pytest.fixture
