@@ -620,11 +620,9 @@ NEUTRAL_CSS = {
 
 @pytest.fixture
 def real_project(tmp_path: Any) -> Any:
-    from factory import SAMPLE_RC, write_project
+    from factory import write_project
 
-    # only the variations these manifests have folders of (one without any stops start-up)
-    rc = SAMPLE_RC.replace("    partner_C:\n    bucket_D:\n      - partner_C\n", "")
-    return write_project(tmp_path, rc, manifests={"main": NEUTRAL_MAIN, "css": NEUTRAL_CSS})
+    return write_project(tmp_path, manifests={"main": NEUTRAL_MAIN, "css": NEUTRAL_CSS})
 
 
 @pytest.fixture
