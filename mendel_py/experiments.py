@@ -35,6 +35,7 @@ memoized per unit (a small bounded memo): a returning visitor costs a dict looku
 """
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -281,7 +282,9 @@ def _variations(value: Any, known: set[str], where: str, error: Any) -> tuple[st
         elif isinstance(item, str) and item in known:
             chosen.append(item)
         else:
-            raise error(where, f"{item!r} is not a configured variation (known: {', '.join(sorted(known))}, control)")
+            close = difflib.get_close_matches(str(item), [*sorted(known), CONTROL], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise error(where, f"{item!r} is not a configured variation{hint} (known: {', '.join(sorted(known))}, control)")
     if len(set(chosen)) != len(chosen):
         raise error(where, "a variation is listed twice")
     return tuple(chosen)

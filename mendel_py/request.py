@@ -41,6 +41,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -56,6 +57,7 @@ from .exposures import Exposure, record
 from .qa import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token
 
 if TYPE_CHECKING:
+    from .config import Variation
     from .experiments import Assignment
     from .trees import MendelTrees, Tree
     from .wsgi import MendelMiddleware
@@ -401,14 +403,25 @@ class RequestResolver:
             return True
         current = (self._variations or [])[:-1]
         tree = self.tree(bundle)
+        chains = _chain_sets(self.trees.variations)
         try:
             if assignment.variation is not None:
-                if assignment.variation not in current:
+                own = chains.get(assignment.variation)
+                if own is None or assignment.variation not in current:
                     return False  # dropped (no folder): the page could not apply it
+                others = frozenset().union(*(chains[n] for n in current if n != assignment.variation and n in chains))
+                picked = tree.chosen_folders & own
+                if picked - others:
+                    return True  # a branch point took the arm's own file: without it, another
+                if not picked:
+                    return False  # nothing of the arm was chosen: the tree is the same without it
+                # a folder the arm shares with another active variation: compare the trees
                 return self._tree_with([n for n in current if n != assignment.variation], bundle).hash != tree.hash
+            folders = self.trees.manifest(bundle).folders
             return any(
                 self._tree_with([*current, arm], bundle).hash != tree.hash
-                for arm in arms if arm not in current
+                for arm in arms
+                if arm not in current and chains.get(arm, frozenset()) & folders  # it has files here
             )
         except MendelError:  # a counterfactual tree that can't be walked shows nothing
             return False
@@ -488,6 +501,12 @@ class RequestResolver:
         """Public names of the bundle's roots: expose name, else module id (getBundleEntries)."""
         roots = (info for info in self.tree(bundle).modules if info.expose or info.entry)
         return [info.expose or info.id for info in roots]
+
+
+@lru_cache(maxsize=8)
+def _chain_sets(variations: tuple[Variation, ...]) -> dict[str, frozenset[str]]:
+    """{variation id: its folders without base} of a generation's variations (made once each)."""
+    return {v.id: frozenset(v.chain[:-1]) for v in variations}
 
 
 def _add_vary(headers: Headers, field: str) -> None:

@@ -87,6 +87,13 @@ class Tree:
         """The entry index chosen at each branch point, in walk order."""
         return self._walk.branches
 
+    @cached_property
+    def chosen_folders(self) -> frozenset[str]:
+        """The folders of the entries chosen at the walked branch points: which variations this
+        tree really shows (an exposure is judged by it, `RequestResolver.arm_shows`)."""
+        modules = self._manifest.modules
+        return frozenset(modules[m].folders[j] for m, j in zip(self._walk.plan.branch_seq, self._walk.branches))
+
     @property
     def file_count(self) -> int:
         return len(self._walk.plan.order)

@@ -164,6 +164,8 @@ class MendelMiddleware:
     unit cookie) or "off".
     `reload_interval`: seconds between looks for a new generation (`mendel_py.reloader`; None or
     0 turns hot reload off).
+    `development`: source maps and an open QA page; None (default) follows the MENDEL_DEV
+    environment variable (`mendel dev` sets it), never a framework's debug flag.
     `qa_route`: where the QA page lives (`mendel_py.qa_page`; None turns it off). It is open when
     `development` is true; otherwise only to a request with a valid QA token or one that
     `qa_access(environ)` admits (the app's own auth), and any other request there goes to the app.
