@@ -272,3 +272,15 @@ def test_experiments_without_a_secret_stop_gunicorn(project: Path) -> None:
     assert result.returncode != 0
     [line] = [line for line in result.stderr.splitlines() if "set a secret" in line]
     assert "SECRET_KEY or MENDEL_SECRET" in line and "Traceback" not in result.stderr
+
+
+def test_flask_debug_opens_no_qa_page_and_serves_no_source_map(project: Path) -> None:
+    """FLASK_DEBUG=1 under gunicorn is the framework's debug flag, not Mendel's development mode."""
+    with running_gunicorn(project, extra_env={"SHOP_SECRET_KEY": SECRET, "FLASK_DEBUG": "1"}) as running:
+        assert http_get(running.url + "/_mendel/").status == 404
+        script = script_url(http_get(running.url + "/").body.decode())
+        bundle = http_get(running.url + script)
+        assert bundle.status == 200 and b"sourceMappingURL" not in bundle.body
+        source_map = http_get(running.url + script + ".map")
+        assert source_map.status == 404 and b"examples/shop" not in source_map.body
+        assert source_map.header("cache-control") == "no-store"

@@ -515,3 +515,47 @@ def test_private_marking_keeps_what_the_app_said(trees, app_header, marked):
     response = Client(middleware(trees, app=app)).get("/")
     assert response.headers["Cache-Control"] == marked
     assert response.headers["Vary"] == "Accept-Encoding, Cookie"
+
+
+# --- exposure plumbing -------------------------------------------------------------------------
+
+
+def test_the_dedup_table_is_bounded_and_windowed():
+    from mendel_py.exposures import ExposureDedup
+
+    clock = [0.0]
+    dedup = ExposureDedup(window_seconds=10, max_entries=100, clock=lambda: clock[0])
+    assert dedup.mark(("u", "e", 1)) and not dedup.mark(("u", "e", 1))
+    assert dedup.mark(("u", "e", 2))  # another arm (after a re-bucketing) counts
+    for i in range(1000):
+        dedup.mark((f"unit{i}", "e", 0))
+    assert len(dedup) == 100  # the oldest went
+    assert dedup.mark(("u", "e", 1))  # evicted: recorded again (an analysis counts distinct units)
+    clock[0] = 11
+    assert dedup.recent(("unit999", "e", 0)) is False and dedup.mark(("unit999", "e", 0))
+    assert ExposureDedup(window_seconds=0).mark("k") and ExposureDedup(window_seconds=0).mark("k")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_the_sink_and_the_dedup_work_in_a_forked_worker(tmp_path):
+    import os
+
+    from mendel_py.exposures import Exposure, ExposureDedup, JsonLinesSink
+
+    sink = JsonLinesSink(tmp_path / "exposures.jsonl")
+    dedup = ExposureDedup()
+    sink(Exposure("e", "l", 0, None, "parent-unit", "main"))
+    dedup._lock.acquire()  # held by a thread of the master at fork time
+    pid = os.fork()
+    if pid == 0:  # the worker: a fresh lock, its own file descriptor
+        try:
+            ok = dedup.mark(("child", "e", 0))
+            sink(Exposure("e", "l", 1, "a1", "child-unit", "main"))
+            os._exit(0 if ok else 3)
+        except BaseException:
+            os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    dedup._lock.release()
+    assert os.waitstatus_to_exitcode(status) == 0
+    units = [json.loads(line)["unit"] for line in (tmp_path / "exposures.jsonl").read_text().splitlines()]
+    assert units == ["parent-unit", "child-unit"]
