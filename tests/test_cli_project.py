@@ -141,3 +141,15 @@ def test_build_shares_the_settings_and_error_shape(shop: Path, tmp_path: Path) -
     assert failed.stderr.startswith("Error: ") and len(failed.stderr.strip().splitlines()) == 1
     help_text = runner.invoke(cli, ["build", "--help"]).stdout
     assert "MENDEL_BASEDIR" in help_text and "MENDEL_ENV" in help_text
+
+
+def test_a_running_server_refuses_a_config_with_a_ghost_variation(shop: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A bad deploy never replaces a good one: the reload is refused, the old generation serves."""
+    trees = MendelTrees(str(shop), generations="off")
+    before = [v.id for v in trees.variations]
+    edit_rc(shop, "    feature_C:\n", "    feature_C:\n    ghost_test:\n")
+    with caplog.at_level("ERROR", logger="mendel_py.trees"):
+        assert trees.reload_if_changed() is None
+    assert "new generation refused" in caplog.text and "ghost_test" in caplog.text
+    assert [v.id for v in trees.variations] == before
+    assert trees.find_tree_for_variations("main", trees.variations_and_chains(["bucket_A"])[1]).file_count
