@@ -74,6 +74,8 @@ _UNIT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _STICKY_RECORD = re.compile(r"([A-Za-z0-9_-]+)\.(\d{1,4})\.(\d{1,4})")
 _STICKY_SALT = "mendel_py sticky assignments"
 _STICKY_MAX_LENGTH = 4096
+ARM_SHOWS_MEMO_SIZE = 4096
+"""Judgements a middleware keeps (keys of configured ids only: a few hundred bytes each)."""
 ASSIGNED = "experiment assignment"
 """The name of source 6 (`decided_by`): the only one whose assignments can be exposures."""
 
@@ -108,15 +110,23 @@ def read_signed_sticky(secret: Any, unit: str, value: str | None) -> dict[str, t
     (unsigned, signed with another key, another unit's, malformed)."""
     if not value or not secret or len(value) > _STICKY_MAX_LENGTH:
         return {}
+    keys = tuple(secret) if isinstance(secret, (list, tuple)) else (secret,)
+    return dict(_verified_sticky(keys, unit, value))
+
+
+@lru_cache(maxsize=4096)
+def _verified_sticky(keys: tuple[Any, ...], unit: str, value: str) -> tuple[tuple[str, tuple[int, int]], ...]:
+    """The checked records of one cookie value (memoized: a returning visitor sends the same
+    value every time, and an HMAC per request is the larger part of reading it)."""
     try:
-        payload = sticky_serializer(secret).loads(value)
+        payload = sticky_serializer(list(keys)).loads(value)
     except BadData:
         log.info("mendel: ignoring a sticky cookie with a bad signature")
-        return {}
+        return ()
     if not isinstance(payload, dict) or payload.get("u") != unit or not isinstance(payload.get("r"), str):
         log.info("mendel: ignoring a sticky cookie of another unit")
-        return {}
-    return read_sticky(payload["r"])
+        return ()
+    return tuple(read_sticky(payload["r"]).items())
 
 VariationsLoader = Callable[[dict[str, Any]], "Iterable[str] | str | None"]
 UnitLoader = Callable[[dict[str, Any]], "str | None"]
@@ -362,7 +372,7 @@ class RequestResolver:
         """The URL of the bundle for this request, e.g. "/mendel/<hash>/main.js"."""
         url = self.script_root() + self.middleware.url_for_hash(bundle, self.tree(bundle).hash)
         self._used[bundle] = None
-        if self.assignments and self.decided_by == ASSIGNED:
+        if self.assignments and self.decided_by == ASSIGNED and not self.is_bot_request:
             self._expose(bundle)
         return url
 
@@ -370,14 +380,16 @@ class RequestResolver:
         """Record an exposure for each experiment whose arm this bundle's tree shows (once per
         request, and once per unit, experiment and arm within the middleware's window)."""
         dedup = self.middleware.exposure_dedup
+        unit = self.unit_id()
+        now = dedup.clock()
         for assignment in self.assignments:
             if not assignment.is_exposure or assignment.experiment in self._exposed:
                 continue
-            key = (self.unit_id(), assignment.experiment, assignment.index)
-            if dedup.recent(key):  # shown lately: no tree comparison, no event
+            key = (unit, assignment.experiment, assignment.index)
+            if dedup.recent(key, now):  # shown lately: no tree comparison, no event
                 self._exposed.add(assignment.experiment)
                 continue
-            if not self.arm_shows(assignment, bundle):
+            if not self._arm_shows_memo(assignment, bundle):
                 continue  # perhaps a later bundle of the page shows it
             self._exposed.add(assignment.experiment)
             if dedup.mark(key):
@@ -388,6 +400,19 @@ class RequestResolver:
                     ),
                     self.middleware.exposure_handler,
                 )
+
+    def _arm_shows_memo(self, assignment: Assignment, bundle: str) -> bool:
+        """`arm_shows`, remembered per (generation, bundle, variations, arm): it depends on
+        nothing else, and a returning unit whose arm this page can't show asks again."""
+        memo = self.middleware.arm_shows_memo
+        key = (self.trees.generation, bundle, tuple(self._variations or ()), assignment.experiment, assignment.index)
+        found = memo.get(key)
+        if found is None:
+            found = self.arm_shows(assignment, bundle)
+            if len(memo) >= ARM_SHOWS_MEMO_SIZE:
+                memo.clear()
+            memo[key] = found
+        return found
 
     def arm_shows(self, assignment: Assignment, bundle: str) -> bool:
         """Whether this request's tree of `bundle` shows the assigned arm: for a variation, the

@@ -227,6 +227,7 @@ class MendelMiddleware:
         self.default_bot_rule: Callable[[dict[str, Any]], bool] = lambda environ: user_agent_is_bot(environ, pattern)
         self.is_bot: Callable[[dict[str, Any]], bool] = is_bot or self.default_bot_rule
         self.exposure_dedup = ExposureDedup(exposure_window)
+        self.arm_shows_memo: dict[tuple[Any, ...], bool] = {}  # (a plain dict: see RequestResolver)
         self._exposure_sink = default_sink(exposure_log if exposure_log is not None else os.environ.get("MENDEL_EXPOSURE_LOG"))
         if development is None:  # MENDEL_DEV=1 (`mendel dev` sets it); never a framework's debug flag
             development = development_from_environment()
