@@ -462,6 +462,9 @@ def test_cli_assign_simulate_and_qa_link(trees):
     simulated = runner.invoke(cli, ["simulate", "--units", "20000", "--basedir", basedir, "--json"])
     assert simulated.exit_code == 0
     assert all(0 <= exp["p_value"] <= 1 for exp in json.loads(simulated.output)["experiments"])
+    for exp in json.loads(simulated.output)["experiments"]:  # still the configured weights
+        for row in exp["rows"]:
+            assert abs(row["share"] - row["expected"]) < 0.02, (exp["experiment"], row)
     link = runner.invoke(cli, ["qa-link", "--variations", "bucket_A", "--ttl", "1h", "--basedir", basedir,
                                "--secret", "s", "--url", "https://shop.example/"])
     assert link.exit_code == 0 and link.output.startswith("https://shop.example/?mendel_qa=")
