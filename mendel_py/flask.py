@@ -248,7 +248,6 @@ class Mendel:
         self.unit_loader_fn = unit_loader
         self.exposure_handler = on_exposure
         self.bot_rule_fn: Callable[[Request], bool] | None = None
-        self._default_bot_rule: Callable[[dict[str, Any]], bool] | None = None
         if app is not None:
             self.init_app(app)
 
@@ -256,6 +255,7 @@ class Mendel:
         """Load the manifests once and hook bundles, resolvers, templates and CLI into `app`."""
         settings = self.settings_for(app)
         trees = trees_from_settings(settings)
+        default_rule: list[Callable[[dict[str, Any]], bool]] = []
         middleware = FlaskMendelMiddleware(
             app.wsgi_app,
             trees,
@@ -281,12 +281,12 @@ class Mendel:
             sticky_cookie=settings["MENDEL_STICKY_COOKIE"] or None,
             page_caching=settings["MENDEL_PAGE_CACHING"],
             visitor_choice=bool(settings["MENDEL_VISITOR_CHOICE"]),
-            is_bot=self._bot_rule_for,
+            is_bot=lambda environ: self._bot_rule_for(environ, default_rule),
             bot_pattern=settings["MENDEL_BOT_PATTERN"],
             exposure_log=settings["MENDEL_EXPOSURE_LOG"],
             exposure_window=float(settings["MENDEL_EXPOSURE_WINDOW"] or 0),
         )
-        self._default_bot_rule = middleware.default_bot_rule
+        default_rule.append(middleware.default_bot_rule)  # this app's MENDEL_BOT_PATTERN rule
         template_loader = make_template_loader(trees, settings["MENDEL_TEMPLATES"])
         app.extensions[EXTENSION_KEY] = MendelState(self, trees, middleware, template_loader)
         app.wsgi_app = middleware  # type: ignore[method-assign]
@@ -324,10 +324,11 @@ class Mendel:
         self.bot_rule_fn = rule
         return rule
 
-    def _bot_rule_for(self, environ: dict[str, Any]) -> bool:
+    def _bot_rule_for(self, environ: dict[str, Any], default_rule: list[Callable[[dict[str, Any]], bool]]) -> bool:
+        """The registered `@bot_rule` (whenever it was registered), else the app's pattern."""
         if self.bot_rule_fn is not None:
             return bool(self.bot_rule_fn(flask_request_for(environ)))
-        return self._default_bot_rule is not None and self._default_bot_rule(environ)
+        return bool(default_rule) and default_rule[0](environ)
 
     def _unit_loader_for(self, environ: dict[str, Any]) -> str | None:
         if self.unit_loader_fn is None:

@@ -417,15 +417,18 @@ class RequestResolver:
     def arm_shows(self, assignment: Assignment, bundle: str) -> bool:
         """Whether this request's tree of `bundle` shows the assigned arm: for a variation, the
         tree differs from the one without it (not masked by a variation of higher priority); for
-        the control, another arm of the experiment would change the tree. An experiment whose
-        arms are all deliberately empty shows wherever the page uses a bundle (the app does it)."""
+        the control, another arm of the experiment would change the tree. A deliberately empty
+        arm (and the control beside one) shows wherever the page uses a bundle: the app applies
+        it, not the bundles."""
         config = self.trees.config
         experiment = config.experiment_set.by_key.get(assignment.experiment)
         if experiment is None:
             return False
         arms = [v for v in experiment.variations if v is not None]
-        if arms and all(v in config.empty_variations for v in arms):
-            return True
+        if assignment.variation in config.empty_variations or (
+            assignment.variation is None and any(v in config.empty_variations for v in arms)
+        ):
+            return True  # a deliberately empty arm: the app applies it, wherever the page is
         current = (self._variations or [])[:-1]
         tree = self.tree(bundle)
         chains = _chain_sets(self.trees.variations)

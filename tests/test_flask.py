@@ -528,3 +528,25 @@ def test_without_a_secret_an_app_with_experiments_does_not_start(project: Path, 
     app = Flask("no_secret", root_path=str(project))
     with pytest.raises(RuntimeError, match="SECRET_KEY or MENDEL_SECRET"):
         Mendel(app, basedir=str(project))
+
+
+def test_bot_rule_pattern_and_decorator(make_app: AppFactory) -> None:
+    extension = Mendel()
+    app = make_app(extension, MENDEL_BOT_PATTERN=r"^acme-checker", MENDEL_VISITOR_CHOICE=False)
+
+    @app.route("/page")
+    def page() -> str:
+        return ",".join(mendel.variations)
+
+    client = app.test_client()
+    assert client.get("/page", headers={"User-Agent": "acme-checker/2"}).get_data(as_text=True) == "base"
+    client.set_cookie("mendel_uid", "flask-bot-rule-unit-1")
+    person = client.get("/page", headers={"User-Agent": "Googlebot/2.1"})  # not this app's pattern
+    expected = [a.variation for a in app.extensions["mendel"].trees.config.experiment_set.assign("flask-bot-rule-unit-1") if a.variation]
+    assert person.get_data(as_text=True).split(",")[:-1] == [v for v in app.extensions["mendel"].trees.variations_and_chains(expected)[0][:-1]]
+
+    @extension.bot_rule
+    def staff_monitor(request: Any) -> bool:
+        return request.headers.get("X-Monitor") == "1"
+
+    assert client.get("/page", headers={"X-Monitor": "1"}).get_data(as_text=True) == "base"
