@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask, abort, render_template, render_template_string, session
