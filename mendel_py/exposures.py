@@ -30,6 +30,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, field
@@ -134,11 +135,10 @@ class ExposureDedup:
         self.clock = clock
         self._seen: OrderedDict[Hashable, float] = OrderedDict()
         self._lock = threading.Lock()
-        if hasattr(os, "register_at_fork"):  # a lock held by another thread at fork is reset
-            os.register_at_fork(after_in_child=self._after_fork)
+        _LIVE_DEDUPS.add(self)
 
     def _after_fork(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one held by another thread of the parent at fork
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -165,6 +165,18 @@ class ExposureDedup:
             while len(self._seen) > self.max_entries:
                 self._seen.popitem(last=False)
         return True
+
+
+_LIVE_DEDUPS: weakref.WeakSet[ExposureDedup] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for dedup in list(_LIVE_DEDUPS):
+        dedup._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _current_span() -> Callable[[], Any] | None:
