@@ -277,7 +277,7 @@ class MendelMiddleware:
             log.warning(
                 "mendel: experiments are running and no on_exposure callback is registered: exposures"
                 " go to %s (set MENDEL_EXPOSURE_LOG to a file, or register on_exposure)",
-                f"{target} as JSON lines" if target else "nowhere (MENDEL_EXPOSURE_LOG=off)",
+                f"{target} as JSON lines" if target else "the mendel_py.exposures logger at INFO only (MENDEL_EXPOSURE_LOG=off)",
             )
 
     @property

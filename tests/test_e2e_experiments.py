@@ -75,6 +75,12 @@ def test_new_visitor_gets_a_unit_and_keeps_its_url(server: Server) -> None:
     assert "public" in bundle.header("cache-control") and "Cookie" not in (bundle.header("vary") or "")
 
 
+def test_start_up_says_once_where_exposures_go(server: Server, exposure_log: Path) -> None:
+    server.output.wait_for("no on_exposure callback is registered")
+    lines = [line for line in server.output.text().splitlines() if "no on_exposure callback" in line]
+    assert len(lines) == 1 and str(exposure_log) in lines[0]  # the preloaded master, not each worker
+
+
 def test_different_units_spread_over_variations(server: Server) -> None:
     urls = {script_url(http_get(server.url + "/", {"Cookie": f"mendel_uid=visitor{i:04d}xx"}).body.decode()) for i in range(40)}
     assert len(urls) >= 3  # two layers, five variation combinations
