@@ -81,10 +81,12 @@ ASSIGNED = "experiment assignment"
 
 DEFAULT_BOT_PATTERN = (
     r"bot\b|bot/|crawl|spider|slurp|mediapartners|adsbot|feedfetcher|facebookexternalhit|bingpreview"
-    r"|embedly|ia_archiver|headlesschrome|lighthouse|pingdom|preview"
+    r"|embedly|ia_archiver|pingdom"
 )
-"""The default user-agent rule (case-insensitive search): crawlers, link previews and headless
-checkers. A request without a User-Agent is not a bot. Override with `bot_pattern=` (a regular
+"""The default user-agent rule (case-insensitive search): search and ad crawlers, link-preview
+fetchers, archivers and uptime checkers. A request without a User-Agent is not a bot, nor is a
+headless browser (end-to-end tests and QA run in one; add it with `bot_pattern=` if crawlers
+that render pages should count as bots). Override with `bot_pattern=` (a regular
 expression) or `is_bot=` (a function of the environ)."""
 
 

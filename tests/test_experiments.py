@@ -407,7 +407,7 @@ def test_visitor_choice_lets_the_cookie_decide_with_no_assignment_and_no_exposur
 
 @pytest.mark.parametrize("agent", ["Googlebot/2.1 (+http://www.google.com/bot.html)",
                                    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
-                                   "facebookexternalhit/1.1", "Mozilla/5.0 AppleWebKit HeadlessChrome/120.0"])
+                                   "facebookexternalhit/1.1", "Mozilla/5.0 (compatible; AhrefsBot/7.0)"])
 def test_bots_get_a_stable_control_and_no_exposure(trees, agent):
     exposures = []
     client = Client(middleware(trees, on_exposure=exposures.append))
