@@ -290,3 +290,49 @@ def test_flask_debug_opens_no_qa_page_and_serves_no_source_map(project: Path) ->
         source_map = http_get(running.url + script + ".map")
         assert source_map.status == 404 and b"examples/shop" not in source_map.body
         assert source_map.header("cache-control") == "no-store"
+
+
+CONTRADICTED = """experiments:
+  button-look:
+    layer: look
+    range: [0, 0.5]
+    variations: [control, bucket_A, bucket_B]
+  look-b:
+    layer: look
+    range: [0.5, 1]
+    variations: [control, bucket_D]
+  extras:
+    layer: features
+    variations: [control, feature_C]
+    coverage: 0.01
+"""
+
+
+def test_signed_records_that_contradict_the_configuration_are_ignored(project: Path, tmp_path: Path) -> None:
+    """Records signed with the right key, for the right unit, but claiming the other exclusive
+    experiment of its layer and a 1 %-coverage arm the unit is outside of: the server assigns by
+    the configuration alone, and no exposure names an arm the unit is not in."""
+    contradicted = Path(shutil.copytree(project, tmp_path / "contradicted"))
+    rc = contradicted / ".mendelrc"
+    rc.write_text(rc.read_text().split("experiments:")[0] + CONTRADICTED)
+    experiments = load_config(contradicted).experiment_set
+    units = []
+    for i in range(20000):
+        unit = f"contradict{i:06d}"
+        got = {a.experiment: a.variation for a in experiments.assign(unit)}
+        if "look-b" in got and "extras" not in got:  # in look-b's half, outside extras' coverage
+            units.append((unit, got["look-b"]))
+            if len(units) == 4:
+                break
+    log = tmp_path / "exposures.jsonl"
+    # (a record of look-b itself, in range and coverage, is what a weight change leaves behind: kept)
+    forged = {"button-look": (0, 1), "extras": (0, 1)}
+    with running_gunicorn(contradicted, extra_env={"SHOP_SECRET_KEY": SECRET, "MENDEL_EXPOSURE_LOG": str(log)}) as running:
+        for unit, arm in units:
+            page = http_get(running.url + "/", {"Cookie": f"mendel_uid={unit}; mendel_sticky={sign_sticky(SECRET, unit, forged)}"})
+            shown = active(page.body.decode())
+            assert "bucket_A" not in shown and "feature_C" not in shown, (unit, shown)
+            assert shown == (arm or "none (base)"), (unit, shown)  # look-b by its hash, nothing else
+    for unit, arm in units:
+        recorded = {(line["experiment"], line["variation"]) for line in exposures_of(log, unit)}
+        assert recorded <= {("look-b", arm)}, (unit, recorded)
