@@ -371,6 +371,10 @@ class VariationProblems(ConfigError):
     def __str__(self) -> str:
         return self.args[0]
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape, with every problem's own (`mendel build --json`)."""
+        return {**super().to_dict(), "problems": [problem.to_dict() for problem in self.problems]}
+
 
 def _did_you_mean(name: str, candidates: Collection[str]) -> str:
     """' (did you mean 'x'?)' for the closest of `candidates` (difflib), else ''."""
