@@ -336,3 +336,27 @@ def test_signed_records_that_contradict_the_configuration_are_ignored(project: P
     for unit, arm in units:
         recorded = {(line["experiment"], line["variation"]) for line in exposures_of(log, unit)}
         assert recorded <= {("look-b", arm)}, (unit, recorded)
+
+
+def test_a_link_from_mendel_qa_link_works_on_its_project_only(server: Server, project: Path, tmp_path: Path) -> None:
+    made = subprocess.run(
+        [sys.executable, "-m", "mendel_py", "qa-link", "--variations", "bucket_B", "--ttl", "10m",
+         "--url", server.url + "/", "--basedir", str(project), "--secret", SECRET],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    page = http_get(made.stdout.strip())
+    assert page.status == 200 and active(page.body.decode()) == "bucket_B"
+    assert "Chosen by a signed QA link" in page.body.decode()
+    # the same secret, another project: its link is refused here
+    other = Path(shutil.copytree(project, tmp_path / "other"))
+    rc = other / ".mendelrc"
+    rc.write_text(rc.read_text().replace("    feature_C:\n", "    feature_C:\n    other_only:\n  deliberately-empty: [other_only]\n"))
+    foreign = subprocess.run(
+        [sys.executable, "-m", "mendel_py", "qa-link", "--variations", "bucket_B", "--url", server.url + "/",
+         "--basedir", str(other), "--secret", SECRET],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert foreign.returncode == 0, foreign.stderr
+    refused = http_get(foreign.stdout.strip(), {"Cookie": "mendel_uid=foreignvisitor01"})
+    assert refused.status == 200 and "Chosen by a signed QA link" not in refused.body.decode()
