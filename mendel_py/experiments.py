@@ -48,6 +48,8 @@ from .errors import ConfigError
 
 CONTROL = "control"
 STATUSES = ("running", "stopped", "off")
+EXPOSURE_REASONS = frozenset(("hash", "sticky"))
+"""The assignments an analysis counts: bucketed now or kept (not a winner, not a bot's arm)."""
 UNIT_MEMO_SIZE = 8192
 """Units whose assignments a process keeps (a few hundred bytes each)."""
 _KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -97,7 +99,7 @@ class Assignment(NamedTuple):
     def is_exposure(self) -> bool:
         """Whether showing it counts for the experiment's analysis (a winner or a bot's arm
         does not)."""
-        return self.reason in ("hash", "sticky")
+        return self.reason in EXPOSURE_REASONS
 
     def to_dict(self) -> dict[str, Any]:
         return self._asdict()
@@ -137,7 +139,7 @@ class Experiments:
         assignment bucketed now or kept (a record the config no longer allows is dropped)."""
         return {
             a.experiment: (self._bucket_version[a.experiment], a.index)
-            for a in assignments if a.reason in ("hash", "sticky")
+            for a in assignments if a.reason in EXPOSURE_REASONS
         }
 
     def explain(self, unit_id: str, sticky: Sticky | None = None) -> list[dict[str, Any]]:

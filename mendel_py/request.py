@@ -53,6 +53,7 @@ from itsdangerous import BadData, URLSafeSerializer
 
 from . import tags
 from .errors import MendelError
+from .experiments import EXPOSURE_REASONS
 from .exposures import Exposure, record
 from .qa import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token
 
@@ -384,12 +385,13 @@ class RequestResolver:
         dedup = self.middleware.exposure_dedup
         unit = self.unit_id()
         now = dedup.clock()
+        exposed = self._exposed
         for assignment in self.assignments:
-            if not assignment.is_exposure or assignment.experiment in self._exposed:
+            if assignment.reason not in EXPOSURE_REASONS or assignment.experiment in exposed:  # is_exposure
                 continue
             key = (unit, assignment.experiment, assignment.index)
             if dedup.recent(key, now):  # shown lately: no tree comparison, no event
-                self._exposed.add(assignment.experiment)
+                exposed.add(assignment.experiment)
                 continue
             if not self._arm_shows_memo(assignment, bundle):
                 continue  # perhaps a later bundle of the page shows it
