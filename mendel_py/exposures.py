@@ -36,6 +36,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .errors import ConfigError
+
 log = logging.getLogger("mendel_py.exposures")
 
 PROVIDER_NAME = "mendel_py"
@@ -116,6 +118,10 @@ def default_sink(setting: str | os.PathLike[str] | None) -> ExposureHandler | No
         return JsonLinesSink()
     if os.fspath(setting) == OFF:
         return None
+    try:  # a path nobody can write to is a start-up error, not a log line per exposure
+        os.close(os.open(os.fspath(setting), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
+    except OSError as error:
+        raise ConfigError(f"can't append exposures to {os.fspath(setting)!r}: {error.strerror}", key="MENDEL_EXPOSURE_LOG") from None
     return JsonLinesSink(setting)
 
 

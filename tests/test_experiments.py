@@ -562,3 +562,8 @@ def test_the_sink_and_the_dedup_work_in_a_forked_worker(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
     units = [json.loads(line)["unit"] for line in (tmp_path / "exposures.jsonl").read_text().splitlines()]
     assert units == ["parent-unit", "child-unit"]
+
+
+def test_an_exposure_log_nobody_can_write_stops_start_up(trees, tmp_path):
+    with pytest.raises(ConfigError, match="MENDEL_EXPOSURE_LOG: can't append exposures to"):
+        middleware(trees, exposure_log=str(tmp_path / "no-such-folder" / "exposures.jsonl"))
