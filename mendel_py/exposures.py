@@ -92,6 +92,7 @@ class JsonLinesSink:
         self._fd: int | None = None
         self._pid = -1
         self._lock = threading.Lock()
+        self._failing: int | None = None  # the errno last reported
 
     @property
     def target(self) -> str:
@@ -105,10 +106,17 @@ class JsonLinesSink:
             stream.flush()
             return
         with self._lock:
-            if self._fd is None or self._pid != os.getpid():
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-                self._pid = os.getpid()
-            os.write(self._fd, line)
+            try:
+                if self._fd is None or self._pid != os.getpid():
+                    self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+                    self._pid = os.getpid()
+                os.write(self._fd, line)
+            except OSError as error:  # a full disk: said once until a line gets through again
+                if error.errno != self._failing:
+                    log.error("mendel: exposures can't be written to %s: %s", self.path, error.strerror)
+                self._failing = error.errno
+                return
+            self._failing = None
 
 
 def default_sink(setting: str | os.PathLike[str] | None) -> ExposureHandler | None:

@@ -567,3 +567,14 @@ def test_the_sink_and_the_dedup_work_in_a_forked_worker(tmp_path):
 def test_an_exposure_log_nobody_can_write_stops_start_up(trees, tmp_path):
     with pytest.raises(ConfigError, match="MENDEL_EXPOSURE_LOG: can't append exposures to"):
         middleware(trees, exposure_log=str(tmp_path / "no-such-folder" / "exposures.jsonl"))
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_is_reported_once_and_breaks_no_page(caplog):
+    from mendel_py.exposures import Exposure, JsonLinesSink
+
+    sink = JsonLinesSink("/dev/full")  # every write: ENOSPC
+    with caplog.at_level(logging.ERROR, logger="mendel_py.exposures"):
+        for i in range(5):
+            sink(Exposure("e", "l", 0, None, f"unit-{i}", "main"))
+    assert len([r for r in caplog.records if "can't be written" in r.getMessage()]) == 1
