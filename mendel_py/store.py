@@ -131,10 +131,11 @@ class BundleStore:
         """Called with (name, reason) for each bad file found (metrics); the log line is here."""
 
     def _reset_process_state(self) -> None:
-        # what this process has checked: name -> (inode, size) of the file it found good. A forked
-        # worker starts afresh, so each process checks a file before it first serves it.
+        # what this process has checked: name -> (inode, size, mtime) of the file it found good. A
+        # forked worker starts afresh, so each process checks a file before it first serves it,
+        # and a file written to since (its mtime moved: a flip in place) is checked again.
         self._pid = current_pid()
-        self._verified: dict[str, tuple[int, int]] = {}
+        self._verified: dict[str, tuple[int, int, int]] = {}
         self._logged: set[str] = set()
 
     @staticmethod
@@ -174,11 +175,17 @@ class BundleStore:
         is none or it failed its check (then it is logged once and left for a rewrite)."""
         path = self.path(name)
         try:
-            os.utime(path)
             stat = os.stat(path)
         except FileNotFoundError:
             return None
-        return stat.st_size if self._checked(name, stat) else None
+        if not self._checked(name, stat):
+            return None
+        try:  # the recency eviction goes by; the check above saw the file as it was before
+            os.utime(path)
+            self._remember(name, os.stat(path))
+        except FileNotFoundError:
+            return None
+        return stat.st_size
 
     def read(self, name: str) -> bytes | None:
         """The stored file's bytes when they are what was written (else None: make them again)."""
@@ -196,30 +203,35 @@ class BundleStore:
         self._remember(name, stat)
         return data
 
-    def still_good(self, name: str, inode: int, size: int) -> bool:
-        """True when the open file (`inode`, `size` from its fstat) is the one this process
-        verified: a file replaced, truncated or grown since is checked again (False if bad)."""
+    def still_good(self, name: str, stat: os.stat_result) -> bool:
+        """True when the open file (`stat` from its fstat) is the one this process verified, as
+        it was then: a file replaced, truncated, grown or written to since is checked again."""
         if self._pid != current_pid():
             self._reset_process_state()
-        if self._verified.get(name) == (inode, size):
+        if self._verified.get(name) == (stat.st_ino, stat.st_size, stat.st_mtime_ns):
             return True
-        try:
-            stat = os.stat(self.path(name))
-        except FileNotFoundError:
-            return False
-        return stat.st_ino == inode and stat.st_size == size and self._checked(name, stat)
+        return self._checked(name, stat, check_path=True)
 
-    def _checked(self, name: str, stat: os.stat_result) -> bool:
-        """Verify the file against its record unless this process did for this very file."""
+    def _checked(self, name: str, stat: os.stat_result, check_path: bool = False) -> bool:
+        """Verify the file against its record unless this process did for this very file.
+        `check_path`: `stat` is of an open file; it must also be the one at the path."""
         if self._pid != current_pid():
             self._reset_process_state()
-        if self._verified.get(name) == (stat.st_ino, stat.st_size):
+        key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if self._verified.get(name) == key:
             return True
         problem = self.problem(name)
+        if problem is None and check_path:
+            try:
+                now = os.stat(self.path(name))
+            except FileNotFoundError:
+                return False
+            if (now.st_ino, now.st_size, now.st_mtime_ns) != key:
+                return False  # replaced or written to meanwhile: look it up again
         if problem is not None:
             self._bad(name, problem)
             return False
-        self._remember(name, stat)
+        self._verified[name] = key
         return True
 
     def problem(self, name: str) -> str | None:
@@ -245,7 +257,7 @@ class BundleStore:
     def _remember(self, name: str, stat: os.stat_result) -> None:
         if self._pid != current_pid():
             self._reset_process_state()
-        self._verified[name] = (stat.st_ino, stat.st_size)
+        self._verified[name] = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
     def _bad(self, name: str, reason: str) -> None:
         self._verified.pop(name, None)

@@ -441,7 +441,7 @@ class MendelMiddleware:
             return None
         stat = os.fstat(handle.fileno())
         name = os.path.basename(representation.path)
-        if stat.st_size == representation.size and store.still_good(name, stat.st_ino, stat.st_size):
+        if stat.st_size == representation.size and store.still_good(name, stat):
             return handle
         handle.close()
         return None
