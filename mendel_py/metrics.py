@@ -36,6 +36,7 @@ import bisect
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -112,24 +113,33 @@ class ServingMetrics:
     def bad_store_file(self, _name: str, _reason: str) -> None:
         self.store_bad_files += 1
 
-    def watch_reloads(self, logger_names: Sequence[str] = ("mendel_py",)) -> None:
+    def watch_reloads(self) -> None:
         """Count ERROR records of the hot-reload thread as reload failures (the reloader logs
-        every refusal and failure once; counting its records needs no hook in it)."""
-        counter = _ReloadFailureCounter(self)
-        for name in logger_names:
-            logging.getLogger(name).addHandler(counter)
+        every refusal and failure; counting its records needs no hook in it)."""
+        _RELOAD_COUNTER.watchers.add(self)
 
 
-class _ReloadFailureCounter(logging.Handler):
-    """A handler that only counts: ERROR records logged from the reloader thread."""
+class _ReloadFailureCounter(logging.Filter):
+    """A filter on the loggers hot reload logs through that only counts (it lets every record
+    pass, and adds no handler, so logging behaves as before): ERROR records logged from the
+    reloader thread, for every `ServingMetrics` watching (held weakly: no leak per middleware)."""
 
-    def __init__(self, metrics: ServingMetrics):
-        super().__init__(logging.ERROR)
-        self.metrics = metrics
+    def __init__(self) -> None:
+        super().__init__()
+        self.watchers: weakref.WeakSet[ServingMetrics] = weakref.WeakSet()
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.threadName == _RELOAD_THREAD:
-            self.metrics.reload_failures += 1
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and record.threadName == _RELOAD_THREAD:
+            for metrics in list(self.watchers):
+                metrics.reload_failures += 1
+        return True
+
+
+_RELOAD_COUNTER = _ReloadFailureCounter()
+# the modules a reload runs through (a filter sees only its own logger's records)
+for _name in ("mendel_py.reloader", "mendel_py.trees", "mendel_py.generations", "mendel_py.manifest_cache",
+              "mendel_py.config", "mendel_py.manifest"):
+    logging.getLogger(_name).addFilter(_RELOAD_COUNTER)
 
 
 # --- Prometheus text exposition ------------------------------------------------------------------
