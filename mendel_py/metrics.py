@@ -50,6 +50,15 @@ NOT_FOUND_REASONS = (
     "NOCHUNK", "NOMAP", "STOREBAD", "OTHER",
 )
 OUTCOMES = ("hit", "miss", "not_modified", "busy", "method", "error")
+SLOTS: tuple[tuple[str, str], ...] = (
+    *((outcome, "") for outcome in OUTCOMES), *(("not_found", reason) for reason in NOT_FOUND_REASONS),
+)
+"""(outcome, reason) of each request counter, in the order of `ServingMetrics.counts`."""
+_SLOT = {key: index for index, key in enumerate(SLOTS)}
+# The slots a request adds to: module constants, so recording is `counts[HIT] += 1`.
+HIT, MISS, NOT_MODIFIED, BUSY, METHOD, ERROR = (_SLOT[(outcome, "")] for outcome in OUTCOMES)
+_NOT_FOUND = {reason: _SLOT[("not_found", reason)] for reason in NOT_FOUND_REASONS}
+_NOT_FOUND_OTHER = _NOT_FOUND["OTHER"]
 # Seconds: a pack of a small bundle is well under a millisecond, brotli of a large one tens of ms.
 TIME_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 _RELOAD_THREAD = "mendel-reloader"
@@ -85,24 +94,24 @@ class Histogram:
 
 
 class ServingMetrics:
-    """One process's counters of one middleware. `requests[(outcome, reason)]` is the slot a
-    request adds to (reason "" except for ``not_found``)."""
+    """One process's counters of one middleware: `counts[slot]` per (outcome, reason) of `SLOTS`
+    (a list indexed by module constants: the cheapest increment Python has, ~30-60 ns here)."""
 
     def __init__(self, codings: Iterable[str] = ()):
-        self.requests: dict[tuple[str, str], int] = {(outcome, ""): 0 for outcome in OUTCOMES}
-        for reason in NOT_FOUND_REASONS:
-            self.requests[("not_found", reason)] = 0
+        self.counts = [0] * len(SLOTS)
         self.pack_seconds = Histogram()
         self.compress_seconds: dict[str, Histogram] = {coding: Histogram() for coding in codings}
         self.store_bad_files = 0
         self.reload_failures = 0
         self.started = time.time()
 
+    @property
+    def requests(self) -> dict[tuple[str, str], int]:
+        """{(outcome, reason): count}, reason "" except for ``not_found``."""
+        return dict(zip(SLOTS, self.counts))
+
     def not_found(self, reason: str) -> None:
-        key = ("not_found", reason)
-        if key not in self.requests:
-            key = ("not_found", "OTHER")
-        self.requests[key] += 1
+        self.counts[_NOT_FOUND.get(reason, _NOT_FOUND_OTHER)] += 1
 
     def compressed(self, coding: str, seconds: float) -> None:
         histogram = self.compress_seconds.get(coding)

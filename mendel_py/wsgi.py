@@ -41,7 +41,18 @@ from .bundles import (
 from .errors import BundleNotFound, ConfigError, HashError, WalkError
 from .exposures import ExposureHandler
 from .memory import use_fixed_mmap_threshold
-from .metrics import Authorize, ServingMetrics, instrument_opentelemetry, prometheus_app
+from .metrics import (
+    BUSY,
+    ERROR,
+    HIT,
+    METHOD,
+    MISS,
+    NOT_MODIFIED,
+    Authorize,
+    ServingMetrics,
+    instrument_opentelemetry,
+    prometheus_app,
+)
 from .packer import ChunkNotFound, chunk_body, css_body, js_body
 from .qa_page import DEFAULT_QA_ROUTE, QAAccess, QAPage
 from .reloader import DEFAULT_RELOAD_INTERVAL, Reloader
@@ -295,7 +306,7 @@ class MendelMiddleware:
         try:
             return self.serve_bundle(environ, start_response, path)
         except Exception:  # a bug, not bad input (the fuzz tests hold that): monitoring sees a 500
-            self.metrics.requests[("error", "")] += 1
+            self.metrics.counts[ERROR] += 1
             log.exception("serving bundle URL %r failed", path)
             return _error_response(500, "INTERNAL", "bundle can't be served")(environ, start_response)
 
@@ -371,7 +382,7 @@ class MendelMiddleware:
             return _error_response(404, "NOROUTE", "not a bundle URL")(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "HEAD"):
-            metrics.requests[("method", "")] += 1
+            metrics.counts[METHOD] += 1
             error = _error_response(405, "METHOD", "use GET or HEAD", Allow=ALLOWED_METHODS)
             return error(environ, start_response)
         try:
@@ -384,16 +395,16 @@ class MendelMiddleware:
             error = _error_response(404, unavailable.code, unavailable.reason)
             return error(environ, start_response)
         except PacksBusy:
-            metrics.requests[("busy", "")] += 1
+            metrics.counts[BUSY] += 1
             busy = _error_response(503, "BUSY", "too many bundles being packed; retry",
                                    **{"Retry-After": str(RETRY_AFTER_SECONDS)})
             return busy(environ, start_response)
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match and self.cache.etag_matches(if_none_match, hash):
-            metrics.requests[("not_modified", "")] += 1
+            metrics.counts[NOT_MODIFIED] += 1
             start_response("304 Not Modified", list(representation.not_modified_headers))
             return []
-        metrics.requests[("hit" if hit else "miss", "")] += 1
+        metrics.counts[HIT if hit else MISS] += 1
         if method == "HEAD":
             start_response("200 OK", list(representation.headers))
             return []
