@@ -28,6 +28,7 @@ import http.client
 import json
 import os
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -44,6 +45,7 @@ sys.path.insert(0, str(HERE))
 from bench_serve import WORK, ensure_mendel_middleware, express_server, free_port, running, write_project  # noqa: E402
 
 ENV_PROJECT = "MENDEL_BENCH_PROJECT"
+ENV_STORE = "MENDEL_BENCH_STORE"
 TICKS = os.sysconf("SC_CLK_TCK")
 CODINGS = ("identity", "gzip", "br")
 GENERATIONS = 6
@@ -58,21 +60,21 @@ def make_app() -> Any:
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not a bundle\n"]
 
-    middleware = MendelMiddleware(not_found, os.environ[ENV_PROJECT])
+    middleware = MendelMiddleware(not_found, os.environ[ENV_PROJECT], store_dir=os.environ.get(ENV_STORE) or None)
     prepare_for_fork(middleware.trees)
     return middleware
 
 
-def gunicorn(port: int) -> list[str]:
+def gunicorn(port: int, preload: bool = True) -> list[str]:
     return [
         sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-        "--worker-class", "sync", "--preload", "--chdir", str(HERE), "--log-level", "warning",
-        "--timeout", "120", "bench_flood:make_app()",
+        "--worker-class", "sync", *(["--preload"] if preload else []), "--chdir", str(HERE),
+        "--log-level", "warning", "--timeout", "120", "bench_flood:make_app()",
     ]
 
 
-def server_env(project: Path) -> dict[str, str]:
-    env = dict(os.environ, **{ENV_PROJECT: str(project)})
+def server_env(project: Path, store: str | None = None) -> dict[str, str]:
+    env = dict(os.environ, **{ENV_PROJECT: str(project), ENV_STORE: store or ""})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), str(HERE), env.get("PYTHONPATH")]))
     return env
 
@@ -162,7 +164,8 @@ def bench_floods(project: Path, args: argparse.Namespace) -> dict[str, Any]:
                for _ in range(per)]
     report: dict[str, Any] = {}
     port = free_port()
-    with running("bench-flood", gunicorn(port), port, server_env(project)):
+    store = tempfile.mkdtemp(prefix="mendel-bench-store-") if args.store else None
+    with running("bench-flood", gunicorn(port), port, server_env(project, store)):
         pid = listening_pid(port)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         connection.request("GET", warm)
@@ -179,8 +182,9 @@ def bench_floods(project: Path, args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-def bench_generations(args: argparse.Namespace) -> dict[str, Any]:
-    """URLs cycling over every retained generation (v3 hashes name their generation)."""
+def bench_generations(args: argparse.Namespace, preload: bool = True) -> dict[str, Any]:
+    """URLs cycling over every retained generation (v3 hashes name their generation); without
+    `preload` the worker loads the app itself instead of the master (nothing forked mid-way)."""
     import synth
     from bench_deploys import mutate
 
@@ -207,11 +211,14 @@ def bench_generations(args: argparse.Namespace) -> dict[str, Any]:
         count = min(len(urls) for urls in by_generation)
         cycle = [(by_generation[g][i], {}) for i in range(count) for g in range(GENERATIONS)][:per]
         port = free_port()
-        with running("bench-flood-generations", gunicorn(port), port, server_env(project)):
+        with running("bench-flood-generations", gunicorn(port, preload), port, server_env(project)):
             pid = listening_pid(port)
             result = flood(port, pid, split(cycle, args.rounds, len(cycle) // args.rounds), timeout=20)
+            if result["statuses"].get("hung"):  # a hung worker ignores its master's TERM: stop it here
+                os.kill(pid, signal.SIGKILL)
         result["generations"] = GENERATIONS
         result["requests"] = len(cycle)
+        result["preload"] = preload
         return result
 
 
@@ -249,12 +256,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-node", action="store_true")
     parser.add_argument("--skip-generations", action="store_true")
+    parser.add_argument("--store", action="store_true", help="serve with the on-disk bundle store (sendfile)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     project, _requested = write_project(WORK / "project-flood", args.modules, args.variations)
     report: dict[str, Any] = {"modules": args.modules, "floods": bench_floods(project, args)}
     if not args.skip_generations:
         report["floods"]["generations"] = bench_generations(args)
+        if report["floods"]["generations"]["statuses"].get("hung"):  # and so measured without fork
+            report["floods"]["generations, no preload"] = bench_generations(args, preload=False)
     if not args.skip_node:
         report["mendel_middleware"] = bench_mendel_middleware(project, args)
     report["metric_record_ns"] = metric_cost_ns()

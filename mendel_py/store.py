@@ -37,6 +37,7 @@ import logging
 import os
 import posixpath
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -58,15 +59,6 @@ _LOCK_FOLDER = ".locks"
 SUMS_FOLDER = ".sums"
 PUBLIC_FOLDER = "public"
 _READ_CHUNK = 1024 * 1024
-
-
-def digest_of(body: bytes | Body) -> str:
-    """The hex blake3 of `body`, part by part. blake3's default single-threaded mode: its
-    multithreaded one starts a pool that a forked worker inherits without threads."""
-    hasher = blake3.blake3()
-    for part in Body.wrap(body).parts:
-        hasher.update(part)
-    return hasher.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -311,13 +303,8 @@ class BundleStore:
         when it could not be written: the caller serves `body` from memory."""
         body = Body.wrap(body)
         public = self.public_path(url_path) if self.public and url_path else None
-        record = Record(digest_of(body), body.size,
-                        os.path.relpath(public, self.directory) if public else None)
         try:
-            # the record first: a crash before the file leaves a record without a file (harmless);
-            # a file is never in place without the record that checks it
-            write_atomically(self.record_path(name), record.to_bytes())
-            write_atomically(self.path(name), *body.chunks(), expected_size=body.size)
+            self._write_file(name, body, os.path.relpath(public, self.directory) if public else None)
             if public is not None:
                 _link_atomically(self.path(name), public)
         except OSError as error:
@@ -332,6 +319,29 @@ class BundleStore:
             with contextlib.suppress(OSError):
                 self.evict()
         return True
+
+    def _write_file(self, name: str, body: Body, public: str | None) -> None:
+        """Write `body` to a temporary file, hashing each chunk as it goes (one pass), then the
+        record, then rename the file into place: a crash before the rename leaves a record without
+        a file (harmless) or a temporary file (swept by `evict`); a file is never in place
+        without the record that checks it, nor at another size than the body's."""
+        handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=TEMP_PREFIX)
+        try:
+            hasher = blake3.blake3()
+            with os.fdopen(handle, "wb") as out:
+                for chunk in body.chunks():
+                    hasher.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                if os.fstat(out.fileno()).st_size != body.size:
+                    raise OSError(errno.EIO, "short write", temporary)
+            os.chmod(temporary, 0o644)
+            write_atomically(self.record_path(name), Record(hasher.hexdigest(), body.size, public).to_bytes())
+            os.replace(temporary, self.path(name))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
 
     def _log_write_failure(self, name: str, error: OSError) -> None:
         key = f"write:{error.errno}"

@@ -13,6 +13,7 @@ import pytest
 
 from e2e_support import (
     HttpResult,
+    render_shipped_nginx_conf,
     Server,
     build_example_project,
     deploy_example,
@@ -220,35 +221,6 @@ def test_mid_deploy_urls_leave_no_cached_error(proxy: Proxy) -> None:
 
 # --- the shipped examples/nginx.conf: (a) caching proxy, (b) warm bundles from the store's disk ---
 
-SHIPPED_CONF = Path(__file__).resolve().parent.parent / "examples" / "nginx.conf"
-
-
-def render_shipped_conf(tmp: Path, port: int, origin_port: int, public: Path) -> Path:
-    """examples/nginx.conf with its ADAPT values pointed at this test's ports and folders (each
-    must be there as shipped: a changed example fails here, not in a user's hands)."""
-    text = SHIPPED_CONF.read_text()
-    replacements = {
-        "worker_processes auto;": "worker_processes 1;\ndaemon off;\n" + ("user root;" if os.geteuid() == 0 else ""),
-        "pid /run/nginx-mendel.pid;": f"pid {tmp}/nginx.pid;",
-        "error_log /var/log/nginx/mendel-error.log warn;": f"error_log {tmp}/error.log warn;",
-        "access_log /var/log/nginx/mendel-access.log;": (
-            f"access_log {tmp}/access.log;\n    client_body_temp_path {tmp}/client_body;\n"
-            f"    proxy_temp_path {tmp}/proxy_temp;\n    fastcgi_temp_path {tmp}/fastcgi_temp;\n"
-            f"    uwsgi_temp_path {tmp}/uwsgi_temp;\n    scgi_temp_path {tmp}/scgi_temp;"
-        ),
-        "/var/cache/nginx/mendel ": f"{tmp}/cache ",
-        "server 127.0.0.1:8000;": f"server 127.0.0.1:{origin_port};",
-        "listen 127.0.0.1:8080;": f"listen 127.0.0.1:{port};",
-        "root /var/cache/mendel-store/public;": f"root {public};",
-    }
-    for shipped, ours in replacements.items():
-        assert text.count(shipped) == 1, f"examples/nginx.conf no longer has {shipped!r}"
-        text = text.replace(shipped, ours)
-    conf = tmp / "nginx.conf"
-    conf.write_text(text)
-    return conf
-
-
 @dataclass
 class Shipped(Proxy):
     store: Path
@@ -264,7 +236,7 @@ def shipped(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     env = {"SHOP_MENDEL_STORE_DIR": str(store), "SHOP_MENDEL_STORE_PUBLIC": "true" if public else "false"}
     with running_gunicorn(project, access_log_format=ACCESS_FORMAT, extra_env=env) as origin:
         port = free_port()
-        conf = render_shipped_conf(tmp, port, origin.port, store / "public")
+        conf = render_shipped_nginx_conf(tmp, port, origin.port, store / "public")
         command = [NGINX, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")]
         checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
         assert checked.returncode == 0, checked.stderr
