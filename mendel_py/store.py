@@ -276,26 +276,24 @@ class BundleStore:
         name's lock, so one process of the host makes it. None when `make` gives nothing to keep;
         the body itself (`Stored.body`) when it could not be written."""
         size = self.size(name)
-        if size is None:
+        if size is not None:
+            return Stored(size)
+        with contextlib.ExitStack() as held:
             try:
-                lock = self.locked(name)
-                lock.__enter__()
-            except OSError as error:  # the lock folder is unwritable or full: make it here
+                held.enter_context(self.locked(name))
+            except OSError as error:  # the lock folder is unwritable: make it here, unshared
                 self._log_write_failure(name, error)
                 body = make()
                 return None if body is None else Stored(len(body), Body.wrap(body))
-            try:
-                size = self.size(name)
-                if size is None:
-                    body = make()
-                    if body is None:
-                        return None
-                    if not self.write(name, body, url_path):
-                        return Stored(len(body), Body.wrap(body))
-                    size = len(body)
-            finally:
-                lock.__exit__(None, None, None)
-        return Stored(size)
+            size = self.size(name)
+            if size is not None:  # another process made it meanwhile
+                return Stored(size)
+            body = make()
+            if body is None:
+                return None
+            if not self.write(name, body, url_path):
+                return Stored(len(body), Body.wrap(body))
+            return Stored(len(body))
 
     def write(self, name: str, body: bytes | Body, url_path: str | None = None) -> bool:
         """Store `body` under `name` atomically with its record (and its public link, if the store

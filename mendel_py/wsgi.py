@@ -423,7 +423,7 @@ class MendelMiddleware:
         evicted, replaced, truncated or grown since is looked up (checked, made again) once more;
         if that fails too the request is a 404 ``no-store``, never other bytes."""
         encoding = representation.encoding
-        for attempt in range(2):
+        for _attempt in range(2):
             handle = self._open_verified(representation)
             if handle is not None:
                 break
