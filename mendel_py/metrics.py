@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .wsgi import MendelMiddleware
 
+log = logging.getLogger(__name__)
+
 __all__ = ["NOT_FOUND_REASONS", "Histogram", "ServingMetrics", "instrument_opentelemetry", "prometheus_app"]
 
 NOT_FOUND_REASONS = (
@@ -249,6 +251,15 @@ def instrument_opentelemetry(middleware: MendelMiddleware, meter_provider: Any =
         from opentelemetry import metrics as otel
     except ImportError:
         return False
+    try:
+        _register(otel, middleware, meter_provider)
+    except Exception:  # a broken or foreign metrics setup must not stop the app from serving
+        log.exception("mendel: registering OpenTelemetry metrics failed; serving without them")
+        return False
+    return True
+
+
+def _register(otel: Any, middleware: MendelMiddleware, meter_provider: Any) -> None:
     meter = (meter_provider or otel.get_meter_provider()).get_meter("mendel_py")
     metrics = middleware.metrics
 
@@ -283,4 +294,3 @@ def instrument_opentelemetry(middleware: MendelMiddleware, meter_provider: Any =
                                       description="Compressing a bundle on a miss")
     for coding, histogram in metrics.compress_seconds.items():
         histogram.listen(lambda seconds, attributes={"coding": coding}: compress.record(seconds, attributes))
-    return True

@@ -29,9 +29,9 @@ from .body import Body
 from .bundles import (
     CSS_CONTENT_TYPE,
     DEFAULT_CACHE_BYTES,
+    DEFAULT_MAX_COLD_PACKS,
     IDENTITY,
     JS_CONTENT_TYPE,
-    DEFAULT_MAX_COLD_PACKS,
     PACK_FORMAT,
     RETRY_AFTER_SECONDS,
     BundleCache,
