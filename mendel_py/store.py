@@ -59,6 +59,7 @@ _LOCK_FOLDER = ".locks"
 SUMS_FOLDER = ".sums"
 PUBLIC_FOLDER = "public"
 _READ_CHUNK = 1024 * 1024
+NO_RECORD = "no digest record"
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,7 @@ class BundleStore:
         """Why the stored file `name` is not what was written (None: it is)."""
         record = self.record(name)
         if record is None:
-            return "no digest record"
+            return NO_RECORD
         hasher = blake3.blake3()
         size = 0
         try:
@@ -253,12 +254,18 @@ class BundleStore:
 
     def _bad(self, name: str, reason: str) -> None:
         self._verified.pop(name, None)
-        if name not in self._logged:  # once per file and process: a flood logs one line
-            self._logged.add(name)
-            log.error("mendel bundle store: %s failed its check (%s); not served, made again",
-                      self.path(name), reason)
-            if self.on_bad_file is not None:
-                self.on_bad_file(name, reason)
+        if name in self._logged:  # once per file and process: a flood logs one line
+            return
+        self._logged.add(name)
+        if self.on_bad_file is not None:
+            self.on_bad_file(name, reason)
+        if reason == NO_RECORD:  # a store written before records existed: one line, not one a file
+            if NO_RECORD not in self._logged:
+                self._logged.add(NO_RECORD)
+                log.warning("mendel bundle store: files in %s without a digest record (e.g. %s) are made "
+                            "again as they are asked for", self.directory, name)
+            return
+        log.error("mendel bundle store: %s failed its check (%s); not served, made again", self.path(name), reason)
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -468,7 +475,7 @@ class BundleStore:
 def _problem(record: Record | None, data: bytes) -> str | None:
     """Why `data` is not what `record` says was written (None: it is)."""
     if record is None:
-        return "no digest record"
+        return NO_RECORD
     if len(data) != record.size:
         return f"size {len(data)}, written {record.size}"
     if blake3.blake3(data).hexdigest() != record.digest:

@@ -97,6 +97,19 @@ def test_a_file_with_no_digest_record_is_made_again(tmp_path: Path) -> None:
     assert Path(got.path).read_bytes() == GOOD and got.size == len(GOOD)
 
 
+def test_a_store_from_before_digest_records_is_remade_with_one_log_line(tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    for n in range(5):
+        (tmp_path / f"main.h{n}.p1").write_bytes(b"old " * 10)
+    cache = BundleCache(store=BundleStore(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="mendel_py.store"):
+        for n in range(5):
+            got = cache.representation("main", f"h{n}", "identity", JS_CONTENT_TYPE, lambda: GOOD)
+            assert Path(got.path).read_bytes() == GOOD
+    assert len([r for r in caplog.records if "without a digest record" in r.getMessage()]) == 1
+    assert cache.metrics.store_bad_files == 5
+
+
 def test_integrity_is_computed_from_verified_bytes_only(tmp_path: Path) -> None:
     BundleCache(store=BundleStore(tmp_path)).representation("main", "h1", "identity", JS_CONTENT_TYPE, lambda: GOOD)
     corrupt(tmp_path / "main.h1.p1", "flip")
