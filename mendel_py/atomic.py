@@ -1,7 +1,6 @@
 """Replace a file in one step, so a reader never sees it half written (and read one back)."""
 from __future__ import annotations
 
-import errno
 import os
 import tempfile
 
@@ -24,10 +23,9 @@ def read_or_none(path: str) -> bytes | None:
         return None
 
 
-def write_atomically(path: str, *chunks: bytes, expected_size: int | None = None) -> None:
+def write_atomically(path: str, *chunks: bytes) -> None:
     """Write `chunks` (one after the other) to a temporary file next to `path`, then rename it
-    over `path`. With `expected_size`, a file of another size (a short write) is never renamed
-    into place: OSError(EIO)."""
+    over `path`."""
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX)
@@ -35,9 +33,6 @@ def write_atomically(path: str, *chunks: bytes, expected_size: int | None = None
         with os.fdopen(handle, "wb") as out:
             for chunk in chunks:
                 out.write(chunk)
-            out.flush()
-            if expected_size is not None and os.fstat(out.fileno()).st_size != expected_size:
-                raise OSError(errno.EIO, "short write", temporary)
         os.chmod(temporary, _mode_for(path))
         os.replace(temporary, path)
     except BaseException:
