@@ -18,7 +18,10 @@ bytes); it pays where an origin serves bundles itself, many times each.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from werkzeug.http import parse_etags, quote_etag
@@ -27,13 +30,15 @@ from .allocator import large_blocks_from_heap
 from .body import Body
 from .cache import Cache, CacheStats
 from .compression import IDENTITY, Coder, best_coders, brotli_available, request_path_coders
+from .metrics import ServingMetrics
+from .process import current_pid
 from .recompress import Recompressor
 from .store import BundleStore
 from .tags import integrity_of
 
 __all__ = [
     "CSS_CONTENT_TYPE", "DEFAULT_CACHE_BYTES", "IDENTITY", "IMMUTABLE_CACHE_CONTROL",
-    "JS_CONTENT_TYPE", "PACK_FORMAT", "BundleCache", "Representation", "brotli_available",
+    "JS_CONTENT_TYPE", "PACK_FORMAT", "BundleCache", "PacksBusy", "Representation", "brotli_available",
 ]
 
 JS_CONTENT_TYPE = "application/javascript; charset=utf-8"
@@ -42,9 +47,58 @@ IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 # Bump when the packer's output for the same tree changes, so ETags change with it.
 PACK_FORMAT = "p1"
+DEFAULT_MAX_COLD_PACKS = 2
+"""Bundle requests of one process that may pack or compress at once; more get a 503 (`PacksBusy`).
+A sync worker serves one request at a time; a threaded one would otherwise let a flood of cold
+URLs queue without bound, each holding memory and a thread."""
+RETRY_AFTER_SECONDS = 1
 
 Headers = list[tuple[str, str]]
 Packer = Callable[[], bytes | Body]
+PublicPath = Callable[[str, str, str], "str | None"]
+"""(bundle, hash, coding) -> the URL path a web server would serve the stored file at, or None."""
+
+
+class PacksBusy(Exception):
+    """Too many cold packs at once in this process: answer 503 with `Retry-After`, queue nothing."""
+
+
+class _ColdPacks:
+    """At most `limit` threads of a process packing at once (a thread's nested packs, e.g. a
+    chunk's integrity inside its bundle's pack, hold one slot). Reset in a forked child: a lock
+    held by a thread of the parent would never be released there."""
+
+    def __init__(self, limit: int):
+        if limit < 1:
+            raise ValueError("max_cold_packs must be at least 1")
+        self.limit = limit
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = current_pid()
+        self._lock = threading.Lock()
+        self._running = 0
+        self._depth = threading.local()
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a slot for one cold pack, or raise PacksBusy at once when all are taken."""
+        if self._pid != current_pid():
+            self._reset()
+        depth = getattr(self._depth, "n", 0)
+        if depth == 0:
+            with self._lock:
+                if self._running >= self.limit:
+                    raise PacksBusy()
+                self._running += 1
+        self._depth.n = depth + 1
+        try:
+            yield
+        finally:
+            self._depth.n = depth
+            if depth == 0:
+                with self._lock:
+                    self._running -= 1
 
 
 @dataclass(frozen=True)
@@ -127,12 +181,16 @@ class BundleCache:
         pack_format: str = PACK_FORMAT,
         recompress: bool = False,
         best: Mapping[str, Coder] | None = None,
+        max_cold_packs: int = DEFAULT_MAX_COLD_PACKS,
+        metrics: ServingMetrics | None = None,
     ):
         """`coders`: coding -> Coder, best first (default: `request_path_coders(use_brotli)`).
         `pack_format`: the ETags' name for how bundles are packed (another for other bytes, e.g.
         development bundles that point at their source maps).
         `recompress`: re-encode representations asked for again with `best` (default:
-        `best_coders(use_brotli)`, for the codings offered) on a background thread."""
+        `best_coders(use_brotli)`, for the codings offered) on a background thread.
+        `max_cold_packs`: how many bounded lookups (`representation(bounded=True)`) of this
+        process may pack at once; past it they raise PacksBusy."""
         self.pack_format = pack_format
         self.coders = dict(coders) if coders is not None else request_path_coders(use_brotli)
         self.encodings: tuple[str, ...] = tuple(self.coders)
@@ -143,6 +201,12 @@ class BundleCache:
         }
         self.recompressor = Recompressor() if self.best else None
         self.store = store
+        self.metrics = metrics if metrics is not None else ServingMetrics(self.encodings)
+        if store is not None:
+            store.on_bad_file = self.metrics.bad_store_file
+        self.public_path: PublicPath | None = None
+        """Set by the middleware: where a stored representation is linked for a web server."""
+        self._cold = _ColdPacks(max_cold_packs)
         self._cache: Cache[Representation] = Cache(max_bytes, sketch_width=1024)
         self._digests: Cache[str] = Cache(DIGEST_CACHE_BYTES, sketch_width=1024)
 
@@ -163,6 +227,12 @@ class BundleCache:
     def clear(self) -> None:
         self._cache.clear()
         self._digests.clear()
+
+    def held(self, bundle: str, hash: str, encoding: str) -> bool:
+        """True when the representation is in memory (the next lookup is a hit)."""
+        if encoding not in self.encodings:
+            encoding = IDENTITY
+        return self._cache.peek((bundle, hash, encoding)) is not None
 
     def forget(self, bundle: str, hash: str, encoding: str) -> None:
         """Drop one representation from memory (e.g. its stored file was evicted meanwhile)."""
@@ -196,10 +266,11 @@ class BundleCache:
         return found
 
     def representation(
-        self, bundle: str, hash: str, encoding: str, content_type: str, pack: Packer
+        self, bundle: str, hash: str, encoding: str, content_type: str, pack: Packer, bounded: bool = False,
     ) -> Representation:
         """`bundle` at `hash` in `encoding`; on a miss `pack()` makes the identity body (it may
         raise), and the result, compressed if asked, is cached (and stored, with a store).
+        `bounded`: a miss takes one of the process's cold-pack slots, or raises PacksBusy.
 
         A coding we don't offer gets identity; a compressed body that isn't smaller than the
         identity body is not served: identity is, under that coding's key.
@@ -212,12 +283,13 @@ class BundleCache:
             if not found.final and self.recompressor is not None:
                 self.recompressor.submit(key, lambda: self._recompress(key, found, pack))
             return found
-        if self.store is None:
-            body, made_encoding = self._encoded(self._identity_body(bundle, hash, pack), encoding)
-            made = _representation(body, content_type, made_encoding, self.etag(hash, made_encoding),
-                                   final=made_encoding not in self.best)
-        else:
-            made = self._stored(self.store, bundle, hash, encoding, content_type, pack)
+        with self._cold.slot() if bounded else contextlib.nullcontext():
+            if self.store is None:
+                body, made_encoding = self._encoded(self._identity_body(bundle, hash, pack), encoding)
+                made = _representation(body, content_type, made_encoding, self.etag(hash, made_encoding),
+                                       final=made_encoding not in self.best)
+            else:
+                made = self._stored(self.store, bundle, hash, encoding, content_type, pack)
         self._cache.put(key, made, made.weight)
         return made
 
@@ -236,7 +308,8 @@ class BundleCache:
             body = smaller()
             better = None if body is None else _representation(Body.wrap(body), current.content_type, encoding, etag)
         else:
-            better = self._stored_file(self.store, bundle, etag, encoding, current.content_type, smaller)
+            better = self._stored_file(self.store, bundle, etag, encoding, current.content_type, smaller,
+                                       url_path=self._public(bundle, hash, encoding))
         if better is None:  # not smaller: keep what there is, and stop trying
             better = replace(current, final=True)
         if self._cache.peek(key) is current:  # not evicted or replaced meanwhile
@@ -261,29 +334,42 @@ class BundleCache:
             return body if made_encoding == encoding else None
 
         made = self._stored_file(
-            store, bundle, self.etag(hash, encoding), encoding, content_type, make, final=encoding not in self.best
+            store, bundle, self.etag(hash, encoding), encoding, content_type, make, final=encoding not in self.best,
+            url_path=self._public(bundle, hash, encoding),
         )
         if made is None:  # compression didn't pay: serve (and store) identity
             return self._stored(store, bundle, hash, IDENTITY, content_type, lambda: plain)
         return made
 
+    def _public(self, bundle: str, hash: str, encoding: str) -> str | None:
+        return self.public_path(bundle, hash, encoding) if self.public_path is not None else None
+
     @staticmethod
     def _stored_file(
         store: BundleStore, bundle: str, etag: str, encoding: str, content_type: str,
-        make: Callable[[], bytes | Body | None] | None = None, final: bool = True,
+        make: Callable[[], bytes | Body | None] | None = None, final: bool = True, url_path: str | None = None,
     ) -> Representation | None:
-        """The stored file of the representation with `etag`: found, or made by `make` (once per
-        host); None when there is none (or `make` gave nothing)."""
+        """The stored (verified) file of the representation with `etag`: found, or made by `make`
+        (once per host; a bad file is made again); None when there is none (or `make` gave
+        nothing). A body that could not be written (a full disk) is served from memory."""
         name = store.file_name(bundle, etag)
-        size = store.size(name) if make is None else store.made_once(name, make)
-        if size is None:
+        if make is None:
+            size = store.size(name)
+            return None if size is None else _representation(
+                _NO_BODY, content_type, encoding, etag, store.path(name), size, final=final)
+        stored = store.made_once(name, make, url_path)
+        if stored is None:
             return None
-        return _representation(_NO_BODY, content_type, encoding, etag, store.path(name), size, final=final)
+        if stored.body is not None:
+            return _representation(stored.body, content_type, encoding, etag, final=final)
+        return _representation(_NO_BODY, content_type, encoding, etag, store.path(name), stored.size, final=final)
 
     def _encoded(self, body: Body, encoding: str) -> tuple[Body, str]:
         """(body, coding it is in): compressed in `encoding`, or identity when that isn't smaller."""
         if encoding != IDENTITY:
+            started = time.perf_counter()
             compressed = _compressed(self.coders[encoding], body)
+            self.metrics.compressed(encoding, time.perf_counter() - started)
             if len(compressed) < body.size:
                 return Body.wrap(compressed), encoding
         return body, IDENTITY
@@ -295,14 +381,20 @@ class BundleCache:
         if held is not None and held.path is None and held.encoding == IDENTITY:
             return held.content
         if self.store is None:
-            return Body.wrap(pack())
+            return self._packed(pack)
         name = self.store.file_name(bundle, self.etag(hash, IDENTITY))
-        stored = self.store.read(name)
+        stored = self.store.read(name)  # verified against its digest, else None
         if stored is not None:
             return Body.wrap(stored)
-        body = Body.wrap(pack())
+        body = self._packed(pack)
         if keep:
-            self.store.write(name, body)
+            self.store.write(name, body, self._public(bundle, hash, IDENTITY))  # False: kept in memory only
+        return body
+
+    def _packed(self, pack: Packer) -> Body:
+        started = time.perf_counter()
+        body = Body.wrap(pack())
+        self.metrics.pack_seconds.observe(time.perf_counter() - started)
         return body
 
 

@@ -480,6 +480,7 @@ from .dev_command import dev_command  # noqa: E402
 from .experiments_cli import assign_command, qa_link_command, simulate_command  # noqa: E402
 from .generations_cli import generations_command, reload_command  # noqa: E402
 from .sourcemap_cli import sourcemap_command  # noqa: E402
+from .store_cli import store_command  # noqa: E402
 
 for command in (
     build_command,
@@ -490,5 +491,6 @@ for command in (
     assign_command,
     simulate_command,
     qa_link_command,
+    store_command,
 ):
     cli.add_command(command)

@@ -32,10 +32,13 @@ BROTLI = "br"
 IGZIP_LEVEL = 2
 ZLIB_LEVEL = 1
 BROTLI_QUALITY = 4
-# Larger bodies get faster qualities, so no first request waits much more than ~20 ms for
-# brotli: quality 4 costs 10-14 ms per MB here, 3 about 7 (for 16 % more bytes), 1 about 3.5
-# (still smaller than gzip). (size in bytes a body is over, its quality)
-BROTLI_LARGER = ((1024 * 1024, 3), (2 * 1024 * 1024, 1))
+# Larger bodies get the cheapest qualities, so a first request costs at most ~3 ms of CPU more
+# than brotli's cheapest level (the cost bound of benchmarks/README.md, "CPU per request under
+# floods"): quality 4 costs ~4.5x quality 0 (7.3 against 1.6 ms on 400 KB here), 1 about 1.3x
+# 0 and is still smaller than gzip; past 1 MiB even that difference, with the pack, can pass the
+# bound, so 0. Better levels are made off the request path (`MENDEL_RECOMPRESS`,
+# `mendel_py.recompress`). (size in bytes a body is over, its quality)
+BROTLI_LARGER = ((128 * 1024, 1), (1024 * 1024, 0))
 # Levels off the request path, for bundles asked for again (`mendel_py.recompress`).
 BEST_GZIP_LEVEL = 9
 BEST_BROTLI_QUALITY = 9

@@ -31,6 +31,8 @@ MENDEL_CACHE_BYTES       bytes of packed bundles kept in memory (default 64 MiB)
 MENDEL_STORE_DIR         folder of the on-disk bundle store the workers of a host share (packed
                          and compressed once per host, served with sendfile; default: none)
 MENDEL_STORE_BYTES       bound of that store (default 1 GiB)
+MENDEL_STORE_PUBLIC      also link stored bundles at `<store>/public/<URL path>` (+ .gz/.br) for
+                         a web server to serve warm ones itself (examples/nginx.conf; default False)
 MENDEL_RECOMPRESS        re-encode bundles asked for again at gzip 9 / brotli 9 on a background
                          thread (default False: for origins serving bundles without a CDN)
 MENDEL_URL_PREFIX        CDN origin put in front of bundle URLs, e.g. "https://cdn.example.com"
@@ -127,6 +129,7 @@ DEFAULTS: dict[str, Any] = {
     "MENDEL_CACHE_BYTES": DEFAULT_CACHE_BYTES,
     "MENDEL_STORE_DIR": None,
     "MENDEL_STORE_BYTES": DEFAULT_STORE_BYTES,
+    "MENDEL_STORE_PUBLIC": False,
     "MENDEL_RECOMPRESS": False,
     "MENDEL_URL_PREFIX": "",
     "MENDEL_ENV": None,
@@ -265,6 +268,7 @@ class Mendel:
             cache_bytes=int(settings["MENDEL_CACHE_BYTES"]),
             store_dir=settings["MENDEL_STORE_DIR"] or None,
             store_bytes=int(settings["MENDEL_STORE_BYTES"]),
+            store_public=bool(settings["MENDEL_STORE_PUBLIC"]),
             recompress=bool(settings["MENDEL_RECOMPRESS"]),
             route=settings["MENDEL_ROUTE"],
             url_prefix=settings["MENDEL_URL_PREFIX"] or "",

@@ -31,15 +31,30 @@ from .body import Body
 from .bundles import (
     CSS_CONTENT_TYPE,
     DEFAULT_CACHE_BYTES,
+    DEFAULT_MAX_COLD_PACKS,
     IDENTITY,
     JS_CONTENT_TYPE,
     PACK_FORMAT,
+    RETRY_AFTER_SECONDS,
     BundleCache,
+    PacksBusy,
     Representation,
 )
 from .errors import BundleNotFound, ConfigError, HashError, WalkError
 from .exposures import DEFAULT_WINDOW_SECONDS, ExposureDedup, ExposureHandler, default_sink
 from .memory import use_fixed_mmap_threshold
+from .metrics import (
+    BUSY,
+    ERROR,
+    HIT,
+    METHOD,
+    MISS,
+    NOT_MODIFIED,
+    Authorize,
+    ServingMetrics,
+    instrument_opentelemetry,
+    prometheus_app,
+)
 from .packer import ChunkNotFound, chunk_body, css_body, js_body
 from .qa_page import DEFAULT_QA_ROUTE, QAAccess, QAPage
 from .reloader import DEFAULT_RELOAD_INTERVAL, Reloader
@@ -74,6 +89,8 @@ _ACCEPT_MEMO_MAX_LENGTH = 128  # longer Accept-Encoding values are parsed, not r
 _X_GZIP = "x-gzip"
 _FILE_CHUNK_BYTES = 256 * 1024  # when the server has no sendfile, the file goes in chunks
 _DEV_FORMAT = "d"
+# how a static file server names the precompressed siblings of a file (nginx gzip_static, brotli_static)
+_PUBLIC_SUFFIXES = {IDENTITY: "", "gzip": ".gz", "br": ".br"}
 _HASH_REASONS = {
     "BADHASH": "invalid hash",
     "TRVRSL": "hash does not fit the bundle tree",
@@ -146,7 +163,14 @@ class MendelMiddleware:
     come from (see `mendel_py.request`; keep `query_override` off unless gated by authentication).
     `cache_bytes`: budget of the packed-bundle cache, all content codings counted.
     `store_dir`: folder of the on-disk bundle store shared by the workers of a host (`store.py`;
-    None, the default, keeps bundles in memory only); `store_bytes` bounds it.
+    None, the default, keeps bundles in memory only); `store_bytes` bounds it. `store_public`:
+    also link each stored bundle at ``<store_dir>/public/<URL path>`` (``.gz``/``.br`` beside it)
+    for a web server to serve warm bundles itself (examples/nginx.conf).
+    `max_cold_packs`: bundle requests of a process that may pack at once; more get a 503
+    (``Retry-After``, ``no-store``) instead of a queue.
+    `metrics_route` and `metrics_access(environ) -> bool`: serve the Prometheus text of this
+    worker's metrics at that path to requests `metrics_access` admits (the app's auth; others go
+    to the app). Off by default; a route without `metrics_access` is refused (`mendel_py.metrics`).
     `recompress`: re-encode a compressed bundle asked for again at the best levels (gzip 9,
     brotli 9), off the request path (`mendel_py.recompress`; off by default: see `bundles`).
     `route`: the bundle URL pattern; default the config's `route-config.hash`.
@@ -197,6 +221,10 @@ class MendelMiddleware:
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         store_dir: str | os.PathLike[str] | None = None,
         store_bytes: int = DEFAULT_STORE_BYTES,
+        store_public: bool = False,
+        max_cold_packs: int = DEFAULT_MAX_COLD_PACKS,
+        metrics_route: str | None = None,
+        metrics_access: Authorize | None = None,
         recompress: bool = False,
         route: str | None = None,
         url_prefix: str = "",
@@ -235,8 +263,19 @@ class MendelMiddleware:
         # a serving process returns freed bundle-sized buffers, so its RSS follows its caches
         use_fixed_mmap_threshold()
         self.route = BundleRoute(route or self.trees.config.route, url_prefix)
-        store = BundleStore(store_dir, store_bytes) if store_dir is not None else None
-        self.cache = BundleCache(cache_bytes, store=store, recompress=recompress)
+        store = BundleStore(store_dir, store_bytes, public=store_public) if store_dir is not None else None
+        self.cache = BundleCache(cache_bytes, store=store, recompress=recompress, max_cold_packs=max_cold_packs)
+        self.metrics: ServingMetrics = self.cache.metrics
+        self.metrics.watch_reloads()
+        if store_public:
+            self.cache.public_path = self._public_path
+        if metrics_route is not None and metrics_access is None:
+            raise ConfigError("metrics_route needs metrics_access(environ) -> bool: metrics are never public")
+        self.metrics_route = metrics_route
+        self.metrics_access = metrics_access
+        # the route's app admits everyone: `_metrics_allowed` asked the app's check already
+        self._metrics_app = prometheus_app(self, lambda _environ: True) if metrics_access is not None else None
+        instrument_opentelemetry(self)
         self.development = development
         self.variations_loader = variations_loader
         self.cookie_name = cookie_name
@@ -326,14 +365,42 @@ class MendelMiddleware:
             self.reloader.ensure_running()
         path = get_path_info(environ)
         if not self.route.owns(path):
+            if path == self.metrics_route and self._metrics_app is not None and self._metrics_allowed(environ):
+                return self._metrics_app(environ, start_response)
             if self.qa_page is not None and self.qa_page.owns(path):
                 return self.qa_page(environ, start_response)
             return self.pass_to_app(environ, start_response)
         try:
             return self.serve_bundle(environ, start_response, path)
         except Exception:  # a bug, not bad input (the fuzz tests hold that): monitoring sees a 500
+            self.metrics.counts[ERROR] += 1
             log.exception("serving bundle URL %r failed", path)
             return _error_response(500, "INTERNAL", "bundle can't be served")(environ, start_response)
+
+    def _metrics_allowed(self, environ: dict[str, Any]) -> bool:
+        """The metrics route is answered only for requests the app's `metrics_access` admits."""
+        try:
+            return bool(self.metrics_access is not None and self.metrics_access(environ))
+        except Exception:  # an auth hook that fails admits nobody
+            log.exception("mendel: metrics_access failed")
+            return False
+
+    def metrics_app(self, authorize: Authorize) -> WSGIApp:
+        """A WSGI app with this worker's metrics (Prometheus text) for requests `authorize(environ)`
+        admits, to mount behind the app's own auth (`mendel_py.metrics.prometheus_app`)."""
+        return prometheus_app(self, authorize)
+
+    def _public_path(self, bundle: str, hash: str, encoding: str) -> str | None:
+        """The URL path a web server serves the stored file of `bundle` at `hash` in `encoding`
+        at (`store_public`), or None: development bundles and %-escaped paths aren't linked."""
+        if self.development:
+            return None
+        owner, chunk = self._chunk_name(bundle)
+        suffix = self._suffix(owner)
+        path = self.route.path(owner, hash, suffix) if chunk is None else self.route.chunk_path(owner, hash, chunk, suffix)
+        if "%" in path:
+            return None
+        return path + _PUBLIC_SUFFIXES[encoding] if encoding in _PUBLIC_SUFFIXES else None
 
     def pass_to_app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Hand the request to the wrapped app with its resolver in `environ["mendel"]`."""
@@ -375,24 +442,36 @@ class MendelMiddleware:
         """Answer a request under the route's prefix."""
         if self.development and path.endswith(MAP_SUFFIX):
             return self.serve_source_map(environ, start_response, path)
+        metrics = self.metrics
         matched = self.route.match(path)
         if matched is None:
+            metrics.not_found("NOROUTE")
             return _error_response(404, "NOROUTE", "not a bundle URL")(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "HEAD"):
+            metrics.counts[METHOD] += 1
             error = _error_response(405, "METHOD", "use GET or HEAD", Allow=ALLOWED_METHODS)
             return error(environ, start_response)
         try:
             bundle, hash = self.named_bundle(environ, path, *matched)
             encoding = self.negotiate_encoding(environ.get("HTTP_ACCEPT_ENCODING"))
-            representation = self.cached_bundle(bundle, hash, encoding)
+            hit = self.cache.held(bundle, hash, encoding)
+            representation = self.cached_bundle(bundle, hash, encoding, bounded=True)
         except BundleUnavailable as unavailable:
+            metrics.not_found(unavailable.code)
             error = _error_response(404, unavailable.code, unavailable.reason)
             return error(environ, start_response)
+        except PacksBusy:
+            metrics.counts[BUSY] += 1
+            busy = _error_response(503, "BUSY", "too many bundles being packed; retry",
+                                   **{"Retry-After": str(RETRY_AFTER_SECONDS)})
+            return busy(environ, start_response)
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match and self.cache.etag_matches(if_none_match, hash):
+            metrics.counts[NOT_MODIFIED] += 1
             start_response("304 Not Modified", list(representation.not_modified_headers))
             return []
+        metrics.counts[HIT if hit else MISS] += 1
         if method == "HEAD":
             start_response("200 OK", list(representation.headers))
             return []
@@ -405,15 +484,45 @@ class MendelMiddleware:
         self, environ: dict[str, Any], start_response: StartResponse, bundle: str, hash: str,
         representation: Representation,
     ) -> Iterable[bytes]:
-        """A stored representation through `wsgi.file_wrapper` (sendfile under gunicorn)."""
-        try:
-            handle = open(representation.path, "rb")  # type: ignore[arg-type]
-        except FileNotFoundError:  # evicted from the store since: make it again, once
-            self.cache.forget(bundle, hash, representation.encoding)
-            representation = self.cached_bundle(bundle, hash, representation.encoding)
-            handle = open(representation.path, "rb")  # type: ignore[arg-type]
+        """A stored representation through `wsgi.file_wrapper` (sendfile under gunicorn).
+
+        The open file must be the one this process verified, at the size the headers give: one
+        evicted, replaced, truncated or grown since is looked up (checked, made again) once more;
+        if that fails too the request is a 404 ``no-store``, never other bytes."""
+        encoding = representation.encoding
+        for _attempt in range(2):
+            handle = self._open_verified(representation)
+            if handle is not None:
+                break
+            self.cache.forget(bundle, hash, encoding)
+            try:
+                representation = self.cached_bundle(bundle, hash, encoding)
+            except BundleUnavailable as unavailable:  # the tree went meanwhile (a reload)
+                self.metrics.not_found(unavailable.code)
+                return _error_response(404, unavailable.code, unavailable.reason)(environ, start_response)
+            if representation.path is None:  # made in memory (the store could not be written)
+                start_response("200 OK", list(representation.headers))
+                return representation.content.chunks()
+        else:
+            self.metrics.not_found("STOREBAD")
+            return _error_response(404, "STOREBAD", "stored bundle failed its check")(environ, start_response)
         start_response("200 OK", list(representation.headers))
         return wrap_file(environ, handle, _FILE_CHUNK_BYTES)
+
+    def _open_verified(self, representation: Representation) -> Any:
+        """The representation's file, open, when it is still the verified file of its size."""
+        store = self.cache.store
+        assert store is not None and representation.path is not None
+        try:
+            handle = open(representation.path, "rb")
+        except FileNotFoundError:  # evicted from the store since
+            return None
+        stat = os.fstat(handle.fileno())
+        name = os.path.basename(representation.path)
+        if stat.st_size == representation.size and store.still_good(name, stat):
+            return handle
+        handle.close()
+        return None
 
     def serve_source_map(self, environ: dict[str, Any], start_response: StartResponse, path: str) -> Iterable[bytes]:
         """Development only: `<bundle URL>.map`, the source map of a JS bundle or chunk (it names
@@ -456,13 +565,16 @@ class MendelMiddleware:
             raise BundleUnavailable("NOTCANONICAL", "not the canonical spelling of this URL")
         return bundle, hash
 
-    def cached_bundle(self, bundle: str, hash: str, encoding: str = IDENTITY) -> Representation:
+    def cached_bundle(
+        self, bundle: str, hash: str, encoding: str = IDENTITY, *, bounded: bool = False
+    ) -> Representation:
         """`bundle` (or a chunk name from `named_bundle`) at `hash` in `encoding`;
-        BundleUnavailable if the hash is no tree, or the tree has no such chunk."""
+        BundleUnavailable if the hash is no tree, or the tree has no such chunk; with `bounded`,
+        PacksBusy when this process already packs `max_cold_packs` bundles."""
         owner, chunk = self._chunk_name(bundle)
         return self.cache.representation(
             bundle, hash, encoding, self._content_type(owner),
-            lambda: self._pack(owner, self._tree_for_hash(owner, hash), chunk),
+            lambda: self._pack(owner, self._tree_for_hash(owner, hash), chunk), bounded=bounded,
         )
 
     def tree_integrity(self, bundle: str, tree: Tree) -> str:

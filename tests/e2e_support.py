@@ -22,6 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 GUNICORN_CONF = EXAMPLES / "gunicorn.conf.py"
+NGINX_CONF = EXAMPLES / "nginx.conf"
+NGINX = "/usr/sbin/nginx"
 START_TIMEOUT = 60.0
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -288,3 +290,30 @@ class Tampering:
         body = b"".join(self.app(environ, start_response))
         assert self.old in body and len(self.old) == len(self.new)
         return [body.replace(self.old, self.new)]
+
+
+def render_shipped_nginx_conf(tmp: Path, port: int, origin_port: int, public: Path, workers: int = 1) -> Path:
+    """examples/nginx.conf with its ADAPT values pointed at this run's ports and folders, in the
+    foreground (each value must be there as shipped: a changed example fails here, not in a
+    user's hands)."""
+    text = NGINX_CONF.read_text()
+    replacements = {
+        "worker_processes auto;": f"worker_processes {workers};\ndaemon off;\n" + ("user root;" if os.geteuid() == 0 else ""),
+        "pid /run/nginx-mendel.pid;": f"pid {tmp}/nginx.pid;",
+        "error_log /var/log/nginx/mendel-error.log warn;": f"error_log {tmp}/error.log warn;",
+        "access_log /var/log/nginx/mendel-access.log;": (
+            f"access_log {tmp}/access.log;\n    client_body_temp_path {tmp}/client_body;\n"
+            f"    proxy_temp_path {tmp}/proxy_temp;\n    fastcgi_temp_path {tmp}/fastcgi_temp;\n"
+            f"    uwsgi_temp_path {tmp}/uwsgi_temp;\n    scgi_temp_path {tmp}/scgi_temp;"
+        ),
+        "/var/cache/nginx/mendel ": f"{tmp}/cache ",
+        "server 127.0.0.1:8000;": f"server 127.0.0.1:{origin_port};",
+        "listen 127.0.0.1:8080;": f"listen 127.0.0.1:{port};",
+        "root /var/cache/mendel-store/public;": f"root {public};",
+    }
+    for shipped, ours in replacements.items():
+        assert text.count(shipped) == 1, f"examples/nginx.conf no longer has {shipped!r}"
+        text = text.replace(shipped, ours)
+    conf = tmp / "nginx.conf"
+    conf.write_text(text)
+    return conf

@@ -1,6 +1,7 @@
 """Bodies kept as their parts (body.py): the bytes they stand for, however they are read."""
 from __future__ import annotations
 
+import ctypes
 import threading
 
 from hypothesis import given
@@ -42,18 +43,36 @@ def test_chunks_group_small_parts() -> None:
     assert len(chunks) == 4 and all(len(c) >= CHUNK_BYTES for c in chunks[:-1])
 
 
+def _address(view: memoryview) -> int:
+    """Where a writable view's bytes are in memory."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(view))
+
+
 def test_contiguous_reuses_one_scratch_buffer_per_thread() -> None:
     first = Body.of([b"a" * 5000, b"b" * 5000]).contiguous()
     assert isinstance(first, memoryview)
-    owner = first.obj
-    del first
+    owner = _address(first)
+    first.release()
     second = Body.of([b"c" * 3000, b"d" * 3000]).contiguous()
-    assert second.obj is owner and bytes(second) == b"c" * 3000 + b"d" * 3000
-    seen: list[object] = []
-    thread = threading.Thread(target=lambda: seen.append(Body.of([b"e", b"f"]).contiguous().obj))
+    assert _address(second) == owner and bytes(second) == b"c" * 3000 + b"d" * 3000
+    second.release()
+    seen: list[int] = []
+
+    def other_thread() -> None:
+        view = Body.of([b"e", b"f"]).contiguous()
+        seen.append(_address(view))
+        view.release()
+
+    thread = threading.Thread(target=other_thread)
     thread.start()
     thread.join()
-    assert seen[0] is not owner  # another thread has its own
+    assert seen[0] != owner  # another thread has its own
+
+
+def test_a_view_still_held_does_not_break_the_next_call() -> None:
+    held = Body.of([b"a" * 100, b"b" * 100]).contiguous()
+    again = Body.of([b"c" * 100, b"d" * 100]).contiguous()
+    assert bytes(held) == b"a" * 100 + b"b" * 100 and bytes(again) == b"c" * 100 + b"d" * 100
 
 
 def test_large_bodies_are_joined_not_kept_in_scratch() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from e2e_support import (
     HttpResult,
+    render_shipped_nginx_conf,
     Server,
     build_example_project,
     deploy_example,
@@ -216,3 +217,119 @@ def test_mid_deploy_urls_leave_no_cached_error(proxy: Proxy) -> None:
             break
         time.sleep(0.05)
     assert in_a_row == 10
+
+
+# --- the shipped examples/nginx.conf: (a) caching proxy, (b) warm bundles from the store's disk ---
+
+@dataclass
+class Shipped(Proxy):
+    store: Path
+    public: bool
+
+
+@pytest.fixture(scope="module", params=["proxy", "disk"])
+def shipped(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipped]:
+    project = build_example_project(tmp_path_factory.mktemp("shop"))
+    tmp = tmp_path_factory.mktemp("nginx-shipped")
+    store = tmp / "store"
+    public = request.param == "disk"
+    env = {"SHOP_MENDEL_STORE_DIR": str(store), "SHOP_MENDEL_STORE_PUBLIC": "true" if public else "false"}
+    with running_gunicorn(project, access_log_format=ACCESS_FORMAT, extra_env=env) as origin:
+        port = free_port()
+        conf = render_shipped_nginx_conf(tmp, port, origin.port, store / "public")
+        command = [NGINX, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")]
+        checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stderr
+        nginx = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port(port, nginx)
+            yield Shipped(f"http://127.0.0.1:{port}", origin, project, store, public)
+        finally:
+            stop_process(nginx)
+
+
+def origin_count(proxy: Proxy, path: str, settle: float = 0.3) -> int:
+    time.sleep(settle)  # an origin request, if any, is logged by now
+    return len(origin_lines(proxy, path))
+
+
+BUNDLE_HEADERS = {
+    "cache-control": "public, max-age=31536000, immutable",
+    "access-control-allow-origin": "*",
+    "x-content-type-options": "nosniff",
+}
+
+
+def test_shipped_conf_serves_a_cold_bundle_from_gunicorn_and_a_warm_one_without_it(shipped: Shipped) -> None:
+    script, stylesheet = bundle_urls(page(shipped, "bucket_A").body.decode())
+    first, seen = get_and_origin_line(shipped, script, {"Cookie": "session=secret"})
+    assert first.status == 200 and first.header("x-mendel-from") == "origin"
+    assert seen == f"ORIGIN GET {script} cookie=-", "no visitor cookie reaches the origin"
+    assert first.header("x-cache-status") == "MISS"
+    count = origin_count(shipped, script)
+    for _ in range(3):
+        again = shipped.get(script)
+        assert again.status == 200 and again.body == first.body
+        assert again.header("content-type") == "application/javascript; charset=utf-8"
+        for name, value in BUNDLE_HEADERS.items():
+            assert again.header(name) == value
+        if shipped.public:
+            assert again.header("x-mendel-from") == "disk"
+        else:
+            assert again.header("x-mendel-from") == "origin" and again.header("x-cache-status") == "HIT"
+    assert origin_count(shipped, script) == count, "warm requests never reach gunicorn"
+    css = shipped.get(stylesheet)
+    assert css.status == 200 and css.header("content-type") == "text/css; charset=utf-8"
+
+
+def test_shipped_conf_serves_gzip_from_the_stored_sibling(shipped: Shipped) -> None:
+    script, _ = bundle_urls(page(shipped, "bucket_B").body.decode())
+    gzip_headers = {"Accept-Encoding": "gzip"}
+    first, _ = get_and_origin_line(shipped, script, gzip_headers)
+    assert first.status == 200 and first.header("content-encoding") == "gzip"
+    count = origin_count(shipped, script)
+    warm = shipped.get(script, gzip_headers)
+    assert warm.status == 200 and warm.header("content-encoding") == "gzip" and warm.body == first.body
+    assert "Accept-Encoding" in (warm.header("vary") or "")
+    assert warm.header("x-mendel-from") == ("disk" if shipped.public else "origin")
+    assert origin_count(shipped, script) == count
+    if shipped.public:
+        stored = shipped.store / "public" / script.lstrip("/")
+        assert Path(str(stored) + ".gz").read_bytes() == first.body, "nginx sent the stored sibling"
+
+
+def test_shipped_conf_leaves_bad_urls_to_the_app_and_caches_no_error(shipped: Shipped) -> None:
+    script, _ = bundle_urls(page(shipped, "bucket_A").body.decode())
+    assert shipped.get(script).status == 200  # warm (on disk, with the public tree)
+    with_query = shipped.get(script + "?v=1")
+    assert with_query.status == 404 and b"NOTCANONICAL" in with_query.body
+    assert with_query.header("cache-control") == "no-store"
+    garbage = "/mendel/bWVuZGVsAQAC_wIACwymnXS-hyyRSwbove5neRfo6fI/main.js"
+    before = origin_count(shipped, garbage, settle=0)
+    for _ in range(2):
+        missing = shipped.get(garbage)
+        assert missing.status == 404 and missing.header("cache-control") == "no-store"
+    assert origin_count(shipped, garbage) == before + 2, "every 404 asked the origin: none was kept"
+
+
+def test_store_verify_removes_a_corrupted_public_file_and_nginx_falls_back_to_gunicorn(shipped: Shipped) -> None:
+    if not shipped.public:
+        pytest.skip("the proxy mode has no public tree")
+    import sys
+
+    script, _ = bundle_urls(page(shipped, "feature_C").body.decode())
+    good = shipped.get(script)
+    on_disk = shipped.store / "public" / script.lstrip("/")
+    assert on_disk.read_bytes() == good.body
+    data = bytearray(on_disk.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    with open(on_disk, "r+b") as handle:  # in place: the same inode as the stored file
+        handle.write(bytes(data))
+    verify = [sys.executable, "-m", "mendel_py", "store", "verify", "--store-dir", str(shipped.store)]
+    found = subprocess.run(verify, capture_output=True, text=True, timeout=60)
+    assert found.returncode == 1 and "digest mismatch" in found.stdout
+    assert not on_disk.exists()
+    again = shipped.get(script)
+    # never the bad bytes: nginx's cache (kept from the cold request) or gunicorn answers
+    assert again.status == 200 and again.body == good.body and again.header("x-mendel-from") == "origin"
+    assert subprocess.run(verify, capture_output=True, text=True, timeout=60).returncode == 0
