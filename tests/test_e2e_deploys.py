@@ -1,5 +1,6 @@
 """Deploys under real gunicorn: 50 generation switches under load, a corrupt generation, and two
-hosts sharing one generation store. Every URL ever minted keeps answering with its bytes."""
+hosts sharing one generation store. Every URL ever minted keeps answering with its bytes; only the
+deploy step publishes (a broken manifest on a server's disk is never even read)."""
 from __future__ import annotations
 
 import re
@@ -12,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from e2e_support import Server, build_example_project, deploy_example, http_get, running_gunicorn
+
+from mendel_py.config import load_config
+from mendel_py.generations import GenerationStore
 
 MAIN_MANIFEST = Path("manifests/main.manifest.json")
 SWITCHES = 50
@@ -84,9 +88,15 @@ def test_fifty_switches_under_load_lose_nothing(project: Path) -> None:
     with running_gunicorn(project, extra_env=env) as server, Load(server) as load:
         server.output.wait_for("Booting worker", count=2)
         for n in range(SWITCHES):
-            if n == SWITCHES // 2:  # a deploy that died half-way through writing a manifest
+            if n == SWITCHES // 2:
+                # a manifest on the server's disk half-written: servers don't read it
                 manifest = project / MAIN_MANIFEST
                 manifest.write_bytes(manifest.read_bytes()[:1000])
+                # and a stored generation corrupted after publishing, made CURRENT by hand:
+                # every worker refuses it (logged once) and keeps serving
+                store = GenerationStore.for_config(load_config(project))
+                corrupt = corrupt_copy(store)
+                store.set_current(corrupt)
                 time.sleep(0.5)
             deploy(project, n)
             time.sleep(0.12)
@@ -103,13 +113,29 @@ def test_fifty_switches_under_load_lose_nothing(project: Path) -> None:
     assert load.problems == []
     assert set(load.statuses) == {200}
     assert len(seen) >= 10, f"only {len(seen)} distinct bundle URLs: switches were not picked up"
-    assert "new generation refused" in log and "main.manifest.json" in log
+    assert "new generation refused" in log and "does not match its id" in log
     assert log.count("new generation refused") <= 2  # once per worker, not once per poll
     assert "Traceback" not in log
 
 
-def test_two_hosts_sharing_a_store_serve_each_others_urls(tmp_path: Path) -> None:
+def corrupt_copy(store: GenerationStore) -> str:
+    """A copy of the current generation under another id with one byte of its main manifest
+    flipped (what bit rot or a bad sync does): a generation that doesn't match its id."""
+    current = store.current_id()
+    fake = "0" * 31 + "1"
+    shutil.copytree(Path(store.path) / current, Path(store.path) / fake)
+    manifest = Path(store.path) / fake / "main.manifest.json"
+    data = bytearray(manifest.read_bytes())
+    data[data.index(b'"source"') + 12] ^= 1
+    manifest.write_bytes(bytes(data))
+    meta = Path(store.path) / fake / "generation.json"
+    meta.write_text(meta.read_text().replace(current, fake))
+    return fake
+
+
+def test_two_hosts_sharing_a_store_serve_each_others_urls(tmp_path: Path, monkeypatch) -> None:
     store = tmp_path / "shared-store"
+    monkeypatch.setenv("MENDEL_GENERATIONS", str(store))  # the deploy step publishes there
     hosts = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
