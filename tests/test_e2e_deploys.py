@@ -3,8 +3,13 @@ hosts sharing one generation store. Every URL ever minted keeps answering with i
 deploy step publishes (a broken manifest on a server's disk is never even read)."""
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -161,3 +166,50 @@ def test_two_hosts_sharing_a_store_serve_each_others_urls(tmp_path: Path, monkey
         old_from_a = http_get(a.url + old_url)
         assert old_from_a.status == 200 and old_from_a.body == old_body
     shutil.rmtree(store, ignore_errors=True)
+
+
+def served_generations(server: Server, tries: int = 12) -> dict[int, str]:
+    """{worker pid: generation} from a few status requests (they spread over the workers)."""
+    seen: dict[int, str] = {}
+    for _ in range(tries):
+        status = json.loads(http_get(server.url + "/status").body)
+        seen[status["pid"]] = status["generation"]
+    return seen
+
+
+def wait_for_workers_on(server: Server, generation: str, avoid: set[int], timeout: float = 20.0) -> set[int]:
+    """Block until two live workers not in `avoid` serve `generation`; their pids."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = served_generations(server)
+        on_it = {pid for pid, served in seen.items() if served == generation and pid not in avoid}
+        if len(on_it) >= 2 and all(served == generation for served in seen.values()):
+            return on_it
+        assert time.monotonic() < deadline, f"workers {seen}, wanted {generation} on new ones"
+        time.sleep(0.1)
+
+
+def test_a_rollback_survives_killed_workers_and_a_sighup_until_the_next_deploy(project: Path) -> None:
+    first = GenerationStore.for_config(load_config(project)).current_id()
+    second = deploy(project, 2)
+    env = {"SHOP_MENDEL_RELOAD_INTERVAL": "0.1", "SHOP_MENDEL_STATUS_ROUTE": "/status"}
+    with running_gunicorn(project, extra_env=env) as server:
+        server.output.wait_for("Booting worker", count=2)
+        workers = wait_for_workers_on(server, second, set())
+        activated = subprocess.run(
+            [sys.executable, "-m", "mendel_py", "generations", "--basedir", str(project), "activate", first[:10]],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert activated.returncode == 0, activated.stderr
+        assert wait_for_workers_on(server, first, set()) == workers  # live workers swapped
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        replaced = wait_for_workers_on(server, first, workers)  # new workers start on the rollback
+        os.kill(server.process.pid, signal.SIGHUP)  # gunicorn reloads the app, new workers
+        after_hup = wait_for_workers_on(server, first, workers | replaced)
+        time.sleep(1.0)
+        assert set(served_generations(server).values()) == {first}  # and it stays
+        assert deploy(project, 2) == second  # the next deploy step moves CURRENT again
+        wait_for_workers_on(server, second, set())
+        log = server.output.text()
+    assert after_hup and "Traceback" not in log
