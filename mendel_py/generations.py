@@ -375,7 +375,9 @@ def publish_project(config: MendelConfig) -> tuple[str, bool] | None:
     """Validate the project's manifests, add them to its store and make them current (what
     `mendel build` and `mendel reload` do: the deploy step, the only writer of the store);
     returns (generation id, newly added), or None when the store is off (MENDEL_GENERATIONS=off).
-    `CURRENT` moves once, after the whole set is written, checked and renamed into place."""
+    `CURRENT` moves once, after the whole set is written, checked and renamed into place; then
+    what retention no longer keeps is pruned (`GenerationStore.prunable`: the same rule as
+    `mendel generations prune`)."""
     store = GenerationStore.for_config(config)
     if store is None:
         return None
@@ -385,6 +387,8 @@ def publish_project(config: MendelConfig) -> tuple[str, bool] | None:
     fault_point("store-published")
     store.set_current(generation)
     log.info("mendel: generation %s is current in %s", generation, store.path)
+    for info in store.prune():  # the one retention rule, as `mendel generations prune` applies it
+        log.info("mendel: pruned generation %s (past retention)", info.id)
     return generation, added
 
 

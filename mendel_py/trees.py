@@ -652,9 +652,11 @@ class MendelTrees:
 
 MAX_LOADED_GENERATIONS = 4
 """Past generations a process keeps loaded besides the current one (others load on demand)."""
-MAX_LOADED_MANIFESTS = 24
-"""Compiled manifests a process keeps loaded for URLs of past generations, besides those of the
-loaded generations (a 2,000-module manifest holds ~10 MB; loading one again costs ~15 ms)."""
+MAX_LOADED_MANIFESTS = 16
+"""Compiled manifests a process keeps loaded (by digest, shared by generations), the current
+generation's included: more than the retention count (10), so URLs cycling over every retained
+generation load each past manifest once, not once per request. A 2,000-module manifest holds
+~10 MB, and only manifests some URL asked for are loaded; loading one again costs ~15 ms."""
 MAX_FALLBACK_GENERATIONS = 3
 """Past generations from the store an untagged (Mendel v1/v2) hash is tried against."""
 RETRY_MIN = 1.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -188,12 +189,23 @@ def test_the_deploy_step_refuses_a_corrupt_manifest(project: Path) -> None:
     assert not [n for n in os.listdir(store.path) if n.startswith(".tmp-")]
 
 
-def corrupt_stored(store: GenerationStore, generation: str, name: str = "main.manifest.json") -> Path:
-    """Flip one byte of a stored file in place (same length: a bit rot or a bad copy)."""
+def corrupt_stored(
+    store: GenerationStore, generation: str, name: str = "main.manifest.json", how: str = "flip"
+) -> Path:
+    """Damage a stored file in place: one byte flipped (same length: bit rot, a bad copy), a
+    same-length flip inside a dependency key, truncated to half, or emptied."""
     path = Path(store.path) / generation / name
     data = bytearray(path.read_bytes())
-    at = data.index(b'"source"') + 12
-    data[at] ^= 0x01
+    if how == "flip":
+        data[data.index(b'"source"') + 12] ^= 0x01
+    elif how == "dep-key":
+        found = re.search(rb'"deps": ?\{\s*"', data)
+        assert found is not None
+        data[found.end()] ^= 0x01  # the first letter of a dependency specifier
+    elif how == "truncate":
+        del data[len(data) // 2:]
+    else:
+        data.clear()
     path.write_bytes(bytes(data))
     return path
 
@@ -219,21 +231,43 @@ def test_a_stored_generation_is_verified_against_its_id(project: Path, caplog) -
         MendelTrees(str(project))  # a restart refuses to start on it: the process manager says so
 
 
-def test_a_corrupt_retained_generation_is_a_404_no_store_never_a_5xx(project: Path, caplog) -> None:
+@pytest.mark.parametrize("name,how", [
+    ("main.manifest.json", "flip"), ("main.manifest.json", "dep-key"), ("main.manifest.json", "truncate"),
+    ("main.manifest.json", "empty"), (CONFIG_FILE, "truncate"), ("generation.json", "empty"),
+])
+def test_a_corrupt_retained_generation_is_a_404_no_store_never_a_5xx(project: Path, caplog, name, how) -> None:
+    """Its URLs, in a restarted process: a 404 `no-store`, logged once, never a 5xx or other bytes."""
     middleware = MendelMiddleware(app, str(project), reload_interval=None)
     old_url = Client(middleware).get("/").get_data(as_text=True)
     first = middleware.trees.generation
     deploy(project, "two")
     deploy(project, "three")
     store = GenerationStore.for_config(load_config(project))
-    corrupt_stored(store, first)
+    corrupt_stored(store, first, name, how)
     fresh = Client(MendelMiddleware(app, str(project), reload_interval=None))
     with caplog.at_level(logging.ERROR, logger="mendel_py.trees"):
         for _ in range(3):
             response = fresh.get(old_url)
             assert response.status_code == 404 and response.headers["Cache-Control"] == "no-store"
             assert b"HASHMISS" in response.data
-    assert caplog.text.count(f"stored generation {first} refused") == 1
+    if name != "generation.json":  # an unreadable record: the generation is not listed at all
+        assert caplog.text.count(f"stored generation {first} refused") == 1
+
+
+def test_a_live_process_refuses_a_generation_corrupted_after_it_was_loaded_elsewhere(project: Path) -> None:
+    """A worker that never loaded the corrupted generation yet, while others did: it checks the
+    bytes it reads, not what they were when published."""
+    middleware = MendelMiddleware(app, str(project), reload_interval=None)
+    client = Client(middleware)
+    old_url = client.get("/").get_data(as_text=True)
+    first = middleware.trees.generation
+    deploy(project, "two")
+    middleware.trees.reload()
+    assert client.get(old_url).status_code == 200  # kept loaded: served from memory, verified before
+    live = Client(MendelMiddleware(app, str(project), reload_interval=None))  # started on "two"
+    corrupt_stored(GenerationStore.for_config(load_config(project)), first, how="dep-key")
+    response = live.get(old_url)
+    assert response.status_code == 404 and response.headers["Cache-Control"] == "no-store"
 
 
 def test_a_url_is_served_from_any_generation_holding_its_manifest(project: Path) -> None:
