@@ -10,6 +10,8 @@ flood, so the figure is what the worker spent per request, HTTP handling include
 requested once per flood (uncached identity bundles: each is a bundle-cache miss):
 
 - current only: URLs of the generation being served (the cost of a normal miss);
+- warm: a few of those URLs again, now bundle-cache hits: what sending the ~4.7 MB body costs
+  (the part of every figure here that is HTTP and copying, not resolving or packing);
 - cycling, first pass: URLs in round-robin over every retained generation, the worker never
   having seen them (it loads each past manifest once, from the compiled-manifest cache);
 - cycling, later passes: the same round-robin over every generation with URLs of other variation
@@ -46,6 +48,7 @@ from mendel_py.trees import MendelTrees  # noqa: E402
 from bench_deploys import mutate  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
+WARM_URLS = 8  # bundles of ~4.7 MB: 8 fit the default 64 MiB bundle cache
 
 
 def process_cpu(pid: int) -> float:
@@ -87,11 +90,13 @@ def run(generations: int, sets_per_pass: int, repeats: int) -> dict[str, Any]:
             pid = json.loads(http_get(server.url + "/status").body)["pid"]
             http_get(server.url + "/?v=")  # the worker's first request (imports, lazy setup)
             current = flood(server.url, pid, minted[0][-1])  # current generation only
+            warm = flood(server.url, pid, minted[0][-1][:WARM_URLS] * 4)  # bundle-cache hits
             first = flood(server.url, pid, round_robin(minted[1]))  # every generation, never seen
             steady = [flood(server.url, pid, round_robin(chunk)) for chunk in minted[2:]]
     return {
         "generations": generations,
         "current_only": current,
+        "warm_hits": warm,
         "cycling_first_pass": first,
         "cycling_steady": steady,
         "cycling_steady_median_cpu_ms": statistics.median(r["cpu_ms_per_request"] for r in steady),
@@ -125,6 +130,7 @@ def main() -> None:
         return
     print(f"{report['generations']} retained generations, 1 gunicorn worker, identity, every URL uncached")
     for name, row in (("current generation only", report["current_only"]),
+                      ("warm (bundle-cache hits)", report["warm_hits"]),
                       ("cycling, first pass", report["cycling_first_pass"])):
         print(f"{name:28} {row['cpu_ms_per_request']:6.2f} ms CPU/request ({row['requests']} requests, "
               f"statuses {row['statuses']})")
