@@ -284,11 +284,14 @@ class MendelTrees:
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         cache_size: int | None = None,
         generations: str | None = None,
+        follow_current: bool = True,
     ):
         """`cache_bytes` bounds the memoized walks; `cache_size` (an entry count) is deprecated
         and ignored. `generations`: the generation store folder (relative to the project root),
         or "off"; default the MENDEL_GENERATIONS variable, else the config's `generations.dir`,
-        else `manifests/generations` once it exists."""
+        else `manifests/generations` once it exists. `follow_current=False` serves the project's
+        manifests on disk even when the store has a CURRENT, still decoding URLs of stored
+        generations (the `mendel` inspection commands: they look at the project, not the fleet)."""
         if cache_size is not None:
             warnings.warn(
                 "MendelTrees(cache_size=) is deprecated and ignored: the walk cache is bounded in"
@@ -300,6 +303,7 @@ class MendelTrees:
         self._source = (basedir, config, env)
         self._format_name = hash_format
         self._store_setting = generations
+        self._follow_current = follow_current
         self.cache: Cache[Any] = Cache(cache_bytes)
         self._load_lock = threading.Lock()
         self._retained: OrderedDict[str, _Generation] = OrderedDict()
@@ -483,9 +487,9 @@ class MendelTrees:
         """The generation to serve for this project: `current` (None at start-up) when it is
         still the one. With a store: the one its CURRENT names (verified), never published here."""
         store = self.store if self.store is not None and self._store_in_use(project) else None
-        chosen = store.current_id() if store is not None else None
+        chosen = store.current_id() if store is not None and self._follow_current else None
         if chosen is None:
-            if store is not None and not self._unpublished_said:
+            if store is not None and self._follow_current and not self._unpublished_said:
                 log.warning(
                     "mendel: the generation store %s has no CURRENT yet: serving the manifests on"
                     " disk, unpublished (`mendel build` or `mendel reload` publishes them)",
@@ -495,7 +499,9 @@ class MendelTrees:
             generation = project_generation_id(project)
             if current is not None and current.id == generation:
                 return current
-            return self._new_generation(project, generation, tagged=False)
+            # with a store, hashes carry their manifest's tag all the same: the very URLs servers
+            # mint once these manifests are published
+            return self._new_generation(project, generation, tagged=store is not None)
         if current is not None and current.id == chosen:
             return current
         found = self._retained.pop(chosen, None)

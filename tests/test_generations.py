@@ -173,6 +173,8 @@ def test_servers_never_publish_what_is_on_their_disk(project: Path) -> None:
     cart.write_text(cart.read_text() + "\n// only built, not published\n")
     build_manifests(load_config(project))  # a build on this host without publishing
     assert trees.reload() == good and MendelTrees(str(project)).generation == good
+    inspecting = MendelTrees(str(project), follow_current=False)  # what `mendel resolve` looks at
+    assert inspecting.generation not in (None, good) and inspecting.store is not None
     manifest.write_text(manifest.read_text()[:500])  # truncated mid-write
     assert trees.reload() == good and MendelTrees(str(project)).generation == good
     assert store.current_id() == good and len(store.list()) == 1
@@ -322,7 +324,9 @@ def test_a_store_without_current_serves_the_disk_unpublished(tmp_path: Path, cap
         trees = MendelTrees(str(tmp_path), generations=str(store_dir))
     assert "no CURRENT yet" in caplog.text and not store_dir.exists()
     tree = trees.find_tree_for_variations("main", trees.variations_and_chains([])[1])
-    assert hashcodec.decode(tree.hash).generation is None  # no tag: nothing stored names it
+    disk = file_digest(str(tmp_path / "manifests" / "main.manifest.json"))
+    assert hashcodec.decode(tree.hash).generation == manifest_tag(disk)  # what servers mint once published
+    assert trees.find_tree_for_hash("main", tree.hash).hash == tree.hash
 
 
 def test_activate_rolls_every_process_back(project: Path) -> None:
