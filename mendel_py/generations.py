@@ -37,7 +37,7 @@ import blake3
 
 from .atomic import TEMP_PREFIX, read_bytes, write_atomically
 from .config import DEFAULT_KEEP, DEFAULT_MAX_AGE_DAYS, BundleConfig, MendelConfig, config_from_file
-from .errors import ConfigError, MendelError
+from .errors import ConfigError, GenerationError, MendelError
 from .hashcodec import GENERATION_TAG_SIZE
 from .manifest import load_manifest
 from .faults import fault_point
@@ -199,7 +199,7 @@ class GenerationStore:
                 dict(digests) if isinstance(digests, dict) else None,
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise MendelError(f"{path}: unreadable generation record ({exc})") from None
+            raise GenerationError(f"{path}: unreadable generation record ({exc})", path) from None
 
     def list(self) -> list[GenerationInfo]:
         """Stored generations, newest first; unreadable records are skipped (and logged)."""
@@ -227,11 +227,12 @@ class GenerationStore:
         try:
             digests = {name: file_digest(os.path.join(folder, name)) for name in names}
         except OSError as exc:
-            raise MendelError(f"generation {generation} in {self.path}: {exc}") from None
+            raise GenerationError(f"generation {generation} in {self.path}: {exc}", folder) from None
         if _id(digests) != generation:
-            raise MendelError(
+            raise GenerationError(
                 f"generation {generation} in {self.path} does not match its id: a stored file was"
-                " changed or corrupted after publishing (refused; publish it again with `mendel build`)"
+                " changed or corrupted after publishing (refused; publish it again with `mendel build`)",
+                folder,
             )
         return info
 
