@@ -552,6 +552,7 @@ class MendelTrees:
         if stamp != seen or stamp is None:
             index = _StoreIndex(self.store.manifests())
             self._store_index = (stamp, index)
+            self._refused_stored = set()  # a generation published again gets another look
         return index
 
     def _walkers_for_tag(self, bundle: str, tag: bytes) -> Iterator[Walker]:
@@ -559,7 +560,7 @@ class MendelTrees:
         generations, loaded manifests, then stored copies of the manifest (any generation holding
         it will do), then the manifest of a stored generation with that old-style tag."""
         tried: set[int] = set()
-        for state in (self._state, *reversed(self._retained.values())):
+        for state in (self._state, *reversed(list(self._retained.values()))):
             if state.has_tag(bundle, tag) and id(state.walkers[bundle]) not in tried:
                 tried.add(id(state.walkers[bundle]))
                 yield state.walkers[bundle]
@@ -599,7 +600,7 @@ class MendelTrees:
         newest first: the loaded generations', then up to MAX_FALLBACK_GENERATIONS stored
         manifests of the bundle."""
         tried = {id(self._state.walkers.get(bundle))}
-        for state in reversed(self._retained.values()):
+        for state in reversed(list(self._retained.values())):  # a snapshot: reload() may change it
             walker = state.walkers.get(bundle)
             if walker is not None and id(walker) not in tried:
                 tried.add(id(walker))

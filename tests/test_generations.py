@@ -272,20 +272,25 @@ def test_a_live_process_refuses_a_generation_corrupted_after_it_was_loaded_elsew
     assert response.status_code == 404 and response.headers["Cache-Control"] == "no-store"
 
 
-def test_a_url_is_served_from_any_generation_holding_its_manifest(project: Path) -> None:
-    """The CSS manifest is the same in both generations: with the first one's copy corrupt, its
-    CSS URL is answered from the second's, with the same bytes."""
+def test_a_url_is_served_from_any_generation_holding_its_manifest(project: Path, caplog) -> None:
+    """Generations one and two hold the same CSS manifest, three another. With two's copy
+    corrupt, a CSS URL of one/two is answered from one's copy, with the same bytes."""
     middleware = MendelMiddleware(app, str(project), reload_interval=None)
     trees = middleware.trees
     css = trees.find_tree_for_variations("css", trees.variations_and_chains(["bucket_A"])[1]).hash
     url = f"/mendel/{css}/css.css"
     body = Client(middleware).get(url).data
-    first = trees.generation
-    deploy(project, "two")
-    corrupt_stored(GenerationStore.for_config(load_config(project)), first, "css.manifest.json")
-    fresh = Client(MendelMiddleware(app, str(project), reload_interval=None))
-    response = fresh.get(url)
+    second = deploy(project, "two")  # JS only: the CSS manifest (and URL) unchanged
+    styles = project / "examples" / "shop" / "src" / "base" / "styles" / "main.css"
+    styles.write_text(styles.read_text() + "\n/* three */\n")
+    deploy(project, "three")
+    corrupt_stored(GenerationStore.for_config(load_config(project)), second, "css.manifest.json")
+    fresh = MendelMiddleware(app, str(project), reload_interval=None)
+    assert fresh.trees.find_tree_for_variations("css", trees.variations_and_chains(["bucket_A"])[1]).hash != css
+    with caplog.at_level(logging.ERROR, logger="mendel_py.trees"):
+        response = Client(fresh).get(url)
     assert response.status_code == 200 and response.data == body
+    assert f"stored generation {second} refused" in caplog.text
 
 
 def test_a_failed_reload_never_blocks_later_ones(project: Path, caplog, monkeypatch) -> None:
