@@ -31,9 +31,12 @@ def write_atomically(path: str, *chunks: bytes) -> None:
     os.makedirs(folder, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX)
     try:
-        with os.fdopen(handle, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+        except OSError as exc:  # a failed write() names no file: "No space left on device" must say where
+            raise exc if exc.filename else OSError(exc.errno, exc.strerror, path) from None
         os.chmod(temporary, _mode_for(path))
         os.replace(temporary, path)
     except BaseException:
@@ -59,13 +62,13 @@ def write_set_atomically(
             os.makedirs(folder, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX)
             staged.append((temporary, path))
-            with os.fdopen(handle, "wb") as out:
-                try:
+            try:
+                with os.fdopen(handle, "wb") as out:
                     out.write(data)
                     out.flush()
                     os.fsync(out.fileno())
-                except OSError as exc:
-                    raise OSError(exc.errno, exc.strerror, path) from None  # say where
+            except OSError as exc:  # say where (a failed write() names no file)
+                raise exc if exc.filename else OSError(exc.errno, exc.strerror, path) from None
             os.chmod(temporary, _mode_for(path))
             if on_step is not None:
                 on_step("written", path)

@@ -2,6 +2,7 @@
 
     mendel build                        # compile, validate, publish, make current: a deploy
     mendel reload                       # publish what is on disk now and make it current
+    mendel generations publish          # the same, under the deploy-step name
     mendel generations                  # what the store holds (--json too)
     mendel generations activate ID      # roll back (or forward) every host sharing the store
     mendel generations prune            # drop what retention no longer keeps
@@ -130,14 +131,26 @@ def _project_leftovers(config: MendelConfig) -> list[str]:
     return [name for folder in sorted(folders) for name in remove_leftovers(folder, time.time() - TEMP_MAX_AGE)]
 
 
+def _publish(options: Options) -> None:
+    with reporting_errors(options):
+        published = publish_project(load_config(options.basedir, env=options.env))
+    if published is None:
+        raise CommandFailed("the generation store is off (MENDEL_GENERATIONS=off): restart the servers instead")
+    emit(options, {"current": published[0], "added": published[1]}, lambda r: f"generation {r['current']} is current")
+
+
+@generations_command.command("publish")
+@click.pass_context
+def publish_command(ctx: click.Context) -> None:
+    """Publish the project's manifests as they are on disk and make them current (`mendel
+    reload` under its deploy-step name)."""
+    _publish(_parent_options(ctx))
+
+
 @click.command("reload")
 @project_options
 def reload_command(options: Options) -> None:
     """Publish the project's manifests as they are on disk and make them current (the explicit
     publish step: validated first, CURRENT moves once the whole set is stored); running servers
     swap them in without a restart."""
-    with reporting_errors(options):
-        published = publish_project(load_config(options.basedir, env=options.env))
-    if published is None:
-        raise CommandFailed("the generation store is off (MENDEL_GENERATIONS=off): restart the servers instead")
-    emit(options, {"current": published[0], "added": published[1]}, lambda r: f"generation {r['current']} is current")
+    _publish(options)

@@ -396,12 +396,34 @@ def test_prune_removes_leftover_temporary_files(project: Path) -> None:
     assert not any(path.exists() for path in stale) and young.exists()  # may still be being written
 
 
-def test_no_space_left_names_the_path(tmp_path: Path) -> None:
+def test_no_space_left_names_the_path(tmp_path: Path, monkeypatch) -> None:
+    from mendel_py import atomic
     from mendel_py.generations import _write_file
 
     with pytest.raises(OSError) as caught:
-        _write_file("/dev/full", b"x" * 10)
+        _write_file("/dev/full", b"x" * 10)  # the store's writes: a write() that fails with ENOSPC
     assert caught.value.filename == "/dev/full" and "No space left" in str(caught.value)
+
+    def full(*args, **kwargs):  # type: ignore[no-untyped-def]
+        return os.open("/dev/full", os.O_WRONLY), str(tmp_path / ".tmp-full")
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", full)
+    target = tmp_path / "CURRENT"
+    for write in (lambda: atomic.write_atomically(str(target), b"x" * 10),
+                  lambda: atomic.write_set_atomically([(str(target), b"x" * 10)])):
+        with pytest.raises(OSError) as caught:
+            write()
+        assert caught.value.filename == str(target) and caught.value.errno == 28
+
+
+def test_cli_generations_publish_is_reload(project: Path) -> None:
+    cart = project / "examples" / "shop" / "src" / "base" / "components" / "cart.js"
+    cart.write_text(cart.read_text() + "\n// published by hand\n")
+    build_manifests(load_config(project))
+    result = CliRunner().invoke(cli, ["generations", "--basedir", str(project), "--json", "publish"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["added"] and GenerationStore.for_config(load_config(project)).current_id() == report["current"]
 
 
 def test_prune_keeps_the_newest_and_the_current(project: Path) -> None:
