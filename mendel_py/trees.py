@@ -221,6 +221,8 @@ class _Generation:
     ):
         self.id = generation_id
         self.tagged = tagged
+        self.source = "disk"
+        """Where it was loaded from: "store" (what CURRENT named, verified) or "disk"."""
         self.tag = generation_tag(generation_id) if generation_id else None
         """The generation-wide tag of v3 hashes minted before per-bundle tags (they keep decoding
         while this generation is loaded or stored)."""
@@ -478,6 +480,7 @@ class MendelTrees:
             "tagged": self._state.tagged,
             "loaded": [self._state.id, *self._retained],
             "store": self.store.path if self.store is not None else None,
+            "serving_from": self._state.source,
             "bundles": list(self.bundles),
             "cache": {"bytes": self.cache.total_bytes, "entries": len(self.cache), "hit_rate": stats.hit_rate},
             "walk_in_c": walk.ACCELERATED,  # False: the optional C extension isn't built here
@@ -515,7 +518,9 @@ class MendelTrees:
         record holds) before anything of it is used."""
         info = store.verify(generation)
         expected = {bundle: bytes.fromhex(digest) for bundle, digest in (info.digests or {}).items()}
-        return self._new_generation(store.config(generation, project), generation, tagged=True, expected=expected)
+        state = self._new_generation(store.config(generation, project), generation, tagged=True, expected=expected)
+        state.source = "store"
+        return state
 
     def _store_in_use(self, project: MendelConfig) -> bool:
         """A store is used once it exists, or when it is asked for explicitly."""

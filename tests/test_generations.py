@@ -173,6 +173,7 @@ def test_servers_never_publish_what_is_on_their_disk(project: Path) -> None:
     cart.write_text(cart.read_text() + "\n// only built, not published\n")
     build_manifests(load_config(project))  # a build on this host without publishing
     assert trees.reload() == good and MendelTrees(str(project)).generation == good
+    assert trees.status()["serving_from"] == "store"
     inspecting = MendelTrees(str(project), follow_current=False)  # what `mendel resolve` looks at
     assert inspecting.generation not in (None, good) and inspecting.store is not None
     manifest.write_text(manifest.read_text()[:500])  # truncated mid-write
@@ -328,6 +329,7 @@ def test_a_store_without_current_serves_the_disk_unpublished(tmp_path: Path, cap
     with caplog.at_level(logging.WARNING, logger="mendel_py.trees"):
         trees = MendelTrees(str(tmp_path), generations=str(store_dir))
     assert "no CURRENT yet" in caplog.text and not store_dir.exists()
+    assert trees.status()["serving_from"] == "disk"
     tree = trees.find_tree_for_variations("main", trees.variations_and_chains([])[1])
     disk = file_digest(str(tmp_path / "manifests" / "main.manifest.json"))
     assert hashcodec.decode(tree.hash).generation == manifest_tag(disk)  # what servers mint once published
