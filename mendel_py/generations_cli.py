@@ -101,13 +101,23 @@ def activate_command(ctx: click.Context, generation: str) -> None:
 
 @generations_command.command("prune")
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@click.option("--keep", type=click.IntRange(min=1), default=None,
+              help="Newest generations kept whatever their age (default generations.keep).")
+@click.option("--max-age-days", type=click.FloatRange(min=0), default=None,
+              help="Generations younger than this are kept (default generations.max-age-days).")
 @click.pass_context
-def prune_command(ctx: click.Context, dry_run: bool) -> None:
-    """Remove generations past retention (generations.keep / generations.max-age-days)."""
+def prune_command(ctx: click.Context, dry_run: bool, keep: int | None, max_age_days: float | None) -> None:
+    """Remove generations past retention: kept while current, among the newest --keep, or
+    younger than --max-age-days (the rule every publish applies, with the .mendelrc values; a
+    full disk may need smaller ones for once)."""
     options = _parent_options(ctx)
     with reporting_errors(options):
         config = load_config(options.basedir, env=options.env)
         store = _store(options)
+        if keep is not None:
+            store.keep = keep
+        if max_age_days is not None:
+            store.max_age_days = max_age_days
         removed = store.prunable() if dry_run else store.prune()
         leftovers = [] if dry_run else store.leftovers_removed + _project_leftovers(config)
     report = {"removed": [info.id for info in removed], "dry_run": dry_run, "temporary_removed": leftovers}

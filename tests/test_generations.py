@@ -381,6 +381,19 @@ def test_retention_is_newest_n_or_younger_than_t(project: Path) -> None:
     assert ids[-1] == newest_first[0]
 
 
+def test_cli_prune_takes_the_rule_with_other_values_for_a_full_disk(project: Path) -> None:
+    ids = [deploy(project, f"d{n}") for n in range(3)]
+    runner = CliRunner()
+    young = runner.invoke(cli, ["generations", "--basedir", str(project), "--json", "prune", "--keep", "1"])
+    assert young.exit_code == 0 and json.loads(young.output)["removed"] == []  # all younger than 7 days
+    now = runner.invoke(
+        cli, ["generations", "--basedir", str(project), "--json", "prune", "--keep", "2", "--max-age-days", "0"]
+    )
+    assert now.exit_code == 0, now.output
+    assert len(json.loads(now.output)["removed"]) == 2  # 4 generations: the newest 2 stay
+    assert {info.id for info in GenerationStore.for_config(load_config(project)).list()} == set(ids[-2:])
+
+
 def test_prune_removes_leftover_temporary_files(project: Path) -> None:
     store_path = project / "manifests" / "generations"
     stale = [store_path / ".tmp-0123-1-ab", project / "manifests" / ".tmp-xyz"]
