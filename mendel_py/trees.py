@@ -164,11 +164,13 @@ class _ManifestPool:
     """Compiled manifests (and their walkers) by content digest, shared by the generations of one
     MendelTrees: a deploy that leaves a bundle's manifest unchanged loads nothing for it, and a
     URL of a past generation needs only its bundle's manifest, not the whole generation. Holds at
-    most `limit` manifests beyond those the loaded generations hold (least recently used go)."""
+    most `limit` manifests beyond those the loaded generations hold (least recently used go);
+    `limit` follows the store (every retained manifest fits, see `MendelTrees._store_manifests`),
+    because URLs rotating over more manifests than are kept would load one per request."""
 
     def __init__(self, cache: Cache[Any], limit: int):
         self._cache = cache
-        self._limit = limit
+        self.limit = limit
         self._loaded: OrderedDict[tuple[bytes, str, str], Walker] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -195,7 +197,7 @@ class _ManifestPool:
                 manifest = load_manifest(path, bundle, display=display)
                 found = Walker(manifest, base_dir, self._cache, scope=digest)
                 self._loaded[key] = found
-                while len(self._loaded) > self._limit:
+                while len(self._loaded) > self.limit:
                     self._loaded.popitem(last=False)
             else:
                 self._loaded.move_to_end(key)
@@ -557,6 +559,10 @@ class MendelTrees:
         if stamp != seen or stamp is None:
             index = _StoreIndex(self.store.manifests())
             self._store_index = (stamp, index)
+            # room for every retained manifest (and the current ones): retention, which the
+            # operator sets, bounds the memory; a visitor can only ask for what is retained
+            wanted = len({(m.bundle, m.digest) for ms in index.by_bundle.values() for m in ms}) + len(self.bundles)
+            self._pool.limit = min(MAX_LOADED_MANIFESTS_CAP, max(MAX_LOADED_MANIFESTS, wanted))
             self._refused_stored = set()  # a generation published again gets another look
         return index
 
@@ -665,10 +671,13 @@ class MendelTrees:
 MAX_LOADED_GENERATIONS = 4
 """Past generations a process keeps loaded besides the current one (others load on demand)."""
 MAX_LOADED_MANIFESTS = 16
-"""Compiled manifests a process keeps loaded (by digest, shared by generations), the current
-generation's included: more than the retention count (10), so URLs cycling over every retained
-generation load each past manifest once, not once per request. A 2,000-module manifest holds
-~10 MB, and only manifests some URL asked for are loaded; loading one again costs ~15 ms."""
+"""Compiled manifests a process keeps loaded at least (by digest, shared by generations, the
+current generation's included); with a store, as many as it retains, up to
+MAX_LOADED_MANIFESTS_CAP, so URLs cycling over every retained generation load each past manifest
+once, not once per request. Only manifests some URL asked for are loaded (a 2,000-module one
+holds ~4.4 MB; loading one costs 30-80 ms of CPU)."""
+MAX_LOADED_MANIFESTS_CAP = 64
+"""The most manifests a process keeps loaded, however many its store retains."""
 MAX_FALLBACK_GENERATIONS = 3
 """Past generations from the store an untagged (Mendel v1/v2) hash is tried against."""
 RETRY_MIN = 1.0

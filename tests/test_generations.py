@@ -533,3 +533,26 @@ def test_a_stored_config_is_read_as_strictly_as_the_project_one(project: Path) -
     with pytest.raises(ConfigError, match=r"line 2") as caught:
         generation_config(str(folder), config)
     assert caught.value.path == str(stored)
+
+
+def test_urls_rotating_over_every_retained_generation_load_each_manifest_once(project: Path, monkeypatch) -> None:
+    """More retained generations than the minimum kept loaded: a second rotation loads nothing."""
+    import mendel_py.trees as trees_module
+
+    urls = []
+    for n in range(trees_module.MAX_LOADED_MANIFESTS + 4):
+        deploy(project, f"rot{n}")
+        minting = MendelTrees(str(project))
+        urls.append(minting.find_tree_for_variations("main", minting.variations_and_chains(["bucket_A"])[1]).hash)
+    trees = MendelTrees(str(project))
+    loads = []
+    real_load = trees_module.load_manifest
+    monkeypatch.setattr(trees_module, "load_manifest", lambda *a, **k: loads.append(a[0]) or real_load(*a, **k))
+    for rotation in range(2):
+        for text in urls:
+            trees.cache.clear()  # every request a walk-cache miss, as distinct URLs would be
+            assert trees.find_tree_for_hash("main", text).hash == text
+        if rotation == 0:
+            first = len(loads)
+    assert first == len(urls) - 1  # every past manifest once (the current one was loaded)
+    assert len(loads) == first  # the second rotation loaded nothing
