@@ -13,6 +13,13 @@ embeds the bundle URL; no HTTP). Rows, medians:
   as a first visit does; the trees stay warm, so the difference to the cookie row is the cost of
   assigning (a first visit whose variation set is new also walks its tree once: that is the
   cold-resolve figure of bench_core);
+- page, experiments, returning unit with its sticky cookie: the same with the default sticky
+  cookie sent back signed (verified once per distinct value, then memoized);
+- page, experiments, exposure judged every request: the returning units with the exposure
+  window off (`exposure_window=0`), so every page asks whether each arm shows in its tree (the
+  answer memoized per variation set and arm after the first time, which compares trees) and
+  calls the (no-op) exposure callback for every one; with the default window a returning unit
+  pays a dict lookup per experiment instead;
 - assign() alone, new unit: `Experiments.assign` without the page around it.
 Target: assignment adds <= 20 us to a warm page request.
 """
@@ -90,7 +97,11 @@ def main() -> None:
         exp_project = write_synthetic_project(os.path.join(tmp, "experiments"))
         add_experiments(exp_project)
         plain = MendelMiddleware(page, MendelTrees(plain_project), reload_interval=None, sticky_cookie=None)
-        with_experiments = MendelMiddleware(page, MendelTrees(exp_project), reload_interval=None, sticky_cookie=None)
+        exp_trees = MendelTrees(exp_project)
+        with_experiments = MendelMiddleware(page, exp_trees, reload_interval=None, sticky_cookie=None,
+                                            secret_key="bench", on_exposure=lambda exposure: None)
+        every_request = MendelMiddleware(page, exp_trees, reload_interval=None, sticky_cookie=None,
+                                         secret_key="bench", on_exposure=lambda exposure: None, exposure_window=0)
         experiments = with_experiments.trees.config.experiment_set
 
         sets = ["mendel_variations=" + ",".join(names) for names in random_variation_sets(200)]
@@ -100,6 +111,19 @@ def main() -> None:
         cookie_page = page_times(plain, sets, args.requests)
         returning_page = page_times(with_experiments, returning, args.requests)
         new_unit_page = page_times(with_experiments, returning, args.requests, experiments._memo.cache_clear)
+        sticky = MendelMiddleware(page, exp_trees, reload_interval=None, secret_key="bench",
+                                  on_exposure=lambda exposure: None)
+        from mendel_py.request import sign_sticky
+
+        with_sticky = []
+        for cookie in returning:
+            unit = cookie.split("=", 1)[1]
+            records = experiments.sticky_records(experiments.assign(unit))
+            with_sticky.append(f"{cookie}; mendel_sticky={sign_sticky('bench', unit, records)}")
+        page_times(sticky, with_sticky, len(with_sticky))
+        sticky_page = page_times(sticky, with_sticky, args.requests)
+        page_times(every_request, returning, len(returning))
+        judged_page = page_times(every_request, returning, args.requests)
         alone = []
         for i in range(args.requests):
             unit = f"alone-{i:07d}"
@@ -112,6 +136,8 @@ def main() -> None:
         "page_cookie_us": median_us(cookie_page),
         "page_experiments_returning_unit_us": median_us(returning_page),
         "page_experiments_unmemoized_us": median_us(new_unit_page),
+        "page_experiments_returning_unit_sticky_us": median_us(sticky_page),
+        "page_experiments_exposure_judged_us": median_us(judged_page),
         "assign_new_unit_us": median_us(alone),
     }
     if args.json:
@@ -121,7 +147,9 @@ def main() -> None:
     print(f"{report['experiments']} experiments in {report['layers']} layers, medians of {args.requests:,}")
     print(f"page, variations from the cookie       {base:8.1f} us")
     for label, key in (("page, experiments, returning unit", "page_experiments_returning_unit_us"),
-                       ("page, experiments, not memoized", "page_experiments_unmemoized_us")):
+                       ("page, experiments, not memoized", "page_experiments_unmemoized_us"),
+                       ("page, returning unit, sticky cookie", "page_experiments_returning_unit_sticky_us"),
+                       ("page, exposure judged every request", "page_experiments_exposure_judged_us")):
         print(f"{label:38s} {report[key]:8.1f} us ({report[key] - base:+.1f} us)")
     print(f"assign() alone, new unit               {report['assign_new_unit_us']:8.1f} us")
 

@@ -135,7 +135,7 @@ def missing_variation_folders(trees: MendelTrees) -> list[Problem]:
             "folders": list(spec.folders),
         }
         for spec in trees.config.variation_specs
-        if spec.id not in kept
+        if spec.id not in kept and spec.id not in trees.config.empty_variations
     ]
 
 

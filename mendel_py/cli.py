@@ -235,8 +235,12 @@ def validate_report(options: Options) -> Report:
 def tree_problems(options: Options, config: MendelConfig) -> list[Report]:
     """Problems building the trees (e.g. the hash settings), configured variations without a
     folder, and problems walking any bundle."""
+    from .config import VariationProblems
+
     try:
         trees = load_trees(options, config)
+    except VariationProblems as problems:  # each one once, on its own line
+        return [problem.to_dict() for problem in problems.problems]
     except MendelError as error:
         return [error.to_dict()]
     walks = [problem for bundle in trees.bundles for problem in walk_problems(trees, bundle)]

@@ -56,11 +56,14 @@ the base folder is never a candidate (the base is always appended last).
 """
 from __future__ import annotations
 
+import difflib
+import hashlib
+import json
 import os
 import posixpath
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -82,11 +85,19 @@ __all__ = [
     "JsxConfig",
     "MendelConfig",
     "Variation",
+    "MissingVariationFolder",
+    "VariationProblems",
     "VariationSpec",
     "config_from_dict",
     "find_config_file",
     "load_config",
 ]
+
+
+_CURRENT_KEYS: Mapping[str, str] = MappingProxyType({
+    "base_dir": "base-config.dir", "variation_dirs": "variation-config.variation-dirs",
+    "variations": "variation-config.variations", "empty": "variation-config.deliberately-empty",
+})
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,11 @@ class VariationSpec:
 
     id: str
     folders: tuple[str, ...]
+    inherits: tuple[str, ...] = field(default=(), compare=False)
+    """The inheritance list as written (folder names under the variation dirs)."""
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False)
+    """(own id or inherited name, its candidate folders in every variation dir): each entry must
+    exist somewhere (§1 chain rule), so a typo is an error instead of base files."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +190,22 @@ class MendelConfig:
     generations: GenerationsConfig = GenerationsConfig()
     experiments: tuple[Experiment, ...] = ()
     jsx: JsxConfig = JsxConfig()
+    empty_variations: frozenset[str] = frozenset()
+    """Variations the config marks deliberately empty (`deliberately-empty`): no folder needed."""
+    keys: Mapping[str, str] = field(default_factory=lambda: _CURRENT_KEYS, compare=False)
+    """The dotted keys of this file's layout, for error messages."""
+
+    @cached_property
+    def config_id(self) -> str:
+        """The project's identity for QA tokens: a digest of its base, variations (with their
+        folders), bundles and experiment keys; another project gets another id even if it shares
+        the secret, and a deploy of the same project keeps it."""
+        facts = [
+            self.base_id, self.base_dir, [[s.id, list(s.folders)] for s in self.variation_specs],
+            sorted(self.bundles), [e.key for e in self.experiments],
+        ]
+        digest = hashlib.blake2b(json.dumps(facts, sort_keys=True).encode(), digest_size=12)
+        return digest.hexdigest()
 
     @cached_property
     def experiment_set(self) -> Experiments:
@@ -190,8 +222,27 @@ class MendelConfig:
         return self.bundle_route.path(bundle, hash, self.bundles[bundle].suffix)
 
     def variations(self, known_folders: Collection[str] = ()) -> tuple[Variation, ...]:
-        """Mendel's chain rule: existing or known candidates, then base; base-only ones dropped."""
-        known = frozenset(known_folders)
+        """Mendel's chain rule: existing or known candidates, then base; base-only ones dropped.
+
+        A query that never fails; `check_variations` says what §1 makes an error (start-up,
+        `mendel build` and `mendel validate` call it first)."""
+        return self._usable_variations(frozenset(known_folders))
+
+    def check_variations(
+        self, known_folders: Collection[str] = (), bundle_folders: Collection[str] | None = None
+    ) -> tuple[Variation, ...]:
+        """`variations(known_folders)`, or `VariationProblems` (one line per problem) when a
+        variation dir, the base folder, a variation folder or an inherited folder exists neither
+        on disk nor in `known_folders`, or (given `bundle_folders`, the folders the manifests
+        name) an experiment arm changes no file of any bundle."""
+        problems = self.variation_problems(known_folders)
+        if bundle_folders is not None and not problems:
+            problems = self.experiment_arm_problems(bundle_folders, known_folders)
+        if problems:
+            raise VariationProblems(problems)
+        return self.variations(known_folders)
+
+    def _usable_variations(self, known: frozenset[str]) -> tuple[Variation, ...]:
         usable = []
         for spec in self.variation_specs:
             found = tuple(f for f in spec.folders if f in known or self._folder_exists(f))
@@ -199,8 +250,136 @@ class MendelConfig:
                 usable.append(Variation(spec.id, found + (self.base_dir,)))
         return tuple(usable)
 
+    def variation_problems(self, known_folders: Collection[str] = ()) -> list[ConfigError]:
+        """Every folder problem of the variations, one ConfigError each (see `variations`)."""
+        known = frozenset(known_folders)
+
+        def exists(folder: str) -> bool:
+            return folder in known or self._folder_exists(folder)
+
+        def error(key: str, message: str) -> ConfigError:
+            return ConfigError(message, self.path, key)
+
+        problems: list[ConfigError] = []
+        if not exists(self.base_dir):
+            problems.append(error(self.keys["base_dir"], f"the base folder {self.base_dir or '.'!r} does not exist"
+                                  + _did_you_mean(self.base_dir, self._sibling_folders(self.base_dir))))
+        missing_dirs = set()
+        needs_folders = any(spec.id not in self.empty_variations for spec in self.variation_specs)
+        for folder in self.variation_dirs:  # (harmless while no variation needs a folder)
+            if folder and needs_folders and not exists(folder) and not any(k.startswith(folder + "/") for k in known):
+                missing_dirs.add(folder)
+                problems.append(error(self.keys["variation_dirs"], f"the variation folder {folder!r} does not exist"
+                                      + _did_you_mean(folder, self._sibling_folders(folder))))
+        configured = [spec.id for spec in self.variation_specs]
+        for name in sorted(self.empty_variations - set(configured)):
+            problems.append(error(self.keys["empty"], f"{name!r} is not a configured variation"
+                                  + _did_you_mean(name, configured)))
+        on_disk = self._names_in_variation_dirs()
+        for spec in self.variation_specs:
+            where = f"{self.keys['variations']}.{spec.id}"
+            for position, (name, candidates) in enumerate(spec.groups):
+                live = [f for f in candidates if not any(f == d or f.startswith(d + "/") for d in missing_dirs)]
+                if not live or any(exists(f) for f in live):
+                    continue  # (a missing variation dir is reported once, above)
+                if position == 0:
+                    if spec.id in self.empty_variations:
+                        continue
+                    problems.append(MissingVariationFolder(
+                        f"variation {spec.id!r} has no folder ({', '.join(candidates)} does not exist;"
+                        f" create it, or list the variation under {self.keys['empty']})"
+                        + _did_you_mean(name, sorted(on_disk - set(configured))),
+                        self.path, where, spec.id, candidates,
+                    ))
+                elif name not in configured:  # (a configured one without folder is reported itself)
+                    problems.append(MissingVariationFolder(
+                        f"inherits {name!r}, which is no variation folder ({', '.join(candidates)}"
+                        " does not exist)" + _did_you_mean(name, [*configured, *sorted(on_disk)]),
+                        self.path, where, spec.id, candidates,
+                    ))
+        return problems
+
+    def experiment_arm_problems(
+        self, bundle_folders: Collection[str], known_folders: Collection[str] = ()
+    ) -> list[ConfigError]:
+        """Experiment arms (of a running experiment, or a stopped one's winner) whose variation
+        changes no file of any bundle: their visitors would get control while counted in the arm.
+        A deliberately empty variation is exempt (the app serves its difference itself)."""
+        folders = set(bundle_folders) - {self.base_dir}
+        chains = {v.id: v.chain[:-1] for v in self._usable_variations(frozenset(known_folders))}
+        problems = []
+        for e in self.experiments:
+            if e.status == "off":
+                continue
+            arms = e.variations if e.status == "running" else (e.variations[e.winner or 0],)
+            for arm in arms:
+                if arm is None or arm in self.empty_variations:
+                    continue
+                if not folders.intersection(chains.get(arm, ())):
+                    problems.append(ConfigError(
+                        f"arm {arm!r} overrides nothing in any bundle (no bundle has a file in"
+                        f" {', '.join(chains.get(arm, ())) or 'its folder'}); visitors in it would get"
+                        f" control; fix the variation, or list it under {self.keys['empty']}",
+                        self.path, f"experiments.{e.key}.variations",
+                    ))
+        return problems
+
+    def _sibling_folders(self, folder: str) -> list[str]:
+        """Folders next to `folder` on disk (what a typo of it may have meant)."""
+        parent = posixpath.dirname(folder)
+        try:
+            with os.scandir(os.path.join(self.root, *parent.split("/")) if parent else self.root) as entries:
+                return [posixpath.join(parent, e.name) for e in entries if e.is_dir() and not e.name.startswith(".")]
+        except OSError:
+            return []
+
+    def _names_in_variation_dirs(self) -> set[str]:
+        names: set[str] = set()
+        for folder in self.variation_dirs:
+            try:
+                with os.scandir(os.path.join(self.root, *folder.split("/")) if folder else self.root) as entries:
+                    names.update(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+            except OSError:
+                pass
+        return names
+
     def _folder_exists(self, folder: str) -> bool:
         return os.path.isdir(os.path.join(self.root, *folder.split("/")))
+
+
+class MissingVariationFolder(ConfigError):
+    """A variation (or a folder it inherits) that exists nowhere: its visitors would get base."""
+
+    fields = ("path", "key", "variation", "folders")
+
+    def __init__(self, message: str, path: str | None, key: str, variation: str, folders: tuple[str, ...]):
+        super().__init__(message, path, key)
+        self.variation = variation
+        self.folders = list(folders)
+
+
+class VariationProblems(ConfigError):
+    """Every variation problem of a config at once, one line each (`problems` holds them)."""
+
+    def __init__(self, problems: list[ConfigError]):
+        self.problems = tuple(problems)
+        first = problems[0]
+        super().__init__("\n".join(str(p) for p in problems))
+        self.path, self.key = first.path, first.key
+        self.args = ("\n".join(str(p) for p in problems),)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape, with every problem's own (`mendel build --json`)."""
+        return {**super().to_dict(), "problems": [problem.to_dict() for problem in self.problems]}
+
+
+def _did_you_mean(name: str, candidates: Collection[str]) -> str:
+    """' (did you mean 'x'?)' for the closest of `candidates` (difflib), else ''."""
+    close = difflib.get_close_matches(name, [c for c in candidates if c != name], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # --- discovery and reading ------------------------------------------------------------------
@@ -378,6 +557,14 @@ def _parent_folders(value: Any, where: _Where) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _name_list(value: Any, where: _Where) -> frozenset[str]:
+    """`deliberately-empty`: variation names (one or a list) that need no folder."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise where.error("expected a variation name or a list of them")
+    return frozenset(names)
+
+
 def _jsx_name(value: Any, where: _Where) -> str:
     if not isinstance(value, str) or not JSX_NAME.fullmatch(value):
         raise where.error(f"expected a name or a dotted name (React.createElement, h), got {value!r}")
@@ -518,7 +705,9 @@ _CURRENT_PIPELINE_KEYS = (
 )
 _CURRENT_SCHEMA: dict[str, _Checker] = {
     "base-config": _section({"id": _text, "dir": _path_text, "outdir": _path_text}),
-    "variation-config": _section({"variation-dirs": _folder_list, "variations": _variation_map}),
+    "variation-config": _section({
+        "variation-dirs": _folder_list, "variations": _variation_map, "deliberately-empty": _name_list,
+    }),
     "build-dir": _path_text,
     **_SHARED_SCHEMA,
     **{key: _keep for key in _CURRENT_PIPELINE_KEYS},
@@ -528,6 +717,7 @@ _LEGACY_SCHEMA: dict[str, _Checker] = {
     "basetree": _path_text,
     "variationsdir": _path_text,
     "variations": _variation_map,
+    "deliberately-empty": _name_list,
     "outdir": _path_text,
     "bundlesoutdir": _path_text,
     **_SHARED_SCHEMA,
@@ -639,6 +829,8 @@ class _LayoutValues(NamedTuple):
     variation_dirs_key: str
     variations: Mapping[str, tuple[str, ...]]
     variations_key: str
+    empty: frozenset[str]
+    empty_key: str
     bundles: Mapping[str, dict[str, Any]]
     manifest_dir: str | None
     default_manifest_dir: str
@@ -670,6 +862,8 @@ def _layout_values(checked: Mapping[str, Any], layout: str) -> _LayoutValues:
             variation_dirs_key="variation-config.variation-dirs",
             variations=variation.get("variations") or {},
             variations_key="variation-config.variations",
+            empty=variation.get("deliberately-empty") or frozenset(),
+            empty_key="variation-config.deliberately-empty",
             manifest_dir=base.get("outdir"),
             default_manifest_dir=checked.get("build-dir") or "build",
             **shared,
@@ -683,6 +877,8 @@ def _layout_values(checked: Mapping[str, Any], layout: str) -> _LayoutValues:
         variation_dirs_key="variationsdir",
         variations=checked.get("variations") or {},
         variations_key="variations",
+        empty=checked.get("deliberately-empty") or frozenset(),
+        empty_key="deliberately-empty",
         manifest_dir=posixpath.join(*outdir) if outdir else None,
         default_manifest_dir="mendel-build",
         **shared,
@@ -714,6 +910,11 @@ def _assemble(
             values.experiments, [spec.id for spec in specs], where.source
         ),
         jsx=values.jsx,
+        empty_variations=frozenset(values.empty),
+        keys=MappingProxyType({
+            "base_dir": values.base_dir_key, "variation_dirs": values.variation_dirs_key,
+            "variations": values.variations_key, "empty": values.empty_key,
+        }),
     )
 
 
@@ -731,7 +932,12 @@ def _variation_specs(
             for folder in (name, *parents)
         ]
         candidates = tuple(f for f in dict.fromkeys(folders) if f != base_dir)
-        specs.append(VariationSpec(name, candidates))
+        groups = tuple(
+            (entry, tuple(f for f in dict.fromkeys(
+                _inside_root(name_where, folder_dir, entry) for folder_dir in variation_dirs) if f != base_dir))
+            for entry in dict.fromkeys((name, *parents))
+        )
+        specs.append(VariationSpec(name, candidates, tuple(parents), groups))
     return tuple(specs)
 
 

@@ -12,6 +12,7 @@ production.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from dataclasses import asdict
@@ -51,6 +52,7 @@ def dev_command(options: Options, app_path: str | None, host: str, port: int) ->
         import watchfiles  # noqa: F401
     except ImportError:
         raise click.UsageError("mendel dev needs watchfiles: pip install 'mendel_py[dev]'") from None
+    os.environ["MENDEL_DEV"] = "1"  # an app built on import is in development too (no FLASK_DEBUG needed)
     with reporting_errors(options):
         served, middleware = _serve_target(app_path, options)
     middleware.development = True

@@ -14,6 +14,7 @@ experiments:
     hash-version: 1               # GrowthBook's 1 (default) or 2
     status: running               # running | stopped (with winner:) | off
     bucket-version: 0             # raise it to re-bucket everyone on purpose
+    bots: control                 # the arm crawlers get (default control; a stopped one: winner)
 ```
 
 Assignment follows GrowthBook (`mendel_py.assign`), so analysing in GrowthBook gives the same
@@ -21,14 +22,20 @@ buckets: the unit must be in the experiment's range of its layer (`in_namespace`
 picks a variation from the bucket ranges of the weights and coverage. Layers are independent (each
 hashes with its own namespace id); an experiment's own hash uses its seed. A sticky record (the
 experiment, its bucket version and the variation index) keeps a unit where it was first put when
-weights change later; raising coverage moves nobody who was in. A stopped experiment gives its
-winner to every unit in its range, and those are not exposures.
+weights change later; raising coverage moves nobody who was in. A record is only honoured when the
+configuration still allows it: the experiment is running at that bucket version, the unit is in
+the experiment's share of its layer (so no unit is in two experiments of one layer) and inside
+its coverage, and the arm still has weight; anything else is ignored and the unit is bucketed by
+its hash. (The resolver also signs the records and binds them to the unit: `mendel_py.request`.)
+A stopped experiment gives its winner to every unit in its range, and those are not exposures;
+nor are the arms bots get (`for_bots`: each experiment's `bots` arm, control by default).
 
 Assignments of a unit depend only on the unit id, its sticky record and the config, so they are
 memoized per unit (a small bounded memo): a returning visitor costs a dict lookup.
 """
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,12 +48,14 @@ from .errors import ConfigError
 
 CONTROL = "control"
 STATUSES = ("running", "stopped", "off")
+EXPOSURE_REASONS = frozenset(("hash", "sticky"))
+"""The assignments an analysis counts: bucketed now or kept (not a winner, not a bot's arm)."""
 UNIT_MEMO_SIZE = 8192
 """Units whose assignments a process keeps (a few hundred bytes each)."""
 _KEY = re.compile(r"[A-Za-z0-9_-]+")
 _FIELDS = (
     "layer", "range", "variations", "weights", "coverage", "seed", "hash-version", "status",
-    "winner", "bucket-version",
+    "winner", "bucket-version", "bots",
 )
 
 Sticky = Mapping[str, tuple[int, int]]
@@ -68,6 +77,8 @@ class Experiment:
     winner: int | None
     """Index of the winning variation of a stopped experiment."""
     bucket_version: int
+    bots: int = 0
+    """Index of the arm bots get (control unless `bots:` names another; a stopped one's winner)."""
 
     @property
     def ranges(self) -> list[tuple[float, float]]:
@@ -86,8 +97,9 @@ class Assignment(NamedTuple):
 
     @property
     def is_exposure(self) -> bool:
-        """Whether showing it counts for the experiment's analysis (a winner does not)."""
-        return self.reason != "winner"
+        """Whether showing it counts for the experiment's analysis (a winner or a bot's arm
+        does not)."""
+        return self.reason in EXPOSURE_REASONS
 
     def to_dict(self) -> dict[str, Any]:
         return self._asdict()
@@ -102,7 +114,17 @@ class Experiments:
         self._ranges = {e.key: e.ranges for e in self.experiments}
         self._seed_state = {e.key: assign.fnv1a32(e.seed) for e in self.experiments}
         self._bucket_version = {e.key: e.bucket_version for e in self.experiments}
+        self.by_key = {e.key: e for e in self.experiments}
         self._memo = lru_cache(maxsize=UNIT_MEMO_SIZE)(self._assign)
+        self._bot_assignments = tuple(
+            self._made(e, e.winner if e.status == "stopped" and e.winner is not None else e.bots, "bot")
+            for e in self.experiments if e.status != "off"
+        )
+
+    def for_bots(self) -> tuple[Assignment, ...]:
+        """What a crawler gets: each experiment's `bots` arm (a stopped one's winner), the same
+        on every visit, and never an exposure."""
+        return self._bot_assignments
 
     def __bool__(self) -> bool:
         return bool(self.experiments)
@@ -113,8 +135,12 @@ class Experiments:
         return self._memo(unit_id, frozen)
 
     def sticky_records(self, assignments: Iterable[Assignment]) -> dict[str, tuple[int, int]]:
-        """The records to keep for assignments bucketed now: {experiment: (bucket version, index)}."""
-        return {a.experiment: (self._bucket_version[a.experiment], a.index) for a in assignments if a.reason == "hash"}
+        """The records to keep for the unit: {experiment: (bucket version, index)} of every
+        assignment bucketed now or kept (a record the config no longer allows is dropped)."""
+        return {
+            a.experiment: (self._bucket_version[a.experiment], a.index)
+            for a in assignments if a.reason in EXPOSURE_REASONS
+        }
 
     def explain(self, unit_id: str, sticky: Sticky | None = None) -> list[dict[str, Any]]:
         """For `mendel assign`: every experiment, with the numbers that decided it."""
@@ -151,17 +177,13 @@ class Experiments:
     ) -> Assignment | None:
         if e.status == "off":
             return None
-        record = sticky.get(e.key) if sticky else None
-        if e.status == "running" and record is not None and record[0] == e.bucket_version:
-            if 0 <= record[1] < len(e.variations):  # kept even if weights or ranges changed since
-                return self._made(e, record[1], "sticky")
         position = positions.get(e.layer) if positions is not None else None
         if position is None:
             position = _finish_v1(assign.fnv1a32("__" + e.layer, unit_state))  # in_namespace
             if positions is not None:
                 positions[e.layer] = position
         if not e.range[0] <= position < e.range[1]:
-            return None
+            return None  # another experiment's share of the layer, whatever a record says
         if e.status == "stopped":
             return self._made(e, e.winner if e.winner is not None else 0, "winner")
         if e.hash_version == 1:
@@ -169,7 +191,16 @@ class Experiments:
         else:
             n = (assign.fnv1a32(str(assign.fnv1a32(unit_id, self._seed_state[e.key]))) % 10000) / 10000
         index = assign.choose_variation(n, self._ranges[e.key])
-        return self._made(e, index, "hash") if index >= 0 else None
+        if index < 0:
+            return None  # outside the coverage: not in the experiment, whatever a record says
+        record = sticky.get(e.key) if sticky else None
+        if record is not None and record[0] == e.bucket_version and record[1] != index:
+            kept = record[1]
+            if 0 <= kept < len(e.variations) and e.weights[kept] > 0:  # kept though weights changed
+                return self._made(e, kept, "sticky")
+        if record is not None and record == (e.bucket_version, index):
+            return self._made(e, index, "sticky")
+        return self._made(e, index, "hash")
 
     @staticmethod
     def _made(e: Experiment, index: int, reason: str) -> Assignment:
@@ -230,12 +261,16 @@ def _experiment(name: str, spec: Any, known: set[str], where: str, error: Any) -
     bucket_version = spec.get("bucket-version", 0)
     if isinstance(bucket_version, bool) or not isinstance(bucket_version, int) or bucket_version < 0:
         raise error(f"{where}.bucket-version", "expected a whole number >= 0")
+    labels = [v or CONTROL for v in variations]
+    bots = spec.get("bots", CONTROL)
+    if bots not in labels:
+        raise error(f"{where}.bots", f"the arm bots get is one of {labels}, got {bots!r}")
     return {
         "key": name, "layer": layer, "range": _range(spec.get("range"), f"{where}.range", error),
         "variations": variations, "weights": weights,
         "coverage": _share(spec.get("coverage", 1.0), f"{where}.coverage", error),
         "seed": seed, "hash_version": hash_version, "status": status, "winner": winner,
-        "bucket_version": bucket_version, "where": where,
+        "bucket_version": bucket_version, "bots": labels.index(bots), "where": where,
     }
 
 
@@ -249,7 +284,9 @@ def _variations(value: Any, known: set[str], where: str, error: Any) -> tuple[st
         elif isinstance(item, str) and item in known:
             chosen.append(item)
         else:
-            raise error(where, f"{item!r} is not a configured variation (known: {', '.join(sorted(known))}, control)")
+            close = difflib.get_close_matches(str(item), [*sorted(known), CONTROL], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise error(where, f"{item!r} is not a configured variation{hint} (known: {', '.join(sorted(known))}, control)")
     if len(set(chosen)) != len(chosen):
         raise error(where, "a variation is listed twice")
     return tuple(chosen)

@@ -118,6 +118,6 @@ def qa_link_command(options: Options, variations: str, ttl: str, url: str, secre
         unknown = [name for name in names if name not in known]
         if unknown:
             raise CommandFailed(f"unknown variation(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        token = sign_qa_token(secret, names, seconds)
+        token = sign_qa_token(secret, names, seconds, project=config.config_id)  # this project only
     link = f"{url}{'&' if '?' in url else '?'}{QA_QUERY_PARAM}={token}"
     emit(options, {"url": link, "variations": names, "ttl_seconds": seconds}, lambda r: r["url"])

@@ -49,8 +49,21 @@ MENDEL_PAGE_CACHING      pages that used Mendel: "private" (Cache-Control privat
                          Cookie, default), "vary" (Vary: Cookie only) or "off"
 MENDEL_QA_ROUTE          the QA page ("/_mendel/"; None turns it off)
 MENDEL_QA_LAYERS         {layer: [variation ids]}: the QA page offers one choice per layer
-MENDEL_DEV               development mode: the QA page is open to everyone (default: the app's
-                         debug flag; `flask mendel dev` turns it on)
+MENDEL_DEV               development mode: the QA page is open to everyone and bundles point at
+                         source maps (default: the MENDEL_DEV environment variable; `mendel dev`
+                         turns it on). Never the framework's debug flag (FLASK_DEBUG)
+MENDEL_SECRET            the secret that signs QA tokens and sticky assignments when SECRET_KEY
+                         is not set (also the MENDEL_SECRET environment variable); with
+                         experiments configured one of them is required
+MENDEL_VISITOR_CHOICE    let the variations cookie choose a visitor's variations even with
+                         experiments configured (no assignment, no exposure): demos and
+                         internal tools only; default False
+MENDEL_BOT_PATTERN       regular expression for crawlers' User-Agent (default
+                         `mendel_py.request.DEFAULT_BOT_PATTERN`); `@ext.bot_rule` overrides it
+MENDEL_EXPOSURE_LOG      without an on_exposure callback, exposures go here as JSON lines: a
+                         file path, "-" for stderr (default: MENDEL_EXPOSURE_LOG, else stderr), "off"
+MENDEL_EXPOSURE_WINDOW   seconds within which one unit's exposure to an arm is recorded once
+                         per worker (default 1800; 0: every page view)
 MENDEL_INTEGRITY         bundle tags carry `integrity="sha384-..."` (+ `crossorigin` when
                          MENDEL_URL_PREFIX is another origin); per tag: `integrity=False/True`
 MENDEL_PRELOAD           "preload" or "modulepreload": a `Link` header preloads the bundles
@@ -78,6 +91,7 @@ from werkzeug.local import LocalProxy
 from .bundles import DEFAULT_CACHE_BYTES
 from .cli import cli
 from .qa_page import DEFAULT_QA_ROUTE
+from .exposures import DEFAULT_WINDOW_SECONDS as DEFAULT_EXPOSURE_WINDOW
 from .exposures import ExposureHandler
 from .request import (
     DEFAULT_COOKIE_NAME,
@@ -92,7 +106,7 @@ from .templates import VariationTemplateLoader, has_base_templates, install_temp
 from .trees import DEFAULT_CACHE_BYTES as DEFAULT_WALK_CACHE_BYTES
 from .reloader import DEFAULT_RELOAD_INTERVAL
 from .trees import MendelTrees
-from .wsgi import MendelMiddleware
+from .wsgi import MendelMiddleware, development_from_environment
 
 EXTENSION_KEY = "mendel"
 ENVIRON_KEY = "mendel"
@@ -128,6 +142,11 @@ DEFAULTS: dict[str, Any] = {
     "MENDEL_STICKY_COOKIE": DEFAULT_STICKY_COOKIE,
     "MENDEL_PAGE_CACHING": "private",
     "MENDEL_PRELOAD": None,
+    "MENDEL_SECRET": None,
+    "MENDEL_VISITOR_CHOICE": False,
+    "MENDEL_BOT_PATTERN": None,
+    "MENDEL_EXPOSURE_LOG": None,
+    "MENDEL_EXPOSURE_WINDOW": DEFAULT_EXPOSURE_WINDOW,
 }
 
 
@@ -228,6 +247,7 @@ class Mendel:
         self.qa_access_check = qa_access
         self.unit_loader_fn = unit_loader
         self.exposure_handler = on_exposure
+        self.bot_rule_fn: Callable[[Request], bool] | None = None
         if app is not None:
             self.init_app(app)
 
@@ -235,6 +255,7 @@ class Mendel:
         """Load the manifests once and hook bundles, resolvers, templates and CLI into `app`."""
         settings = self.settings_for(app)
         trees = trees_from_settings(settings)
+        default_rule: list[Callable[[dict[str, Any]], bool]] = []
         middleware = FlaskMendelMiddleware(
             app.wsgi_app,
             trees,
@@ -247,19 +268,25 @@ class Mendel:
             recompress=bool(settings["MENDEL_RECOMPRESS"]),
             route=settings["MENDEL_ROUTE"],
             url_prefix=settings["MENDEL_URL_PREFIX"] or "",
-            development=app.debug if settings["MENDEL_DEV"] is None else bool(settings["MENDEL_DEV"]),
+            development=development_setting(settings["MENDEL_DEV"]),
             integrity=bool(settings["MENDEL_INTEGRITY"]),
             preload=settings["MENDEL_PRELOAD"] or None,
             qa_route=settings["MENDEL_QA_ROUTE"] or None,
             qa_layers=settings["MENDEL_QA_LAYERS"],
             reload_interval=float(settings["MENDEL_RELOAD_INTERVAL"] or 0) or None,
             qa_access=self.qa_access_for(app),
-            secret_key=app.secret_key,
+            secret_key=app.secret_key or settings["MENDEL_SECRET"],
             unit_loader=self._unit_loader_for,
             unit_cookie=settings["MENDEL_UNIT_COOKIE"],
             sticky_cookie=settings["MENDEL_STICKY_COOKIE"] or None,
             page_caching=settings["MENDEL_PAGE_CACHING"],
+            visitor_choice=bool(settings["MENDEL_VISITOR_CHOICE"]),
+            is_bot=lambda environ: self._bot_rule_for(environ, default_rule),
+            bot_pattern=settings["MENDEL_BOT_PATTERN"],
+            exposure_log=settings["MENDEL_EXPOSURE_LOG"],
+            exposure_window=float(settings["MENDEL_EXPOSURE_WINDOW"] or 0),
         )
+        default_rule.append(middleware.default_bot_rule)  # this app's MENDEL_BOT_PATTERN rule
         template_loader = make_template_loader(trees, settings["MENDEL_TEMPLATES"])
         app.extensions[EXTENSION_KEY] = MendelState(self, trees, middleware, template_loader)
         app.wsgi_app = middleware  # type: ignore[method-assign]
@@ -291,6 +318,18 @@ class Mendel:
         self.exposure_handler = handler
         return handler
 
+    def bot_rule(self, rule: Callable[[Request], bool]) -> Callable[[Request], bool]:
+        """Decorator: `rule(request)` is True for a crawler's request (replaces the user-agent
+        rule); it never applies to a QA link or the visitor-choice cookie."""
+        self.bot_rule_fn = rule
+        return rule
+
+    def _bot_rule_for(self, environ: dict[str, Any], default_rule: list[Callable[[dict[str, Any]], bool]]) -> bool:
+        """The registered `@bot_rule` (whenever it was registered), else the app's pattern."""
+        if self.bot_rule_fn is not None:
+            return bool(self.bot_rule_fn(flask_request_for(environ)))
+        return bool(default_rule) and default_rule[0](environ)
+
     def _unit_loader_for(self, environ: dict[str, Any]) -> str | None:
         if self.unit_loader_fn is None:
             return None
@@ -316,6 +355,16 @@ class Mendel:
                 return bool(self.qa_access_check(request._get_current_object()))  # type: ignore[attr-defined]
 
         return allowed
+
+
+def development_setting(value: Any) -> bool:
+    """MENDEL_DEV when set, else the MENDEL_DEV environment variable ("1", "true", "yes", "on");
+    a framework's debug flag never turns development features on."""
+    if value is None:
+        return development_from_environment()
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 def _status_view(middleware: MendelMiddleware) -> Callable[[], Any]:

@@ -17,6 +17,7 @@ label and works from the keyboard.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from werkzeug.wrappers import Request, Response
 
 from .experiments import Assignment, Experiment
 from .errors import ConfigError, MendelError
-from .qa import DEFAULT_TTL_SECONDS, QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token, sign_qa_token
+from .qa import DEFAULT_TTL_SECONDS, QA_COOKIE_NAME, QA_QUERY_PARAM, QAToken, read_qa_grant, sign_qa_token
 from .variation_matrix import Matrix, render_svg, variation_matrix
 
 if TYPE_CHECKING:
@@ -86,6 +87,9 @@ class Report:
     development: bool = False
     experiments: tuple[Experiment, ...] = ()
     assignments: dict[str, Assignment] = field(default_factory=dict)
+    access_ends: int | None = None
+    """When this browser's QA access ends (its token's expiry); None: development or the app's
+    own check, which don't end with a token."""
 
 
 def variation_infos(
@@ -216,11 +220,28 @@ class QAPage:
 
     def token_variations(self, request: Request) -> tuple[str, ...] | None:
         """The variations of a valid QA token in the query (a QA link) or the cookie, else None."""
+        grant = self.token_grant(request)
+        return grant.variations if grant is not None else None
+
+    def token_grant(self, request: Request) -> QAToken | None:
+        """A valid QA token of this project (query first, then cookie) with its expiry, else None."""
         secret = self.middleware.secret_key
         token = request.args.get(QA_QUERY_PARAM) or request.cookies.get(QA_COOKIE_NAME)
         if not secret or not token:
             return None
-        return read_qa_token(secret, token)
+        return read_qa_grant(secret, token, project=self.middleware.trees.config.config_id)
+
+    def _admitted_without_token(self, request: Request) -> bool:
+        """Development or the app's own check: access that no token limits."""
+        if self.middleware.development:
+            return True
+        if self.access is None:
+            return False
+        try:
+            return bool(self.access(request.environ))
+        except Exception:
+            log.exception("QA page access hook failed")
+            return False
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
@@ -249,6 +270,9 @@ class QAPage:
             return Response("405 use GET, HEAD or POST\n", status=405, headers={"Allow": "GET, HEAD, POST"})
         resolver = self.middleware.resolver(request.environ)
         report = build_report(self.middleware, resolver, self.layers, self.middleware.development)
+        if not self._admitted_without_token(request):
+            grant = self.token_grant(request)
+            report.access_ends = grant.expires if grant is not None else None
         html = render_page(
             report,
             action=request.script_root + self.route,
@@ -267,16 +291,27 @@ class QAPage:
         target = request.form.get(NEXT_FIELD)
         page = request.script_root + self.route + "?changed"
         response = _redirect(safe_next(target, page) if target else page)
-        self.set_override(response, chosen, request)
+        not_after = None
+        if not self._admitted_without_token(request):  # in by a token: the new one ends with it
+            grant = self.token_grant(request)
+            not_after = grant.expires if grant is not None else time.time()
+        self.set_override(response, chosen, request, not_after=not_after)
         return response
 
-    def set_override(self, response: Response, chosen: Sequence[str], request: Request) -> None:
-        """Make this browser get `chosen`: a signed QA token (it outranks the app's own choice
-        and keeps the page open in production) when the app has a secret, else (development
+    def set_override(
+        self, response: Response, chosen: Sequence[str], request: Request, not_after: float | None = None
+    ) -> None:
+        """Make this browser get `chosen`: a signed QA token of this project (it outranks the
+        app's own choice and keeps the page open in production), never valid past `not_after`
+        (the token that let this browser in), when the app has a secret; else (development
         without a secret) the variations cookie."""
         secret = self.middleware.secret_key
         if secret:
-            self._set_token_cookie(response, sign_qa_token(secret, chosen, QA_TOKEN_TTL_SECONDS), request)
+            token = sign_qa_token(
+                secret, chosen, QA_TOKEN_TTL_SECONDS,
+                project=self.middleware.trees.config.config_id, not_after=not_after,
+            )
+            self._set_token_cookie(response, token, request)
             return
         path = request.script_root or "/"
         name = self.middleware.cookie_name
@@ -345,6 +380,7 @@ def render_page(report: Report, action: str, app_url: str, changed: bool = False
     mode = "development" if report.development else "production (QA access)"
     body = [
         f"<h1>Mendel variations <span class=\"badge\">{escape(mode)}</span></h1>",
+        _access(report),
         '<p class="status" role="status">Your variations were changed for this browser.</p>' if changed else "",
         _this_browser(report, app_url),
         _experiments(report),
@@ -361,6 +397,19 @@ def render_page(report: Report, action: str, app_url: str, changed: bool = False
         + "\n".join(part for part in body if part)
         + "\n</main>\n</body>\n</html>\n"
     )
+
+
+def _access(report: Report) -> str:
+    """When this browser's QA access ends (a token's expiry), in UTC and from now."""
+    if report.access_ends is None:
+        return ""
+    left = max(0, report.access_ends - int(time.time()))
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(report.access_ends))
+    return str(Markup(
+        '<p class="note" id="qa-access-ends">QA access ends at <time datetime="{iso}">{when}</time>'
+        " (in {minutes} min); a choice made here ends with it.</p>"
+    ).format(iso=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(report.access_ends)), when=when,
+             minutes=(left + 59) // 60))
 
 
 def _names(names: Sequence[str]) -> Markup:

@@ -12,11 +12,22 @@ method a subclass may override; Flask's resolver overrides `app_variations`):
 4. `app_variations()`: the app's `variations_loader(environ)`, when configured (its answer is
    final: None means no variations);
 5. `cookie_variations()`: the cookie `cookie_name` (default ``mendel_variations``), comma-separated
-   ids, when present (an empty one means base); a cookie header that isn't UTF-8 counts as absent;
+   ids, when present (an empty one means base); a cookie header that isn't UTF-8 counts as absent.
+   With experiments configured it is read only under the explicit opt-in `visitor_choice=True`
+   (Flask `MENDEL_VISITOR_CHOICE`, for demos and internal tools) or in development: then it
+   decides outright, with no assignment and no exposure. Otherwise it never overrides an
+   assignment;
 6. `assigned_variations()`: the `.mendelrc` experiments (`mendel_py.experiments`) for this
    request's unit: the app's `unit_loader(environ)`, else an anonymous id in the `unit_cookie`
    (set on the page response: HttpOnly, SameSite=Lax, Secure over HTTPS), with sticky records in
-   the `sticky_cookie`.
+   the `sticky_cookie`, signed with the app's secret (itsdangerous) and bound to the unit: an
+   unsigned, re-signed or another unit's record is ignored, and so is one the configuration no
+   longer allows (`mendel_py.experiments`). A bot (`is_bot`: the user-agent rule, overridable)
+   gets each experiment's `bots` arm (control by default), no cookies and no exposure; the rule
+   never applies to the sources above (a QA link, the opt-in cookie).
+
+Exposures (`mendel_py.exposures`) are recorded as bundle URLs are built, only for assignments of
+source 6 whose arm the bundle's tree really shows, once per unit and experiment within a window.
 
 A response whose page used the resolver is marked for caches (`page_caching`: "private" adds
 `Cache-Control: private` and `Vary: Cookie`; "vary" only the Vary; "off" nothing), and carries
@@ -30,6 +41,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -37,11 +49,16 @@ from werkzeug.datastructures import Headers, ResponseCacheControl
 from werkzeug.http import dump_cookie, parse_cache_control_header, parse_set_header
 from werkzeug.sansio.http import parse_cookie
 
+from itsdangerous import BadData, URLSafeSerializer
+
 from . import tags
-from .exposures import Exposure, listening, record
+from .errors import MendelError
+from .experiments import EXPOSURE_REASONS
+from .exposures import Exposure, record
 from .qa import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token
 
 if TYPE_CHECKING:
+    from .config import Variation
     from .experiments import Assignment
     from .trees import MendelTrees, Tree
     from .wsgi import MendelMiddleware
@@ -56,6 +73,63 @@ PAGE_CACHING = ("private", "vary", "off")
 UNIT_COOKIE_MAX_AGE = 2 * 365 * 24 * 3600
 _UNIT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _STICKY_RECORD = re.compile(r"([A-Za-z0-9_-]+)\.(\d{1,4})\.(\d{1,4})")
+_STICKY_SALT = "mendel_py sticky assignments"
+_STICKY_MAX_LENGTH = 4096
+ARM_SHOWS_MEMO_SIZE = 4096
+"""Judgements a middleware keeps (keys of configured ids only: a few hundred bytes each)."""
+ASSIGNED = "experiment assignment"
+"""The name of source 6 (`decided_by`): the only one whose assignments can be exposures."""
+
+DEFAULT_BOT_PATTERN = (
+    r"bot\b|bot/|crawl|spider|slurp|mediapartners|adsbot|feedfetcher|facebookexternalhit|bingpreview"
+    r"|embedly|ia_archiver|pingdom"
+)
+"""The default user-agent rule (case-insensitive search): search and ad crawlers, link-preview
+fetchers, archivers and uptime checkers. A request without a User-Agent is not a bot, nor is a
+headless browser (end-to-end tests and QA run in one; add it with `bot_pattern=` if crawlers
+that render pages should count as bots). Override with `bot_pattern=` (a regular
+expression) or `is_bot=` (a function of the environ)."""
+
+
+def user_agent_is_bot(environ: dict[str, Any], pattern: re.Pattern[str]) -> bool:
+    """The default bot rule: a User-Agent matching `pattern`; none at all is a person."""
+    agent = environ.get("HTTP_USER_AGENT")
+    return bool(agent) and pattern.search(agent) is not None
+
+
+def sticky_serializer(secret: Any) -> URLSafeSerializer:
+    """Signs the sticky cookie (a list of keys rotates: the last signs, any verifies)."""
+    keys = list(secret) if isinstance(secret, (list, tuple)) else [secret]
+    return URLSafeSerializer(keys, salt=_STICKY_SALT)
+
+
+def sign_sticky(secret: Any, unit: str, records: dict[str, tuple[int, int]]) -> str:
+    """The sticky cookie value: the unit's records, signed and bound to the unit."""
+    return sticky_serializer(secret).dumps({"u": unit, "r": write_sticky(records)})
+
+
+def read_signed_sticky(secret: Any, unit: str, value: str | None) -> dict[str, tuple[int, int]]:
+    """The records of a sticky cookie signed with `secret` for `unit`; {} for anything else
+    (unsigned, signed with another key, another unit's, malformed)."""
+    if not value or not secret or len(value) > _STICKY_MAX_LENGTH:
+        return {}
+    keys = tuple(secret) if isinstance(secret, (list, tuple)) else (secret,)
+    return dict(_verified_sticky(keys, unit, value))
+
+
+@lru_cache(maxsize=4096)
+def _verified_sticky(keys: tuple[Any, ...], unit: str, value: str) -> tuple[tuple[str, tuple[int, int]], ...]:
+    """The checked records of one cookie value (memoized: a returning visitor sends the same
+    value every time, and an HMAC per request is the larger part of reading it)."""
+    try:
+        payload = sticky_serializer(list(keys)).loads(value)
+    except BadData:
+        log.info("mendel: ignoring a sticky cookie with a bad signature")
+        return ()
+    if not isinstance(payload, dict) or payload.get("u") != unit or not isinstance(payload.get("r"), str):
+        log.info("mendel: ignoring a sticky cookie of another unit")
+        return ()
+    return tuple(read_sticky(payload["r"]).items())
 
 VariationsLoader = Callable[[dict[str, Any]], "Iterable[str] | str | None"]
 UnitLoader = Callable[[dict[str, Any]], "str | None"]
@@ -139,7 +213,8 @@ class RequestResolver:
         self.requested: list[str] = []
         """The names that source asked for (unknown ones included)."""
         self._unit: str | None = None
-        self._exposed = False
+        self._exposed: set[str] = set()  # experiments this request recorded (or found recorded)
+        self.is_bot_request: bool | None = None
         self._cookies: dict[str, str] = {}  # Set-Cookie values for the page response
         self._request_cookies: Mapping[str, str] | None = None
 
@@ -153,7 +228,7 @@ class RequestResolver:
             ("the ?mendel= override", self.override_variations),
             ("the app's variations loader", self.app_variations),
             ("the variations cookie", self.cookie_variations),
-            ("experiment assignment", self.assigned_variations),
+            (ASSIGNED, self.assigned_variations),
         )
 
     def requested_variations(self) -> list[str]:
@@ -176,7 +251,7 @@ class RequestResolver:
         token = from_query or self.cookie(QA_COOKIE_NAME)
         if not token:
             return None
-        chosen = read_qa_token(secret, token)
+        chosen = read_qa_token(secret, token, project=self.trees.config.config_id)
         if chosen is None:
             return None
         if from_query:
@@ -188,13 +263,24 @@ class RequestResolver:
         experiments = self.trees.config.experiment_set
         if not experiments:
             return None
+        if self.is_bot():
+            self.assignments = experiments.for_bots()
+            return [a.variation for a in self.assignments if a.variation is not None]
         sticky_cookie = self.middleware.sticky_cookie
-        sticky = read_sticky(self.cookie(sticky_cookie)) if sticky_cookie else {}
-        self.assignments = experiments.assign(self.unit_id(), sticky)
-        fresh = experiments.sticky_records(self.assignments)
-        if fresh and sticky_cookie:
-            self._set_cookie(sticky_cookie, write_sticky({**sticky, **fresh}))
+        secret = self.middleware.secret_key
+        unit = self.unit_id()
+        sticky = read_signed_sticky(secret, unit, self.cookie(sticky_cookie)) if sticky_cookie else {}
+        self.assignments = experiments.assign(unit, sticky)
+        kept = experiments.sticky_records(self.assignments)
+        if sticky_cookie and secret and kept != sticky:
+            self._set_cookie(sticky_cookie, sign_sticky(secret, unit, kept))
         return [a.variation for a in self.assignments if a.variation is not None]
+
+    def is_bot(self) -> bool:
+        """Whether this request is a crawler's (the middleware's `is_bot` rule; memoized)."""
+        if self.is_bot_request is None:
+            self.is_bot_request = bool(self.middleware.is_bot(self.environ))
+        return self.is_bot_request
 
     def unit_id(self) -> str:
         """The experiment unit: the app's `unit_loader(environ)`, else the anonymous id of the
@@ -225,11 +311,15 @@ class RequestResolver:
 
     def cookie_variations(self) -> list[str] | None:
         """Names in the variations cookie when it is present (empty: base); None when absent.
-        Without experiments, absent means base too."""
+        Without experiments, absent means base too. With experiments it is read only under the
+        `visitor_choice` opt-in: otherwise the server assigns, whatever the cookie says."""
+        experiments = bool(self.trees.config.experiments)
+        if experiments and not (self.middleware.visitor_choice or self.middleware.development):
+            return None  # (development: `mendel dev` or an explicit MENDEL_DEV, never in production)
         name = self.middleware.cookie_name
         raw = self.cookie(name) if name else None
         if raw is None:
-            return None if self.trees.config.experiments else []
+            return None if experiments else []
         return split_variation_names(unquote(raw))
 
     def cookie(self, name: str) -> str | None:
@@ -285,24 +375,92 @@ class RequestResolver:
         """The URL of the bundle for this request, e.g. "/mendel/<hash>/main.js"."""
         url = self.script_root() + self.middleware.url_for_hash(bundle, self.tree(bundle).hash)
         self._used[bundle] = None
-        if not self._exposed:
+        if self.assignments and self.decided_by == ASSIGNED and not self.is_bot_request:
             self._expose(bundle)
         return url
 
     def _expose(self, bundle: str) -> None:
-        """Record an exposure per experiment the unit is in, once per request."""
-        self._exposed = True
-        if not self.assignments or not listening(self.middleware.on_exposure):
-            return
+        """Record an exposure for each experiment whose arm this bundle's tree shows (once per
+        request, and once per unit, experiment and arm within the middleware's window)."""
+        dedup = self.middleware.exposure_dedup
+        unit = self.unit_id()
+        now = dedup.clock()
+        exposed = self._exposed
         for assignment in self.assignments:
-            if assignment.is_exposure:
+            if assignment.reason not in EXPOSURE_REASONS or assignment.experiment in exposed:  # is_exposure
+                continue
+            key = (unit, assignment.experiment, assignment.index)
+            if dedup.recent(key, now):  # shown lately: no tree comparison, no event
+                exposed.add(assignment.experiment)
+                continue
+            if not self._arm_shows_memo(assignment, bundle):
+                continue  # perhaps a later bundle of the page shows it
+            self._exposed.add(assignment.experiment)
+            if dedup.mark(key):
                 record(
                     Exposure(
                         assignment.experiment, assignment.layer, assignment.index,
-                        assignment.variation, self.unit_id(), bundle,
+                        assignment.variation, key[0], bundle, assignment.reason,
                     ),
-                    self.middleware.on_exposure,
+                    self.middleware.exposure_handler,
                 )
+
+    def _arm_shows_memo(self, assignment: Assignment, bundle: str) -> bool:
+        """`arm_shows`, remembered per (generation, bundle, variations, arm): it depends on
+        nothing else, and a returning unit whose arm this page can't show asks again."""
+        memo = self.middleware.arm_shows_memo
+        key = (self.trees.generation, bundle, tuple(self._variations or ()), assignment.experiment, assignment.index)
+        found = memo.get(key)
+        if found is None:
+            found = self.arm_shows(assignment, bundle)
+            if len(memo) >= ARM_SHOWS_MEMO_SIZE:
+                memo.clear()
+            memo[key] = found
+        return found
+
+    def arm_shows(self, assignment: Assignment, bundle: str) -> bool:
+        """Whether this request's tree of `bundle` shows the assigned arm: for a variation, the
+        tree differs from the one without it (not masked by a variation of higher priority); for
+        the control, another arm of the experiment would change the tree. A deliberately empty
+        arm (and the control beside one) shows wherever the page uses a bundle: the app applies
+        it, not the bundles."""
+        config = self.trees.config
+        experiment = config.experiment_set.by_key.get(assignment.experiment)
+        if experiment is None:
+            return False
+        arms = [v for v in experiment.variations if v is not None]
+        if assignment.variation in config.empty_variations or (
+            assignment.variation is None and any(v in config.empty_variations for v in arms)
+        ):
+            return True  # a deliberately empty arm: the app applies it, wherever the page is
+        current = (self._variations or [])[:-1]
+        tree = self.tree(bundle)
+        chains = _chain_sets(self.trees.variations)
+        try:
+            if assignment.variation is not None:
+                own = chains.get(assignment.variation)
+                if own is None or assignment.variation not in current:
+                    return False  # dropped (no folder): the page could not apply it
+                others = frozenset().union(*(chains[n] for n in current if n != assignment.variation and n in chains))
+                picked = tree.chosen_folders & own
+                if picked - others:
+                    return True  # a branch point took the arm's own file: without it, another
+                if not picked:
+                    return False  # nothing of the arm was chosen: the tree is the same without it
+                # a folder the arm shares with another active variation: compare the trees
+                return self._tree_with([n for n in current if n != assignment.variation], bundle).hash != tree.hash
+            folders = self.trees.manifest(bundle).folders
+            return any(
+                self._tree_with([*current, arm], bundle).hash != tree.hash
+                for arm in arms
+                if arm not in current and chains.get(arm, frozenset()) & folders  # it has files here
+            )
+        except MendelError:  # a counterfactual tree that can't be walked shows nothing
+            return False
+
+    def _tree_with(self, names: list[str], bundle: str) -> Tree:
+        _, chains = self.trees.variations_and_chains(names)
+        return self.trees.find_tree_for_variations(bundle, chains)
 
     # -- what the page response carries -----------------------------------------------------
 
@@ -375,6 +533,12 @@ class RequestResolver:
         """Public names of the bundle's roots: expose name, else module id (getBundleEntries)."""
         roots = (info for info in self.tree(bundle).modules if info.expose or info.entry)
         return [info.expose or info.id for info in roots]
+
+
+@lru_cache(maxsize=8)
+def _chain_sets(variations: tuple[Variation, ...]) -> dict[str, frozenset[str]]:
+    """{variation id: its folders without base} of a generation's variations (made once each)."""
+    return {v.id: frozenset(v.chain[:-1]) for v in variations}
 
 
 def _add_vary(headers: Headers, field: str) -> None:

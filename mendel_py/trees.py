@@ -88,6 +88,13 @@ class Tree:
         """The entry index chosen at each branch point, in walk order."""
         return self._walk.branches
 
+    @cached_property
+    def chosen_folders(self) -> frozenset[str]:
+        """The folders of the entries chosen at the walked branch points: which variations this
+        tree really shows (an exposure is judged by it, `RequestResolver.arm_shows`)."""
+        modules = self._manifest.modules
+        return frozenset(modules[m].folders[j] for m, j in zip(self._walk.plan.branch_seq, self._walk.branches))
+
     @property
     def file_count(self) -> int:
         return len(self._walk.plan.order)
@@ -243,12 +250,10 @@ class _Generation:
         self.formats = {bundle_id: make_format(tag if tagged else None) for bundle_id, tag in self.tags.items()}
         """The format each bundle's new hashes are written in (tagged per bundle with a store)."""
         known_folders = set().union(*(m.folders for m in self.manifests.values()))
-        self.variations: tuple[Variation, ...] = config.variations(known_folders)
+        # a variation without a folder, or an experiment arm that changes no bundle, is a
+        # VariationProblems here (SPEC §1): it would serve base while exposures name the arm
+        self.variations: tuple[Variation, ...] = config.check_variations(known_folders, bundle_folders=known_folders)
         self.variation_ids = frozenset(v.id for v in self.variations)
-        for spec in config.variation_specs:
-            if spec.id not in self.variation_ids:
-                log.warning("variation %r has no folder (%s): requests for it get the base files",
-                            spec.id, ", ".join(spec.folders))
         self.bundles: tuple[str, ...] = tuple(self.manifests)
         self.hash_format = next(iter(self.formats.values()), None) or make_format(None)
         # keys are sets of configured ids only and values are bounded by the config, so

@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import re
+import secrets
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,12 +38,13 @@ from .bundles import (
     Representation,
 )
 from .errors import BundleNotFound, ConfigError, HashError, WalkError
-from .exposures import ExposureHandler
+from .exposures import DEFAULT_WINDOW_SECONDS, ExposureDedup, ExposureHandler, default_sink
 from .memory import use_fixed_mmap_threshold
 from .packer import ChunkNotFound, chunk_body, css_body, js_body
 from .qa_page import DEFAULT_QA_ROUTE, QAAccess, QAPage
 from .reloader import DEFAULT_RELOAD_INTERVAL, Reloader
 from .request import (
+    DEFAULT_BOT_PATTERN,
     DEFAULT_COOKIE_NAME,
     DEFAULT_STICKY_COOKIE,
     DEFAULT_UNIT_COOKIE,
@@ -49,6 +52,7 @@ from .request import (
     RequestResolver,
     UnitLoader,
     VariationsLoader,
+    user_agent_is_bot,
 )
 from .route import CHUNK_MARK, DEFAULT_ROUTE, BundleRoute
 from .sourcemap import MAP_SUFFIX, mapping_comment, source_map_bytes
@@ -109,6 +113,12 @@ def _raw_target(environ: dict[str, Any]) -> str | None:
     return parts.path + ("?" + parts.query if "?" in uri else "")
 
 
+def development_from_environment() -> bool:
+    """Whether the MENDEL_DEV environment variable turns development on ("1", "true", "yes",
+    "on"); `mendel dev` sets it. A framework's debug flag never does."""
+    return os.environ.get("MENDEL_DEV", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _trees_from(trees_or_basedir: MendelTrees | str | os.PathLike[str]) -> MendelTrees:
     if isinstance(trees_or_basedir, (str, os.PathLike)):
         from .trees import MendelTrees
@@ -154,12 +164,24 @@ class MendelMiddleware:
     unit cookie) or "off".
     `reload_interval`: seconds between looks for a new generation (`mendel_py.reloader`; None or
     0 turns hot reload off).
+    `development`: source maps and an open QA page; None (default) follows the MENDEL_DEV
+    environment variable (`mendel dev` sets it), never a framework's debug flag.
     `qa_route`: where the QA page lives (`mendel_py.qa_page`; None turns it off). It is open when
     `development` is true; otherwise only to a request with a valid QA token or one that
     `qa_access(environ)` admits (the app's own auth), and any other request there goes to the app.
     `qa_layers`: {layer: variation ids} when the app lets a visitor have one variation per layer;
     the QA page groups them so (one choice per layer).
-    `secret_key`: the app's secret, which signs and checks QA tokens (`mendel_py.qa`).
+    `secret_key`: the app's secret (default the MENDEL_SECRET environment variable), which signs
+    and checks QA tokens (`mendel_py.qa`) and the sticky assignment cookie; with experiments
+    configured and no secret, start-up stops (a `ConfigError` naming the setting).
+    `visitor_choice`: let the variations cookie pick a visitor's variations even when experiments
+    are configured (no assignment, no exposure then): for demos and internal tools; default off.
+    `is_bot(environ)` / `bot_pattern`: which requests are crawlers' (they get each experiment's
+    `bots` arm and make no exposure); default a User-Agent matching `DEFAULT_BOT_PATTERN`.
+    `exposure_log`: where exposures go without `on_exposure`: None (default: the MENDEL_EXPOSURE_LOG
+    variable, else stderr), a file path (JSON lines appended) or "off".
+    `exposure_window`: seconds within which a unit's exposure to an experiment's arm is recorded
+    once per worker (default 30 minutes; 0 records every page view).
     """
 
     resolver_class: type[RequestResolver] = RequestResolver
@@ -178,7 +200,7 @@ class MendelMiddleware:
         recompress: bool = False,
         route: str | None = None,
         url_prefix: str = "",
-        development: bool = False,
+        development: bool | None = None,
         integrity: bool = False,
         preload: str | None = None,
         qa_route: str | None = DEFAULT_QA_ROUTE,
@@ -191,10 +213,25 @@ class MendelMiddleware:
         sticky_cookie: str | None = DEFAULT_STICKY_COOKIE,
         on_exposure: ExposureHandler | None = None,
         page_caching: str = "private",
+        visitor_choice: bool = False,
+        is_bot: Callable[[dict[str, Any]], bool] | None = None,
+        bot_pattern: str | None = None,
+        exposure_log: str | os.PathLike[str] | None = None,
+        exposure_window: float | None = DEFAULT_WINDOW_SECONDS,
     ):
         self.app = app
-        self.secret_key = secret_key
+        self.secret_key = secret_key or os.environ.get("MENDEL_SECRET") or None
         self.trees = _trees_from(trees_or_basedir)
+        self.visitor_choice = bool(visitor_choice)
+        pattern = re.compile(bot_pattern or DEFAULT_BOT_PATTERN, re.IGNORECASE)
+        self.default_bot_rule: Callable[[dict[str, Any]], bool] = lambda environ: user_agent_is_bot(environ, pattern)
+        self.is_bot: Callable[[dict[str, Any]], bool] = is_bot or self.default_bot_rule
+        self.exposure_dedup = ExposureDedup(exposure_window)
+        self.arm_shows_memo: dict[tuple[Any, ...], bool] = {}  # (a plain dict: see RequestResolver)
+        self._exposure_sink = default_sink(exposure_log if exposure_log is not None else os.environ.get("MENDEL_EXPOSURE_LOG"))
+        if development is None:  # MENDEL_DEV=1 (`mendel dev` sets it); never a framework's debug flag
+            development = development_from_environment()
+        self._check_experiment_settings(on_exposure, development)
         # a serving process returns freed bundle-sized buffers, so its RSS follows its caches
         use_fixed_mmap_threshold()
         self.route = BundleRoute(route or self.trees.config.route, url_prefix)
@@ -217,6 +254,36 @@ class MendelMiddleware:
         self._encoding_memo: dict[str | None, str] = {}
         self.qa_page = QAPage(self, qa_route, access=qa_access, layers=qa_layers) if qa_route else None
         self.reloader = Reloader(self.trees, reload_interval) if reload_interval else None
+
+    def _check_experiment_settings(self, on_exposure: ExposureHandler | None, development: bool) -> None:
+        """With experiments configured: no secret stops start-up (assignments are signed), and
+        exposures without a callback are announced once (they go to the default sink). In
+        development (`development=True`, `mendel dev`, MENDEL_DEV=1) a missing secret is a
+        throwaway one instead, so a local checkout runs as it is."""
+        config = self.trees.config
+        if not config.experiments:
+            return
+        if not self.secret_key and (development or development_from_environment()):
+            self.secret_key = secrets.token_hex(32)
+            log.warning("mendel: development without a secret: signing with a throwaway one (set MENDEL_SECRET to keep QA links and sticky assignments across restarts)")
+        if not self.secret_key:
+            raise ConfigError(
+                "experiments are configured, and their sticky assignments are signed: set a secret"
+                " (Flask: SECRET_KEY or MENDEL_SECRET; the MENDEL_SECRET environment variable;"
+                " MendelMiddleware(secret_key=...))", config.path, "experiments",
+            )
+        if on_exposure is None and getattr(self, "on_exposure", None) is None:
+            target = getattr(self._exposure_sink, "target", None)
+            log.warning(
+                "mendel: experiments are running and no on_exposure callback is registered: exposures"
+                " go to %s (set MENDEL_EXPOSURE_LOG to a file, or register on_exposure)",
+                f"{target} as JSON lines" if target else "the mendel_py.exposures logger at INFO only (MENDEL_EXPOSURE_LOG=off)",
+            )
+
+    @property
+    def exposure_handler(self) -> ExposureHandler | None:
+        """Where an exposure goes: the app's callback, else the default sink (None: off)."""
+        return self.on_exposure or self._exposure_sink
 
     @property
     def development(self) -> bool:

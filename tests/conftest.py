@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,3 +19,15 @@ def sample_project(tmp_path: Path) -> Path:
     The variation folders exist only as names in the manifests (no source folders on disk).
     """
     return write_project(tmp_path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mendel_secret() -> Iterator[str]:
+    """The example project configures experiments, and a server with experiments needs a secret
+    to sign sticky assignments (`MENDEL_SECRET`); the suite runs with one, so tests about other
+    things build their middleware as before. Tests of the missing-secret refusal delete it."""
+    previous = os.environ.get("MENDEL_SECRET")
+    os.environ["MENDEL_SECRET"] = previous or "mendel-test-suite-secret"
+    yield os.environ["MENDEL_SECRET"]
+    if previous is None:
+        os.environ.pop("MENDEL_SECRET", None)

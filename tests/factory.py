@@ -94,6 +94,11 @@ bundles:
 def write_project(root: Path, rc: str = SAMPLE_RC, manifests: dict[str, dict] | None = None) -> Path:
     """Write a .mendelrc and manifests (bundle id -> module spec) into `root`; return root."""
     manifests = manifests if manifests is not None else {"main": SAMPLE_MAIN, "css": SAMPLE_CSS}
+    if rc == SAMPLE_RC:  # variations these manifests have no folder of are, here, deliberately empty
+        named = {variation for modules in manifests.values() for spec in modules.values() for variation in spec}
+        empty = [v for v in ("bucket_A", "feature_B", "partner_C", "bucket_D") if v not in named]
+        if empty:
+            rc = rc.replace("route-config:", f"  deliberately-empty: [{', '.join(empty)}]\nroute-config:", 1)
     (root / ".mendelrc").write_text(rc)
     (root / "manifests").mkdir(exist_ok=True)
     for bundle, modules in manifests.items():

@@ -15,8 +15,6 @@ base-config:
   dir: ./src/base
 variation-config:
   variation-dirs: [./src/variations]
-  variations:
-    var_a:
 bundles:
   main:
     entries: [main.js]

@@ -48,6 +48,9 @@ def write_files(root: Path, files: dict[str, str]) -> None:
 def make_project(root: Path, files: dict[str, str], mendelrc: str = DEFAULT_RC) -> MendelConfig:
     """Write a project (with a `.mendelrc`) and load its config."""
     write_files(root, {".mendelrc": mendelrc, **files})
+    if mendelrc == DEFAULT_RC:  # its variations' folders exist, if only empty (SPEC §1)
+        for name in ("var_a", "var_b", "var_c"):
+            (root / "src" / "variations" / name).mkdir(parents=True, exist_ok=True)
     return load_config(str(root))
 
 

@@ -590,3 +590,73 @@ def test_dict_errors_name_the_source(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         config_from_dict(["not", "a", "mapping"], tmp_path)  # type: ignore[arg-type]
     assert str(caught.value) == "<dict>: expected a mapping at the top level"
+
+
+# --- SPEC §1 (2026-12): a folder that exists nowhere is an error ----------------------------
+
+
+def _project(tmp_path: Path, rc: str, folders: tuple[str, ...] = ("src/base", "src/variations/bucket_A")) -> Path:
+    for folder in folders:
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    (tmp_path / ".mendelrc").write_text(rc)
+    return tmp_path
+
+
+def test_check_variations_names_every_missing_folder_once_with_a_close_name(tmp_path: Path) -> None:
+    from mendel_py.config import MissingVariationFolder, VariationProblems
+
+    rc = (
+        "base-config:\n  dir: ./src/base\nvariation-config:\n  variation-dirs: [./src/variations]\n"
+        "  variations:\n    bucket_A:\n    bucket_D:\n      - bucket_AA\n    ghost_test:\n"
+    )
+    config = load_config(_project(tmp_path, rc, ("src/base", "src/variations/bucket_A", "src/variations/bucket_D")))
+    assert [v.id for v in config.variations()] == ["bucket_A", "bucket_D"]  # the query never fails
+    with pytest.raises(VariationProblems) as raised:
+        config.check_variations()
+    problems = raised.value.problems
+    assert [type(p) for p in problems] == [MissingVariationFolder, MissingVariationFolder]
+    assert "inherits 'bucket_AA'" in str(problems[0]) and "did you mean 'bucket_A'?" in str(problems[0])
+    assert problems[1].variation == "ghost_test" and problems[1].key == "variation-config.variations.ghost_test"
+    assert str(raised.value).count("\n") == 1  # one line each
+
+
+def test_folders_named_by_loaded_manifests_count_and_deliberately_empty_exempts(tmp_path: Path) -> None:
+    rc = (
+        "base-config:\n  dir: ./src/base\nvariation-config:\n  variation-dirs: [./src/variations]\n"
+        "  variations:\n    bucket_A:\n    server_only:\n  deliberately-empty: [server_only]\n"
+    )
+    config = load_config(_project(tmp_path, rc, ()))  # a deploy with manifests only
+    known = {"src/base", "src/variations/bucket_A"}
+    assert [v.id for v in config.check_variations(known)] == ["bucket_A"]
+    assert config.empty_variations == frozenset({"server_only"})
+
+
+def test_the_legacy_layout_marks_empty_variations_at_the_top_level(tmp_path: Path) -> None:
+    rc = "basetree: base\nvariationsdir: variations\nvariations:\n  quiet:\ndeliberately-empty: quiet\n"
+    config = load_config(_project(tmp_path, rc, ("base", "variations")))
+    assert config.check_variations() == ()
+    assert config.keys["empty"] == "deliberately-empty"
+
+
+def test_a_missing_base_or_variation_dir_says_the_folder_does_not_exist(tmp_path: Path) -> None:
+    from mendel_py.config import VariationProblems
+
+    rc = (
+        "base-config:\n  dir: ./src/bsae\nvariation-config:\n  variation-dirs: [./src/experimnts]\n"
+        "  variations:\n    bucket_A:\n"
+    )
+    config = load_config(_project(tmp_path, rc, ("src/base", "src/experiments/bucket_A")))
+    with pytest.raises(VariationProblems) as raised:
+        config.check_variations()
+    lines = str(raised.value).splitlines()
+    assert len(lines) == 2  # the variation under the missing dir is not reported again
+    assert "the base folder 'src/bsae' does not exist (did you mean 'src/base'?)" in lines[0]
+    assert "'src/experimnts' does not exist (did you mean 'src/experiments'?)" in lines[1]
+
+
+def test_config_id_names_the_project_not_the_checkout(tmp_path: Path) -> None:
+    rc = "base-config:\n  dir: ./src/base\nvariation-config:\n  variation-dirs: [./src/variations]\n  variations:\n    bucket_A:\n"
+    one = load_config(_project(tmp_path / "one", rc))
+    two = load_config(_project(tmp_path / "two", rc))
+    other = load_config(_project(tmp_path / "other", rc.replace("bucket_A", "bucket_B"), ("src/base", "src/variations/bucket_B")))
+    assert one.config_id == two.config_id != other.config_id

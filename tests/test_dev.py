@@ -192,6 +192,7 @@ def test_dev_command_finds_or_adds_the_mendel_middleware(
     (tmp_path / "devsite.py").write_text(WSGI_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PROJECT", str(project))
+    monkeypatch.setenv("MENDEL_DEV", "1")  # what `mendel dev` sets before importing the app
     monkeypatch.delitem(sys.modules, "devsite", raising=False)
     options = Options(basedir=str(project), hash_format=None, hash_key=None, env=None, as_json=False)
     served, middleware = _serve_target(target, options)

@@ -29,6 +29,7 @@ if not chromium_available():
 pytest.importorskip("watchfiles", reason="mendel dev needs watchfiles (the dev extra)")
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the test extra)")
 Image = pytest.importorskip("PIL.Image", reason="the screenshot check needs pillow (the test extra)")
+from mendel_py.config import load_config  # noqa: E402
 from mendel_py.qa import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token, sign_qa_token  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
@@ -170,7 +171,8 @@ def test_production_needs_a_qa_token(browser: webdriver.Chrome, project: Path) -
 
         browser.get(server.url + "/")
         browser.delete_all_cookies()
-        browser.get(f"{server.url}{QA}?{QA_QUERY_PARAM}={sign_qa_token(secret, ['bucket_A'], 600)}")
+        config_id = load_config(project).config_id  # QA tokens are bound to the project
+        browser.get(f"{server.url}{QA}?{QA_QUERY_PARAM}={sign_qa_token(secret, ['bucket_A'], 600, project=config_id)}")
         wait(browser).until(expected_conditions.presence_of_element_located((By.ID, "active-variations")))
         assert browser.current_url == server.url + QA  # the token left the address bar
         assert "production" in browser.find_element(By.TAG_NAME, "h1").text
@@ -183,4 +185,4 @@ def test_production_needs_a_qa_token(browser: webdriver.Chrome, project: Path) -
         browser.find_element(By.CSS_SELECTOR, ".variation-chooser button[type='submit']").click()
         wait(browser).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "[role='status']")))
         token = browser.get_cookie(QA_COOKIE_NAME)["value"]
-        assert read_qa_token(secret, token) == ("feature_C",)
+        assert read_qa_token(secret, token, project=config_id) == ("feature_C",)

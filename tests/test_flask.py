@@ -1,10 +1,12 @@
 """The Flask extension, against a built copy of the example shop project."""
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask, abort, render_template, render_template_string, session
@@ -39,6 +41,8 @@ def make_app(project: Path) -> AppFactory:
 
     def create(extension: Mendel | None = None, **config: object) -> Flask:
         app = Flask("shop_test", root_path=str(project))
+        # these tests pick variations with the cookie: the shop's demo opt-in
+        config.setdefault("MENDEL_VISITOR_CHOICE", True)
         app.config.update(SECRET_KEY="test", MENDEL_BASEDIR=str(project), **config)
         (extension or Mendel()).init_app(app)
         return app
@@ -80,6 +84,7 @@ def test_init_app_stores_state_and_loads_manifests_once(make_app: AppFactory) ->
 
 def test_constructor_with_app_initialises_it(project: Path) -> None:
     app = Flask("direct", root_path=str(project))
+    app.config["SECRET_KEY"] = "test"  # the shop has experiments: a secret is required
     Mendel(app, basedir=str(project))
     assert "mendel" in app.extensions
 
@@ -98,6 +103,7 @@ def test_config_defaults_are_filled_in(make_app: AppFactory, project: Path) -> N
 
 def test_basedir_defaults_to_the_app_root(project: Path) -> None:
     app = Flask("rooted", root_path=str(project / "examples" / "shop"))
+    app.config["MENDEL_SECRET"] = "test"  # (instead of SECRET_KEY)
     Mendel(app)
     assert app.config["MENDEL_BASEDIR"] == app.root_path
     assert app.extensions["mendel"].trees.config.root == str(project)
@@ -432,7 +438,7 @@ def test_apps_own_templates_still_load(make_app: AppFactory, tmp_path: Path, pro
     (tmp_path / "templates" / "own.html").write_text("own {{ mendel_bundle_url('css') }}")
     (tmp_path / "templates" / "product_card.html").write_text("app's card")
     app = Flask("own", root_path=str(tmp_path))
-    app.config["MENDEL_BASEDIR"] = str(project)
+    app.config.update(MENDEL_BASEDIR=str(project), SECRET_KEY="test")
     Mendel(app)
     with app.test_request_context("/"):
         assert render_template("own.html").startswith("own /mendel/")
@@ -496,23 +502,51 @@ def test_example_shop_page_and_variation_form(shop: Flask, trees: MendelTrees) -
     assert client.get_cookie("mendel_uid") is not None
 
 
-def test_exposures_reach_a_handler_registered_after_init_app_and_none_are_made_unheard(
-    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+def test_exposures_reach_a_handler_registered_after_init_app_else_the_default_sink(
+    make_app: AppFactory, tmp_path: Path
 ) -> None:
-    made: list[object] = []
-    original = request_module.Exposure
-    monkeypatch.setattr(request_module, "Exposure", lambda *a, **k: made.append(1) or original(*a, **k))
+    sink = tmp_path / "exposures.jsonl"
     extension = Mendel()
-    app = make_app(extension)
+    app = make_app(extension, MENDEL_EXPOSURE_LOG=str(sink))
 
     @app.route("/page")
     def page() -> str:
         return mendel.bundle_url("main")
 
-    client = app.test_client()
-    client.get("/page")  # no handler and the exposure log below INFO: nothing is built
-    assert made == []
+    app.test_client().get("/page")  # no handler: the JSON-lines sink has them
+    written = [json.loads(line) for line in sink.read_text().splitlines()]
+    assert written and all(line["event"] == "exposure" for line in written)
     heard: list[object] = []
     extension.on_exposure(heard.append)
-    client.get("/page")
-    assert heard and len(heard) == len(made)
+    app.test_client().get("/page")  # another visitor
+    assert heard and all(isinstance(e, request_module.Exposure) for e in heard)
+    assert len(sink.read_text().splitlines()) == len(written)  # the handler, not the sink, got them
+
+
+def test_without_a_secret_an_app_with_experiments_does_not_start(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MENDEL_SECRET", raising=False)
+    app = Flask("no_secret", root_path=str(project))
+    with pytest.raises(RuntimeError, match="SECRET_KEY or MENDEL_SECRET"):
+        Mendel(app, basedir=str(project))
+
+
+def test_bot_rule_pattern_and_decorator(make_app: AppFactory) -> None:
+    extension = Mendel()
+    app = make_app(extension, MENDEL_BOT_PATTERN=r"^acme-checker", MENDEL_VISITOR_CHOICE=False)
+
+    @app.route("/page")
+    def page() -> str:
+        return ",".join(mendel.variations)
+
+    client = app.test_client()
+    assert client.get("/page", headers={"User-Agent": "acme-checker/2"}).get_data(as_text=True) == "base"
+    client.set_cookie("mendel_uid", "flask-bot-rule-unit-1")
+    person = client.get("/page", headers={"User-Agent": "Googlebot/2.1"})  # not this app's pattern
+    expected = [a.variation for a in app.extensions["mendel"].trees.config.experiment_set.assign("flask-bot-rule-unit-1") if a.variation]
+    assert person.get_data(as_text=True).split(",")[:-1] == [v for v in app.extensions["mendel"].trees.variations_and_chains(expected)[0][:-1]]
+
+    @extension.bot_rule
+    def staff_monitor(request: Any) -> bool:
+        return request.headers.get("X-Monitor") == "1"
+
+    assert client.get("/page", headers={"X-Monitor": "1"}).get_data(as_text=True) == "base"

@@ -71,3 +71,25 @@ def test_parse_ttl(text, seconds):
 def test_parse_ttl_refuses(text):
     with pytest.raises(ValueError):
         parse_ttl(text)
+
+
+def test_a_token_is_bound_to_its_project_and_carries_its_variations() -> None:
+    from mendel_py.qa import read_qa_grant
+
+    token = sign_qa_token("k", ["bucket_A", "feature_C"], 600, project="shop-1", now=1000)
+    grant = read_qa_grant("k", token, project="shop-1", now=1001)
+    assert grant is not None and grant.variations == ("bucket_A", "feature_C") and grant.expires == 1600
+    assert read_qa_token("k", token, project="shop-2", now=1001) is None  # same secret, other project
+    unbound = sign_qa_token("k", ["bucket_A"], 600, now=1000)
+    assert read_qa_token("k", unbound, project="shop-1", now=1001) is None  # a project reader wants one
+    assert read_qa_token("k", unbound, now=1001) == ("bucket_A",)  # (callers that ask for none)
+
+
+def test_a_derived_token_never_outlives_its_parent() -> None:
+    from mendel_py.qa import read_qa_grant
+
+    parent = sign_qa_token("k", ["bucket_A"], 5, project="p", now=1000)
+    parent_expiry = read_qa_grant("k", parent, project="p", now=1000).expires
+    child = sign_qa_token("k", ["bucket_B"], 3600, project="p", now=1003, not_after=parent_expiry)
+    assert read_qa_grant("k", child, project="p", now=1003).expires == parent_expiry == 1005
+    assert read_qa_token("k", child, project="p", now=1006) is None

@@ -37,8 +37,20 @@ def app(environ: dict[str, Any], start_response: Any) -> Any:
     return Response(APP_404, status=404)(environ, start_response)
 
 
+SECRET = "qa-secret"
+
+
 def client(trees: MendelTrees, **options: Any) -> Client:
+    """The middleware with a secret (experiments require one) and, so a test can set the
+    variations cookie, the visitor-choice opt-in."""
+    options.setdefault("secret_key", SECRET)
+    options.setdefault("visitor_choice", True)
     return Client(MendelMiddleware(app, trees, **options))
+
+
+def qa_token(trees: MendelTrees, names: list[str], ttl: int = 600, secret: str = SECRET, **options: Any) -> str:
+    """A QA token of this project (tokens are bound to the config id)."""
+    return sign_qa_token(secret, names, ttl, project=trees.config.config_id, **options)
 
 
 def test_open_in_development_and_shows_every_variation(trees: MendelTrees) -> None:
@@ -194,10 +206,15 @@ def flask_app(**config: Any) -> tuple[Flask, Mendel]:
     return flask, extension
 
 
-def test_flask_dev_setting_opens_it_and_debug_is_the_default() -> None:
+def test_flask_dev_setting_opens_it_and_the_debug_flag_never_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MENDEL_DEV", raising=False)
     assert flask_app(MENDEL_DEV=True)[0].test_client().get(DEFAULT_QA_ROUTE).status_code == 200
     assert flask_app()[0].test_client().get(DEFAULT_QA_ROUTE).status_code == 404
-    assert flask_app(DEBUG=True)[0].test_client().get(DEFAULT_QA_ROUTE).status_code == 200
+    debug, _ = flask_app(DEBUG=True)  # FLASK_DEBUG=1: no QA page, no source maps
+    assert debug.test_client().get(DEFAULT_QA_ROUTE).status_code == 404
+    assert debug.extensions["mendel"].middleware.development is False
+    monkeypatch.setenv("MENDEL_DEV", "1")  # the explicit switch
+    assert flask_app(DEBUG=False)[0].test_client().get(DEFAULT_QA_ROUTE).status_code == 200
 
 
 def test_flask_qa_access_check_runs_with_the_session() -> None:
@@ -222,12 +239,10 @@ def test_flask_qa_route_setting() -> None:
 
 # --------------------------------------------------------------------------- QA tokens
 
-SECRET = "qa-secret"
-
 
 def test_a_valid_qa_token_opens_it_in_production(trees: MendelTrees) -> None:
     browser = client(trees, secret_key=SECRET)
-    browser.set_cookie(QA_COOKIE_NAME, sign_qa_token(SECRET, ["bucket_A"], 600))
+    browser.set_cookie(QA_COOKIE_NAME, qa_token(trees, ["bucket_A"]))
     assert browser.get(DEFAULT_QA_ROUTE).status_code == 200
 
 
@@ -237,6 +252,8 @@ def test_a_valid_qa_token_opens_it_in_production(trees: MendelTrees) -> None:
         sign_qa_token("another secret", ["bucket_A"], 600),
         sign_qa_token(SECRET, ["bucket_A"], 600, now=time.time() - 3600),  # expired
         sign_qa_token(SECRET, ["bucket_A"], 600)[:-2] + "xx",  # tampered
+        sign_qa_token(SECRET, ["bucket_A"], 600),  # bound to no project
+        sign_qa_token(SECRET, ["bucket_A"], 600, project="another-project"),  # same secret, other project
         "garbage",
     ],
 )
@@ -249,7 +266,7 @@ def test_a_bad_qa_token_reveals_nothing(trees: MendelTrees, token: str) -> None:
 
 def test_a_qa_link_moves_the_token_into_the_cookie(trees: MendelTrees) -> None:
     browser = client(trees, secret_key=SECRET)
-    token = sign_qa_token(SECRET, ["feature_C"], 600)
+    token = qa_token(trees, ["feature_C"])
     response = browser.get(f"{DEFAULT_QA_ROUTE}?{QA_QUERY_PARAM}={token}")
     assert response.status_code == 303 and response.headers["Location"] == DEFAULT_QA_ROUTE
     cookie = response.headers["Set-Cookie"]
@@ -259,23 +276,24 @@ def test_a_qa_link_moves_the_token_into_the_cookie(trees: MendelTrees) -> None:
 
 def test_with_a_secret_choosing_signs_a_new_token(trees: MendelTrees) -> None:
     browser = client(trees, secret_key=SECRET)
-    browser.set_cookie(QA_COOKIE_NAME, sign_qa_token(SECRET, ["bucket_A"], 600))
+    browser.set_cookie(QA_COOKIE_NAME, qa_token(trees, ["bucket_A"]))
     response = browser.post(DEFAULT_QA_ROUTE, data={"variation": ["bucket_B", "feature_C"]})
     assert response.status_code == 303
     token = browser.get_cookie(QA_COOKIE_NAME).value
-    assert read_qa_token(SECRET, token) == ("bucket_B", "feature_C")
+    assert read_qa_token(SECRET, token, project=trees.config.config_id) == ("bucket_B", "feature_C")
     assert browser.get_cookie("mendel_variations") is None
     assert browser.get(DEFAULT_QA_ROUTE).status_code == 200  # still admitted
     browser.post(DEFAULT_QA_ROUTE, data={})
-    assert read_qa_token(SECRET, browser.get_cookie(QA_COOKIE_NAME).value) == ()
+    assert read_qa_token(SECRET, browser.get_cookie(QA_COOKIE_NAME).value, project=trees.config.config_id) == ()
     assert browser.get(DEFAULT_QA_ROUTE).status_code == 200  # base only, still a QA browser
 
 
 def test_flask_signs_with_the_apps_secret_key() -> None:
     flask, _ = flask_app()
+    _ = flask.extensions["mendel"]
     browser = flask.test_client()
     assert browser.get(DEFAULT_QA_ROUTE).status_code == 404
-    browser.set_cookie(QA_COOKIE_NAME, sign_qa_token("test", ["bucket_A"], 600))
+    browser.set_cookie(QA_COOKIE_NAME, sign_qa_token("test", ["bucket_A"], 600, project=_.trees.config.config_id))
     assert browser.get(DEFAULT_QA_ROUTE).status_code == 200
 
 
@@ -302,3 +320,29 @@ def test_experiments_and_this_browsers_assignment_are_shown(trees: MendelTrees) 
         row = page.split(f"<code>{assignment.experiment}</code></th>")[1].split("</tr>")[0]
         assert f"<strong>{assignment.variation or 'control'}</strong> (hash)" in row
     assert "experiment assignment" in page
+
+
+def test_a_token_made_from_another_never_outlives_it(trees: MendelTrees) -> None:
+    """A short QA link can't be swapped on the page for a fresh full-length token."""
+    from mendel_py.qa import read_qa_grant
+
+    browser = client(trees, secret_key=SECRET)
+    parent = qa_token(trees, ["bucket_A"], ttl=5)
+    parent_expiry = read_qa_grant(SECRET, parent, project=trees.config.config_id).expires
+    browser.set_cookie(QA_COOKIE_NAME, parent)
+    page = browser.get(DEFAULT_QA_ROUTE).get_data(as_text=True)
+    assert 'id="qa-access-ends"' in page and "QA access ends at" in page
+    assert time.strftime("%H:%M:%S UTC", time.gmtime(parent_expiry)) in page
+    assert browser.post(DEFAULT_QA_ROUTE, data={"variation": ["bucket_B", "feature_C"]}).status_code == 303
+    child = browser.get_cookie(QA_COOKIE_NAME).value
+    grant = read_qa_grant(SECRET, child, project=trees.config.config_id)
+    assert grant is not None and grant.variations == ("bucket_B", "feature_C")
+    assert grant.expires <= parent_expiry  # not an hour from now
+    later = time.time() + 6
+    assert read_qa_grant(SECRET, child, now=later, project=trees.config.config_id) is None
+    # a staff member let in by the app's own check gets the full lifetime
+    staff = client(trees, qa_access=lambda environ: True)
+    staff.post(DEFAULT_QA_ROUTE, data={"variation": "bucket_A"})
+    staff_grant = read_qa_grant(SECRET, staff.get_cookie(QA_COOKIE_NAME).value, project=trees.config.config_id)
+    assert staff_grant is not None and staff_grant.expires > time.time() + 3000
+    assert 'id="qa-access-ends"' not in staff.get(DEFAULT_QA_ROUTE).get_data(as_text=True)

@@ -1,7 +1,12 @@
 """The example shop: a Flask app whose page, script and stylesheet follow Mendel variations.
 
-A visitor's variations come from the `mendel_variations` cookie, which the form at the bottom of
-the page sets. Variations are grouped in layers; a visitor is in at most one variation per layer.
+This is a demo: its picker lets a visitor choose their own variations, so it turns on the
+visitor-choice opt-in (`MENDEL_VISITOR_CHOICE = True`) and says so on the page. A real site leaves
+that off: its visitors get what the `.mendelrc` experiments assign, and only a signed QA link
+picks variations. Here a visitor's variations come from the `mendel_variations` cookie, which the
+form at the bottom of the page sets (no exposure is recorded then); without the cookie, the
+experiments assign them. Variations are grouped in layers; a visitor is in at most one variation
+per layer.
 
 Run it with the Flask development server (after `mendel build` wrote the manifests):
 
@@ -42,12 +47,14 @@ mendel_extension = Mendel()
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the shop app; `config` overrides the defaults (e.g. MENDEL_URL_PREFIX for a CDN)."""
     app = Flask(__name__)
-    # SECRET_KEY signs QA links (`mendel qa-link --secret ...`): set SHOP_SECRET_KEY; without it a
-    # random key per start-up means QA links work until the next restart, and nobody can guess one
+    # SECRET_KEY signs QA links (`mendel qa-link --secret ...`) and sticky assignments: set
+    # SHOP_SECRET_KEY; without it a random key per start-up means QA links and sticky records
+    # last until the next restart, and nobody can guess one
     app.config.from_mapping(
         MENDEL_BASEDIR=HERE,
         MENDEL_COOKIE_NAME=COOKIE_NAME,
         MENDEL_QA_LAYERS=LAYERS,
+        MENDEL_VISITOR_CHOICE=True,  # a demo: the picker below chooses (never on a real site)
         SECRET_KEY=secrets.token_hex(32),
     )
     app.config.from_prefixed_env("SHOP")
@@ -72,9 +79,17 @@ def show_products() -> Response:
         layers=LAYERS,
         assignments=mendel.assignments,
         decided_by=mendel.decided_by,
+        visitor_choice=app_visitor_choice(),
     )
     # no cache headers here: the extension marks every page that used Mendel private, Vary: Cookie
     return make_response(html)
+
+
+def app_visitor_choice() -> bool:
+    """Whether this app lets the picker choose (the demo's opt-in)."""
+    from flask import current_app
+
+    return bool(current_app.config.get("MENDEL_VISITOR_CHOICE"))
 
 
 def chosen_variations(form: Mapping[str, str]) -> list[str]:

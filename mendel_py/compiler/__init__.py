@@ -65,6 +65,7 @@ def build_manifests(
     from .parsecache import CACHE_DIR, ParseCache
     from .sources import SourceLoader
 
+    config.check_variations()  # a missing folder is an error before anything is read (SPEC §1)
     layout = ProjectLayout.from_config(config)
     cache = ParseCache(os.path.join(config.root, CACHE_DIR)) if use_cache else ParseCache.disabled()
     loader = SourceLoader(layout.absolute, cache, config.jsx)
@@ -77,6 +78,10 @@ def build_manifests(
         graph = collect_bundle(bundle_spec(bundle, config), layout, loader, on_file)
         outputs.append((bundle, graph, manifest_bytes(graph)))
 
+    # an experiment arm whose folders no bundle uses would serve control under the arm's name
+    config.check_variations((), bundle_folders={
+        version.origin.folder for _, graph, _ in outputs for module in graph.modules.values() for version in module.versions
+    })
     results = []
     changed_files = []
     for bundle, graph, data in outputs:
