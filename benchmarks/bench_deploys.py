@@ -140,8 +140,9 @@ from bench_core import current_rss
 from mendel_py.trees import MendelTrees
 trees = MendelTrees({project!r})
 sizes = [current_rss()]
-for info in trees.store.list()[1:{generations + 1}]:
-    trees._generation_for_tag(info.tag)
+past = [m for m in trees.store.manifests() if m.bundle == "main" and m.generation != trees.generation]
+for stored in past[:{generations}]:
+    trees._stored_walker(stored)  # what a URL of that generation loads: its bundle's manifest
     sizes.append(current_rss())
 print(json.dumps(sizes))
 """

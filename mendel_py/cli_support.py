@@ -209,7 +209,11 @@ def describe_os_error(error: OSError) -> str:
 
 
 def load_trees(options: Options, config: MendelConfig | None = None) -> MendelTrees:
-    """The project's MendelTrees (from `config` if given), with the options' hash settings."""
+    """The project's MendelTrees (from `config` if given), with the options' hash settings: its
+    manifests on disk (not the store's CURRENT, which only servers follow), with URLs of stored
+    generations still decoded."""
     from .trees import MendelTrees
 
-    return MendelTrees(options.basedir, options.hash_format, options.hash_key, config=config, env=options.env)
+    return MendelTrees(
+        options.basedir, options.hash_format, options.hash_key, config=config, env=options.env, follow_current=False
+    )

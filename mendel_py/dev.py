@@ -5,8 +5,8 @@
     loop.start()                          # a watcher thread (watchfiles) calls loop.apply(paths)
 
 `apply` rebuilds the manifests of the edited files in process, swaps them into the running
-`MendelTrees` (`reload()`: one reference assignment, off the request path) and publishes a new
-generation; every open page holds a Server-Sent Events stream and reloads itself on a new
+`MendelTrees` (`reload()`: one reference assignment, off the request path; from disk, never a
+generation store); every open page holds a Server-Sent Events stream and reloads itself on a new
 generation. A build error is published instead: the pages show it in an overlay, the terminal
 prints it, and the last good manifests keep serving until an edit fixes it.
 
@@ -122,6 +122,8 @@ class DevLoop:
         from .compiler.incremental import IncrementalBuild
 
         self.middleware = middleware
+        if middleware.trees.store is not None:
+            middleware.trees.serve_disk_only()  # a dev loop never touches a (production) store
         self.on_status = on_status or _log_status
         self.broadcaster = Broadcaster()
         self.build = build or IncrementalBuild(middleware.trees.config)
@@ -180,16 +182,10 @@ class DevLoop:
     def _swap(self) -> None:
         """Load the manifests on disk into the running trees; a bad set keeps the old one.
 
-        With a generation store, every save publishes a generation; the loop keeps the store at
-        its retention count whatever the age (the age rule protects production pages, and here
-        every open page reloads onto the newest generation anyway).
+        The loop serves from disk only (`MendelTrees.serve_disk_only`): no save publishes a
+        generation or prunes one, so a production store is never touched by `mendel dev`.
         """
-        from .generations import GenerationStore
-
-        trees = self.middleware.trees
-        trees.reload()
-        if trees.store is not None:
-            GenerationStore(trees.store.path, keep=trees.store.keep, max_age_days=0).prune()
+        self.middleware.trees.reload()
 
     def _watch(self) -> None:
         import watchfiles

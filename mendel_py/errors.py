@@ -50,6 +50,17 @@ class ManifestError(StartupError):
         super().__init__(f"{path}: {message}")
 
 
+class GenerationError(StartupError):
+    """A stored generation is missing a file, unreadable, or doesn't match its id (changed or
+    corrupted after the deploy step published it): refused, as a broken manifest is."""
+
+    fields = ("path",)
+
+    def __init__(self, message: str, path: str):
+        self.path = path
+        super().__init__(message)
+
+
 class BundleNotFound(MendelError, LookupError):
     """A bundle id that no loaded manifest provides."""
 

@@ -62,7 +62,11 @@ V3_KEY_CONTEXT = "mendel_py v3 bundle url"
 V3_FLAG_KEYED = 0x01
 V3_FLAG_GENERATION = 0x02
 GENERATION_TAG_SIZE = 4
-"""Bytes of a generation id's digest a v3 hash carries when its flag bit 1 is set."""
+"""Bytes of tag a v3 hash carries when its flag bit 1 is set: since 2026-12 the start of the
+content digest of the bundle's own manifest (SPEC §4; `generations.manifest_tag`), before that of
+the generation id (still decoded while that generation is retained). The names below keep the
+old word "generation" for the tag so callers keep working."""
+MANIFEST_TAG_SIZE = GENERATION_TAG_SIZE
 
 _END_OF_BRANCHES = 0xFF
 _V2_ESCAPE = 0xFE
@@ -82,7 +86,8 @@ class DecodedHash:
     digest: bytes
     keyed: bool = False
     generation: bytes | None = None
-    """The 4-byte generation tag of a v3 hash minted with a generation store, else None."""
+    """The 4-byte tag of a v3 hash minted with a generation store (its bundle manifest's, or in
+    older URLs its generation's), else None."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,7 +347,7 @@ def get_format(
     name: str | None, key: bytes | str | None = None, generation: bytes | None = None
 ) -> HashFormat:
     """The format called `name` (None means "v3"); `key` switches v3 to keyed digests and
-    `generation` (a 4-byte tag) makes v3 hashes name the generation that minted them."""
+    `generation` (a 4-byte tag) makes v3 hashes name the manifest that minted them (SPEC §4)."""
     if name is not None and not isinstance(name, str):
         raise ValueError(f"a hash format name is a str (known: {', '.join(FORMATS)})")
     return _cached_format(DEFAULT_FORMAT if name is None else name, _secret_bytes(key), generation)

@@ -210,24 +210,33 @@ class Server:
 
 @contextmanager
 def running_gunicorn(
-    project: Path, access_log_format: str | None = None, extra_env: Mapping[str, str] | None = None
+    project: Path,
+    access_log_format: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    app: str | None = None,
 ) -> Iterator[Server]:
     """The example shop under gunicorn (examples/gunicorn.conf.py), serving `project`.
 
-    With `access_log_format` the access log (stdout) is watched, in that gunicorn format.
+    With `access_log_format` the access log (stdout) is watched, in that gunicorn format. `app`
+    serves another app of the tests folder with the same settings (e.g. "big_app:create_app()",
+    whose BIG_MENDEL_BASEDIR is `project`).
     """
     port = free_port()
     env = {
         **os.environ,
         "MENDEL_BIND": f"127.0.0.1:{port}",
         "SHOP_MENDEL_BASEDIR": str(project),
+        "BIG_MENDEL_BASEDIR": str(project),
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
     if access_log_format:
         env["GUNICORN_CMD_ARGS"] = f"--access-logformat={shlex.quote(access_log_format)}"
+    command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)]
+    if app is not None:
+        command += ["--pythonpath", str(Path(__file__).resolve().parent), app]
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)],
+        command,
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE if access_log_format else subprocess.DEVNULL,

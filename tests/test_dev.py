@@ -205,15 +205,19 @@ def test_dev_command_finds_or_adds_the_mendel_middleware(
     assert client.get("/").get_data(as_text=True).startswith("<html><body>plain base")
 
 
-def test_the_loop_keeps_the_generation_store_at_its_retention_count(project: Path) -> None:
+def test_the_loop_never_touches_the_generation_store(project: Path) -> None:
+    """`mendel dev` serves from disk: no save publishes to (or prunes) the production store."""
+    from mendel_py.trees import MendelTrees
+
+    store = MendelTrees(str(project)).store
+    assert store is not None and store.exists()
+    before = (store.current_id(), sorted(info.id for info in store.list()))
     loop, client, _ = loop_for(project)
-    store = loop.middleware.trees.store
-    assert store is not None
+    assert loop.middleware.trees.store is None
     button = project / BUTTON
     original = button.read_text()
-    for edit in range(store.keep + 4):
+    for edit in range(12):
         button.write_text(original.replace("Buy now", f"Edit {edit}"))
         assert loop.apply([str(button)]).error is None
-    kept = [info.id for info in store.list()]
-    assert len(kept) == store.keep and store.current_id() == kept[0]
-    assert f"Edit {store.keep + 3}" in bucket_a_bundle(client)
+    assert (store.current_id(), sorted(info.id for info in store.list())) == before
+    assert "Edit 11" in bucket_a_bundle(client)

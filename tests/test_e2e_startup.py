@@ -44,13 +44,26 @@ def unbuilt(project: Path) -> None:
     shutil.rmtree(project / "manifests")  # the manifests and the generation store
 
 
+def corrupt_current(project: Path) -> None:
+    """A byte of the CURRENT generation's stored manifest flipped after publishing."""
+    store = project / "manifests" / "generations"
+    path = store / (store / "CURRENT").read_text().strip() / "main.manifest.json"
+    data = bytearray(path.read_bytes())
+    data[data.index(b'"source"') + 12] ^= 1
+    path.write_bytes(bytes(data))
+
+
 FAULTS: dict[str, tuple[Callable[[Path], None], list[str]]] = {
     "truncated manifest": (truncate, ["manifests/main.manifest.json", "invalid JSON"]),
     "dangling dependency": (dangle, ["manifests/main.manifest.json", '("main.js")', '"gone.js" is not in indexes']),
     "tampered manifest": (tamper, ["manifests/main.manifest.json", '("main.js")', "does not match its source"]),
     "unknown .mendelrc key": (unknown_key, [".mendelrc", "surprise", "unknown key"]),
     "no build yet": (unbuilt, ["manifests/", "run `mendel build`"]),
+    "corrupt current generation": (corrupt_current, ["manifests/generations", "does not match its id"]),
 }
+DISK_FAULTS = ("truncated manifest", "dangling dependency", "tampered manifest")
+"""Faults of the manifests on disk: they are what a server serves without a generation store (with
+one, a server serves CURRENT and never reads its disk: only the deploy step checks those)."""
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +78,8 @@ def test_start_up_fault_is_one_line_and_exit_1(built: Path, tmp_path: Path, faul
     break_it, needles = FAULTS[fault]
     break_it(project)
     env = {**os.environ, "MENDEL_BIND": f"127.0.0.1:{free_port()}", "SHOP_MENDEL_BASEDIR": str(project)}
+    if fault in DISK_FAULTS:
+        env["MENDEL_GENERATIONS"] = "off"
     result = subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=60,

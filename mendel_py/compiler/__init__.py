@@ -58,7 +58,7 @@ def build_manifests(
     use_cache: bool = True,
 ) -> BuildReport:
     """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing)."""
-    from ..atomic import read_or_none, write_atomically
+    from ..atomic import read_or_none, write_set_atomically
     from .graph import collect_bundle
     from .layout import ProjectLayout
     from .manifest_writer import manifest_bytes
@@ -83,11 +83,16 @@ def build_manifests(
         version.origin.folder for _, graph, _ in outputs for module in graph.modules.values() for version in module.versions
     })
     results = []
+    changed_files = []
     for bundle, graph, data in outputs:
         changed = read_or_none(bundle.manifest_path) != data
-        if changed and not check:
-            write_atomically(bundle.manifest_path, data)
+        if changed:
+            changed_files.append((bundle.manifest_path, data))
         results.append(_bundle_result(bundle, graph, changed, config.root))
+    if changed_files and not check:
+        # all written, then all renamed: a build killed while writing changes no manifest, so
+        # the set on disk is never new JS with old CSS (see `atomic.write_set_atomically`)
+        write_set_atomically(changed_files, on_step=_fault_at)
     if not check:
         cache.save()
     return BuildReport(
@@ -99,6 +104,13 @@ def build_manifests(
         files_scanned=loader.scanned,
         check=check,
     )
+
+
+def _fault_at(step: str, path: str) -> None:
+    """Fault points `manifest-written:<file>` and `manifest-renamed:<file>` (`mendel_py.faults`)."""
+    from ..faults import fault_point
+
+    fault_point(f"manifest-{step}:{os.path.basename(path)}")
 
 
 def bundle_spec(bundle: BundleConfig, config: MendelConfig) -> BundleSpec:
