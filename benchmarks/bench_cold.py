@@ -106,7 +106,7 @@ def distinct_paths(project: Path, count: int, variations: int, seed: int) -> lis
 
     trees = MendelTrees(str(project))
     paths: dict[str, str] = {}
-    for names in synth.random_variation_sets(count * 20, seed=seed, variations=variations):
+    for names in synth.random_variation_sets(count * 30, seed=seed, variations=variations):
         _matching, chains = trees.variations_and_chains(names)
         hash_ = trees.find_tree_for_variations("main", chains).hash
         paths.setdefault(hash_, trees.config.bundle_path("main", hash_))

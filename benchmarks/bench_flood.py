@@ -42,6 +42,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
+from bench_cold import distinct_paths  # noqa: E402
 from bench_serve import WORK, ensure_mendel_middleware, express_server, free_port, running, write_project  # noqa: E402
 
 ENV_PROJECT = "MENDEL_BENCH_PROJECT"
@@ -133,21 +134,6 @@ def flood(port: int, pid: int, rounds: list[list[tuple[str, dict[str, str]]]], t
         "client_ms": statistics.median(client) * 1000, "statuses": statuses,
     }
 
-
-def distinct_paths(project: Path, count: int, seed: int, variations: int) -> list[str]:
-    import synth
-
-    from mendel_py.trees import MendelTrees
-
-    trees = MendelTrees(str(project))
-    paths: dict[str, str] = {}
-    for names in synth.random_variation_sets(count * 30, seed=seed, variations=variations):
-        _matching, chains = trees.variations_and_chains(names)
-        hash_ = trees.find_tree_for_variations("main", chains).hash
-        paths.setdefault(hash_, trees.config.bundle_path("main", hash_))
-        if len(paths) == count:
-            return list(paths.values())
-    raise RuntimeError(f"only {len(paths)} distinct trees")
 
 
 def split(items: list[Any], rounds: int, per_round: int) -> list[list[Any]]:

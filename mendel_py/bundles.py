@@ -48,9 +48,13 @@ DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 # Bump when the packer's output for the same tree changes, so ETags change with it.
 PACK_FORMAT = "p1"
 DEFAULT_MAX_COLD_PACKS = 2
-"""Bundle requests of one process that may pack or compress at once; more get a 503 (`PacksBusy`).
-A sync worker serves one request at a time; a threaded one would otherwise let a flood of cold
-URLs queue without bound, each holding memory and a thread."""
+"""Bundle requests of one process that may pack or compress at once. A sync worker serves one
+request at a time; a threaded one would otherwise let a flood of cold URLs queue without bound,
+each holding memory and a thread."""
+COLD_PACK_WAITERS = 2
+"""Cold requests per slot that may wait for one (a burst of first requests after a deploy is
+normal traffic for a CDN origin); past them, or after `COLD_PACK_WAIT_SECONDS`, a 503 (`PacksBusy`)."""
+COLD_PACK_WAIT_SECONDS = 0.5
 RETRY_AFTER_SECONDS = 1
 
 Headers = list[tuple[str, str]]
@@ -76,29 +80,45 @@ class _ColdPacks:
 
     def _reset(self) -> None:
         self._pid = current_pid()
-        self._lock = threading.Lock()
+        self._freed = threading.Condition(threading.Lock())
         self._running = 0
+        self._waiting = 0
         self._depth = threading.local()
+
+    def _acquire(self) -> None:
+        with self._freed:
+            if self._running >= self.limit:
+                if self._waiting >= self.limit * COLD_PACK_WAITERS:
+                    raise PacksBusy()
+                self._waiting += 1
+                try:
+                    if not self._freed.wait_for(lambda: self._running < self.limit, COLD_PACK_WAIT_SECONDS):
+                        raise PacksBusy()
+                finally:
+                    self._waiting -= 1
+            self._running += 1
+
+    def _release(self) -> None:
+        with self._freed:
+            self._running -= 1
+            self._freed.notify()
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
-        """Hold a slot for one cold pack, or raise PacksBusy at once when all are taken."""
+        """Hold a slot for one cold pack: wait a little in a bounded queue when all are taken,
+        else raise PacksBusy."""
         if self._pid != current_pid():
             self._reset()
         depth = getattr(self._depth, "n", 0)
         if depth == 0:
-            with self._lock:
-                if self._running >= self.limit:
-                    raise PacksBusy()
-                self._running += 1
+            self._acquire()
         self._depth.n = depth + 1
         try:
             yield
         finally:
             self._depth.n = depth
             if depth == 0:
-                with self._lock:
-                    self._running -= 1
+                self._release()
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ What is counted (per process: each worker counts its own requests):
   process last counted) the on-disk store hold;
 - ``mendel_store_bad_files_total``: stored files that failed their check (`store.BundleStore`);
 - ``mendel_generation_served{generation}``: 1 for the generation this worker serves;
-- ``mendel_reload_failures_total``: errors of this worker's hot-reload thread (a generation
-  refused, a check that failed), counted from its log records.
+- ``mendel_reload_failures_total``: reloads this worker tried and refused (a generation that
+  failed its checks, a store that could not be read): `MendelTrees.reload_failures`.
 
 Recording costs one increment of a slot made at start-up (a dict item or an attribute, ~50 ns):
 no labels are built, no lock taken on a request. Under threads a rare increment may be lost (two
@@ -36,7 +36,6 @@ import bisect
 import logging
 import os
 import time
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +62,6 @@ _NOT_FOUND = {reason: _SLOT[("not_found", reason)] for reason in NOT_FOUND_REASO
 _NOT_FOUND_OTHER = _NOT_FOUND["OTHER"]
 # Seconds: a pack of a small bundle is well under a millisecond, brotli of a large one tens of ms.
 TIME_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
-_RELOAD_THREAD = "mendel-reloader"
 
 StartResponse = Callable[..., Any]
 Authorize = Callable[[dict[str, Any]], bool]
@@ -104,7 +102,6 @@ class ServingMetrics:
         self.pack_seconds = Histogram()
         self.compress_seconds: dict[str, Histogram] = {coding: Histogram() for coding in codings}
         self.store_bad_files = 0
-        self.reload_failures = 0
         self.started = time.time()
 
     @property
@@ -124,36 +121,14 @@ class ServingMetrics:
     def bad_store_file(self, _name: str, _reason: str) -> None:
         self.store_bad_files += 1
 
-    def watch_reloads(self) -> None:
-        """Count ERROR records of the hot-reload thread as reload failures (the reloader logs
-        every refusal and failure; counting its records needs no hook in it)."""
-        _RELOAD_COUNTER.watchers.add(self)
-
-
-class _ReloadFailureCounter(logging.Filter):
-    """A filter on the loggers hot reload logs through that only counts (it lets every record
-    pass, and adds no handler, so logging behaves as before): ERROR records logged from the
-    reloader thread, for every `ServingMetrics` watching (held weakly: no leak per middleware)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.watchers: weakref.WeakSet[ServingMetrics] = weakref.WeakSet()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.ERROR and record.threadName == _RELOAD_THREAD:
-            for metrics in list(self.watchers):
-                metrics.reload_failures += 1
-        return True
-
-
-_RELOAD_COUNTER = _ReloadFailureCounter()
-# the modules a reload runs through (a filter sees only its own logger's records)
-for _name in ("mendel_py.reloader", "mendel_py.trees", "mendel_py.generations", "mendel_py.manifest_cache",
-              "mendel_py.config", "mendel_py.manifest"):
-    logging.getLogger(_name).addFilter(_RELOAD_COUNTER)
 
 
 # --- Prometheus text exposition ------------------------------------------------------------------
+
+
+def reload_failures(middleware: MendelMiddleware) -> int:
+    """The reloads the middleware's trees refused (0 for trees that never reload, as a test's)."""
+    return int(getattr(middleware.trees, "reload_failures", 0))
 
 
 def _label(value: str) -> str:
@@ -212,9 +187,9 @@ def prometheus_text(middleware: MendelMiddleware) -> str:
         "# HELP mendel_generation_served The generation this worker serves (1).",
         "# TYPE mendel_generation_served gauge",
         f'mendel_generation_served{{{pid}generation="{_label(str(middleware.trees.generation))}"}} 1',
-        "# HELP mendel_reload_failures_total Errors of this worker's hot-reload thread.",
+        "# HELP mendel_reload_failures_total Reloads this worker tried and refused.",
         "# TYPE mendel_reload_failures_total counter",
-        f"mendel_reload_failures_total{{{pid.rstrip(',')}}} {metrics.reload_failures}",
+        f"mendel_reload_failures_total{{{pid.rstrip(',')}}} {reload_failures(middleware)}",
     ]
     return "\n".join(out) + "\n"
 
@@ -281,8 +256,8 @@ def _register(otel: Any, middleware: MendelMiddleware, meter_provider: Any) -> N
                                       unit="By", description="Bytes in the on-disk bundle store")
     meter.create_observable_counter("mendel.store.bad_files", [gauge(lambda: metrics.store_bad_files)],
                                     description="Stored bundle files that failed their check")
-    meter.create_observable_counter("mendel.reload.failures", [gauge(lambda: metrics.reload_failures)],
-                                    description="Errors of the hot-reload thread")
+    meter.create_observable_counter("mendel.reload.failures", [gauge(lambda: reload_failures(middleware))],
+                                    description="Reloads this worker tried and refused")
     meter.create_observable_gauge(
         "mendel.generation.served",
         [lambda _options: [otel.Observation(1, {"generation": str(middleware.trees.generation)})]],

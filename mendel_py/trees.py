@@ -328,6 +328,8 @@ class MendelTrees:
         self._watch_paths = self._paths_to_watch(project)
         self._watched = self._disk_signature()
         self._refusal: str | None = None  # the refusal logged last (the same one is not logged again)
+        self.reload_failures = 0
+        """Reloads tried and refused since start-up (every attempt, logged or not): for metrics."""
         log.info("mendel: serving generation %s (pid %d)", self._state.id, os.getpid())
         _LIVE.add(self)
 
@@ -466,6 +468,7 @@ class MendelTrees:
         try:
             after = self.reload()
         except (MendelError, OSError) as exc:
+            self.reload_failures += 1
             refusal = str(exc)
             if refusal != self._refusal:
                 log.error("mendel: new generation refused, still serving %s: %s", before, refusal)

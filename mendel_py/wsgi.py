@@ -266,7 +266,6 @@ class MendelMiddleware:
         store = BundleStore(store_dir, store_bytes, public=store_public) if store_dir is not None else None
         self.cache = BundleCache(cache_bytes, store=store, recompress=recompress, max_cold_packs=max_cold_packs)
         self.metrics: ServingMetrics = self.cache.metrics
-        self.metrics.watch_reloads()
         if store_public:
             self.cache.public_path = self._public_path
         if metrics_route is not None and metrics_access is None:

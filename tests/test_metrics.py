@@ -3,8 +3,11 @@ app's auth, and through OpenTelemetry."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +15,9 @@ from werkzeug.test import Client
 
 from mendel_py.errors import ConfigError
 from mendel_py.metrics import prometheus_text
+from mendel_py.trees import MendelTrees
 from mendel_py.wsgi import MendelMiddleware
+from factory import write_project
 from test_wsgi import FakeTrees, downstream_app
 
 URL = "/mendel/hbase/main.js"
@@ -82,15 +87,17 @@ def test_metrics_route_is_off_by_default_and_behind_the_apps_auth() -> None:
     assert refused.status_code == 404 and refused.headers["Cache-Control"] == "no-store"
 
 
-def test_reload_failures_are_counted_from_the_reloader_thread() -> None:
-    middleware = MendelMiddleware(downstream_app, FakeTrees())
-    logger = logging.getLogger("mendel_py.trees")
-
-    thread = threading.Thread(target=lambda: logger.error("new generation refused"), name="mendel-reloader")
-    thread.start()
-    thread.join()
-    logger.error("an error of a request thread is no reload failure")
-    assert middleware.metrics.reload_failures == 1
+def test_reload_failures_are_the_refused_reloads_of_the_trees(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    trees = MendelTrees(str(project))
+    middleware = MendelMiddleware(downstream_app, trees)
+    manifest = project / "manifests" / "main.manifest.json"
+    manifest.write_text(manifest.read_text()[:100])  # truncated: the reload is refused
+    os.utime(manifest, (time.time() + 5, time.time() + 5))
+    assert trees.reload_if_changed() is None
+    assert trees.reload_failures == 1
+    text = Client(middleware.metrics_app(lambda environ: True)).get("/").get_data(as_text=True)
+    assert f'mendel_reload_failures_total{{pid="{os.getpid()}"}} 1' in text
 
 
 def test_opentelemetry_reads_the_same_counters() -> None:

@@ -217,7 +217,7 @@ def test_store_verify_command_finds_removes_and_exits_non_zero(tmp_path: Path) -
 # --- a bounded number of cold packs --------------------------------------------------------------
 
 
-def test_cold_packs_past_the_bound_get_a_503_and_nothing_queues() -> None:
+def test_cold_packs_past_the_bound_wait_briefly_then_get_a_503() -> None:
     middleware = MendelMiddleware(downstream_app, FakeTrees(), max_cold_packs=1)
     release = threading.Event()
     entered = threading.Event()
@@ -245,7 +245,7 @@ def test_cold_packs_past_the_bound_get_a_503_and_nothing_queues() -> None:
     assert middleware.metrics.requests[("busy", "")] == 1
 
 
-def test_a_bounded_lookup_inside_a_pack_takes_no_second_slot_but_another_thread_waits_for_none() -> None:
+def test_a_bounded_lookup_inside_a_pack_takes_no_second_slot_but_another_thread_waits_for_one() -> None:
     cache = BundleCache(max_cold_packs=1)
 
     def outer() -> bytes:  # a bundle's pack asking for its chunk, as js_body does for integrity
@@ -269,3 +269,37 @@ def test_a_bounded_lookup_inside_a_pack_takes_no_second_slot_but_another_thread_
     assert outcome == ["busy"]
     another_thread()
     assert outcome == ["busy", "packed"], "the slot is free again"
+
+
+def test_a_waiting_cold_pack_gets_the_freed_slot_and_the_queue_is_bounded() -> None:
+    from mendel_py.bundles import COLD_PACK_WAITERS
+
+    cache = BundleCache(max_cold_packs=1)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def cold(hash: str) -> None:
+        try:
+            cache.representation("main", hash, "identity", JS_CONTENT_TYPE, lambda: b"x", bounded=True)
+            result = "packed"
+        except PacksBusy:
+            result = "busy"
+        with lock:
+            outcomes.append(result)
+
+    with cache._cold.slot():  # the one slot is taken
+        waiters = [threading.Thread(target=cold, args=(f"w{i}",)) for i in range(COLD_PACK_WAITERS)]
+        for thread in waiters:
+            thread.start()
+        deadline = time.monotonic() + 5
+        while cache._cold._waiting < COLD_PACK_WAITERS and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert cache._cold._waiting == COLD_PACK_WAITERS
+        started = time.monotonic()
+        over = threading.Thread(target=cold, args=("over",))  # another thread: this one holds the slot
+        over.start()
+        over.join(10)  # the queue is full: refused at once, not after the wait
+        assert outcomes == ["busy"] and time.monotonic() - started < 0.2
+    for thread in waiters:
+        thread.join(10)
+    assert sorted(outcomes) == ["busy"] + ["packed"] * COLD_PACK_WAITERS  # the waiters got the slot in turn
