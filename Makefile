@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml setup.py mendel_py/_speedups.c
+$(VENV)/.installed: setup.cfg pyproject.toml setup.py mendel_py/core/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[all,test]'

@@ -5,4 +5,4 @@ compiled, the install goes on and mendel_py runs the same walk in Python.
 """
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("mendel_py._speedups", ["mendel_py/_speedups.c"], optional=True)])
+setup(ext_modules=[Extension("mendel_py.core._speedups", ["mendel_py/core/_speedups.c"], optional=True)])

@@ -42,8 +42,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from synth import random_variation_sets, variation_ids, write_synthetic_project  # noqa: E402
 
-from mendel_py.trees import MendelTrees  # noqa: E402
-from mendel_py.wsgi import MendelMiddleware  # noqa: E402
+from mendel_py.core.trees import MendelTrees  # noqa: E402
+from mendel_py.serving.wsgi import MendelMiddleware  # noqa: E402
 
 
 def add_experiments(project: str) -> None:
@@ -113,7 +113,7 @@ def main() -> None:
         new_unit_page = page_times(with_experiments, returning, args.requests, experiments._memo.cache_clear)
         sticky = MendelMiddleware(page, exp_trees, reload_interval=None, secret_key="bench",
                                   on_exposure=lambda exposure: None)
-        from mendel_py.request import sign_sticky
+        from mendel_py.serving.request import sign_sticky
 
         with_sticky = []
         for cookie in returning:

@@ -61,9 +61,9 @@ sys.path.insert(0, str(REPO))
 
 def make_app() -> Any:
     """The gunicorn entry point (preloaded): the middleware, instrumented to count packs."""
-    from mendel_py.bundles import DEFAULT_CACHE_BYTES
-    from mendel_py.prefork import prepare_for_fork
-    from mendel_py.wsgi import MendelMiddleware
+    from mendel_py.serving.bundles import DEFAULT_CACHE_BYTES
+    from mendel_py.serving.prefork import prepare_for_fork
+    from mendel_py.serving.wsgi import MendelMiddleware
 
     pack_log = os.environ[ENV_PACK_LOG]
 
@@ -102,7 +102,7 @@ def distinct_paths(project: Path, count: int, variations: int, seed: int) -> lis
     """`count` bundle URLs of distinct trees, from distinct variation sets."""
     import synth
 
-    from mendel_py.trees import MendelTrees
+    from mendel_py.core.trees import MendelTrees
 
     trees = MendelTrees(str(project))
     paths: dict[str, str] = {}
@@ -227,8 +227,8 @@ def bench_levels(project: Path, path: str, rounds: int = 5) -> list[dict[str, An
     """Size and time of every coder and level on one packed bundle (in process, medians)."""
     from werkzeug.test import Client
 
-    from mendel_py.compression import brotli_available, brotli_coder, gzip_coder
-    from mendel_py.wsgi import MendelMiddleware
+    from mendel_py.packing.compression import brotli_available, brotli_coder, gzip_coder
+    from mendel_py.serving.wsgi import MendelMiddleware
 
     body = Client(MendelMiddleware(lambda e, s: [], str(project))).get(path).data
     coders = [gzip_coder(level, fast=False) for level in LEVELS["zlib gzip"]]
@@ -252,7 +252,7 @@ def gzip_sizes(project: Path, paths: list[str]) -> list[int]:
     """The gzip representation size of each URL (as the server will hold it)."""
     from werkzeug.test import Client
 
-    from mendel_py.wsgi import MendelMiddleware
+    from mendel_py.serving.wsgi import MendelMiddleware
 
     client = Client(MendelMiddleware(lambda e, s: [], str(project)))
     return [len(client.get(path, headers={"Accept-Encoding": "gzip"}).data) for path in paths]

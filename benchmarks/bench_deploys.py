@@ -37,10 +37,10 @@ sys.path.insert(0, os.path.dirname(HERE))
 from bench_core import current_rss, gc_paused  # noqa: E402
 from synth import MANIFEST_PATH, random_variation_sets, write_synthetic_project  # noqa: E402
 
-from mendel_py.config import load_config  # noqa: E402
-from mendel_py.generations import publish_project  # noqa: E402
-from mendel_py.trees import MendelTrees  # noqa: E402
-from mendel_py.wsgi import MendelMiddleware  # noqa: E402
+from mendel_py.config.model import load_config  # noqa: E402
+from mendel_py.core.generations import publish_project  # noqa: E402
+from mendel_py.core.trees import MendelTrees  # noqa: E402
+from mendel_py.serving.wsgi import MendelMiddleware  # noqa: E402
 
 SETS = [list(names) for names in random_variation_sets(200)]
 SWITCHES = 20
@@ -137,7 +137,7 @@ def retained_rss(project: str, generations: int) -> list[int]:
 import json, sys
 sys.path.insert(0, {os.path.dirname(HERE)!r}); sys.path.insert(0, {HERE!r})
 from bench_core import current_rss
-from mendel_py.trees import MendelTrees
+from mendel_py.core.trees import MendelTrees
 trees = MendelTrees({project!r})
 sizes = [current_rss()]
 past = [m for m in trees.store.manifests() if m.bundle == "main" and m.generation != trees.generation]

@@ -54,8 +54,8 @@ GENERATIONS = 6
 
 def make_app() -> Any:
     """The gunicorn entry point (preloaded): the middleware over MENDEL_BENCH_PROJECT."""
-    from mendel_py.prefork import prepare_for_fork
-    from mendel_py.wsgi import MendelMiddleware
+    from mendel_py.serving.prefork import prepare_for_fork
+    from mendel_py.serving.wsgi import MendelMiddleware
 
     def not_found(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         start_response("404 Not Found", [("Content-Type", "text/plain")])
@@ -174,9 +174,9 @@ def bench_generations(args: argparse.Namespace, preload: bool = True) -> dict[st
     import synth
     from bench_deploys import mutate
 
-    from mendel_py.config import load_config
-    from mendel_py.generations import publish_project
-    from mendel_py.trees import MendelTrees
+    from mendel_py.config.model import load_config
+    from mendel_py.core.generations import publish_project
+    from mendel_py.core.trees import MendelTrees
 
     with tempfile.TemporaryDirectory(prefix="mendel-bench-flood-") as tmp:
         project = Path(synth.write_synthetic_project(os.path.join(tmp, "project"), modules=args.modules,
@@ -222,7 +222,7 @@ def bench_mendel_middleware(project: Path, args: argparse.Namespace) -> dict[str
 def metric_cost_ns() -> float:
     """One request's metric record on the hot path, as `MendelMiddleware.serve_bundle` does it
     (`metrics.counts[HIT] += 1`), less the cost of the empty call that timeit makes."""
-    from mendel_py.metrics import HIT, ServingMetrics
+    from mendel_py.serving.metrics import HIT, ServingMetrics
 
     metrics = ServingMetrics(("gzip",))
 

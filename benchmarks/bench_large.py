@@ -42,7 +42,7 @@ def rss_mib():
         return int(f.read().split()[1]) * 4096 / 2**20
 
 from mendel_py import MendelTrees
-from mendel_py.walk import ACCELERATED
+from mendel_py.core.walk import ACCELERATED
 start = time.perf_counter()
 trees = MendelTrees(project)
 load = time.perf_counter() - start
@@ -59,7 +59,7 @@ for names in sets:
     start = time.perf_counter()
     trees.find_tree_for_hash("main", tree.hash).files
     decode.append(time.perf_counter() - start)
-from mendel_py.packer import pack_js
+from mendel_py.packing.packer import pack_js
 start = time.perf_counter()
 pack_js(tree)  # the first bundle of this process: every module's piece is made
 first_pack = time.perf_counter() - start

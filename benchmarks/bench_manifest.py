@@ -26,7 +26,7 @@ import blake3
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from synth import MANIFEST_PATH, write_synthetic_project  # noqa: E402
 
-from mendel_py.manifest import load_manifest  # noqa: E402
+from mendel_py.core.manifest import load_manifest  # noqa: E402
 
 
 def median_ms(action: Callable[[], object], runs: int) -> float:

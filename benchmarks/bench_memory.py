@@ -44,7 +44,7 @@ CLIENT_THREADS = 4
 
 def make_page_app() -> Any:
     """The gunicorn entry point: a page embedding the main bundle's URL, behind the middleware."""
-    from mendel_py.wsgi import MendelMiddleware
+    from mendel_py.serving.wsgi import MendelMiddleware
 
     walk_bytes, bundle_bytes = cache_sizes(os.environ.get(BUDGET_ENV))
 
@@ -53,7 +53,7 @@ def make_page_app() -> Any:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [url.encode()]
 
-    from mendel_py.trees import MendelTrees
+    from mendel_py.core.trees import MendelTrees
 
     trees = MendelTrees(os.environ[PROJECT_ENV], cache_bytes=walk_bytes)
     return MendelMiddleware(page, trees, cache_bytes=bundle_bytes)
@@ -61,8 +61,8 @@ def make_page_app() -> Any:
 
 def cache_sizes(mib: str | None) -> tuple[int, int]:
     """(walk cache, bundle cache) bytes from "WALK,BUNDLES" in MiB, else the library defaults."""
-    from mendel_py.bundles import DEFAULT_CACHE_BYTES as BUNDLE_BYTES
-    from mendel_py.trees import DEFAULT_CACHE_BYTES as WALK_BYTES
+    from mendel_py.serving.bundles import DEFAULT_CACHE_BYTES as BUNDLE_BYTES
+    from mendel_py.core.trees import DEFAULT_CACHE_BYTES as WALK_BYTES
 
     if not mib:
         return WALK_BYTES, BUNDLE_BYTES
@@ -86,7 +86,7 @@ def write_project(root: Path, modules: int) -> Path:
 def distinct_hashes(project: Path, count: int) -> list[str]:
     """`count` distinct valid hashes of the main bundle, from distinct variation sets."""
     import synth
-    from mendel_py.trees import MendelTrees
+    from mendel_py.core.trees import MendelTrees
 
     trees = MendelTrees(str(project))
     found: dict[str, None] = {}
@@ -184,7 +184,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
     sys.path.insert(0, str(HERE))
     import synth
-    from mendel_py.memory import cache_budget
+    from mendel_py.serving.memory import cache_budget
 
     budget_mib = ",".join(map(str, args.cache_mib)) if args.cache_mib else ""
 

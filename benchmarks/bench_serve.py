@@ -73,7 +73,7 @@ def write_project(root: Path, modules: int, variations: int) -> tuple[Path, list
 
 def make_wsgi_app() -> Any:
     """The gunicorn entry point: the middleware over the project named by MENDEL_BENCH_PROJECT."""
-    from mendel_py.wsgi import MendelMiddleware
+    from mendel_py.serving.wsgi import MendelMiddleware
 
     def not_found(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         start_response("404 Not Found", [("Content-Type", "text/plain")])
@@ -86,7 +86,7 @@ def make_wsgi_app() -> Any:
 
 def bundle_path(project: Path, requested: list[str]) -> str:
     """The warm URL: the bundle for `requested`, as the route builds it (and Mendel 4 does)."""
-    from mendel_py.trees import MendelTrees
+    from mendel_py.core.trees import MendelTrees
 
     trees = MendelTrees(str(project))
     _matching, chains = trees.variations_and_chains(requested)

@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_manifest import median_ms, print_result  # noqa: E402
 from synth import random_variation_sets, write_synthetic_project  # noqa: E402
 
-from mendel_py.packer import pack_js  # noqa: E402
-from mendel_py.sourcemap import source_map_bytes  # noqa: E402
-from mendel_py.trees import MendelTrees  # noqa: E402
-from mendel_py.wsgi import MendelMiddleware  # noqa: E402
+from mendel_py.packing.packer import pack_js  # noqa: E402
+from mendel_py.packing.sourcemap import source_map_bytes  # noqa: E402
+from mendel_py.core.trees import MendelTrees  # noqa: E402
+from mendel_py.serving.wsgi import MendelMiddleware  # noqa: E402
 
 
 def median_us(action: Callable[[], object], runs: int) -> float:

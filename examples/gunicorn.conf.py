@@ -16,7 +16,7 @@ accesslog = "-"
 
 def when_ready(server):
     """The app is loaded in the master (preload_app): make shared work once, before workers fork."""
-    from mendel_py.prefork import prepare_for_fork
+    from mendel_py.serving.prefork import prepare_for_fork
 
     prepare_for_fork(server.app.wsgi().extensions["mendel"].trees)
 
@@ -25,6 +25,6 @@ def post_fork(server, worker):
     """A worker starts on the current generation, even one forked from a master that preloaded an
     older one (after `kill -HUP <master>` too); from then on its watcher thread swaps new
     generations in (MENDEL_RELOAD_INTERVAL)."""
-    from mendel_py.trees import reload_all_if_changed
+    from mendel_py.core.trees import reload_all_if_changed
 
     reload_all_if_changed()

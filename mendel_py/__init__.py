@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import _moved
 from .errors import (
     BundleNotFound,
     ConfigError,
@@ -14,9 +15,11 @@ from .errors import (
     WalkError,
 )
 
+_moved.install()  # the module paths of 0.1 that moved keep importing, with a DeprecationWarning
+
 if TYPE_CHECKING:
-    from .trees import MendelTrees, Tree
-    from .wsgi import MendelMiddleware
+    from .core.trees import MendelTrees, Tree
+    from .serving.wsgi import MendelMiddleware
 
 __all__ = [
     "BundleNotFound",
@@ -32,7 +35,7 @@ __all__ = [
     "WalkError",
 ]
 
-_LAZY = {"MendelTrees": "trees", "Tree": "trees", "MendelMiddleware": "wsgi"}
+_LAZY = {"MendelTrees": "core.trees", "Tree": "core.trees", "MendelMiddleware": "serving.wsgi"}
 
 
 def __getattr__(name: str) -> Any:

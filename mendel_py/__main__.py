@@ -1,7 +1,7 @@
 """`python -m mendel_py`: the `mendel` command."""
 from __future__ import annotations
 
-from .cli import main
+from .cli.main import main
 
 if __name__ == "__main__":
     main()

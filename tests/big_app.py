@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from mendel_py.flask import Mendel, mendel
+from mendel_py.integrations.flask import Mendel, mendel
 
 
 def create_app() -> Flask:

@@ -2,14 +2,14 @@
 
 It follows mendel-core 3.x/4.x line by line (recursive walk, a fresh visited list per root,
 JavaScript key order for deps, first-match-wins branch choice with conflict counting), so the fast
-walker in mendel_py.walk can be checked against it on generated manifests.
+walker in mendel_py.core.walk can be checked against it on generated manifests.
 """
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
-from mendel_py.manifest import js_key_order
+from mendel_py.core.manifest import js_key_order
 
 
 class ReferenceWalker:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mendel_py import memory
-from mendel_py.allocator import MMAP_THRESHOLD_BYTES, return_freed_memory, use_fixed_mmap_threshold
+from mendel_py.serving import memory
+from mendel_py._runtime.allocator import MMAP_THRESHOLD_BYTES, return_freed_memory, use_fixed_mmap_threshold
 
 GLIBC = platform.libc_ver()[0] == "glibc"
 
@@ -39,7 +39,7 @@ def test_the_mmap_threshold_is_set_and_still_exported_by_memory() -> None:
 # 4 MiB requests itself, whatever the threshold.
 COMPRESSOR_LIKE = """
 import resource, sys
-from mendel_py.allocator import large_blocks_from_heap, use_fixed_mmap_threshold
+from mendel_py._runtime.allocator import large_blocks_from_heap, use_fixed_mmap_threshold
 
 def faults_of_calls(rounds=3):
     # rounds 2.. of what a compression does: a 4 MiB working buffer written through, a 200 KB

@@ -1,4 +1,4 @@
-"""mendel_py.assign against GrowthBook's published SDK test cases, plus the properties teams rely on."""
+"""mendel_py.experiments.assign against GrowthBook's published SDK test cases, plus the properties teams rely on."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mendel_py import assign
+from mendel_py.experiments import assign
 
 CASES = json.loads((Path(__file__).parent / "data" / "growthbook_cases.json").read_text("utf-8"))
 

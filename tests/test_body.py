@@ -7,8 +7,8 @@ import threading
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mendel_py.allocator import MMAP_THRESHOLD_BYTES
-from mendel_py.body import CHUNK_BYTES, SCRATCH_MAX_BYTES, Body
+from mendel_py._runtime.allocator import MMAP_THRESHOLD_BYTES
+from mendel_py.packing.body import CHUNK_BYTES, SCRATCH_MAX_BYTES, Body
 
 # parts of any size a body meets: a few bytes, a module, about a chunk, more than a chunk
 part_sizes = st.one_of(

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from mendel_py.compiler import BuildError, build_manifests
-from mendel_py.compiler.command import build_command
-from mendel_py.config import load_config
-from mendel_py.hashcodec import file_blake3
+from mendel_py.cli.build import build_command
+from mendel_py.config.model import load_config
+from mendel_py.core.hashcodec import file_blake3
 from test_build_support import build, deps_by_folder, make_project, manifest, module, write_files
 
 BASE = "src/base"
@@ -365,7 +365,7 @@ def test_command_builds_then_check_passes(shop: Path) -> None:
 
 @pytest.mark.parametrize("store", ["off", "on"])
 def test_command_leaves_compiled_manifests_for_the_servers(shop: Path, monkeypatch, store: str) -> None:
-    from mendel_py.manifest_cache import CACHE_DIR
+    from mendel_py.core.manifest_cache import CACHE_DIR
 
     if store == "off":
         monkeypatch.setenv("MENDEL_GENERATIONS", "off")
@@ -413,7 +413,7 @@ def test_command_usage_errors_exit_2(tmp_path: Path) -> None:
 
 
 def test_command_is_mounted_on_the_mendel_cli(shop: Path) -> None:
-    from mendel_py.cli import cli
+    from mendel_py.cli.main import cli
 
     result = CliRunner().invoke(cli, ["build", "--basedir", str(shop), "-q"])
     assert result.exit_code == 0
@@ -457,7 +457,7 @@ def test_command_default_basedir_follows_the_environment(shop: Path, monkeypatch
 def test_progress_bar_only_for_big_projects() -> None:
     import io
 
-    from mendel_py.compiler.command import ClickProgress
+    from mendel_py.cli.build import ClickProgress
 
     small, big = io.StringIO(), io.StringIO()
     quiet_bar = ClickProgress(small, threshold=300)

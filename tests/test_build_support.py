@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from mendel_py.compiler import BuildReport, build_manifests
-from mendel_py.config import MendelConfig, load_config
+from mendel_py.config.model import MendelConfig, load_config
 
 DEFAULT_RC = """\
 base-config:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mendel_py.bundles import JS_CONTENT_TYPE, BundleCache
-from mendel_py.compression import gzip_coder
-from mendel_py.store import BundleStore
+from mendel_py.serving.bundles import JS_CONTENT_TYPE, BundleCache
+from mendel_py.packing.compression import gzip_coder
+from mendel_py.serving.store import BundleStore
 
 # --- in memory ----------------------------------------------------------------------------------
 
@@ -176,8 +176,8 @@ def test_processes_racing_for_the_same_bundles_pack_each_once(tmp_path: Path) ->
 def test_middleware_serves_stored_bundles_through_the_file_wrapper(tmp_path: Path) -> None:
     from werkzeug.test import Client
 
-    from mendel_py.packer import pack_js
-    from mendel_py.wsgi import MendelMiddleware
+    from mendel_py.packing.packer import pack_js
+    from mendel_py.serving.wsgi import MendelMiddleware
     from test_wsgi import FakeTrees, downstream_app, main_tree
 
     wrapped: list[object] = []

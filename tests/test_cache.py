@@ -1,4 +1,4 @@
-"""The byte-bounded, scan-resistant cache (mendel_py.cache)."""
+"""The byte-bounded, scan-resistant cache (mendel_py.core.cache)."""
 from __future__ import annotations
 
 import random
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from mendel_py.cache import Cache, FrequencySketch
+from mendel_py.core.cache import Cache, FrequencySketch
 
 KEYS = st.integers(min_value=0, max_value=12)
 SIZES = st.integers(min_value=0, max_value=40)

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 from factory import write_project
 
-from mendel_py.cli import cli, format_table
+from mendel_py.cli.main import cli, format_table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -410,7 +410,7 @@ def test_basedir_from_flask_app_config(runner: CliRunner, project: Path) -> None
 def mendel_app(project: Path) -> Any:
     from flask import Flask
 
-    from mendel_py.flask import Mendel
+    from mendel_py.integrations.flask import Mendel
 
     app = Flask(__name__)
     app.config["MENDEL_BASEDIR"] = str(project)

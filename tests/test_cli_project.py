@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from e2e_support import build_example_project
 from mendel_py import MendelTrees
-from mendel_py.cli import cli
-from mendel_py.config import VariationProblems
+from mendel_py.cli.main import cli
+from mendel_py.config.model import VariationProblems
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def test_a_running_server_refuses_a_config_with_a_ghost_variation(shop: Path, ca
     trees = MendelTrees(str(shop), generations="off")
     before = [v.id for v in trees.variations]
     edit_rc(shop, "    feature_C:\n", "    feature_C:\n    ghost_test:\n")
-    with caplog.at_level("ERROR", logger="mendel_py.trees"):
+    with caplog.at_level("ERROR", logger="mendel_py.core.trees"):
         assert trees.reload_if_changed() is None
     assert "new generation refused" in caplog.text and "ghost_test" in caplog.text
     assert [v.id for v in trees.variations] == before

@@ -1,4 +1,4 @@
-"""Content coders (mendel_py.compression)."""
+"""Content coders (mendel_py.packing.compression)."""
 from __future__ import annotations
 
 import gzip
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mendel_py.compression import GZIP, brotli_available, brotli_coder, gzip_coder, request_path_coders
+from mendel_py.packing.compression import GZIP, brotli_available, brotli_coder, gzip_coder, request_path_coders
 
 
 @settings(max_examples=60, deadline=None)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mendel_py.config import (
+from mendel_py.config.model import (
     BundleConfig,
     Variation,
     VariationSpec,
@@ -603,7 +603,7 @@ def _project(tmp_path: Path, rc: str, folders: tuple[str, ...] = ("src/base", "s
 
 
 def test_check_variations_names_every_missing_folder_once_with_a_close_name(tmp_path: Path) -> None:
-    from mendel_py.config import MissingVariationFolder, VariationProblems
+    from mendel_py.config.model import MissingVariationFolder, VariationProblems
 
     rc = (
         "base-config:\n  dir: ./src/base\nvariation-config:\n  variation-dirs: [./src/variations]\n"
@@ -639,7 +639,7 @@ def test_the_legacy_layout_marks_empty_variations_at_the_top_level(tmp_path: Pat
 
 
 def test_a_missing_base_or_variation_dir_says_the_folder_does_not_exist(tmp_path: Path) -> None:
-    from mendel_py.config import VariationProblems
+    from mendel_py.config.model import VariationProblems
 
     rc = (
         "base-config:\n  dir: ./src/bsae\nvariation-config:\n  variation-dirs: [./src/experimnts]\n"

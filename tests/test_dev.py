@@ -15,9 +15,9 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from e2e_support import OutputWatcher, build_example_project, free_port, http_get, stop_process
-from mendel_py.dev import Broadcaster, DevLoop, DevMiddleware, Status, inject
-from mendel_py.qa_page import DEFAULT_QA_ROUTE
-from mendel_py.wsgi import MendelMiddleware
+from mendel_py.dev.loop import Broadcaster, DevLoop, DevMiddleware, Status, inject
+from mendel_py.qa.page import DEFAULT_QA_ROUTE
+from mendel_py.serving.wsgi import MendelMiddleware
 
 pytest.importorskip("watchfiles", reason="mendel dev needs watchfiles (the dev extra)")
 
@@ -162,7 +162,7 @@ def test_mendel_dev_serves_rebuilds_and_stops(project: Path) -> None:
 
 WSGI_MODULE = '''
 import os
-from mendel_py.wsgi import MendelMiddleware
+from mendel_py.serving.wsgi import MendelMiddleware
 
 def plain(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/html")])
@@ -186,8 +186,8 @@ def make():
 def test_dev_command_finds_or_adds_the_mendel_middleware(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
 ) -> None:
-    from mendel_py.cli_support import Options
-    from mendel_py.dev_command import _serve_target
+    from mendel_py.cli.support import Options
+    from mendel_py.cli.dev import _serve_target
 
     (tmp_path / "devsite.py").write_text(WSGI_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -207,7 +207,7 @@ def test_dev_command_finds_or_adds_the_mendel_middleware(
 
 def test_the_loop_never_touches_the_generation_store(project: Path) -> None:
     """`mendel dev` serves from disk: no save publishes to (or prunes) the production store."""
-    from mendel_py.trees import MendelTrees
+    from mendel_py.core.trees import MendelTrees
 
     store = MendelTrees(str(project)).store
     assert store is not None and store.exists()

@@ -17,10 +17,10 @@ import pytest
 from e2e_support import (
     GUNICORN_CONF, REPO, Server, build_example_project, free_port, http_get, running_gunicorn,
 )
-from mendel_py.config import load_config
-from mendel_py.generations import publish_project
-from mendel_py.qa import sign_qa_token
-from mendel_py.request import sign_sticky
+from mendel_py.config.model import load_config
+from mendel_py.core.generations import publish_project
+from mendel_py.qa.tokens import sign_qa_token
+from mendel_py.serving.request import sign_sticky
 
 SECRET = "e2e-experiments-secret"
 

@@ -16,8 +16,8 @@ if not chromium_available():
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the test extra)")
 from selenium.webdriver.common.by import By  # noqa: E402
 
-from mendel_py.trees import MendelTrees  # noqa: E402
-from mendel_py.wsgi import MendelMiddleware  # noqa: E402
+from mendel_py.core.trees import MendelTrees  # noqa: E402
+from mendel_py.serving.wsgi import MendelMiddleware  # noqa: E402
 
 
 def page(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:

@@ -190,7 +190,7 @@ def test_not_found_is_not_cached(proxy: Proxy) -> None:
 
 def test_mid_deploy_urls_leave_no_cached_error(proxy: Proxy) -> None:
     """Kept last in this module: it deploys a new generation under the running origin."""
-    from mendel_py.trees import MendelTrees
+    from mendel_py.core.trees import MendelTrees
 
     cookie = {"Cookie": "mendel_variations=bucket_A"}
     old_url = bundle_urls(page(proxy, "bucket_A").body.decode())[0]

@@ -12,8 +12,8 @@ import pytest
 from test_build_support import FLAT_RC as RC
 from test_build_support import build, make_project
 
-from mendel_py.packer import pack_js
-from mendel_py.trees import MendelTrees
+from mendel_py.packing.packer import pack_js
+from mendel_py.core.trees import MendelTrees
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="needs node")

@@ -15,15 +15,15 @@ from hypothesis import strategies as st
 from werkzeug.http import parse_cookie
 from werkzeug.test import Client
 
-from mendel_py import assign
-from mendel_py.cli import cli
-from mendel_py.config import config_from_dict
+from mendel_py.experiments import assign
+from mendel_py.cli.main import cli
+from mendel_py.config.model import config_from_dict
 from mendel_py.errors import ConfigError
-from mendel_py.experiments import Experiments, parse_experiments
-from mendel_py.qa import sign_qa_token
-from mendel_py.simulation import simulate
-from mendel_py.trees import MendelTrees
-from mendel_py.wsgi import MendelMiddleware
+from mendel_py.experiments.assignment import Experiments, parse_experiments
+from mendel_py.qa.tokens import sign_qa_token
+from mendel_py.experiments.simulation import simulate
+from mendel_py.core.trees import MendelTrees
+from mendel_py.serving.wsgi import MendelMiddleware
 
 VARIATIONS = ["a1", "a2", "b1", "c1"]
 TEN_IN_FIVE = {
@@ -117,7 +117,7 @@ def test_the_same_unit_gets_the_same_assignment_in_another_process():
     units = [f"visitor-{i}" for i in range(200)]
     here = [[a.to_dict() for a in TEN.assign(u)] for u in units]
     code = (
-        "import json, sys; from mendel_py.experiments import Experiments, parse_experiments;"
+        "import json, sys; from mendel_py.experiments.assignment import Experiments, parse_experiments;"
         f"e = Experiments(parse_experiments({TEN_IN_FIVE!r}, {VARIATIONS!r}, 'x'));"
         f"print(json.dumps([[a.to_dict() for a in e.assign(u)] for u in {units!r}]))"
     )
@@ -268,7 +268,7 @@ def test_a_control_unit_is_exposed_where_another_arm_would_change_the_page(trees
 
 def test_a_unit_from_the_app_and_the_default_exposure_sink(trees, capsys, tmp_path, caplog):
     unit = unit_with(trees, **{"button-look": "bucket_A", "extras": "feature_C"})
-    with caplog.at_level(logging.WARNING, logger="mendel_py.wsgi"):
+    with caplog.at_level(logging.WARNING, logger="mendel_py.serving.wsgi"):
         mw = middleware(trees, unit_loader=lambda environ: unit)
     assert "no on_exposure callback is registered" in caplog.text and "stderr" in caplog.text
     response = Client(mw).get("/")
@@ -303,7 +303,7 @@ def test_qa_link_forces_variations_without_exposures_and_bad_tokens_are_ignored(
     assert any(c.startswith("mendel_qa=") for c in forced.headers.getlist("Set-Cookie"))
     assert client.get("/").get_data(as_text=True).endswith("bucket_D,feature_C,base")  # from the cookie
     assert exposures == []
-    with caplog.at_level(logging.WARNING, logger="mendel_py.qa"):
+    with caplog.at_level(logging.WARNING, logger="mendel_py.qa.tokens"):
         tampered = Client(middleware(trees)).get(f"/?mendel_qa={token}x")
         other_key = Client(middleware(trees, secret_key="t")).get(f"/?mendel_qa={token}")
         other_project = Client(middleware(trees)).get(
@@ -333,13 +333,13 @@ def test_sticky_cookie_is_signed_and_names_experiments_and_indexes_only(trees):
 
 FORGED = {
     "unsigned": lambda unit: "button-look.0.2|extras.0.1",
-    "re-signed with another key": lambda unit: __import__("mendel_py.request", fromlist=["x"]).sign_sticky(
+    "re-signed with another key": lambda unit: __import__("mendel_py.serving.request", fromlist=["x"]).sign_sticky(
         "not-the-secret", unit, {"button-look": (0, 2), "extras": (0, 1)}),
-    "another unit's record": lambda unit: __import__("mendel_py.request", fromlist=["x"]).sign_sticky(
+    "another unit's record": lambda unit: __import__("mendel_py.serving.request", fromlist=["x"]).sign_sticky(
         "s", "someone-else-0001", {"button-look": (0, 2), "extras": (0, 1)}),
-    "arm outside the weights": lambda unit: __import__("mendel_py.request", fromlist=["x"]).sign_sticky(
+    "arm outside the weights": lambda unit: __import__("mendel_py.serving.request", fromlist=["x"]).sign_sticky(
         "s", unit, {"button-look": (0, 9), "extras": (0, 7)}),
-    "wrong bucket version": lambda unit: __import__("mendel_py.request", fromlist=["x"]).sign_sticky(
+    "wrong bucket version": lambda unit: __import__("mendel_py.serving.request", fromlist=["x"]).sign_sticky(
         "s", unit, {"button-look": (3, 2), "extras": (3, 1)}),
     "garbage": lambda unit: "..x.." * 50,
 }
@@ -469,7 +469,7 @@ def test_cli_assign_simulate_and_qa_link(trees):
                                "--secret", "s", "--url", "https://shop.example/"])
     assert link.exit_code == 0 and link.output.startswith("https://shop.example/?mendel_qa=")
     token = link.output.strip().split("mendel_qa=")[1]
-    from mendel_py.qa import read_qa_token
+    from mendel_py.qa.tokens import read_qa_token
 
     assert read_qa_token("s", token, project=trees.config.config_id) == ("bucket_A",)
     assert read_qa_token("s", token, project="another-project") is None
@@ -524,7 +524,7 @@ def test_private_marking_keeps_what_the_app_said(trees, app_header, marked):
 
 
 def test_the_dedup_table_is_bounded_and_windowed():
-    from mendel_py.exposures import ExposureDedup
+    from mendel_py.experiments.exposures import ExposureDedup
 
     clock = [0.0]
     dedup = ExposureDedup(window_seconds=10, max_entries=100, clock=lambda: clock[0])
@@ -543,7 +543,7 @@ def test_the_dedup_table_is_bounded_and_windowed():
 def test_the_sink_and_the_dedup_work_in_a_forked_worker(tmp_path):
     import os
 
-    from mendel_py.exposures import Exposure, ExposureDedup, JsonLinesSink
+    from mendel_py.experiments.exposures import Exposure, ExposureDedup, JsonLinesSink
 
     sink = JsonLinesSink(tmp_path / "exposures.jsonl")
     dedup = ExposureDedup()
@@ -571,10 +571,10 @@ def test_an_exposure_log_nobody_can_write_stops_start_up(trees, tmp_path):
 
 @pytest.mark.skipif(not __import__("os").path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_full_disk_is_reported_once_and_breaks_no_page(caplog):
-    from mendel_py.exposures import Exposure, JsonLinesSink
+    from mendel_py.experiments.exposures import Exposure, JsonLinesSink
 
     sink = JsonLinesSink("/dev/full")  # every write: ENOSPC
-    with caplog.at_level(logging.ERROR, logger="mendel_py.exposures"):
+    with caplog.at_level(logging.ERROR, logger="mendel_py.experiments.exposures"):
         for i in range(5):
             sink(Exposure("e", "l", 0, None, f"unit-{i}", "main"))
     assert len([r for r in caplog.records if "can't be written" in r.getMessage()]) == 1

@@ -13,9 +13,9 @@ from flask import Flask, abort, render_template, render_template_string, session
 from jinja2 import TemplateNotFound
 
 from e2e_support import EXAMPLES, build_example_project
-from mendel_py import request as request_module
-from mendel_py.flask import FlaskRequestResolver, Mendel, MendelState, mendel
-from mendel_py.trees import MendelTrees
+from mendel_py.serving import request as request_module
+from mendel_py.integrations.flask import FlaskRequestResolver, Mendel, MendelState, mendel
+from mendel_py.core.trees import MendelTrees
 
 BASE = "examples/shop/src/base"
 BUCKET_A = "examples/shop/src/variations/bucket_A"

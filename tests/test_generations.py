@@ -16,15 +16,15 @@ from werkzeug.test import Client
 
 from e2e_support import deploy_example
 
-from mendel_py import hashcodec
-from mendel_py.cli import cli
-from mendel_py.config import load_config
+from mendel_py.core import hashcodec
+from mendel_py.cli.main import cli
+from mendel_py.config.model import load_config
 from mendel_py.errors import ConfigError, HashError, ManifestError, MendelError
 from mendel_py.compiler import build_manifests
-from mendel_py.generations import CONFIG_FILE, GenerationStore, generation_config, generation_tag, manifest_tag
-from mendel_py.manifest_cache import file_digest
-from mendel_py.trees import MendelTrees
-from mendel_py.wsgi import MendelMiddleware
+from mendel_py.core.generations import CONFIG_FILE, GenerationStore, generation_config, generation_tag, manifest_tag
+from mendel_py.core.manifest_cache import file_digest
+from mendel_py.core.trees import MendelTrees
+from mendel_py.serving.wsgi import MendelMiddleware
 
 REPO = Path(__file__).resolve().parent.parent
 BUTTON = Path("examples/shop/src/variations/bucket_A/components/button.js")
@@ -224,7 +224,7 @@ def test_a_stored_generation_is_verified_against_its_id(project: Path, caplog) -
     refused = CliRunner().invoke(cli, ["generations", "--basedir", str(project), "activate", first])
     assert refused.exit_code == 1 and "does not match its id" in refused.output
     assert store.current_id() == second
-    with caplog.at_level(logging.ERROR, logger="mendel_py.trees"):
+    with caplog.at_level(logging.ERROR, logger="mendel_py.core.trees"):
         store.set_current(first)  # moved by hand, past the command's check
         assert trees.reload_if_changed() is None
         assert trees.reload_if_changed() is None
@@ -248,7 +248,7 @@ def test_a_corrupt_retained_generation_is_a_404_no_store_never_a_5xx(project: Pa
     store = GenerationStore.for_config(load_config(project))
     corrupt_stored(store, first, name, how)
     fresh = Client(MendelMiddleware(app, str(project), reload_interval=None))
-    with caplog.at_level(logging.ERROR, logger="mendel_py.trees"):
+    with caplog.at_level(logging.ERROR, logger="mendel_py.core.trees"):
         for _ in range(3):
             response = fresh.get(old_url)
             assert response.status_code == 404 and response.headers["Cache-Control"] == "no-store"
@@ -288,7 +288,7 @@ def test_a_url_is_served_from_any_generation_holding_its_manifest(project: Path,
     corrupt_stored(GenerationStore.for_config(load_config(project)), second, "css.manifest.json")
     fresh = MendelMiddleware(app, str(project), reload_interval=None)
     assert fresh.trees.find_tree_for_variations("css", trees.variations_and_chains(["bucket_A"])[1]).hash != css
-    with caplog.at_level(logging.ERROR, logger="mendel_py.trees"):
+    with caplog.at_level(logging.ERROR, logger="mendel_py.core.trees"):
         response = Client(fresh).get(url)
     assert response.status_code == 200 and response.data == body
     assert f"stored generation {second} refused" in caplog.text
@@ -307,7 +307,7 @@ def test_a_failed_reload_never_blocks_later_ones(project: Path, caplog, monkeypa
     rc = Path(store.path) / second / CONFIG_FILE
     good_rc = rc.read_bytes()
     rc.write_bytes(good_rc + b"\nvariation-config: {}\n")  # a duplicate key: fails to load
-    with caplog.at_level(logging.ERROR, logger="mendel_py.trees"):
+    with caplog.at_level(logging.ERROR, logger="mendel_py.core.trees"):
         store.set_current(second)
         assert trees.reload_if_changed() is None
         assert trees.reload_if_changed() is None  # not yet due again: nothing done, nothing logged
@@ -326,7 +326,7 @@ def test_a_store_without_current_serves_the_disk_unpublished(tmp_path: Path, cap
     shutil.copytree(REPO / "examples" / "shop" / "src", tmp_path / "examples" / "shop" / "src")
     build_manifests(load_config(tmp_path))  # built, never published
     store_dir = tmp_path / "store"
-    with caplog.at_level(logging.WARNING, logger="mendel_py.trees"):
+    with caplog.at_level(logging.WARNING, logger="mendel_py.core.trees"):
         trees = MendelTrees(str(tmp_path), generations=str(store_dir))
     assert "no CURRENT yet" in caplog.text and not store_dir.exists()
     assert trees.status()["serving_from"] == "disk"
@@ -412,8 +412,8 @@ def test_prune_removes_leftover_temporary_files(project: Path) -> None:
 
 
 def test_no_space_left_names_the_path(tmp_path: Path, monkeypatch) -> None:
-    from mendel_py import atomic
-    from mendel_py.generations import _write_file
+    from mendel_py._runtime import atomic
+    from mendel_py.core.generations import _write_file
 
     with pytest.raises(OSError) as caught:
         _write_file("/dev/full", b"x" * 10)  # the store's writes: a write() that fails with ENOSPC
@@ -537,7 +537,7 @@ def test_a_stored_config_is_read_as_strictly_as_the_project_one(project: Path) -
 
 def test_urls_rotating_over_every_retained_generation_load_each_manifest_once(project: Path, monkeypatch) -> None:
     """More retained generations than the minimum kept loaded: a second rotation loads nothing."""
-    import mendel_py.trees as trees_module
+    import mendel_py.core.trees as trees_module
 
     urls = []
     for n in range(trees_module.MAX_LOADED_MANIFESTS + 4):

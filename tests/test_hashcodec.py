@@ -1,4 +1,4 @@
-"""Tests for mendel_py.hashcodec: SPEC §4 vectors, v3 layout, strict decoding, round-trips."""
+"""Tests for mendel_py.core.hashcodec: SPEC §4 vectors, v3 layout, strict decoding, round-trips."""
 from __future__ import annotations
 
 import base64
@@ -8,7 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mendel_py.errors import HashError, HashLimitError
-from mendel_py.hashcodec import (
+from mendel_py.core.hashcodec import (
     FORMATS,
     MAX_HASH_LENGTH,
     MAX_UVARINT,

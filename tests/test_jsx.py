@@ -14,8 +14,8 @@ from test_esm_conformance import VM_HARNESS
 
 from mendel_py.compiler.errors import BuildError
 from mendel_py.compiler.jsx import _ENTITIES, jsx_text
-from mendel_py.packer import pack_js
-from mendel_py.trees import MendelTrees
+from mendel_py.packing.packer import pack_js
+from mendel_py.core.trees import MendelTrees
 
 ESBUILD_SPEC = "esbuild@0.28.2"
 pytestmark = needs_node_and_npm

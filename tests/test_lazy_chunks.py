@@ -9,13 +9,13 @@ import pytest
 from werkzeug.test import Client
 
 from lazy_project import write_lazy_project
-from mendel_py import tags
+from mendel_py.serving import html as tags
 from mendel_py.errors import ManifestError
-from mendel_py.manifest import compile_manifest
-from mendel_py.packer import pack_js
-from mendel_py.route import BundleRoute
-from mendel_py.trees import MendelTrees
-from mendel_py.wsgi import MendelMiddleware
+from mendel_py.core.manifest import compile_manifest
+from mendel_py.packing.packer import pack_js
+from mendel_py.serving.route import BundleRoute
+from mendel_py.core.trees import MendelTrees
+from mendel_py.serving.wsgi import MendelMiddleware
 
 
 @pytest.fixture

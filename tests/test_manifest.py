@@ -9,8 +9,8 @@ import pytest
 
 from factory import SAMPLE_MAIN, manifest
 from mendel_py.errors import ManifestError
-from mendel_py.hashcodec import file_blake3
-from mendel_py.manifest import compile_manifest, load_manifest
+from mendel_py.core.hashcodec import file_blake3
+from mendel_py.core.manifest import compile_manifest, load_manifest
 
 
 def sample() -> dict:

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from factory import SAMPLE_MAIN, manifest
-from mendel_py import manifest_cache
+from mendel_py.core import manifest_cache
 from mendel_py.errors import ManifestError
-from mendel_py.manifest import Manifest, load_manifest
+from mendel_py.core.manifest import Manifest, load_manifest
 
 
 def write_manifest(folder: Path, data: dict[str, Any]) -> Path:
@@ -51,7 +51,7 @@ def test_the_second_load_reads_the_compiled_form_and_finds_the_same_manifest(tmp
     first = load_manifest(str(path), "main")
     assert len(cached_files(tmp_path)) == 1
     reads = []
-    monkeypatch.setattr("mendel_py.manifest.json.loads", lambda raw: reads.append(raw))
+    monkeypatch.setattr("mendel_py.core.manifest.json.loads", lambda raw: reads.append(raw))
     second = load_manifest(str(path), "main", display="shown.json")
     assert reads == []  # no JSON parsed
     assert described(second) == described(first)
@@ -89,7 +89,7 @@ def test_a_damaged_compiled_form_is_only_a_slower_load(tmp_path, damage: str, ca
     else:
         data[:8] = b"NOTMINE!"
     kept.write_bytes(bytes(data))
-    with caplog.at_level(logging.WARNING, logger="mendel_py.manifest_cache"):
+    with caplog.at_level(logging.WARNING, logger="mendel_py.core.manifest_cache"):
         assert described(load_manifest(str(path), "main")) == expected
     if damage != "header":
         assert "ignoring a corrupt compiled manifest" in caplog.text
@@ -154,8 +154,8 @@ def test_file_digests_are_remembered_only_for_files_not_just_written(tmp_path, m
 
 
 def test_the_generation_id_from_remembered_digests_is_the_published_one(tmp_path) -> None:
-    from mendel_py.config import load_config
-    from mendel_py.generations import generation_id, project_files, project_generation_id
+    from mendel_py.config.model import load_config
+    from mendel_py.core.generations import generation_id, project_files, project_generation_id
     from factory import write_project
 
     config = load_config(str(write_project(tmp_path)))

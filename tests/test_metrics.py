@@ -14,9 +14,9 @@ import pytest
 from werkzeug.test import Client
 
 from mendel_py.errors import ConfigError
-from mendel_py.metrics import prometheus_text
-from mendel_py.trees import MendelTrees
-from mendel_py.wsgi import MendelMiddleware
+from mendel_py.serving.metrics import prometheus_text
+from mendel_py.core.trees import MendelTrees
+from mendel_py.serving.wsgi import MendelMiddleware
 from factory import write_project
 from test_wsgi import FakeTrees, downstream_app
 
@@ -104,7 +104,7 @@ def test_opentelemetry_reads_the_same_counters() -> None:
     sdk = pytest.importorskip("opentelemetry.sdk.metrics")
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-    from mendel_py.metrics import instrument_opentelemetry
+    from mendel_py.serving.metrics import instrument_opentelemetry
 
     reader = InMemoryMetricReader()
     provider = sdk.MeterProvider(metric_readers=[reader])

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mendel_py.manifest import Manifest, Module, compile_manifest
-from mendel_py.packer import JS_PRELUDE, _js_literal, _key_literal, pack_css, pack_js, packer_for
+from mendel_py.core.manifest import Manifest, Module, compile_manifest
+from mendel_py.packing.packer import JS_PRELUDE, _js_literal, _key_literal, pack_css, pack_js, packer_for
 
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")

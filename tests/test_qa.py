@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mendel_py.qa import parse_ttl, read_qa_token, sign_qa_token
+from mendel_py.qa.tokens import parse_ttl, read_qa_token, sign_qa_token
 
 SECRET = "s3cret"
 NOW = 1_800_000_000
@@ -22,7 +22,7 @@ def test_round_trip_until_expiry():
 
 def test_expired_token_is_ignored_and_logged(caplog):
     token = sign_qa_token(SECRET, ["bucket_A"], 60, now=NOW)
-    with caplog.at_level(logging.INFO, logger="mendel_py.qa"):
+    with caplog.at_level(logging.INFO, logger="mendel_py.qa.tokens"):
         assert read_qa_token(SECRET, token, now=NOW + 61) is None
     assert "expired" in caplog.text
 
@@ -31,7 +31,7 @@ def test_tampered_token_and_other_key_are_refused(caplog):
     token = sign_qa_token(SECRET, ["bucket_A"], 60, now=NOW)
     payload, _, signature = token.rpartition(".")
     flipped = payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
-    with caplog.at_level(logging.WARNING, logger="mendel_py.qa"):
+    with caplog.at_level(logging.WARNING, logger="mendel_py.qa.tokens"):
         assert read_qa_token(SECRET, flipped, now=NOW) is None
         assert read_qa_token("another secret", token, now=NOW) is None
     assert "bad signature" in caplog.text
@@ -74,7 +74,7 @@ def test_parse_ttl_refuses(text):
 
 
 def test_a_token_is_bound_to_its_project_and_carries_its_variations() -> None:
-    from mendel_py.qa import read_qa_grant
+    from mendel_py.qa.tokens import read_qa_grant
 
     token = sign_qa_token("k", ["bucket_A", "feature_C"], 600, project="shop-1", now=1000)
     grant = read_qa_grant("k", token, project="shop-1", now=1001)
@@ -86,7 +86,7 @@ def test_a_token_is_bound_to_its_project_and_carries_its_variations() -> None:
 
 
 def test_a_derived_token_never_outlives_its_parent() -> None:
-    from mendel_py.qa import read_qa_grant
+    from mendel_py.qa.tokens import read_qa_grant
 
     parent = sign_qa_token("k", ["bucket_A"], 5, project="p", now=1000)
     parent_expiry = read_qa_grant("k", parent, project="p", now=1000).expires

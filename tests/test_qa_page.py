@@ -12,12 +12,12 @@ from flask import Flask, session
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from mendel_py.flask import Mendel
-from mendel_py.qa import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token, sign_qa_token
-from mendel_py.qa_page import DEFAULT_QA_ROUTE, safe_next
-from mendel_py.trees import MendelTrees
-from mendel_py.variation_matrix import INHERITED, OWN, render_svg, variation_matrix
-from mendel_py.wsgi import MendelMiddleware
+from mendel_py.integrations.flask import Mendel
+from mendel_py.qa.tokens import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token, sign_qa_token
+from mendel_py.qa.page import DEFAULT_QA_ROUTE, safe_next
+from mendel_py.core.trees import MendelTrees
+from mendel_py.qa.matrix import INHERITED, OWN, render_svg, variation_matrix
+from mendel_py.serving.wsgi import MendelMiddleware
 
 REPO = Path(__file__).resolve().parent.parent
 SVG = "{http://www.w3.org/2000/svg}"
@@ -324,7 +324,7 @@ def test_experiments_and_this_browsers_assignment_are_shown(trees: MendelTrees) 
 
 def test_a_token_made_from_another_never_outlives_it(trees: MendelTrees) -> None:
     """A short QA link can't be swapped on the page for a fresh full-length token."""
-    from mendel_py.qa import read_qa_grant
+    from mendel_py.qa.tokens import read_qa_grant
 
     browser = client(trees, secret_key=SECRET)
     parent = qa_token(trees, ["bucket_A"], ttl=5)

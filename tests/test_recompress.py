@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from mendel_py.bundles import JS_CONTENT_TYPE, BundleCache
-from mendel_py.compression import Coder, best_coders, brotli_available
-from mendel_py.process import current_pid
-from mendel_py.recompress import Recompressor
-from mendel_py.store import BundleStore
+from mendel_py.serving.bundles import JS_CONTENT_TYPE, BundleCache
+from mendel_py.packing.compression import Coder, best_coders, brotli_available
+from mendel_py._runtime.process import current_pid
+from mendel_py.serving.recompress import Recompressor
+from mendel_py.serving.store import BundleStore
 
 # compressible like a bundle, with enough variety that level 9 beats a fast level
 BODY = b"".join(b"function m%d(require,module,exports){exports.v=%d*%d}\n" % (i, i, i % 97) for i in range(4000))
@@ -92,8 +92,8 @@ def test_a_host_store_keeps_the_better_file_for_every_worker(tmp_path: Path) -> 
 def test_the_middleware_answers_304_to_either_etag(tmp_path: Path) -> None:
     from werkzeug.test import Client
 
-    from mendel_py.packer import pack_js
-    from mendel_py.wsgi import MendelMiddleware
+    from mendel_py.packing.packer import pack_js
+    from mendel_py.serving.wsgi import MendelMiddleware
     from test_wsgi import FakeTrees, downstream_app, main_tree
 
     middleware = MendelMiddleware(downstream_app, FakeTrees(), recompress=True)

@@ -16,11 +16,11 @@ from e2e_support import build_example_project
 from lazy_project import write_lazy_project
 from node_support import ensure_npm_package, needs_node_and_npm
 from test_build_support import FLAT_RC, build, make_project
-from mendel_py.cli import cli
+from mendel_py.cli.main import cli
 from mendel_py.errors import ManifestError
-from mendel_py.sourcemap import _vlq, source_map
-from mendel_py.trees import MendelTrees
-from mendel_py.wsgi import MendelMiddleware
+from mendel_py.packing.sourcemap import _vlq, source_map
+from mendel_py.core.trees import MendelTrees
+from mendel_py.serving.wsgi import MendelMiddleware
 
 SOURCE_MAP_SPEC = "source-map@0.7.4"
 CHECKER = Path(__file__).parent / "js" / "check_sourcemap.js"
@@ -284,8 +284,8 @@ _PLAIN_STATEMENTS = [
 def _check_compiled(text: str, module: bool) -> None:
     from mendel_py.compiler.esm import compile_commonjs, compile_module
     from mendel_py.compiler.jsdeps import scan
-    from mendel_py.original import restore, spans
-    from mendel_py.sourcemap import _edited_segments
+    from mendel_py.core.original import restore, spans
+    from mendel_py.packing.sourcemap import _edited_segments
 
     body = text.encode("utf-8")
     found = scan(body, "x.js")

@@ -17,12 +17,12 @@ import pytest
 from click.testing import CliRunner
 from werkzeug.test import Client
 
-from mendel_py.bundles import JS_CONTENT_TYPE, BundleCache, PacksBusy
-from mendel_py.cli import cli
-from mendel_py.packer import pack_js
-from mendel_py.store import BundleStore
-from mendel_py.tags import integrity_of
-from mendel_py.wsgi import MendelMiddleware
+from mendel_py.serving.bundles import JS_CONTENT_TYPE, BundleCache, PacksBusy
+from mendel_py.cli.main import cli
+from mendel_py.packing.packer import pack_js
+from mendel_py.serving.store import BundleStore
+from mendel_py.serving.html import integrity_of
+from mendel_py.serving.wsgi import MendelMiddleware
 from test_wsgi import FakeTrees, downstream_app, main_tree
 
 URL = "/mendel/hbase/main.js"
@@ -77,7 +77,7 @@ def test_a_corrupted_stored_file_is_never_served(tmp_path: Path, caplog: pytest.
     corrupt(path, how)
 
     client = first if worker == "live" else Client(MendelMiddleware(downstream_app, FakeTrees(), store_dir=store_dir))
-    with caplog.at_level(logging.ERROR, logger="mendel_py.store"):
+    with caplog.at_level(logging.ERROR, logger="mendel_py.serving.store"):
         answers = [get(client, coding) for _ in range(3)]
     for answer in answers:
         assert answer.status_code == 200
@@ -102,7 +102,7 @@ def test_a_store_from_before_digest_records_is_remade_with_one_log_line(tmp_path
     for n in range(5):
         (tmp_path / f"main.h{n}.p1").write_bytes(b"old " * 10)
     cache = BundleCache(store=BundleStore(tmp_path))
-    with caplog.at_level(logging.WARNING, logger="mendel_py.store"):
+    with caplog.at_level(logging.WARNING, logger="mendel_py.serving.store"):
         for n in range(5):
             got = cache.representation("main", f"h{n}", "identity", JS_CONTENT_TYPE, lambda: GOOD)
             assert Path(got.path).read_bytes() == GOOD
@@ -121,14 +121,14 @@ def test_integrity_is_computed_from_verified_bytes_only(tmp_path: Path) -> None:
 
 def test_a_full_disk_is_served_from_memory_and_logged_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            caplog: pytest.LogCaptureFixture) -> None:
-    import mendel_py.store as store_module
+    import mendel_py.serving.store as store_module
 
     def full(self: BundleStore, name: str, *args: Any) -> None:  # as a write to a full disk fails
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(store_module.BundleStore, "_write_file", full)
     client = Client(MendelMiddleware(downstream_app, FakeTrees(), store_dir=tmp_path / "store"))
-    with caplog.at_level(logging.ERROR, logger="mendel_py.store"):
+    with caplog.at_level(logging.ERROR, logger="mendel_py.serving.store"):
         answers = [get(client, coding) for coding in ("identity", "gzip", "identity", "gzip")]
         answers.append(client.get("/mendel/hbase-bucket_A/main.js"))
     assert [a.status_code for a in answers] == [200] * 5
@@ -147,7 +147,7 @@ def test_a_real_full_tmpfs_store(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     try:
         big = b"/* filler */\n" * 20000  # 260 KB: more than the disk holds
         cache = BundleCache(store=BundleStore(mount))
-        with caplog.at_level(logging.ERROR, logger="mendel_py.store"):
+        with caplog.at_level(logging.ERROR, logger="mendel_py.serving.store"):
             answers = [cache.representation("main", f"h{n}", coding, JS_CONTENT_TYPE, lambda: big)
                        for n in range(3) for coding in ("identity", "gzip")]
         identity = answers[0]
@@ -272,7 +272,7 @@ def test_a_bounded_lookup_inside_a_pack_takes_no_second_slot_but_another_thread_
 
 
 def test_a_waiting_cold_pack_gets_the_freed_slot_and_the_queue_is_bounded() -> None:
-    from mendel_py.bundles import COLD_PACK_WAITERS
+    from mendel_py.serving.bundles import COLD_PACK_WAITERS
 
     cache = BundleCache(max_cold_packs=1)
     outcomes: list[str] = []

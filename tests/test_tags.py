@@ -13,10 +13,10 @@ from werkzeug.http import parse_options_header
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from mendel_py import tags
-from mendel_py.flask import Mendel
-from mendel_py.trees import MendelTrees
-from mendel_py.wsgi import MendelMiddleware
+from mendel_py.serving import html as tags
+from mendel_py.integrations.flask import Mendel
+from mendel_py.core.trees import MendelTrees
+from mendel_py.serving.wsgi import MendelMiddleware
 
 PAGE = '{{ mendel_stylesheet("css") }}{{ mendel_script("main") }}'
 

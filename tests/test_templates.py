@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from jinja2 import DictLoader, Environment, TemplateNotFound
 
-from mendel_py.templates import (
+from mendel_py.integrations.jinja import (
     VariationTemplateCache,
     VariationTemplateLoader,
     folders_of,

@@ -9,7 +9,7 @@ import yaml
 
 from factory import SAMPLE_RC, write_project
 from mendel_py import BundleNotFound, HashError, MendelTrees, WalkError
-from mendel_py.hashcodec import decode
+from mendel_py.core.hashcodec import decode
 
 ALL = ["bucket_A", "feature_B", "partner_C", "bucket_D"]
 
@@ -229,7 +229,7 @@ def test_hash_format_from_the_environment(sample_project: Path, monkeypatch: pyt
 
 
 def test_status_says_what_it_serves_and_whether_walks_run_in_c(trees: MendelTrees) -> None:
-    from mendel_py import walk
+    from mendel_py.core import walk
 
     status = trees.status()
     assert status["bundles"] == list(trees.bundles) and status["generation"] == trees.generation

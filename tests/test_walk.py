@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mendel_py import hashcodec
+from mendel_py.core import hashcodec
 from mendel_py.errors import HashError, WalkError
-from mendel_py.manifest import compile_manifest, js_key_order
-from mendel_py import walk as walk_module
-from mendel_py.walk import Walker, _walk_order
+from mendel_py.core.manifest import compile_manifest, js_key_order
+from mendel_py.core import walk as walk_module
+from mendel_py.core.walk import Walker, _walk_order
 from reference_walk import ReferenceWalker
 
 IMPLEMENTATIONS = pytest.mark.parametrize("accelerated", [True, False], ids=["c", "python"])

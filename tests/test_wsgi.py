@@ -11,19 +11,19 @@ from hypothesis import strategies as st
 from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Response
 
-from mendel_py.bundles import (
+from mendel_py.serving.bundles import (
     CSS_CONTENT_TYPE,
     IMMUTABLE_CACHE_CONTROL,
     JS_CONTENT_TYPE,
     BundleCache,
     brotli_available,
 )
-from mendel_py.compression import Coder, gzip_coder
-from mendel_py.config import config_from_dict
+from mendel_py.packing.compression import Coder, gzip_coder
+from mendel_py.config.model import config_from_dict
 from mendel_py.errors import ConfigError, HashError, WalkError
-from mendel_py.packer import pack_css, pack_js
-from mendel_py.request import RequestResolver
-from mendel_py.wsgi import BundleRoute, MendelMiddleware
+from mendel_py.packing.packer import pack_css, pack_js
+from mendel_py.serving.request import RequestResolver
+from mendel_py.serving.wsgi import BundleRoute, MendelMiddleware
 from test_packer import make_tree
 
 needs_brotli = pytest.mark.skipif(not brotli_available(), reason="brotli is not installed")
@@ -337,7 +337,7 @@ def test_other_methods_are_405(client: Client, method: str) -> None:
 def test_a_large_bundle_is_kept_as_its_pieces_and_sent_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """The identity body of a JS bundle is the packer's shared pieces: held for a few KB, sent
     as chunks of about CHUNK_BYTES, the very bytes `pack_js` gives; gzip of the same bytes."""
-    from mendel_py.body import CHUNK_BYTES
+    from mendel_py.packing.body import CHUNK_BYTES
 
     specs = [{"id": "main.js", "entry": True, "deps": {f"./m{n}.js": f"m{n}.js" for n in range(60)},
               "source": "require('./m0.js');"}]
@@ -366,7 +366,7 @@ def test_warm_request_does_no_walking_packing_or_compressing(
     def forbidden(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("work on a warm request")
 
-    monkeypatch.setattr("mendel_py.wsgi.js_body", forbidden)
+    monkeypatch.setattr("mendel_py.serving.wsgi.js_body", forbidden)
     coders = middleware.cache.coders
     monkeypatch.setattr(middleware.cache, "coders",
                         {name: Coder(c.coding, c.tag, forbidden) for name, c in coders.items()})
@@ -393,7 +393,7 @@ def test_an_unexpected_exception_is_a_logged_500_no_store(
     client: Client, trees: FakeTrees, caplog: pytest.LogCaptureFixture
 ) -> None:
     trees.bug = True
-    with caplog.at_level("ERROR", logger="mendel_py.wsgi"):
+    with caplog.at_level("ERROR", logger="mendel_py.serving.wsgi"):
         response = client.get("/mendel/hbase/main.js")
     assert response.status_code == 500
     assert response.headers["Cache-Control"] == "no-store"
@@ -647,7 +647,7 @@ def test_real_bundle_round_trip_has_no_paths(real_client: Client, names: str) ->
 
 
 def test_real_bundle_serves_the_chosen_variation(real_client: Client, real_project: Any) -> None:
-    from mendel_py.trees import MendelTrees
+    from mendel_py.core.trees import MendelTrees
 
     trees = MendelTrees(str(real_project))
     response = real_client.get(url_for_variations(real_client, "feature_B"))
@@ -657,7 +657,7 @@ def test_real_bundle_serves_the_chosen_variation(real_client: Client, real_proje
 
 
 def test_real_css_bundle(real_project: Any) -> None:
-    from mendel_py.trees import MendelTrees
+    from mendel_py.core.trees import MendelTrees
 
     trees = MendelTrees(str(real_project))
     middleware = MendelMiddleware(downstream_app, trees)

@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import Flask, Response, make_response, redirect, render_template, request, url_for
 
-from mendel_py.flask import Mendel, mendel
+from mendel_py.integrations.flask import Mendel, mendel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COOKIE_NAME = "mendel_variations"

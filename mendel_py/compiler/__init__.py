@@ -36,7 +36,7 @@ from .errors import BuildError
 from .report import BuildReport, BundleResult
 
 if TYPE_CHECKING:
-    from ..config import BundleConfig, MendelConfig
+    from ..config.model import BundleConfig, MendelConfig
     from .graph import BundleGraph, BundleSpec
 
 __all__ = ["BuildError", "BuildProgress", "BuildReport", "BundleResult", "build_manifests", "bundle_spec"]
@@ -58,7 +58,7 @@ def build_manifests(
     use_cache: bool = True,
 ) -> BuildReport:
     """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing)."""
-    from ..atomic import read_or_none, write_set_atomically
+    from .._runtime.atomic import read_or_none, write_set_atomically
     from .graph import collect_bundle
     from .layout import ProjectLayout
     from .manifest_writer import manifest_bytes
@@ -108,7 +108,7 @@ def build_manifests(
 
 def _fault_at(step: str, path: str) -> None:
     """Fault points `manifest-written:<file>` and `manifest-renamed:<file>` (`mendel_py.faults`)."""
-    from ..faults import fault_point
+    from .._runtime.faults import fault_point
 
     fault_point(f"manifest-{step}:{os.path.basename(path)}")
 

@@ -20,7 +20,7 @@ The output is what the packer's prelude already runs for CommonJS, so a bundle m
 
 Lines are kept: the prologue is prepended to line 1 and removed statements leave their
 newlines, so a stack trace's line numbers are the file's. Columns move on the lines the compiler
-edits, so the result carries its edits reversed (`mendel_py/original.py`): source maps point
+edits, so the result carries its edits reversed (`mendel_py/core/original.py`): source maps point
 at the file as written.
 `import.meta` and top-level `await` are build errors naming file and line.
 """
@@ -32,8 +32,8 @@ from typing import NamedTuple
 
 from tree_sitter import Node
 
-from ..config import JsxConfig
-from ..original import Edit
+from ..config.model import JsxConfig
+from ..core.original import Edit
 from . import jsx
 from .errors import BuildError
 from .jsdeps import JsScan, string_value

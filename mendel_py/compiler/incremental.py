@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..atomic import read_or_none, write_atomically
+from .._runtime.atomic import read_or_none, write_atomically
 from ..errors import MendelError
 from .graph import BundleGraph, collect_bundle
 from .layout import ProjectLayout
@@ -31,7 +31,7 @@ from .parsecache import CACHE_DIR, ParseCache
 from .sources import ParsedSource, SourceLoader
 
 if TYPE_CHECKING:
-    from ..config import MendelConfig
+    from ..config.model import MendelConfig
 
 
 @dataclass
@@ -63,7 +63,7 @@ class IncrementalBuild:
 
     def rebuild(self) -> UpdateResult:
         """Read the `.mendelrc` again and build everything (parsed files are reused)."""
-        from ..config import load_config
+        from ..config.model import load_config
 
         config = load_config(self.config.root) if self.config.path else self.config
         return self._commit(_State.collect(config, self._cache, None), "full")

@@ -32,7 +32,7 @@ from html.entities import name2codepoint
 
 from tree_sitter import Node, Query, QueryCursor
 
-from ..config import JSX_NAME, JsxConfig
+from ..config.model import JSX_NAME, JsxConfig
 from .errors import BuildError
 
 ELEMENTS = frozenset(("jsx_element", "jsx_self_closing_element"))

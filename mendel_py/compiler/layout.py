@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..config import MendelConfig
+    from ..config.model import MendelConfig
 
 SOURCE_EXTENSIONS = (".js", ".jsx", ".json", ".css")
 SKIPPED_DIRS = ("node_modules",)

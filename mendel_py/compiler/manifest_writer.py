@@ -17,7 +17,7 @@ import json
 from collections.abc import Hashable
 from typing import Any
 
-from ..original import encode
+from ..core.original import encode
 from .graph import BundleGraph, BundleModule, ModuleVersion
 
 

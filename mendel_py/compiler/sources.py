@@ -15,9 +15,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..config import JsxConfig
-from ..hashcodec import file_blake3
-from ..original import Edit
+from ..config.model import JsxConfig
+from ..core.hashcodec import file_blake3
+from ..core.original import Edit
 from .cssdeps import CssImport, find_imports, strip_imports
 from .errors import BuildError
 from .esm import compile_commonjs, compile_module
@@ -38,7 +38,7 @@ class ParsedSource:
     blake3: str
     dependencies: tuple[Dependency, ...]
     lazy: tuple[str, ...] = ()  # specifiers reached only by `import("...")`
-    original: tuple[Edit, ...] = ()  # a compiled source's edits, reversed (`mendel_py/original.py`)
+    original: tuple[Edit, ...] = ()  # a compiled source's edits, reversed (`mendel_py/core/original.py`)
 
     @property
     def is_style(self) -> bool:

@@ -1,0 +1,31 @@
+"""Experiments: GrowthBook's bucketing (`assign`), `.mendelrc` experiments and per-unit
+assignment by layer (`assignment`), exposure events (`exposures`), `mendel simulate` (`simulation`).
+
+May import `config`, `errors`, `_runtime`. Knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+from .assignment import (
+    Assignment,
+    CONTROL,
+    EXPOSURE_REASONS,
+    Experiment,
+    Experiments,
+    STATUSES,
+    Sticky,
+    UNIT_MEMO_SIZE,
+    parse_experiments,
+)
+
+__all__ = [
+    "Assignment",
+    "CONTROL",
+    "EXPOSURE_REASONS",
+    "Experiment",
+    "Experiments",
+    "STATUSES",
+    "Sticky",
+    "UNIT_MEMO_SIZE",
+    "parse_experiments",
+]

@@ -1,0 +1,201 @@
+"""Jinja loader that picks each template from the current request's variation chain.
+
+Template folders live inside the variation folders (`<base>/templates`,
+`<variations>/<v>/templates`). They are indexed once, at start-up; a request only looks names
+up in that index. For every template name the request's lookup chains are searched the way
+Mendel searches them for a module: chain by chain, folder by folder, first hit wins, the base
+folder last.
+
+Jinja caches compiled templates by name, which would hand one request's variation of a template
+to the next request. `VariationTemplateCache` therefore adds the folder the current request would
+load a name from to Jinja's cache key, so each (name, folder) pair is compiled once and reused.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import BaseLoader, Environment, TemplateNotFound
+
+if TYPE_CHECKING:
+    from ..core.trees import MendelTrees
+
+Chains = Sequence[Sequence[str]]
+ChainsProvider = Callable[[], "Chains | None"]
+
+TEMPLATES_SUBDIR = "templates"
+
+
+def list_template_files(folder: str) -> dict[str, str]:
+    """Map every file under `folder` to its absolute path, keyed by its Jinja name ('a/b.html')."""
+    found: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for filename in sorted(filenames):
+            path = os.path.join(dirpath, filename)
+            name = os.path.relpath(path, folder).replace(os.sep, "/")
+            found[name] = path
+    return found
+
+
+def index_template_folders(
+    root: str, folders: Sequence[str], subdir: str = TEMPLATES_SUBDIR
+) -> dict[str, dict[str, str]]:
+    """Build {variation folder: {template name: path}} for the folders that have templates."""
+    index: dict[str, dict[str, str]] = {}
+    for folder in folders:
+        templates_dir = os.path.join(root, folder, subdir)
+        if os.path.isdir(templates_dir):
+            index[folder] = list_template_files(templates_dir)
+    return index
+
+
+def folders_of(trees: MendelTrees) -> list[str]:
+    """Every variation folder the configuration knows, base last, without duplicates."""
+    folders: list[str] = []
+    for variation in trees.variations:
+        for folder in variation.chain:
+            if folder not in folders:
+                folders.append(folder)
+    base = trees.config.base_dir
+    if base in folders:
+        folders.remove(base)
+    folders.append(base)
+    return folders
+
+
+def has_base_templates(trees: MendelTrees, subdir: str = TEMPLATES_SUBDIR) -> bool:
+    """True when the base folder has a templates folder (turns the loader on by default)."""
+    return os.path.isdir(os.path.join(trees.config.root, trees.config.base_dir, subdir))
+
+
+class VariationTemplateLoader(BaseLoader):
+    """Loads `name` from the first folder of the request's lookup chains that has it."""
+
+    def __init__(
+        self,
+        index: dict[str, dict[str, str]],
+        base_dir: str,
+        chains_provider: ChainsProvider | None = None,
+    ):
+        self.index = index
+        self.base_dir = base_dir
+        self.chains_provider = chains_provider
+        self.names = frozenset(name for templates in index.values() for name in templates)
+
+    @classmethod
+    def from_trees(
+        cls,
+        trees: MendelTrees,
+        chains_provider: ChainsProvider | None = None,
+        subdir: str = TEMPLATES_SUBDIR,
+    ) -> VariationTemplateLoader:
+        """Index the template folders of every variation `trees` knows about."""
+        index = index_template_folders(trees.config.root, folders_of(trees), subdir)
+        return cls(index, trees.config.base_dir, chains_provider)
+
+    def current_chains(self) -> Chains:
+        """The lookup chains of the current request, or just base outside a request."""
+        chains = self.chains_provider() if self.chains_provider else None
+        return chains if chains else ((self.base_dir,),)
+
+    def choose_folder(self, name: str, chains: Chains | None = None) -> str | None:
+        """The variation folder `name` is loaded from for `chains`; None if no folder has it."""
+        if name not in self.names:
+            return None
+        for chain in chains if chains is not None else self.current_chains():
+            for folder in chain:
+                if name in self.index.get(folder, ()):
+                    return folder
+        if name in self.index.get(self.base_dir, ()):
+            return self.base_dir
+        return None
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        folder = self.choose_folder(template)
+        if folder is None:
+            raise TemplateNotFound(template)
+        path = self.index[folder][template]
+        return read_source(path), path, unchanged_since(path)
+
+    def list_templates(self) -> list[str]:
+        return sorted(self.names)
+
+
+def read_source(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def unchanged_since(path: str) -> Callable[[], bool]:
+    """An `uptodate` callback for Jinja's auto-reload: the file's mtime hasn't moved."""
+    try:
+        mtime = os.path.getmtime(path)
+    except OSError:
+        return lambda: False
+
+    def uptodate() -> bool:
+        try:
+            return os.path.getmtime(path) == mtime
+        except OSError:
+            return False
+
+    return uptodate
+
+
+class VariationTemplateCache(MutableMapping):
+    """Jinja's template cache with the chosen variation folder added to each key.
+
+    Jinja keys its cache by `(loader ref, name)`; this wrapper turns that into
+    `(loader ref, name, folder)`, where `folder` is where the current request's lookup chains
+    find `name`. Two requests whose variations pick different files for one name get two cache
+    entries; requests that pick the same file share one compiled template.
+    """
+
+    def __init__(self, inner: MutableMapping, loader: VariationTemplateLoader):
+        self.inner = inner
+        self.loader = loader
+
+    def variation_key(self, key: Any) -> Any:
+        if isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], str):
+            return (*key, self.loader.choose_folder(key[1]))
+        return key
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.inner[self.variation_key(key)]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self.inner.get(self.variation_key(key), default)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.inner[self.variation_key(key)] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self.inner[self.variation_key(key)]
+
+    def __contains__(self, key: object) -> bool:
+        return self.variation_key(key) in self.inner
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.inner)
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def clear(self) -> None:
+        self.inner.clear()
+
+    @property
+    def capacity(self) -> int | None:
+        return getattr(self.inner, "capacity", None)
+
+
+def install_template_cache(environment: Environment, loader: VariationTemplateLoader) -> None:
+    """Make `environment`'s template cache variation-aware (no-op when caching is off)."""
+    cache = environment.cache
+    if cache is None or isinstance(cache, VariationTemplateCache):
+        return
+    environment.cache = VariationTemplateCache(cache, loader)

@@ -1,0 +1,559 @@
+"""RequestResolver: the per-request Mendel object (what mendel-middleware puts in `req.mendel`).
+
+It owns the per-request policy: which variations the request is in, and under which script root
+its bundle URLs go. Variations come from the first source that answers, in this order (each a
+method a subclass may override; Flask's resolver overrides `app_variations`):
+
+1. `set_variations(names)` called by the app before first use;
+2. `qa_variations()`: a signed, unexpired QA token (`mendel_py.qa`) from a QA link's
+   `?mendel_qa=` (then kept in a cookie) or the QA cookie; never an exposure;
+3. `override_variations()`: `?mendel=a,b` -- only with `query_override=True`, for development:
+   it lets anyone pick any variation;
+4. `app_variations()`: the app's `variations_loader(environ)`, when configured (its answer is
+   final: None means no variations);
+5. `cookie_variations()`: the cookie `cookie_name` (default ``mendel_variations``), comma-separated
+   ids, when present (an empty one means base); a cookie header that isn't UTF-8 counts as absent.
+   With experiments configured it is read only under the explicit opt-in `visitor_choice=True`
+   (Flask `MENDEL_VISITOR_CHOICE`, for demos and internal tools) or in development: then it
+   decides outright, with no assignment and no exposure. Otherwise it never overrides an
+   assignment;
+6. `assigned_variations()`: the `.mendelrc` experiments (`mendel_py.experiments`) for this
+   request's unit: the app's `unit_loader(environ)`, else an anonymous id in the `unit_cookie`
+   (set on the page response: HttpOnly, SameSite=Lax, Secure over HTTPS), with sticky records in
+   the `sticky_cookie`, signed with the app's secret (itsdangerous) and bound to the unit: an
+   unsigned, re-signed or another unit's record is ignored, and so is one the configuration no
+   longer allows (`mendel_py.experiments`). A bot (`is_bot`: the user-agent rule, overridable)
+   gets each experiment's `bots` arm (control by default), no cookies and no exposure; the rule
+   never applies to the sources above (a QA link, the opt-in cookie).
+
+Exposures (`mendel_py.exposures`) are recorded as bundle URLs are built, only for assignments of
+source 6 whose arm the bundle's tree really shows, once per unit and experiment within a window.
+
+A response whose page used the resolver is marked for caches (`page_caching`: "private" adds
+`Cache-Control: private` and `Vary: Cookie`; "vary" only the Vary; "off" nothing), and carries
+the cookies the resolver set; bundle responses never pass through here.
+
+Names are split and stripped here, once; `MendelTrees` drops the ones it doesn't know.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+from werkzeug.datastructures import Headers, ResponseCacheControl
+from werkzeug.http import dump_cookie, parse_cache_control_header, parse_set_header
+from werkzeug.sansio.http import parse_cookie
+
+from itsdangerous import BadData, URLSafeSerializer
+
+from . import html as tags
+from ..errors import MendelError
+from ..experiments.assignment import EXPOSURE_REASONS
+from ..experiments.exposures import Exposure, record
+from ..qa.tokens import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token
+
+if TYPE_CHECKING:
+    from ..config.model import Variation
+    from ..experiments.assignment import Assignment
+    from ..core.trees import MendelTrees, Tree
+    from .wsgi import MendelMiddleware
+
+log = logging.getLogger(__name__)
+
+DEFAULT_COOKIE_NAME = "mendel_variations"
+DEFAULT_UNIT_COOKIE = "mendel_uid"
+DEFAULT_STICKY_COOKIE = "mendel_sticky"
+QUERY_OVERRIDE_PARAM = "mendel"
+PAGE_CACHING = ("private", "vary", "off")
+UNIT_COOKIE_MAX_AGE = 2 * 365 * 24 * 3600
+_UNIT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_STICKY_RECORD = re.compile(r"([A-Za-z0-9_-]+)\.(\d{1,4})\.(\d{1,4})")
+_STICKY_SALT = "mendel_py sticky assignments"
+_STICKY_MAX_LENGTH = 4096
+ARM_SHOWS_MEMO_SIZE = 4096
+"""Judgements a middleware keeps (keys of configured ids only: a few hundred bytes each)."""
+ASSIGNED = "experiment assignment"
+"""The name of source 6 (`decided_by`): the only one whose assignments can be exposures."""
+
+DEFAULT_BOT_PATTERN = (
+    r"bot\b|bot/|crawl|spider|slurp|mediapartners|adsbot|feedfetcher|facebookexternalhit|bingpreview"
+    r"|embedly|ia_archiver|pingdom"
+)
+"""The default user-agent rule (case-insensitive search): search and ad crawlers, link-preview
+fetchers, archivers and uptime checkers. A request without a User-Agent is not a bot, nor is a
+headless browser (end-to-end tests and QA run in one; add it with `bot_pattern=` if crawlers
+that render pages should count as bots). Override with `bot_pattern=` (a regular
+expression) or `is_bot=` (a function of the environ)."""
+
+
+def user_agent_is_bot(environ: dict[str, Any], pattern: re.Pattern[str]) -> bool:
+    """The default bot rule: a User-Agent matching `pattern`; none at all is a person."""
+    agent = environ.get("HTTP_USER_AGENT")
+    return bool(agent) and pattern.search(agent) is not None
+
+
+def sticky_serializer(secret: Any) -> URLSafeSerializer:
+    """Signs the sticky cookie (a list of keys rotates: the last signs, any verifies)."""
+    keys = list(secret) if isinstance(secret, (list, tuple)) else [secret]
+    return URLSafeSerializer(keys, salt=_STICKY_SALT)
+
+
+def sign_sticky(secret: Any, unit: str, records: dict[str, tuple[int, int]]) -> str:
+    """The sticky cookie value: the unit's records, signed and bound to the unit."""
+    return sticky_serializer(secret).dumps({"u": unit, "r": write_sticky(records)})
+
+
+def read_signed_sticky(secret: Any, unit: str, value: str | None) -> dict[str, tuple[int, int]]:
+    """The records of a sticky cookie signed with `secret` for `unit`; {} for anything else
+    (unsigned, signed with another key, another unit's, malformed)."""
+    if not value or not secret or len(value) > _STICKY_MAX_LENGTH:
+        return {}
+    keys = tuple(secret) if isinstance(secret, (list, tuple)) else (secret,)
+    return dict(_verified_sticky(keys, unit, value))
+
+
+@lru_cache(maxsize=4096)
+def _verified_sticky(keys: tuple[Any, ...], unit: str, value: str) -> tuple[tuple[str, tuple[int, int]], ...]:
+    """The checked records of one cookie value (memoized: a returning visitor sends the same
+    value every time, and an HMAC per request is the larger part of reading it)."""
+    try:
+        payload = sticky_serializer(list(keys)).loads(value)
+    except BadData:
+        log.info("mendel: ignoring a sticky cookie with a bad signature")
+        return ()
+    if not isinstance(payload, dict) or payload.get("u") != unit or not isinstance(payload.get("r"), str):
+        log.info("mendel: ignoring a sticky cookie of another unit")
+        return ()
+    return tuple(read_sticky(payload["r"]).items())
+
+VariationsLoader = Callable[[dict[str, Any]], "Iterable[str] | str | None"]
+UnitLoader = Callable[[dict[str, Any]], "str | None"]
+
+
+def split_variation_names(value: Iterable[str] | str | None) -> list[str]:
+    """Names from a comma-separated string (or an iterable of such strings), blanks dropped."""
+    if value is None:
+        return []
+    parts = [value] if isinstance(value, str) else list(value)
+    return [name.strip() for part in parts for name in str(part).split(",") if name.strip()]
+
+
+def request_cookies(environ: dict[str, Any]) -> Mapping[str, str]:
+    """Every request cookie. werkzeug decodes the whole header strictly, so one bad byte in any
+    cookie would raise; here the header is decoded leniently and `cookie_value` judges only the
+    value asked for."""
+    header = environ.get("HTTP_COOKIE")
+    if not header:
+        return {}
+    return parse_cookie(header.encode("latin-1", "replace").decode("utf-8", "replace"))
+
+
+def cookie_value(cookies: Mapping[str, str], cookie_name: str) -> str | None:
+    """The cookie's value; None when absent or not readable as UTF-8 text."""
+    value = cookies.get(cookie_name)
+    if value is not None and "\ufffd" in value:
+        log.debug("cookie %r is not UTF-8 text; ignored", cookie_name)
+        return None
+    return value
+
+
+def read_sticky(value: str | None) -> dict[str, tuple[int, int]]:
+    """`key.bucketversion.index|...` (experiment keys and indexes, never folder names)."""
+    records: dict[str, tuple[int, int]] = {}
+    for part in (value or "").split("|"):
+        found = _STICKY_RECORD.fullmatch(part)
+        if found:
+            records[found.group(1)] = (int(found.group(2)), int(found.group(3)))
+    return records
+
+
+def write_sticky(records: dict[str, tuple[int, int]]) -> str:
+    return "|".join(f"{key}.{version}.{index}" for key, (version, index) in sorted(records.items()))
+
+
+def query_values(environ: dict[str, Any], name: str) -> list[str] | None:
+    """Every value of the query parameter `name`, or None when it is absent."""
+    query = environ.get("QUERY_STRING") or ""
+    if name not in query:  # most requests: no parse at all
+        return None
+    values = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == name]
+    return values or None
+
+
+def variations_from_query(environ: dict[str, Any]) -> list[str] | None:
+    """Variation ids from `?mendel=...` (repeatable), or None when the parameter is absent."""
+    values = query_values(environ, QUERY_OVERRIDE_PARAM)
+    return split_variation_names(values) if values else None
+
+
+class RequestResolver:
+    """Per-request variations, trees and bundle URLs, Mendel-middleware style.
+
+    `middleware` carries the settings (trees, route, cookie name, loader, override switch);
+    `environ` is the request's.
+    """
+
+    def __init__(self, middleware: MendelMiddleware, environ: dict[str, Any] | None = None):
+        self.middleware = middleware
+        self.trees: MendelTrees = middleware.trees
+        self.environ = environ if environ is not None else {}
+        self._variations: list[str] | None = None
+        self._chains: list[list[str]] | None = None
+        self._trees: dict[str, Tree] = {}
+        self._used: dict[str, None] = {}  # bundles whose URL this request built, in order
+        self.assignments: tuple[Assignment, ...] = ()
+        """What the experiments gave this request's unit (empty unless they decided)."""
+        self.decided_by: str | None = None
+        """Which source of `variation_sources()` decided the variations, once they are set."""
+        self.requested: list[str] = []
+        """The names that source asked for (unknown ones included)."""
+        self._unit: str | None = None
+        self._exposed: set[str] = set()  # experiments this request recorded (or found recorded)
+        self.is_bot_request: bool | None = None
+        self._cookies: dict[str, str] = {}  # Set-Cookie values for the page response
+        self._request_cookies: Mapping[str, str] | None = None
+
+    # -- the per-request policy (override in subclasses) ------------------------------------
+
+    def variation_sources(self) -> tuple[tuple[str, Callable[[], list[str] | None]], ...]:
+        """The policy's sources in priority order, each with what to call it (the QA page says
+        which one decided)."""
+        return (
+            ("a signed QA link", self.qa_variations),
+            ("the ?mendel= override", self.override_variations),
+            ("the app's variations loader", self.app_variations),
+            ("the variations cookie", self.cookie_variations),
+            (ASSIGNED, self.assigned_variations),
+        )
+
+    def requested_variations(self) -> list[str]:
+        """Variation names asked for by this request, from the first source that answers."""
+        for name, source in self.variation_sources():
+            names = source()
+            if names is not None:
+                self.decided_by, self.requested = name, names
+                return names
+        return []
+
+    def qa_variations(self) -> list[str] | None:
+        """The variations of a valid signed QA token (`?mendel_qa=`, kept in a cookie, or the
+        cookie); None without one. A bad or expired token is ignored (and logged)."""
+        secret = self.middleware.secret_key
+        if not secret:
+            return None
+        links = query_values(self.environ, QA_QUERY_PARAM)
+        from_query = links[-1] if links else None
+        token = from_query or self.cookie(QA_COOKIE_NAME)
+        if not token:
+            return None
+        chosen = read_qa_token(secret, token, project=self.trees.config.config_id)
+        if chosen is None:
+            return None
+        if from_query:
+            self._set_cookie(QA_COOKIE_NAME, from_query, max_age=None)
+        return list(chosen)
+
+    def assigned_variations(self) -> list[str] | None:
+        """The experiments' variations for this request's unit; None when none are configured."""
+        experiments = self.trees.config.experiment_set
+        if not experiments:
+            return None
+        if self.is_bot():
+            self.assignments = experiments.for_bots()
+            return [a.variation for a in self.assignments if a.variation is not None]
+        sticky_cookie = self.middleware.sticky_cookie
+        secret = self.middleware.secret_key
+        unit = self.unit_id()
+        sticky = read_signed_sticky(secret, unit, self.cookie(sticky_cookie)) if sticky_cookie else {}
+        self.assignments = experiments.assign(unit, sticky)
+        kept = experiments.sticky_records(self.assignments)
+        if sticky_cookie and secret and kept != sticky:
+            self._set_cookie(sticky_cookie, sign_sticky(secret, unit, kept))
+        return [a.variation for a in self.assignments if a.variation is not None]
+
+    def is_bot(self) -> bool:
+        """Whether this request is a crawler's (the middleware's `is_bot` rule; memoized)."""
+        if self.is_bot_request is None:
+            self.is_bot_request = bool(self.middleware.is_bot(self.environ))
+        return self.is_bot_request
+
+    def unit_id(self) -> str:
+        """The experiment unit: the app's `unit_loader(environ)`, else the anonymous id of the
+        unit cookie, else a new random one (set on the page response)."""
+        if self._unit is None:
+            loader = self.middleware.unit_loader
+            unit = loader(self.environ) if loader is not None else None
+            if unit is None:
+                unit = self.cookie(self.middleware.unit_cookie)
+                if unit is None or not _UNIT_ID.fullmatch(unit):
+                    unit = secrets.token_urlsafe(16)
+                    self._set_cookie(self.middleware.unit_cookie, unit)
+            self._unit = str(unit)
+        return self._unit
+
+    def override_variations(self) -> list[str] | None:
+        """`?mendel=a,b` when the override is enabled and present, else None."""
+        if not self.middleware.query_override:
+            return None
+        return variations_from_query(self.environ)
+
+    def app_variations(self) -> list[str] | None:
+        """The app's loader's answer when one is configured, else None."""
+        loader = self.middleware.variations_loader
+        if loader is None:
+            return None
+        return split_variation_names(loader(self.environ))
+
+    def cookie_variations(self) -> list[str] | None:
+        """Names in the variations cookie when it is present (empty: base); None when absent.
+        Without experiments, absent means base too. With experiments it is read only under the
+        `visitor_choice` opt-in: otherwise the server assigns, whatever the cookie says."""
+        experiments = bool(self.trees.config.experiments)
+        if experiments and not (self.middleware.visitor_choice or self.middleware.development):
+            return None  # (development: `mendel dev` or an explicit MENDEL_DEV, never in production)
+        name = self.middleware.cookie_name
+        raw = self.cookie(name) if name else None
+        if raw is None:
+            return None if experiments else []
+        return split_variation_names(unquote(raw))
+
+    def cookie(self, name: str) -> str | None:
+        """A request cookie (the header parsed once per request); None when absent or not
+        UTF-8 text."""
+        if self._request_cookies is None:
+            self._request_cookies = request_cookies(self.environ)
+        return cookie_value(self._request_cookies, name)
+
+    def script_root(self) -> str:
+        """What goes before the route in this request's bundle URLs: the mount point
+        (SCRIPT_NAME), unless a URL prefix (a CDN origin) replaces it."""
+        if self.middleware.route.url_prefix:
+            return ""
+        return self.environ.get("SCRIPT_NAME", "").rstrip("/")
+
+    # -- the request's variations, trees and URLs -------------------------------------------
+
+    @property
+    def variations(self) -> list[str] | None:
+        """Matching variation ids (base last) once set; None before."""
+        return self._variations
+
+    @property
+    def lookup_chains(self) -> list[list[str]] | None:
+        """The lookup chains of the matching variations (base folder last) once set; None before."""
+        return self._chains
+
+    def set_variations(self, names: Iterable[str] | str) -> list[str]:
+        """Set this request's variations (first call wins); returns the matching ids incl. base."""
+        if self._variations is None:
+            self._variations, self._chains = self.trees.variations_and_chains(
+                split_variation_names(names)
+            )
+        return self._variations
+
+    def load_variations(self) -> list[str]:
+        """Set variations from the request's sources unless already set; returns matching ids."""
+        if self._variations is None:
+            return self.set_variations(self.requested_variations())
+        return self._variations
+
+    def tree(self, bundle: str) -> Tree:
+        """The bundle's tree for this request's variations (memoized for the request)."""
+        found = self._trees.get(bundle)
+        if found is None:
+            self.load_variations()
+            found = self.trees.find_tree_for_variations(bundle, self._chains or [])
+            self._trees[bundle] = found
+        return found
+
+    def bundle_url(self, bundle: str) -> str:
+        """The URL of the bundle for this request, e.g. "/mendel/<hash>/main.js"."""
+        url = self.script_root() + self.middleware.url_for_hash(bundle, self.tree(bundle).hash)
+        self._used[bundle] = None
+        if self.assignments and self.decided_by == ASSIGNED and not self.is_bot_request:
+            self._expose(bundle)
+        return url
+
+    def _expose(self, bundle: str) -> None:
+        """Record an exposure for each experiment whose arm this bundle's tree shows (once per
+        request, and once per unit, experiment and arm within the middleware's window)."""
+        dedup = self.middleware.exposure_dedup
+        unit = self.unit_id()
+        now = dedup.clock()
+        exposed = self._exposed
+        for assignment in self.assignments:
+            if assignment.reason not in EXPOSURE_REASONS or assignment.experiment in exposed:  # is_exposure
+                continue
+            key = (unit, assignment.experiment, assignment.index)
+            if dedup.recent(key, now):  # shown lately: no tree comparison, no event
+                exposed.add(assignment.experiment)
+                continue
+            if not self._arm_shows_memo(assignment, bundle):
+                continue  # perhaps a later bundle of the page shows it
+            self._exposed.add(assignment.experiment)
+            if dedup.mark(key):
+                record(
+                    Exposure(
+                        assignment.experiment, assignment.layer, assignment.index,
+                        assignment.variation, key[0], bundle, assignment.reason,
+                    ),
+                    self.middleware.exposure_handler,
+                )
+
+    def _arm_shows_memo(self, assignment: Assignment, bundle: str) -> bool:
+        """`arm_shows`, remembered per (generation, bundle, variations, arm): it depends on
+        nothing else, and a returning unit whose arm this page can't show asks again."""
+        memo = self.middleware.arm_shows_memo
+        key = (self.trees.generation, bundle, tuple(self._variations or ()), assignment.experiment, assignment.index)
+        found = memo.get(key)
+        if found is None:
+            found = self.arm_shows(assignment, bundle)
+            if len(memo) >= ARM_SHOWS_MEMO_SIZE:
+                memo.clear()
+            memo[key] = found
+        return found
+
+    def arm_shows(self, assignment: Assignment, bundle: str) -> bool:
+        """Whether this request's tree of `bundle` shows the assigned arm: for a variation, the
+        tree differs from the one without it (not masked by a variation of higher priority); for
+        the control, another arm of the experiment would change the tree. A deliberately empty
+        arm (and the control beside one) shows wherever the page uses a bundle: the app applies
+        it, not the bundles."""
+        config = self.trees.config
+        experiment = config.experiment_set.by_key.get(assignment.experiment)
+        if experiment is None:
+            return False
+        arms = [v for v in experiment.variations if v is not None]
+        if assignment.variation in config.empty_variations or (
+            assignment.variation is None and any(v in config.empty_variations for v in arms)
+        ):
+            return True  # a deliberately empty arm: the app applies it, wherever the page is
+        current = (self._variations or [])[:-1]
+        tree = self.tree(bundle)
+        chains = _chain_sets(self.trees.variations)
+        try:
+            if assignment.variation is not None:
+                own = chains.get(assignment.variation)
+                if own is None or assignment.variation not in current:
+                    return False  # dropped (no folder): the page could not apply it
+                others = frozenset().union(*(chains[n] for n in current if n != assignment.variation and n in chains))
+                picked = tree.chosen_folders & own
+                if picked - others:
+                    return True  # a branch point took the arm's own file: without it, another
+                if not picked:
+                    return False  # nothing of the arm was chosen: the tree is the same without it
+                # a folder the arm shares with another active variation: compare the trees
+                return self._tree_with([n for n in current if n != assignment.variation], bundle).hash != tree.hash
+            folders = self.trees.manifest(bundle).folders
+            return any(
+                self._tree_with([*current, arm], bundle).hash != tree.hash
+                for arm in arms
+                if arm not in current and chains.get(arm, frozenset()) & folders  # it has files here
+            )
+        except MendelError:  # a counterfactual tree that can't be walked shows nothing
+            return False
+
+    def _tree_with(self, names: list[str], bundle: str) -> Tree:
+        _, chains = self.trees.variations_and_chains(names)
+        return self.trees.find_tree_for_variations(bundle, chains)
+
+    # -- what the page response carries -----------------------------------------------------
+
+    def response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The page response's headers with this request's cookies and cache marking added."""
+        if self._variations is None and not self._cookies:
+            return headers
+        out = Headers(headers)
+        for value in self._cookies.values():
+            out.add("Set-Cookie", value)
+        caching = self.middleware.page_caching
+        if caching != "off" and self._variations is not None:
+            _add_vary(out, "Cookie")
+            if caching == "private":
+                _make_private(out)
+        return out.to_wsgi_list()
+
+    def _set_cookie(self, name: str, value: str, max_age: int | None = UNIT_COOKIE_MAX_AGE) -> None:
+        secure = self.environ.get("wsgi.url_scheme") == "https"
+        self._cookies[name] = dump_cookie(
+            name, value, max_age=max_age, path="/", secure=secure, httponly=True, samesite="Lax"
+        )
+
+    def integrity(self, bundle: str) -> str:
+        """The bundle's Subresource Integrity value for this request (``sha384-...``)."""
+        return self.middleware.tree_integrity(bundle, self.tree(bundle))
+
+    def tag_attributes(self, bundle: str, integrity: bool | None = None) -> dict[str, str | None]:
+        """`integrity` and `crossorigin` for the bundle's tag or preload (None: left out).
+
+        `integrity`: None follows the middleware's setting. crossorigin goes with integrity when
+        bundles come from another origin (a browser checks integrity there only in CORS mode).
+        """
+        if not (self.middleware.integrity if integrity is None else integrity):
+            return {"integrity": None, "crossorigin": None}
+        cross = tags.CROSS_ORIGIN if self.middleware.route.cross_origin else None
+        return {"integrity": self.integrity(bundle), "crossorigin": cross}
+
+    def script_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> str:
+        """`<script src=...>` for the bundle (escaped); keyword arguments become attributes."""
+        return tags.script_tag(
+            self.bundle_url(bundle), {**self.tag_attributes(bundle, integrity), **attributes}
+        )
+
+    def stylesheet_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> str:
+        """`<link rel="stylesheet" href=...>` for the bundle (escaped)."""
+        return tags.stylesheet_tag(
+            self.bundle_url(bundle), {**self.tag_attributes(bundle, integrity), **attributes}
+        )
+
+    def preload_link(self, bundle: str, rel: str | None = None, integrity: bool | None = None) -> str:
+        """A `Link` header value preloading the bundle (`rel`: the middleware's, else preload)."""
+        rel = tags.check_preload_rel(rel) or self.middleware.preload or "preload"
+        return tags.preload_link(
+            self.bundle_url(bundle), is_css=self.middleware.is_css(bundle), rel=rel,
+            **self.tag_attributes(bundle, integrity),
+        )
+
+    def link_header(self, rel: str | None = None) -> str | None:
+        """One `Link` value preloading every bundle this request built a URL for; None if none."""
+        used = list(self._used)
+        return ", ".join(self.preload_link(bundle, rel) for bundle in used) or None
+
+    def server_variation_map(self, bundle: str) -> dict[str, str]:
+        """{module id: variation folder} for this request's variations (server-side files)."""
+        self.load_variations()
+        return self.trees.server_variation_map(bundle, self._chains or [])
+
+    def bundle_entries(self, bundle: str) -> list[str]:
+        """Public names of the bundle's roots: expose name, else module id (getBundleEntries)."""
+        roots = (info for info in self.tree(bundle).modules if info.expose or info.entry)
+        return [info.expose or info.id for info in roots]
+
+
+@lru_cache(maxsize=8)
+def _chain_sets(variations: tuple[Variation, ...]) -> dict[str, frozenset[str]]:
+    """{variation id: its folders without base} of a generation's variations (made once each)."""
+    return {v.id: frozenset(v.chain[:-1]) for v in variations}
+
+
+def _add_vary(headers: Headers, field: str) -> None:
+    vary = parse_set_header(", ".join(headers.getlist("Vary")))
+    if "*" not in vary:
+        vary.add(field)
+        headers["Vary"] = vary.to_header()
+
+
+def _make_private(headers: Headers) -> None:
+    """Cache-Control private, unless the app already kept the page out of shared caches."""
+    control = parse_cache_control_header(headers.get("Cache-Control"), cls=ResponseCacheControl)
+    if control.private or control.no_store:
+        return
+    control.public = False
+    control.s_maxage = None
+    control.private = True
+    headers["Cache-Control"] = control.to_header()
