@@ -1,15 +1,17 @@
 # make run   - set up and serve the example shop under gunicorn (http://127.0.0.1:8000)
-# make test  - set up (venv, Python and Debian packages) and run the whole test-suite
+# make lint  - ruff (lint and import order) and mypy over the package
+# make test  - set up (venv, Python and Debian packages), lint, and run the whole test-suite with
+#              DeprecationWarnings as errors (in the server subprocesses too, through the environment)
 # make bench - the core and serving benchmarks (mendel-core / mendel-middleware via npm if node exists)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-deps test run bench
+.PHONY: setup system-deps lint test run bench
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml setup.py mendel_py/core/_speedups.c
+$(VENV)/.installed: pyproject.toml setup.py mendel_py/core/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[all,test]'
@@ -18,8 +20,12 @@ $(VENV)/.installed: setup.cfg pyproject.toml setup.py mendel_py/core/_speedups.c
 system-deps:
 	bash scripts/system-deps.sh
 
-test: setup system-deps
-	$(PY) -m pytest -q
+lint: setup
+	$(VENV)/bin/ruff check mendel_py tests benchmarks
+	$(VENV)/bin/mypy mendel_py
+
+test: lint system-deps
+	PYTHONWARNINGS=error::DeprecationWarning $(PY) -m pytest -q
 
 run: setup
 	$(VENV)/bin/gunicorn -c examples/gunicorn.conf.py

@@ -1,7 +1,7 @@
-"""Metadata lives in setup.cfg; this file only declares the optional C accelerator.
+"""Metadata lives in pyproject.toml; this file only declares the optional C accelerator.
 
-`mendel_py._speedups` makes a cold walk several times faster. It is optional: where it can't be
-compiled, the install goes on and mendel_py runs the same walk in Python.
+`mendel_py.core._speedups` makes a cold walk several times faster. It is optional: where it can't
+be compiled, the install goes on and mendel_py runs the same walk in Python.
 """
 from setuptools import Extension, setup
 

@@ -135,7 +135,9 @@ def gunicorn(port: int, workers: int) -> list[str]:
     ]
 
 
-def server_env(project: Path, pack_log: Path, store: Path | None = None, cache_bytes: int | None = None) -> dict[str, str]:
+def server_env(
+    project: Path, pack_log: Path, store: Path | None = None, cache_bytes: int | None = None
+) -> dict[str, str]:
     env = dict(os.environ, **{ENV_PROJECT: str(project), ENV_PACK_LOG: str(pack_log)})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), str(HERE), env.get("PYTHONPATH")]))
     env[ENV_STORE] = str(store) if store else ""
@@ -315,7 +317,7 @@ def bench_workers(project: Path, paths: list[str], workers: int, store: bool) ->
                 for path in paths:
                     for _attempt in range(100):
                         for status, headers in pool.map(
-                            lambda _n: one_request(port, path, {"Accept-Encoding": "gzip"}),
+                            lambda _n, path=path: one_request(port, path, {"Accept-Encoding": "gzip"}),
                             range(workers * 2),
                         ):
                             assert status == 200, status

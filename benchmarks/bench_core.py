@@ -154,7 +154,7 @@ def resolve_once(trees: Any, names: Sequence[str]) -> tuple[int, int, str]:
 def warm_up(trees: Any, warmup_sets: Sequence[Sequence[str]]) -> None:
     for names in warmup_sets:
         _, _, tree_hash = resolve_once(trees, names)
-        trees.find_tree_for_hash(BUNDLE, tree_hash).files
+        _ = trees.find_tree_for_hash(BUNDLE, tree_hash).files
 
 
 def measure_cold(project: str, sets: Sequence[Sequence[str]], warmup_sets: Sequence[Sequence[str]],
@@ -212,7 +212,7 @@ def measure_decode(project: str, hashes: Sequence[str], warmup_sets: Sequence[Se
     with gc_paused():
         for text in dict.fromkeys(hashes):
             trees = make_cold(trees, project, hash_format)
-            samples.append(time_call(lambda: trees.find_tree_for_hash(BUNDLE, text).files))
+            samples.append(time_call(lambda trees=trees, text=text: trees.find_tree_for_hash(BUNDLE, text).files))
     results.ours[key] = stat(samples, "caches cleared, each hash once")
 
 
@@ -224,7 +224,7 @@ def measure_decode_kept(project: str, hashes: Sequence[str], warmup_sets: Sequen
     samples = []
     with gc_paused():
         for text in dict.fromkeys(hashes):
-            samples.append(time_call(lambda: trees.find_tree_for_hash(BUNDLE, text).files))
+            samples.append(time_call(lambda text=text: trees.find_tree_for_hash(BUNDLE, text).files))
     results.ours["decode_v3_kept"] = stat(samples, "long-lived instance, each hash once")
 
 

@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-from bench_core import current_rss, gc_paused  # noqa: E402
+from bench_core import gc_paused  # noqa: E402
 from synth import MANIFEST_PATH, random_variation_sets, write_synthetic_project  # noqa: E402
 
 from mendel_py.config.model import load_config  # noqa: E402

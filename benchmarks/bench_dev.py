@@ -42,8 +42,8 @@ def bench_rebuild(files: int, runs: int) -> dict[str, list[float]]:
 
     from mendel_py.compiler import build_manifests
     from mendel_py.config.model import load_config
-    from mendel_py.dev.loop import DevLoop
     from mendel_py.core.trees import MendelTrees
+    from mendel_py.dev.loop import DevLoop
     from mendel_py.serving.wsgi import MendelMiddleware
 
     root = tempfile.mkdtemp(prefix="mendel-bench-dev-")

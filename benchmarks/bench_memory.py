@@ -61,8 +61,8 @@ def make_page_app() -> Any:
 
 def cache_sizes(mib: str | None) -> tuple[int, int]:
     """(walk cache, bundle cache) bytes from "WALK,BUNDLES" in MiB, else the library defaults."""
-    from mendel_py.serving.bundles import DEFAULT_CACHE_BYTES as BUNDLE_BYTES
     from mendel_py.core.trees import DEFAULT_CACHE_BYTES as WALK_BYTES
+    from mendel_py.serving.bundles import DEFAULT_CACHE_BYTES as BUNDLE_BYTES
 
     if not mib:
         return WALK_BYTES, BUNDLE_BYTES
@@ -86,6 +86,7 @@ def write_project(root: Path, modules: int) -> Path:
 def distinct_hashes(project: Path, count: int) -> list[str]:
     """`count` distinct valid hashes of the main bundle, from distinct variation sets."""
     import synth
+
     from mendel_py.core.trees import MendelTrees
 
     trees = MendelTrees(str(project))
@@ -165,7 +166,7 @@ def flood_cookie(rng: random.Random, real: str) -> str:
     names = [real]
     size = len(real)
     while size < COOKIE_BYTES:
-        name = "x%016x" % rng.getrandbits(64)
+        name = f"x{rng.getrandbits(64):016x}"
         names.append(name)
         size += len(name) + 1
     rng.shuffle(names)
@@ -184,6 +185,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
     sys.path.insert(0, str(HERE))
     import synth
+
     from mendel_py.serving.memory import cache_budget
 
     budget_mib = ",".join(map(str, args.cache_mib)) if args.cache_mib else ""
@@ -193,7 +195,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     real_names = [ids[0] for ids in synth.variation_ids()]
     rng = random.Random(11)
     port = free_port()
-    result: dict[str, Any] = {"modules": args.modules, "cache_budget_mib": cache_budget(*cache_sizes(budget_mib)) // 2**20}
+    budget_bytes = cache_budget(*cache_sizes(budget_mib))
+    result: dict[str, Any] = {"modules": args.modules, "cache_budget_mib": budget_bytes // 2**20}
     with gunicorn(project, port, {BUDGET_ENV: budget_mib}) as pid:
         run_requests(port, [("/", None)] * 20)
         result["rss_start_mib"] = round(rss_kib(pid) / 1024, 1)

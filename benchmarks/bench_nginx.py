@@ -53,7 +53,8 @@ def wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
     latency = re.search(r"Latency\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[latency.group(2)]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rate, "latency_ms": float(latency.group(1)) * scale, "errors": int(non_2xx.group(1)) if non_2xx else 0}
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    return {"rps": rate, "latency_ms": float(latency.group(1)) * scale, "errors": errors}
 
 
 def runs(url: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_manifest import median_ms, print_result  # noqa: E402
 from synth import random_variation_sets, write_synthetic_project  # noqa: E402
 
+from mendel_py.core.trees import MendelTrees  # noqa: E402
 from mendel_py.packing.packer import pack_js  # noqa: E402
 from mendel_py.packing.sourcemap import source_map_bytes  # noqa: E402
-from mendel_py.core.trees import MendelTrees  # noqa: E402
 from mendel_py.serving.wsgi import MendelMiddleware  # noqa: E402
 
 
@@ -60,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         warm = sets[0]
         page_tag(middleware, warm, True)
         result: dict[str, object] = {"modules": modules}
-        result["page tag, warm, no integrity (us)"] = round(median_us(lambda: page_tag(middleware, warm, False), samples), 2)
-        result["page tag, warm, integrity (us)"] = round(median_us(lambda: page_tag(middleware, warm, True), samples), 2)
+        plain = median_us(lambda: page_tag(middleware, warm, False), samples)
+        result["page tag, warm, no integrity (us)"] = round(plain, 2)
+        with_integrity = median_us(lambda: page_tag(middleware, warm, True), samples)
+        result["page tag, warm, integrity (us)"] = round(with_integrity, 2)
         firsts = iter(sets[1:])
         result["first integrity of a hash (ms)"] = round(
             median_ms(lambda: page_tag(middleware, next(firsts), True), cold), 3

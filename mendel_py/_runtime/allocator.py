@@ -71,7 +71,7 @@ def _mallopt(parameter: int, value: int) -> bool:
     return mallopt is not None and bool(mallopt(parameter, value))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _libc_function(name: str) -> Any:
     """The C library's function `name` (looked up in the process's own symbols), or None."""
     try:

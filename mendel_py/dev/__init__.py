@@ -5,16 +5,16 @@ events to open pages (`loop`).
 from __future__ import annotations
 
 from .loop import (
-    Broadcaster,
     CLIENT_SCRIPT,
-    DevLoop,
-    DevMiddleware,
     EVENTS_SUBPATH,
     HEARTBEAT_SECONDS,
-    OnStatus,
-    Status,
     WATCH_DEBOUNCE_MS,
     WATCH_STEP_MS,
+    Broadcaster,
+    DevLoop,
+    DevMiddleware,
+    OnStatus,
+    Status,
     client_snippet,
     inject,
 )

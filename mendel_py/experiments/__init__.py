@@ -7,14 +7,14 @@ May import `config`, `errors`, `_runtime`. Knows nothing of HTTP.
 from __future__ import annotations
 
 from .assignment import (
-    Assignment,
     CONTROL,
     EXPOSURE_REASONS,
+    STATUSES,
+    UNIT_MEMO_SIZE,
+    Assignment,
     Experiment,
     Experiments,
-    STATUSES,
     Sticky,
-    UNIT_MEMO_SIZE,
     parse_experiments,
 )
 

@@ -43,8 +43,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from . import assign
 from ..errors import ConfigError
+from . import assign
 
 CONTROL = "control"
 STATUSES = ("running", "stopped", "off")
@@ -91,7 +91,7 @@ class Assignment(NamedTuple):
 
     experiment: str
     layer: str
-    index: int
+    index: int  # type: ignore[assignment]  # the field shadows tuple.index
     variation: str | None
     reason: str
 

@@ -129,7 +129,9 @@ def default_sink(setting: str | os.PathLike[str] | None) -> ExposureHandler | No
     try:  # a path nobody can write to is a start-up error, not a log line per exposure
         os.close(os.open(os.fspath(setting), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
     except OSError as error:
-        raise ConfigError(f"can't append exposures to {os.fspath(setting)!r}: {error.strerror}", key="MENDEL_EXPOSURE_LOG") from None
+        raise ConfigError(
+            f"can't append exposures to {os.fspath(setting)!r}: {error.strerror}", key="MENDEL_EXPOSURE_LOG"
+        ) from None
     return JsonLinesSink(setting)
 
 

@@ -20,7 +20,7 @@ OUT = -1  # "not in the experiment"
 
 def simulate(experiments: Experiments, units: int, prefix: str = "unit-") -> dict[str, Any]:
     """Assign `units` ids (`unit-0` ...) and report the split per experiment and per layer pair."""
-    by_experiment = {e.key: Counter() for e in experiments.experiments}
+    by_experiment: dict[str, Counter[int]] = {e.key: Counter() for e in experiments.experiments}
     layer_cells: dict[str, list[str]] = {layer: [] for layer in experiments.layers}
     for i in range(units):
         got = {a.experiment: a for a in experiments.assign(f"{prefix}{i}")}
@@ -32,7 +32,7 @@ def simulate(experiments: Experiments, units: int, prefix: str = "unit-") -> dic
                 seen_layers[e.layer] = f"{e.key}:{found.index}"
         for layer in experiments.layers:
             layer_cells[layer].append(seen_layers.get(layer, "-"))
-    report = {"units": units, "experiments": [], "layer_pairs": []}
+    report: dict[str, Any] = {"units": units, "experiments": [], "layer_pairs": []}
     for e in experiments.experiments:
         counts = by_experiment[e.key]
         width = e.range[1] - e.range[0]

@@ -146,7 +146,7 @@ def unchanged_since(path: str) -> Callable[[], bool]:
     return uptodate
 
 
-class VariationTemplateCache(MutableMapping):
+class VariationTemplateCache(MutableMapping[Any, Any]):
     """Jinja's template cache with the chosen variation folder added to each key.
 
     Jinja keys its cache by `(loader ref, name)`; this wrapper turns that into
@@ -155,7 +155,7 @@ class VariationTemplateCache(MutableMapping):
     entries; requests that pick the same file share one compiled template.
     """
 
-    def __init__(self, inner: MutableMapping, loader: VariationTemplateLoader):
+    def __init__(self, inner: MutableMapping[Any, Any], loader: VariationTemplateLoader) -> None:
         self.inner = inner
         self.loader = loader
 

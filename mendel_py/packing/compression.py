@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 try:  # ISA-L's igzip: much faster gzip, an optional extra
     from isal import igzip as _igzip
 except ImportError:  # pragma: no cover - depends on the environment
-    _igzip = None
+    _igzip = None  # type: ignore[assignment]
 
 IDENTITY = "identity"
 GZIP = "gzip"

@@ -178,7 +178,7 @@ class ManifestPacker:
         if not self.lazy.any or not self.lazy.reaches(selection):
             return self._script(_JS_HEAD, selection, b"],[", entries, _JS_TAIL)
         main, chunks = self.lazy.split(selection) if chunk_ref else (selection, {})
-        refs = {str(self.public_ids[root]): chunk_ref(self.public_ids[root]) for root in chunks}  # type: ignore[misc]
+        refs = {str(self.public_ids[root]): chunk_ref(self.public_ids[root]) for root in chunks}  # type: ignore[misc, arg-type]
         table = json.dumps(refs, ensure_ascii=True)
         tail = b'],typeof require=="function"&&require,' + _script_safe(table).encode("ascii") + b");\n"
         return self._script(_JS_LAZY_HEAD, main, b"],[", entries, tail)

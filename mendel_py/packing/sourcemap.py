@@ -19,7 +19,7 @@ import json
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any
 
 from ..core.original import Edit, entry_edits, restore, spans
 from .packer import TreeLike, packer_for
@@ -33,9 +33,9 @@ _NAME = re.compile(r"[A-Za-z_$][\w$]*", re.ASCII)
 # Columns count UTF-16 code units (as a browser does): a character beyond U+FFFF counts twice.
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
-Mapped = tuple[int, int, int, Union[str, None]]
+Mapped = tuple[int, int, int, str | None]
 """(generated column, original line, original column, name or None), lines and columns from 0."""
-Segment = Union[Mapped, tuple[int]]
+Segment = Mapped | tuple[int]
 """A mapped segment, or `(generated column,)`: this text comes from no file."""
 
 
@@ -77,7 +77,7 @@ def source_map_bytes(tree: TreeLike, file: str, chunk: int | None = None) -> byt
 
 def mapping_comment(map_url: str) -> bytes:
     """The line that points a script at its map."""
-    return f"//# sourceMappingURL={map_url}\n".encode("utf-8")
+    return f"//# sourceMappingURL={map_url}\n".encode()
 
 
 def _edited_segments(source: str, edits: Sequence[Edit], written: str) -> list[list[Segment]]:
@@ -93,7 +93,7 @@ def _edited_segments(source: str, edits: Sequence[Edit], written: str) -> list[l
             line, column = generated.position(span.start)
             lines[line].append((column, *original.position(span.at), span.replaced))
         else:
-            heads = {}  # the first token of each line of the span
+            heads: dict[int, int] = {}  # the first token of each line of the span
             for token in _TOKEN.finditer(source, span.start, span.end):
                 line, column = generated.position(token.start())
                 heads.setdefault(line, column)
