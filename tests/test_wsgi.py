@@ -369,7 +369,7 @@ def test_warm_request_does_no_walking_packing_or_compressing(
     monkeypatch.setattr("mendel_py.serving.wsgi.js_body", forbidden)
     coders = middleware.cache.coders
     monkeypatch.setattr(middleware.cache, "coders",
-                        {name: Coder(c.coding, c.tag, forbidden) for name, c in coders.items()})
+                        {name: Coder(c.coding, c.etag_suffix, forbidden) for name, c in coders.items()})
     for accept in ("gzip", "br, gzip", None):
         assert get_encoded(client, accept).status_code == 200
     assert trees.hash_lookups == cold_lookups
@@ -512,7 +512,7 @@ def make_resolver(trees: FakeTrees, environ: dict[str, Any] | None = None, **opt
 
 def test_set_variations_first_call_wins(trees: FakeTrees) -> None:
     resolver = make_resolver(trees)
-    assert resolver.variations is None and resolver.lookup_chains is None
+    assert not resolver.variations_set
     assert resolver.set_variations(["feature_B", "nope", "bucket_A"]) == ["bucket_A", "feature_B", "base"]
     assert resolver.set_variations(["feature_B"]) == ["bucket_A", "feature_B", "base"]
     assert resolver.lookup_chains == [[FOLDERS["bucket_A"]], [FOLDERS["feature_B"]], [BASE]]
@@ -535,7 +535,7 @@ def test_tree_is_memoized_per_request(trees: FakeTrees) -> None:
 def test_tree_loads_variations_lazily_from_the_cookie(trees: FakeTrees) -> None:
     environ = EnvironBuilder("/", headers={"Cookie": "mendel_variations=feature_B%2Cbucket_A"}).get_environ()
     resolver = make_resolver(trees, environ)
-    assert resolver.variations is None
+    assert not resolver.variations_set
     assert resolver.tree("main").hash == "hbase-bucket_A-feature_B"
     assert resolver.variations == ["bucket_A", "feature_B", "base"]
 
