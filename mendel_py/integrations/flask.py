@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Request, current_app, has_request_context, jsonify, request
 from jinja2 import BaseLoader, ChoiceLoader
@@ -129,7 +129,7 @@ class MendelState:
         if not isinstance(resolver, FlaskRequestResolver) or resolver.trees is not self.trees:
             resolver = self.middleware.resolver(environ)
             environ[ENVIRON_KEY] = resolver
-        return resolver
+        return cast(FlaskRequestResolver, resolver)  # (the middleware's resolver_class)
 
 
 class Mendel:

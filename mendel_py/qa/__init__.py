@@ -7,9 +7,9 @@ from __future__ import annotations
 from .tokens import (
     DEFAULT_TTL_SECONDS,
     MAX_TTL_SECONDS,
-    QAToken,
     QA_COOKIE_NAME,
     QA_QUERY_PARAM,
+    QAToken,
     Secret,
     parse_ttl,
     read_qa_grant,

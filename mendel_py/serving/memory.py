@@ -27,8 +27,8 @@ threshold, and only where the C library is glibc.
 from __future__ import annotations
 
 from .._runtime.allocator import MMAP_THRESHOLD_BYTES, use_fixed_mmap_threshold
-from .bundles import BUNDLE_CACHE_BYTES
 from ..core.trees import DEFAULT_CACHE_BYTES as WALK_CACHE_BYTES
+from .bundles import BUNDLE_CACHE_BYTES
 
 __all__ = ["MMAP_THRESHOLD_BYTES", "cache_budget", "use_fixed_mmap_threshold"]
 

@@ -115,7 +115,7 @@ class ResolverHost(Protocol):
 def user_agent_is_bot(environ: dict[str, Any], pattern: re.Pattern[str]) -> bool:
     """The default bot rule: a User-Agent matching `pattern`; none at all is a person."""
     agent = environ.get("HTTP_USER_AGENT")
-    return bool(agent) and pattern.search(agent) is not None
+    return agent is not None and agent != "" and pattern.search(agent) is not None
 
 
 def sticky_serializer(secret: Any) -> URLSafeSerializer:
