@@ -794,3 +794,12 @@ def test_http_compat_is_the_only_caller_of_the_old_parsers() -> None:
         )
     )
     assert callers == []
+
+
+def test_a_settings_dict_maps_onto_the_options() -> None:
+    from mendel_py.serving.options import serving_options, setting_defaults, tree_settings
+
+    options = serving_options({"MENDEL_COOKIE_NAME": "ab", "MENDEL_RELOAD_INTERVAL": 0, "MENDEL_STORE_DIR": ""})
+    assert (options.cookie_name, options.reload_interval, options.store_dir) == ("ab", None, None)
+    assert serving_options({}, cookie_name="cd").cookie_name == "cd"  # an adapter's own hooks win
+    assert tree_settings({**setting_defaults(), "MENDEL_BASEDIR": "."})["cache_bytes"] == 64 * 1024 * 1024
