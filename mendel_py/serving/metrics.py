@@ -292,5 +292,10 @@ def _register(otel: Any, middleware: MetricsSource, meter_provider: Any) -> None
     metrics.pack_seconds.listen(pack.record)
     compress = meter.create_histogram("mendel.compress.duration", unit="s",
                                       description="Compressing a bundle on a miss")
+
+    def record_compress(coding: str) -> Callable[[float], None]:
+        attributes = {"coding": coding}
+        return lambda seconds: compress.record(seconds, attributes)
+
     for coding, histogram in metrics.compress_seconds.items():
-        histogram.listen(lambda seconds, attributes={"coding": coding}: compress.record(seconds, attributes))
+        histogram.listen(record_compress(coding))
