@@ -27,8 +27,18 @@ from werkzeug.wrappers import Request, Response
 from ..errors import ConfigError
 from ..serving.options import DEFAULT_QA_ROUTE, QAAccess
 from .matrix import render_svg, variation_matrix
-from .render import MATRIX_PATH, NEXT_FIELD, VARIATION_FIELD, render_page
-from .report import BundlePacker, Report, build_report
+from .render import MATRIX_PATH, NEXT_FIELD, STYLE, VARIATION_FIELD, render_page
+from .report import (
+    BundleInfo,
+    BundlePacker,
+    Report,
+    VariationInfo,
+    build_report,
+    bundle_info,
+    experiment_layers,
+    folder_owners,
+    variation_infos,
+)
 from .tokens import (
     DEFAULT_TTL_SECONDS,
     QA_COOKIE_NAME,
@@ -49,14 +59,21 @@ __all__ = [  # (the report and its HTML moved to `report` and `render`; their na
     "DEFAULT_QA_ROUTE",
     "MATRIX_PATH",
     "NEXT_FIELD",
+    "STYLE",
     "VARIATION_FIELD",
+    "BundleInfo",
     "QAAccess",
     "QAHost",
     "QAPage",
     "Report",
+    "VariationInfo",
     "build_report",
+    "bundle_info",
+    "experiment_layers",
+    "folder_owners",
     "render_page",
     "safe_next",
+    "variation_infos",
 ]
 
 NO_STORE = "no-store, private"
