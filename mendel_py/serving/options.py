@@ -175,7 +175,8 @@ class ServingOptions:
         is a TypeError naming it, as for any function."""
         unknown = sorted(set(keywords) - _FIELD_NAMES)
         if unknown:
-            raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
+            names = ", ".join(map(repr, unknown))
+            raise TypeError(f"unexpected keyword argument(s): {names} (not a ServingOptions field)")
         base = options if options is not None else cls()
         return dataclasses.replace(base, **keywords) if keywords else base
 
@@ -291,8 +292,8 @@ SETTINGS: tuple[Setting, ...] = (
     _option("MENDEL_UNIT_COOKIE", "unit_cookie",
             'cookie with the anonymous experiment unit id ("mendel_uid"); an app\'s unit loader (a user'
             " id) takes precedence"),
-    _option("MENDEL_STICKY_COOKIE", "sticky_cookie", 'cookie keeping experiment assignments ("mendel_sticky"; None: off)',
-            _or_none),
+    _option("MENDEL_STICKY_COOKIE", "sticky_cookie",
+            'cookie keeping experiment assignments ("mendel_sticky"; None: off)', _or_none),
     _option("MENDEL_PAGE_CACHING", "page_caching",
             'pages that used Mendel: "private" (Cache-Control private + Vary: Cookie, default), "vary"'
             ' (Vary: Cookie only) or "off"'),
