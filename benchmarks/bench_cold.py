@@ -61,7 +61,7 @@ sys.path.insert(0, str(REPO))
 
 def make_app() -> Any:
     """The gunicorn entry point (preloaded): the middleware, instrumented to count packs."""
-    from mendel_py.serving.bundles import DEFAULT_CACHE_BYTES
+    from mendel_py.serving.bundles import BUNDLE_CACHE_BYTES
     from mendel_py.serving.prefork import prepare_for_fork
     from mendel_py.serving.wsgi import MendelMiddleware
 
@@ -80,7 +80,7 @@ def make_app() -> Any:
     middleware = CountingMiddleware(
         not_found,
         os.environ[ENV_PROJECT],
-        cache_bytes=int(os.environ.get(ENV_CACHE) or DEFAULT_CACHE_BYTES),
+        cache_bytes=int(os.environ.get(ENV_CACHE) or BUNDLE_CACHE_BYTES),
         store_dir=os.environ.get(ENV_STORE) or None,
     )
     prepare_for_fork(middleware.trees)
@@ -234,7 +234,7 @@ def bench_levels(project: Path, path: str, rounds: int = 5) -> list[dict[str, An
 
     body = Client(MendelMiddleware(lambda e, s: [], str(project))).get(path).data
     coders = [gzip_coder(level, fast=False) for level in LEVELS["zlib gzip"]]
-    coders += [gzip_coder(level) for level in LEVELS["isal gzip"] if gzip_coder().tag.startswith("igz")]
+    coders += [gzip_coder(level) for level in LEVELS["isal gzip"] if gzip_coder().etag_suffix.startswith("igz")]
     coders += [brotli_coder(quality) for quality in LEVELS["brotli"] if brotli_available()]
     rows = []
     for coder in coders:
@@ -243,7 +243,7 @@ def bench_levels(project: Path, path: str, rounds: int = 5) -> list[dict[str, An
             started = time.perf_counter()
             size = len(coder.compress(body))
             times.append(time.perf_counter() - started)
-        rows.append({"coder": coder.tag, "ms": statistics.median(times) * 1000, "bytes": size,
+        rows.append({"coder": coder.etag_suffix, "ms": statistics.median(times) * 1000, "bytes": size,
                      "ratio": size / len(body), "input_bytes": len(body)})
     return rows
 

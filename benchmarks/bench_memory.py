@@ -62,7 +62,7 @@ def make_page_app() -> Any:
 def cache_sizes(mib: str | None) -> tuple[int, int]:
     """(walk cache, bundle cache) bytes from "WALK,BUNDLES" in MiB, else the library defaults."""
     from mendel_py.core.trees import DEFAULT_CACHE_BYTES as WALK_BYTES
-    from mendel_py.serving.bundles import DEFAULT_CACHE_BYTES as BUNDLE_BYTES
+    from mendel_py.serving.bundles import BUNDLE_CACHE_BYTES as BUNDLE_BYTES
 
     if not mib:
         return WALK_BYTES, BUNDLE_BYTES

@@ -26,7 +26,7 @@ def test_brotli_round_trips(body: bytes) -> None:
     import brotli
 
     coder = brotli_coder()
-    assert brotli.decompress(coder.compress(body)) == body and coder.tag == "br4"
+    assert brotli.decompress(coder.compress(body)) == body and coder.etag_suffix == "br4"
 
 
 @pytest.mark.skipif(not brotli_available(), reason="brotli is not installed")
@@ -34,12 +34,12 @@ def test_larger_bodies_get_faster_brotli_qualities_and_the_tag_says_so() -> None
     import brotli
 
     coder = brotli_coder(4, ((1000, 3), (5000, 1)))
-    assert coder.tag == "br4-3-1"
+    assert coder.etag_suffix == "br4-3-1"
     for body, quality in ((b"small" * 200, 4), (b"middle" * 500, 3), (bytes(range(256)) * 20, 1)):
         assert coder.compress(body) == brotli.compress(body, quality=quality, mode=brotli.MODE_TEXT)
-    assert request_path_coders()["br"].tag == "br4-1-0"  # 4 up to 128 KiB, 1 up to 1 MiB, then 0
+    assert request_path_coders()["br"].etag_suffix == "br4-1-0"  # 4 up to 128 KiB, 1 up to 1 MiB, then 0
 
 
 def test_tags_name_library_and_level() -> None:
-    assert gzip_coder(3, fast=False).tag == "gz3"
+    assert gzip_coder(3, fast=False).etag_suffix == "gz3"
     assert set(request_path_coders(use_brotli=False)) == {GZIP}

@@ -39,3 +39,12 @@ def test_the_mendel_command_examples_run(tmp_path: Path) -> None:
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert "OK: config and 2 bundle manifests valid" in result.stdout
     assert "Keyed" in result.stdout and "MODULE" in result.stdout  # decode walked the bundle
+
+
+def test_the_table_of_settings_is_the_one_the_code_has() -> None:
+    from mendel_py.serving.options import settings_table
+
+    table = re.search(r"<!-- settings:[^\n]*-->\n(.*?)<!-- /settings -->", README, re.S)
+    assert table is not None and table.group(1) == settings_table(), (
+        "README's table of settings differs: paste mendel_py.serving.options.settings_table()"
+    )

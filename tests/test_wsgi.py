@@ -369,7 +369,7 @@ def test_warm_request_does_no_walking_packing_or_compressing(
     monkeypatch.setattr("mendel_py.serving.wsgi.js_body", forbidden)
     coders = middleware.cache.coders
     monkeypatch.setattr(middleware.cache, "coders",
-                        {name: Coder(c.coding, c.tag, forbidden) for name, c in coders.items()})
+                        {name: Coder(c.coding, c.etag_suffix, forbidden) for name, c in coders.items()})
     for accept in ("gzip", "br, gzip", None):
         assert get_encoded(client, accept).status_code == 200
     assert trees.hash_lookups == cold_lookups
@@ -512,7 +512,7 @@ def make_resolver(trees: FakeTrees, environ: dict[str, Any] | None = None, **opt
 
 def test_set_variations_first_call_wins(trees: FakeTrees) -> None:
     resolver = make_resolver(trees)
-    assert resolver.variations is None and resolver.lookup_chains is None
+    assert not resolver.variations_set
     assert resolver.set_variations(["feature_B", "nope", "bucket_A"]) == ["bucket_A", "feature_B", "base"]
     assert resolver.set_variations(["feature_B"]) == ["bucket_A", "feature_B", "base"]
     assert resolver.lookup_chains == [[FOLDERS["bucket_A"]], [FOLDERS["feature_B"]], [BASE]]
@@ -535,7 +535,7 @@ def test_tree_is_memoized_per_request(trees: FakeTrees) -> None:
 def test_tree_loads_variations_lazily_from_the_cookie(trees: FakeTrees) -> None:
     environ = EnvironBuilder("/", headers={"Cookie": "mendel_variations=feature_B%2Cbucket_A"}).get_environ()
     resolver = make_resolver(trees, environ)
-    assert resolver.variations is None
+    assert not resolver.variations_set
     assert resolver.tree("main").hash == "hbase-bucket_A-feature_B"
     assert resolver.variations == ["bucket_A", "feature_B", "base"]
 
@@ -719,3 +719,87 @@ def test_fuzz_cookie_bytes_never_fail_a_page(middleware: MendelMiddleware, raw: 
     header = raw.replace(b"\r", b" ").replace(b"\n", b" ").decode("latin-1")
     response = Client(middleware, use_cookies=False).get("/page", headers={"Cookie": header})
     assert response.status_code == 200
+
+
+# --- one ServingOptions; werkzeug's parsers through http_compat ---------------------------------
+
+def test_keyword_options_and_an_options_object_are_the_same(trees: FakeTrees) -> None:
+    from mendel_py.serving.options import ServingOptions
+
+    by_keyword = MendelMiddleware(downstream_app, trees, cookie_name="ab", integrity=True)
+    options = ServingOptions(cookie_name="ab", integrity=True)
+    assert by_keyword.options == options
+    assert MendelMiddleware(downstream_app, trees, options).options is options
+    # a keyword replaces the object's field, the other fields stay
+    assert MendelMiddleware(downstream_app, trees, options, cookie_name="cd").options.integrity is True
+    with pytest.raises(TypeError, match="cookie_nam"):
+        MendelMiddleware(downstream_app, trees, cookie_nam="ab")
+
+
+def test_every_keyword_of_the_middleware_is_a_field() -> None:
+    import dataclasses
+
+    from mendel_py.serving.options import SETTINGS, OPTIONS, ServingOptions
+
+    fields = {f.name for f in dataclasses.fields(ServingOptions)}
+    assert {"visitor_choice", "is_bot", "bot_pattern", "exposure_log", "exposure_window", "store_public",
+            "max_cold_packs", "metrics_route", "metrics_access"} <= fields
+    assert all(s.field in fields for s in SETTINGS if s.target == OPTIONS)
+    assert len({s.key for s in SETTINGS}) == len(SETTINGS)
+
+
+@pytest.mark.parametrize("new_api", [False, True])
+def test_http_compat_uses_from_header_where_werkzeug_has_it(monkeypatch: pytest.MonkeyPatch, new_api: bool) -> None:
+    from werkzeug import http
+    from werkzeug.datastructures import Accept, ETags, HeaderSet, ResponseCacheControl
+
+    from mendel_py.serving import http_compat
+
+    old = {name: getattr(http, name) for name in
+           ("parse_accept_header", "parse_etags", "parse_set_header", "parse_cache_control_header")}
+    if new_api:  # werkzeug without the old functions: the classmethods (made from them here)
+        monkeypatch.setattr(Accept, "from_header", classmethod(lambda cls, v: old["parse_accept_header"](v)),
+                            raising=False)
+        monkeypatch.setattr(ETags, "from_header", classmethod(lambda cls, v: old["parse_etags"](v)), raising=False)
+        monkeypatch.setattr(HeaderSet, "from_header", classmethod(lambda cls, v: old["parse_set_header"](v)),
+                            raising=False)
+        monkeypatch.setattr(ResponseCacheControl, "from_header", classmethod(
+            lambda cls, v: old["parse_cache_control_header"](v, cls=cls)), raising=False)
+        for name in old:
+            monkeypatch.delattr(http, name)
+    else:  # today's werkzeug: its functions, even where a classmethod is missing
+        for cls in (Accept, ETags, HeaderSet, ResponseCacheControl):
+            monkeypatch.delattr(cls, "from_header", raising=False)
+    assert http_compat.parse_accept("br;q=0.5, gzip").best_match(["br", "gzip"]) == "gzip"
+    etags = http_compat.parse_etags('"a", W/"b"')
+    assert etags.contains("a") and etags.contains_weak("b") and not etags.star_tag
+    assert set(http_compat.parse_set("Accept-Encoding, cookie")) == {"Accept-Encoding", "cookie"}
+    control = http_compat.parse_response_cache_control("public, max-age=60")
+    assert isinstance(control, ResponseCacheControl) and control.public and control.max_age == 60
+
+
+def test_http_compat_is_the_only_caller_of_the_old_parsers() -> None:
+    import pathlib
+    import re
+
+    import mendel_py
+
+    package = pathlib.Path(mendel_py.__file__).parent
+    callers = sorted(
+        str(path.relative_to(package)) for path in package.rglob("*.py")
+        if path.name != "http_compat.py" and re.search(
+            r"from werkzeug\.http import [^\n]*\bparse_(accept_header|etags|set_header|cache_control_header)\b"
+            r"|\bhttp\.parse_(accept_header|etags|set_header|cache_control_header)\b",
+            path.read_text(encoding="utf-8"),
+        )
+    )
+    assert callers == []
+
+
+def test_a_settings_dict_maps_onto_the_options() -> None:
+    from mendel_py.serving.options import serving_options, setting_defaults, tree_settings
+
+    options = serving_options({"MENDEL_COOKIE_NAME": "ab", "MENDEL_RELOAD_INTERVAL": 0, "MENDEL_STORE_DIR": ""})
+    assert (options.cookie_name, options.reload_interval, options.store_dir) == ("ab", None, None)
+    assert serving_options({}, cookie_name="cd").cookie_name == "cd"  # an adapter's own hooks win
+    assert tree_settings({**setting_defaults(), "MENDEL_BASEDIR": "."})["cache_bytes"] == 64 * 1024 * 1024

@@ -29,7 +29,7 @@ from click.core import ParameterSource
 
 from ..errors import MendelError
 from ..core.hashcodec import FORMATS as HASH_FORMATS
-from ..serving.request import split_variation_names as split_names  # one way to read "a, b,,c"
+from ..config.names import split_variation_names as split_names  # one way to read "a, b,,c"
 
 if TYPE_CHECKING:
     from ..config.model import MendelConfig

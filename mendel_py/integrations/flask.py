@@ -16,61 +16,10 @@
         return render_template("index.html")        # {{ mendel_script("main") }}
 
 Configuration (`app.config`; a keyword option of `Mendel(...)`, lower-cased without the
-`MENDEL_` prefix, is the default when the key is not set):
-
-=======================  ===========================================================
-MENDEL_BASEDIR           folder with `.mendelrc` (or below it); default the app's root
-MENDEL_HASH_FORMAT       "v3" (default), "mendel-v1" or "mendel-v2"
-MENDEL_HASH_KEY          secret for keyed v3 hashes
-MENDEL_COOKIE_NAME       cookie with comma-separated variation ids ("mendel_variations")
-MENDEL_QUERY_OVERRIDE    allow `?mendel=a,b` to pick variations (default False: staff/QA only)
-MENDEL_ROUTE             bundle route; default the `.mendelrc` route-config, `/mendel/:hash/:bundle`
-MENDEL_WALK_CACHE_BYTES  bytes of memoized walks (chains, trees, plans; default 64 MiB)
-MENDEL_CACHE_SIZE        deprecated (an entry count) and ignored: see MENDEL_WALK_CACHE_BYTES
-MENDEL_CACHE_BYTES       bytes of packed bundles kept in memory (default 64 MiB)
-MENDEL_STORE_DIR         folder of the on-disk bundle store the workers of a host share (packed
-                         and compressed once per host, served with sendfile; default: none)
-MENDEL_STORE_BYTES       bound of that store (default 1 GiB)
-MENDEL_STORE_PUBLIC      also link stored bundles at `<store>/public/<URL path>` (+ .gz/.br) for
-                         a web server to serve warm ones itself (examples/nginx.conf; default False)
-MENDEL_RECOMPRESS        re-encode bundles asked for again at gzip 9 / brotli 9 on a background
-                         thread (default False: for origins serving bundles without a CDN)
-MENDEL_URL_PREFIX        CDN origin put in front of bundle URLs, e.g. "https://cdn.example.com"
-MENDEL_ENV               `.mendelrc` env section to merge (default: the MENDEL_ENV variable)
-MENDEL_TEMPLATES         pick templates from the variation folders (default: on when the
-                         base folder has a `templates/` folder)
-MENDEL_GENERATIONS       generation store folder (relative to the project) or "off"; default the
-                         MENDEL_GENERATIONS variable, `generations.dir`, `manifests/generations`
-MENDEL_RELOAD_INTERVAL   seconds between looks for a new generation (default 1; 0 turns it off)
-MENDEL_STATUS_ROUTE      a JSON status view (generation, loaded generations, caches) at this app
-                         route, behind the app's own auth hooks; default None (off)
-MENDEL_UNIT_COOKIE       cookie with the anonymous experiment unit id ("mendel_uid"); a
-                         `@ext.unit_loader` (a user id) takes precedence
-MENDEL_STICKY_COOKIE     cookie keeping experiment assignments ("mendel_sticky"; None: off)
-MENDEL_PAGE_CACHING      pages that used Mendel: "private" (Cache-Control private + Vary:
-                         Cookie, default), "vary" (Vary: Cookie only) or "off"
-MENDEL_QA_ROUTE          the QA page ("/_mendel/"; None turns it off)
-MENDEL_QA_LAYERS         {layer: [variation ids]}: the QA page offers one choice per layer
-MENDEL_DEV               development mode: the QA page is open to everyone and bundles point at
-                         source maps (default: the MENDEL_DEV environment variable; `mendel dev`
-                         turns it on). Never the framework's debug flag (FLASK_DEBUG)
-MENDEL_SECRET            the secret that signs QA tokens and sticky assignments when SECRET_KEY
-                         is not set (also the MENDEL_SECRET environment variable); with
-                         experiments configured one of them is required
-MENDEL_VISITOR_CHOICE    let the variations cookie choose a visitor's variations even with
-                         experiments configured (no assignment, no exposure): demos and
-                         internal tools only; default False
-MENDEL_BOT_PATTERN       regular expression for crawlers' User-Agent (default
-                         `mendel_py.request.DEFAULT_BOT_PATTERN`); `@ext.bot_rule` overrides it
-MENDEL_EXPOSURE_LOG      without an on_exposure callback, exposures go here as JSON lines: a
-                         file path, "-" for stderr (default: MENDEL_EXPOSURE_LOG, else stderr), "off"
-MENDEL_EXPOSURE_WINDOW   seconds within which one unit's exposure to an arm is recorded once
-                         per worker (default 1800; 0: every page view)
-MENDEL_INTEGRITY         bundle tags carry `integrity="sha384-..."` (+ `crossorigin` when
-                         MENDEL_URL_PREFIX is another origin); per tag: `integrity=False/True`
-MENDEL_PRELOAD           "preload" or "modulepreload": a `Link` header preloads the bundles
-                         the page used (default None: no header)
-=======================  ===========================================================
+`MENDEL_` prefix, is the default when the key is not set): the ``MENDEL_*`` keys of
+`mendel_py.serving.options.SETTINGS`, each mapped there onto a `ServingOptions` field, a
+`MendelTrees` argument or one of this extension's own settings (the README's table of settings
+is made from it).
 
 The QA page outside development opens only to a valid QA token (signed with the app's
 SECRET_KEY, as set when `init_app` runs) or to the app's own check: `@ext.qa_access` registers
@@ -83,32 +32,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Request, current_app, has_request_context, jsonify, request
 from jinja2 import BaseLoader, ChoiceLoader
 from markupsafe import Markup
 from werkzeug.local import LocalProxy
 
-from ..serving.bundles import DEFAULT_CACHE_BYTES
 from ..cli.main import cli
-from ..qa.page import DEFAULT_QA_ROUTE
-from ..experiments.exposures import DEFAULT_WINDOW_SECONDS as DEFAULT_EXPOSURE_WINDOW
-from ..experiments.exposures import ExposureHandler
-from ..serving.request import (
-    DEFAULT_COOKIE_NAME,
-    DEFAULT_STICKY_COOKIE,
-    DEFAULT_UNIT_COOKIE,
-    RequestResolver,
-    split_variation_names,
-)
-from ..serving.store import DEFAULT_STORE_BYTES
-from ..serving.html import html_attributes  # noqa: F401  (its old home)
-from .jinja import VariationTemplateLoader, has_base_templates, install_template_cache
-from ..core.trees import DEFAULT_CACHE_BYTES as DEFAULT_WALK_CACHE_BYTES
-from ..deploy.reloader import DEFAULT_RELOAD_INTERVAL
+from ..config.names import split_variation_names
 from ..core.trees import MendelTrees
-from ..serving.wsgi import MendelMiddleware, development_from_environment
+from ..experiments.exposures import ExposureHandler
+from ..serving.html import html_attributes  # noqa: F401  (its old home)
+from ..serving.options import (  # noqa: F401  (development_setting's old home was here)
+    ServingOptions,
+    development_setting,
+    serving_options,
+    setting_defaults,
+    tree_settings,
+)
+from ..serving.request import RequestResolver
+from ..serving.wsgi import MendelMiddleware
+from .jinja import VariationTemplateLoader, has_base_templates, install_template_cache
 
 EXTENSION_KEY = "mendel"
 ENVIRON_KEY = "mendel"
@@ -117,40 +62,8 @@ FlaskVariationsLoader = Callable[[Request], "Iterable[str] | str | None"]
 FlaskUnitLoader = Callable[[Request], "str | None"]
 FlaskQAAccess = Callable[[Request], bool]
 
-DEFAULTS: dict[str, Any] = {
-    "MENDEL_BASEDIR": None,
-    "MENDEL_HASH_FORMAT": None,
-    "MENDEL_HASH_KEY": None,
-    "MENDEL_COOKIE_NAME": DEFAULT_COOKIE_NAME,
-    "MENDEL_QUERY_OVERRIDE": False,
-    "MENDEL_ROUTE": None,
-    "MENDEL_CACHE_SIZE": None,
-    "MENDEL_WALK_CACHE_BYTES": DEFAULT_WALK_CACHE_BYTES,
-    "MENDEL_CACHE_BYTES": DEFAULT_CACHE_BYTES,
-    "MENDEL_STORE_DIR": None,
-    "MENDEL_STORE_BYTES": DEFAULT_STORE_BYTES,
-    "MENDEL_STORE_PUBLIC": False,
-    "MENDEL_RECOMPRESS": False,
-    "MENDEL_URL_PREFIX": "",
-    "MENDEL_ENV": None,
-    "MENDEL_TEMPLATES": None,
-    "MENDEL_GENERATIONS": None,
-    "MENDEL_RELOAD_INTERVAL": DEFAULT_RELOAD_INTERVAL,
-    "MENDEL_STATUS_ROUTE": None,
-    "MENDEL_QA_ROUTE": DEFAULT_QA_ROUTE,
-    "MENDEL_QA_LAYERS": None,
-    "MENDEL_DEV": None,
-    "MENDEL_INTEGRITY": False,
-    "MENDEL_UNIT_COOKIE": DEFAULT_UNIT_COOKIE,
-    "MENDEL_STICKY_COOKIE": DEFAULT_STICKY_COOKIE,
-    "MENDEL_PAGE_CACHING": "private",
-    "MENDEL_PRELOAD": None,
-    "MENDEL_SECRET": None,
-    "MENDEL_VISITOR_CHOICE": False,
-    "MENDEL_BOT_PATTERN": None,
-    "MENDEL_EXPOSURE_LOG": None,
-    "MENDEL_EXPOSURE_WINDOW": DEFAULT_EXPOSURE_WINDOW,
-}
+DEFAULTS: dict[str, Any] = setting_defaults()
+"""Every MENDEL_* key with its default (`mendel_py.serving.options.SETTINGS`)."""
 
 
 def config_key(option: str) -> str:
@@ -159,10 +72,8 @@ def config_key(option: str) -> str:
 
 
 class FlaskRequestResolver(RequestResolver):
-    """The request's resolver; reading `variations` resolves them if the view hasn't set them.
-
-    The app hook is the extension's `variations_loader`, called with Flask's request.
-    """
+    """The request's resolver, whose app hook is the extension's `variations_loader`, called
+    with Flask's request."""
 
     middleware: FlaskMendelMiddleware
 
@@ -172,26 +83,18 @@ class FlaskRequestResolver(RequestResolver):
             return None
         return split_variation_names(loader(flask_request_for(self.environ)))
 
-    @property
-    def variations(self) -> list[str]:
-        """Matching variation ids, base id last (from the request's sources unless set)."""
-        return self.load_variations()
-
-    @property
-    def lookup_chains(self) -> list[list[str]]:
-        """Lookup chains of the matching variations, base folder last."""
-        self.load_variations()
-        return super().lookup_chains or []
-
 
 class FlaskMendelMiddleware(MendelMiddleware):
     """The WSGI middleware, handing out Flask resolvers that ask `extension` for the app hook."""
 
     resolver_class = FlaskRequestResolver
 
-    def __init__(self, app: Any, trees: MendelTrees, *, extension: Mendel, **options: Any):
+    def __init__(
+        self, app: Any, trees: MendelTrees, options: ServingOptions | None = None, *, extension: Mendel,
+        **keywords: Any,
+    ):
         self.extension = extension
-        super().__init__(app, trees, **options)
+        super().__init__(app, trees, options, **keywords)
 
     @property
     def on_exposure(self) -> ExposureHandler | None:  # type: ignore[override]
@@ -226,7 +129,7 @@ class MendelState:
         if not isinstance(resolver, FlaskRequestResolver) or resolver.trees is not self.trees:
             resolver = self.middleware.resolver(environ)
             environ[ENVIRON_KEY] = resolver
-        return resolver
+        return cast(FlaskRequestResolver, resolver)  # (the middleware's resolver_class)
 
 
 class Mendel:
@@ -259,37 +162,14 @@ class Mendel:
         settings = self.settings_for(app)
         trees = trees_from_settings(settings)
         default_rule: list[Callable[[dict[str, Any]], bool]] = []
-        middleware = FlaskMendelMiddleware(
-            app.wsgi_app,
-            trees,
-            extension=self,
-            cookie_name=settings["MENDEL_COOKIE_NAME"],
-            query_override=bool(settings["MENDEL_QUERY_OVERRIDE"]),
-            cache_bytes=int(settings["MENDEL_CACHE_BYTES"]),
-            store_dir=settings["MENDEL_STORE_DIR"] or None,
-            store_bytes=int(settings["MENDEL_STORE_BYTES"]),
-            store_public=bool(settings["MENDEL_STORE_PUBLIC"]),
-            recompress=bool(settings["MENDEL_RECOMPRESS"]),
-            route=settings["MENDEL_ROUTE"],
-            url_prefix=settings["MENDEL_URL_PREFIX"] or "",
-            development=development_setting(settings["MENDEL_DEV"]),
-            integrity=bool(settings["MENDEL_INTEGRITY"]),
-            preload=settings["MENDEL_PRELOAD"] or None,
-            qa_route=settings["MENDEL_QA_ROUTE"] or None,
-            qa_layers=settings["MENDEL_QA_LAYERS"],
-            reload_interval=float(settings["MENDEL_RELOAD_INTERVAL"] or 0) or None,
+        options = serving_options(
+            settings,
             qa_access=self.qa_access_for(app),
             secret_key=app.secret_key or settings["MENDEL_SECRET"],
             unit_loader=self._unit_loader_for,
-            unit_cookie=settings["MENDEL_UNIT_COOKIE"],
-            sticky_cookie=settings["MENDEL_STICKY_COOKIE"] or None,
-            page_caching=settings["MENDEL_PAGE_CACHING"],
-            visitor_choice=bool(settings["MENDEL_VISITOR_CHOICE"]),
             is_bot=lambda environ: self._bot_rule_for(environ, default_rule),
-            bot_pattern=settings["MENDEL_BOT_PATTERN"],
-            exposure_log=settings["MENDEL_EXPOSURE_LOG"],
-            exposure_window=float(settings["MENDEL_EXPOSURE_WINDOW"] or 0),
         )
+        middleware = FlaskMendelMiddleware(app.wsgi_app, trees, options, extension=self)
         default_rule.append(middleware.default_bot_rule)  # this app's MENDEL_BOT_PATTERN rule
         template_loader = make_template_loader(trees, settings["MENDEL_TEMPLATES"])
         app.extensions[EXTENSION_KEY] = MendelState(self, trees, middleware, template_loader)
@@ -304,7 +184,7 @@ class Mendel:
 
     def settings_for(self, app: Flask) -> dict[str, Any]:
         """Fill the app's MENDEL_* config from the options and defaults; return the values."""
-        defaults = {**DEFAULTS, "MENDEL_BASEDIR": app.root_path}
+        defaults = {**setting_defaults(), "MENDEL_BASEDIR": app.root_path}
         for name, value in self.options.items():
             defaults[config_key(name)] = value
         for key, value in defaults.items():
@@ -361,16 +241,6 @@ class Mendel:
         return allowed
 
 
-def development_setting(value: Any) -> bool:
-    """MENDEL_DEV when set, else the MENDEL_DEV environment variable ("1", "true", "yes", "on");
-    a framework's debug flag never turns development features on."""
-    if value is None:
-        return development_from_environment()
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
 def _status_view(middleware: MendelMiddleware) -> Callable[[], Any]:
     def mendel_status() -> Any:
         response = jsonify(middleware.status())
@@ -382,15 +252,8 @@ def _status_view(middleware: MendelMiddleware) -> Callable[[], Any]:
 
 def trees_from_settings(settings: Mapping[str, Any]) -> MendelTrees:
     """The app's one MendelTrees: manifests are read and validated here, once."""
-    return MendelTrees(
-        os.fspath(settings["MENDEL_BASEDIR"]),
-        settings["MENDEL_HASH_FORMAT"],
-        settings["MENDEL_HASH_KEY"],
-        env=settings["MENDEL_ENV"],
-        cache_bytes=int(settings["MENDEL_WALK_CACHE_BYTES"]),
-        cache_size=settings["MENDEL_CACHE_SIZE"],
-        generations=settings["MENDEL_GENERATIONS"],
-    )
+    values = tree_settings(settings)
+    return MendelTrees(os.fspath(values.pop("basedir")), **values)
 
 
 def flask_request_for(environ: dict[str, Any]) -> Request:

@@ -5,7 +5,7 @@ speed (benchmarks/README.md has the size/time table they were picked from). gzip
 igzip (`isal`, the `[speedups]` extra) when installed -- about 4x faster than zlib at level 1
 and smaller -- else zlib. brotli needs the `brotli` package.
 
-Every coder has a `tag` that goes into the representation's ETag: it names the coding, the
+Every coder has an `etag_suffix` that goes into the representation's ETag: it names the coding, the
 library and the level, because a strong ETag promises the same bytes; two hosts with the same
 libraries write the same bytes (gzip with a zero mtime), and hosts that differ get different
 ETags instead of a false match.
@@ -51,10 +51,11 @@ def brotli_available() -> bool:
 
 @dataclass(frozen=True)
 class Coder:
-    """One content coding: its name in HTTP, its ETag tag and how to compress a body."""
+    """One content coding: its name in HTTP, its ETag suffix and how to compress a body."""
 
     coding: str
-    tag: str
+    etag_suffix: str
+    """What the coding adds to a representation's ETag (coding, library, level: ``br4-1-0``)."""
     compress: Callable[[bytes], bytes]
 
 
@@ -70,7 +71,7 @@ def gzip_coder(level: int | None = None, *, fast: bool = True) -> Coder:
 def brotli_coder(quality: int = BROTLI_QUALITY, larger: Sequence[tuple[int, int]] = ()) -> Coder:
     """brotli at `quality` (0-11), text mode; with `larger` ((size, quality), sizes ascending),
     a body over a size gets that quality instead (the size picks the quality, so the same body
-    still gives the same bytes, and the tag names every step)."""
+    still gives the same bytes, and the ETag suffix names every step)."""
     if _brotli is None:
         raise RuntimeError("brotli is not installed (pip install brotli)")
     codec = _brotli

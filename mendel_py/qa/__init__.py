@@ -1,5 +1,6 @@
 """QA access: signed, expiring, project-bound override tokens (`tokens`), the variation matrix
-(`matrix`), the QA page the middleware serves (`page`).
+(`matrix`), the QA page the middleware serves (`page`: the WSGI part and its access gate), what it
+shows (`report`) and its HTML (`render`).
 """
 
 from __future__ import annotations
@@ -7,9 +8,9 @@ from __future__ import annotations
 from .tokens import (
     DEFAULT_TTL_SECONDS,
     MAX_TTL_SECONDS,
-    QAToken,
     QA_COOKIE_NAME,
     QA_QUERY_PARAM,
+    QAToken,
     Secret,
     parse_ttl,
     read_qa_grant,

@@ -20,7 +20,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from itsdangerous import BadData, URLSafeSerializer
 
@@ -106,7 +106,7 @@ def parse_ttl(text: str) -> int:
 def _serializer(secret: Secret) -> URLSafeSerializer:
     if not secret:
         raise ValueError("QA tokens need a secret key (the app's SECRET_KEY)")
-    keys = list(secret) if isinstance(secret, (list, tuple)) else [secret]
+    keys: list[Any] = list(secret) if isinstance(secret, (list, tuple)) else [secret]
     # itsdangerous signs with the last key and accepts any: append a new key to rotate.
     return URLSafeSerializer(keys, salt=_SALT)
 

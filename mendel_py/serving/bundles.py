@@ -6,7 +6,7 @@ for are held, each weighed by its body in the project's one cache (`mendel_py.ca
 body is kept as the packer's pieces (`mendel_py.body`): a few KB each, and sent in chunks.
 
 ETags hash nothing: a bundle URL's hash already names the content (it digests every file of the
-tree), so the ETag is the hash, the packer's output format and the coder's tag (library, level) --
+tree), so the ETag is the hash, the packer's output format and the coder's ETag suffix (library, level) --
 the same on every host and process. Each coding is its own representation with its own strong
 ETag; `If-None-Match` with the ETag of any coding of the same hash answers 304.
 
@@ -24,27 +24,34 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
-from werkzeug.http import parse_etags, quote_etag
+from werkzeug.http import quote_etag
 
 from .._runtime.allocator import large_blocks_from_heap
-from ..packing.body import Body
-from ..core.cache import Cache, CacheStats
-from ..packing.compression import IDENTITY, Coder, best_coders, brotli_available, request_path_coders
-from .metrics import ServingMetrics
 from .._runtime.process import current_pid
+from ..core.cache import Cache, CacheStats
+from ..packing.body import Body
+from ..packing.compression import (
+    IDENTITY,
+    Coder,
+    best_coders,
+    brotli_available,
+    request_path_coders,
+)
+from .html import integrity_of
+from .http_compat import parse_etags
+from .metrics import ServingMetrics
 from .recompress import Recompressor
 from .store import BundleStore
-from .html import integrity_of
 
 __all__ = [
-    "CSS_CONTENT_TYPE", "DEFAULT_CACHE_BYTES", "IDENTITY", "IMMUTABLE_CACHE_CONTROL",
+    "CSS_CONTENT_TYPE", "BUNDLE_CACHE_BYTES", "IDENTITY", "IMMUTABLE_CACHE_CONTROL",
     "JS_CONTENT_TYPE", "PACK_FORMAT", "BundleCache", "PacksBusy", "Representation", "brotli_available",
 ]
 
 JS_CONTENT_TYPE = "application/javascript; charset=utf-8"
 CSS_CONTENT_TYPE = "text/css; charset=utf-8"
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
-DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+BUNDLE_CACHE_BYTES = 64 * 1024 * 1024
 # Bump when the packer's output for the same tree changes, so ETags change with it.
 PACK_FORMAT = "p1"
 DEFAULT_MAX_COLD_PACKS = 2
@@ -193,7 +200,7 @@ class BundleCache:
 
     def __init__(
         self,
-        max_bytes: int = DEFAULT_CACHE_BYTES,
+        max_bytes: int = BUNDLE_CACHE_BYTES,
         *,
         use_brotli: bool = True,
         coders: Mapping[str, Coder] | None = None,
@@ -217,7 +224,7 @@ class BundleCache:
         best = best if best is not None else best_coders(use_brotli)
         self.best: dict[str, Coder] = {
             coding: coder for coding, coder in best.items()
-            if recompress and coding in self.coders and coder.tag != self.coders[coding].tag
+            if recompress and coding in self.coders and coder.etag_suffix != self.coders[coding].etag_suffix
         }
         self.recompressor = Recompressor() if self.best else None
         self.store = store
@@ -263,7 +270,7 @@ class BundleCache:
         default the request path's)."""
         if encoding == IDENTITY:
             return f"{hash}.{self.pack_format}"
-        return f"{hash}.{self.pack_format}.{(coder or self.coders[encoding]).tag}"
+        return f"{hash}.{self.pack_format}.{(coder or self.coders[encoding]).etag_suffix}"
 
     def etag_matches(self, if_none_match: str, hash: str) -> bool:
         """True if an If-None-Match value names any representation of `hash` (or is ``*``)."""
@@ -272,7 +279,7 @@ class BundleCache:
             return True
         family = f"{hash}.{self.pack_format}"
         return any(
-            tag == family or tag.startswith(family + ".") for tag in etags.as_set(include_weak=True)
+            etag == family or etag.startswith(family + ".") for etag in etags.as_set(include_weak=True)
         )
 
     def integrity(self, bundle: str, hash: str, pack: Packer) -> str:

@@ -7,7 +7,7 @@ Per worker process, mendel_py holds:
 - the walk cache of `MendelTrees` (trees, walk plans): `cache_bytes`, default
   `trees.DEFAULT_CACHE_BYTES` (64 MiB; Flask `MENDEL_WALK_CACHE_BYTES`);
 - the packed-bundle cache of the middleware, every content coding counted: `cache_bytes`, default
-  `bundles.DEFAULT_CACHE_BYTES` (64 MiB; Flask `MENDEL_CACHE_BYTES`);
+  `bundles.BUNDLE_CACHE_BYTES` (64 MiB; Flask `MENDEL_CACHE_BYTES`);
 - the lookup-chains memo: `trees.CHAINS_MEMO_SIZE` (1,024) sets of configured ids, ~3 KB each
   at most with 45 variations (a few MiB);
 - a memo of at most 256 short Accept-Encoding values (a few KiB);
@@ -27,8 +27,8 @@ threshold, and only where the C library is glibc.
 from __future__ import annotations
 
 from .._runtime.allocator import MMAP_THRESHOLD_BYTES, use_fixed_mmap_threshold
-from .bundles import DEFAULT_CACHE_BYTES as BUNDLE_CACHE_BYTES
 from ..core.trees import DEFAULT_CACHE_BYTES as WALK_CACHE_BYTES
+from .bundles import BUNDLE_CACHE_BYTES
 
 __all__ = ["MMAP_THRESHOLD_BYTES", "cache_budget", "use_fixed_mmap_threshold"]
 

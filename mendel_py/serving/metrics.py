@@ -37,10 +37,10 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .wsgi import MendelMiddleware
+    from .store import BundleStore
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,32 @@ class ServingMetrics:
 # --- Prometheus text exposition ------------------------------------------------------------------
 
 
-def reload_failures(middleware: MendelMiddleware) -> int:
+class _CacheView(Protocol):
+    """What the metrics read of the bundle cache (`bundles.BundleCache`)."""
+
+    @property
+    def total_bytes(self) -> int: ...
+
+    @property
+    def store(self) -> BundleStore | None: ...
+
+    def __len__(self) -> int: ...
+
+
+class MetricsSource(Protocol):
+    """What the metrics read of a middleware (`MendelMiddleware`): its counters, bundle cache and trees."""
+
+    @property
+    def metrics(self) -> ServingMetrics: ...
+
+    @property
+    def cache(self) -> _CacheView: ...
+
+    @property
+    def trees(self) -> Any: ...
+
+
+def reload_failures(middleware: MetricsSource) -> int:
     """The reloads the middleware's trees refused (0 for trees that never reload, as a test's)."""
     return int(getattr(middleware.trees, "reload_failures", 0))
 
@@ -147,7 +172,7 @@ def _histogram_lines(name: str, histogram: Histogram, labels: str) -> list[str]:
     return lines
 
 
-def prometheus_text(middleware: MendelMiddleware) -> str:
+def prometheus_text(middleware: MetricsSource) -> str:
     """This worker's metrics in the Prometheus text format (0.0.4), each sample labelled with
     the worker's pid: sum over `pid` for a host, and expect a series to restart with its worker."""
     metrics = middleware.metrics
@@ -194,7 +219,7 @@ def prometheus_text(middleware: MendelMiddleware) -> str:
     return "\n".join(out) + "\n"
 
 
-def prometheus_app(middleware: MendelMiddleware, authorize: Authorize) -> Callable[..., Iterable[bytes]]:
+def prometheus_app(middleware: MetricsSource, authorize: Authorize) -> Callable[..., Iterable[bytes]]:
     """A WSGI app answering GET with `prometheus_text(middleware)` to requests `authorize(environ)`
     admits, and 404 (no-store) to any other: mount it behind the app's own auth."""
     if not callable(authorize):
@@ -218,7 +243,7 @@ def prometheus_app(middleware: MendelMiddleware, authorize: Authorize) -> Callab
 # --- OpenTelemetry -------------------------------------------------------------------------------
 
 
-def instrument_opentelemetry(middleware: MendelMiddleware, meter_provider: Any = None) -> bool:
+def instrument_opentelemetry(middleware: MetricsSource, meter_provider: Any = None) -> bool:
     """Register the middleware's metrics with OpenTelemetry (the global meter provider unless
     one is given); False when ``opentelemetry-api`` is not installed. Counters and gauges are
     observable (read at collection, nothing on a request); histograms are recorded on misses."""
@@ -234,7 +259,7 @@ def instrument_opentelemetry(middleware: MendelMiddleware, meter_provider: Any =
     return True
 
 
-def _register(otel: Any, middleware: MendelMiddleware, meter_provider: Any) -> None:
+def _register(otel: Any, middleware: MetricsSource, meter_provider: Any) -> None:
     meter = (meter_provider or otel.get_meter_provider()).get_meter("mendel_py")
     metrics = middleware.metrics
 
@@ -267,5 +292,10 @@ def _register(otel: Any, middleware: MendelMiddleware, meter_provider: Any) -> N
     metrics.pack_seconds.listen(pack.record)
     compress = meter.create_histogram("mendel.compress.duration", unit="s",
                                       description="Compressing a bundle on a miss")
+
+    def record_compress(coding: str) -> Callable[[float], None]:
+        attributes = {"coding": coding}
+        return lambda seconds: compress.record(seconds, attributes)
+
     for coding, histogram in metrics.compress_seconds.items():
-        histogram.listen(lambda seconds, attributes={"coding": coding}: compress.record(seconds, attributes))
+        histogram.listen(record_compress(coding))

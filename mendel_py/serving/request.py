@@ -42,34 +42,41 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
-from werkzeug.datastructures import Headers, ResponseCacheControl
-from werkzeug.http import dump_cookie, parse_cache_control_header, parse_set_header
+from itsdangerous import BadData, URLSafeSerializer
+from werkzeug.datastructures import Headers
+from werkzeug.http import dump_cookie
 from werkzeug.sansio.http import parse_cookie
 
-from itsdangerous import BadData, URLSafeSerializer
-
-from . import html as tags
+from ..config.names import split_variation_names
 from ..errors import MendelError
 from ..experiments.assignment import EXPOSURE_REASONS
-from ..experiments.exposures import Exposure, record
+from ..experiments.exposures import Exposure, ExposureDedup, ExposureHandler, record
 from ..qa.tokens import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token
+from . import html as tags
+from .http_compat import parse_response_cache_control, parse_set
+from .options import (  # noqa: F401  (the defaults' home was here: `mendel_py.request.DEFAULT_BOT_PATTERN`)
+    DEFAULT_BOT_PATTERN,
+    DEFAULT_COOKIE_NAME,
+    DEFAULT_STICKY_COOKIE,
+    DEFAULT_UNIT_COOKIE,
+    PAGE_CACHING,
+    ServingOptions,
+    UnitLoader,
+    VariationsLoader,
+)
 
 if TYPE_CHECKING:
     from ..config.model import Variation
-    from ..experiments.assignment import Assignment
     from ..core.trees import MendelTrees, Tree
-    from .wsgi import MendelMiddleware
+    from ..experiments.assignment import Assignment
+    from .route import BundleRoute
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COOKIE_NAME = "mendel_variations"
-DEFAULT_UNIT_COOKIE = "mendel_uid"
-DEFAULT_STICKY_COOKIE = "mendel_sticky"
 QUERY_OVERRIDE_PARAM = "mendel"
-PAGE_CACHING = ("private", "vary", "off")
 UNIT_COOKIE_MAX_AGE = 2 * 365 * 24 * 3600
 _UNIT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _STICKY_RECORD = re.compile(r"([A-Za-z0-9_-]+)\.(\d{1,4})\.(\d{1,4})")
@@ -80,21 +87,35 @@ ARM_SHOWS_MEMO_SIZE = 4096
 ASSIGNED = "experiment assignment"
 """The name of source 6 (`decided_by`): the only one whose assignments can be exposures."""
 
-DEFAULT_BOT_PATTERN = (
-    r"bot\b|bot/|crawl|spider|slurp|mediapartners|adsbot|feedfetcher|facebookexternalhit|bingpreview"
-    r"|embedly|ia_archiver|pingdom"
-)
-"""The default user-agent rule (case-insensitive search): search and ad crawlers, link-preview
-fetchers, archivers and uptime checkers. A request without a User-Agent is not a bot, nor is a
-headless browser (end-to-end tests and QA run in one; add it with `bot_pattern=` if crawlers
-that render pages should count as bots). Override with `bot_pattern=` (a regular
-expression) or `is_bot=` (a function of the environ)."""
+
+class ResolverHost(Protocol):
+    """What a `RequestResolver` needs of the server that made it: the options and trees, plus
+    the state made from them at start-up (`MendelMiddleware` is one; a test may pass another)."""
+
+    options: ServingOptions
+    trees: MendelTrees
+    route: BundleRoute
+    secret_key: str | bytes | None
+    """The secret in use (the option's, the MENDEL_SECRET variable's or a development one)."""
+    development: bool
+    is_bot: Callable[[dict[str, Any]], bool]
+    exposure_dedup: ExposureDedup
+    arm_shows_memo: dict[tuple[Any, ...], bool]
+
+    @property
+    def exposure_handler(self) -> ExposureHandler | None: ...
+
+    def url_for_hash(self, bundle: str, hash: str) -> str: ...
+
+    def tree_integrity(self, bundle: str, tree: Tree) -> str: ...
+
+    def is_css(self, bundle: str) -> bool: ...
 
 
 def user_agent_is_bot(environ: dict[str, Any], pattern: re.Pattern[str]) -> bool:
     """The default bot rule: a User-Agent matching `pattern`; none at all is a person."""
     agent = environ.get("HTTP_USER_AGENT")
-    return bool(agent) and pattern.search(agent) is not None
+    return agent is not None and agent != "" and pattern.search(agent) is not None
 
 
 def sticky_serializer(secret: Any) -> URLSafeSerializer:
@@ -130,18 +151,6 @@ def _verified_sticky(keys: tuple[Any, ...], unit: str, value: str) -> tuple[tupl
         log.info("mendel: ignoring a sticky cookie of another unit")
         return ()
     return tuple(read_sticky(payload["r"]).items())
-
-VariationsLoader = Callable[[dict[str, Any]], "Iterable[str] | str | None"]
-UnitLoader = Callable[[dict[str, Any]], "str | None"]
-
-
-def split_variation_names(value: Iterable[str] | str | None) -> list[str]:
-    """Names from a comma-separated string (or an iterable of such strings), blanks dropped."""
-    if value is None:
-        return []
-    parts = [value] if isinstance(value, str) else list(value)
-    return [name.strip() for part in parts for name in str(part).split(",") if name.strip()]
-
 
 def request_cookies(environ: dict[str, Any]) -> Mapping[str, str]:
     """Every request cookie. werkzeug decodes the whole header strictly, so one bad byte in any
@@ -194,12 +203,13 @@ def variations_from_query(environ: dict[str, Any]) -> list[str] | None:
 class RequestResolver:
     """Per-request variations, trees and bundle URLs, Mendel-middleware style.
 
-    `middleware` carries the settings (trees, route, cookie name, loader, override switch);
-    `environ` is the request's.
+    `middleware` (a `ResolverHost`: the `MendelMiddleware`) carries the options, the trees and
+    what start-up made of them; `environ` is the request's.
     """
 
-    def __init__(self, middleware: MendelMiddleware, environ: dict[str, Any] | None = None):
+    def __init__(self, middleware: ResolverHost, environ: dict[str, Any] | None = None):
         self.middleware = middleware
+        self.options: ServingOptions = middleware.options
         self.trees: MendelTrees = middleware.trees
         self.environ = environ if environ is not None else {}
         self._variations: list[str] | None = None
@@ -266,7 +276,7 @@ class RequestResolver:
         if self.is_bot():
             self.assignments = experiments.for_bots()
             return [a.variation for a in self.assignments if a.variation is not None]
-        sticky_cookie = self.middleware.sticky_cookie
+        sticky_cookie = self.options.sticky_cookie
         secret = self.middleware.secret_key
         unit = self.unit_id()
         sticky = read_signed_sticky(secret, unit, self.cookie(sticky_cookie)) if sticky_cookie else {}
@@ -286,25 +296,25 @@ class RequestResolver:
         """The experiment unit: the app's `unit_loader(environ)`, else the anonymous id of the
         unit cookie, else a new random one (set on the page response)."""
         if self._unit is None:
-            loader = self.middleware.unit_loader
+            loader = self.options.unit_loader
             unit = loader(self.environ) if loader is not None else None
             if unit is None:
-                unit = self.cookie(self.middleware.unit_cookie)
+                unit = self.cookie(self.options.unit_cookie)
                 if unit is None or not _UNIT_ID.fullmatch(unit):
                     unit = secrets.token_urlsafe(16)
-                    self._set_cookie(self.middleware.unit_cookie, unit)
+                    self._set_cookie(self.options.unit_cookie, unit)
             self._unit = str(unit)
         return self._unit
 
     def override_variations(self) -> list[str] | None:
         """`?mendel=a,b` when the override is enabled and present, else None."""
-        if not self.middleware.query_override:
+        if not self.options.query_override:
             return None
         return variations_from_query(self.environ)
 
     def app_variations(self) -> list[str] | None:
         """The app's loader's answer when one is configured, else None."""
-        loader = self.middleware.variations_loader
+        loader = self.options.variations_loader
         if loader is None:
             return None
         return split_variation_names(loader(self.environ))
@@ -314,9 +324,9 @@ class RequestResolver:
         Without experiments, absent means base too. With experiments it is read only under the
         `visitor_choice` opt-in: otherwise the server assigns, whatever the cookie says."""
         experiments = bool(self.trees.config.experiments)
-        if experiments and not (self.middleware.visitor_choice or self.middleware.development):
+        if experiments and not (self.options.visitor_choice or self.middleware.development):
             return None  # (development: `mendel dev` or an explicit MENDEL_DEV, never in production)
-        name = self.middleware.cookie_name
+        name = self.options.cookie_name
         raw = self.cookie(name) if name else None
         if raw is None:
             return None if experiments else []
@@ -339,14 +349,21 @@ class RequestResolver:
     # -- the request's variations, trees and URLs -------------------------------------------
 
     @property
-    def variations(self) -> list[str] | None:
-        """Matching variation ids (base last) once set; None before."""
-        return self._variations
+    def variations(self) -> list[str]:
+        """The request's matching variation ids, base id last: the ones set, else (on first read)
+        the ones its sources give (`load_variations`)."""
+        return self.load_variations()
 
     @property
-    def lookup_chains(self) -> list[list[str]] | None:
-        """The lookup chains of the matching variations (base folder last) once set; None before."""
-        return self._chains
+    def lookup_chains(self) -> list[list[str]]:
+        """The lookup chains of the request's variations (base folder last), loaded as `variations`."""
+        self.load_variations()
+        return self._chains or []
+
+    @property
+    def variations_set(self) -> bool:
+        """Whether this request's variations are set yet (by `set_variations` or a first use)."""
+        return self._variations is not None
 
     def set_variations(self, names: Iterable[str] | str) -> list[str]:
         """Set this request's variations (first call wins); returns the matching ids incl. base."""
@@ -471,7 +488,7 @@ class RequestResolver:
         out = Headers(headers)
         for value in self._cookies.values():
             out.add("Set-Cookie", value)
-        caching = self.middleware.page_caching
+        caching = self.options.page_caching
         if caching != "off" and self._variations is not None:
             _add_vary(out, "Cookie")
             if caching == "private":
@@ -494,7 +511,7 @@ class RequestResolver:
         `integrity`: None follows the middleware's setting. crossorigin goes with integrity when
         bundles come from another origin (a browser checks integrity there only in CORS mode).
         """
-        if not (self.middleware.integrity if integrity is None else integrity):
+        if not (self.options.integrity if integrity is None else integrity):
             return {"integrity": None, "crossorigin": None}
         cross = tags.CROSS_ORIGIN if self.middleware.route.cross_origin else None
         return {"integrity": self.integrity(bundle), "crossorigin": cross}
@@ -513,7 +530,7 @@ class RequestResolver:
 
     def preload_link(self, bundle: str, rel: str | None = None, integrity: bool | None = None) -> str:
         """A `Link` header value preloading the bundle (`rel`: the middleware's, else preload)."""
-        rel = tags.check_preload_rel(rel) or self.middleware.preload or "preload"
+        rel = tags.check_preload_rel(rel) or self.options.preload or "preload"
         return tags.preload_link(
             self.bundle_url(bundle), is_css=self.middleware.is_css(bundle), rel=rel,
             **self.tag_attributes(bundle, integrity),
@@ -542,7 +559,7 @@ def _chain_sets(variations: tuple[Variation, ...]) -> dict[str, frozenset[str]]:
 
 
 def _add_vary(headers: Headers, field: str) -> None:
-    vary = parse_set_header(", ".join(headers.getlist("Vary")))
+    vary = parse_set(", ".join(headers.getlist("Vary")))
     if "*" not in vary:
         vary.add(field)
         headers["Vary"] = vary.to_header()
@@ -550,7 +567,7 @@ def _add_vary(headers: Headers, field: str) -> None:
 
 def _make_private(headers: Headers) -> None:
     """Cache-Control private, unless the app already kept the page out of shared caches."""
-    control = parse_cache_control_header(headers.get("Cache-Control"), cls=ResponseCacheControl)
+    control = parse_response_cache_control(headers.get("Cache-Control"))
     if control.private or control.no_store:
         return
     control.public = False

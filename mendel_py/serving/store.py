@@ -46,8 +46,8 @@ from dataclasses import dataclass
 import blake3
 
 from .._runtime.atomic import TEMP_PREFIX, write_atomically
-from ..packing.body import Body
 from .._runtime.process import current_pid
+from ..packing.body import Body
 
 log = logging.getLogger(__name__)
 

@@ -18,20 +18,23 @@ import posixpath
 import re
 import secrets
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_path_info, wrap_file
 
+from ..deploy.reloader import Reloader
+from ..errors import BundleNotFound, ConfigError, HashError, WalkError
+from ..experiments.exposures import ExposureDedup, ExposureHandler, default_sink
 from ..packing.body import Body
+from ..packing.packer import ChunkNotFound, chunk_body, css_body, js_body
+from ..packing.sourcemap import MAP_SUFFIX, mapping_comment, source_map_bytes
+from ..qa.page import QAPage
 from .bundles import (
     CSS_CONTENT_TYPE,
-    DEFAULT_CACHE_BYTES,
-    DEFAULT_MAX_COLD_PACKS,
     IDENTITY,
     JS_CONTENT_TYPE,
     PACK_FORMAT,
@@ -40,8 +43,8 @@ from .bundles import (
     PacksBusy,
     Representation,
 )
-from ..errors import BundleNotFound, ConfigError, HashError, WalkError
-from ..experiments.exposures import DEFAULT_WINDOW_SECONDS, ExposureDedup, ExposureHandler, default_sink
+from .html import check_preload_rel
+from .http_compat import parse_accept
 from .memory import use_fixed_mmap_threshold
 from .metrics import (
     BUSY,
@@ -55,31 +58,22 @@ from .metrics import (
     instrument_opentelemetry,
     prometheus_app,
 )
-from ..packing.packer import ChunkNotFound, chunk_body, css_body, js_body
-from ..qa.page import DEFAULT_QA_ROUTE, QAAccess, QAPage
-from ..deploy.reloader import DEFAULT_RELOAD_INTERVAL, Reloader
-from .request import (
+from .options import (  # noqa: F401  (development_from_environment's old home was here)
     DEFAULT_BOT_PATTERN,
-    DEFAULT_COOKIE_NAME,
-    DEFAULT_STICKY_COOKIE,
-    DEFAULT_UNIT_COOKIE,
     PAGE_CACHING,
-    RequestResolver,
-    UnitLoader,
-    VariationsLoader,
-    user_agent_is_bot,
+    ServingOptions,
+    development_from_environment,
 )
+from .request import RequestResolver, user_agent_is_bot
 from .route import CHUNK_MARK, DEFAULT_ROUTE, BundleRoute
-from ..packing.sourcemap import MAP_SUFFIX, mapping_comment, source_map_bytes
-from .store import DEFAULT_STORE_BYTES, BundleStore
-from .html import check_preload_rel
+from .store import BundleStore
 
 if TYPE_CHECKING:
     from ..core.trees import MendelTrees, Tree
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_ROUTE", "BundleRoute", "BundleUnavailable", "MendelMiddleware"]
+__all__ = ["DEFAULT_ROUTE", "BundleRoute", "BundleUnavailable", "MendelMiddleware", "ServingOptions"]
 
 ALLOWED_METHODS = "GET, HEAD"
 # A plain dict, not a cache.Cache: a few hundred short header values (<= 256 x 128 characters) is
@@ -130,12 +124,6 @@ def _raw_target(environ: dict[str, Any]) -> str | None:
     return parts.path + ("?" + parts.query if "?" in uri else "")
 
 
-def development_from_environment() -> bool:
-    """Whether the MENDEL_DEV environment variable turns development on ("1", "true", "yes",
-    "on"); `mendel dev` sets it. A framework's debug flag never does."""
-    return os.environ.get("MENDEL_DEV", "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def _trees_from(trees_or_basedir: MendelTrees | str | os.PathLike[str]) -> MendelTrees:
     if isinstance(trees_or_basedir, (str, os.PathLike)):
         from ..core.trees import MendelTrees
@@ -159,53 +147,10 @@ class MendelMiddleware:
     """WSGI middleware serving Mendel bundles and attaching a RequestResolver to other requests.
 
     `trees_or_basedir`: a MendelTrees, or the project folder to load one from (once, here).
-    `variations_loader(environ)`, `cookie_name`, `query_override`: where a request's variations
-    come from (see `mendel_py.request`; keep `query_override` off unless gated by authentication).
-    `cache_bytes`: budget of the packed-bundle cache, all content codings counted.
-    `store_dir`: folder of the on-disk bundle store shared by the workers of a host (`store.py`;
-    None, the default, keeps bundles in memory only); `store_bytes` bounds it. `store_public`:
-    also link each stored bundle at ``<store_dir>/public/<URL path>`` (``.gz``/``.br`` beside it)
-    for a web server to serve warm bundles itself (examples/nginx.conf).
-    `max_cold_packs`: bundle requests of a process that may pack at once; more get a 503
-    (``Retry-After``, ``no-store``) instead of a queue.
-    `metrics_route` and `metrics_access(environ) -> bool`: serve the Prometheus text of this
-    worker's metrics at that path to requests `metrics_access` admits (the app's auth; others go
-    to the app). Off by default; a route without `metrics_access` is refused (`mendel_py.metrics`).
-    `recompress`: re-encode a compressed bundle asked for again at the best levels (gzip 9,
-    brotli 9), off the request path (`mendel_py.recompress`; off by default: see `bundles`).
-    `route`: the bundle URL pattern; default the config's `route-config.hash`.
-    `url_prefix`: put in front of built bundle URLs (a CDN origin or a mount path) instead of the
-    request's SCRIPT_NAME; requests are matched on PATH_INFO without it.
-    `integrity`: bundle tags carry Subresource Integrity (``integrity="sha384-..."``, with
-    ``crossorigin`` when `url_prefix` is another origin) unless a call says otherwise.
-    `preload`: "preload" or "modulepreload" adds a `Link` header for the bundles a page's
-    response used (their tags or URLs built before the app called `start_response`); None: none.
-    `unit_loader(environ)`: the experiment unit (a user id) when the app knows it, else None and
-    an anonymous id in `unit_cookie` is used; `sticky_cookie` keeps assignments (None: not kept);
-    `on_exposure(exposure)`: where exposures go (default a log line; see `mendel_py.exposures`).
-    `page_caching`: how a page that used the resolver is marked for caches: "private" (default;
-    `Cache-Control: private`, `Vary: Cookie`), "vary" (`Vary: Cookie` only, for a CDN keyed on the
-    unit cookie) or "off".
-    `reload_interval`: seconds between looks for a new generation (`mendel_py.reloader`; None or
-    0 turns hot reload off).
-    `development`: source maps and an open QA page; None (default) follows the MENDEL_DEV
-    environment variable (`mendel dev` sets it), never a framework's debug flag.
-    `qa_route`: where the QA page lives (`mendel_py.qa_page`; None turns it off). It is open when
-    `development` is true; otherwise only to a request with a valid QA token or one that
-    `qa_access(environ)` admits (the app's own auth), and any other request there goes to the app.
-    `qa_layers`: {layer: variation ids} when the app lets a visitor have one variation per layer;
-    the QA page groups them so (one choice per layer).
-    `secret_key`: the app's secret (default the MENDEL_SECRET environment variable), which signs
-    and checks QA tokens (`mendel_py.qa`) and the sticky assignment cookie; with experiments
-    configured and no secret, start-up stops (a `ConfigError` naming the setting).
-    `visitor_choice`: let the variations cookie pick a visitor's variations even when experiments
-    are configured (no assignment, no exposure then): for demos and internal tools; default off.
-    `is_bot(environ)` / `bot_pattern`: which requests are crawlers' (they get each experiment's
-    `bots` arm and make no exposure); default a User-Agent matching `DEFAULT_BOT_PATTERN`.
-    `exposure_log`: where exposures go without `on_exposure`: None (default: the MENDEL_EXPOSURE_LOG
-    variable, else stderr), a file path (JSON lines appended) or "off".
-    `exposure_window`: seconds within which a unit's exposure to an experiment's arm is recorded
-    once per worker (default 30 minutes; 0 records every page view).
+    `options`: a `ServingOptions` (`mendel_py.serving.options`, where every option is described);
+    keyword arguments named as its fields set them too (``MendelMiddleware(app, ".", integrity=True)``),
+    and an unknown one is a TypeError. The middleware keeps them as `options`, and what start-up
+    made of them (the secret in use, the bot rule, the route, the caches) as attributes.
     """
 
     resolver_class: type[RequestResolver] = RequestResolver
@@ -214,84 +159,55 @@ class MendelMiddleware:
         self,
         app: WSGIApp,
         trees_or_basedir: MendelTrees | str | os.PathLike[str] = ".",
-        *,
-        variations_loader: VariationsLoader | None = None,
-        cookie_name: str = DEFAULT_COOKIE_NAME,
-        query_override: bool = False,
-        cache_bytes: int = DEFAULT_CACHE_BYTES,
-        store_dir: str | os.PathLike[str] | None = None,
-        store_bytes: int = DEFAULT_STORE_BYTES,
-        store_public: bool = False,
-        max_cold_packs: int = DEFAULT_MAX_COLD_PACKS,
-        metrics_route: str | None = None,
-        metrics_access: Authorize | None = None,
-        recompress: bool = False,
-        route: str | None = None,
-        url_prefix: str = "",
-        development: bool | None = None,
-        integrity: bool = False,
-        preload: str | None = None,
-        qa_route: str | None = DEFAULT_QA_ROUTE,
-        qa_access: QAAccess | None = None,
-        qa_layers: Mapping[str, Sequence[str]] | None = None,
-        secret_key: str | bytes | None = None,
-        reload_interval: float | None = DEFAULT_RELOAD_INTERVAL,
-        unit_loader: UnitLoader | None = None,
-        unit_cookie: str = DEFAULT_UNIT_COOKIE,
-        sticky_cookie: str | None = DEFAULT_STICKY_COOKIE,
-        on_exposure: ExposureHandler | None = None,
-        page_caching: str = "private",
-        visitor_choice: bool = False,
-        is_bot: Callable[[dict[str, Any]], bool] | None = None,
-        bot_pattern: str | None = None,
-        exposure_log: str | os.PathLike[str] | None = None,
-        exposure_window: float | None = DEFAULT_WINDOW_SECONDS,
+        options: ServingOptions | None = None,
+        **keywords: Any,
     ):
+        """`options`: a `ServingOptions`; keyword options (its field names) replace its fields."""
+        self.options = options = ServingOptions.from_keywords(options, **keywords)
         self.app = app
-        self.secret_key = secret_key or os.environ.get("MENDEL_SECRET") or None
+        self.secret_key: str | bytes | None = options.secret_key or os.environ.get("MENDEL_SECRET") or None
         self.trees = _trees_from(trees_or_basedir)
-        self.visitor_choice = bool(visitor_choice)
-        pattern = re.compile(bot_pattern or DEFAULT_BOT_PATTERN, re.IGNORECASE)
+        pattern = re.compile(options.bot_pattern or DEFAULT_BOT_PATTERN, re.IGNORECASE)
         self.default_bot_rule: Callable[[dict[str, Any]], bool] = lambda environ: user_agent_is_bot(environ, pattern)
-        self.is_bot: Callable[[dict[str, Any]], bool] = is_bot or self.default_bot_rule
-        self.exposure_dedup = ExposureDedup(exposure_window)
+        self.is_bot: Callable[[dict[str, Any]], bool] = options.is_bot or self.default_bot_rule
+        self.exposure_dedup = ExposureDedup(options.exposure_window)
         self.arm_shows_memo: dict[tuple[Any, ...], bool] = {}  # (a plain dict: see RequestResolver)
+        exposure_log = options.exposure_log
         self._exposure_sink = default_sink(exposure_log if exposure_log is not None else os.environ.get("MENDEL_EXPOSURE_LOG"))
+        development = options.development
         if development is None:  # MENDEL_DEV=1 (`mendel dev` sets it); never a framework's debug flag
             development = development_from_environment()
-        self._check_experiment_settings(on_exposure, development)
+        self._check_experiment_settings(options.on_exposure, development)
         # a serving process returns freed bundle-sized buffers, so its RSS follows its caches
         use_fixed_mmap_threshold()
-        self.route = BundleRoute(route or self.trees.config.route, url_prefix)
-        store = BundleStore(store_dir, store_bytes, public=store_public) if store_dir is not None else None
-        self.cache = BundleCache(cache_bytes, store=store, recompress=recompress, max_cold_packs=max_cold_packs)
+        self.route = BundleRoute(options.route or self.trees.config.route, options.url_prefix)
+        store = (
+            BundleStore(options.store_dir, options.store_bytes, public=options.store_public)
+            if options.store_dir is not None else None
+        )
+        self.cache = BundleCache(
+            options.cache_bytes, store=store, recompress=options.recompress, max_cold_packs=options.max_cold_packs,
+        )
         self.metrics: ServingMetrics = self.cache.metrics
-        if store_public:
+        if options.store_public:
             self.cache.public_path = self._public_path
-        if metrics_route is not None and metrics_access is None:
+        if options.metrics_route is not None and options.metrics_access is None:
             raise ConfigError("metrics_route needs metrics_access(environ) -> bool: metrics are never public")
-        self.metrics_route = metrics_route
-        self.metrics_access = metrics_access
         # the route's app admits everyone: `_metrics_allowed` asked the app's check already
-        self._metrics_app = prometheus_app(self, lambda _environ: True) if metrics_access is not None else None
+        self._metrics_app = prometheus_app(self, lambda _environ: True) if options.metrics_access is not None else None
         instrument_opentelemetry(self)
         self.development = development
-        self.variations_loader = variations_loader
-        self.cookie_name = cookie_name
-        self.query_override = query_override
-        self.unit_loader = unit_loader
-        self.unit_cookie = unit_cookie
-        self.sticky_cookie = sticky_cookie
-        self.on_exposure = on_exposure
-        if page_caching not in PAGE_CACHING:
-            raise ConfigError(f"page_caching must be one of {', '.join(PAGE_CACHING)}, not {page_caching!r}")
-        self.page_caching = page_caching
-        self.integrity = integrity
-        self.preload = check_preload_rel(preload)
+        self.on_exposure = options.on_exposure
+        if options.page_caching not in PAGE_CACHING:
+            raise ConfigError(f"page_caching must be one of {', '.join(PAGE_CACHING)}, not {options.page_caching!r}")
+        check_preload_rel(options.preload)
         self._index_segments()
         self._encoding_memo: dict[str | None, str] = {}
-        self.qa_page = QAPage(self, qa_route, access=qa_access, layers=qa_layers) if qa_route else None
-        self.reloader = Reloader(self.trees, reload_interval) if reload_interval else None
+        self.qa_page = (
+            QAPage(self, options.qa_route, access=options.qa_access, layers=options.qa_layers)
+            if options.qa_route else None
+        )
+        self.reloader = Reloader(self.trees, options.reload_interval) if options.reload_interval else None
 
     def _check_experiment_settings(self, on_exposure: ExposureHandler | None, development: bool) -> None:
         """With experiments configured: no secret stops start-up (assignments are signed), and
@@ -364,7 +280,7 @@ class MendelMiddleware:
             self.reloader.ensure_running()
         path = get_path_info(environ)
         if not self.route.owns(path):
-            if path == self.metrics_route and self._metrics_app is not None and self._metrics_allowed(environ):
+            if path == self.options.metrics_route and self._metrics_app is not None and self._metrics_allowed(environ):
                 return self._metrics_app(environ, start_response)
             if self.qa_page is not None and self.qa_page.owns(path):
                 return self.qa_page(environ, start_response)
@@ -379,7 +295,8 @@ class MendelMiddleware:
     def _metrics_allowed(self, environ: dict[str, Any]) -> bool:
         """The metrics route is answered only for requests the app's `metrics_access` admits."""
         try:
-            return bool(self.metrics_access is not None and self.metrics_access(environ))
+            access = self.options.metrics_access
+            return bool(access is not None and access(environ))
         except Exception:  # an auth hook that fails admits nobody
             log.exception("mendel: metrics_access failed")
             return False
@@ -411,7 +328,7 @@ class MendelMiddleware:
             resolver = environ.get("mendel")
             if isinstance(resolver, RequestResolver):
                 headers = resolver.response_headers(headers)
-                link = resolver.link_header() if self.preload is not None else None
+                link = resolver.link_header() if self.options.preload is not None else None
                 if link:
                     headers = [*headers, ("Link", link)]
             return start_response(status, headers, exc_info)
@@ -628,7 +545,7 @@ class MendelMiddleware:
 
     def _best_encoding(self, accept_encoding: str | None) -> str:
         offered = [*self.cache.encodings, _X_GZIP, IDENTITY]
-        best = parse_accept_header(accept_encoding).best_match(offered, default=IDENTITY)
+        best = parse_accept(accept_encoding).best_match(offered, default=IDENTITY)
         return "gzip" if best == _X_GZIP else best
 
     def _tree_for_hash(self, bundle: str, hash: str) -> Tree:
