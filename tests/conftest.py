@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+# The shared helpers (tests/helpers: factory, e2e_support, build_support, fakes, ...) import as
+# top-level modules; gunicorn children find big_app there too (`--pythonpath`).
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 
 from factory import write_project  # noqa: E402
 

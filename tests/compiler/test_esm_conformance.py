@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_build_support import FLAT_RC as RC
-from test_build_support import build, make_project
+from build_support import FLAT_RC as RC
+from build_support import build, make_project
 
 from mendel_py.packing.packer import pack_js
 from mendel_py.core.trees import MendelTrees

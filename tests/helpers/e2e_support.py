@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 GUNICORN_CONF = EXAMPLES / "gunicorn.conf.py"
 NGINX_CONF = EXAMPLES / "nginx.conf"
