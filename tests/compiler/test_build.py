@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from build_support import build, deps_by_folder, make_project, manifest, module, write_files
 from click.testing import CliRunner
 
+from build_support import build, deps_by_folder, make_project, manifest, module, write_files
 from mendel_py.compiler import BuildError, build_manifests
 from mendel_py.cli.build import build_command
 from mendel_py.config.model import load_config

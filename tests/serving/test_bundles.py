@@ -178,7 +178,7 @@ def test_middleware_serves_stored_bundles_through_the_file_wrapper(tmp_path: Pat
 
     from mendel_py.packing.packer import pack_js
     from mendel_py.serving.wsgi import MendelMiddleware
-    from test_wsgi import FakeTrees, downstream_app, main_tree
+    from fakes import FakeTrees, downstream_app, main_tree
 
     wrapped: list[object] = []
 

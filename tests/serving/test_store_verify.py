@@ -23,7 +23,7 @@ from mendel_py.packing.packer import pack_js
 from mendel_py.serving.store import BundleStore
 from mendel_py.serving.html import integrity_of
 from mendel_py.serving.wsgi import MendelMiddleware
-from test_wsgi import FakeTrees, downstream_app, main_tree
+from fakes import FakeTrees, downstream_app, main_tree
 
 URL = "/mendel/hbase/main.js"
 GOOD = pack_js(main_tree())
