@@ -13,6 +13,15 @@ sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 
 from factory import write_project  # noqa: E402
 
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e is marked `e2e`, so `pytest -m "not e2e"` runs the unit suite."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.e2e)
+
 
 @pytest.fixture
 def sample_project(tmp_path: Path) -> Path:

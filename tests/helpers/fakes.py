@@ -77,7 +77,7 @@ class FakeTrees:
     """Stands in for MendelTrees: the hash of a tree is "h" + the sorted matching variations."""
 
     def __init__(self, route: str = "/mendel/:hash/:bundle") -> None:
-        bundles = {name: {} for name in ("main", "empty", "walk")}
+        bundles: dict[str, dict[str, Any]] = {name: {} for name in ("main", "empty", "walk")}
         bundles["css"] = {"serveAs": "css"}
         self.config = config_from_dict({"route-config": {"hash": route}, "bundles": bundles}, root=".")
         self.bundles = tuple(self.config.bundles)
