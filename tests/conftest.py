@@ -4,8 +4,10 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from werkzeug.test import Client, TestResponse
 
 # The shared helpers (tests/helpers: factory, e2e_support, build_support, fakes, ...) import as
 # top-level modules; gunicorn children find big_app there too (`--pythonpath`).
@@ -42,3 +44,23 @@ def mendel_secret() -> Iterator[str]:
     yield os.environ["MENDEL_SECRET"]
     if previous is None:
         os.environ.pop("MENDEL_SECRET", None)
+
+
+@pytest.fixture(autouse=True)
+def close_test_client_responses(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each response of werkzeug's test client is closed when its test ends, as a WSGI server
+    closes each response it sent. Unbuffered (the client's default), a response is otherwise
+    never closed, and a stored bundle served through `wsgi.file_wrapper` would leave its file
+    open for the garbage collector (a ResourceWarning, an error under `filterwarnings`)."""
+    responses: list[TestResponse] = []
+    client_open = Client.open
+
+    def open_and_keep(self: Client, *args: Any, **kwargs: Any) -> TestResponse:
+        response = client_open(self, *args, **kwargs)
+        responses.append(response)
+        return response
+
+    monkeypatch.setattr(Client, "open", open_and_keep)
+    yield
+    for response in responses:
+        response.close()

@@ -155,8 +155,9 @@ class OutputWatcher:
         self.thread.start()
 
     def _pump(self, stream) -> None:  # type: ignore[no-untyped-def]
-        for line in iter(stream.readline, ""):
-            self.lines.put(line)
+        with stream:  # the watcher owns the pipe: closed at the end of the output
+            for line in iter(stream.readline, ""):
+                self.lines.put(line)
         self.lines.put("")
 
     def wait_for(self, text: str, count: int = 1, timeout: float = START_TIMEOUT) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.wrappers import Response
+from werkzeug.wsgi import ClosingIterator
 
 from mendel_py.config.model import config_from_dict
 from mendel_py.core.manifest import Manifest, Module, compile_manifest
@@ -135,3 +136,9 @@ def downstream_app(environ: dict[str, Any], start_response: Any) -> Any:
 
 def main_tree(hash_: str = "hbase") -> Any:
     return FakeTrees().find_tree_for_hash("main", hash_)
+
+
+def file_wrapper(handle: Any, size: int) -> Any:
+    """Like a server's `wsgi.file_wrapper` (gunicorn sends the open file with sendfile): the
+    file in blocks of `size`, closed when the response is."""
+    return ClosingIterator(iter(lambda: handle.read(size), b""), handle.close)
