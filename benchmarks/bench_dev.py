@@ -30,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "helpers"))
 
 BUTTON = "examples/shop/src/variations/bucket_A/components/button.js"
 TARGETS_MS = {"rebuild + swap": 150.0, "save to reloaded page": 300.0}

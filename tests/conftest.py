@@ -4,12 +4,25 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from werkzeug.test import Client, TestResponse
 
-sys.path.insert(0, str(Path(__file__).parent))
+# The shared helpers (tests/helpers: factory, e2e_support, build_support, fakes, ...) import as
+# top-level modules; gunicorn children find big_app there too (`--pythonpath`).
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 
 from factory import write_project  # noqa: E402
+
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e is marked `e2e`, so `pytest -m "not e2e"` runs the unit suite."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture
@@ -31,3 +44,23 @@ def mendel_secret() -> Iterator[str]:
     yield os.environ["MENDEL_SECRET"]
     if previous is None:
         os.environ.pop("MENDEL_SECRET", None)
+
+
+@pytest.fixture(autouse=True)
+def close_test_client_responses(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each response of werkzeug's test client is closed when its test ends, as a WSGI server
+    closes each response it sent. Unbuffered (the client's default), a response is otherwise
+    never closed, and a stored bundle served through `wsgi.file_wrapper` would leave its file
+    open for the garbage collector (a ResourceWarning, an error under `filterwarnings`)."""
+    responses: list[TestResponse] = []
+    client_open = Client.open
+
+    def open_and_keep(self: Client, *args: Any, **kwargs: Any) -> TestResponse:
+        response = client_open(self, *args, **kwargs)
+        responses.append(response)
+        return response
+
+    monkeypatch.setattr(Client, "open", open_and_keep)
+    yield
+    for response in responses:
+        response.close()

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from build_support import build, deps_by_folder, make_project, manifest, module
 from mendel_py.compiler import BuildError
-from test_build_support import build, deps_by_folder, make_project, manifest, module
 
 BASE = "src/base"
 VAR_A = "src/variations/var_a"

@@ -94,7 +94,7 @@ def test_the_middleware_answers_304_to_either_etag(tmp_path: Path) -> None:
 
     from mendel_py.packing.packer import pack_js
     from mendel_py.serving.wsgi import MendelMiddleware
-    from test_wsgi import FakeTrees, downstream_app, main_tree
+    from fakes import FakeTrees, downstream_app, main_tree
 
     middleware = MendelMiddleware(downstream_app, FakeTrees(), recompress=True)
     client = Client(middleware)

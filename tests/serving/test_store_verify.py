@@ -23,15 +23,10 @@ from mendel_py.packing.packer import pack_js
 from mendel_py.serving.store import BundleStore
 from mendel_py.serving.html import integrity_of
 from mendel_py.serving.wsgi import MendelMiddleware
-from test_wsgi import FakeTrees, downstream_app, main_tree
+from fakes import FakeTrees, downstream_app, file_wrapper, main_tree
 
 URL = "/mendel/hbase/main.js"
 GOOD = pack_js(main_tree())
-
-
-def file_wrapper(handle: Any, size: int) -> Any:
-    """Like a server's wsgi.file_wrapper (gunicorn sends the open file with sendfile)."""
-    return iter(lambda: handle.read(size), b"")
 
 
 def get(client: Client, coding: str = "identity") -> Any:

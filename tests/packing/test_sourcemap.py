@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
+from build_support import FLAT_RC, build, make_project
 from e2e_support import build_example_project
 from lazy_project import write_lazy_project
 from node_support import ensure_npm_package, needs_node_and_npm
-from test_build_support import FLAT_RC, build, make_project
 from mendel_py.cli.main import cli
 from mendel_py.errors import ManifestError
 from mendel_py.packing.sourcemap import _vlq, source_map
@@ -23,7 +23,7 @@ from mendel_py.core.trees import MendelTrees
 from mendel_py.serving.wsgi import MendelMiddleware
 
 SOURCE_MAP_SPEC = "source-map@0.7.4"
-CHECKER = Path(__file__).parent / "js" / "check_sourcemap.js"
+CHECKER = Path(__file__).resolve().parents[1] / "helpers" / "js" / "check_sourcemap.js"
 needs_node = needs_node_and_npm
 
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 GUNICORN_CONF = EXAMPLES / "gunicorn.conf.py"
 NGINX_CONF = EXAMPLES / "nginx.conf"
@@ -155,8 +155,9 @@ class OutputWatcher:
         self.thread.start()
 
     def _pump(self, stream) -> None:  # type: ignore[no-untyped-def]
-        for line in iter(stream.readline, ""):
-            self.lines.put(line)
+        with stream:  # the watcher owns the pipe: closed at the end of the output
+            for line in iter(stream.readline, ""):
+                self.lines.put(line)
         self.lines.put("")
 
     def wait_for(self, text: str, count: int = 1, timeout: float = START_TIMEOUT) -> None:

@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from build_support import build, deps_by_folder, make_project, manifest, module, write_files
 from mendel_py.compiler import BuildError, build_manifests
 from mendel_py.cli.build import build_command
 from mendel_py.config.model import load_config
 from mendel_py.core.hashcodec import file_blake3
-from test_build_support import build, deps_by_folder, make_project, manifest, module, write_files
 
 BASE = "src/base"
 VAR_A = "src/variations/var_a"
 VAR_B = "src/variations/var_b"
 VAR_C = "src/variations/var_c"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SHOP = {
     f"{BASE}/main.js": "var a = require('./a');\nvar b = require('./b.js');\nmodule.exports = a + b;\n",

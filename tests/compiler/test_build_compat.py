@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = REPO_ROOT / "benchmarks" / ".node"
 CORE_DIR = NODE_DIR / "node_modules" / "mendel-core"
 CORE_VERSION = "3.0.6"

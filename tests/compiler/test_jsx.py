@@ -8,9 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from node_support import ensure_npm_package, needs_node_and_npm
-from test_build_support import build, make_project, manifest, module
-from test_esm_conformance import VM_HARNESS
+from build_support import build, make_project, manifest, module
+from node_support import VM_HARNESS, ensure_npm_package, needs_node_and_npm
 
 from mendel_py.compiler.errors import BuildError
 from mendel_py.compiler.jsx import _ENTITIES, jsx_text

@@ -9,8 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_build_support import FLAT_RC as RC
-from test_build_support import build, make_project
+from build_support import FLAT_RC as RC
+from build_support import build, make_project
+from node_support import VM_HARNESS
 
 from mendel_py.packing.packer import pack_js
 from mendel_py.core.trees import MendelTrees
@@ -19,18 +20,6 @@ NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="needs node")
 
 
-# Runs a bundle in a fresh context with only `console`, then prints what it logged once every
-# promise has settled (lazy imports resolve in microtasks).
-VM_HARNESS = r"""
-const vm = require('vm'), fs = require('fs');
-const lines = [];
-const show = (v) => typeof v === 'string' ? v : JSON.stringify(v);
-const sandbox = {console: {log: (...a) => lines.push(a.map(show).join(' '))}};
-vm.createContext(sandbox);
-try { vm.runInContext(fs.readFileSync(process.argv[2], 'utf8'), sandbox); }
-catch (e) { lines.push('uncaught ' + e.name); }
-setTimeout(() => process.stdout.write(lines.join('\n') + '\n'), 50);
-"""
 NATIVE_PRELUDE = (
     "const __show = (v) => typeof v === 'string' ? v : JSON.stringify(v);\n"
     "console.log = (...a) => process.stdout.write(a.map(__show).join(' ') + '\\n');\n"

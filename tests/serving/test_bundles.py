@@ -178,18 +178,18 @@ def test_middleware_serves_stored_bundles_through_the_file_wrapper(tmp_path: Pat
 
     from mendel_py.packing.packer import pack_js
     from mendel_py.serving.wsgi import MendelMiddleware
-    from test_wsgi import FakeTrees, downstream_app, main_tree
+    from fakes import FakeTrees, downstream_app, file_wrapper, main_tree
 
     wrapped: list[object] = []
 
-    def file_wrapper(handle: object, size: int) -> object:
+    def recording_file_wrapper(handle: object, size: int) -> object:
         wrapped.append(handle)
-        return iter(lambda: handle.read(size), b"")  # type: ignore[attr-defined]
+        return file_wrapper(handle, size)
 
     middleware = MendelMiddleware(downstream_app, FakeTrees(), store_dir=tmp_path / "store")
     client = Client(middleware)
     for _ in range(2):
-        response = client.get("/mendel/hbase/main.js", environ_base={"wsgi.file_wrapper": file_wrapper})
+        response = client.get("/mendel/hbase/main.js", environ_base={"wsgi.file_wrapper": recording_file_wrapper})
         assert response.status_code == 200 and response.data == pack_js(main_tree())
         assert response.headers["Content-Length"] == str(len(response.data))
     assert len(wrapped) == 2

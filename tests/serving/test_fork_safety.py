@@ -16,7 +16,7 @@ from werkzeug.test import Client
 
 from e2e_support import build_example_project
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from synth import MANIFEST_PATH, write_synthetic_project  # noqa: E402
 
 from mendel_py.packing import compression  # noqa: E402

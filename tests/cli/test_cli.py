@@ -16,7 +16,7 @@ from factory import write_project
 
 from mendel_py.cli.main import cli, format_table
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 RC = """\
 base-config:

@@ -18,7 +18,7 @@ from mendel_py.compiler.parsecache import ParseCache
 from mendel_py.compiler.sources import SourceLoader
 from mendel_py.config.model import load_config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def load_bench_build():  # type: ignore[no-untyped-def]

@@ -29,3 +29,17 @@ def ensure_npm_package(spec: str) -> Path:
             check=True, stdout=subprocess.DEVNULL, timeout=300,
         )
     return modules
+
+
+# Runs a bundle in a fresh context with only `console`, then prints what it logged once every
+# promise has settled (lazy imports resolve in microtasks).
+VM_HARNESS = r"""
+const vm = require('vm'), fs = require('fs');
+const lines = [];
+const show = (v) => typeof v === 'string' ? v : JSON.stringify(v);
+const sandbox = {console: {log: (...a) => lines.push(a.map(show).join(' '))}};
+vm.createContext(sandbox);
+try { vm.runInContext(fs.readFileSync(process.argv[2], 'utf8'), sandbox); }
+catch (e) { lines.push('uncaught ' + e.name); }
+setTimeout(() => process.stdout.write(lines.join('\n') + '\n'), 50);
+"""

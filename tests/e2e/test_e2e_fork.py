@@ -20,7 +20,7 @@ import pytest
 
 from e2e_support import Server, http_get, running_gunicorn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from synth import MANIFEST_PATH, random_variation_sets, write_synthetic_project  # noqa: E402
 
 from mendel_py.config.model import load_config  # noqa: E402

@@ -19,7 +19,7 @@ from mendel_py.core.trees import MendelTrees
 from mendel_py.qa.matrix import INHERITED, OWN, render_svg, variation_matrix
 from mendel_py.serving.wsgi import MendelMiddleware
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SVG = "{http://www.w3.org/2000/svg}"
 APP_404 = b"the app's own not-found page"
 

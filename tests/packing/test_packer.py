@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,54 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mendel_py.core.manifest import Manifest, Module, compile_manifest
+from fakes import FakeTree, make_tree
 from mendel_py.packing.packer import JS_PRELUDE, _js_literal, _key_literal, pack_css, pack_js, packer_for
 
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
-
-
-@dataclass
-class FakeTree:
-    """What the packer and the middleware read of a tree, over a real compiled manifest."""
-
-    bundle: str
-    hash: str
-    manifest: Manifest
-    selection: tuple[tuple[int, int], ...]
-
-    @property
-    def file_count(self) -> int:
-        return len(self.selection)
-
-    @property
-    def files(self) -> list[Any]:
-        return [self.manifest.modules[m].entries[j] for m, j in self.selection]
-
-    @property
-    def modules(self) -> list[Module]:
-        return [self.manifest.modules[m] for m, _j in self.selection]
-
-
-def make_manifest(bundle: str, specs: list[dict[str, Any]], variation: str = "src/variations/bucket_A") -> Manifest:
-    """A compiled manifest from [{"id", "source", "deps"?, "entry"?, "expose"?, "order"?}]."""
-    modules = []
-    for index, spec in enumerate(specs):
-        module: dict[str, Any] = {
-            "id": spec["id"], "index": index, "variations": [variation], "entry": spec.get("entry", False),
-            "data": [{"id": spec["id"], "file": f"{variation}/{spec['id']}", "variation": variation,
-                      "source": spec["source"], "sha": "00", "deps": spec.get("deps", {})}],
-        }
-        module.update({key: spec[key] for key in ("expose", "order") if key in spec})
-        modules.append(module)
-    data = {"indexes": {spec["id"]: i for i, spec in enumerate(specs)}, "bundles": modules}
-    return compile_manifest(data, f"{bundle}.manifest.json", bundle)
-
-
-def make_tree(bundle: str, specs: list[dict[str, Any]], variation: str = "src/variations/bucket_A") -> FakeTree:
-    """A tree of every module of `make_manifest(bundle, specs, variation)`."""
-    manifest = make_manifest(bundle, specs, variation)
-    return FakeTree(bundle, "HASH", manifest, tuple((m, 0) for m in range(len(specs))))
 
 
 APP_TREE_SPECS = [

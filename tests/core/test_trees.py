@@ -1,4 +1,4 @@
-"""The public core API (MendelTrees), on the sample project of tests/factory.py."""
+"""The public core API (MendelTrees), on the sample project of tests/helpers/factory.py."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor

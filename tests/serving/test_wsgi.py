@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
-from werkzeug.wrappers import Response
 
+from fakes import BASE, CSS_SPECS, FOLDERS, FakeTrees, downstream_app, main_tree, make_tree
 from mendel_py.serving.bundles import (
     CSS_CONTENT_TYPE,
     IMMUTABLE_CACHE_CONTROL,
@@ -19,92 +19,14 @@ from mendel_py.serving.bundles import (
     brotli_available,
 )
 from mendel_py.packing.compression import Coder, gzip_coder
-from mendel_py.config.model import config_from_dict
-from mendel_py.errors import ConfigError, HashError, WalkError
+from mendel_py.errors import ConfigError
 from mendel_py.packing.packer import pack_css, pack_js
 from mendel_py.serving.request import RequestResolver
 from mendel_py.serving.wsgi import BundleRoute, MendelMiddleware
-from test_packer import make_tree
 
 needs_brotli = pytest.mark.skipif(not brotli_available(), reason="brotli is not installed")
 
-BASE = "src/base"
-FOLDERS = {"bucket_A": "src/variations/bucket_A", "feature_B": "src/variations/feature_B"}
 SECRET_WORDS = ("bucket_A", "feature_B", "src/")
-
-
-def js_specs(variation: str) -> list[dict[str, Any]]:
-    return [
-        {"id": "main.js", "entry": True, "deps": {"./util.js": "util.js"},
-         "source": f"window.log.push(require('./util.js')); // built for {variation}"},
-        {"id": "util.js", "source": "module.exports = '" + "x" * 2000 + "';"},
-    ]
-
-
-CSS_SPECS = [
-    {"id": "b.css", "order": 2, "source": ".b{color:red}"},
-    {"id": "a.css", "order": 1, "source": ".a{color:blue}"},
-]
-
-
-class FakeTrees:
-    """Stands in for MendelTrees: the hash of a tree is "h" + the sorted matching variations."""
-
-    def __init__(self, route: str = "/mendel/:hash/:bundle") -> None:
-        bundles = {name: {} for name in ("main", "empty", "walk")}
-        bundles["css"] = {"serveAs": "css"}
-        self.config = config_from_dict({"route-config": {"hash": route}, "bundles": bundles}, root=".")
-        self.bundles = tuple(self.config.bundles)
-        self.hash_lookups = 0
-        self.bug = False  # set to make every walk by hash fail like a bug would
-        self.variation_walks = 0
-        self.generation = None
-
-    def reload_if_changed(self) -> None:
-        return None
-
-    def variations_and_chains(self, names: Any) -> tuple[list[str], list[list[str]]]:
-        wanted = set(names)
-        matching = [v for v in FOLDERS if v in wanted]
-        return matching + ["base"], [[FOLDERS[v]] for v in matching] + [[BASE]]
-
-    def find_tree_for_variations(self, bundle: str, chains: list[list[str]]) -> Any:
-        self.variation_walks += 1
-        names = [n for n, f in FOLDERS.items() if [f] in chains]
-        return self._tree(bundle, "h" + "-".join(["base", *names]))
-
-    def find_tree_for_hash(self, bundle: str, hash_: str) -> Any:
-        self.hash_lookups += 1
-        if bundle == "walk":
-            raise WalkError(bundle, "main.js", "no chain matches")
-        if self.bug:
-            raise RuntimeError("a bug")
-        if hash_ == "trvrsl":
-            raise HashError("TRVRSL", f"tree has more paths than hash {hash_}")
-        if hash_ == "hashmiss":
-            raise HashError("HASHMISS", f"{hash_} is not canonical")
-        if not hash_.startswith("hbase") or not set(hash_[5:].split("-")) <= set(FOLDERS) | {""}:
-            raise HashError("BADHASH", f"invalid hash: {hash_}")
-        return self._tree(bundle, hash_)
-
-    def server_variation_map(self, bundle: str, chains: list[list[str]]) -> dict[str, str]:
-        return {"main.js": chains[0][0]}
-
-    def _tree(self, bundle: str, hash_: str) -> Any:
-        if bundle == "css":
-            tree = make_tree("css", CSS_SPECS)
-        elif bundle == "empty":
-            tree = make_tree("empty", [])
-        else:
-            tree = make_tree(bundle, js_specs(hash_))
-        tree.hash = hash_
-        return tree
-
-
-def downstream_app(environ: dict[str, Any], start_response: Any) -> Any:
-    resolver = environ["mendel"]
-    body = f"app {type(resolver).__name__} {resolver.bundle_url('main')}"
-    return Response(body)(environ, start_response)
 
 
 @pytest.fixture
@@ -120,10 +42,6 @@ def middleware(trees: FakeTrees) -> MendelMiddleware:
 @pytest.fixture
 def client(middleware: MendelMiddleware) -> Client:
     return Client(middleware)
-
-
-def main_tree(hash_: str = "hbase") -> Any:
-    return FakeTrees().find_tree_for_hash("main", hash_)
 
 
 # --- successful responses -----------------------------------------------------------------------
@@ -342,7 +260,7 @@ def test_a_large_bundle_is_kept_as_its_pieces_and_sent_in_chunks(monkeypatch: py
     specs = [{"id": "main.js", "entry": True, "deps": {f"./m{n}.js": f"m{n}.js" for n in range(60)},
               "source": "require('./m0.js');"}]
     specs += [{"id": f"m{n}.js", "source": f"module.exports = '{n}' + '" + "y" * 5000 + "';"} for n in range(60)]
-    monkeypatch.setattr("test_wsgi.js_specs", lambda _variation: specs)
+    monkeypatch.setattr("fakes.js_specs", lambda _variation: specs)
     middleware = MendelMiddleware(downstream_app, FakeTrees())
     environ = EnvironBuilder(path="/mendel/hbase/main.js").get_environ()
     body, status, _headers = run_wsgi_app(middleware, environ)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from mendel_py.experiments import assign
 
-CASES = json.loads((Path(__file__).parent / "data" / "growthbook_cases.json").read_text("utf-8"))
+CASES = json.loads((Path(__file__).resolve().parents[1] / "helpers" / "data" / "growthbook_cases.json").read_text("utf-8"))
 
 
 def close(a, b):

@@ -26,7 +26,7 @@ from mendel_py.core.manifest_cache import file_digest
 from mendel_py.core.trees import MendelTrees
 from mendel_py.serving.wsgi import MendelMiddleware
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BUTTON = Path("examples/shop/src/variations/bucket_A/components/button.js")
 
 

@@ -18,7 +18,7 @@ from mendel_py.serving.metrics import prometheus_text
 from mendel_py.core.trees import MendelTrees
 from mendel_py.serving.wsgi import MendelMiddleware
 from factory import write_project
-from test_wsgi import FakeTrees, downstream_app
+from fakes import FakeTrees, downstream_app
 
 URL = "/mendel/hbase/main.js"
 

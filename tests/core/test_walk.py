@@ -1,4 +1,4 @@
-"""The fast walker against a line-by-line transcription of mendel-core's walk (tests/reference_walk.py)."""
+"""The fast walker against a line-by-line transcription of mendel-core's walk (tests/helpers/reference_walk.py)."""
 from __future__ import annotations
 
 import hashlib
