@@ -7,8 +7,9 @@ module -> variation map of this browser's tree, plus the variation matrix as an 
 
 The page shows variation names, so it is gated: it is open in development; in production only a
 request with a valid signed QA token (`mendel_py.qa`) or one the app's own `access(environ)` hook
-admits sees it (a QA link's `?mendel_qa=<token>` is moved into the QA cookie). Any other request under the route is handed to the app untouched, so the answer
-is whatever the app answers for an unknown URL (its 404): nothing tells that the page exists.
+admits sees it (a QA link's `?mendel_qa=<token>` is moved into the QA cookie). Any other request
+under the route is handed to the app untouched, so the answer is whatever the app answers for an
+unknown URL (its 404): nothing tells that the page exists.
 Bundle URLs never carry names; only this origin page does.
 
 This module is the WSGI part and the access gate; what the page shows is gathered in `report`

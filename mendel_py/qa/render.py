@@ -114,7 +114,10 @@ def _experiments(report: Report) -> str:
         arms = Markup(", ").join(
             Markup("<code>{}</code> {:.0%}").format(v or "control", w) for v, w in zip(e.variations, e.weights)
         )
-        here = Markup("<strong>{}</strong> ({})").format(got.variation or "control", got.reason) if got else Markup("&mdash;")
+        here = (
+            Markup("<strong>{}</strong> ({})").format(got.variation or "control", got.reason)
+            if got else Markup("&mdash;")
+        )
         rows.append(Markup(
             "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td>{:.0%}&ndash;{:.0%}</td><td>{}</td>"
             "<td>{:.0%}</td><td>{}</td><td>{}</td></tr>"
@@ -163,7 +166,9 @@ def _fieldset(position: int, legend: str, members: list[VariationInfo], exclusiv
             )
         )
     for v in members:
-        inherits = Markup(" <span class=\"note\">(inherits {})</span>").format(", ".join(v.inherits)) if v.inherits else ""
+        inherits = (
+            Markup(" <span class=\"note\">(inherits {})</span>").format(", ".join(v.inherits)) if v.inherits else ""
+        )
         inputs.append(
             Markup('<label><input type="{}" name="{}" value="{}"{}> {}{}</label>').format(
                 kind, name, v.id, Markup(" checked") if v.active else "", v.id, inherits

@@ -173,7 +173,8 @@ class MendelMiddleware:
         self.exposure_dedup = ExposureDedup(options.exposure_window)
         self.arm_shows_memo: dict[tuple[Any, ...], bool] = {}  # (a plain dict: see RequestResolver)
         exposure_log = options.exposure_log
-        self._exposure_sink = default_sink(exposure_log if exposure_log is not None else os.environ.get("MENDEL_EXPOSURE_LOG"))
+        log_setting = exposure_log if exposure_log is not None else os.environ.get("MENDEL_EXPOSURE_LOG")
+        self._exposure_sink = default_sink(log_setting)
         development = options.development
         if development is None:  # MENDEL_DEV=1 (`mendel dev` sets it); never a framework's debug flag
             development = development_from_environment()
@@ -219,7 +220,10 @@ class MendelMiddleware:
             return
         if not self.secret_key and (development or development_from_environment()):
             self.secret_key = secrets.token_hex(32)
-            log.warning("mendel: development without a secret: signing with a throwaway one (set MENDEL_SECRET to keep QA links and sticky assignments across restarts)")
+            log.warning(
+                "mendel: development without a secret: signing with a throwaway one"
+                " (set MENDEL_SECRET to keep QA links and sticky assignments across restarts)"
+            )
         if not self.secret_key:
             raise ConfigError(
                 "experiments are configured, and their sticky assignments are signed: set a secret"
@@ -231,7 +235,8 @@ class MendelMiddleware:
             log.warning(
                 "mendel: experiments are running and no on_exposure callback is registered: exposures"
                 " go to %s (set MENDEL_EXPOSURE_LOG to a file, or register on_exposure)",
-                f"{target} as JSON lines" if target else "the mendel_py.exposures logger at INFO only (MENDEL_EXPOSURE_LOG=off)",
+                f"{target} as JSON lines" if target
+                else "the mendel_py.exposures logger at INFO only (MENDEL_EXPOSURE_LOG=off)",
             )
 
     @property
@@ -313,7 +318,10 @@ class MendelMiddleware:
             return None
         owner, chunk = self._chunk_name(bundle)
         suffix = self._suffix(owner)
-        path = self.route.path(owner, hash, suffix) if chunk is None else self.route.chunk_path(owner, hash, chunk, suffix)
+        if chunk is None:
+            path = self.route.path(owner, hash, suffix)
+        else:
+            path = self.route.chunk_path(owner, hash, chunk, suffix)
         if "%" in path:
             return None
         return path + _PUBLIC_SUFFIXES[encoding] if encoding in _PUBLIC_SUFFIXES else None

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from factory import write_project
 
+from factory import write_project
 from mendel_py.cli.main import cli, format_table
 
 REPO = Path(__file__).resolve().parents[2]

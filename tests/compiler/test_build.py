@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from build_support import build, deps_by_folder, make_project, manifest, module, write_files
-from mendel_py.compiler import BuildError, build_manifests
 from mendel_py.cli.build import build_command
+from mendel_py.compiler import BuildError, build_manifests
 from mendel_py.config.model import load_config
 from mendel_py.core.hashcodec import file_blake3
 
@@ -204,7 +204,7 @@ def test_non_ascii_sources_are_written_as_utf8(tmp_path: Path) -> None:
     make_project(tmp_path, {f"{BASE}/main.js": "module.exports = 'héllo ☃';\n"})
     build(tmp_path)
     raw = (tmp_path / "manifests" / "main.manifest.json").read_bytes()
-    assert "héllo ☃".encode("utf-8") in raw
+    assert "héllo ☃".encode() in raw
     assert module(manifest(tmp_path), "main.js")["data"][0]["source"] == "module.exports = 'héllo ☃';\n"
 
 

@@ -9,12 +9,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from build_support import FLAT_RC as RC
 from build_support import build, make_project
-from node_support import VM_HARNESS
-
-from mendel_py.packing.packer import pack_js
 from mendel_py.core.trees import MendelTrees
+from mendel_py.packing.packer import pack_js
+from node_support import VM_HARNESS
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="needs node")

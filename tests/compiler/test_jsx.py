@@ -8,13 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from build_support import build, make_project, manifest, module
-from node_support import VM_HARNESS, ensure_npm_package, needs_node_and_npm
 
+from build_support import build, make_project, manifest, module
 from mendel_py.compiler.errors import BuildError
 from mendel_py.compiler.jsx import _ENTITIES, jsx_text
-from mendel_py.packing.packer import pack_js
 from mendel_py.core.trees import MendelTrees
+from mendel_py.packing.packer import pack_js
+from node_support import VM_HARNESS, ensure_npm_package, needs_node_and_npm
 
 ESBUILD_SPEC = "esbuild@0.28.2"
 pytestmark = needs_node_and_npm

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mendel_py.errors import HashError, HashLimitError
 from mendel_py.core.hashcodec import (
     FORMATS,
     MAX_HASH_LENGTH,
@@ -22,6 +21,7 @@ from mendel_py.core.hashcodec import (
     format_for,
     get_format,
 )
+from mendel_py.errors import HashError, HashLimitError
 
 SHA_A = "6310b41adf425242c338afc1d5f4fbf99cdccf47"
 SHA_B = "f8968ed58fa6f771df78e0be89be5a97c5d3fb59"

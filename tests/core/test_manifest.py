@@ -8,9 +8,9 @@ import json
 import pytest
 
 from factory import SAMPLE_MAIN, manifest
-from mendel_py.errors import ManifestError
 from mendel_py.core.hashcodec import file_blake3
 from mendel_py.core.manifest import compile_manifest, load_manifest
+from mendel_py.errors import ManifestError
 
 
 def sample() -> dict:

@@ -14,8 +14,8 @@ import pytest
 
 from factory import SAMPLE_MAIN, manifest
 from mendel_py.core import manifest_cache
-from mendel_py.errors import ManifestError
 from mendel_py.core.manifest import Manifest, load_manifest
+from mendel_py.errors import ManifestError
 
 
 def write_manifest(folder: Path, data: dict[str, Any]) -> Path:
@@ -154,9 +154,9 @@ def test_file_digests_are_remembered_only_for_files_not_just_written(tmp_path, m
 
 
 def test_the_generation_id_from_remembered_digests_is_the_published_one(tmp_path) -> None:
+    from factory import write_project
     from mendel_py.config.model import load_config
     from mendel_py.core.generations import generation_id, project_files, project_generation_id
-    from factory import write_project
 
     config = load_config(str(write_project(tmp_path)))
     assert project_generation_id(config) == generation_id(project_files(config))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-
 from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mendel_py.core import hashcodec
-from mendel_py.errors import HashError, WalkError
-from mendel_py.core.manifest import compile_manifest, js_key_order
 from mendel_py.core import walk as walk_module
+from mendel_py.core.manifest import compile_manifest, js_key_order
 from mendel_py.core.walk import Walker, _walk_order
+from mendel_py.errors import HashError, WalkError
 from reference_walk import ReferenceWalker
 
 IMPLEMENTATIONS = pytest.mark.parametrize("accelerated", [True, False], ids=["c", "python"])
@@ -219,7 +218,8 @@ def test_digests_are_joined_in_c_as_in_python() -> None:
 
 
 def test_the_c_walk_refuses_bad_tables_and_passes_errors_on() -> None:
-    def walk_plan(roots, children, flags=bytearray(2), on_branch=None, compact=None):
+    def walk_plan(roots, children, flags=None, on_branch=None, compact=None):
+        flags = bytearray(2) if flags is None else flags
         offsets, targets = compact or graph([c or () for c in children])
         return walk_module._walk_plan_c(roots, offsets, targets, children, (0, 1), flags, on_branch)
 

@@ -15,7 +15,6 @@ import pytest
 from werkzeug.test import Client
 
 from e2e_support import build_example_project
-
 from mendel_py.config.model import load_config
 from mendel_py.core.generations import TEMP_MAX_AGE, GenerationStore
 from mendel_py.core.trees import MendelTrees
@@ -93,7 +92,7 @@ def test_a_build_killed_at_each_write_changes_nothing_served(built: Path, tmp_pa
         store.verify(info.id)
     assert served_bundles(project) == old_served  # a restarted server: the old set, whole
     on_disk = {name: (project / "manifests" / name).read_bytes() for name in MANIFESTS}
-    for name, data in on_disk.items():
+    for data in on_disk.values():
         json.loads(data)  # never a half-written file
     new_on_disk = [name for name, data in on_disk.items() if (JS_MARK if "main" in name else CSS_MARK) in data]
     if fault.startswith("manifest-written:"):

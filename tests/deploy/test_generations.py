@@ -15,15 +15,14 @@ from click.testing import CliRunner
 from werkzeug.test import Client
 
 from e2e_support import deploy_example
-
-from mendel_py.core import hashcodec
 from mendel_py.cli.main import cli
-from mendel_py.config.model import load_config
-from mendel_py.errors import ConfigError, HashError, ManifestError, MendelError
 from mendel_py.compiler import build_manifests
+from mendel_py.config.model import load_config
+from mendel_py.core import hashcodec
 from mendel_py.core.generations import CONFIG_FILE, GenerationStore, generation_config, generation_tag, manifest_tag
 from mendel_py.core.manifest_cache import file_digest
 from mendel_py.core.trees import MendelTrees
+from mendel_py.errors import ConfigError, HashError, ManifestError, MendelError
 from mendel_py.serving.wsgi import MendelMiddleware
 
 REPO = Path(__file__).resolve().parents[2]

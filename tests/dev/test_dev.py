@@ -186,8 +186,8 @@ def make():
 def test_dev_command_finds_or_adds_the_mendel_middleware(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
 ) -> None:
-    from mendel_py.cli.support import Options
     from mendel_py.cli.dev import _serve_target
+    from mendel_py.cli.support import Options
 
     (tmp_path / "devsite.py").write_text(WSGI_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from e2e_support import Server, build_example_project, deploy_example, http_get, running_gunicorn
-
 from mendel_py.config.model import load_config
 from mendel_py.core.generations import GenerationStore
 

@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from e2e_support import (
-    GUNICORN_CONF, REPO, Server, build_example_project, free_port, http_get, running_gunicorn,
+    GUNICORN_CONF,
+    REPO,
+    Server,
+    build_example_project,
+    free_port,
+    http_get,
+    running_gunicorn,
 )
 from mendel_py.config.model import load_config
 from mendel_py.core.generations import publish_project

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import re
 from collections.abc import Iterator
+
 import pytest
 
 from e2e_support import Server, build_example_project, http_get, running_gunicorn

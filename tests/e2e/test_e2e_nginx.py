@@ -13,12 +13,12 @@ import pytest
 
 from e2e_support import (
     HttpResult,
-    render_shipped_nginx_conf,
     Server,
     build_example_project,
     deploy_example,
     free_port,
     http_get,
+    render_shipped_nginx_conf,
     running_gunicorn,
     stop_process,
     wait_for_port,

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-import shutil
 from pathlib import Path
 
 import pytest

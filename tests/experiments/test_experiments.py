@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 from werkzeug.http import parse_cookie
 from werkzeug.test import Client
 
-from mendel_py.experiments import assign
 from mendel_py.cli.main import cli
 from mendel_py.config.model import config_from_dict
-from mendel_py.errors import ConfigError
-from mendel_py.experiments.assignment import Experiments, parse_experiments
-from mendel_py.qa.tokens import sign_qa_token
-from mendel_py.experiments.simulation import simulate
 from mendel_py.core.trees import MendelTrees
+from mendel_py.errors import ConfigError
+from mendel_py.experiments import assign
+from mendel_py.experiments.assignment import Experiments, parse_experiments
+from mendel_py.experiments.simulation import simulate
+from mendel_py.qa.tokens import sign_qa_token
 from mendel_py.serving.wsgi import MendelMiddleware
 
 VARIATIONS = ["a1", "a2", "b1", "c1"]

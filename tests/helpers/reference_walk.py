@@ -27,7 +27,7 @@ class ReferenceWalker:
         self.conflict_list: list[str] = []
         self.error: str | None = None
 
-    def walk_bundle(self) -> "ReferenceWalker":
+    def walk_bundle(self) -> ReferenceWalker:
         for module in self.manifest["bundles"]:
             if module.get("entry") or module.get("expose"):
                 self._walk(module, set())

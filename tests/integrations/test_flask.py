@@ -13,9 +13,9 @@ from flask import Flask, abort, render_template, render_template_string, session
 from jinja2 import TemplateNotFound
 
 from e2e_support import EXAMPLES, build_example_project
-from mendel_py.serving import request as request_module
-from mendel_py.integrations.flask import FlaskRequestResolver, Mendel, MendelState, mendel
 from mendel_py.core.trees import MendelTrees
+from mendel_py.integrations.flask import FlaskRequestResolver, Mendel, MendelState, mendel
+from mendel_py.serving import request as request_module
 
 BASE = "examples/shop/src/base"
 BUCKET_A = "examples/shop/src/variations/bucket_A"
@@ -125,7 +125,7 @@ def test_unknown_option_is_refused() -> None:
 def test_proxy_without_init_app_says_so() -> None:
     app = Flask("bare")
     with app.test_request_context("/"), pytest.raises(RuntimeError, match="init_app"):
-        mendel.variations
+        mendel.variations  # noqa: B018 (reading the attribute is what raises)
 
 
 # --------------------------------------------------------------------------- variations

@@ -9,12 +9,12 @@ import pytest
 from werkzeug.test import Client
 
 from lazy_project import write_lazy_project
-from mendel_py.serving import html as tags
-from mendel_py.errors import ManifestError
 from mendel_py.core.manifest import compile_manifest
-from mendel_py.packing.packer import pack_js
-from mendel_py.serving.route import BundleRoute
 from mendel_py.core.trees import MendelTrees
+from mendel_py.errors import ManifestError
+from mendel_py.packing.packer import pack_js
+from mendel_py.serving import html as tags
+from mendel_py.serving.route import BundleRoute
 from mendel_py.serving.wsgi import MendelMiddleware
 
 

@@ -15,12 +15,12 @@ from werkzeug.test import Client
 from build_support import FLAT_RC, build, make_project
 from e2e_support import build_example_project
 from lazy_project import write_lazy_project
-from node_support import ensure_npm_package, needs_node_and_npm
 from mendel_py.cli.main import cli
+from mendel_py.core.trees import MendelTrees
 from mendel_py.errors import ManifestError
 from mendel_py.packing.sourcemap import _vlq, source_map
-from mendel_py.core.trees import MendelTrees
 from mendel_py.serving.wsgi import MendelMiddleware
+from node_support import ensure_npm_package, needs_node_and_npm
 
 SOURCE_MAP_SPEC = "source-map@0.7.4"
 CHECKER = Path(__file__).resolve().parents[1] / "helpers" / "js" / "check_sourcemap.js"

@@ -12,11 +12,11 @@ from flask import Flask, session
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from mendel_py.integrations.flask import Mendel
-from mendel_py.qa.tokens import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token, sign_qa_token
-from mendel_py.qa.page import DEFAULT_QA_ROUTE, safe_next
 from mendel_py.core.trees import MendelTrees
+from mendel_py.integrations.flask import Mendel
 from mendel_py.qa.matrix import INHERITED, OWN, render_svg, variation_matrix
+from mendel_py.qa.page import DEFAULT_QA_ROUTE, safe_next
+from mendel_py.qa.tokens import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token, sign_qa_token
 from mendel_py.serving.wsgi import MendelMiddleware
 
 REPO = Path(__file__).resolve().parents[2]

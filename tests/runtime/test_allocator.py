@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mendel_py.serving import memory
 from mendel_py._runtime.allocator import MMAP_THRESHOLD_BYTES, return_freed_memory, use_fixed_mmap_threshold
+from mendel_py.serving import memory
 
 GLIBC = platform.libc_ver()[0] == "glibc"
 

@@ -7,10 +7,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
-
-from mendel_py.serving.bundles import JS_CONTENT_TYPE, BundleCache
 from mendel_py.packing.compression import gzip_coder
+from mendel_py.serving.bundles import JS_CONTENT_TYPE, BundleCache
 from mendel_py.serving.store import BundleStore
 
 # --- in memory ----------------------------------------------------------------------------------
@@ -85,7 +83,7 @@ def test_cache_is_thread_safe() -> None:
             hash = str(i % 17)
             for coding in ("identity", "gzip"):
                 got = cache.representation(str(n), hash, coding, JS_CONTENT_TYPE,
-                                           lambda: b"y" * 500 + hash.encode() * 400)
+                                           lambda hash=hash: b"y" * 500 + hash.encode() * 400)
                 assert got.etag.startswith(hash + ".")
 
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -176,9 +174,9 @@ def test_processes_racing_for_the_same_bundles_pack_each_once(tmp_path: Path) ->
 def test_middleware_serves_stored_bundles_through_the_file_wrapper(tmp_path: Path) -> None:
     from werkzeug.test import Client
 
+    from fakes import FakeTrees, downstream_app, file_wrapper, main_tree
     from mendel_py.packing.packer import pack_js
     from mendel_py.serving.wsgi import MendelMiddleware
-    from fakes import FakeTrees, downstream_app, file_wrapper, main_tree
 
     wrapped: list[object] = []
 

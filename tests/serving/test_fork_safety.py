@@ -19,11 +19,11 @@ from e2e_support import build_example_project
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from synth import MANIFEST_PATH, write_synthetic_project  # noqa: E402
 
-from mendel_py.packing import compression  # noqa: E402
 from mendel_py.core import manifest_cache  # noqa: E402
 from mendel_py.core.manifest import load_manifest  # noqa: E402
-from mendel_py.serving.prefork import prepare_for_fork  # noqa: E402
 from mendel_py.core.trees import MendelTrees  # noqa: E402
+from mendel_py.packing import compression  # noqa: E402
+from mendel_py.serving.prefork import prepare_for_fork  # noqa: E402
 from mendel_py.serving.wsgi import MendelMiddleware  # noqa: E402
 
 CHILD_SECONDS = 20.0

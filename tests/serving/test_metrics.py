@@ -2,10 +2,8 @@
 app's auth, and through OpenTelemetry."""
 from __future__ import annotations
 
-import logging
 import os
 import re
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -13,12 +11,12 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from mendel_py.errors import ConfigError
-from mendel_py.serving.metrics import prometheus_text
-from mendel_py.core.trees import MendelTrees
-from mendel_py.serving.wsgi import MendelMiddleware
 from factory import write_project
 from fakes import FakeTrees, downstream_app
+from mendel_py.core.trees import MendelTrees
+from mendel_py.errors import ConfigError
+from mendel_py.serving.metrics import prometheus_text
+from mendel_py.serving.wsgi import MendelMiddleware
 
 URL = "/mendel/hbase/main.js"
 

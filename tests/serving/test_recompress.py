@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mendel_py.serving.bundles import JS_CONTENT_TYPE, BundleCache
-from mendel_py.packing.compression import Coder, best_coders, brotli_available
 from mendel_py._runtime.process import current_pid
+from mendel_py.packing.compression import Coder, best_coders, brotli_available
+from mendel_py.serving.bundles import JS_CONTENT_TYPE, BundleCache
 from mendel_py.serving.recompress import Recompressor
 from mendel_py.serving.store import BundleStore
 
@@ -92,9 +92,9 @@ def test_a_host_store_keeps_the_better_file_for_every_worker(tmp_path: Path) -> 
 def test_the_middleware_answers_304_to_either_etag(tmp_path: Path) -> None:
     from werkzeug.test import Client
 
+    from fakes import FakeTrees, downstream_app, main_tree
     from mendel_py.packing.packer import pack_js
     from mendel_py.serving.wsgi import MendelMiddleware
-    from fakes import FakeTrees, downstream_app, main_tree
 
     middleware = MendelMiddleware(downstream_app, FakeTrees(), recompress=True)
     client = Client(middleware)

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from factory import SAMPLE_RC, write_project
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
+from factory import SAMPLE_RC, write_project
 from mendel_py.cli.main import cli
 from mendel_py.config.model import config_from_dict
 from mendel_py.errors import ConfigError

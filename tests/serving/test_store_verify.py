@@ -17,13 +17,13 @@ import pytest
 from click.testing import CliRunner
 from werkzeug.test import Client
 
-from mendel_py.serving.bundles import JS_CONTENT_TYPE, BundleCache, PacksBusy
+from fakes import FakeTrees, downstream_app, file_wrapper, main_tree
 from mendel_py.cli.main import cli
 from mendel_py.packing.packer import pack_js
-from mendel_py.serving.store import BundleStore
+from mendel_py.serving.bundles import JS_CONTENT_TYPE, BundleCache, PacksBusy
 from mendel_py.serving.html import integrity_of
+from mendel_py.serving.store import BundleStore
 from mendel_py.serving.wsgi import MendelMiddleware
-from fakes import FakeTrees, downstream_app, file_wrapper, main_tree
 
 URL = "/mendel/hbase/main.js"
 GOOD = pack_js(main_tree())

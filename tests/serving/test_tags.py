@@ -13,9 +13,9 @@ from werkzeug.http import parse_options_header
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from mendel_py.serving import html as tags
-from mendel_py.integrations.flask import Mendel
 from mendel_py.core.trees import MendelTrees
+from mendel_py.integrations.flask import Mendel
+from mendel_py.serving import html as tags
 from mendel_py.serving.wsgi import MendelMiddleware
 
 PAGE = '{{ mendel_stylesheet("css") }}{{ mendel_script("main") }}'

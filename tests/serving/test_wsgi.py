@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gzip
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -11,16 +10,15 @@ from hypothesis import strategies as st
 from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 
 from fakes import BASE, CSS_SPECS, FOLDERS, FakeTrees, downstream_app, main_tree, make_tree
+from mendel_py.errors import ConfigError
+from mendel_py.packing.compression import Coder
+from mendel_py.packing.packer import pack_css, pack_js
 from mendel_py.serving.bundles import (
     CSS_CONTENT_TYPE,
     IMMUTABLE_CACHE_CONTROL,
     JS_CONTENT_TYPE,
-    BundleCache,
     brotli_available,
 )
-from mendel_py.packing.compression import Coder, gzip_coder
-from mendel_py.errors import ConfigError
-from mendel_py.packing.packer import pack_css, pack_js
 from mendel_py.serving.request import RequestResolver
 from mendel_py.serving.wsgi import BundleRoute, MendelMiddleware
 
@@ -657,7 +655,7 @@ def test_keyword_options_and_an_options_object_are_the_same(trees: FakeTrees) ->
 def test_every_keyword_of_the_middleware_is_a_field() -> None:
     import dataclasses
 
-    from mendel_py.serving.options import SETTINGS, OPTIONS, ServingOptions
+    from mendel_py.serving.options import OPTIONS, SETTINGS, ServingOptions
 
     fields = {f.name for f in dataclasses.fields(ServingOptions)}
     assert {"visitor_choice", "is_bot", "bot_pattern", "exposure_log", "exposure_window", "store_public",
