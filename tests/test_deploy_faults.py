@@ -16,7 +16,7 @@ from werkzeug.test import Client
 
 from e2e_support import build_example_project
 
-from mendel_py.config.model import load_config
+from mendel_py.config import load_config
 from mendel_py.core.generations import TEMP_MAX_AGE, GenerationStore
 from mendel_py.core.trees import MendelTrees
 from mendel_py.serving.wsgi import MendelMiddleware

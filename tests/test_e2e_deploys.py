@@ -19,7 +19,7 @@ import pytest
 
 from e2e_support import Server, build_example_project, deploy_example, http_get, running_gunicorn
 
-from mendel_py.config.model import load_config
+from mendel_py.config import load_config
 from mendel_py.core.generations import GenerationStore
 
 MAIN_MANIFEST = Path("manifests/main.manifest.json")

@@ -29,7 +29,7 @@ if not chromium_available():
 pytest.importorskip("watchfiles", reason="mendel dev needs watchfiles (the dev extra)")
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the test extra)")
 Image = pytest.importorskip("PIL.Image", reason="the screenshot check needs pillow (the test extra)")
-from mendel_py.config.model import load_config  # noqa: E402
+from mendel_py.config import load_config  # noqa: E402
 from mendel_py.qa.tokens import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token, sign_qa_token  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402

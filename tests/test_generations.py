@@ -18,7 +18,7 @@ from e2e_support import deploy_example
 
 from mendel_py.core import hashcodec
 from mendel_py.cli.main import cli
-from mendel_py.config.model import load_config
+from mendel_py.config import load_config
 from mendel_py.errors import ConfigError, HashError, ManifestError, MendelError
 from mendel_py.compiler import build_manifests
 from mendel_py.core.generations import CONFIG_FILE, GenerationStore, generation_config, generation_tag, manifest_tag

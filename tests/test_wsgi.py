@@ -19,7 +19,7 @@ from mendel_py.serving.bundles import (
     brotli_available,
 )
 from mendel_py.packing.compression import Coder, gzip_coder
-from mendel_py.config.model import config_from_dict
+from mendel_py.config import config_from_dict
 from mendel_py.errors import ConfigError, HashError, WalkError
 from mendel_py.packing.packer import pack_css, pack_js
 from mendel_py.serving.request import RequestResolver

@@ -20,9 +20,8 @@ from typing import Any
 
 import click
 
-from .support import CommandFailed, Options, emit, format_table, project_options, reporting_errors
-from ..config.model import MendelConfig, load_config
-from ..errors import MendelError
+from ..config import load_config
+from ..config.model import MendelConfig
 from ..core.generations import (
     TEMP_MAX_AGE,
     GenerationInfo,
@@ -30,6 +29,15 @@ from ..core.generations import (
     publish_project,
     remove_leftovers,
     validate_generation,
+)
+from ..errors import MendelError
+from .support import (
+    CommandFailed,
+    Options,
+    emit,
+    format_table,
+    project_options,
+    reporting_errors,
 )
 
 

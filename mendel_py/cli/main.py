@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..errors import MendelError
 from .analysis import (
     file_changes,
     manifest_problems,
@@ -41,7 +42,6 @@ from .support import (
     reporting_errors,
     split_names,
 )
-from ..errors import MendelError
 
 if TYPE_CHECKING:
     from ..config.model import MendelConfig
@@ -217,7 +217,7 @@ def inspect_command(options: Options) -> None:
 
 def validate_report(options: Options) -> Report:
     """Load the config and every manifest, walk every bundle, compare manifests with sources."""
-    from ..config.model import load_config
+    from ..config import load_config
 
     try:
         config = load_config(options.basedir, env=options.env)

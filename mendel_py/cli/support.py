@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
-from ..errors import MendelError
 from ..core.hashcodec import FORMATS as HASH_FORMATS
-from ..serving.request import split_variation_names as split_names  # one way to read "a, b,,c"
+from ..errors import MendelError
+from ..serving.request import (
+    split_variation_names as split_names,  # one way to read "a, b,,c"
+)
 
 if TYPE_CHECKING:
     from ..config.model import MendelConfig

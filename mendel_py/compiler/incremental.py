@@ -63,7 +63,7 @@ class IncrementalBuild:
 
     def rebuild(self) -> UpdateResult:
         """Read the `.mendelrc` again and build everything (parsed files are reused)."""
-        from ..config.model import load_config
+        from ..config import load_config
 
         config = load_config(self.config.root) if self.config.path else self.config
         return self._commit(_State.collect(config, self._cache, None), "full")

@@ -16,8 +16,8 @@ import json
 import os
 from typing import Any
 
-from .._runtime.cachedir import make_cache_dir
 from .._runtime.atomic import write_atomically
+from .._runtime.cachedir import make_cache_dir
 
 CACHE_DIR = ".mendel-cache"
 # 2: tree-sitter scans; JS entries carry lazy specifiers and compiled ES modules

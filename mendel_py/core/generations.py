@@ -36,11 +36,19 @@ from typing import Any, TypeVar
 import blake3
 
 from .._runtime.atomic import TEMP_PREFIX, read_bytes, write_atomically
-from ..config.model import DEFAULT_KEEP, DEFAULT_MAX_AGE_DAYS, BundleConfig, MendelConfig, config_from_file
+from .._runtime.faults import fault_point
+from ..config import config_from_file
+from ..config.model import (
+    DEFAULT_KEEP,
+    DEFAULT_MAX_AGE_DAYS,
+    MANIFEST_SUFFIX,
+    BundleConfig,
+    MendelConfig,
+    manifest_file_name,
+)
 from ..errors import ConfigError, GenerationError, MendelError
 from .hashcodec import GENERATION_TAG_SIZE
 from .manifest import load_manifest
-from .._runtime.faults import fault_point
 from .manifest_cache import file_digest, manifest_digest
 
 T = TypeVar("T")
@@ -142,7 +150,7 @@ def _project_paths(config: MendelConfig) -> dict[str, tuple[str, str, str]]:
     """Each file of the project's generation: (path, name shown in errors, what it is)."""
     paths = {CONFIG_FILE: (config.path, config.path, "the config")} if config.path else {}
     for bundle in config.bundles.values():
-        paths[_manifest_name(bundle.id)] = (bundle.manifest_path, bundle.manifest, bundle.id)
+        paths[manifest_file_name(bundle.id)] = (bundle.manifest_path, bundle.manifest, bundle.id)
     return paths
 
 
@@ -270,7 +278,7 @@ class GenerationStore:
                 fault_point(f"store-file:{name}")
             if validate is not None:
                 validate(staging)
-            bundles = {name[: -len(".manifest.json")]: name for name in files if name != CONFIG_FILE}
+            bundles = {name[: -len(MANIFEST_SUFFIX)]: name for name in files if name != CONFIG_FILE}
             meta = {
                 "id": generation,
                 "created": time.time(),
@@ -393,12 +401,8 @@ def publish_project(config: MendelConfig) -> tuple[str, bool] | None:
     return generation, added
 
 
-def _manifest_name(bundle_id: str) -> str:
-    return f"{bundle_id}.manifest.json"
-
-
 def _stored_bundle(bundle: BundleConfig, folder: str) -> BundleConfig:
-    return replace(bundle, manifest_path=os.path.join(folder, _manifest_name(bundle.id)))
+    return replace(bundle, manifest_path=os.path.join(folder, manifest_file_name(bundle.id)))
 
 
 def _is_id(name: str) -> bool:

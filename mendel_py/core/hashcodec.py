@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 
 import blake3
 
+from ..config.model import HASH_FORMATS
 from ..errors import HashError, HashLimitError
 
 __all__ = [
@@ -43,7 +44,7 @@ __all__ = [
     "get_format",
 ]
 
-FORMATS = ("v3", "mendel-v1", "mendel-v2")
+FORMATS = HASH_FORMATS  # (the `hash-format` values of .mendelrc)
 """Every hash format name, the default first: the one list config, CLI and server check against."""
 DEFAULT_FORMAT = FORMATS[0]
 

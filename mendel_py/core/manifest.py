@@ -30,10 +30,10 @@ from typing import Any, TypeVar
 
 import lz4.block
 
-from . import manifest_cache
 from .._runtime.allocator import return_freed_memory
 from .._runtime.atomic import read_bytes
 from ..errors import ManifestError
+from . import manifest_cache
 from .hashcodec import file_blake3
 
 _ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")

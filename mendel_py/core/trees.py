@@ -22,10 +22,11 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Seq
 from functools import cached_property, lru_cache
 from typing import Any, TypeVar
 
-from . import hashcodec
-from .cache import Cache
-from ..config.model import MendelConfig, Variation, config_from_dict, load_config
+from ..config import config_from_dict, load_config
+from ..config.model import MendelConfig, Variation
 from ..errors import BundleNotFound, ConfigError, HashError, ManifestError, MendelError
+from . import hashcodec, walk
+from .cache import Cache
 from .generations import (
     CURRENT_FILE,
     STORE_VARIABLE,
@@ -37,7 +38,6 @@ from .generations import (
 )
 from .manifest import Manifest, Module, load_manifest
 from .manifest_cache import file_digest
-from . import walk
 from .walk import Walk, Walker, gatherer
 
 log = logging.getLogger(__name__)

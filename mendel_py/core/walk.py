@@ -24,8 +24,8 @@ from itertools import accumulate, chain, compress
 from operator import attrgetter, itemgetter
 from typing import TypeVar
 
-from .cache import Cache
 from ..errors import HashError, HashLimitError, WalkError
+from .cache import Cache
 from .hashcodec import DecodedHash, HashFormat
 from .manifest import Manifest
 

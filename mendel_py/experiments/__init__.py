@@ -7,14 +7,15 @@ May import `config`, `errors`, `_runtime`. Knows nothing of HTTP.
 from __future__ import annotations
 
 from .assignment import (
-    Assignment,
     CONTROL,
     EXPOSURE_REASONS,
+    STATUSES,
+    UNIT_MEMO_SIZE,
+    Assignment,
     Experiment,
     Experiments,
-    STATUSES,
     Sticky,
-    UNIT_MEMO_SIZE,
+    experiment_set,
     parse_experiments,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "STATUSES",
     "Sticky",
     "UNIT_MEMO_SIZE",
+    "experiment_set",
     "parse_experiments",
 ]
