@@ -18,7 +18,7 @@ from e2e_support import (
     GUNICORN_CONF, REPO, Server, build_example_project, free_port, http_get, running_gunicorn,
 )
 from mendel_py.config import load_config
-from mendel_py.core.generations import publish_project
+from mendel_py.deploy.publish import publish_project
 from mendel_py.experiments import experiment_set
 from mendel_py.qa.tokens import sign_qa_token
 from mendel_py.serving.request import sign_sticky

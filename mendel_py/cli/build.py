@@ -46,7 +46,7 @@ def build_command(options: Options, check: bool, quiet: bool) -> None:
     """Compile the project's sources into one Mendel manifest per bundle."""
     from ..compiler import build_manifests
     from ..config import load_config
-    from ..core.generations import publish_project, validate_generation
+    from ..deploy.publish import publish_project, validate_generation
 
     progress = ClickProgress(sys.stderr) if _wants_progress(quiet, options.as_json) else None
     try:
