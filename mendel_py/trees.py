@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from .core.trees import (
     CHAINS_MEMO_SIZE,
-    Chains,
     DEFAULT_CACHE_BYTES,
     HASH_FORMAT_VARIABLE,
     MAX_FALLBACK_GENERATIONS,
     MAX_LOADED_GENERATIONS,
     MAX_LOADED_MANIFESTS,
     MAX_LOADED_MANIFESTS_CAP,
-    MendelTrees,
     RETRY_MAX,
     RETRY_MIN,
+    WALK_CACHE_BYTES,
+    Chains,
+    MendelTrees,
     Tree,
     reload_all_if_changed,
 )
@@ -30,5 +31,6 @@ __all__ = [
     "RETRY_MAX",
     "RETRY_MIN",
     "Tree",
+    "WALK_CACHE_BYTES",
     "reload_all_if_changed",
 ]

@@ -59,10 +59,11 @@ def build_manifests(
 ) -> BuildReport:
     """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing)."""
     from .._runtime.atomic import read_or_none, write_set_atomically
+    from .._runtime.cachedir import CACHE_DIR
     from .graph import collect_bundle
     from .layout import ProjectLayout
     from .manifest_writer import manifest_bytes
-    from .parsecache import CACHE_DIR, ParseCache
+    from .parsecache import ParseCache
     from .sources import SourceLoader
 
     config.check_variations()  # a missing folder is an error before anything is read (SPEC §1)

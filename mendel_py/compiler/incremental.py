@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .._runtime.atomic import read_or_none, write_atomically
+from .._runtime.cachedir import CACHE_DIR
 from ..errors import MendelError
 from .graph import BundleGraph, collect_bundle
 from .layout import ProjectLayout
 from .manifest_writer import ChunkMemo, manifest_bytes
-from .parsecache import CACHE_DIR, ParseCache
+from .parsecache import ParseCache
 from .sources import ParsedSource, SourceLoader
 
 if TYPE_CHECKING:

@@ -43,7 +43,7 @@ from ..config.model import (
     manifest_file_name,
 )
 from ..errors import ConfigError, GenerationError, MendelError
-from .hashcodec import GENERATION_TAG_SIZE
+from .hashcodec import MANIFEST_TAG_SIZE
 from .manifest_cache import file_digest, manifest_digest
 
 T = TypeVar("T")
@@ -86,13 +86,13 @@ class GenerationInfo:
 def generation_tag(generation_id: str) -> bytes:
     """The 4 bytes of a generation id that v3 hashes minted before 2026-12 carry (decoded while
     that generation is retained; new hashes carry `manifest_tag`)."""
-    return bytes.fromhex(generation_id)[:GENERATION_TAG_SIZE]
+    return bytes.fromhex(generation_id)[:MANIFEST_TAG_SIZE]
 
 
 def manifest_tag(digest: bytes) -> bytes:
     """The 4 bytes a v3 hash carries (SPEC §4, flag bit 1): the start of the content digest of
     the bundle's own manifest, so an unchanged manifest keeps its URLs across deploys."""
-    return digest[:GENERATION_TAG_SIZE]
+    return digest[:MANIFEST_TAG_SIZE]
 
 
 @dataclass(frozen=True)

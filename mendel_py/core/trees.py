@@ -26,7 +26,7 @@ from ..config import config_from_dict, load_config
 from ..config.model import MendelConfig, Variation
 from ..errors import BundleNotFound, ConfigError, HashError, ManifestError, MendelError
 from . import hashcodec, walk
-from .cache import Cache
+from .cache import POINTER_BYTES, TUPLE_BYTES, Cache
 from .generations import (
     CURRENT_FILE,
     STORE_VARIABLE,
@@ -45,10 +45,10 @@ log = logging.getLogger(__name__)
 Chains = tuple[tuple[str, ...], ...]
 T = TypeVar("T")
 
-DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+WALK_CACHE_BYTES = 64 * 1024 * 1024
 """Budget of one MendelTrees' memoized walks (chains, trees, plans): see README, "Memory"."""
-_POINTER_BYTES = 8
-_TUPLE_BYTES = 56
+DEFAULT_CACHE_BYTES = WALK_CACHE_BYTES
+"""The old name of `WALK_CACHE_BYTES` (exported by `mendel_py.trees`; kept as an alias)."""
 _TREE_OBJECT_BYTES = 500  # Tree, its __dict__, Walk
 _MAP_ENTRY_BYTES = 40  # one entry of the variation map (keys and values are shared strings)
 _NAME_BYTES = 64  # a variation id or folder in a memo key (the strings themselves are shared)
@@ -160,8 +160,8 @@ class Tree:
             _TREE_OBJECT_BYTES
             + sys.getsizeof(walk.choices)
             + sys.getsizeof(walk.hash)
-            + _POINTER_BYTES * (len(walk.branches) + len(walk.conflicts))
-            + 2 * (_TUPLE_BYTES + _POINTER_BYTES * files)
+            + POINTER_BYTES * (len(walk.branches) + len(walk.conflicts))
+            + 2 * (TUPLE_BYTES + POINTER_BYTES * files)
             + _MAP_ENTRY_BYTES * files
         )
         return own + walk.plan.approx_bytes()
@@ -290,7 +290,7 @@ class MendelTrees:
         *,
         config: MendelConfig | Mapping[str, Any] | None = None,
         env: str | None = None,
-        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        cache_bytes: int = WALK_CACHE_BYTES,
         cache_size: int | None = None,
         generations: str | None = None,
         follow_current: bool = True,
@@ -635,8 +635,9 @@ class MendelTrees:
     def _resolve_hash(self, bundle: str, hash: str) -> Tree:
         decoded = hashcodec.decode(hash)
         fmt = hashcodec.format_for(decoded, self.hash_key)
-        if decoded.generation is not None:
-            for walker in self._walkers_for_tag(bundle, decoded.generation):
+        tag = decoded.manifest_tag
+        if tag is not None:
+            for walker in self._walkers_for_tag(bundle, tag):
                 try:
                     return Tree(bundle, walker.walk_hash(hash, decoded, fmt), walker.manifest)
                 except HashError:
@@ -752,8 +753,8 @@ def _key_bytes(key: Hashable) -> int:
     if isinstance(key, str):
         return sys.getsizeof(key)
     if isinstance(key, (tuple, frozenset)):
-        return _TUPLE_BYTES + sum(_POINTER_BYTES + _key_bytes(part) for part in key)
-    return _POINTER_BYTES
+        return TUPLE_BYTES + sum(POINTER_BYTES + _key_bytes(part) for part in key)
+    return POINTER_BYTES
 
 
 HASH_FORMAT_VARIABLE = "MENDEL_HASH_FORMAT"
