@@ -29,9 +29,7 @@ from click.core import ParameterSource
 
 from ..core.hashcodec import FORMATS as HASH_FORMATS
 from ..errors import MendelError
-from ..serving.request import (
-    split_variation_names as split_names,  # one way to read "a, b,,c"
-)
+from ..serving.request import split_variation_names as split_names  # noqa: F401  (one way to read "a, b,,c")
 
 if TYPE_CHECKING:
     from ..config.model import MendelConfig
@@ -219,3 +217,10 @@ def load_trees(options: Options, config: MendelConfig | None = None) -> MendelTr
     return MendelTrees(
         options.basedir, options.hash_format, options.hash_key, config=config, env=options.env, follow_current=False
     )
+
+
+def selected_bundles(trees: MendelTrees, bundles: Sequence[str]) -> tuple[str, ...]:
+    """The bundles asked for (checked to exist), or every bundle when none is named."""
+    for bundle in bundles:
+        trees.manifest(bundle)
+    return tuple(bundles) or tuple(trees.bundles)
