@@ -6,7 +6,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -298,7 +297,7 @@ def test_a_url_is_served_from_any_generation_holding_its_manifest(project: Path,
 def test_a_failed_reload_never_blocks_later_ones(project: Path, caplog, monkeypatch) -> None:
     """A refused reload is logged once, retried after a back-off, and the next good CURRENT is
     picked up at once."""
-    trees_module = sys.modules[MendelTrees.__module__]
+    import mendel_py.core.lifecycle as trees_module  # (the reload rules)
     monkeypatch.setattr(trees_module, "RETRY_MIN", 0.05)
     first = MendelTrees(str(project)).generation
     second = deploy(project, "two")
@@ -538,7 +537,7 @@ def test_a_stored_config_is_read_as_strictly_as_the_project_one(project: Path) -
 
 def test_urls_rotating_over_every_retained_generation_load_each_manifest_once(project: Path, monkeypatch) -> None:
     """More retained generations than the minimum kept loaded: a second rotation loads nothing."""
-    import mendel_py.core.trees as trees_module
+    import mendel_py.core.lifecycle as trees_module  # (the manifest pool)
 
     urls = []
     for n in range(trees_module.MAX_LOADED_MANIFESTS + 4):
