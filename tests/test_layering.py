@@ -131,3 +131,17 @@ def test_layers_import_downward() -> None:
         if _layer(target) > _layer(source)
     )
     assert upward == []
+
+
+def test_servers_never_import_the_store_writer() -> None:
+    """Only the deploy step (`mendel build`, `reload`, `generations`) writes the generation store:
+    nothing a server imports reaches `deploy.publish`."""
+    graph = import_graph()
+    seen: set[str] = set()
+    stack = ["mendel_py.serving.wsgi", "mendel_py.integrations.flask", "mendel_py.core.trees"]
+    while stack:
+        module = stack.pop()
+        if module not in seen:
+            seen.add(module)
+            stack.extend(graph[module])
+    assert "mendel_py.deploy.publish" not in seen

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from ..errors import ManifestError
 from .hashcodec import file_blake3
@@ -231,5 +231,5 @@ class _Where:
         return compiler.fail(f"{self.where}: {field} {problem}", self.module, field)
 
 
-def _is_str_list(value: Any) -> bool:
+def _is_str_list(value: Any) -> TypeGuard[list[str]]:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
