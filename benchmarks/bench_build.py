@@ -195,7 +195,7 @@ def _write_mendelrc(root: str, variations: list[str]) -> None:
 
 def _time_build(root: str) -> tuple[float, int]:
     from mendel_py.compiler import build_manifests
-    from mendel_py.config.model import load_config
+    from mendel_py.config import load_config
 
     started = time.perf_counter()
     report = build_manifests(load_config(root))

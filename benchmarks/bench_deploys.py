@@ -37,8 +37,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 from bench_core import gc_paused  # noqa: E402
 from synth import MANIFEST_PATH, random_variation_sets, write_synthetic_project  # noqa: E402
 
-from mendel_py.config.model import load_config  # noqa: E402
-from mendel_py.core.generations import publish_project  # noqa: E402
+from mendel_py.config import load_config  # noqa: E402
+from mendel_py.deploy.publish import publish_project  # noqa: E402
 from mendel_py.core.trees import MendelTrees  # noqa: E402
 from mendel_py.serving.wsgi import MendelMiddleware  # noqa: E402
 

@@ -41,7 +41,7 @@ def bench_rebuild(files: int, runs: int) -> dict[str, list[float]]:
     from bench_build import generate_project
 
     from mendel_py.compiler import build_manifests
-    from mendel_py.config.model import load_config
+    from mendel_py.config import load_config
     from mendel_py.core.trees import MendelTrees
     from mendel_py.dev.loop import DevLoop
     from mendel_py.serving.wsgi import MendelMiddleware

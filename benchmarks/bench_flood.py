@@ -174,8 +174,8 @@ def bench_generations(args: argparse.Namespace, preload: bool = True) -> dict[st
     import synth
     from bench_deploys import mutate
 
-    from mendel_py.config.model import load_config
-    from mendel_py.core.generations import publish_project
+    from mendel_py.config import load_config
+    from mendel_py.deploy.publish import publish_project
     from mendel_py.core.trees import MendelTrees
 
     with tempfile.TemporaryDirectory(prefix="mendel-bench-flood-") as tmp:

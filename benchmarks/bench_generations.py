@@ -42,9 +42,9 @@ from bench_deploys import mutate  # noqa: E402
 from synth import random_variation_sets, write_synthetic_project  # noqa: E402
 
 from e2e_support import http_get, running_gunicorn  # noqa: E402
-from mendel_py.config.model import load_config  # noqa: E402
-from mendel_py.core.generations import publish_project  # noqa: E402
+from mendel_py.config import load_config  # noqa: E402
 from mendel_py.core.trees import MendelTrees  # noqa: E402
+from mendel_py.deploy.publish import publish_project  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 WARM_URLS = 8  # bundles of ~4.7 MB: 8 fit the default 64 MiB bundle cache

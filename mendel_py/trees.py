@@ -11,6 +11,7 @@ from .core.trees import (
     MAX_LOADED_MANIFESTS_CAP,
     RETRY_MAX,
     RETRY_MIN,
+    WALK_CACHE_BYTES,
     Chains,
     MendelTrees,
     Tree,
@@ -30,5 +31,6 @@ __all__ = [
     "RETRY_MAX",
     "RETRY_MIN",
     "Tree",
+    "WALK_CACHE_BYTES",
     "reload_all_if_changed",
 ]

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from e2e_support import REPO, build_example_project
-from mendel_py.config.model import config_from_dict
+from mendel_py.config import config_from_dict
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 

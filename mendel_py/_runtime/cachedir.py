@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import os
 
+CACHE_DIR = ".mendel-cache"
+"""The name of every such folder: next to the manifests (`core.manifest_cache`) and at the
+project root (`compiler.parsecache`)."""
+
 
 def make_cache_dir(path: str) -> None:
     """Create `path` if needed, with a `.gitignore` of `*` in it (as pytest does for its cache),

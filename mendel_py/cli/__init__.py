@@ -1,5 +1,7 @@
-"""The `mendel` command (a click group, also mounted as `flask mendel`): `main` holds the group and
-the inspection commands, the other modules one command family each; `support` is what they share.
+"""The `mendel` command (a click group, also mounted as `flask mendel`): `main` holds the group,
+the other modules one command family each (`inspect`, `validate`, `resolve` with decode and
+diff, `build`, `dev`, `generations`, `experiments`, `sourcemap`, `store`); `support` is what they
+share, `analysis` the questions they ask.
 
 The top layer: may import anything; nothing else in mendel_py imports it (but `flask mendel`).
 """

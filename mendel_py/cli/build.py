@@ -44,9 +44,9 @@ class ClickProgress:
 @project_options
 def build_command(options: Options, check: bool, quiet: bool) -> None:
     """Compile the project's sources into one Mendel manifest per bundle."""
-    from ..config.model import load_config
-    from ..core.generations import publish_project, validate_generation
     from ..compiler import build_manifests
+    from ..config import load_config
+    from ..deploy.publish import publish_project, validate_generation
 
     progress = ClickProgress(sys.stderr) if _wants_progress(quiet, options.as_json) else None
     try:

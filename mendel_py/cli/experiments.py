@@ -10,6 +10,11 @@ from typing import Any
 
 import click
 
+from ..config import load_config
+from ..config.names import split_variation_names as split_names
+from ..experiments.assignment import experiment_set
+from ..experiments.simulation import simulate
+from ..qa.tokens import QA_QUERY_PARAM, parse_ttl, sign_qa_token
 from .support import (
     CommandFailed,
     Options,
@@ -18,11 +23,7 @@ from .support import (
     host_setting,
     project_options,
     reporting_errors,
-    split_names,
 )
-from ..config.model import load_config
-from ..qa.tokens import QA_QUERY_PARAM, parse_ttl, sign_qa_token
-from ..experiments.simulation import simulate
 
 SECRET_VARIABLE = "MENDEL_SECRET_KEY"
 
@@ -41,7 +42,7 @@ def assign_command(options: Options, unit: str) -> None:
     """Which variations the experiments give a unit, and why."""
     with reporting_errors(options):
         config = _experiments(options)
-        rows = config.experiment_set.explain(unit)
+        rows = experiment_set(config).explain(unit)
     chosen = [row["assignment"]["variation"] for row in rows if row["assignment"] and row["assignment"]["variation"]]
     report = {"unit": unit, "variations": chosen, "experiments": rows}
     emit(options, report, _render_assign)
@@ -72,7 +73,7 @@ def simulate_command(options: Options, units: int) -> None:
     """Assign many synthetic units; the split per experiment and layer with chi-square p-values."""
     with reporting_errors(options):
         config = _experiments(options)
-        report = simulate(config.experiment_set, units)
+        report = simulate(experiment_set(config), units)
     emit(options, report, _render_simulation)
 
 

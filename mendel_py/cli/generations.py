@@ -20,22 +20,30 @@ from typing import Any
 
 import click
 
-from .support import CommandFailed, Options, emit, format_table, project_options, reporting_errors
-from ..config.model import MendelConfig, load_config
-from ..errors import MendelError
-from ..core.generations import (
+from ..config import load_config
+from ..config.model import MendelConfig
+from ..core.generations import GenerationInfo
+from ..deploy.publish import (
     TEMP_MAX_AGE,
-    GenerationInfo,
-    GenerationStore,
+    PublishingStore,
     publish_project,
     remove_leftovers,
     validate_generation,
 )
+from ..errors import MendelError
+from .support import (
+    CommandFailed,
+    Options,
+    emit,
+    format_table,
+    project_options,
+    reporting_errors,
+)
 
 
-def _store(options: Options) -> GenerationStore:
+def _store(options: Options) -> PublishingStore:
     config = load_config(options.basedir, env=options.env)
-    store = GenerationStore.for_config(config)
+    store = PublishingStore.for_config(config)
     if store is None:
         raise CommandFailed("the generation store is off (MENDEL_GENERATIONS=off)")
     return store
@@ -125,7 +133,7 @@ def prune_command(ctx: click.Context, dry_run: bool, keep: int | None, max_age_d
     emit(options, report, lambda r: f"{verb} {len(r['removed'])} generation(s)" + "".join(f"\n  {i}" for i in r["removed"]))
 
 
-def _check_loadable(store: GenerationStore, generation: str, config: MendelConfig) -> None:
+def _check_loadable(store: PublishingStore, generation: str, config: MendelConfig) -> None:
     """Refuse (CommandFailed, exit 1) a generation a server could not serve: files that don't
     match its id, or manifests or a config that don't load."""
     try:

@@ -10,10 +10,18 @@ import posixpath
 
 import click
 
-from .support import CommandFailed, Options, common_options, emit, format_fields, load_trees, reporting_errors
 from .._runtime.atomic import write_atomically
 from ..packing.packer import ChunkNotFound
 from ..packing.sourcemap import source_map_bytes
+from .support import (
+    CommandFailed,
+    Options,
+    common_options,
+    emit,
+    format_fields,
+    load_trees,
+    reporting_errors,
+)
 
 
 @click.command("sourcemap")

@@ -14,9 +14,8 @@ from typing import Any
 
 import click
 
-from .support import CommandFailed, emit, host_setting
-from .support import Options
 from ..serving.store import BundleStore
+from .support import CommandFailed, Options, emit, host_setting
 
 STORE_DIR_KEY = "MENDEL_STORE_DIR"
 

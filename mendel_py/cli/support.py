@@ -27,9 +27,8 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
-from ..errors import MendelError
 from ..core.hashcodec import FORMATS as HASH_FORMATS
-from ..config.names import split_variation_names as split_names  # one way to read "a, b,,c"
+from ..errors import MendelError
 
 if TYPE_CHECKING:
     from ..config.model import MendelConfig
@@ -217,3 +216,10 @@ def load_trees(options: Options, config: MendelConfig | None = None) -> MendelTr
     return MendelTrees(
         options.basedir, options.hash_format, options.hash_key, config=config, env=options.env, follow_current=False
     )
+
+
+def selected_bundles(trees: MendelTrees, bundles: Sequence[str]) -> tuple[str, ...]:
+    """The bundles asked for (checked to exist), or every bundle when none is named."""
+    for bundle in bundles:
+        trees.manifest(bundle)
+    return tuple(bundles) or tuple(trees.bundles)

@@ -20,7 +20,8 @@ variation folders in configuration order; each data entry has id, file (relative
 root), variation, source, sha (sha1 hex of source), blake3 (hex), deps and, when some deps are
 reached only by `import()`, `lazy`. Entry modules carry
 `entry: true`, exposed ones `expose`, stylesheets `order` (imports before importers). Resolution
-rules: `resolver.py`; scanners: `jsdeps.py` (tree-sitter), `cssdeps.py`; ES modules into registry
+rules: `resolver.py`; scanners: `jsdeps.py` (tree-sitter, through `treesitter.py`, which the JSX
+transform `jsx.py` shares), `cssdeps.py`; ES modules into registry
 functions: `esm.py`; output format: `manifest_writer.py`;
 the parse cache (`.mendel-cache/`, content-addressed): `parsecache.py`.
 
@@ -59,10 +60,11 @@ def build_manifests(
 ) -> BuildReport:
     """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing)."""
     from .._runtime.atomic import read_or_none, write_set_atomically
+    from .._runtime.cachedir import CACHE_DIR
     from .graph import collect_bundle
     from .layout import ProjectLayout
     from .manifest_writer import manifest_bytes
-    from .parsecache import CACHE_DIR, ParseCache
+    from .parsecache import ParseCache
     from .sources import SourceLoader
 
     config.check_variations()  # a missing folder is an error before anything is read (SPEC §1)

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .._runtime.atomic import read_or_none, write_atomically
+from .._runtime.cachedir import CACHE_DIR
 from ..errors import MendelError
 from .graph import BundleGraph, collect_bundle
 from .layout import ProjectLayout
 from .manifest_writer import ChunkMemo, manifest_bytes
-from .parsecache import CACHE_DIR, ParseCache
+from .parsecache import ParseCache
 from .sources import ParsedSource, SourceLoader
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class IncrementalBuild:
 
     def rebuild(self) -> UpdateResult:
         """Read the `.mendelrc` again and build everything (parsed files are reused)."""
-        from ..config.model import load_config
+        from ..config import load_config
 
         config = load_config(self.config.root) if self.config.path else self.config
         return self._commit(_State.collect(config, self._cache, None), "full")

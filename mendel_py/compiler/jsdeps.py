@@ -19,10 +19,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import tree_sitter_javascript
-from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
+from tree_sitter import Node, Query, QueryCursor, Tree
 
 from .errors import BuildError
+from .treesitter import closing_tag_error, parse, query
 
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 _ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]+\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[\s\S])")
@@ -77,17 +77,8 @@ class JsScan:
 
 
 @lru_cache(maxsize=1)
-def _language() -> Language:
-    return Language(tree_sitter_javascript.language())
-
-
-@lru_cache(maxsize=1)
 def _calls_query() -> Query:
-    return Query(_language(), _CALLS)
-
-
-def parse(source: bytes) -> Tree:
-    return Parser(_language()).parse(source)
+    return query(_CALLS)
 
 
 def line_of(text: str, position: int) -> int:
@@ -224,8 +215,6 @@ def _module_sources(root: Node) -> list[tuple[int, Dependency]]:
 
 
 def _syntax_error(root: Node, file: str) -> BuildError:
-    from .jsx import closing_tag_error
-
     misnested = closing_tag_error(root, file)
     if misnested is not None:
         return misnested

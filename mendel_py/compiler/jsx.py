@@ -27,13 +27,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from functools import lru_cache
 from html.entities import name2codepoint
 
-from tree_sitter import Node, Query, QueryCursor
+from tree_sitter import Node, QueryCursor
 
 from ..config.model import JSX_NAME, JsxConfig
 from .errors import BuildError
+from .treesitter import compact_name, element_closing_error, query
 
 ELEMENTS = frozenset(("jsx_element", "jsx_self_closing_element"))
 _REAL_CHILDREN = ELEMENTS | {"jsx_expression"}
@@ -52,43 +52,11 @@ Resolve = Callable[[str, bool], str]
 """(factory or fragment name, whether it is called) -> the expression that reads it."""
 
 
-@lru_cache(maxsize=None)  # two patterns, each compiled once (~1 ms)
-def _query(pattern: str) -> Query:
-    from .jsdeps import _language
-
-    return Query(_language(), pattern)
-
-
-def closing_tag_error(root: Node, file: str) -> BuildError | None:
-    """The first element closed by another tag's name (`<a>...</b>`): the parser pairs tags
-    without comparing names, so a syntax error around a wrongly closed tag is best told this way."""
-    for element in QueryCursor(_query("(jsx_element) @element")).captures(root).get("element", ()):
-        error = _closing_tag_error(element, file)
-        if error is not None:
-            return error
-    return None
-
-
-def _closing_tag_error(element: Node, file: str) -> BuildError | None:
-    opening, closing = element.child_by_field_name("open_tag"), element.child_by_field_name("close_tag")
-    if opening is None or closing is None:
-        return None
-    opened, closed = opening.child_by_field_name("name"), closing.child_by_field_name("name")
-    opened_text = _compact(opened) if opened is not None else ""
-    closed_text = _compact(closed) if closed is not None else ""
-    if opened_text == closed_text:
-        return None
-    return BuildError(
-        f"expected closing tag </{opened_text}> to match opening tag <{opened_text}>, got </{closed_text}>",
-        file, closing.start_point.row + 1,
-    )
-
-
 def file_options(root: Node, project: JsxConfig, file: str) -> JsxConfig:
     """The project's factory and fragment, overridden by the file's pragma comments (the last
     of each wins, as in esbuild and Babel)."""
     factory, fragment = project.factory, project.fragment
-    for node in QueryCursor(_query("(comment) @comment")).captures(root).get("comment", ()):
+    for node in QueryCursor(query("(comment) @comment")).captures(root).get("comment", ()):
         text = node.text.decode("utf-8")
         for match in _PRAGMA.finditer(text[2:-2] if text.startswith("/*") else text[2:]):
             pragma, value = match.groups()
@@ -155,7 +123,7 @@ class _Element:
             self._open_tag(node, closes=True)
         else:
             opening, closing = node.child_by_field_name("open_tag"), node.child_by_field_name("close_tag")
-            error = _closing_tag_error(node, self.file)
+            error = element_closing_error(node, self.file)
             if error is not None:
                 raise error
             self._open_tag(opening, closes=False)
@@ -208,7 +176,7 @@ class _Element:
             self.write(name.start_byte, name.start_byte, '"')
             self.write(name.end_byte, name.end_byte, '"')
         else:
-            self.write(name.start_byte, name.end_byte, _js_string(_compact(name)))
+            self.write(name.start_byte, name.end_byte, _js_string(compact_name(name)))
 
     # ------------------------------------------------------------ attributes
 
@@ -340,13 +308,6 @@ def _is_intrinsic(name: Node) -> bool:
 def _is_empty(expression: Node) -> bool:
     """`{}` or `{/* only comments */}`."""
     return all(child.type == "comment" for child in expression.named_children)
-
-
-def _compact(name: Node) -> str:
-    """A tag or attribute name without the whitespace or comments the parser allows inside."""
-    if name.child_count == 0:
-        return name.text.decode("utf-8")
-    return "".join(_compact(child) for child in name.children if child.type != "comment")
 
 
 def _keep_lines(code: bytes, replaced: bytes) -> bytes:

@@ -16,10 +16,9 @@ import json
 import os
 from typing import Any
 
-from .._runtime.cachedir import make_cache_dir
 from .._runtime.atomic import write_atomically
+from .._runtime.cachedir import make_cache_dir
 
-CACHE_DIR = ".mendel-cache"
 # 2: tree-sitter scans; JS entries carry lazy specifiers and compiled ES modules
 # 3: compiled JS entries carry their reversed edits (a manifest entry's `original`)
 # 4: ES modules compile to sealed namespaces and an undefined top-level `this`

@@ -1,22 +1,24 @@
 """`.mendelrc`: finding, parsing (both layouts, env overrides) and checking it -> `MendelConfig`.
 
+`model` (the dataclasses), `schema` (the checkers of each key), `loader` (finding and reading the
+file, env overrides, building the model), `experiments` (the experiments' definitions and their
+checks), `route` (the bundle URL pattern).
+
 May import `errors` and `_runtime`.
 """
 
 from __future__ import annotations
 
+from .loader import config_from_dict, config_from_file, find_config_file, load_config
 from .model import (
     BundleConfig,
     GenerationsConfig,
     JsxConfig,
     MendelConfig,
-    Variation,
     MissingVariationFolder,
+    Variation,
     VariationProblems,
     VariationSpec,
-    config_from_dict,
-    find_config_file,
-    load_config,
 )
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "VariationProblems",
     "VariationSpec",
     "config_from_dict",
+    "config_from_file",
     "find_config_file",
     "load_config",
 ]

@@ -28,6 +28,11 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+POINTER_BYTES = 8
+"""Sizes the caches' entries are estimated with (CPython, 64-bit): a reference,"""
+TUPLE_BYTES = 56
+"""and a small tuple's header."""
+
 V = TypeVar("V")
 
 _PROTECTED_SHARE = 0.8

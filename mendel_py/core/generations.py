@@ -13,7 +13,8 @@ The store is a folder (default `manifests/generations`, shared by every host of 
 A generation folder is written under a temporary name, validated there, then renamed into place,
 so a half-written or invalid generation is never visible under its id, and `CURRENT` only ever
 names a complete one. Only the deploy step writes here (`mendel build`, `mendel reload`,
-`mendel generations activate|prune`); servers only read, and follow `CURRENT`. A generation is
+`mendel generations activate|prune`, through `mendel_py.deploy.publish`); servers only read
+(this module), and follow `CURRENT`. A generation is
 checked against its id when a server loads it (`GenerationStore.verify`): a flipped byte in a
 stored file is refused, never served. The record's `digests` are the manifests' own content
 digests, whose first 4 bytes are the v3 URL tag of that bundle (SPEC §4): a server goes from a
@@ -26,24 +27,27 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
-import shutil
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import blake3
 
-from .._runtime.atomic import TEMP_PREFIX, read_bytes, write_atomically
-from ..config.model import DEFAULT_KEEP, DEFAULT_MAX_AGE_DAYS, BundleConfig, MendelConfig, config_from_file
+from .._runtime.atomic import read_bytes
+from ..config import config_from_file
+from ..config.model import (
+    DEFAULT_KEEP,
+    DEFAULT_MAX_AGE_DAYS,
+    BundleConfig,
+    MendelConfig,
+    manifest_file_name,
+)
 from ..errors import ConfigError, GenerationError, MendelError
-from .hashcodec import GENERATION_TAG_SIZE
-from .manifest import load_manifest
-from .._runtime.faults import fault_point
+from .hashcodec import MANIFEST_TAG_SIZE
 from .manifest_cache import file_digest, manifest_digest
 
 T = TypeVar("T")
+_Store = TypeVar("_Store", bound="GenerationStore")
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +58,6 @@ CURRENT_FILE = "CURRENT"
 META_FILE = "generation.json"
 CONFIG_FILE = "mendelrc"
 _ID_BYTES = 16
-DELETE_PREFIX = ".del-"
-TEMP_MAX_AGE = 3600.0
 """Seconds after which `prune` removes a leftover temporary file or folder (a killed build's):
 older than any deploy step still running could be."""
 _OFF = ("off", "none", "false", "0", "")
@@ -84,13 +86,13 @@ class GenerationInfo:
 def generation_tag(generation_id: str) -> bytes:
     """The 4 bytes of a generation id that v3 hashes minted before 2026-12 carry (decoded while
     that generation is retained; new hashes carry `manifest_tag`)."""
-    return bytes.fromhex(generation_id)[:GENERATION_TAG_SIZE]
+    return bytes.fromhex(generation_id)[:MANIFEST_TAG_SIZE]
 
 
 def manifest_tag(digest: bytes) -> bytes:
     """The 4 bytes a v3 hash carries (SPEC §4, flag bit 1): the start of the content digest of
     the bundle's own manifest, so an unchanged manifest keeps its URLs across deploys."""
-    return digest[:GENERATION_TAG_SIZE]
+    return digest[:MANIFEST_TAG_SIZE]
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def _project_paths(config: MendelConfig) -> dict[str, tuple[str, str, str]]:
     """Each file of the project's generation: (path, name shown in errors, what it is)."""
     paths = {CONFIG_FILE: (config.path, config.path, "the config")} if config.path else {}
     for bundle in config.bundles.values():
-        paths[_manifest_name(bundle.id)] = (bundle.manifest_path, bundle.manifest, bundle.id)
+        paths[manifest_file_name(bundle.id)] = (bundle.manifest_path, bundle.manifest, bundle.id)
     return paths
 
 
@@ -153,11 +155,9 @@ class GenerationStore:
         self.path = path
         self.keep = keep
         self.max_age_days = max_age_days
-        self.leftovers_removed: list[str] = []
-        """Names of the temporary entries the last `prune` removed."""
 
     @classmethod
-    def for_config(cls, config: MendelConfig, setting: str | None = None) -> GenerationStore | None:
+    def for_config(cls: type[_Store], config: MendelConfig, setting: str | None = None) -> _Store | None:
         folder = store_dir(config, setting)
         if folder is None:
             return None
@@ -251,107 +251,6 @@ class GenerationStore:
                 found.append(StoredManifest(info.id, bundle, path, digest))
         return found
 
-    # --- writing -----------------------------------------------------------------------------
-
-    def publish(
-        self, files: dict[str, bytes], validate: Callable[[str], Any] | None = None
-    ) -> tuple[str, bool]:
-        """Add a generation made of `files`; returns (id, added). `validate(folder)` runs on the
-        written folder before it becomes visible and may raise: then nothing is added."""
-        generation = generation_id(files)
-        if self.has(generation):
-            return generation, False
-        _make_dirs(self.path)
-        staging = os.path.join(self.path, f"{TEMP_PREFIX}{generation}-{os.getpid()}-{secrets.token_hex(4)}")
-        _make_dirs(staging)
-        try:
-            for name, data in files.items():
-                _write_file(os.path.join(staging, name), data)
-                fault_point(f"store-file:{name}")
-            if validate is not None:
-                validate(staging)
-            bundles = {name[: -len(".manifest.json")]: name for name in files if name != CONFIG_FILE}
-            meta = {
-                "id": generation,
-                "created": time.time(),
-                "bundles": bundles,
-                "size": sum(len(data) for data in files.values()),
-                "digests": {bundle: manifest_digest(files[name]).hex() for bundle, name in bundles.items()},
-            }
-            _write_file(os.path.join(staging, META_FILE), json.dumps(meta, indent=1).encode())
-            fault_point("store-staged")
-            try:
-                os.rename(staging, os.path.join(self.path, generation))
-            except OSError:  # another process published the same generation first
-                if not self.has(generation):
-                    raise
-                return generation, False
-            return generation, True
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-    def set_current(self, generation: str) -> None:
-        """Point `CURRENT` at a stored generation (an atomic replace: readers see old or new)."""
-        if not self.has(generation):
-            raise MendelError(f"generation {generation} is not in the store {self.path}")
-        fault_point("current")
-        path = os.path.join(self.path, CURRENT_FILE)
-        try:
-            write_atomically(path, (generation + "\n").encode("ascii"))
-        except OSError as exc:
-            raise _named(exc, path) from None
-
-    def prunable(self, now: float | None = None) -> list[GenerationInfo]:
-        """Generations past retention, the one rule of every command and every automatic prune:
-        a generation is kept while it is current, OR among the newest `keep`, OR younger than
-        `max_age_days`; only one that is none of these goes."""
-        now = time.time() if now is None else now
-        current = self.current_id()
-        oldest_kept = now - self.max_age_days * 86400
-        return [
-            info
-            for rank, info in enumerate(self.list())
-            if info.id != current and rank >= self.keep and info.created < oldest_kept
-        ]
-
-    def prune(self, now: float | None = None, temp_max_age: float = TEMP_MAX_AGE) -> list[GenerationInfo]:
-        """Remove the generations past retention, and temporary files and folders a killed deploy
-        step left (`.tmp-*`, `.del-*`) once older than `temp_max_age` seconds (a command: never
-        called while serving)."""
-        now = time.time() if now is None else now
-        removed = self.prunable(now)
-        for info in removed:
-            doomed = os.path.join(self.path, f"{DELETE_PREFIX}{info.id}-{secrets.token_hex(4)}")
-            os.rename(os.path.join(self.path, info.id), doomed)  # invisible first, then removed
-            shutil.rmtree(doomed, ignore_errors=True)
-        self.leftovers_removed = remove_leftovers(self.path, now - temp_max_age)
-        return removed
-
-
-def remove_leftovers(folder: str, older_than: float) -> list[str]:
-    """Remove `.tmp-*` and `.del-*` entries of `folder` last changed before `older_than` (a time);
-    returns their names."""
-    removed = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return removed
-    for name in names:
-        if not name.startswith((TEMP_PREFIX, DELETE_PREFIX)):
-            continue
-        path = os.path.join(folder, name)
-        try:
-            if os.lstat(path).st_mtime >= older_than:
-                continue
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            else:
-                os.unlink(path)
-        except OSError:
-            continue
-        removed.append(name)
-    return removed
-
 
 def generation_config(folder: str, project: MendelConfig) -> MendelConfig:
     """The config of the generation in `folder`: its own .mendelrc, read with the project's root
@@ -364,41 +263,8 @@ def generation_config(folder: str, project: MendelConfig) -> MendelConfig:
     return replace(config, bundles=bundles)
 
 
-def validate_generation(config: MendelConfig) -> None:
-    """Load every manifest of `config` as a server would; raises the ManifestError it finds."""
-    known: set[str] = set()
-    for bundle in config.bundles.values():
-        known.update(load_manifest(bundle.manifest_path, bundle.id, display=bundle.manifest).folders)
-    config.variations(known)
-
-
-def publish_project(config: MendelConfig) -> tuple[str, bool] | None:
-    """Validate the project's manifests, add them to its store and make them current (what
-    `mendel build` and `mendel reload` do: the deploy step, the only writer of the store);
-    returns (generation id, newly added), or None when the store is off (MENDEL_GENERATIONS=off).
-    `CURRENT` moves once, after the whole set is written, checked and renamed into place; then
-    what retention no longer keeps is pruned (`GenerationStore.prunable`: the same rule as
-    `mendel generations prune`)."""
-    store = GenerationStore.for_config(config)
-    if store is None:
-        return None
-    generation, added = store.publish(
-        project_files(config), validate=lambda folder: validate_generation(generation_config(folder, config))
-    )
-    fault_point("store-published")
-    store.set_current(generation)
-    log.info("mendel: generation %s is current in %s", generation, store.path)
-    for info in store.prune():  # the one retention rule, as `mendel generations prune` applies it
-        log.info("mendel: pruned generation %s (past retention)", info.id)
-    return generation, added
-
-
-def _manifest_name(bundle_id: str) -> str:
-    return f"{bundle_id}.manifest.json"
-
-
 def _stored_bundle(bundle: BundleConfig, folder: str) -> BundleConfig:
-    return replace(bundle, manifest_path=os.path.join(folder, _manifest_name(bundle.id)))
+    return replace(bundle, manifest_path=os.path.join(folder, manifest_file_name(bundle.id)))
 
 
 def _is_id(name: str) -> bool:
@@ -415,26 +281,3 @@ def _on_disk(read: Callable[[str], T], path: str, display: str, what: str) -> T:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{display}: {exc.strerror}", path, None) from None
-
-
-def _write_file(path: str, data: bytes) -> None:
-    try:
-        with open(path, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except OSError as exc:
-        raise _named(exc, path) from None
-
-
-def _make_dirs(path: str) -> None:
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as exc:
-        raise _named(exc, path) from None
-
-
-def _named(exc: OSError, path: str) -> OSError:
-    """`exc` with the path it concerns: a failed write() names none, and "No space left on
-    device" must say where."""
-    return exc if exc.filename is not None else OSError(exc.errno, exc.strerror, path)

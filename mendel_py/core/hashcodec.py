@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 
 import blake3
 
+from ..config.model import HASH_FORMATS
 from ..errors import HashError, HashLimitError
 
 __all__ = [
@@ -43,7 +44,7 @@ __all__ = [
     "get_format",
 ]
 
-FORMATS = ("v3", "mendel-v1", "mendel-v2")
+FORMATS = HASH_FORMATS  # (the `hash-format` values of .mendelrc)
 """Every hash format name, the default first: the one list config, CLI and server check against."""
 DEFAULT_FORMAT = FORMATS[0]
 
@@ -61,12 +62,13 @@ MAGIC = b"mendel"
 V3_KEY_CONTEXT = "mendel_py v3 bundle url"
 V3_FLAG_KEYED = 0x01
 V3_FLAG_GENERATION = 0x02
-GENERATION_TAG_SIZE = 4
-"""Bytes of tag a v3 hash carries when its flag bit 1 is set: since 2026-12 the start of the
-content digest of the bundle's own manifest (SPEC §4; `generations.manifest_tag`), before that of
-the generation id (still decoded while that generation is retained). The names below keep the
-old word "generation" for the tag so callers keep working."""
-MANIFEST_TAG_SIZE = GENERATION_TAG_SIZE
+MANIFEST_TAG_SIZE = 4
+"""Bytes of the manifest tag a v3 hash carries when its flag bit 1 is set: since 2026-12 the
+start of the content digest of the bundle's own manifest (SPEC §4; `generations.manifest_tag`),
+before that of the generation id (still decoded while that generation is retained)."""
+GENERATION_TAG_SIZE = MANIFEST_TAG_SIZE
+"""The old name of `MANIFEST_TAG_SIZE` (the flag, `V3_FLAG_GENERATION`, and the `generation`
+arguments and field keep the old word so callers keep working; `DecodedHash.manifest_tag`)."""
 
 _END_OF_BRANCHES = 0xFF
 _V2_ESCAPE = 0xFE
@@ -88,6 +90,11 @@ class DecodedHash:
     generation: bytes | None = None
     """The 4-byte tag of a v3 hash minted with a generation store (its bundle manifest's, or in
     older URLs its generation's), else None."""
+
+    @property
+    def manifest_tag(self) -> bytes | None:
+        """`generation` by its meaning: the manifest tag the hash carries (None if none)."""
+        return self.generation
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,8 +239,8 @@ class V3Format(HashFormat):
     file_digest = "blake3"
 
     def __init__(self, secret: bytes | None = None, generation: bytes | None = None):
-        if generation is not None and len(generation) != GENERATION_TAG_SIZE:
-            raise ValueError(f"a generation tag is {GENERATION_TAG_SIZE} bytes")
+        if generation is not None and len(generation) != MANIFEST_TAG_SIZE:
+            raise ValueError(f"a generation tag is {MANIFEST_TAG_SIZE} bytes")
         self.keyed = secret is not None
         self.generation = generation
         self._key = derive_v3_key(secret) if secret is not None else None
@@ -488,10 +495,10 @@ def _read_v3(raw: bytes) -> DecodedHash:
     pos = _HEADER_SIZE + 1
     generation = None
     if flags & V3_FLAG_GENERATION:
-        generation = raw[pos : pos + GENERATION_TAG_SIZE]
-        if len(generation) < GENERATION_TAG_SIZE:
+        generation = raw[pos : pos + MANIFEST_TAG_SIZE]
+        if len(generation) < MANIFEST_TAG_SIZE:
             raise _bad("truncated: short generation tag")
-        pos += GENERATION_TAG_SIZE
+        pos += MANIFEST_TAG_SIZE
     branches, pos = _read_v3_branches(raw, pos)
     file_count, pos = _read_uvarint(raw, pos)
     remaining = len(raw) - pos

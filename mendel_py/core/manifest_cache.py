@@ -29,11 +29,10 @@ from typing import Any
 import blake3
 
 from .._runtime.atomic import write_atomically
-from .._runtime.cachedir import make_cache_dir
+from .._runtime.cachedir import CACHE_DIR, make_cache_dir
 
 log = logging.getLogger(__name__)
 
-CACHE_DIR = ".mendel-cache"
 SETTING = "MENDEL_MANIFEST_CACHE"
 _FORMAT = 1
 _MAGIC = b"MENDELMC"

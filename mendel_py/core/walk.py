@@ -24,8 +24,8 @@ from itertools import accumulate, chain, compress
 from operator import attrgetter, itemgetter
 from typing import TypeVar
 
-from .cache import Cache
 from ..errors import HashError, HashLimitError, WalkError
+from .cache import POINTER_BYTES, TUPLE_BYTES, Cache
 from .hashcodec import DecodedHash, HashFormat
 from .manifest import Manifest
 
@@ -42,8 +42,6 @@ Shape = tuple[int, ...]
 T = TypeVar("T")
 
 DEFAULT_PLAN_CACHE_BYTES = 16 * 1024 * 1024
-_POINTER_BYTES = 8
-_TUPLE_BYTES = 56
 _BYTES_OBJECT_BYTES = 40
 _PLAN_OBJECT_BYTES = 600  # the Plan, its __dict__ and the gatherer
 
@@ -66,7 +64,7 @@ class Plan:
     def approx_bytes(self) -> int:
         """Memory this plan holds: the orders, the branch points and the gatherer's index tuple."""
         files, branches = len(self.order), len(self.branch_seq)
-        tuples = 5 * _TUPLE_BYTES + _POINTER_BYTES * (3 * files + 2 * branches)
+        tuples = 5 * TUPLE_BYTES + POINTER_BYTES * (3 * files + 2 * branches)
         return _PLAN_OBJECT_BYTES + tuples
 
 
@@ -432,5 +430,5 @@ class _PlanCache:
             found = self.cache.get(key)
             if found is not None:
                 return found
-        self.cache.put(key, plan, plan.approx_bytes() + len(shape) * _POINTER_BYTES)
+        self.cache.put(key, plan, plan.approx_bytes() + len(shape) * POINTER_BYTES)
         return plan

@@ -15,6 +15,7 @@ from .assignment import (
     Experiment,
     Experiments,
     Sticky,
+    experiment_set,
     parse_experiments,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "STATUSES",
     "Sticky",
     "UNIT_MEMO_SIZE",
+    "experiment_set",
     "parse_experiments",
 ]

@@ -35,54 +35,36 @@ memoized per unit (a small bounded memo): a returning visitor costs a dict looku
 """
 from __future__ import annotations
 
-import difflib
-import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..errors import ConfigError
+from ..config.experiments import CONTROL, STATUSES, Experiment, parse_experiments
 from . import assign
 
-CONTROL = "control"
-STATUSES = ("running", "stopped", "off")
+if TYPE_CHECKING:
+    from ..config.model import MendelConfig
+
+__all__ = [
+    "Assignment",
+    "CONTROL",
+    "EXPOSURE_REASONS",
+    "Experiment",
+    "Experiments",
+    "STATUSES",
+    "Sticky",
+    "UNIT_MEMO_SIZE",
+    "experiment_set",
+    "parse_experiments",
+]
+
 EXPOSURE_REASONS = frozenset(("hash", "sticky"))
 """The assignments an analysis counts: bucketed now or kept (not a winner, not a bot's arm)."""
 UNIT_MEMO_SIZE = 8192
 """Units whose assignments a process keeps (a few hundred bytes each)."""
-_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_FIELDS = (
-    "layer", "range", "variations", "weights", "coverage", "seed", "hash-version", "status",
-    "winner", "bucket-version", "bots",
-)
 
 Sticky = Mapping[str, tuple[int, int]]
 """Sticky records of a unit: experiment key -> (bucket version, variation index)."""
-
-
-@dataclass(frozen=True)
-class Experiment:
-    key: str
-    layer: str
-    range: tuple[float, float]
-    variations: tuple[str | None, ...]
-    """Variation ids in bucket order; None is the control (no variation)."""
-    weights: tuple[float, ...]
-    coverage: float
-    seed: str
-    hash_version: int
-    status: str
-    winner: int | None
-    """Index of the winning variation of a stopped experiment."""
-    bucket_version: int
-    bots: int = 0
-    """Index of the arm bots get (control unless `bots:` names another; a stopped one's winner)."""
-
-    @property
-    def ranges(self) -> list[tuple[float, float]]:
-        return assign.bucket_ranges(len(self.variations), self.coverage, list(self.weights))
 
 
 class Assignment(NamedTuple):
@@ -111,7 +93,9 @@ class Experiments:
     def __init__(self, experiments: Iterable[Experiment]):
         self.experiments = tuple(experiments)
         self.layers = tuple(dict.fromkeys(e.layer for e in self.experiments))
-        self._ranges = {e.key: e.ranges for e in self.experiments}
+        self._ranges = {
+            e.key: assign.bucket_ranges(len(e.variations), e.coverage, list(e.weights)) for e in self.experiments
+        }
         self._seed_state = {e.key: assign.fnv1a32(e.seed) for e in self.experiments}
         self._bucket_version = {e.key: e.bucket_version for e in self.experiments}
         self.by_key = {e.key: e for e in self.experiments}
@@ -211,137 +195,11 @@ def _finish_v1(state: int) -> float:
     return (state % 1000) / 1000
 
 
-# --- configuration ----------------------------------------------------------------------------
-
-
-def parse_experiments(raw: Any, variation_ids: Sequence[str], source: str, key: str = "experiments") -> tuple[Experiment, ...]:
-    """Validate the `experiments` section; errors name the file and the dotted key."""
-    if raw is None:
-        return ()
-
-    def error(where: str, message: str) -> ConfigError:
-        return ConfigError(message, source, where)
-
-    if not isinstance(raw, Mapping):
-        raise error(key, "expected a mapping of experiment keys to experiments")
-    parsed = [_experiment(str(name), spec, set(variation_ids), f"{key}.{name}", error) for name, spec in raw.items()]
-    return _with_layer_ranges(parsed, key, error)
-
-
-def _experiment(name: str, spec: Any, known: set[str], where: str, error: Any) -> dict[str, Any]:
-    if not _KEY.fullmatch(name):
-        raise error(where, "an experiment key is letters, digits, '-' and '_'")
-    if not isinstance(spec, Mapping):
-        raise error(where, "expected a mapping")
-    for field in spec:
-        if field not in _FIELDS:
-            raise error(f"{where}.{field}", f"unknown key (expected one of: {', '.join(_FIELDS)})")
-    variations = _variations(spec.get("variations"), known, f"{where}.variations", error)
-    weights = _weights(spec.get("weights"), len(variations), f"{where}.weights", error)
-    status = spec.get("status", "running")
-    if status not in STATUSES:
-        raise error(f"{where}.status", f"expected one of {', '.join(STATUSES)}, got {status!r}")
-    winner = spec.get("winner")
-    if status == "stopped":
-        labels = [v or CONTROL for v in variations]
-        if winner not in labels:
-            raise error(f"{where}.winner", f"a stopped experiment names its winner, one of {labels}")
-        winner = labels.index(winner)
-    elif winner is not None:
-        raise error(f"{where}.winner", "only a stopped experiment has a winner")
-    layer = spec.get("layer", name)
-    if not isinstance(layer, str) or not _KEY.fullmatch(layer):
-        raise error(f"{where}.layer", "a layer id is letters, digits, '-' and '_'")
-    hash_version = spec.get("hash-version", 1)
-    if hash_version not in (1, 2):
-        raise error(f"{where}.hash-version", f"expected 1 or 2, got {hash_version!r}")
-    seed = spec.get("seed", name)
-    if not isinstance(seed, str):
-        raise error(f"{where}.seed", "expected a string")
-    bucket_version = spec.get("bucket-version", 0)
-    if isinstance(bucket_version, bool) or not isinstance(bucket_version, int) or bucket_version < 0:
-        raise error(f"{where}.bucket-version", "expected a whole number >= 0")
-    labels = [v or CONTROL for v in variations]
-    bots = spec.get("bots", CONTROL)
-    if bots not in labels:
-        raise error(f"{where}.bots", f"the arm bots get is one of {labels}, got {bots!r}")
-    return {
-        "key": name, "layer": layer, "range": _range(spec.get("range"), f"{where}.range", error),
-        "variations": variations, "weights": weights,
-        "coverage": _share(spec.get("coverage", 1.0), f"{where}.coverage", error),
-        "seed": seed, "hash_version": hash_version, "status": status, "winner": winner,
-        "bucket_version": bucket_version, "bots": labels.index(bots), "where": where,
-    }
-
-
-def _variations(value: Any, known: set[str], where: str, error: Any) -> tuple[str | None, ...]:
-    if not isinstance(value, list) or len(value) < 2:
-        raise error(where, "expected a list of at least two variation ids (control for none)")
-    chosen: list[str | None] = []
-    for item in value:
-        if item in (None, CONTROL):
-            chosen.append(None)
-        elif isinstance(item, str) and item in known:
-            chosen.append(item)
-        else:
-            close = difflib.get_close_matches(str(item), [*sorted(known), CONTROL], n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise error(where, f"{item!r} is not a configured variation{hint} (known: {', '.join(sorted(known))}, control)")
-    if len(set(chosen)) != len(chosen):
-        raise error(where, "a variation is listed twice")
-    return tuple(chosen)
-
-
-def _weights(value: Any, count: int, where: str, error: Any) -> tuple[float, ...]:
-    if value is None:
-        return tuple(assign.equal_weights(count))
-    if not isinstance(value, list) or not all(_is_number(w) and w >= 0 for w in value):
-        raise error(where, "expected a list of non-negative numbers")
-    if len(value) != count:
-        raise error(where, f"{len(value)} weights for {count} variations")
-    if not math.isclose(sum(value), 1.0, abs_tol=0.001):
-        raise error(where, f"weights add up to {sum(value):g}, not 1")
-    return tuple(float(w) for w in value)
-
-
-def _range(value: Any, where: str, error: Any) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    if not (isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)):
-        raise error(where, "expected [start, end], shares of the layer between 0 and 1")
-    start, end = float(value[0]), float(value[1])
-    if not 0 <= start < end <= 1:
-        raise error(where, f"expected 0 <= start < end <= 1, got [{start:g}, {end:g}]")
-    return start, end
-
-
-def _share(value: Any, where: str, error: Any) -> float:
-    if not _is_number(value) or not 0 <= value <= 1:
-        raise error(where, f"expected a number between 0 and 1, got {value!r}")
-    return float(value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _with_layer_ranges(parsed: list[dict[str, Any]], key: str, error: Any) -> tuple[Experiment, ...]:
-    """Experiments without a `range` split what their layer's explicit ranges leave, equally and
-    in config order; ranges in one layer must not overlap."""
-    by_layer: dict[str, list[dict[str, Any]]] = {}
-    for spec in parsed:
-        by_layer.setdefault(spec["layer"], []).append(spec)
-    for layer, specs in by_layer.items():
-        open_specs = [s for s in specs if s["range"] is None]
-        if open_specs:
-            taken = sorted(s["range"] for s in specs if s["range"] is not None)
-            if taken:
-                raise error(open_specs[0]["where"] + ".range", f"layer {layer!r} gives other experiments ranges: give this one its range too")
-            width = 1 / len(open_specs)
-            for i, spec in enumerate(open_specs):
-                spec["range"] = (i * width, 1.0 if i == len(open_specs) - 1 else (i + 1) * width)
-        ordered = sorted(specs, key=lambda s: s["range"])
-        for before, after in zip(ordered, ordered[1:]):
-            if after["range"][0] < before["range"][1]:
-                raise error(after["where"] + ".range", f"overlaps {before['key']!r} in layer {layer!r}")
-    return tuple(Experiment(**{k: v for k, v in spec.items() if k != "where"}) for spec in parsed)
+def experiment_set(config: MendelConfig) -> Experiments:
+    """The experiments of `config`, ready to assign units: made once per config (kept beside
+    its other derived values), so every request of a process shares one unit memo."""
+    made = config.__dict__.get("_experiment_set")
+    if made is None:
+        made = Experiments(config.experiments)
+        object.__setattr__(config, "_experiment_set", made)
+    return made

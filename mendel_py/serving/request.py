@@ -52,7 +52,7 @@ from werkzeug.sansio.http import parse_cookie
 
 from ..config.names import split_variation_names
 from ..errors import MendelError
-from ..experiments.assignment import EXPOSURE_REASONS
+from ..experiments.assignment import EXPOSURE_REASONS, experiment_set
 from ..experiments.exposures import Exposure, ExposureDedup, ExposureHandler, record
 from ..qa.tokens import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token
 from . import html as tags
@@ -270,7 +270,7 @@ class RequestResolver:
 
     def assigned_variations(self) -> list[str] | None:
         """The experiments' variations for this request's unit; None when none are configured."""
-        experiments = self.trees.config.experiment_set
+        experiments = experiment_set(self.trees.config)
         if not experiments:
             return None
         if self.is_bot():
@@ -442,7 +442,7 @@ class RequestResolver:
         arm (and the control beside one) shows wherever the page uses a bundle: the app applies
         it, not the bundles."""
         config = self.trees.config
-        experiment = config.experiment_set.by_key.get(assignment.experiment)
+        experiment = experiment_set(config).by_key.get(assignment.experiment)
         if experiment is None:
             return False
         arms = [v for v in experiment.variations if v is not None]

@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from factory import write_project
-from mendel_py.cli.main import cli, format_table
+from mendel_py.cli.main import cli
+from mendel_py.cli.support import format_table
 
 REPO = Path(__file__).resolve().parents[2]
 

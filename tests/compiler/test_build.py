@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from build_support import build, deps_by_folder, make_project, manifest, module, write_files
 from mendel_py.cli.build import build_command
 from mendel_py.compiler import BuildError, build_manifests
-from mendel_py.config.model import load_config
+from mendel_py.config import load_config
 from mendel_py.core.hashcodec import file_blake3
 
 BASE = "src/base"

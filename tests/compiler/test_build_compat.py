@@ -131,7 +131,7 @@ def test_example_project_matches_mendel_core(mendel_core: Path, tmp_path: Path) 
     if not (REPO_ROOT / "examples" / "shop" / "src").exists():
         pytest.skip("the repository has no example project")
     from mendel_py.compiler import build_manifests
-    from mendel_py.config.model import load_config
+    from mendel_py.config import load_config
 
     project = tmp_path / "shop"
     project.mkdir()
@@ -148,7 +148,7 @@ def test_generated_project_matches_mendel_core(mendel_core: Path, tmp_path: Path
     finally:
         sys.path.remove(str(REPO_ROOT / "benchmarks"))
     from mendel_py.compiler import build_manifests
-    from mendel_py.config.model import load_config
+    from mendel_py.config import load_config
 
     project = tmp_path / "generated"
     generate_project(str(project), files=400, variations=6, seed=3)

@@ -16,7 +16,7 @@ from mendel_py.compiler.layout import ProjectLayout
 from mendel_py.compiler.manifest_writer import manifest_bytes, manifest_document
 from mendel_py.compiler.parsecache import ParseCache
 from mendel_py.compiler.sources import SourceLoader
-from mendel_py.config.model import load_config
+from mendel_py.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,14 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mendel_py.config.model import (
-    BundleConfig,
-    Variation,
-    VariationSpec,
-    config_from_dict,
-    find_config_file,
-    load_config,
-)
+from mendel_py.config import config_from_dict, find_config_file, load_config
+from mendel_py.config.model import BundleConfig, Variation, VariationSpec
 from mendel_py.errors import ConfigError
 
 CURRENT_RC = """

@@ -155,7 +155,7 @@ def test_file_digests_are_remembered_only_for_files_not_just_written(tmp_path, m
 
 def test_the_generation_id_from_remembered_digests_is_the_published_one(tmp_path) -> None:
     from factory import write_project
-    from mendel_py.config.model import load_config
+    from mendel_py.config import load_config
     from mendel_py.core.generations import generation_id, project_files, project_generation_id
 
     config = load_config(str(write_project(tmp_path)))

@@ -15,9 +15,9 @@ import pytest
 from werkzeug.test import Client
 
 from e2e_support import build_example_project
-from mendel_py.config.model import load_config
-from mendel_py.core.generations import TEMP_MAX_AGE, GenerationStore
+from mendel_py.config import load_config
 from mendel_py.core.trees import MendelTrees
+from mendel_py.deploy.publish import TEMP_MAX_AGE, PublishingStore
 from mendel_py.serving.wsgi import MendelMiddleware
 
 CART = Path("examples/shop/src/base/components/cart.js")
@@ -78,7 +78,7 @@ def served_bundles(project: Path) -> tuple[str | None, bytes, bytes]:
 def test_a_build_killed_at_each_write_changes_nothing_served(built: Path, tmp_path: Path, fault: str) -> None:
     project = tmp_path / "p"
     shutil.copytree(built, project)
-    store = GenerationStore.for_config(load_config(project))
+    store = PublishingStore.for_config(load_config(project))
     old = store.current_id()
     old_served = served_bundles(project)
     assert JS_MARK not in old_served[1] and CSS_MARK not in old_served[2]
@@ -116,7 +116,7 @@ def test_leftovers_are_only_removed_past_a_safe_age(built: Path, tmp_path: Path)
     shutil.copytree(built, project)
     change_sources(project)
     assert mendel_build(project, "store-staged").returncode == -signal.SIGKILL
-    store = GenerationStore.for_config(load_config(project))
+    store = PublishingStore.for_config(load_config(project))
     [staging] = [name for name in os.listdir(store.path) if name.startswith(".tmp-")]
     store.prune()  # a build could still be writing it: kept
     assert os.path.isdir(os.path.join(store.path, staging)) and TEMP_MAX_AGE >= 600

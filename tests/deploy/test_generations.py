@@ -6,7 +6,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -17,11 +16,12 @@ from werkzeug.test import Client
 from e2e_support import deploy_example
 from mendel_py.cli.main import cli
 from mendel_py.compiler import build_manifests
-from mendel_py.config.model import load_config
+from mendel_py.config import load_config
 from mendel_py.core import hashcodec
-from mendel_py.core.generations import CONFIG_FILE, GenerationStore, generation_config, generation_tag, manifest_tag
+from mendel_py.core.generations import CONFIG_FILE, generation_config, generation_tag, manifest_tag
 from mendel_py.core.manifest_cache import file_digest
 from mendel_py.core.trees import MendelTrees
+from mendel_py.deploy.publish import PublishingStore
 from mendel_py.errors import ConfigError, HashError, ManifestError, MendelError
 from mendel_py.serving.wsgi import MendelMiddleware
 
@@ -53,7 +53,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_build_publishes_a_current_generation(project: Path) -> None:
-    store = GenerationStore.for_config(load_config(project))
+    store = PublishingStore.for_config(load_config(project))
     assert store is not None and store.exists()
     [info] = store.list()
     assert store.current_id() == info.id and set(info.bundles) == {"main", "css"}
@@ -181,18 +181,18 @@ def test_servers_never_publish_what_is_on_their_disk(project: Path) -> None:
 
 
 def test_the_deploy_step_refuses_a_corrupt_manifest(project: Path) -> None:
-    good = GenerationStore.for_config(load_config(project)).current_id()
+    good = PublishingStore.for_config(load_config(project)).current_id()
     manifest = project / "manifests" / "main.manifest.json"
     manifest.write_text(manifest.read_text()[:500])
     result = CliRunner().invoke(cli, ["reload", "--basedir", str(project)])
     assert result.exit_code == 1 and "main.manifest.json" in result.output
-    store = GenerationStore.for_config(load_config(project))
+    store = PublishingStore.for_config(load_config(project))
     assert store.current_id() == good and len(store.list()) == 1
     assert not [n for n in os.listdir(store.path) if n.startswith(".tmp-")]
 
 
 def corrupt_stored(
-    store: GenerationStore, generation: str, name: str = "main.manifest.json", how: str = "flip"
+    store: PublishingStore, generation: str, name: str = "main.manifest.json", how: str = "flip"
 ) -> Path:
     """Damage a stored file in place: one byte flipped (same length: bit rot, a bad copy), a
     same-length flip inside a dependency key, truncated to half, or emptied."""
@@ -218,7 +218,7 @@ def test_a_stored_generation_is_verified_against_its_id(project: Path, caplog) -
     first = MendelTrees(str(project)).generation
     second = deploy(project, "two")
     trees = MendelTrees(str(project))
-    store = trees.store
+    store = PublishingStore(trees.store.path)  # the deploy step's view of the same store
     corrupt_stored(store, first)
     refused = CliRunner().invoke(cli, ["generations", "--basedir", str(project), "activate", first])
     assert refused.exit_code == 1 and "does not match its id" in refused.output
@@ -244,7 +244,7 @@ def test_a_corrupt_retained_generation_is_a_404_no_store_never_a_5xx(project: Pa
     first = middleware.trees.generation
     deploy(project, "two")
     deploy(project, "three")
-    store = GenerationStore.for_config(load_config(project))
+    store = PublishingStore.for_config(load_config(project))
     corrupt_stored(store, first, name, how)
     fresh = Client(MendelMiddleware(app, str(project), reload_interval=None))
     with caplog.at_level(logging.ERROR, logger="mendel_py.core.trees"):
@@ -267,7 +267,7 @@ def test_a_live_process_refuses_a_generation_corrupted_after_it_was_loaded_elsew
     middleware.trees.reload()
     assert client.get(old_url).status_code == 200  # kept loaded: served from memory, verified before
     live = Client(MendelMiddleware(app, str(project), reload_interval=None))  # started on "two"
-    corrupt_stored(GenerationStore.for_config(load_config(project)), first, how="dep-key")
+    corrupt_stored(PublishingStore.for_config(load_config(project)), first, how="dep-key")
     response = live.get(old_url)
     assert response.status_code == 404 and response.headers["Cache-Control"] == "no-store"
 
@@ -284,7 +284,7 @@ def test_a_url_is_served_from_any_generation_holding_its_manifest(project: Path,
     styles = project / "examples" / "shop" / "src" / "base" / "styles" / "main.css"
     styles.write_text(styles.read_text() + "\n/* three */\n")
     deploy(project, "three")
-    corrupt_stored(GenerationStore.for_config(load_config(project)), second, "css.manifest.json")
+    corrupt_stored(PublishingStore.for_config(load_config(project)), second, "css.manifest.json")
     fresh = MendelMiddleware(app, str(project), reload_interval=None)
     assert fresh.trees.find_tree_for_variations("css", trees.variations_and_chains(["bucket_A"])[1]).hash != css
     with caplog.at_level(logging.ERROR, logger="mendel_py.core.trees"):
@@ -296,13 +296,13 @@ def test_a_url_is_served_from_any_generation_holding_its_manifest(project: Path,
 def test_a_failed_reload_never_blocks_later_ones(project: Path, caplog, monkeypatch) -> None:
     """A refused reload is logged once, retried after a back-off, and the next good CURRENT is
     picked up at once."""
-    trees_module = sys.modules[MendelTrees.__module__]
+    import mendel_py.core.lifecycle as trees_module  # (the reload rules)
     monkeypatch.setattr(trees_module, "RETRY_MIN", 0.05)
     first = MendelTrees(str(project)).generation
     second = deploy(project, "two")
     third = deploy(project, "three")
     trees = MendelTrees(str(project))
-    store = trees.store
+    store = PublishingStore(trees.store.path)  # the deploy step's view of the same store
     rc = Path(store.path) / second / CONFIG_FILE
     good_rc = rc.read_bytes()
     rc.write_bytes(good_rc + b"\nvariation-config: {}\n")  # a duplicate key: fails to load
@@ -340,7 +340,7 @@ def test_activate_rolls_every_process_back(project: Path) -> None:
     second = deploy(project, "two")
     trees = MendelTrees(str(project))
     assert trees.generation == second
-    trees.store.set_current(first)
+    PublishingStore(trees.store.path).set_current(first)
     assert trees.reload_if_changed() == first
     assert MendelTrees(str(project)).generation == first  # a restart keeps the rollback
 
@@ -366,7 +366,7 @@ def test_rolling_deploy_between_hosts_sharing_a_store(tmp_path: Path, monkeypatc
 def test_retention_is_newest_n_or_younger_than_t(project: Path) -> None:
     """One rule: kept while current, among the newest `keep`, or younger than `max_age_days`."""
     ids = [deploy(project, f"r{n}") for n in range(4)]  # plus the fixture's: 5, newest last
-    store = GenerationStore(str(project / "manifests" / "generations"), keep=2, max_age_days=1)
+    store = PublishingStore(str(project / "manifests" / "generations"), keep=2, max_age_days=1)
     infos = {info.id: info for info in store.list()}
     newest_first = sorted(infos, key=lambda g: infos[g].created, reverse=True)
     day = 86400
@@ -376,7 +376,7 @@ def test_retention_is_newest_n_or_younger_than_t(project: Path) -> None:
     assert {i.id for i in store.prunable(later)} == set(newest_first[2:])
     store.set_current(newest_first[-1])
     assert {i.id for i in store.prunable(later)} == set(newest_first[2:-1])
-    assert GenerationStore(store.path, keep=10, max_age_days=0).prunable(later) == []
+    assert PublishingStore(store.path, keep=10, max_age_days=0).prunable(later) == []
     assert ids[-1] == newest_first[0]
 
 
@@ -390,7 +390,7 @@ def test_cli_prune_takes_the_rule_with_other_values_for_a_full_disk(project: Pat
     )
     assert now.exit_code == 0, now.output
     assert len(json.loads(now.output)["removed"]) == 2  # 4 generations: the newest 2 stay
-    assert {info.id for info in GenerationStore.for_config(load_config(project)).list()} == set(ids[-2:])
+    assert {info.id for info in PublishingStore.for_config(load_config(project)).list()} == set(ids[-2:])
 
 
 def test_prune_removes_leftover_temporary_files(project: Path) -> None:
@@ -412,7 +412,7 @@ def test_prune_removes_leftover_temporary_files(project: Path) -> None:
 
 def test_no_space_left_names_the_path(tmp_path: Path, monkeypatch) -> None:
     from mendel_py._runtime import atomic
-    from mendel_py.core.generations import _write_file
+    from mendel_py.deploy.publish import _write_file
 
     with pytest.raises(OSError) as caught:
         _write_file("/dev/full", b"x" * 10)  # the store's writes: a write() that fails with ENOSPC
@@ -437,22 +437,22 @@ def test_cli_generations_publish_is_reload(project: Path) -> None:
     result = CliRunner().invoke(cli, ["generations", "--basedir", str(project), "--json", "publish"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["added"] and GenerationStore.for_config(load_config(project)).current_id() == report["current"]
+    assert report["added"] and PublishingStore.for_config(load_config(project)).current_id() == report["current"]
 
 
 def test_prune_keeps_the_newest_and_the_current(project: Path) -> None:
     ids = [deploy(project, f"p{n}") for n in range(5)]
-    store = GenerationStore(str(project / "manifests" / "generations"), keep=2, max_age_days=0)
+    store = PublishingStore(str(project / "manifests" / "generations"), keep=2, max_age_days=0)
     store.set_current(ids[1])
     removed = {info.id for info in store.prune()}
     kept = {info.id for info in store.list()}
     assert kept == {ids[-1], ids[-2], ids[1]} and removed.isdisjoint(kept)
-    young = GenerationStore(store.path, keep=1, max_age_days=7)
+    young = PublishingStore(store.path, keep=1, max_age_days=7)
     assert young.prune() == []  # all younger than a week
 
 
 def test_a_half_written_generation_is_invisible(project: Path) -> None:
-    store = GenerationStore(str(project / "manifests" / "generations"))
+    store = PublishingStore(str(project / "manifests" / "generations"))
     before = store.list()
 
     def refuse(folder: str) -> None:
@@ -478,7 +478,7 @@ def test_cli_generations_activate_prune_and_reload(project: Path) -> None:
 
     activated = runner.invoke(cli, ["generations", "--basedir", str(project), "activate", first[:8]])
     assert activated.exit_code == 0 and first in activated.output
-    assert GenerationStore(str(project / "manifests" / "generations")).current_id() == first
+    assert PublishingStore(str(project / "manifests" / "generations")).current_id() == first
 
     assert MendelTrees(str(project)).generation == first  # a restarted server keeps the rollback
     reloaded = runner.invoke(cli, ["reload", "--basedir", str(project)])
@@ -524,7 +524,7 @@ def test_made_up_generation_tags_read_the_store_index_once(project: Path) -> Non
 
 def test_a_stored_config_is_read_as_strictly_as_the_project_one(project: Path) -> None:
     config = load_config(project)
-    store = GenerationStore.for_config(config)
+    store = PublishingStore.for_config(config)
     folder = Path(store.path) / store.current_id()
     stored = folder / CONFIG_FILE
     assert generation_config(str(folder), config).variations  # the stored copy reads as it was
@@ -536,7 +536,7 @@ def test_a_stored_config_is_read_as_strictly_as_the_project_one(project: Path) -
 
 def test_urls_rotating_over_every_retained_generation_load_each_manifest_once(project: Path, monkeypatch) -> None:
     """More retained generations than the minimum kept loaded: a second rotation loads nothing."""
-    import mendel_py.core.trees as trees_module
+    import mendel_py.core.lifecycle as trees_module  # (the manifest pool)
 
     urls = []
     for n in range(trees_module.MAX_LOADED_MANIFESTS + 4):

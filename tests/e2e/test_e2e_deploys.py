@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from e2e_support import Server, build_example_project, deploy_example, http_get, running_gunicorn
-from mendel_py.config.model import load_config
-from mendel_py.core.generations import GenerationStore
+from mendel_py.config import load_config
+from mendel_py.deploy.publish import PublishingStore
 
 MAIN_MANIFEST = Path("manifests/main.manifest.json")
 SWITCHES = 50
@@ -98,7 +98,7 @@ def test_fifty_switches_under_load_lose_nothing(project: Path) -> None:
                 manifest.write_bytes(manifest.read_bytes()[:1000])
                 # and a stored generation corrupted after publishing, made CURRENT by hand:
                 # every worker refuses it (logged once) and keeps serving
-                store = GenerationStore.for_config(load_config(project))
+                store = PublishingStore.for_config(load_config(project))
                 corrupt = corrupt_copy(store)
                 store.set_current(corrupt)
                 time.sleep(0.5)
@@ -122,7 +122,7 @@ def test_fifty_switches_under_load_lose_nothing(project: Path) -> None:
     assert "Traceback" not in log
 
 
-def corrupt_copy(store: GenerationStore) -> str:
+def corrupt_copy(store: PublishingStore) -> str:
     """A copy of the current generation under another id with one byte of its main manifest
     flipped (what bit rot or a bad sync does): a generation that doesn't match its id."""
     current = store.current_id()
@@ -189,7 +189,7 @@ def wait_for_workers_on(server: Server, generation: str, avoid: set[int], timeou
 
 
 def test_a_rollback_survives_killed_workers_and_a_sighup_until_the_next_deploy(project: Path) -> None:
-    first = GenerationStore.for_config(load_config(project)).current_id()
+    first = PublishingStore.for_config(load_config(project)).current_id()
     second = deploy(project, 2)
     env = {"SHOP_MENDEL_RELOAD_INTERVAL": "0.1", "SHOP_MENDEL_STATUS_ROUTE": "/status"}
     with running_gunicorn(project, extra_env=env) as server:

@@ -23,8 +23,9 @@ from e2e_support import (
     http_get,
     running_gunicorn,
 )
-from mendel_py.config.model import load_config
-from mendel_py.core.generations import publish_project
+from mendel_py.config import load_config
+from mendel_py.deploy.publish import publish_project
+from mendel_py.experiments import experiment_set
 from mendel_py.qa.tokens import sign_qa_token
 from mendel_py.serving.request import sign_sticky
 
@@ -113,7 +114,7 @@ def test_qa_links_force_variations_and_bad_ones_are_ignored(server: Server, proj
 
 def units_in(project: Path, arms: dict[str, str | None], count: int) -> list[str]:
     """`count` unit ids the project's experiments put in `arms` ({experiment: variation})."""
-    experiments = load_config(project).experiment_set
+    experiments = experiment_set(load_config(project))
     found = []
     for i in range(20000):
         unit = f"forgery{i:06d}"
@@ -326,7 +327,7 @@ def test_signed_records_that_contradict_the_configuration_are_ignored(project: P
     rc = contradicted / ".mendelrc"
     rc.write_text(rc.read_text().split("experiments:")[0] + CONTRADICTED)
     publish_project(load_config(contradicted))  # the deploy step: servers only follow CURRENT
-    experiments = load_config(contradicted).experiment_set
+    experiments = experiment_set(load_config(contradicted))
     units = []
     for i in range(20000):
         unit = f"contradict{i:06d}"

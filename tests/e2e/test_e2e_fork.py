@@ -23,8 +23,8 @@ from e2e_support import Server, http_get, running_gunicorn
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from synth import MANIFEST_PATH, random_variation_sets, write_synthetic_project  # noqa: E402
 
-from mendel_py.config.model import load_config  # noqa: E402
-from mendel_py.core.generations import publish_project  # noqa: E402
+from mendel_py.config import load_config  # noqa: E402
+from mendel_py.deploy.publish import publish_project  # noqa: E402
 
 DEPLOYS = 20
 PICKUP_SECONDS = 30.0  # both workers on a new generation (poll 0.2 s, then the load)

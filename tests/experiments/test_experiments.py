@@ -16,11 +16,11 @@ from werkzeug.http import parse_cookie
 from werkzeug.test import Client
 
 from mendel_py.cli.main import cli
-from mendel_py.config.model import config_from_dict
+from mendel_py.config import config_from_dict
 from mendel_py.core.trees import MendelTrees
 from mendel_py.errors import ConfigError
 from mendel_py.experiments import assign
-from mendel_py.experiments.assignment import Experiments, parse_experiments
+from mendel_py.experiments.assignment import Experiments, experiment_set, parse_experiments
 from mendel_py.experiments.simulation import simulate
 from mendel_py.qa.tokens import sign_qa_token
 from mendel_py.serving.wsgi import MendelMiddleware
@@ -71,7 +71,7 @@ def test_mendelrc_experiments_load_with_the_config():
     config = config_from_dict(
         {"variations": {v: None for v in VARIATIONS}, "experiments": {"e": {"variations": ["control", "a1"]}}}, "."
     )
-    assert [e.key for e in config.experiments] == ["e"] and config.experiment_set
+    assert [e.key for e in config.experiments] == ["e"] and experiment_set(config)
 
 
 def growthbook_assign(exps: Experiments, unit: str) -> dict[str, int]:
@@ -191,10 +191,10 @@ def middleware(trees, app=page, **options) -> MendelMiddleware:
 
 def unit_with(trees, **arms) -> str:
     """A unit id the experiments put in the given arms ({experiment: variation or None})."""
-    experiment_set = trees.config.experiment_set
+    experiments = experiment_set(trees.config)
     for i in range(5000):
         unit = f"test-unit-{i:05d}"
-        got = {a.experiment: a.variation for a in experiment_set.assign(unit)}
+        got = {a.experiment: a.variation for a in experiments.assign(unit)}
         if all(got.get(key, "absent") == arm for key, arm in arms.items()):
             return unit
     raise AssertionError(f"no unit in {arms}")
@@ -276,7 +276,7 @@ def test_a_unit_from_the_app_and_the_default_exposure_sink(trees, capsys, tmp_pa
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert sorted(line["experiment"] for line in lines) == ["button-look", "extras"]
     assert all(line["unit"] == unit and line["event"] == "exposure" and line["timestamp"] > 0 for line in lines)
-    expected = {a.variation for a in trees.config.experiment_set.assign(unit) if a.variation}
+    expected = {a.variation for a in experiment_set(trees.config).assign(unit) if a.variation}
     assert set(filter(None, response.get_data(as_text=True).split("|")[1].split(","))) - {"base"} == expected
     log_file = tmp_path / "exposures.jsonl"
     Client(middleware(trees, unit_loader=lambda environ: unit, exposure_log=str(log_file))).get("/")
@@ -455,7 +455,7 @@ def test_cli_assign_simulate_and_qa_link(trees):
     assert explained.exit_code == 0, explained.output
     report = json.loads(explained.output)
     assert report["variations"] == [
-        a.variation for a in trees.config.experiment_set.assign("42") if a.variation
+        a.variation for a in experiment_set(trees.config).assign("42") if a.variation
     ]
     human = runner.invoke(cli, ["assign", "--unit", "42", "--basedir", basedir])
     assert "unit 42:" in human.output and "bucket" in human.output
@@ -494,7 +494,7 @@ def test_exposures_are_opentelemetry_feature_flag_events(trees):
     [span] = exporter.get_finished_spans()
     events = [e for e in span.events if e.name == "feature_flag.evaluation"]
     assert {e.attributes["feature_flag.key"] for e in events} == {e.key for e in trees.config.experiments}
-    assigned = {a.experiment: a.variation or "control" for a in trees.config.experiment_set.assign(unit)}
+    assigned = {a.experiment: a.variation or "control" for a in experiment_set(trees.config).assign(unit)}
     assert {e.attributes["feature_flag.key"]: e.attributes["feature_flag.result.variant"] for e in events} == assigned
     assert all(e.attributes["feature_flag.provider.name"] == "mendel_py" for e in events)
 

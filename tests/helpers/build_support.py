@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from mendel_py.compiler import BuildReport, build_manifests
-from mendel_py.config.model import MendelConfig, load_config
+from mendel_py.config import load_config
+from mendel_py.config.model import MendelConfig
 
 DEFAULT_RC = """\
 base-config:

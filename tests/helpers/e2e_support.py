@@ -85,8 +85,8 @@ def deploy_example(project: Path, marker: str | None = None) -> str:
     """One deploy of an example project: change a base file (when `marker` is given), build and
     publish the generation, as `mendel build` does; returns the new current generation id."""
     from mendel_py.compiler import build_manifests
-    from mendel_py.config.model import load_config
-    from mendel_py.core.generations import publish_project
+    from mendel_py.config import load_config
+    from mendel_py.deploy.publish import publish_project
 
     if marker is not None:
         cart = project / "examples" / "shop" / "src" / "base" / "components" / "cart.js"

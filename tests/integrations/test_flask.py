@@ -14,6 +14,7 @@ from jinja2 import TemplateNotFound
 
 from e2e_support import EXAMPLES, build_example_project
 from mendel_py.core.trees import MendelTrees
+from mendel_py.experiments import experiment_set
 from mendel_py.integrations.flask import FlaskRequestResolver, Mendel, MendelState, mendel
 from mendel_py.serving import request as request_module
 
@@ -542,7 +543,7 @@ def test_bot_rule_pattern_and_decorator(make_app: AppFactory) -> None:
     assert client.get("/page", headers={"User-Agent": "acme-checker/2"}).get_data(as_text=True) == "base"
     client.set_cookie("mendel_uid", "flask-bot-rule-unit-1")
     person = client.get("/page", headers={"User-Agent": "Googlebot/2.1"})  # not this app's pattern
-    expected = [a.variation for a in app.extensions["mendel"].trees.config.experiment_set.assign("flask-bot-rule-unit-1") if a.variation]
+    expected = [a.variation for a in experiment_set(app.extensions["mendel"].trees.config).assign("flask-bot-rule-unit-1") if a.variation]
     assert person.get_data(as_text=True).split(",")[:-1] == [v for v in app.extensions["mendel"].trees.variations_and_chains(expected)[0][:-1]]
 
     @extension.bot_rule

@@ -13,6 +13,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from mendel_py.core.trees import MendelTrees
+from mendel_py.experiments import experiment_set
 from mendel_py.integrations.flask import Mendel
 from mendel_py.qa.matrix import INHERITED, OWN, render_svg, variation_matrix
 from mendel_py.qa.page import DEFAULT_QA_ROUTE, safe_next
@@ -316,7 +317,7 @@ def test_experiments_and_this_browsers_assignment_are_shown(trees: MendelTrees) 
     browser.set_cookie("mendel_uid", "qa-page-unit-01")
     page = browser.get(DEFAULT_QA_ROUTE).get_data(as_text=True)
     assert 'id="experiments"' in page
-    for assignment in trees.config.experiment_set.assign("qa-page-unit-01"):
+    for assignment in experiment_set(trees.config).assign("qa-page-unit-01"):
         row = page.split(f"<code>{assignment.experiment}</code></th>")[1].split("</tr>")[0]
         assert f"<strong>{assignment.variation or 'control'}</strong> (hash)" in row
     assert "experiment assignment" in page

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from factory import SAMPLE_RC, write_project
 from mendel_py.cli.main import cli
-from mendel_py.config.model import config_from_dict
+from mendel_py.config import config_from_dict
 from mendel_py.errors import ConfigError
 from mendel_py.serving.route import DEFAULT_ROUTE, BundleRoute
 from mendel_py.serving.wsgi import MendelMiddleware
