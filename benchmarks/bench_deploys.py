@@ -38,8 +38,8 @@ from bench_core import gc_paused  # noqa: E402
 from synth import MANIFEST_PATH, random_variation_sets, write_synthetic_project  # noqa: E402
 
 from mendel_py.config import load_config  # noqa: E402
-from mendel_py.deploy.publish import publish_project  # noqa: E402
 from mendel_py.core.trees import MendelTrees  # noqa: E402
+from mendel_py.deploy.publish import publish_project  # noqa: E402
 from mendel_py.serving.wsgi import MendelMiddleware  # noqa: E402
 
 SETS = [list(names) for names in random_variation_sets(200)]

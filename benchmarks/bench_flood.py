@@ -175,8 +175,8 @@ def bench_generations(args: argparse.Namespace, preload: bool = True) -> dict[st
     from bench_deploys import mutate
 
     from mendel_py.config import load_config
-    from mendel_py.deploy.publish import publish_project
     from mendel_py.core.trees import MendelTrees
+    from mendel_py.deploy.publish import publish_project
 
     with tempfile.TemporaryDirectory(prefix="mendel-bench-flood-") as tmp:
         project = Path(synth.write_synthetic_project(os.path.join(tmp, "project"), modules=args.modules,

@@ -22,13 +22,9 @@ LAYERS: dict[str, int] = {
 # Top-level facades and shims (`mendel_py.trees`, `mendel_py._moved`, ...) sit above everything.
 TOP = 7
 
-# Known edges the serving side removes (the wsgi <-> request <-> qa cycle, ServingOptions); the
-# lead drops them from here after merging that work.
+# The one upward edge the docstrings allow.
 KNOWN_EDGES: set[tuple[str, str]] = {
-    ("mendel_py.serving.request", "mendel_py.serving.wsgi"),
-    ("mendel_py.qa.page", "mendel_py.serving.wsgi"),
-    ("mendel_py.serving.metrics", "mendel_py.serving.wsgi"),
-    # `flask mendel` mounts the CLI from inside a function (the one upward edge the docstrings allow).
+    # `flask mendel` mounts the CLI from inside a function, so importing the extension stays light.
     ("mendel_py.integrations.flask", "mendel_py.cli"),
     ("mendel_py.integrations.flask", "mendel_py.cli.main"),
 }

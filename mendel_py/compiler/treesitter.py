@@ -4,7 +4,7 @@ need. Imports no other compiler module but `errors`."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import tree_sitter_javascript
 from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
@@ -19,7 +19,7 @@ def language() -> Language:
     return Language(tree_sitter_javascript.language())
 
 
-@lru_cache(maxsize=None)  # a few patterns, each compiled once (~1 ms)
+@cache  # a few patterns, each compiled once (~1 ms)
 def query(pattern: str) -> Query:
     return Query(language(), pattern)
 

@@ -17,9 +17,9 @@ import binascii
 import hashlib
 import re
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Sequence
 
 import blake3
 

@@ -141,7 +141,7 @@ def _header(digest: bytes) -> bytes:
     return _MAGIC + _code_version() + digest
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _code_version() -> bytes:
     """The Python and marshal versions and a digest of the code that validates and compiles
     manifests: a compiled form is only read by the code that would have compiled it the same way."""

@@ -39,7 +39,6 @@ from jinja2 import BaseLoader, ChoiceLoader
 from markupsafe import Markup
 from werkzeug.local import LocalProxy
 
-from ..cli.main import cli
 from ..config.names import split_variation_names
 from ..core.trees import MendelTrees
 from ..experiments.exposures import ExposureHandler
@@ -180,6 +179,8 @@ class Mendel:
         if settings["MENDEL_STATUS_ROUTE"]:
             # an app route, not a middleware one, so the app's own auth hooks guard it
             app.add_url_rule(settings["MENDEL_STATUS_ROUTE"], "mendel_status", _status_view(middleware))
+        from ..cli.main import cli  # here, not at import: the commands cost ~100 ms to import
+
         app.cli.add_command(cli, "mendel")
 
     def settings_for(self, app: Flask) -> dict[str, Any]:
