@@ -29,7 +29,7 @@ class StartupError(MendelError, RuntimeError):
 class ConfigError(StartupError):
     """A `.mendelrc` (or config dict) is missing, malformed or inconsistent."""
 
-    fields = ("path", "key")
+    fields: tuple[str, ...] = ("path", "key")
 
     def __init__(self, message: str, path: str | None = None, key: str | None = None):
         self.path = path
@@ -41,7 +41,7 @@ class ConfigError(StartupError):
 class ManifestError(StartupError):
     """A manifest file can't be read or fails validation; names file, module and field."""
 
-    fields = ("path", "module", "field")
+    fields: tuple[str, ...] = ("path", "module", "field")
 
     def __init__(self, message: str, path: str, module: str | None = None, field: str | None = None):
         self.path = path
@@ -54,7 +54,7 @@ class GenerationError(StartupError):
     """A stored generation is missing a file, unreadable, or doesn't match its id (changed or
     corrupted after the deploy step published it): refused, as a broken manifest is."""
 
-    fields = ("path",)
+    fields: tuple[str, ...] = ("path",)
 
     def __init__(self, message: str, path: str):
         self.path = path
@@ -64,7 +64,7 @@ class GenerationError(StartupError):
 class BundleNotFound(MendelError, LookupError):
     """A bundle id that no loaded manifest provides."""
 
-    fields = ("bundle",)
+    fields: tuple[str, ...] = ("bundle",)
 
     def __init__(self, bundle: str, known: tuple[str, ...] = ()):
         self.bundle = bundle
@@ -75,7 +75,7 @@ class BundleNotFound(MendelError, LookupError):
 class WalkError(MendelError):
     """A walk by variations reached a branch point that no lookup chain resolves."""
 
-    fields = ("bundle", "module")
+    fields: tuple[str, ...] = ("bundle", "module")
 
     def __init__(self, bundle: str, module: str, message: str):
         self.bundle = bundle
@@ -91,7 +91,7 @@ class HashError(MendelError):
     """
 
     CODES = ("BADHASH", "TRVRSL", "HASHMISS")
-    fields = ("code",)
+    fields: tuple[str, ...] = ("code",)
 
     def __init__(self, code: str, message: str):
         if code not in self.CODES:

@@ -6,7 +6,7 @@ build error (or, with --check, stale manifests), 2 bad usage.
 from __future__ import annotations
 
 import sys
-from typing import IO, Any
+from typing import Any, TextIO
 
 import click
 
@@ -18,7 +18,7 @@ PROGRESS_THRESHOLD = 300
 class ClickProgress:
     """A `click.progressbar` behind the BuildProgress protocol, shown only for big projects."""
 
-    def __init__(self, stream: IO[str], threshold: int = PROGRESS_THRESHOLD):
+    def __init__(self, stream: TextIO, threshold: int = PROGRESS_THRESHOLD):
         self.stream = stream
         self.threshold = threshold
         self.bar: Any = None

@@ -59,7 +59,8 @@ def _render_assign(report: dict[str, Any]) -> str:
         elif got is None:
             why = f"bucket {row['bucket']:.4f} outside the covered ranges"
         else:
-            why = {"hash": f"bucket {row['bucket']:.4f}", "sticky": "sticky", "winner": "stopped: winner"}[got["reason"]]
+            reasons = {"hash": f"bucket {row['bucket']:.4f}", "sticky": "sticky", "winner": "stopped: winner"}
+            why = reasons[got["reason"]]
         variation = "-" if got is None else (got["variation"] or "control")
         rows.append((row["experiment"], row["layer"], variation, why))
     chosen = ", ".join(report["variations"]) or "none (base)"

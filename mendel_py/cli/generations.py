@@ -79,13 +79,17 @@ def generations_command(ctx: click.Context, options: Options) -> None:
         return
     with reporting_errors(options):
         store = _store(options)
-        report = {"store": store.path, "current": store.current_id(), "generations": []}
+        report: dict[str, Any] = {"store": store.path, "current": store.current_id(), "generations": []}
         report["generations"] = _rows(store.list(), report["current"])
     emit(options, report, _render_list)
 
 
 def _parent_options(ctx: click.Context) -> Options:
-    return ctx.find_object(dict)["options"]
+    found = ctx.find_object(dict)
+    if found is None:  # a subcommand always runs under the `generations` group, which sets it
+        raise RuntimeError("mendel generations: subcommand run without its group")
+    options: Options = found["options"]
+    return options
 
 
 @generations_command.command("activate")
@@ -130,7 +134,8 @@ def prune_command(ctx: click.Context, dry_run: bool, keep: int | None, max_age_d
         leftovers = [] if dry_run else store.leftovers_removed + _project_leftovers(config)
     report = {"removed": [info.id for info in removed], "dry_run": dry_run, "temporary_removed": leftovers}
     verb = "would remove" if dry_run else "removed"
-    emit(options, report, lambda r: f"{verb} {len(r['removed'])} generation(s)" + "".join(f"\n  {i}" for i in r["removed"]))
+    emit(options, report,
+         lambda r: f"{verb} {len(r['removed'])} generation(s)" + "".join(f"\n  {i}" for i in r["removed"]))
 
 
 def _check_loadable(store: PublishingStore, generation: str, config: MendelConfig) -> None:

@@ -81,7 +81,8 @@ def render_tree(tree: Report) -> str:
             ("Hash", tree["hash"]),
             ("URL", tree["url"]),
             ("Files", tree["file_count"]),
-            ("Conflicts", f"{tree['conflicts']}" + (f" ({', '.join(tree['conflict_list'])})" if tree["conflict_list"] else "")),
+            ("Conflicts", f"{tree['conflicts']}"
+             + (f" ({', '.join(tree['conflict_list'])})" if tree["conflict_list"] else "")),
         ]
     )
     files = format_table(
@@ -165,7 +166,9 @@ def decode_command(options: Options, bundle: str | None, hash: str) -> None:
 # --------------------------------------------------------------------------- diff
 
 
-def diff_report(trees: MendelTrees, bundles: Sequence[str], names_from: Sequence[str], names_to: Sequence[str]) -> Report:
+def diff_report(
+    trees: MendelTrees, bundles: Sequence[str], names_from: Sequence[str], names_to: Sequence[str]
+) -> Report:
     """Everything `mendel diff` shows."""
     selection_from, chains_from = variation_selection(trees, names_from)
     selection_to, chains_to = variation_selection(trees, names_to)

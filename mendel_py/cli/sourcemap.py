@@ -53,4 +53,5 @@ def sourcemap_command(options: Options, bundle: str, chunk: int | None, output: 
         click.echo(body.decode("utf-8"))
         return
     report = {"bundle": bundle, "hash": hash, "chunk": chunk, "url": path, "output": output, "bytes": len(body)}
-    emit(options, report, lambda r: format_fields([("Map of", r["url"]), ("Written", r["output"]), ("Bytes", r["bytes"])]))
+    emit(options, report,
+         lambda r: format_fields([("Map of", r["url"]), ("Written", r["output"]), ("Bytes", r["bytes"])]))

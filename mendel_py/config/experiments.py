@@ -44,7 +44,9 @@ class Experiment:
 
 
 
-def parse_experiments(raw: Any, variation_ids: Sequence[str], source: str, key: str = "experiments") -> tuple[Experiment, ...]:
+def parse_experiments(
+    raw: Any, variation_ids: Sequence[str], source: str, key: str = "experiments"
+) -> tuple[Experiment, ...]:
     """Validate the `experiments` section; errors name the file and the dotted key."""
     if raw is None:
         return ()
@@ -116,7 +118,8 @@ def _variations(value: Any, known: set[str], where: str, error: Any) -> tuple[st
         else:
             close = difflib.get_close_matches(str(item), [*sorted(known), CONTROL], n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise error(where, f"{item!r} is not a configured variation{hint} (known: {', '.join(sorted(known))}, control)")
+            known_list = ", ".join(sorted(known))
+            raise error(where, f"{item!r} is not a configured variation{hint} (known: {known_list}, control)")
     if len(set(chosen)) != len(chosen):
         raise error(where, "a variation is listed twice")
     return tuple(chosen)
@@ -166,7 +169,8 @@ def _with_layer_ranges(parsed: list[dict[str, Any]], key: str, error: Any) -> tu
         if open_specs:
             taken = sorted(s["range"] for s in specs if s["range"] is not None)
             if taken:
-                raise error(open_specs[0]["where"] + ".range", f"layer {layer!r} gives other experiments ranges: give this one its range too")
+                raise error(open_specs[0]["where"] + ".range",
+                            f"layer {layer!r} gives other experiments ranges: give this one its range too")
             width = 1 / len(open_specs)
             for i, spec in enumerate(open_specs):
                 spec["range"] = (i * width, 1.0 if i == len(open_specs) - 1 else (i + 1) * width)

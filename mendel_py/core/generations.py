@@ -24,6 +24,7 @@ past manifest a URL names.
 """
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import os
@@ -236,7 +237,7 @@ class GenerationStore:
             )
         return info
 
-    def manifests(self) -> list[StoredManifest]:
+    def manifests(self) -> builtins.list[StoredManifest]:
         """Every stored bundle manifest with its digest, newest generation first (what a server
         indexes by tag). Records written before digests were kept get them computed here (once
         per file while it is unchanged)."""

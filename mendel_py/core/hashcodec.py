@@ -248,7 +248,8 @@ class V3Format(HashFormat):
         self._header = MAGIC + bytes((3, flags)) + (generation or b"")
 
     def digest_of(self, data: bytes) -> bytes:
-        return blake3.blake3(data, key=self._key).digest(length=DIGEST_SIZE)
+        hasher = blake3.blake3(data) if self._key is None else blake3.blake3(data, key=self._key)
+        return hasher.digest(length=DIGEST_SIZE)
 
     def encode(self, branches: Sequence[int], file_count: int, digest: bytes) -> str:
         _check_digest(digest)

@@ -370,7 +370,8 @@ class GenerationLifecycle:
             self._store_index = (stamp, index)
             # room for every retained manifest (and the current ones): retention, which the
             # operator sets, bounds the memory; a visitor can only ask for what is retained
-            wanted = len({(m.bundle, m.digest) for ms in index.by_bundle.values() for m in ms}) + len(self._state.bundles)
+            stored = {(m.bundle, m.digest) for ms in index.by_bundle.values() for m in ms}
+            wanted = len(stored) + len(self._state.bundles)
             self._pool.limit = min(MAX_LOADED_MANIFESTS_CAP, max(MAX_LOADED_MANIFESTS, wanted))
             self._refused_stored = set()  # a generation published again gets another look
         return index

@@ -136,7 +136,7 @@ def _from_payload(payload: Any, path: str, bundle: str) -> Manifest | None:
 def _build(payload: Any, path: str, bundle: str) -> Manifest:
     source_bytes, numbers, _blake3, _sha, module_columns, counts, entry_columns = payload
     ids = module_columns[0]
-    entries = iter([Entry(*fields, ids) for fields in zip(*entry_columns, strict=True)])
+    entries = iter([Entry(*fields, ids) for fields in zip(*entry_columns, strict=True)])  # type: ignore[call-arg]
     modules = tuple(
         Module(module_id, numbers[position], entry, expose, order, folders, tuple(islice(entries, count)))
         for position, (module_id, entry, expose, order, folders, count)

@@ -183,9 +183,9 @@ class Tree:
 class MendelTrees(GenerationLifecycle):
     """Loads a project's manifests once and resolves trees by variations or by hash.
 
-    With a generation store (`mendel_py.core.generations`; following it: `lifecycle`) it serves the store's current generation,
-    `reload()` swaps in a new one without dropping a request, and a hash minted by any retained
-    generation keeps resolving to the tree it named (skew protection).
+    With a generation store (`mendel_py.core.generations`; following it: `lifecycle`) it serves the
+    store's current generation, `reload()` swaps in a new one without dropping a request, and a
+    hash minted by any retained generation keeps resolving to the tree it named (skew protection).
     """
 
     def __init__(

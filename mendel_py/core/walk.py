@@ -33,7 +33,7 @@ try:
     from ._speedups import join_digests as _join_digests_c
     from ._speedups import walk_plan as _walk_plan_c
 except ImportError:  # not compiled on this install: the same walk, in Python
-    _walk_plan_c = _join_digests_c = None
+    _walk_plan_c = _join_digests_c = None  # type: ignore[assignment]  # ACCELERATED says which
 
 ACCELERATED = _walk_plan_c is not None
 """Whether walks run in C (the optional `mendel_py.core._speedups` extension)."""
@@ -151,9 +151,9 @@ class Walker:
         choices: dict[int, int] = {}
         conflicting: set[int] = set()
         folder_entries = self._folder_entries
-        for chain in chains:
+        for lookup_chain in chains:
             matched: set[int] = set()
-            for folder in chain:
+            for folder in lookup_chain:
                 for m, j in folder_entries.get(folder, ()):
                     if m in matched:
                         continue
@@ -361,13 +361,14 @@ def _walk_order(
     the recursive walk, with the loop over each module's edges in C (list.extend of reversed).
     """
     resolved = bytearray(len(children))
+    branch_flags = is_branch if is_branch is not None else bytes(len(children))  # none flagged
     order: list[int] = []
     append = order.append
     for root in roots:
         if resolved[root]:
             continue
         append(root)
-        if on_branch is not None and is_branch[root]:
+        if on_branch is not None and branch_flags[root]:
             on_branch(root)
         # The root stays unflagged until it comes up again: that once, its dependencies are
         # walked again (mendel-core's fresh visited set per root).
@@ -382,14 +383,17 @@ def _walk_order(
                 extend(reversed(children[root]))
                 continue
             append(m)
-            if on_branch is not None and is_branch[m]:
+            if on_branch is not None and branch_flags[m]:
                 on_branch(m)
             extend(reversed(children[m]))
         resolved[root] = 1
     return tuple(order), resolved
 
 
-def _structure(manifest: Manifest) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...], tuple[tuple[tuple[int, ...], ...], ...]]:
+_Structure = tuple[tuple[int, ...], tuple[tuple[int, ...], ...], tuple[tuple[tuple[int, ...], ...], ...]]
+
+
+def _structure(manifest: Manifest) -> _Structure:
     """Branch points whose entries differ in successors, with entry -> class and class -> successors."""
     structural, classes, class_successors = [], [], []
     for m in manifest.branch_points:

@@ -96,7 +96,7 @@ class FlaskMendelMiddleware(MendelMiddleware):
         super().__init__(app, trees, options, **keywords)
 
     @property
-    def on_exposure(self) -> ExposureHandler | None:  # type: ignore[override]
+    def on_exposure(self) -> ExposureHandler | None:
         """The extension's handler, whenever it was registered; None (the default log, and no
         exposure built while that log is off) until one is."""
         return self.extension.exposure_handler
@@ -307,7 +307,7 @@ def use_template_loader(app: Flask, loader: VariationTemplateLoader) -> None:
     loaders: list[BaseLoader] = [loader]
     if app.jinja_loader is not None:
         loaders.append(app.jinja_loader)
-    app.jinja_loader = ChoiceLoader(loaders)  # type: ignore[method-assign]
+    app.jinja_loader = ChoiceLoader(loaders)
     install_template_cache(app.jinja_env, loader)
 
 

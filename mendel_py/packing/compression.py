@@ -56,7 +56,7 @@ class Coder:
     coding: str
     etag_suffix: str
     """What the coding adds to a representation's ETag (coding, library, level: ``br4-1-0``)."""
-    compress: Callable[[bytes], bytes]
+    compress: Callable[[bytes | memoryview], bytes]
 
 
 def gzip_coder(level: int | None = None, *, fast: bool = True) -> Coder:
@@ -77,7 +77,7 @@ def brotli_coder(quality: int = BROTLI_QUALITY, larger: Sequence[tuple[int, int]
     codec = _brotli
     steps = tuple(larger)
 
-    def compress(body: bytes) -> bytes:
+    def compress(body: bytes | memoryview) -> bytes:
         chosen = quality
         for size, step_quality in steps:
             if len(body) > size:

@@ -25,7 +25,7 @@ def parse_accept(value: str | None) -> Accept:
     """An ``Accept*`` header value (``Accept-Encoding`` here) as an `Accept`."""
     from_header = _from_header(Accept)
     if from_header is not None:
-        return from_header(value)  # type: ignore[no-any-return]
+        return from_header(value)
     return http.parse_accept_header(value)
 
 
@@ -33,7 +33,7 @@ def parse_etags(value: str | None) -> ETags:
     """An ``If-None-Match`` (or ``If-Match``) header value as `ETags`."""
     from_header = _from_header(ETags)
     if from_header is not None:
-        return from_header(value)  # type: ignore[no-any-return]
+        return from_header(value)
     return http.parse_etags(value)
 
 
@@ -41,7 +41,7 @@ def parse_set(value: str | None) -> HeaderSet:
     """A comma-separated set header (``Vary``) as a `HeaderSet`."""
     from_header = _from_header(HeaderSet)
     if from_header is not None:
-        return from_header(value)  # type: ignore[no-any-return]
+        return from_header(value)
     return http.parse_set_header(value)
 
 
@@ -49,5 +49,5 @@ def parse_response_cache_control(value: str | None) -> ResponseCacheControl:
     """A response's ``Cache-Control`` header value as a `ResponseCacheControl`."""
     from_header = _from_header(ResponseCacheControl)
     if from_header is not None:
-        return from_header(value)  # type: ignore[no-any-return]
+        return from_header(value)
     return http.parse_cache_control_header(value, cls=ResponseCacheControl)

@@ -34,7 +34,6 @@ from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from mendel_py.config import load_config  # noqa: E402
-from mendel_py.config.model import load_config  # noqa: E402
 from mendel_py.qa.tokens import QA_COOKIE_NAME, QA_QUERY_PARAM, read_qa_token, sign_qa_token  # noqa: E402  # noqa: E402
 
 WAIT_SECONDS = 20
