@@ -8,7 +8,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import ClosingIterator
 
-from mendel_py.config.model import config_from_dict
+from mendel_py.config import config_from_dict
 from mendel_py.core.manifest import Manifest, Module, compile_manifest
 from mendel_py.errors import HashError, WalkError
 
