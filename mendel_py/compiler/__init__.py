@@ -82,7 +82,10 @@ def build_manifests(
 
     # an experiment arm whose folders no bundle uses would serve control under the arm's name
     config.check_variations((), bundle_folders={
-        version.origin.folder for _, graph, _ in outputs for module in graph.modules.values() for version in module.versions
+        version.origin.folder
+        for _, graph, _ in outputs
+        for module in graph.modules.values()
+        for version in module.versions
     })
     results = []
     changed_files = []

@@ -37,6 +37,7 @@ from ..core.original import Edit
 from . import jsx
 from .errors import BuildError
 from .jsdeps import JsScan, string_value
+from .treesitter import field, node_text
 
 NS_HELPER = (
     "function __mendel_ns(m){if(m&&m.__esModule)return m;"
@@ -58,6 +59,7 @@ _DECLARATIONS = frozenset((
 ))
 _ANONYMOUS_DEFAULTS = {"function_expression": b"function", "generator_function": b"*", "class": b"class"}
 DEFAULT_LOCAL = "__mendel_default"
+_DEFAULT_JSX = JsxConfig()
 
 
 class Compiled(NamedTuple):
@@ -67,7 +69,7 @@ class Compiled(NamedTuple):
     original: tuple[Edit, ...]
 
 
-def compile_commonjs(source: bytes, scan: JsScan, file: str, options: JsxConfig = JsxConfig()) -> Compiled:
+def compile_commonjs(source: bytes, scan: JsScan, file: str, options: JsxConfig = _DEFAULT_JSX) -> Compiled:
     """A CommonJS file with `import("...")` calls or JSX: only those change (plus the helpers of
     `import()`, when it has some)."""
     edits = [(found.start, found.end, b"__mendel_import") for found in scan.lazy]
@@ -77,7 +79,7 @@ def compile_commonjs(source: bytes, scan: JsScan, file: str, options: JsxConfig 
     return _apply(NS_HELPER + IMPORT_HELPER if scan.lazy else "", source, edits)
 
 
-def compile_module(source: bytes, scan: JsScan, file: str, options: JsxConfig = JsxConfig()) -> Compiled:
+def compile_module(source: bytes, scan: JsScan, file: str, options: JsxConfig = _DEFAULT_JSX) -> Compiled:
     """The registry function body for the ES module `source` (already scanned)."""
     return _Compiler(source, scan, file, options).run()
 
@@ -117,7 +119,8 @@ class _Compiler:
             "function(){return m[k]})})(k)}"
             + getters + "".join(self.setup)
             # a namespace object, as node's: tagged "Module", no property added after this
-            + 'Object.defineProperty(exports,Symbol.toStringTag,{value:"Module"});Object.preventExtensions(exports);'
+            + 'Object.defineProperty(exports,Symbol.toStringTag,{value:"Module"});'
+            + "Object.preventExtensions(exports);"
         )
         return _apply(prologue, self.source, self.edits)
 
@@ -127,14 +130,14 @@ class _Compiler:
     # ------------------------------------------------------------ statements
 
     def _require(self, statement: Node) -> str:
-        spec = string_value(statement.child_by_field_name("source")) or ""
+        spec = string_value(field(statement, "source")) or ""
         name = f"__mendel_m{self.modules}"
         self.modules += 1
         self.setup.append(f"var {name}=__mendel_ns(require({json.dumps(spec)}));")
         return name
 
     def _remove(self, node: Node) -> None:
-        self.edits.append((node.start_byte, node.end_byte, b"\n" * node.text.count(b"\n")))
+        self.edits.append((node.start_byte, node.end_byte, b"\n" * node_text(node).count(b"\n")))
 
     def _import(self, statement: Node) -> None:
         module = self._require(statement)
@@ -148,9 +151,12 @@ class _Compiler:
             elif part.type == "named_imports":
                 for specifier in part.named_children:
                     if specifier.type == "import_specifier":
-                        imported = _name(specifier.child_by_field_name("name"))
-                        local = specifier.child_by_field_name("alias") or specifier.child_by_field_name("name")
-                        self.bindings[_text(local)] = f"{module}[{json.dumps(imported)}]" if not imported.isidentifier() else f"{module}.{imported}"
+                        imported = _name(field(specifier, "name"))
+                        local = specifier.child_by_field_name("alias") or field(specifier, "name")
+                        self.bindings[_text(local)] = (
+                            f"{module}.{imported}" if imported.isidentifier()
+                            else f"{module}[{json.dumps(imported)}]"
+                        )
 
     def _export(self, statement: Node) -> None:
         declaration = statement.child_by_field_name("declaration")
@@ -185,16 +191,17 @@ class _Compiler:
 
     def _default_value(self, statement: Node, value: Node) -> None:
         keyword = _ANONYMOUS_DEFAULTS.get(value.type)
-        if keyword is not None and value.child_by_field_name("name") is None:
+        name = value.child_by_field_name("name")
+        if keyword is not None and name is None:
             # `export default function () {}` stays a hoisted declaration, given a name.
             self.edits.append((statement.start_byte, value.start_byte, b""))
             after = next(c for c in value.children if c.type == keyword.decode())
             self.edits.append((after.end_byte, after.end_byte, f" {DEFAULT_LOCAL}".encode()))
             self.exports.append(("default", DEFAULT_LOCAL))
             return
-        if keyword is not None:
+        if keyword is not None and name is not None:
             self.edits.append((statement.start_byte, value.start_byte, b""))
-            self.exports.append(("default", _text(value.child_by_field_name("name"))))
+            self.exports.append(("default", _text(name)))
             return
         self.edits.append((statement.start_byte, value.start_byte, f"const {DEFAULT_LOCAL}=".encode()))
         self.exports.append(("default", DEFAULT_LOCAL))
@@ -219,7 +226,7 @@ class _Compiler:
                 lambda name, called: _bound_name(name, called, active), self.file,
             ))
             return
-        if kind == "meta_property" and child.text.startswith(b"import"):
+        if kind == "meta_property" and node_text(child).startswith(b"import"):
             raise self._error("`import.meta` is not supported in a bundled module", child)
         if not in_function and (kind == "await_expression" or (
             kind == "for_in_statement" and any(c.type == "await" for c in child.children)
@@ -234,7 +241,7 @@ class _Compiler:
             return
         if kind == "shorthand_property_identifier_pattern" and _text(child) in active:
             raise self._assignment_error(child)
-        if kind == "shorthand_property_identifier" and child.text.decode() in active:
+        if kind == "shorthand_property_identifier" and node_text(child).decode() in active:
             name = _text(child)
             self.edits.append((child.start_byte, child.end_byte, f"{name}:{active[name]}".encode()))
             return
@@ -319,7 +326,7 @@ def _apply(prologue: str, source: bytes, edits: list[tuple[int, int, bytes]]) ->
 
 
 def _text(node: Node) -> str:
-    return node.text.decode("utf-8")
+    return node_text(node).decode("utf-8")
 
 
 def _name(node: Node) -> str:
@@ -334,7 +341,7 @@ def _specifiers(statement: Node) -> Iterator[Node]:
 
 
 def _export_names(specifier: Node) -> tuple[str, str]:
-    name = _name(specifier.child_by_field_name("name"))
+    name = _name(field(specifier, "name"))
     alias = specifier.child_by_field_name("alias")
     return name, _name(alias) if alias is not None else name
 
@@ -370,8 +377,9 @@ def _scope_names(node: Node) -> set[str]:
     names: set[str] = set()
     kind = node.type
     if kind in _FUNCTIONS:
-        if kind in ("function_expression", "generator_function") and node.child_by_field_name("name"):
-            names.add(_text(node.child_by_field_name("name")))
+        name = node.child_by_field_name("name") if kind in ("function_expression", "generator_function") else None
+        if name is not None:
+            names.add(_text(name))
         parameters = node.child_by_field_name("parameters") or node.child_by_field_name("parameter")
         if parameters is not None:
             if parameters.type == "identifier":

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .errors import BuildError
 from .layout import ModuleRef, ProjectLayout, SourceFile
 from .resolver import Resolved, Resolver
 from .sources import ParsedSource, SourceLoader
 
-Deps = dict[str, "str | bool"]
+Deps = dict[str, "str | Literal[False]"]  # specifier -> module id, or False: outside the bundle
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def collect_bundle(
                 requirer,
             )
 
-    for ref, name in _roots(spec, resolver):
+    roots = _roots(spec, resolver)
+    for ref, _name in roots:
         enqueue(ref, spec.source)
         graph.roots.append(ref.id)
     while pending:
@@ -97,7 +99,7 @@ def collect_bundle(
             if on_file is not None:
                 on_file()
         graph.modules[ref.id] = module
-    _mark_roots(spec, graph, resolver)
+    _mark_roots(spec, graph, {name: ref for ref, name in roots})
     if spec.style:
         _assign_css_order(graph)
     return graph
@@ -120,11 +122,12 @@ def _roots(spec: BundleSpec, resolver: Resolver) -> list[tuple[ModuleRef, str]]:
     return roots
 
 
-def _mark_roots(spec: BundleSpec, graph: BundleGraph, resolver: Resolver) -> None:
+def _mark_roots(spec: BundleSpec, graph: BundleGraph, refs: dict[str, ModuleRef]) -> None:
+    """`entry` and `expose` on the root modules; `refs`: each root's name -> its module (`_roots`)."""
     for name in spec.entries:
-        graph.modules[resolver.resolve_entry(name, spec.style).id].entry = True
+        graph.modules[refs[name].id].entry = True
     for name, public in spec.expose.items():
-        graph.modules[resolver.resolve_entry(name, spec.style).id].expose = public
+        graph.modules[refs[name].id].expose = public
 
 
 def _resolve_deps(parsed: ParsedSource, origin: SourceFile, resolver: Resolver) -> dict[str, Resolved]:

@@ -22,7 +22,7 @@ from functools import lru_cache
 from tree_sitter import Node, Query, QueryCursor, Tree
 
 from .errors import BuildError
-from .treesitter import closing_tag_error, parse, query
+from .treesitter import closing_tag_error, node_text, parse, query
 
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 _ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]+\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[\s\S])")
@@ -106,7 +106,7 @@ def _unescape_one(match: re.Match[str]) -> str:
 
 def string_value(node: Node) -> str | None:
     """The value of a string literal node, or of a template literal without substitutions."""
-    text = node.text.decode("utf-8")
+    text = node_text(node).decode("utf-8")
     if node.type == "template_string":
         if any(child.type == "template_substitution" for child in node.children):
             return None
@@ -231,7 +231,7 @@ def _describe(error: Node) -> str:
         if child.type == "`":
             return "unterminated template literal"
         if child.type == "/":
-            if error.text[child.start_byte - error.start_byte :].startswith(b"/*"):
+            if node_text(error)[child.start_byte - error.start_byte :].startswith(b"/*"):
                 return "unterminated comment"
             return "unterminated regular expression literal"
     return "syntax error"

@@ -33,7 +33,7 @@ from tree_sitter import Node, QueryCursor
 
 from ..config.model import JSX_NAME, JsxConfig
 from .errors import BuildError
-from .treesitter import compact_name, element_closing_error, query
+from .treesitter import compact_name, element_closing_error, field, node_text, query
 
 ELEMENTS = frozenset(("jsx_element", "jsx_self_closing_element"))
 _REAL_CHILDREN = ELEMENTS | {"jsx_expression"}
@@ -41,7 +41,9 @@ _REAL_CHILDREN = ELEMENTS | {"jsx_expression"}
 _ENTITIES = {**name2codepoint, "apos": 0x27}
 _NUMBER = {10: re.compile(r"[+-]?[0-9]+"), 16: re.compile(r"[+-]?[0-9a-fA-F]+")}
 # What esbuild trims at the ends of a line of JSX text (ECMAScript's WhiteSpace).
-_WHITESPACE = frozenset("\t\v\f \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\ufeff")
+_WHITESPACE = frozenset(
+    "\t\v\f \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\ufeff"
+)
 _LINE_BREAKS = frozenset("\r\n\u2028\u2029")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*", re.ASCII)
 _PLAIN_NAME = re.compile(r"[\w$:.-]+", re.ASCII)
@@ -57,7 +59,7 @@ def file_options(root: Node, project: JsxConfig, file: str) -> JsxConfig:
     of each wins, as in esbuild and Babel)."""
     factory, fragment = project.factory, project.fragment
     for node in QueryCursor(query("(comment) @comment")).captures(root).get("comment", ()):
-        text = node.text.decode("utf-8")
+        text = node_text(node).decode("utf-8")
         for match in _PRAGMA.finditer(text[2:-2] if text.startswith("/*") else text[2:]):
             pragma, value = match.groups()
             line = node.start_point.row + 1 + text.count("\n", 0, match.start())
@@ -122,10 +124,10 @@ class _Element:
         if node.type == "jsx_self_closing_element":
             self._open_tag(node, closes=True)
         else:
-            opening, closing = node.child_by_field_name("open_tag"), node.child_by_field_name("close_tag")
             error = element_closing_error(node, self.file)
             if error is not None:
                 raise error
+            opening, closing = field(node, "open_tag"), field(node, "close_tag")
             self._open_tag(opening, closes=False)
             self._children(node.children[1:-1], opening.end_byte, closing.start_byte)
             self.write(closing.start_byte, closing.end_byte, ")")
@@ -149,7 +151,8 @@ class _Element:
         lt = tag.children[0]
         after_name = name.end_byte if name is not None else lt.end_byte
         if name is None:
-            self.write(lt.start_byte, lt.end_byte, f"{self.resolve(self.options.factory, True)}({self.resolve(self.options.fragment, False)}")
+            factory, fragment = self.resolve(self.options.factory, True), self.resolve(self.options.fragment, False)
+            self.write(lt.start_byte, lt.end_byte, f"{factory}({fragment}")
         elif _is_intrinsic(name):
             self.write(lt.start_byte, name.start_byte, f"{self.resolve(self.options.factory, True)}(")
             self._quoted(name)
@@ -171,7 +174,7 @@ class _Element:
     def _quoted(self, name: Node) -> None:
         """A string where the file has a name: quotes around it, or a new string if it has
         anything but name characters in it."""
-        text = name.text.decode("utf-8")
+        text = node_text(name).decode("utf-8")
         if _PLAIN_NAME.fullmatch(text):
             self.write(name.start_byte, name.start_byte, '"')
             self.write(name.end_byte, name.end_byte, '"')
@@ -185,7 +188,7 @@ class _Element:
             self._unwrap(attribute, "")
             return
         name, value = attribute.children[0], attribute.children[-1]
-        if _IDENTIFIER.fullmatch(name.text.decode("utf-8")):
+        if _IDENTIFIER.fullmatch(node_text(name).decode("utf-8")):
             pass  # a property name as is
         else:
             self._quoted(name)
@@ -200,7 +203,9 @@ class _Element:
                 self.write(value.start_byte, value.end_byte, _js_string(decoded))
         elif value.type == "jsx_expression":
             if _is_empty(value):
-                raise BuildError("a JSX attribute must be given a non-empty expression", self.file, value.start_point.row + 1)
+                raise BuildError(
+                    "a JSX attribute must be given a non-empty expression", self.file, value.start_point.row + 1
+                )
             self._unwrap(value, "")
         else:  # an element as the value: <A b=<c/> />
             self.visit(value)
@@ -301,7 +306,7 @@ def _is_intrinsic(name: Node) -> bool:
         return True
     if name.type not in ("identifier", "this"):
         return False
-    text = name.text.decode("utf-8")
+    text = node_text(name).decode("utf-8")
     return "a" <= text[0] <= "z" or "-" in text
 
 

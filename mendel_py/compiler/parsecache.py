@@ -57,18 +57,22 @@ class ParseCache:
 
     def save(self) -> None:
         """Write the entries this build used, if they differ from what was loaded."""
-        if self.path is None or self._used == self._stored:
+        directory, path = self.directory, self.path
+        if directory is None or path is None or self._used == self._stored:
             return
         try:
-            make_cache_dir(self.directory)
+            make_cache_dir(directory)
             payload = json.dumps(self._used, sort_keys=True, separators=(",", ":"))
-            write_atomically(self.path, payload.encode("utf-8"))
+            write_atomically(path, payload.encode("utf-8"))
         except OSError:
             pass  # a read-only checkout still builds; it just won't be faster next time
 
     def _load(self) -> dict[str, Any]:
+        path = self.path
+        if path is None:
+            return {}
         try:
-            with open(self.path, encoding="utf-8") as handle:
+            with open(path, encoding="utf-8") as handle:
                 data = json.load(handle)
         except (OSError, ValueError):
             return {}

@@ -60,9 +60,10 @@ class Resolver:
     def resolve(self, spec: str, requirer: SourceFile, line: int, style: bool = False) -> Resolved:
         """The module `spec` names from `requirer`, or False when it is outside the bundle."""
         if style:
-            spec = self._style_spec(spec)
-            if spec is None:
+            style_spec = self._style_spec(spec)
+            if style_spec is None:
                 return False
+            spec = style_spec
         key = _memo_key(spec, requirer, style)
         if key not in self._memo:
             self._memo[key] = self._resolve(spec, requirer, style)

@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..config.model import JsxConfig
 from ..core.hashcodec import file_blake3
@@ -25,6 +26,7 @@ from .jsdeps import Dependency, scan
 from .parsecache import ParseCache
 
 JS, JSON, CSS = "js", "json", "css"
+_DEFAULT_JSX = JsxConfig()
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,12 @@ def kind_of(file: str) -> str:
 class SourceLoader:
     """Loads each file once per build; scans through the parse cache."""
 
-    def __init__(self, absolute: Callable[[str], str], cache: ParseCache, jsx: JsxConfig = JsxConfig()):
+    def __init__(self, absolute: Callable[[str], str], cache: ParseCache, jsx: JsxConfig = _DEFAULT_JSX):
         self.absolute = absolute
         self.cache = cache
         self.jsx = jsx
         # compiled output depends on the JSX settings too: other settings, other cache keys
-        self._js_key = "" if jsx == JsxConfig() else f":jsx={jsx.factory},{jsx.fragment}"
+        self._js_key = "" if jsx == _DEFAULT_JSX else f":jsx={jsx.factory},{jsx.fragment}"
         self.loaded: dict[str, ParsedSource] = {}
         self.scanned = 0
 
@@ -134,9 +136,10 @@ class SourceLoader:
         return [CssImport(spec, line, start, end) for spec, line, start, end in cached]
 
 
-def _scan_js(raw: bytes, file: str, jsx: JsxConfig) -> list:
+def _scan_js(raw: bytes, file: str, jsx: JsxConfig) -> list[Any]:
     """[deps as [spec, line], lazy specifiers, compiled source or None, its reversed edits as
-    [start, end, text]] (the cached form)."""
+    [start, end, text]] (the cached form: a JSON array of mixed items, read back from the cache
+    as `Any` like every cached value)."""
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     found = scan(body, file)
     deps = [[require.spec, require.line] for require in found.requires]

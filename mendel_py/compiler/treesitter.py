@@ -11,7 +11,9 @@ from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
 
 from .errors import BuildError
 
-__all__ = ["closing_tag_error", "compact_name", "element_closing_error", "language", "parse", "query"]
+__all__ = [
+    "closing_tag_error", "compact_name", "element_closing_error", "field", "language", "node_text", "parse", "query",
+]
 
 
 @lru_cache(maxsize=1)
@@ -26,6 +28,20 @@ def query(pattern: str) -> Query:
 
 def parse(source: bytes) -> Tree:
     return Parser(language()).parse(source)
+
+
+def node_text(node: Node) -> bytes:
+    """A node's source bytes. The stubs allow None (a tree parsed through a read callback keeps
+    no source); the trees here are always parsed from bytes, so a node always has its text."""
+    return node.text or b""
+
+
+def field(node: Node, name: str) -> Node:
+    """The child in field `name`, for a field the grammar requires of this node type."""
+    child = node.child_by_field_name(name)
+    if child is None:
+        raise ValueError(f"a {node.type} node without its {name!r} field")
+    return child
 
 
 def closing_tag_error(root: Node, file: str) -> BuildError | None:
@@ -57,5 +73,5 @@ def element_closing_error(element: Node, file: str) -> BuildError | None:
 def compact_name(name: Node) -> str:
     """A tag or attribute name without the whitespace or comments the parser allows inside."""
     if name.child_count == 0:
-        return (name.text or b"").decode("utf-8")
+        return node_text(name).decode("utf-8")
     return "".join(compact_name(child) for child in name.children if child.type != "comment")
