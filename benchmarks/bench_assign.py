@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 from synth import random_variation_sets, variation_ids, write_synthetic_project  # noqa: E402
 
 from mendel_py.core.trees import MendelTrees  # noqa: E402
+from mendel_py.experiments import experiment_set  # noqa: E402
 from mendel_py.serving.wsgi import MendelMiddleware  # noqa: E402
 
 
@@ -102,7 +103,7 @@ def main() -> None:
                                             secret_key="bench", on_exposure=lambda exposure: None)
         every_request = MendelMiddleware(page, exp_trees, reload_interval=None, sticky_cookie=None,
                                          secret_key="bench", on_exposure=lambda exposure: None, exposure_window=0)
-        experiments = with_experiments.trees.config.experiment_set
+        experiments = experiment_set(with_experiments.trees.config)
 
         sets = ["mendel_variations=" + ",".join(names) for names in random_variation_sets(200)]
         returning = [f"mendel_uid=returning-visitor-{i:05d}" for i in range(200)]
