@@ -6,6 +6,7 @@ serving the current generation within 10 s; no request hangs."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import signal
@@ -75,7 +76,7 @@ class Load:
         started = time.monotonic()
         try:
             response = http_get(self.server.url + path)
-        except OSError as error:  # a request in flight on the worker killed on purpose
+        except (OSError, http.client.HTTPException) as error:  # in flight on the worker killed on purpose
             self.errors.append(f"{path}: {error}")
             return None
         finally:
