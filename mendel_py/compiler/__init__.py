@@ -25,6 +25,9 @@ transform `jsx.py` shares), `cssdeps.py`; ES modules into registry
 functions: `esm.py`; output format: `manifest_writer.py`;
 the parse cache (`.mendel-cache/`, content-addressed): `parsecache.py`.
 
+Packages resolve as a browser bundler resolves them (package.json `exports` conditions, `browser`,
+`module`: `resolver.py`), and `process.env.NODE_ENV` is a build-time constant (`defines.py`).
+
 Errors are `BuildError` with file and line. A failed build writes nothing.
 """
 from __future__ import annotations
@@ -57,8 +60,12 @@ def build_manifests(
     check: bool = False,
     progress: BuildProgress | None = None,
     use_cache: bool = True,
+    node_env: str = "production",
 ) -> BuildReport:
-    """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing)."""
+    """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing).
+
+    `node_env` is what `process.env.NODE_ENV` becomes in the built code (`defines.py`):
+    "production" for `mendel build` whatever its `--env`; `mendel dev` builds "development"."""
     from .._runtime.atomic import read_or_none, write_set_atomically
     from .._runtime.cachedir import CACHE_DIR
     from .graph import collect_bundle
@@ -70,7 +77,7 @@ def build_manifests(
     config.check_variations()  # a missing folder is an error before anything is read (SPEC §1)
     layout = ProjectLayout.from_config(config)
     cache = ParseCache(os.path.join(config.root, CACHE_DIR)) if use_cache else ParseCache.disabled()
-    loader = SourceLoader(layout.absolute, cache, config.jsx)
+    loader = SourceLoader(layout.absolute, cache, config.jsx, node_env)
     if progress is not None:
         progress.start(layout.source_file_count)
     on_file = progress.advance if progress is not None else None

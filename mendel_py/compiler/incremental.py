@@ -11,7 +11,8 @@ keeps the parsed files, the project layout and each bundle's graph, and on `upda
 - a changed `.mendelrc` (or the first update) builds everything.
 
 Each bundle's manifest is then serialised through a chunk memo (`manifest_writer`) and written
-only when its bytes changed. The output is byte for byte what `mendel build` writes. A failed
+only when its bytes changed. The output is byte for byte what `mendel build` writes with the same
+`node_env` (a development build defines `process.env.NODE_ENV` as "development"). A failed
 update raises `BuildError` and leaves the previous state and the manifests on disk as they were.
 """
 from __future__ import annotations
@@ -54,8 +55,9 @@ class UpdateResult:
 class IncrementalBuild:
     """The project's bundles kept built in memory; `update` applies edits to files on disk."""
 
-    def __init__(self, config: MendelConfig):
+    def __init__(self, config: MendelConfig, node_env: str = "development"):
         self.config = config
+        self.node_env = node_env  # `process.env.NODE_ENV` in the built code (`defines.py`)
         self._cache = ParseCache(os.path.join(config.root, CACHE_DIR))
         self._state: _State | None = None
         self._failed: set[str] = set()
@@ -67,7 +69,7 @@ class IncrementalBuild:
         from ..config import load_config
 
         config = load_config(self.config.root) if self.config.path else self.config
-        return self._commit(_State.collect(config, self._cache, None), "full")
+        return self._commit(_State.collect(config, self._cache, None, node_env=self.node_env), "full")
 
     def update(self, changed: Iterable[str]) -> UpdateResult:
         """Apply changes to these absolute paths; write the manifests whose bytes changed.
@@ -205,13 +207,14 @@ class _State:
         cache: ParseCache,
         loader: _Loader | None,
         forget: Iterable[str] = (),
+        node_env: str = "development",
     ) -> _State:
         """Index the folders and collect every bundle (reusing `loader`'s unchanged files)."""
         from . import bundle_spec
 
         layout = ProjectLayout.from_config(config)
         if loader is None:
-            loader = _Loader(layout.absolute, cache, config.jsx)
+            loader = _Loader(layout.absolute, cache, config.jsx, node_env)
         loader.forget(forget)
         state = cls(config, layout, loader, {})
         for bundle in config.bundles.values():
