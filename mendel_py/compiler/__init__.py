@@ -68,6 +68,7 @@ def build_manifests(
     "production" for `mendel build` whatever its `--env`; `mendel dev` builds "development"."""
     from .._runtime.atomic import read_or_none, write_set_atomically
     from .._runtime.cachedir import CACHE_DIR
+    from .assets import asset_store, set_asset_urls
     from .graph import collect_bundle
     from .layout import ProjectLayout
     from .manifest_writer import manifest_bytes
@@ -78,6 +79,7 @@ def build_manifests(
     layout = ProjectLayout.from_config(config)
     cache = ParseCache(os.path.join(config.root, CACHE_DIR)) if use_cache else ParseCache.disabled()
     loader = SourceLoader(layout.absolute, cache, config.jsx, node_env)
+    set_asset_urls(loader, config)
     if progress is not None:
         progress.start(layout.source_file_count)
     on_file = progress.advance if progress is not None else None
@@ -101,6 +103,8 @@ def build_manifests(
         if changed:
             changed_files.append((bundle.manifest_path, data))
         results.append(_bundle_result(bundle, graph, changed, config.root))
+    if not check:  # the assets first: a manifest never names an asset the store lacks
+        loader.assets.write(asset_store(config))
     if changed_files and not check:
         # all written, then all renamed: a build killed while writing changes no manifest, so
         # the set on disk is never new JS with old CSS (see `atomic.write_set_atomically`)

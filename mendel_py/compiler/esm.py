@@ -89,6 +89,7 @@ def compile_module(
     byte edits (spans no other edit touches) applied as well."""
     compiler = _Compiler(source, scan, file, options)
     compiler.edits.extend(extra)
+    compiler.covered = [(start, end) for start, end, _ in compiler.edits]
     return compiler.run()
 
 
@@ -103,6 +104,7 @@ class _Compiler:
         self.exports: list[tuple[str, str]] = []  # (exported name, local name or expression)
         self.setup: list[str] = []  # requires and star re-exports, in source order
         self.modules = 0
+        self.covered: list[tuple[int, int]] = []  # spans the caller's edits rewrite: not walked
 
     def run(self) -> Compiled:
         root = self.scan.tree.root_node
@@ -225,6 +227,8 @@ class _Compiler:
 
     def _visit(self, child: Node, active: dict[str, str], in_function: bool, binds_this: bool) -> None:
         """One node of `_check_and_rewrite`'s walk."""
+        if self.covered and any(start <= child.start_byte < end for start, end in self.covered):
+            return
         kind = child.type
         if kind in ("import_statement",) or (kind == "export_statement" and child.child_by_field_name("source")):
             return

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from .._runtime.atomic import read_or_none, write_atomically
 from .._runtime.cachedir import CACHE_DIR
 from ..errors import MendelError
+from .assets import asset_store, set_asset_urls
 from .graph import BundleGraph, collect_bundle
 from .layout import ProjectLayout
 from .manifest_writer import ChunkMemo, manifest_bytes
@@ -129,6 +130,8 @@ class IncrementalBuild:
             if before != bundle.data:
                 write_atomically(path, bundle.data)
                 written.append(bundle_id)
+        if written:
+            state.loader.assets.write(asset_store(state.config))
         return tuple(written)
 
     def _update_files(self, files: set[str]) -> UpdateResult:
@@ -186,11 +189,13 @@ class _Loader(SourceLoader):
 
     def reparse(self, file: str) -> ParsedSource:
         """`file` parsed again (raising BuildError), not kept: the caller keeps a whole set."""
+        self.assets.files.pop(file, None)  # an edited asset has another digest
         return self._parse(file)
 
     def forget(self, files: Iterable[str]) -> None:
         for file in files:
             self.loaded.pop(file, None)
+            self.assets.files.pop(file, None)
 
 
 @dataclass(frozen=True)
@@ -215,6 +220,7 @@ class _State:
         layout = ProjectLayout.from_config(config)
         if loader is None:
             loader = _Loader(layout.absolute, cache, config.jsx, node_env)
+            set_asset_urls(loader, config)
         loader.forget(forget)
         state = cls(config, layout, loader, {})
         for bundle in config.bundles.values():
@@ -248,11 +254,13 @@ class _State:
 def _bundle(graph: BundleGraph, memo: ChunkMemo) -> _Bundle:
     new_memo: ChunkMemo = {}
     data = manifest_bytes(graph, memo=memo, used=new_memo)
-    files = frozenset(v.origin.file for m in graph.modules.values() for v in m.versions)
+    files = frozenset(v.origin.file for m in graph.modules.values() for v in m.versions) | frozenset(
+        file for m in graph.modules.values() for v in m.versions for file in v.parsed.asset_files
+    )
     return _Bundle(graph, data, files, new_memo)
 
 
 def _same_specifiers(before: ParsedSource | None, after: ParsedSource) -> bool:
-    if before is None:
+    if before is None or after.asset_urls:  # a stylesheet's asset URLs are written in by the walk
         return False
     return [d.spec for d in before.dependencies] == [d.spec for d in after.dependencies]

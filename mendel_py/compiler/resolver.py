@@ -94,6 +94,20 @@ class Resolver:
             raise BuildError(self._not_found_message(spec, requirer, style, self._reasons[key]), requirer.file, line)
         return found
 
+    def resolve_asset(self, spec: str, requirer: SourceFile, line: int) -> str:
+        """The file (relative to the root) a stylesheet's `url(spec)` names, in the overlay of
+        folders `requirer` sees (`x.png` is `./x.png`, as in CSS); BuildError when none."""
+        relative = spec if is_relative(spec) else f"./{spec}"
+        relative = relative.split("?", 1)[0].split("#", 1)[0]  # `font.woff2?v=3`, `x.svg#icon`
+        found = self._relative(relative, requirer, style=False, extensions=())
+        if found is not None:
+            if found.rooted:
+                return found.id
+            for folder in self.layout.scope(requirer.folder):
+                if self.layout.exists(join(folder, found.id)):
+                    return join(folder, found.id)
+        raise BuildError(f'cannot resolve url("{spec}"): no such file', requirer.file, line)
+
     def resolve_entry(self, spec: str, style: bool) -> ModuleRef | None:
         """A bundle entry in base or any variation folder: relative to the base folder (or, when
         it starts with the base folder, relative to the project root)."""
@@ -137,8 +151,10 @@ class Resolver:
     def _is_external(self, spec: str) -> bool:
         return spec in self.externals or package_name(spec) in self.externals
 
-    def _relative(self, spec: str, requirer: SourceFile, style: bool) -> ModuleRef | None:
-        extensions = _extensions(style)
+    def _relative(
+        self, spec: str, requirer: SourceFile, style: bool, extensions: tuple[str, ...] | None = None
+    ) -> ModuleRef | None:
+        extensions = _extensions(style) if extensions is None else extensions
         if not requirer.rooted:
             if spec.startswith("/"):
                 target = posixpath.normpath(spec.lstrip("/"))
