@@ -379,7 +379,9 @@ class MendelMiddleware:
         # an unknown digest looks again only after a new generation (or, in development, a rebuild)
         generation = self.trees.generation
         rescan = self.development or generation != self._assets_generation
-        self._assets_generation = generation
+        if generation != self._assets_generation:
+            self._assets_generation = generation
+            self.assets.folder = self._asset_folder()
         asset = self.assets.get(digest, name, rescan)
         raw = _raw_target(environ)
         if environ.get("QUERY_STRING") or (raw is not None and "%" in raw):
