@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 import click
 
-from .support import CommandFailed, Options, emit, load_trees, project_options, reporting_errors
+from .support import CommandFailed, Options, emit, project_options, reporting_errors
 
 PROGRESS_THRESHOLD = 300
 
@@ -86,11 +86,13 @@ def build_command(options: Options, check: bool, quiet: bool, strict: bool) -> N
 
 
 def _sizes(options: Options) -> list[dict[str, Any]]:
-    """Raw and gzip sizes of each bundle's base and largest variation tree (`packing.sizes`)."""
+    """Raw and gzip sizes of each bundle's base and largest variation tree (`packing.sizes`), of
+    the manifests a server now loads (the current generation's, when there is a store)."""
+    from ..core.trees import MendelTrees
     from ..packing.sizes import size_report
 
     with reporting_errors(options):
-        return size_report(load_trees(options))
+        return size_report(MendelTrees(options.basedir, env=options.env))
 
 
 def _wants_progress(quiet: bool, as_json: bool) -> bool:

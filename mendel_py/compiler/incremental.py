@@ -27,6 +27,7 @@ from .._runtime.atomic import read_or_none, write_atomically
 from .._runtime.cachedir import CACHE_DIR
 from ..errors import MendelError
 from .assets import asset_store, set_asset_urls
+from .errors import BuildError
 from .graph import BundleGraph, collect_bundle
 from .layout import ProjectLayout
 from .manifest_writer import ChunkMemo, manifest_bytes
@@ -82,8 +83,10 @@ class IncrementalBuild:
         relative.discard(None)
         try:
             result = self._update(relative)  # type: ignore[arg-type]
-        except MendelError:  # a broken file, or a broken .mendelrc (ConfigError)
+        except MendelError as error:  # a broken file, or a broken .mendelrc (ConfigError)
             self._failed = relative  # type: ignore[assignment]
+            if isinstance(error, BuildError):
+                error.add_frame(self.config.root)  # the frame the overlay and terminal show
             raise
         self._failed = set()
         return result

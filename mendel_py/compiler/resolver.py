@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .errors import BuildError
+from .jsdeps import Dependency
 from .layout import EMPTY_MODULE, ModuleRef, ProjectLayout, SourceFile, ancestors, join
 
 JS_EXTENSIONS = (".js", ".json", ".jsx")
@@ -76,8 +77,11 @@ class Resolver:
         self._unexported = ""  # why the last package lookup failed, when `exports` said no
         self._reasons: dict[tuple[str, str, bool, str, bool], str] = {}
 
-    def resolve(self, spec: str, requirer: SourceFile, line: int, style: bool = False) -> Resolved:
-        """The module `spec` names from `requirer`, or False when it is outside the bundle."""
+    def resolve(
+        self, spec: str, requirer: SourceFile, line: int, style: bool = False, written: Dependency | None = None
+    ) -> Resolved:
+        """The module `spec` names from `requirer`, or False when it is outside the bundle;
+        `written` (the reference as the file has it) gives an error its column and wording."""
         if style:
             style_spec = self._style_spec(spec)
             if style_spec is None:
@@ -91,10 +95,12 @@ class Resolver:
                 self._reasons[key] = self._unexported
         found = self._memo[key]
         if found is None:
-            raise BuildError(self._not_found_message(spec, requirer, style, self._reasons[key]), requirer.file, line)
+            what = written.shown() if written is not None else (f'@import "{spec}"' if style else f'require("{spec}")')
+            message = self._not_found_message(spec, what, requirer, self._reasons[key])
+            raise BuildError(message, requirer.file, line, written.column if written is not None else None)
         return found
 
-    def resolve_asset(self, spec: str, requirer: SourceFile, line: int) -> str:
+    def resolve_asset(self, spec: str, requirer: SourceFile, line: int, column: int | None = None) -> str:
         """The file (relative to the root) a stylesheet's `url(spec)` names, in the overlay of
         folders `requirer` sees (`x.png` is `./x.png`, as in CSS); BuildError when none."""
         relative = spec if is_relative(spec) else f"./{spec}"
@@ -106,7 +112,7 @@ class Resolver:
             for folder in self.layout.scope(requirer.folder):
                 if self.layout.exists(join(folder, found.id)):
                     return join(folder, found.id)
-        raise BuildError(f'cannot resolve url("{spec}"): no such file', requirer.file, line)
+        raise BuildError(f'cannot resolve url("{spec}"): no such file', requirer.file, line, column)
 
     def resolve_entry(self, spec: str, style: bool) -> ModuleRef | None:
         """A bundle entry in base or any variation folder: relative to the base folder (or, when
@@ -343,8 +349,7 @@ class Resolver:
     def _exists(self, candidate: str, roots: tuple[str, ...]) -> bool:
         return any(self.layout.exists(join(root, candidate)) for root in roots)
 
-    def _not_found_message(self, spec: str, requirer: SourceFile, style: bool, reason: str) -> str:
-        what = f'@import "{spec}"' if style else f'require("{spec}")'
+    def _not_found_message(self, spec: str, what: str, requirer: SourceFile, reason: str) -> str:
         if is_relative(spec):
             return f"cannot resolve {what}"
         if reason:

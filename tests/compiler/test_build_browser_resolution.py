@@ -63,7 +63,7 @@ def test_a_subpath_exports_does_not_list_is_an_error(tmp_path: Path) -> None:
         "src/main.js": "\nrequire('d/private.js')",
         **package("d", {"exports": {".": "./index.js"}}, {"index.js": "", "private.js": ""}),
     }, FLAT_RC)
-    with pytest.raises(BuildError, match=r"src/main.js:2: .*private.js is not exported by node_modules/d/package.json"):
+    with pytest.raises(BuildError, match=r"src/main.js:2:1: .*private.js is not exported by node_modules/d/package.json"):
         build(tmp_path)
 
 
