@@ -202,17 +202,23 @@ def link_packages(root: Path, modules: Path, names: tuple[str, ...]) -> None:
 
 
 @needs_node_and_npm
+@pytest.mark.parametrize("node_env", ["production", "development"])
 @pytest.mark.parametrize("library", ["react", "preact"])
-def test_real_library_renders_in_a_bare_context_as_node_renders_it(tmp_path: Path, library: str) -> None:
+def test_real_library_renders_in_a_bare_context_as_node_renders_it(tmp_path: Path, library: str, node_env: str) -> None:
+    """`mendel build` (production) and `mendel dev`'s build (development) alike."""
     for spec in REACT if library == "react" else PREACT:
         modules = ensure_npm_package(spec)
     root = tmp_path / "project"
     make_project(root, {"src/main.js": APP[library]}, FLAT_RC)
     link_packages(root, modules, LIBRARIES[library])
-    build(root)
+    if node_env == "production":
+        build(root)
+    else:
+        IncrementalBuild(load_config(str(root))).rebuild()
     document = manifest(root)
     ids = set(document["indexes"])
-    assert not any("development" in module_id for module_id in ids), ids  # the production builds only
+    other = "development" if node_env == "production" else "production"
+    assert not any(other in module_id for module_id in ids), ids  # only the builds of this mode
     bundle = tmp_path / "bundle.js"
     bundle.write_bytes(pack_js(MendelTrees(str(root)).find_tree_for_variations("main", [["src"]])))
     assert b"process.env" not in bundle.read_bytes()
@@ -225,7 +231,7 @@ def test_real_library_renders_in_a_bare_context_as_node_renders_it(tmp_path: Pat
     native.write_text(APP[library])
     expected = subprocess.run(
         ["node", str(native)], capture_output=True, text=True, timeout=60,
-        env={**os.environ, "NODE_ENV": "production"},
+        env={**os.environ, "NODE_ENV": node_env},
     )
     assert expected.returncode == 0, expected.stderr
     assert done.stdout == expected.stdout

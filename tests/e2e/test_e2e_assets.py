@@ -1,7 +1,7 @@
 """Assets for real: a project whose stylesheet paints an image and whose script renders with React
 19 from npm, built by `mendel build`, served by gunicorn, fetched through nginx as a caching proxy,
 and shown in headless Chromium (the image's pixels on a screenshot; a variation that overrides
-only the image paints another colour)."""
+only the image paints another colour); React 19 (`react-dom/client`) and Preact 10 render there."""
 from __future__ import annotations
 
 import io
@@ -30,7 +30,7 @@ from e2e_support import (
 from node_support import ensure_npm_package
 
 NGINX = "/usr/sbin/nginx"
-REACT = ("react@19.3.1", "react-dom@19.3.1", "scheduler@0.28.0")
+REACT = ("react@19.3.1", "react-dom@19.3.1", "scheduler@0.28.0", "preact@10.29.8")
 RC = """\
 base-config:
   dir: ./src/base
@@ -55,6 +55,10 @@ MAIN = (
     "function Hello({ name }) { return React.createElement('p', { id: 'hello' }, 'hello ', name); }\n"
     "const root = createRoot(document.getElementById('root'));\n"
     "flushSync(() => root.render(React.createElement(Hello, { name: 'react' })));\n"
+    "import { h, render } from 'preact';\n"
+    "import { useState } from 'preact/hooks';\n"
+    "function Count() { const [n] = useState(2); return h('b', { id: 'count' }, 'preact ', n); }\n"
+    "render(h(Count, null), document.getElementById('proot'));\n"
     "document.body.setAttribute('data-ready', 'yes');\n"
 )
 RED, BLUE = (220, 20, 20), (20, 40, 220)
@@ -88,7 +92,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for spec in REACT:
             modules = ensure_npm_package(spec)
         (root / "node_modules").mkdir()
-        for name in ("react", "react-dom", "scheduler"):
+        for name in ("react", "react-dom", "scheduler", "preact"):
             os.symlink(modules / name, root / "node_modules" / name)
     else:
         (root / "src/base/main.js").write_text("document.body.setAttribute('data-ready', 'yes');\n")
@@ -217,5 +221,6 @@ def test_chromium_paints_the_css_image_and_runs_react(server: Server, project: P
             assert all(abs(a - b) <= 8 for a, b in zip(pixel, colour, strict=True)), (variations, pixel)
             if (project / "node_modules").exists():
                 assert browser.find_element(By.CSS_SELECTOR, "#hello").text == "hello react"
+                assert browser.find_element(By.CSS_SELECTOR, "#count").text == "preact 2"
             errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
             assert not errors, errors

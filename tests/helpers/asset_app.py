@@ -1,6 +1,7 @@
 """A minimal Flask page over any Mendel project with a `style` (CSS) and a `main` (JS) bundle, for
 the asset tests under gunicorn, nginx and Chromium: `/?v=a,b` renders a page in those variations
-with a `.hero` element (the stylesheet paints it) and a `#root` the script renders into.
+with a `.hero` element (the stylesheet paints it) and a `#root` and `#proot` the script renders
+into.
 Settings come from `BIG_`-prefixed variables (`BIG_MENDEL_BASEDIR`, ...), as in big_app."""
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from mendel_py.integrations.flask import Mendel, mendel
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,">{style}<style>body {{ margin: 0 }}</style></head>
-<body><div class="hero"></div><div id="root"></div>{script}</body></html>
+<body><div class="hero"></div><div id="root"></div><div id="proot"></div>{script}</body></html>
 """
 
 
