@@ -20,6 +20,8 @@ Rules:
     builds is bundled once and both kinds of reference share its state (no dual-package hazard);
     a subpath the map does not list is an error, as in Node;
   - without `exports`: `browser` (string form), then `module`, then `main`, then `index.js`;
+  - `#name` specifiers from a package's files resolve through its package.json `imports`, with
+    the same conditions;
   - the `browser` object form maps files of the package (`"./lib/node.js": "./lib/web.js"`, also
     its main) and bare names required from inside it (`"fs": false`, `"a": "b"`); a file or
     name mapped to `false` is an empty module (`EMPTY_MODULE`, an empty CommonJS body).
@@ -134,6 +136,13 @@ class Resolver:
         if is_relative(spec):
             relative = self._relative(spec, requirer, style)
             return self._browser_mapped(relative.id) if relative and relative.rooted else relative
+        if spec.startswith("#") and not style:  # package.json `imports` of the requiring package
+            package = self._package_of(requirer.file) if requirer.rooted else None
+            imports = package.data.get("imports") if package is not None else None
+            if package is None or not isinstance(imports, dict):
+                return None
+            found_import = self._exported(package, spec, style, imports)
+            return self._browser_mapped(found_import) if found_import is not None else None
         mapped = None if style else self._browser_name(spec, requirer)
         if mapped is not None and not isinstance(mapped, str):
             return mapped
@@ -198,10 +207,11 @@ class Resolver:
                 return None
         return None
 
-    def _exported(self, package: _Package, subpath: str, style: bool) -> str | None:
-        """The file `exports` maps `subpath` to, or None (Node's PACKAGE_EXPORTS_RESOLVE)."""
-        exports = package.data["exports"]
-        if not isinstance(exports, dict) or not any(key.startswith(".") for key in exports):
+    def _exported(self, package: _Package, subpath: str, style: bool, imports: Any = None) -> str | None:
+        """The file `exports` maps `subpath` to, or None (Node's PACKAGE_EXPORTS_RESOLVE); with
+        `imports` (the `imports` field), what it maps a `#name` to."""
+        exports = package.data["exports"] if imports is None else imports
+        if imports is None and (not isinstance(exports, dict) or not any(key.startswith(".") for key in exports)):
             exports = {".": exports}  # sugar: a target or a condition object for "." alone
         target, match = exports.get(subpath), ""
         if target is None:

@@ -58,6 +58,19 @@ def test_exports_conditions_in_the_packages_order_browser_first(tmp_path: Path) 
     }
 
 
+def test_package_imports_map_hash_names_with_conditions(tmp_path: Path) -> None:
+    make_project(tmp_path, {
+        "src/main.js": "require('p')",
+        **package("p", {"exports": "./index.js", "imports": {
+            "#dep": {"node": "./dep-node.js", "default": "./dep.js"}, "#util/*": "./lib/*.js",
+        }}, {"index.js": "require('#dep'); require('#util/a')", "dep.js": "", "dep-node.js": "", "lib/a.js": ""}),
+    }, FLAT_RC)
+    build(tmp_path)
+    assert module(manifest(tmp_path), "node_modules/p/index.js")["data"][0]["deps"] == {
+        "#dep": "node_modules/p/dep.js", "#util/a": "node_modules/p/lib/a.js",
+    }
+
+
 def test_a_subpath_exports_does_not_list_is_an_error(tmp_path: Path) -> None:
     make_project(tmp_path, {
         "src/main.js": "\nrequire('d/private.js')",
