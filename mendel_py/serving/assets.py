@@ -120,13 +120,13 @@ def _file_digest(handle: Any) -> str:
 
 
 def split_asset_path(path: str, static_prefix: str) -> tuple[str, str] | None:
-    """(digest, name) of `<prefix>a/<digest>/<name>`, or None when `path` is not under the
-    asset segment."""
+    """(digest, name) of `<prefix>a/<digest>/<name>`, or None when `path` has not that shape."""
     head = f"{static_prefix}{ASSET_SEGMENT}/"
     if not path.startswith(head):
         return None
     digest, slash, name = path[len(head) :].partition("/")
-    return (digest, name) if slash else ("", "")
+    # only the asset shape: anything else is the bundle route's (a bundle may be named "a")
+    return (digest, name) if slash and name and "/" not in name else None
 
 
 def serve_asset(

@@ -203,3 +203,18 @@ def test_url_prefix_makes_full_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert f"url(https://cdn.example.com/mendel/a/{digest_of(PNG)}/icon.png)" in css_of(tmp_path, [])
     data = json.loads((tmp_path / "manifests" / "main.manifest.json").read_text())
     assert "https://cdn.example.com/mendel/a/" in module(data, "img/logo.svg")["data"][0]["source"]
+
+
+def test_assets_live_beside_a_bundle_named_a_under_any_route(tmp_path: Path) -> None:
+    rc = (RC.replace("  main:\n", "  a:\n") + "route-config:\n  hash: /m/:bundle/:hash\n")
+    project(tmp_path)
+    (tmp_path / ".mendelrc").write_text(rc)
+    build(tmp_path)
+    css = css_of(tmp_path, [])
+    asset = re.search(r"url\((/m/a/[0-9a-f]{20}/icon\.png)\)", css)
+    assert asset is not None, css
+    middleware = MendelMiddleware(page, str(tmp_path))
+    client = Client(middleware)
+    tree = MendelTrees(str(tmp_path)).find_tree_for_variations("a", [[BASE]])
+    assert client.get(middleware.url_for_hash("a", tree.hash)).status_code == 200
+    assert client.get(asset.group(1)).data == PNG
