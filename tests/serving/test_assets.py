@@ -218,3 +218,26 @@ def test_assets_live_beside_a_bundle_named_a_under_any_route(tmp_path: Path) -> 
     tree = MendelTrees(str(tmp_path)).find_tree_for_variations("a", [[BASE]])
     assert client.get(middleware.url_for_hash("a", tree.hash)).status_code == 200
     assert client.get(asset.group(1)).data == PNG
+
+
+def test_text_assets_are_served_compressed_when_asked(tmp_path: Path) -> None:
+    import gzip
+
+    big = SVG.replace("/>", "/>" + "<!-- padding -->" * 40)
+    project(tmp_path, {f"{BASE}/img/logo.svg": big})
+    build(tmp_path)
+    client = Client(MendelMiddleware(page, str(tmp_path)))
+    url = f"/mendel/a/{digest_of(big.encode())}/logo.svg"
+    plain = client.get(url)
+    assert plain.headers["Vary"] == "Accept-Encoding" and "Content-Encoding" not in plain.headers
+    assert plain.text == big
+    zipped = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip" and gzip.decompress(zipped.data) == big.encode()
+    assert zipped.headers["ETag"] != plain.headers["ETag"]
+    assert zipped.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    again = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]})
+    assert again.status_code == 304 and again.headers["ETag"] == zipped.headers["ETag"]
+    head = client.head(url, headers={"Accept-Encoding": "gzip"})
+    assert head.data == b"" and head.headers["Content-Length"] == str(len(zipped.data))
+    png = client.get(f"/mendel/a/{digest_of(PNG)}/icon.png", headers={"Accept-Encoding": "gzip, br"})
+    assert "Content-Encoding" not in png.headers and "Vary" not in png.headers
