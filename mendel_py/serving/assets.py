@@ -15,6 +15,7 @@ generation it serves (a reload, or `mendel dev`'s rebuilds), never per request o
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable
@@ -24,7 +25,7 @@ from typing import Any
 from werkzeug.http import quote_etag
 from werkzeug.wsgi import wrap_file
 
-from ..core.assets import ASSET_DIGEST, ASSET_NAME, ASSET_SEGMENT, content_type, digest_of
+from ..core.assets import ASSET_DIGEST, ASSET_NAME, ASSET_SEGMENT, DIGEST_LENGTH, content_type, digest_of
 from ..packing.compression import best_coders
 from .bundles import IMMUTABLE_CACHE_CONTROL
 from .http_compat import parse_etags
@@ -64,16 +65,17 @@ class Asset:
 
 
 class AssetIndex:
-    """The assets of one store folder, by digest."""
+    """The assets of one store folder, by (digest, name): files with the same bytes under two
+    names are two URLs."""
 
     def __init__(self, folder: str):
         self.folder = folder
-        self.assets: dict[str, Asset] = {}
+        self.assets: dict[tuple[str, str], Asset] = {}
         self.scan()
 
     def scan(self) -> None:
         """Index the folder again (whole, then swapped in as one reference)."""
-        found: dict[str, Asset] = {}
+        found: dict[tuple[str, str], Asset] = {}
         try:
             digests = sorted(os.listdir(self.folder))
         except OSError:
@@ -85,29 +87,26 @@ class AssetIndex:
                 names = [name for name in os.listdir(os.path.join(self.folder, digest)) if ASSET_NAME.fullmatch(name)]
             except OSError:
                 continue
-            for name in names[:1]:  # one file per digest (its name from the first build that wrote it)
+            for name in sorted(names):
                 asset = _checked(os.path.join(self.folder, digest, name), digest, name)
                 if asset is not None:
-                    found[digest] = asset
+                    found[digest, name] = asset
         self.assets = found
 
     def get(self, digest: str, name: str, rescan: bool) -> Asset | None:
-        asset = self.assets.get(digest)
-        if asset is None and rescan and ASSET_DIGEST.fullmatch(digest):
+        asset = self.assets.get((digest, name))
+        if asset is None and rescan and ASSET_DIGEST.fullmatch(digest) and ASSET_NAME.fullmatch(name):
             self.scan()
-            asset = self.assets.get(digest)
-        return asset if asset is not None and asset.name == name else None
+            asset = self.assets.get((digest, name))
+        return asset
 
 
 def _checked(path: str, digest: str, name: str) -> Asset | None:
     try:
         with open(path, "rb") as handle:
             stat = os.fstat(handle.fileno())
-            hasher_data = handle.read() if stat.st_size <= IN_MEMORY_BYTES else None
-            if hasher_data is not None:
-                good = digest_of(hasher_data) == digest
-            else:
-                good = _file_digest(handle) == digest
+            held = handle.read() if stat.st_size <= IN_MEMORY_BYTES else None
+            good = (digest_of(held) if held is not None else _file_digest(handle)) == digest
     except OSError as error:
         log.warning("mendel: asset %s can't be read: %s", path, error.strerror)
         return None
@@ -116,17 +115,17 @@ def _checked(path: str, digest: str, name: str) -> Asset | None:
         return None
     etag = quote_etag(digest)
     kind = content_type(name)
-    compressible = hasher_data is not None and kind.startswith(_COMPRESSIBLE)
+    compressible = held is not None and kind.startswith(_COMPRESSIBLE)
     vary = (("Vary", "Accept-Encoding"),) if compressible else ()
     common = (("Cache-Control", IMMUTABLE_CACHE_CONTROL), ("ETag", etag), *vary)
     headers = (
         ("Content-Type", kind), ("Content-Length", str(stat.st_size)), ("X-Content-Type-Options", "nosniff"), *common,
     )
     encoded: dict[str, Encoded] = {}
-    if compressible and hasher_data is not None:
+    if compressible and held is not None:
         for coding, coder in best_coders().items():
-            data = coder.compress(hasher_data)
-            if len(data) < len(hasher_data) * 0.9:
+            data = coder.compress(held)
+            if len(data) < len(held) * 0.9:
                 tag = quote_etag(f"{digest}-{coder.etag_suffix}")
                 encoded[coding] = Encoded(data, (
                     ("Content-Type", kind), ("Content-Length", str(len(data))), ("Content-Encoding", coding),
@@ -135,15 +134,11 @@ def _checked(path: str, digest: str, name: str) -> Asset | None:
                 ))
     etags = (digest, *(dict(item.headers)["ETag"].strip('"') for item in encoded.values()))
     return Asset(
-        name, etag, headers, common, hasher_data, path, (stat.st_ino, stat.st_size, stat.st_mtime_ns), encoded, etags,
+        name, etag, headers, common, held, path, (stat.st_ino, stat.st_size, stat.st_mtime_ns), encoded, etags,
     )
 
 
 def _file_digest(handle: Any) -> str:
-    import hashlib
-
-    from ..core.assets import DIGEST_LENGTH
-
     hasher = hashlib.blake2b(digest_size=DIGEST_LENGTH // 2)
     for block in iter(lambda: handle.read(_READ_BYTES), b""):
         hasher.update(block)

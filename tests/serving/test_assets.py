@@ -189,7 +189,7 @@ def test_a_large_asset_is_served_from_its_checked_file(tmp_path: Path, monkeypat
     build(tmp_path)
     png = digest_of(PNG)
     middleware = MendelMiddleware(page, str(tmp_path))
-    assert middleware.assets.assets[png].data is None
+    assert middleware.assets.assets[png, "icon.png"].data is None
     client = Client(middleware)
     assert client.get(f"/mendel/a/{png}/icon.png").data == PNG
     (tmp_path / "manifests" / "assets" / png / "icon.png").write_bytes(b"other bytes, other size")
@@ -241,3 +241,12 @@ def test_text_assets_are_served_compressed_when_asked(tmp_path: Path) -> None:
     assert head.data == b"" and head.headers["Content-Length"] == str(len(zipped.data))
     png = client.get(f"/mendel/a/{digest_of(PNG)}/icon.png", headers={"Accept-Encoding": "gzip, br"})
     assert "Content-Encoding" not in png.headers and "Vary" not in png.headers
+
+
+def test_the_same_bytes_under_two_names_are_two_urls(tmp_path: Path) -> None:
+    project(tmp_path, {f"{BASE}/style.css": ".a { background: url(img/icon.png) }\n.b { background: url(img/copy.png) }\n"})
+    (tmp_path / BASE / "img" / "copy.png").write_bytes(PNG)
+    build(tmp_path)
+    client = Client(MendelMiddleware(page, str(tmp_path)))
+    for name in ("icon.png", "copy.png"):
+        assert client.get(f"/mendel/a/{digest_of(PNG)}/{name}").data == PNG
