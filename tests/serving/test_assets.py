@@ -244,9 +244,37 @@ def test_text_assets_are_served_compressed_when_asked(tmp_path: Path) -> None:
 
 
 def test_the_same_bytes_under_two_names_are_two_urls(tmp_path: Path) -> None:
-    project(tmp_path, {f"{BASE}/style.css": ".a { background: url(img/icon.png) }\n.b { background: url(img/copy.png) }\n"})
+    style = ".a { background: url(img/icon.png) }\n.b { background: url(img/copy.png) }\n"
+    project(tmp_path, {f"{BASE}/style.css": style})
     (tmp_path / BASE / "img" / "copy.png").write_bytes(PNG)
     build(tmp_path)
     client = Client(MendelMiddleware(page, str(tmp_path)))
     for name in ("icon.png", "copy.png"):
         assert client.get(f"/mendel/a/{digest_of(PNG)}/{name}").data == PNG
+
+
+def test_the_dev_build_serves_an_edited_asset_at_its_new_url(tmp_path: Path) -> None:
+    from mendel_py.compiler.incremental import IncrementalBuild
+    from mendel_py.config import load_config
+
+    style = ".a { background: url(img/icon.png) }\n.c { cursor: url(img/hand.cur) }\n"
+    project(tmp_path, {f"{BASE}/style.css": style})
+    (tmp_path / BASE / "img" / "hand.cur").write_bytes(b"\xff\x00binary")
+    build_ = IncrementalBuild(load_config(str(tmp_path)))
+    build_.rebuild()
+    trees = MendelTrees(str(tmp_path), follow_current=False)
+    client = Client(MendelMiddleware(page, trees, development=True))
+    assert client.get(f"/mendel/a/{digest_of(PNG)}/icon.png").status_code == 200
+    edited = PNG[:-4] + b"\x00\x00\x00\x02"
+    (tmp_path / BASE / "img" / "icon.png").write_bytes(edited)
+    result = build_.update([str(tmp_path / BASE / "img" / "icon.png")])
+    assert set(result.written) == {"main", "style"}  # the stylesheet and the script's asset module
+    trees.reload()
+    tree = trees.find_tree_for_variations("style", [[BASE]])
+    assert f"/mendel/a/{digest_of(edited)}/icon.png" in b"".join(css_body(tree).chunks()).decode()
+    assert client.get(f"/mendel/a/{digest_of(edited)}/icon.png").data == edited
+    (tmp_path / BASE / "img" / "hand.cur").write_bytes(b"\xff\x01binary")  # only a stylesheet's asset
+    assert build_.update([str(tmp_path / BASE / "img" / "hand.cur")]).written == ("style",)
+    trees.reload()
+    cursor = b"\xff\x01binary"
+    assert client.get(f"/mendel/a/{digest_of(cursor)}/hand.cur").data == cursor
