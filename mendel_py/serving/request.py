@@ -41,8 +41,9 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from itsdangerous import BadData, URLSafeSerializer
@@ -86,6 +87,11 @@ ARM_SHOWS_MEMO_SIZE = 4096
 """Judgements a middleware keeps (keys of configured ids only: a few hundred bytes each)."""
 ASSIGNED = "experiment assignment"
 """The name of source 6 (`decided_by`): the only one whose assignments can be exposures."""
+
+
+current_resolver: ContextVar[RequestResolver | None] = ContextVar("mendel_current_resolver", default=None)
+"""The resolver of the request being handled, for adapters whose templates can't reach the request
+(the ASGI and Django middleware set it; the Flask extension uses Flask's request context)."""
 
 
 class ResolverHost(Protocol):
@@ -225,7 +231,7 @@ class RequestResolver:
         self._unit: str | None = None
         self._exposed: set[str] = set()  # experiments this request recorded (or found recorded)
         self.is_bot_request: bool | None = None
-        self._cookies: dict[str, str] = {}  # Set-Cookie values for the page response
+        self._cookies: dict[str, SetCookie] = {}  # cookies for the page response, by name
         self._request_cookies: Mapping[str, str] | None = None
 
     # -- the per-request policy (override in subclasses) ------------------------------------
@@ -481,25 +487,49 @@ class RequestResolver:
 
     # -- what the page response carries -----------------------------------------------------
 
+    def page_response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Everything a page response gets from this request (what every server adapter adds):
+        `response_headers` and, with the `preload` option, the `Link` header of the bundles used."""
+        headers = self.response_headers(headers)
+        if self.options.preload is not None and self._used:
+            link = self.link_header()
+            if link:
+                headers = [*headers, ("Link", link)]
+        return headers
+
+    @property
+    def used(self) -> bool:
+        """Whether the page used this request's variations or set a cookie (its response is marked)."""
+        return self._variations is not None or bool(self._cookies)
+
+    def page_marks(self) -> PageMarks:
+        """What this request's page response must carry (each adapter applies it its own way:
+        werkzeug's headers for WSGI and ASGI, Django's cache utilities and cookies for Django)."""
+        caching = self.options.page_caching
+        vary = caching != "off" and self._variations is not None
+        return PageMarks(tuple(self._cookies.values()), vary, vary and caching == "private")
+
     def response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """The page response's headers with this request's cookies and cache marking added."""
         if self._variations is None and not self._cookies:
             return headers
+        marks = self.page_marks()
+        if not marks.cookies and _unmarked(headers):  # the usual page: nothing to parse or merge
+            if marks.private:
+                return [*headers, _VARY_COOKIE, _PRIVATE]
+            return [*headers, _VARY_COOKIE] if marks.vary_cookie else headers
         out = Headers(headers)
-        for value in self._cookies.values():
-            out.add("Set-Cookie", value)
-        caching = self.options.page_caching
-        if caching != "off" and self._variations is not None:
+        for cookie in marks.cookies:
+            out.add("Set-Cookie", cookie.header())
+        if marks.vary_cookie:
             _add_vary(out, "Cookie")
-            if caching == "private":
-                _make_private(out)
+        if marks.private:
+            _make_private(out)
         return out.to_wsgi_list()
 
     def _set_cookie(self, name: str, value: str, max_age: int | None = UNIT_COOKIE_MAX_AGE) -> None:
         secure = self.environ.get("wsgi.url_scheme") == "https"
-        self._cookies[name] = dump_cookie(
-            name, value, max_age=max_age, path="/", secure=secure, httponly=True, samesite="Lax"
-        )
+        self._cookies[name] = SetCookie(name, value, max_age, secure)
 
     def integrity(self, bundle: str) -> str:
         """The bundle's Subresource Integrity value for this request (``sha384-...``)."""
@@ -550,6 +580,42 @@ class RequestResolver:
         """Public names of the bundle's roots: expose name, else module id (getBundleEntries)."""
         roots = (info for info in self.tree(bundle).modules if info.expose or info.entry)
         return [info.expose or info.id for info in roots]
+
+
+class SetCookie(NamedTuple):
+    """A cookie the page response sets (path ``/``, HttpOnly, SameSite=Lax; Secure over HTTPS)."""
+
+    name: str
+    value: str
+    max_age: int | None
+    secure: bool
+    path: str = "/"
+    httponly: bool = True
+    samesite: str = "Lax"
+
+    def header(self) -> str:
+        """The Set-Cookie header value (werkzeug's `dump_cookie`)."""
+        return dump_cookie(self.name, self.value, max_age=self.max_age, path=self.path, secure=self.secure,
+                           httponly=self.httponly, samesite=self.samesite)
+
+
+class PageMarks(NamedTuple):
+    """What a page that used Mendel carries: cookies, ``Vary: Cookie``, ``Cache-Control: private``
+    (never over an app's own private or no-store)."""
+
+    cookies: tuple[SetCookie, ...]
+    vary_cookie: bool
+    private: bool
+
+
+_VARY_COOKIE = ("Vary", "Cookie")
+_PRIVATE = ("Cache-Control", "private")
+_MERGED = frozenset(("vary", "cache-control"))
+
+
+def _unmarked(headers: list[tuple[str, str]]) -> bool:
+    """No Vary or Cache-Control yet: the marks are appended as they are (nothing to merge)."""
+    return not any(name.lower() in _MERGED for name, _value in headers)
 
 
 @lru_cache(maxsize=8)

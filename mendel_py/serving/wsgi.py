@@ -336,10 +336,7 @@ class MendelMiddleware:
             # and preload links go on the page response
             resolver = environ.get("mendel")
             if isinstance(resolver, RequestResolver):
-                headers = resolver.response_headers(headers)
-                link = resolver.link_header() if self.options.preload is not None else None
-                if link:
-                    headers = [*headers, ("Link", link)]
+                headers = resolver.page_response_headers(headers)
             return start_response(status, headers, exc_info)
 
         return self.app(environ, start_page)
