@@ -39,7 +39,7 @@ from ..packing.sourcemap import MAP_SUFFIX
 from ..serving.answer import BundleAnswer
 from ..serving.options import ServingOptions
 from ..serving.request import RequestResolver, current_resolver
-from ..serving.wsgi import MendelMiddleware
+from ..serving.wsgi import PASSED_KEY, MendelMiddleware, pass_through_app
 
 if TYPE_CHECKING:
     from ..core.trees import MendelTrees
@@ -60,15 +60,7 @@ FILE_PIECE_BYTES = 256 * 1024
 """A stored bundle is read and sent in pieces of this size (each read in a worker thread)."""
 MAX_WSGI_BODY = 64 * 1024
 """The largest request body the QA page's form may send (it is a few names)."""
-_PASSED = "mendel.asgi.passed"
 _HEADER_MEMO_SIZE = 1024
-
-
-def _passed_to_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-    """The core's wrapped 'app': marks the request as one the ASGI app answers."""
-    environ[_PASSED] = True
-    start_response("204 No Content", [])
-    return []
 
 
 def environ_from_scope(scope: Scope) -> dict[str, Any]:
@@ -139,7 +131,7 @@ class MendelASGIMiddleware:
         """Load the trees and make the core (once; blocking: call it from a thread)."""
         with self._loading:
             if self._core is None:
-                self._core = _Core(_passed_to_app, self._source, self.options)
+                self._core = _Core(pass_through_app, self._source, self.options)
             return self._core
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -288,7 +280,7 @@ class MendelASGIMiddleware:
                     close()
 
         content = await anyio.to_thread.run_sync(run)
-        if environ.get(_PASSED):
+        if environ.get(PASSED_KEY):
             sent = False
 
             async def replay() -> Message:

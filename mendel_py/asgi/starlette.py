@@ -68,15 +68,22 @@ def get_mendel(request: Any) -> RequestResolver:
 
 
 def _dependency() -> Any:
+    """``Annotated[RequestResolver, Depends(get_mendel)]`` when FastAPI is installed."""
     try:
-        from fastapi import Depends, Request
+        from fastapi import Depends
     except ImportError:  # Starlette without FastAPI: the annotation is only the resolver type
         return RequestResolver
+    return Annotated[RequestResolver, Depends(_fastapi_dependency())]
+
+
+def _fastapi_dependency() -> Callable[..., RequestResolver]:
+    from starlette.requests import Request
 
     def mendel(request: Request) -> RequestResolver:
         return resolver_of(request)
 
-    return Annotated[RequestResolver, Depends(mendel)]
+    mendel.__annotations__ = {"request": Request, "return": RequestResolver}  # (resolved, not strings)
+    return mendel
 
 
 MendelResolver: Any = _dependency()

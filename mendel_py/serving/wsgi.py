@@ -98,6 +98,19 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
+PASSED_KEY = "mendel.passed"
+"""Set in the environ by `pass_through_app` (see there)."""
+
+
+def pass_through_app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    """The wrapped 'app' of a core used by a non-WSGI adapter (ASGI, Django): running the core's
+    own WSGI routes (QA page, metrics, source maps) with it, a request the core hands on comes here
+    and is marked (`PASSED_KEY`), so the adapter gives it to its own app."""
+    environ[PASSED_KEY] = True
+    start_response("204 No Content", [])
+    return []
+
+
 class BundleUnavailable(Exception):
     """Why a bundle URL gets a 404: a short code and a reason that echoes nothing from the URL."""
 
