@@ -16,7 +16,7 @@ What is ASGI's own:
   ``max_cold_packs`` (more wait briefly, then get a 503);
 - bodies go in pieces (the packer's ~64 KiB chunks; a stored file read in pieces in a thread),
   always after a ``Content-Length``; a client gone mid-body ends the send, the file is closed;
-- the trees load in lifespan start-up, in a thread; a failure there is one line
+- the trees load in lifespan start-up, in a thread, with the packer's pieces of every bundle; a failure there is one line
   (``lifespan.startup.failed``) and the server does not start. A server without lifespan loads
   them on the first request;
 - hot reload as under WSGI: each process (`uvicorn --workers N`, gunicorn's uvicorn worker)
@@ -35,8 +35,10 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 
 from ..errors import MendelError
+from ..packing.packer import packer_for
 from ..packing.sourcemap import MAP_SUFFIX
 from ..serving.answer import BundleAnswer
+from ..serving.bundles import COLD_PACK_WAITERS
 from ..serving.options import ServingOptions
 from ..serving.request import RequestResolver, current_resolver
 from ..serving.wsgi import PASSED_KEY, MendelMiddleware, pass_through_app
@@ -61,6 +63,8 @@ FILE_PIECE_BYTES = 256 * 1024
 MAX_WSGI_BODY = 64 * 1024
 """The largest request body the QA page's form may send (it is a few names)."""
 _HEADER_MEMO_SIZE = 1024
+COLD_THREADS = 1
+"""Worker threads of one process making cold answers at once (see `_cold_answer`)."""
 
 
 def environ_from_scope(scope: Scope) -> dict[str, Any]:
@@ -119,6 +123,7 @@ class MendelASGIMiddleware:
         self._core: MendelMiddleware | None = None
         self._loading = threading.Lock()
         self._encoded: dict[int, tuple[object, list[tuple[bytes, bytes]]]] = {}
+        self._limiter: anyio.CapacityLimiter | None = None
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -131,7 +136,11 @@ class MendelASGIMiddleware:
         """Load the trees and make the core (once; blocking: call it from a thread)."""
         with self._loading:
             if self._core is None:
-                self._core = _Core(pass_through_app, self._source, self.options)
+                core = _Core(pass_through_app, self._source, self.options)
+                trees = core.trees
+                for bundle in trees.bundles:  # the packer's per-manifest pieces: once, at start-up
+                    packer_for(trees.manifest(bundle)).prepare()
+                self._core = core
             return self._core
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -144,7 +153,6 @@ class MendelASGIMiddleware:
                 detail = str(error).splitlines()[0] if str(error) else type(error).__name__
                 prefix = "" if isinstance(error, MendelError) else f"{type(error).__name__}: "
                 message = f"mendel: the project can't be loaded: {prefix}{detail}"
-                log.error("%s", message)
                 await send({"type": "lifespan.startup.failed", "message": message})
                 return
         replayed = False
@@ -176,8 +184,7 @@ class MendelASGIMiddleware:
                 return await self._through_wsgi(core, scope, receive, send, environ)
             answer = core.answer_bundle(environ, path, may_pack=False)
             if answer is None:  # cold: packed, compressed or read from the store off the loop
-                answer = await anyio.to_thread.run_sync(core.answer_bundle, environ, path)
-            assert answer is not None
+                answer = await self._cold_answer(core, environ, path)
             return await self._send_answer(answer, send)
         options = core.options
         if (core.qa_page is not None and core.qa_page.owns(path)) or (
@@ -211,6 +218,20 @@ class MendelASGIMiddleware:
             await self.app(scope, receive, marked)
         finally:
             current_resolver.reset(token)
+
+    async def _cold_answer(self, core: MendelMiddleware, environ: dict[str, Any], path: str) -> BundleAnswer:
+        """The answer made in a worker thread. Few threads at once (`COLD_THREADS`): each holds the
+        GIL while it packs, and every thread more that wants it delays the loop's every wake-up;
+        the core's bound on cold packs and its 503 apply inside. More waiting than the core would
+        let wait get its 503 at once, without a thread."""
+        limiter = self._limiter
+        if limiter is None:
+            limiter = self._limiter = anyio.CapacityLimiter(COLD_THREADS)
+        if limiter.statistics().tasks_waiting >= core.options.max_cold_packs * COLD_PACK_WAITERS:
+            return core.busy_answer()
+        answer = await anyio.to_thread.run_sync(core.answer_bundle, environ, path, limiter=limiter)
+        assert answer is not None
+        return answer
 
     def _header_bytes(self, headers: Any) -> list[tuple[bytes, bytes]]:
         """A representation's header list as ASGI bytes (encoded once per list)."""

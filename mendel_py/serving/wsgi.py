@@ -427,9 +427,7 @@ class MendelMiddleware:
             metrics.not_found(unavailable.code)
             return error_answer(404, unavailable.code, unavailable.reason)
         except PacksBusy:
-            metrics.counts[BUSY] += 1
-            return error_answer(503, "BUSY", "too many bundles being packed; retry",
-                                **{"Retry-After": str(RETRY_AFTER_SECONDS)})
+            return self.busy_answer()
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match and self.cache.etag_matches(if_none_match, hash):
             metrics.counts[NOT_MODIFIED] += 1
@@ -442,6 +440,12 @@ class MendelMiddleware:
         if not may_pack:  # opening and checking a stored file is disk work: not on an event loop
             return None
         return self._file_answer(bundle, hash, representation)
+
+    def busy_answer(self) -> BundleAnswer:
+        """503 ``BUSY`` with ``Retry-After``: too many cold packs in this process already."""
+        self.metrics.counts[BUSY] += 1
+        return error_answer(503, "BUSY", "too many bundles being packed; retry",
+                            **{"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     def _file_answer(self, bundle: str, hash: str, representation: Representation) -> BundleAnswer:
         """A stored representation as an open file (sendfile under gunicorn).
