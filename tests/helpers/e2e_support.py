@@ -273,18 +273,23 @@ def stack_command(stack: str, port: int) -> list[str]:
 
 @contextmanager
 def running_stack(stack: str, project: Path, extra_env: Mapping[str, str] | None = None,
-                  extra_args: tuple[str, ...] = ()) -> Iterator[Server]:
-    """The example shop on `stack` (see `STACKS`) serving the built `project`; stderr is watched."""
+                  extra_args: tuple[str, ...] = (), access_log_format: str | None = None) -> Iterator[Server]:
+    """The example shop on `stack` (see `STACKS`) serving the built `project`; stderr is watched,
+    and with `access_log_format` (a gunicorn stack's) the access log on stdout."""
     port = free_port()
     env = {**os.environ, "SHOP_MENDEL_BASEDIR": str(project), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    if access_log_format:
+        assert stack != "fastapi", "uvicorn has no access log format"
+        env["GUNICORN_CMD_ARGS"] = f"--access-logformat={shlex.quote(access_log_format)}"
     process = subprocess.Popen(
         [*stack_command(stack, port), *extra_args], cwd=REPO, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE if access_log_format else subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
         output = OutputWatcher(process.stderr)
+        access_log = OutputWatcher(process.stdout) if access_log_format else None
         wait_for_port(port, process)
-        yield Server(f"http://127.0.0.1:{port}", process, output)
+        yield Server(f"http://127.0.0.1:{port}", process, output, access_log)
     finally:
         stop_process(process)
 
