@@ -4,7 +4,8 @@ import os
 import sys
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # examples/
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[0:1] = [os.path.dirname(here)]  # examples/ (not this folder: its modules are django_shop.*)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_shop.settings")
     from django.core.management import execute_from_command_line
 

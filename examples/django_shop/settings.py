@@ -32,7 +32,7 @@ TEMPLATES = [
         # the shop's Jinja templates (in the variation folders), with url_for and the Mendel globals
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [],
-        "OPTIONS": {"environment": "django_shop.jinja2.environment", "autoescape": True},
+        "OPTIONS": {"environment": "django_shop.jinja_env.environment", "autoescape": True},
     },
     {"BACKEND": "django.template.backends.django.DjangoTemplates", "DIRS": [], "APP_DIRS": True},
 ]

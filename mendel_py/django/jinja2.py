@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from ..integrations.jinja import has_base_templates, template_globals, use_variation_templates
+from ..integrations.jinja import template_globals, use_variation_templates
 from ..serving.request import RequestResolver, current_resolver
 from .conf import extension_setting, get_core
 
@@ -33,7 +33,6 @@ def environment(**options: Any) -> Environment:
     env = Environment(**options)
     env.globals.update(template_globals(_current))
     enabled = extension_setting("MENDEL_TEMPLATES")
-    trees = get_core().trees
-    if enabled or (enabled is None and has_base_templates(trees)):
-        use_variation_templates(env, lambda: trees, _chains)
+    if enabled is not False:  # (the project loads on the first template, not here: `manage.py check`)
+        use_variation_templates(env, lambda: get_core().trees, _chains, only_with_base_templates=enabled is None)
     return env

@@ -232,15 +232,22 @@ class DeferredVariationLoader(BaseLoader):
     """A `VariationTemplateLoader` made on first use from `trees()` (an ASGI app's trees load in
     lifespan, after its templates were configured); None from `trees()` means not loaded yet."""
 
-    def __init__(self, trees: Callable[[], MendelTrees], chains_provider: ChainsProvider | None = None):
+    def __init__(self, trees: Callable[[], MendelTrees], chains_provider: ChainsProvider | None = None,
+                 only_with_base_templates: bool = False):
         self.trees = trees
         self.chains_provider = chains_provider
+        self.only_with_base_templates = only_with_base_templates
+        """Index nothing unless the base folder has templates (the settings' default: None)."""
         self._loader: VariationTemplateLoader | None = None
 
     @property
     def loader(self) -> VariationTemplateLoader:
         if self._loader is None:
-            self._loader = VariationTemplateLoader.from_trees(self.trees(), self.chains_provider)
+            trees = self.trees()
+            if self.only_with_base_templates and not has_base_templates(trees):
+                self._loader = VariationTemplateLoader({}, trees.config.base_dir, self.chains_provider)
+            else:
+                self._loader = VariationTemplateLoader.from_trees(trees, self.chains_provider)
         return self._loader
 
     def choose_folder(self, name: str, chains: Chains | None = None) -> str | None:
@@ -254,11 +261,13 @@ class DeferredVariationLoader(BaseLoader):
 
 
 def use_variation_templates(
-    environment: Environment, trees: Callable[[], MendelTrees], chains_provider: ChainsProvider
+    environment: Environment, trees: Callable[[], MendelTrees], chains_provider: ChainsProvider,
+    only_with_base_templates: bool = False,
 ) -> None:
     """Search the variation folders' templates first (per request, `chains_provider()`), then
-    `environment`'s own loader; the compiled-template cache keyed by the folder chosen."""
-    loader = DeferredVariationLoader(trees, chains_provider)
+    `environment`'s own loader; the compiled-template cache keyed by the folder chosen. Nothing is
+    loaded before the first template is (`trees()` is called then)."""
+    loader = DeferredVariationLoader(trees, chains_provider, only_with_base_templates)
     loaders: list[BaseLoader] = [loader]
     if environment.loader is not None:
         loaders.append(environment.loader)
