@@ -16,9 +16,9 @@ What is ASGI's own:
   ``max_cold_packs`` (more wait briefly, then get a 503);
 - bodies go in pieces (the packer's ~64 KiB chunks; a stored file read in pieces in a thread),
   always after a ``Content-Length``; a client gone mid-body ends the send, the file is closed;
-- the trees load in lifespan start-up, in a thread, with the packer's pieces of every bundle; a failure there is one line
-  (``lifespan.startup.failed``) and the server does not start. A server without lifespan loads
-  them on the first request;
+- the trees load in lifespan start-up, in a thread, with the packer's pieces of every bundle;
+  a failure there is one line (``lifespan.startup.failed``) and the server does not start. A
+  server without lifespan loads them on the first request;
 - hot reload as under WSGI: each process (`uvicorn --workers N`, gunicorn's uvicorn worker)
   starts its own watcher thread on its first request;
 - the QA page and the metrics route, which are WSGI apps of the core, run in a thread.
@@ -174,7 +174,9 @@ class MendelASGIMiddleware:
             return await self._lifespan(scope, receive, send)
         if kind != "http":
             return await self.app(scope, receive, send)
-        core = self._core or await anyio.to_thread.run_sync(self.load)
+        core = self._core
+        if core is None:
+            core = await anyio.to_thread.run_sync(self.load)
         if core.reloader is not None:
             core.reloader.ensure_running()
         environ = environ_from_scope(scope)

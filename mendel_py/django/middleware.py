@@ -19,7 +19,8 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from ..packing.sourcemap import MAP_SUFFIX
 from ..serving.answer import BundleAnswer
 from ..serving.request import RequestResolver, current_resolver
-from ..serving.wsgi import PASSED_KEY, MendelMiddleware as CoreMiddleware
+from ..serving.wsgi import PASSED_KEY
+from ..serving.wsgi import MendelMiddleware as CoreMiddleware
 from .conf import get_core
 
 __all__ = ["MendelMiddleware", "mark_response", "response_from_answer"]

@@ -157,7 +157,9 @@ class VariationTemplateCache(MutableMapping[Any, Any]):
     entries; requests that pick the same file share one compiled template.
     """
 
-    def __init__(self, inner: MutableMapping[Any, Any], loader: VariationTemplateLoader | DeferredVariationLoader) -> None:
+    def __init__(
+        self, inner: MutableMapping[Any, Any], loader: VariationTemplateLoader | DeferredVariationLoader
+    ) -> None:
         self.inner = inner
         self.loader = loader
 

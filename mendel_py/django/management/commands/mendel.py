@@ -12,8 +12,8 @@ class Command(BaseCommand):
     help = "Mendel commands (build, validate, resolve, qa-link, ...): `manage.py mendel --help`."
 
     def run_from_argv(self, argv: list[str]) -> None:
-        from ...conf import mendel_settings
         from ....cli.main import cli  # here: the commands cost ~100 ms to import
+        from ...conf import mendel_settings
 
         prog = f"{os.path.basename(argv[0])} {argv[1]}"
         cli.main(args=argv[2:], prog_name=prog, obj=mendel_settings())
