@@ -76,6 +76,9 @@ class FlaskRequestResolver(RequestResolver):
 
     middleware: FlaskMendelMiddleware
 
+    def app_loader_configured(self) -> bool:
+        return self.middleware.extension.loader is not None
+
     def app_variations(self) -> list[str] | None:
         loader = self.middleware.extension.loader
         if loader is None:

@@ -233,6 +233,7 @@ class RequestResolver:
         self.is_bot_request: bool | None = None
         self._cookies: dict[str, SetCookie] = {}  # cookies for the page response, by name
         self._request_cookies: Mapping[str, str] | None = None
+        self._entry: RequestEntry | None | bool = False  # False: not looked up yet (`_remembered`)
 
     # -- the per-request policy (override in subclasses) ------------------------------------
 
@@ -318,6 +319,11 @@ class RequestResolver:
             return None
         return variations_from_query(self.environ)
 
+    def app_loader_configured(self) -> bool:
+        """Whether `app_variations` may answer (an app hook is configured): such requests are never
+        answered from the host's request memo."""
+        return self.options.variations_loader is not None
+
     def app_variations(self) -> list[str] | None:
         """The app's loader's answer when one is configured, else None."""
         loader = self.options.variations_loader
@@ -382,21 +388,103 @@ class RequestResolver:
     def load_variations(self) -> list[str]:
         """Set variations from the request's sources unless already set; returns matching ids."""
         if self._variations is None:
+            if self._entry is False and self._remembered() is not None:
+                return self._variations  # type: ignore[return-value]  (set from the entry)
             return self.set_variations(self.requested_variations())
         return self._variations
+
+    # -- the request memo: what a request key decides, worked out once ----------------------
+
+    def request_key(self) -> tuple[Any, ...] | None:
+        """The key of this request in the host's `request_memo`, when its variations, trees, URLs
+        and tags follow from the key alone: the variations cookie's value (or its absence, without
+        experiments), the generation, development mode and the script root. None (the full policy
+        runs) when another source could decide: a QA token in the query or a cookie, the
+        ``?mendel=`` override, an app hook, experiments without visitor choice; or when the Cookie
+        header needs the full parser (quotes, non-ASCII)."""
+        if self._variations is not None or not _memo_safe(type(self)) or self.app_loader_configured():
+            return None
+        environ = self.environ
+        options = self.options
+        query = environ.get("QUERY_STRING")
+        if query and (QA_QUERY_PARAM in query or (options.query_override and QUERY_OVERRIDE_PARAM in query)):
+            return None
+        development = self.middleware.development
+        experiments = bool(self.trees.config.experiments)
+        if experiments and not (options.visitor_choice or development):
+            return None
+        header = environ.get("HTTP_COOKIE") or ""
+        value = None
+        if header:
+            if QA_COOKIE_NAME in header or '"' in header or not header.isascii():
+                return None
+            name = options.cookie_name
+            if name and name in header:
+                # without quotes werkzeug's parser reads each `;` segment alone: only the segments
+                # that may hold the name are parsed (its first valid one wins, as in the full parse)
+                for segment in header.split(";"):
+                    if name in segment:
+                        value = parse_cookie(segment).get(name)
+                        if value is not None:
+                            break
+        if value is None and experiments:
+            return None  # (the experiments assign)
+        return (self.trees.generation, development, value, self.script_root())
+
+    def _remembered(self) -> RequestEntry | None:
+        """This request's entry of the host's request memo (made by this request if it is the
+        first with its key); None when the request has no key. Sets the variations from it."""
+        memo: dict[tuple[Any, ...], RequestEntry] | None = getattr(self.middleware, "request_memo", None)
+        key = self.request_key() if memo is not None else None
+        if memo is None or key is None:
+            self._entry = None
+            return None
+        entry = memo.get(key)
+        if entry is None:
+            self._entry = None  # (the full policy, once)
+            self.set_variations(self.requested_variations())
+            entry = RequestEntry(self._variations or [], self._chains or [], self.decided_by, self.requested)
+            oldest = next(iter(memo), None)
+            if len(memo) >= REQUEST_MEMO_SIZE or (oldest is not None and oldest[0] != key[0]):
+                memo.clear()  # (full, or made for another generation: its trees go with it)
+            memo[key] = entry
+        else:
+            self._variations, self._chains = entry.variations, entry.chains
+            self.decided_by, self.requested = entry.decided_by, entry.requested
+        self._entry = entry
+        return entry
+
+    def _memo_entry(self) -> RequestEntry | None:
+        entry = self._entry
+        if entry is False:
+            if self._variations is not None:  # set by the app: its own, never remembered
+                self._entry = None
+                return None
+            return self._remembered()
+        return entry  # type: ignore[return-value]
 
     def tree(self, bundle: str) -> Tree:
         """The bundle's tree for this request's variations (memoized for the request)."""
         found = self._trees.get(bundle)
         if found is None:
-            self.load_variations()
-            found = self.trees.find_tree_for_variations(bundle, self._chains or [])
+            entry = self._memo_entry()
+            found = entry.trees.get(bundle) if entry is not None else None
+            if found is None:
+                self.load_variations()
+                found = self.trees.find_tree_for_variations(bundle, self._chains or [])
+                if entry is not None:
+                    entry.trees[bundle] = found
             self._trees[bundle] = found
         return found
 
     def bundle_url(self, bundle: str) -> str:
         """The URL of the bundle for this request, e.g. "/mendel/<hash>/main.js"."""
-        url = self.script_root() + self.middleware.url_for_hash(bundle, self.tree(bundle).hash)
+        entry = self._memo_entry()
+        url = entry.urls.get(bundle) if entry is not None else None
+        if url is None:
+            url = self.script_root() + self.middleware.url_for_hash(bundle, self.tree(bundle).hash)
+            if entry is not None:
+                entry.urls[bundle] = url
         self._used[bundle] = None
         if self.assignments and self.decided_by == ASSIGNED and not self.is_bot_request:
             self._expose(bundle)
@@ -548,15 +636,33 @@ class RequestResolver:
 
     def script_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> str:
         """`<script src=...>` for the bundle (escaped); keyword arguments become attributes."""
+        if not attributes:
+            return self._remembered_tag(bundle, integrity, tags.script_tag)
         return tags.script_tag(
             self.bundle_url(bundle), {**self.tag_attributes(bundle, integrity), **attributes}
         )
 
     def stylesheet_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> str:
         """`<link rel="stylesheet" href=...>` for the bundle (escaped)."""
+        if not attributes:
+            return self._remembered_tag(bundle, integrity, tags.stylesheet_tag)
         return tags.stylesheet_tag(
             self.bundle_url(bundle), {**self.tag_attributes(bundle, integrity), **attributes}
         )
+
+    def _remembered_tag(self, bundle: str, integrity: bool | None, write: Callable[..., str]) -> str:
+        """A tag without extra attributes, from this request key's entry when it has one (made
+        and kept there otherwise): a page's tags cost a dictionary lookup."""
+        entry = self._memo_entry()
+        key = (write, bundle, self.options.integrity if integrity is None else integrity)
+        found = entry.tags.get(key) if entry is not None else None
+        if found is None:
+            found = write(self.bundle_url(bundle), self.tag_attributes(bundle, integrity))
+            if entry is not None:
+                entry.tags[key] = found
+        else:
+            self._used[bundle] = None
+        return found
 
     def preload_link(self, bundle: str, rel: str | None = None, integrity: bool | None = None) -> str:
         """A `Link` header value preloading the bundle (`rel`: the middleware's, else preload)."""
@@ -580,6 +686,36 @@ class RequestResolver:
         """Public names of the bundle's roots: expose name, else module id (getBundleEntries)."""
         roots = (info for info in self.tree(bundle).modules if info.expose or info.entry)
         return [info.expose or info.id for info in roots]
+
+
+REQUEST_MEMO_SIZE = 1024
+"""Request keys a host remembers (then it starts again): a few hundred bytes each."""
+_MEMO_SOURCES = ("variation_sources", "requested_variations", "qa_variations", "override_variations",
+                 "cookie_variations", "assigned_variations", "set_variations", "script_root", "cookie")
+
+
+class RequestEntry:
+    """What one request key decides (`RequestResolver.request_key`): the variations, lookup
+    chains and deciding source, and, filled as requests ask, the trees, URLs and tags."""
+
+    __slots__ = ("chains", "decided_by", "requested", "tags", "trees", "urls", "variations")
+
+    def __init__(self, variations: list[str], chains: list[list[str]], decided_by: str | None,
+                 requested: list[str]):
+        self.variations = variations
+        self.chains = chains
+        self.decided_by = decided_by
+        self.requested = requested
+        self.trees: dict[str, Tree] = {}
+        self.urls: dict[str, str] = {}
+        self.tags: dict[tuple[Any, ...], str] = {}
+
+
+@lru_cache(maxsize=64)
+def _memo_safe(cls: type[RequestResolver]) -> bool:
+    """Whether a resolver class keeps the base policy's sources (a subclass that changes one is
+    never answered from the memo: its own rule may read anything)."""
+    return all(getattr(cls, name) is getattr(RequestResolver, name) for name in _MEMO_SOURCES)
 
 
 class SetCookie(NamedTuple):

@@ -65,7 +65,7 @@ from .options import (  # noqa: F401  (development_from_environment's old home w
     ServingOptions,
     development_from_environment,
 )
-from .request import RequestResolver, user_agent_is_bot
+from .request import RequestEntry, RequestResolver, user_agent_is_bot
 from .route import CHUNK_MARK, DEFAULT_ROUTE, BundleRoute
 from .store import BundleStore
 
@@ -184,6 +184,8 @@ class MendelMiddleware:
         self.is_bot: Callable[[dict[str, Any]], bool] = options.is_bot or self.default_bot_rule
         self.exposure_dedup = ExposureDedup(options.exposure_window)
         self.arm_shows_memo: dict[tuple[Any, ...], bool] = {}  # (a plain dict: see RequestResolver)
+        self.request_memo: dict[tuple[Any, ...], RequestEntry] = {}
+        """Request key -> what it decides (`RequestResolver.request_key`): a page's tags are looked up."""
         exposure_log = options.exposure_log
         log_setting = exposure_log if exposure_log is not None else os.environ.get("MENDEL_EXPOSURE_LOG")
         self._exposure_sink = default_sink(log_setting)
