@@ -83,6 +83,7 @@ def flask_apps() -> tuple[Any, Any]:
     from mendel_py.integrations.flask import Mendel
 
     plain = Flask("plain")
+    plain.config.update(SECRET_KEY=SECRET)  # (the same app: a secret opens Flask's session on both)
     plain_page = PAGE.format(css=STATIC_CSS, js=STATIC_JS)
     plain_template = plain.jinja_env.from_string(plain_page)
     plain.add_url_rule("/", "index", lambda: plain_template.render())

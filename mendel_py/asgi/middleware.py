@@ -67,6 +67,17 @@ COLD_THREADS = 1
 """Worker threads of one process making cold answers at once (see `_cold_answer`)."""
 
 
+_HEADER_KEYS: dict[bytes, str] = {}
+
+
+def _header_key(name: bytes) -> str:
+    """``b"user-agent"`` -> ``"HTTP_USER_AGENT"`` (remembered for the first few hundred names)."""
+    key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+    if len(_HEADER_KEYS) < 512:
+        _HEADER_KEYS[name] = key
+    return key
+
+
 def environ_from_scope(scope: Scope) -> dict[str, Any]:
     """The CGI keys the core reads, from an ASGI HTTP scope: PATH_INFO below the root path,
     SCRIPT_NAME (the root path), RAW_URI (the raw target, for the canonical-spelling check),
@@ -86,8 +97,11 @@ def environ_from_scope(scope: Scope) -> dict[str, Any]:
     raw = scope.get("raw_path")
     if raw is not None:
         environ["RAW_URI"] = raw.decode("latin-1") + ("?" + environ["QUERY_STRING"] if environ["QUERY_STRING"] else "")
+    names = _HEADER_KEYS
     for name, value in scope.get("headers", ()):
-        key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+        key = names.get(name)
+        if key is None:
+            key = _header_key(name)
         text = value.decode("latin-1")
         if key in environ:
             text = environ[key] + ("; " if key == "HTTP_COOKIE" else ", ") + text
@@ -181,6 +195,8 @@ class MendelASGIMiddleware:
             core.reloader.ensure_running()
         environ = environ_from_scope(scope)
         path = environ["PATH_INFO"]
+        if not path.startswith(core.owned_prefixes):
+            return await self._page(core, scope, receive, send, environ)
         if core.route.owns(path):
             if core.development and path.endswith(MAP_SUFFIX):
                 return await self._through_wsgi(core, scope, receive, send, environ)
@@ -207,12 +223,7 @@ class MendelASGIMiddleware:
             if message["type"] == "http.response.start":
                 resolver = state.get(state_key)
                 if isinstance(resolver, RequestResolver) and resolver.used:
-                    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", ())]
-                    message = {
-                        **message,
-                        "headers": [(k.encode("latin-1"), v.encode("latin-1"))
-                                    for k, v in resolver.page_response_headers(headers)],
-                    }
+                    message = {**message, "headers": _marked_headers(resolver, message.get("headers", ()))}
             await send(message)
 
         token = current_resolver.set(resolver)  # (templates reach it there: `mendel_templates`)
@@ -318,6 +329,21 @@ class MendelASGIMiddleware:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]})
         await send({"type": "http.response.body", "body": content, "more_body": False})
+
+
+_MERGED = (b"vary", b"cache-control")
+
+
+def _marked_headers(resolver: RequestResolver, headers: Any) -> list[tuple[bytes, bytes]]:
+    """The page's ASGI headers with the resolver's marks (`page_response_headers`); nothing is
+    decoded when the marks are only appended (no cookie to set, nothing to merge)."""
+    if resolver.options.preload is None and not resolver.page_marks().cookies:
+        listed = list(headers)
+        if not any(name.lower() in _MERGED for name, _value in listed):
+            return listed + [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                             for name, value in resolver.page_response_headers([])]
+    text = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in resolver.page_response_headers(text)]
 
 
 def _too_large() -> BundleAnswer:

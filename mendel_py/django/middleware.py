@@ -55,6 +55,12 @@ def mark_response(response: HttpResponseBase, resolver: RequestResolver) -> None
     if not resolver.used:
         return
     marks = resolver.page_marks()
+    if (marks.private and not marks.cookies and resolver.options.preload is None
+            and not response.has_header("Vary") and not response.has_header("Cache-Control")):
+        # what patch_vary_headers and patch_cache_control write on a page that has neither header
+        response.headers["Vary"] = "Cookie"
+        response.headers["Cache-Control"] = "private"
+        return
     for cookie in marks.cookies:
         response.set_cookie(cookie.name, cookie.value, max_age=cookie.max_age, path=cookie.path,
                             secure=cookie.secure, httponly=cookie.httponly, samesite=cookie.samesite)
@@ -86,6 +92,8 @@ class MendelMiddleware:
         if core.reloader is not None:
             core.reloader.ensure_running()
         path = request.path_info
+        if not path.startswith(core.owned_prefixes):
+            return self._page(request)
         if core.route.owns(path):
             if core.development and path.endswith(MAP_SUFFIX):
                 return self._through_core(request)

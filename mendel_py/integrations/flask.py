@@ -280,7 +280,25 @@ def state_of(app: Flask) -> MendelState:
 
 def get_resolver() -> FlaskRequestResolver:
     """The current request's resolver (what the `mendel` proxy stands for)."""
+    context = _request_context() if _request_context is not None else None
+    if context is not None:  # (the usual case, without the proxies: a template's tags ask often)
+        resolver = context.request.environ.get(ENVIRON_KEY)
+        state = context.app.extensions.get(EXTENSION_KEY)
+        if type(resolver) is FlaskRequestResolver and state is not None and resolver.trees is state.trees:
+            return resolver
     return state_of(current_app).resolver_for(request.environ)
+
+
+def _flask_request_context() -> Callable[[], Any] | None:
+    """Flask's own request-context lookup (a ContextVar since Flask 2.2), if this Flask has it."""
+    try:
+        from flask.globals import _cv_request
+    except ImportError:  # another Flask: the proxies do
+        return None
+    return lambda: _cv_request.get(None)
+
+
+_request_context = _flask_request_context()
 
 
 mendel: FlaskRequestResolver = LocalProxy(get_resolver)  # type: ignore[assignment]

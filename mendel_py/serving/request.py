@@ -413,20 +413,10 @@ class RequestResolver:
         experiments = bool(self.trees.config.experiments)
         if experiments and not (options.visitor_choice or development):
             return None
-        header = environ.get("HTTP_COOKIE") or ""
-        value = None
-        if header:
-            if QA_COOKIE_NAME in header or '"' in header or not header.isascii():
-                return None
-            name = options.cookie_name
-            if name and name in header:
-                # without quotes werkzeug's parser reads each `;` segment alone: only the segments
-                # that may hold the name are parsed (its first valid one wins, as in the full parse)
-                for segment in header.split(";"):
-                    if name in segment:
-                        value = parse_cookie(segment).get(name)
-                        if value is not None:
-                            break
+        header = environ.get("HTTP_COOKIE")
+        value = _cookie_key(header, options.cookie_name) if header else None
+        if value is _NOT_A_KEY:
+            return None
         if value is None and experiments:
             return None  # (the experiments assign)
         return (self.trees.generation, development, value, self.script_root())
@@ -599,13 +589,14 @@ class RequestResolver:
 
     def response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """The page response's headers with this request's cookies and cache marking added."""
-        if self._variations is None and not self._cookies:
-            return headers
+        if not self._cookies:
+            if self._variations is None:
+                return headers
+            if _unmarked(headers):  # the usual page: nothing to parse or merge
+                caching = self.options.page_caching
+                return ([*headers, _VARY_COOKIE, _PRIVATE] if caching == "private"
+                        else [*headers, _VARY_COOKIE] if caching == "vary" else headers)
         marks = self.page_marks()
-        if not marks.cookies and _unmarked(headers):  # the usual page: nothing to parse or merge
-            if marks.private:
-                return [*headers, _VARY_COOKIE, _PRIVATE]
-            return [*headers, _VARY_COOKIE] if marks.vary_cookie else headers
         out = Headers(headers)
         for cookie in marks.cookies:
             out.add("Set-Cookie", cookie.header())
@@ -718,6 +709,28 @@ def _memo_safe(cls: type[RequestResolver]) -> bool:
     return all(getattr(cls, name) is getattr(RequestResolver, name) for name in _MEMO_SOURCES)
 
 
+_NOT_A_KEY = "\x00"
+
+
+@lru_cache(maxsize=4096)
+def _cookie_key(header: str, name: str | None) -> str | None:
+    """The variations cookie's value in a Cookie header as werkzeug's parser reads it (None:
+    absent), or `_NOT_A_KEY` when the header may carry a QA token or needs the full parser
+    (quotes, non-ASCII). Memoized: a returning visitor sends the same header every time."""
+    if QA_COOKIE_NAME in header or '"' in header or not header.isascii():
+        return _NOT_A_KEY
+    if not name or name not in header:
+        return None
+    # without quotes werkzeug's parser reads each `;` segment alone: only the segments that may
+    # hold the name are parsed (its first valid one wins, as in the full parse)
+    for segment in header.split(";"):
+        if name in segment:
+            value = parse_cookie(segment).get(name)
+            if value is not None:
+                return value
+    return None
+
+
 class SetCookie(NamedTuple):
     """A cookie the page response sets (path ``/``, HttpOnly, SameSite=Lax; Secure over HTTPS)."""
 
@@ -751,7 +764,10 @@ _MERGED = frozenset(("vary", "cache-control"))
 
 def _unmarked(headers: list[tuple[str, str]]) -> bool:
     """No Vary or Cache-Control yet: the marks are appended as they are (nothing to merge)."""
-    return not any(name.lower() in _MERGED for name, _value in headers)
+    for name, _value in headers:
+        if name.lower() in _MERGED:
+            return False
+    return True
 
 
 @lru_cache(maxsize=8)

@@ -223,6 +223,15 @@ class MendelMiddleware:
             if options.qa_route else None
         )
         self.reloader = Reloader(self.trees, options.reload_interval) if options.reload_interval else None
+        self.owned_prefixes: tuple[str, ...] = tuple(
+            prefix for prefix in (
+                self.route.static_prefix.rstrip("/"),
+                options.qa_route.rstrip("/") if self.qa_page is not None and options.qa_route else None,
+                options.metrics_route if self._metrics_app is not None else None,
+            ) if prefix is not None
+        )
+        """Every path the middleware itself may answer starts with one of these (ASCII, so the raw
+        PATH_INFO tells as well as the decoded one): any other request goes to the app at once."""
 
     def _check_experiment_settings(self, on_exposure: ExposureHandler | None, development: bool) -> None:
         """With experiments configured: no secret stops start-up (assignments are signed), and
@@ -297,6 +306,8 @@ class MendelMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if self.reloader is not None:
             self.reloader.ensure_running()
+        if not environ.get("PATH_INFO", "").startswith(self.owned_prefixes):
+            return self.pass_to_app(environ, start_response)
         path = get_path_info(environ)
         if not self.route.owns(path):
             if path == self.options.metrics_route and self._metrics_app is not None and self._metrics_allowed(environ):
