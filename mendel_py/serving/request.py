@@ -388,8 +388,10 @@ class RequestResolver:
     def load_variations(self) -> list[str]:
         """Set variations from the request's sources unless already set; returns matching ids."""
         if self._variations is None:
-            if self._entry is False and self._remembered() is not None:
-                return self._variations  # type: ignore[return-value]  (set from the entry)
+            if self._entry is False:
+                entry = self._remembered()
+                if entry is not None:  # (it set the variations)
+                    return entry.variations
             return self.set_variations(self.requested_variations())
         return self._variations
 
@@ -702,11 +704,16 @@ class RequestEntry:
         self.tags: dict[tuple[Any, ...], str] = {}
 
 
-@lru_cache(maxsize=64)
+_MEMO_SAFE: dict[type, bool] = {}
+
+
 def _memo_safe(cls: type[RequestResolver]) -> bool:
     """Whether a resolver class keeps the base policy's sources (a subclass that changes one is
     never answered from the memo: its own rule may read anything)."""
-    return all(getattr(cls, name) is getattr(RequestResolver, name) for name in _MEMO_SOURCES)
+    safe = _MEMO_SAFE.get(cls)
+    if safe is None:
+        safe = _MEMO_SAFE[cls] = all(getattr(cls, name) is getattr(RequestResolver, name) for name in _MEMO_SOURCES)
+    return safe
 
 
 _NOT_A_KEY = "\x00"
