@@ -7,8 +7,9 @@ cookie, variations, experiments and QA page, served over ASGI.
 bundle URLs are answered before FastAPI routes anything, and every page request has its resolver
 in ``request.state.mendel`` (here through the `MendelResolver` dependency). Like the Flask shop it
 is a demo whose picker lets visitors choose their variations (visitor_choice); a real site leaves
-that off. SHOP_SECRET_KEY sets the secret (else a random one per start-up), SHOP_MENDEL_BASEDIR
-another built copy of the project.
+that off. SHOP_SECRET_KEY sets the secret (else a random one per start-up, and per worker
+process: with `--workers N` set it, so QA links and sticky assignments hold on every worker),
+SHOP_MENDEL_BASEDIR another built copy of the project.
 """
 from __future__ import annotations
 
