@@ -14,8 +14,11 @@ set). "plain" is the same app and page without Mendel, its tags static strings. 
   no middleware;
 - Starlette: the ASGI app called on one event loop (`MendelASGIMiddleware`, the Jinja globals).
 
-Rounds interleave every variant (Flask plain, Flask Mendel, Django plain, ...), each timing
-`--requests` calls; a figure is the median over rounds of the per-request time. Then warm-bundle
+"calls" is the plain app whose page calls two template globals (Django: two simple tags) of the
+same shape that return constant tags: what the template engine itself charges for two tags, so
+"Mendel over those calls" is Mendel's own share. Rounds interleave every variant (Flask plain,
+Flask calls, Flask Mendel, Django plain, ...), each timing `--requests` calls; a figure is the
+median over rounds of the per-request time. Then warm-bundle
 requests per second of each stack (the same call path, a bundle URL already packed).
 """
 from __future__ import annotations
@@ -45,7 +48,22 @@ PAGE = "<!doctype html><html><head>{css}</head><body><p>Hello</p>{js}</body></ht
 STATIC_CSS = '<link rel="stylesheet" href="/static/site.css">'
 STATIC_JS = '<script src="/static/site.js"></script>'
 
+TAGGED_JINJA = PAGE.format(css='{{ mendel_stylesheet("css") }}', js='{{ mendel_script("main") }}')
+TAGGED_DJANGO = PAGE.format(css='{% mendel_stylesheet "css" %}', js='{% mendel_script "main" %}')
+
 Call = Callable[[], object]
+
+
+def _django_library() -> Any:
+    """`bench_static_tags`: Django simple tags of the same shape as Mendel's, returning constants
+    (the template engine's own cost of two tags)."""
+    from django import template
+    from django.utils.safestring import mark_safe
+
+    library = template.Library()
+    library.simple_tag(lambda context, bundle: mark_safe(STATIC_CSS), takes_context=True, name="static_stylesheet")
+    library.simple_tag(lambda context, bundle: mark_safe(STATIC_JS), takes_context=True, name="static_script")
+    return library
 
 
 def environ(path: str = "/") -> dict[str, Any]:
@@ -77,10 +95,24 @@ def wsgi_call(app: Any, path: str = "/") -> Call:
 # --------------------------------------------------------------------------- Flask
 
 
-def flask_apps() -> tuple[Any, Any]:
+def _constant(tag: str) -> Callable[..., Any]:
+    from markupsafe import Markup
+
+    markup = Markup(tag)
+    return lambda *args, **kwargs: markup
+
+
+def flask_apps() -> tuple[Any, Any, Any]:
     from flask import Flask
 
     from mendel_py.integrations.flask import Mendel
+
+    calls = Flask("calls")  # no Mendel; the page calls two globals that return constant tags
+    calls.config.update(SECRET_KEY=SECRET)
+    calls.add_template_global(_constant(STATIC_CSS), "mendel_stylesheet")
+    calls.add_template_global(_constant(STATIC_JS), "mendel_script")
+    calls_template = calls.jinja_env.from_string(TAGGED_JINJA)
+    calls.add_url_rule("/", "index", lambda: calls_template.render())
 
     plain = Flask("plain")
     plain.config.update(SECRET_KEY=SECRET)  # (the same app: a secret opens Flask's session on both)
@@ -92,16 +124,15 @@ def flask_apps() -> tuple[Any, Any]:
     with_mendel.config.update(SECRET_KEY=SECRET, MENDEL_BASEDIR=str(PROJECT), MENDEL_VISITOR_CHOICE=True,
                               MENDEL_RELOAD_INTERVAL=0)
     Mendel(with_mendel)
-    template = with_mendel.jinja_env.from_string(
-        PAGE.format(css='{{ mendel_stylesheet("css") }}', js='{{ mendel_script("main") }}'))
+    template = with_mendel.jinja_env.from_string(TAGGED_JINJA)
     with_mendel.add_url_rule("/", "index", lambda: template.render())
-    return plain, with_mendel
+    return plain, calls, with_mendel
 
 
 # --------------------------------------------------------------------------- Django
 
 
-def django_handlers() -> tuple[Any, Any]:
+def django_handlers() -> tuple[Any, Any, Any]:
     import django
     from django.conf import settings
 
@@ -115,10 +146,10 @@ def django_handlers() -> tuple[Any, Any]:
     from django.core.handlers.wsgi import WSGIHandler
     from django.test import override_settings
 
-    plain = WSGIHandler()
+    plain = WSGIHandler()  # (its "calls" page: the same handler, `/?calls=1`)
     with override_settings(MIDDLEWARE=["mendel_py.django.middleware.MendelMiddleware"]):
         with_mendel = WSGIHandler()
-    return plain, with_mendel
+    return plain, plain, with_mendel
 
 
 def _django_views() -> list[Any]:
@@ -128,12 +159,14 @@ def _django_views() -> list[Any]:
 
     engine = engines["django"]
     plain = engine.from_string(PAGE.format(css=STATIC_CSS, js=STATIC_JS))
-    tagged = engine.from_string("{% load mendel %}" + PAGE.format(
-        css='{% mendel_stylesheet "css" %}', js='{% mendel_script "main" %}'))
+    tagged = engine.from_string("{% load mendel %}" + TAGGED_DJANGO)
+    engine.engine.template_libraries["bench_static_tags"] = _django_library()
+    calls = engine.from_string("{% load bench_static_tags %}" + TAGGED_DJANGO.replace("mendel_", "static_"))
 
     def index(request: Any) -> HttpResponse:
-        template = tagged if hasattr(request, "mendel") else plain
-        return HttpResponse(template.render({}, request))
+        if hasattr(request, "mendel"):
+            return HttpResponse(tagged.render({}, request))
+        return HttpResponse((calls if request.GET.get("calls") else plain).render({}, request))
 
     return [path("", index)]
 
@@ -149,7 +182,7 @@ def __getattr__(name: str) -> Any:  # the URLconf's `urlpatterns`, made once Dja
 # --------------------------------------------------------------------------- Starlette
 
 
-def starlette_apps() -> tuple[Any, Any]:
+def starlette_apps() -> tuple[Any, Any, Any]:
     from jinja2 import Environment
     from starlette.applications import Starlette
     from starlette.responses import HTMLResponse
@@ -162,7 +195,13 @@ def starlette_apps() -> tuple[Any, Any]:
     plain_template = Environment(autoescape=True).from_string(PAGE.format(css=STATIC_CSS, js=STATIC_JS))
     env = Environment(autoescape=True)
     env.globals.update(template_globals(_current))
-    template = env.from_string(PAGE.format(css='{{ mendel_stylesheet("css") }}', js='{{ mendel_script("main") }}'))
+    template = env.from_string(TAGGED_JINJA)
+    calls_env = Environment(autoescape=True)
+    calls_env.globals.update(mendel_stylesheet=_constant(STATIC_CSS), mendel_script=_constant(STATIC_JS))
+    calls_template = calls_env.from_string(TAGGED_JINJA)
+
+    async def calls_page(request: Any) -> HTMLResponse:
+        return HTMLResponse(calls_template.render())
 
     async def plain_page(request: Any) -> HTMLResponse:
         return HTMLResponse(plain_template.render())
@@ -171,10 +210,11 @@ def starlette_apps() -> tuple[Any, Any]:
         return HTMLResponse(template.render())
 
     plain = Starlette(routes=[Route("/", plain_page)])
+    calls = Starlette(routes=[Route("/", calls_page)])
     with_mendel = MendelASGIMiddleware(Starlette(routes=[Route("/", page)]), str(PROJECT), secret_key=SECRET,
                                        **SETTINGS)
     with_mendel.load()
-    return plain, with_mendel
+    return plain, calls, with_mendel
 
 
 def _many(app: Any, path: str, count: int) -> Coroutine[Any, Any, None]:
@@ -214,19 +254,22 @@ def main(argv: list[str] | None = None) -> int:
     count = 50 if args.quick else args.requests
     os.environ.setdefault("MENDEL_EXPOSURE_LOG", "off")
     loop = asyncio.new_event_loop()
-    flask_plain, flask_mendel = flask_apps()
-    django_plain, django_mendel = django_handlers()
-    star_plain, star_mendel = starlette_apps()
+    flask_plain, flask_calls, flask_mendel = flask_apps()
+    django_plain, django_calls, django_mendel = django_handlers()
+    star_plain, star_calls, star_mendel = starlette_apps()
     wsgi = {
-        "Flask plain": wsgi_call(flask_plain), "Flask Mendel": wsgi_call(flask_mendel),
-        "Django plain": wsgi_call(django_plain), "Django Mendel": wsgi_call(django_mendel),
+        "Flask plain": wsgi_call(flask_plain), "Flask calls": wsgi_call(flask_calls),
+        "Flask Mendel": wsgi_call(flask_mendel),
+        "Django plain": wsgi_call(django_plain), "Django calls": wsgi_call(django_calls, "/?calls=1"),
+        "Django Mendel": wsgi_call(django_mendel),
     }
-    asgi = {"Starlette plain": star_plain, "Starlette Mendel": star_mendel}
+    asgi = {"Starlette plain": star_plain, "Starlette calls": star_calls, "Starlette Mendel": star_mendel}
     for call in wsgi.values():
         call()
     for app in asgi.values():
         loop.run_until_complete(_many(app, "/", 3))
     assert b"/mendel/" in wsgi["Flask Mendel"]() and b"/mendel/" in wsgi["Django Mendel"]()  # type: ignore[operator]
+    assert b"/static/site.js" in wsgi["Flask calls"]() and b"/static/site.js" in wsgi["Django calls"]()  # type: ignore[operator]
 
     samples: dict[str, list[float]] = {name: [] for name in [*wsgi, *asgi]}
     gc.collect()
@@ -250,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         result[f"{stack} page Mendel (us)"] = round(mendel, 1)
         result[f"{stack} Mendel adds (us)"] = round(mendel - plain, 1)
         result[f"{stack} Mendel adds (%)"] = round(100 * (mendel - plain) / plain, 1)
+        calls = statistics.median(samples[f"{stack} calls"])
+        result[f"{stack} two template calls cost (us)"] = round(calls - plain, 1)
+        result[f"{stack} Mendel over those calls (us)"] = round(mendel - calls, 1)
 
     # warm bundles: the URL the Mendel page embeds, already packed (gzip: the visitor's coding)
     page = wsgi["Flask Mendel"]().decode()  # type: ignore[attr-defined]
