@@ -16,7 +16,8 @@ What is ASGI's own:
   ``max_cold_packs`` (more wait briefly, then get a 503);
 - bodies go in pieces (the packer's ~64 KiB chunks; a stored file read in pieces in a thread),
   always after a ``Content-Length``; a client gone mid-body ends the send, the file is closed;
-- the trees load in lifespan start-up, in a thread, with the packer's pieces of every bundle;
+- the trees load in lifespan start-up, in a thread, with the packer's pieces of every bundle,
+  and what start-up made is frozen out of the garbage collector's reach (`gc.freeze`);
   a failure there is one line (``lifespan.startup.failed``) and the server does not start. A
   server without lifespan loads them on the first request;
 - hot reload as under WSGI: each process (`uvicorn --workers N`, gunicorn's uvicorn worker)
@@ -25,6 +26,7 @@ What is ASGI's own:
 """
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import os
@@ -154,6 +156,10 @@ class MendelASGIMiddleware:
                 trees = core.trees
                 for bundle in trees.bundles:  # the packer's per-manifest pieces: once, at start-up
                     packer_for(trees.manifest(bundle)).prepare()
+                # what start-up loaded lives as long as the process: out of the collector's reach,
+                # a full collection no longer walks the manifests' objects (a pause on the loop)
+                gc.collect()
+                gc.freeze()
                 self._core = core
             return self._core
 
