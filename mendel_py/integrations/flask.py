@@ -52,7 +52,7 @@ from ..serving.options import (  # noqa: F401  (development_setting's old home w
 )
 from ..serving.request import RequestResolver
 from ..serving.wsgi import MendelMiddleware
-from .jinja import VariationTemplateLoader, has_base_templates, install_template_cache
+from .jinja import VariationTemplateLoader, as_markup, has_base_templates, install_template_cache
 
 EXTENSION_KEY = "mendel"
 ENVIRON_KEY = "mendel"
@@ -340,12 +340,12 @@ def bundle_url(bundle: str) -> str:
 def script_tag(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
     """`<script src="...">` for a JS bundle; extra keyword arguments become attributes;
     `integrity=True/False` overrides MENDEL_INTEGRITY for this tag."""
-    return Markup(get_resolver().script_tag(bundle, integrity, **attributes))
+    return as_markup(get_resolver().script_tag(bundle, integrity, **attributes))
 
 
 def stylesheet_tag(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
     """`<link rel="stylesheet" href="...">` for a CSS bundle."""
-    return Markup(get_resolver().stylesheet_tag(bundle, integrity, **attributes))
+    return as_markup(get_resolver().stylesheet_tag(bundle, integrity, **attributes))
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -212,16 +212,21 @@ def install_template_cache(
 ResolverGetter = Callable[[], "RequestResolver"]
 
 
+def as_markup(tag: str) -> Markup:
+    """A resolver's tag (escaped HTML; often a Markup already) as Markup."""
+    return tag if isinstance(tag, Markup) else Markup(tag)
+
+
 def template_globals(current: ResolverGetter) -> dict[str, Callable[..., Markup]]:
     """``mendel_script``, ``mendel_stylesheet`` and ``mendel_bundle_url`` for a Jinja environment,
     each asking `current()` for the request's resolver (the Flask extension has its own, on Flask's
     request context; Starlette's Jinja2Templates and Django's Jinja2 backend use these)."""
 
     def mendel_script(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
-        return Markup(current().script_tag(bundle, integrity, **attributes))
+        return as_markup(current().script_tag(bundle, integrity, **attributes))
 
     def mendel_stylesheet(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
-        return Markup(current().stylesheet_tag(bundle, integrity, **attributes))
+        return as_markup(current().stylesheet_tag(bundle, integrity, **attributes))
 
     def mendel_bundle_url(bundle: str) -> Markup:
         return Markup.escape(current().bundle_url(bundle))

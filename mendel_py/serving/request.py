@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from itsdangerous import BadData, URLSafeSerializer
+from markupsafe import Markup
 from werkzeug.datastructures import Headers
 from werkzeug.http import dump_cookie
 from werkzeug.sansio.http import parse_cookie
@@ -650,7 +651,8 @@ class RequestResolver:
         key = (write, bundle, self.options.integrity if integrity is None else integrity)
         found = entry.tags.get(key) if entry is not None else None
         if found is None:
-            found = write(self.bundle_url(bundle), self.tag_attributes(bundle, integrity))
+            # (kept as Markup: escaped HTML, which a template then takes as it is, without a copy)
+            found = Markup(write(self.bundle_url(bundle), self.tag_attributes(bundle, integrity)))
             if entry is not None:
                 entry.tags[key] = found
         else:
