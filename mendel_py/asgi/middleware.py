@@ -340,14 +340,26 @@ class MendelASGIMiddleware:
 _MERGED = (b"vary", b"cache-control")
 
 
+_APPENDED: dict[str, list[tuple[bytes, bytes]]] = {}
+
+
 def _marked_headers(resolver: RequestResolver, headers: Any) -> list[tuple[bytes, bytes]]:
     """The page's ASGI headers with the resolver's marks (`page_response_headers`); nothing is
-    decoded when the marks are only appended (no cookie to set, nothing to merge)."""
-    if resolver.options.preload is None and not resolver.page_marks().cookies:
-        listed = list(headers)
-        if not any(name.lower() in _MERGED for name, _value in listed):
-            return listed + [(name.lower().encode("latin-1"), value.encode("latin-1"))
-                             for name, value in resolver.page_response_headers([])]
+    decoded when the marks are only appended (no cookie to set, nothing to merge): then they are
+    what the core appends to an empty list, encoded once per `page_caching` value."""
+    options = resolver.options
+    if options.preload is None and not resolver.sets_cookies:
+        for name, _value in headers:
+            if name.lower() in _MERGED:
+                break
+        else:
+            appended = _APPENDED.get(options.page_caching)
+            if appended is None:
+                appended = _APPENDED[options.page_caching] = [
+                    (name.lower().encode("latin-1"), value.encode("latin-1"))
+                    for name, value in resolver.page_response_headers([])
+                ]
+            return [*headers, *appended]
     text = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in resolver.page_response_headers(text)]
 

@@ -579,6 +579,11 @@ class RequestResolver:
         return headers
 
     @property
+    def sets_cookies(self) -> bool:
+        """Whether the page response gets cookies from this request."""
+        return bool(self._cookies)
+
+    @property
     def used(self) -> bool:
         """Whether the page used this request's variations or set a cookie (its response is marked)."""
         return self._variations is not None or bool(self._cookies)
