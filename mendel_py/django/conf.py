@@ -65,7 +65,8 @@ def get_core() -> MendelMiddleware:
 
 
 def reset_core() -> None:
-    """Forget the core (tests that change settings; `setting_changed`)."""
+    """Forget the core: the next middleware made loads a new one (`setting_changed` calls it; a
+    middleware already made keeps its core)."""
     global _core
     _core = None
 
