@@ -163,3 +163,21 @@ def test_the_large_app_benchmark_runs_and_reports_each_measure(capsys) -> None:
     assert report["modules"] == 300 and report["accelerated"] is True
     for key in ("load", "first_load", "rss_mib", "cold_resolve_ms", "decode_ms"):
         assert report[key] > 0
+
+
+def test_the_pages_benchmark_runs_each_stack_and_reports_each_measure() -> None:
+    """(In its own process: it sets up Django's settings.)"""
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve().parent.parent / "benchmarks" / "bench_pages.py"),
+         "--rounds", "1", "--requests", "5", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    for stack in ("Flask", "Django", "Starlette"):
+        assert figures[f"{stack} page Mendel (us)"] > 0 and figures[f"{stack} page plain (us)"] > 0
+        assert figures[f"{stack} warm bundle (req/s)"] > 0

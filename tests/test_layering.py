@@ -16,17 +16,20 @@ LAYERS: dict[str, int] = {
     "core": 2,
     "packing": 3, "deploy": 3, "experiments": 3, "compiler": 3,
     "serving": 4, "qa": 4,
-    "dev": 5, "integrations": 5,
+    "dev": 5, "integrations": 5, "django": 5, "asgi": 5,
     "cli": 6,
 }
 # Top-level facades and shims (`mendel_py.trees`, `mendel_py._moved`, ...) sit above everything.
 TOP = 7
 
-# The one upward edge the docstrings allow.
+# The upward edges the docstrings allow.
 KNOWN_EDGES: set[tuple[str, str]] = {
     # `flask mendel` mounts the CLI from inside a function, so importing the extension stays light.
     ("mendel_py.integrations.flask", "mendel_py.cli"),
     ("mendel_py.integrations.flask", "mendel_py.cli.main"),
+    # so does `manage.py mendel` (Django's command module)
+    ("mendel_py.django.management.commands.mendel", "mendel_py.cli"),
+    ("mendel_py.django.management.commands.mendel", "mendel_py.cli.main"),
 }
 
 

@@ -52,7 +52,7 @@ from ..serving.options import (  # noqa: F401  (development_setting's old home w
 )
 from ..serving.request import RequestResolver
 from ..serving.wsgi import MendelMiddleware
-from .jinja import VariationTemplateLoader, has_base_templates, install_template_cache
+from .jinja import VariationTemplateLoader, as_markup, has_base_templates, install_template_cache
 
 EXTENSION_KEY = "mendel"
 ENVIRON_KEY = "mendel"
@@ -75,6 +75,9 @@ class FlaskRequestResolver(RequestResolver):
     with Flask's request."""
 
     middleware: FlaskMendelMiddleware
+
+    def app_loader_configured(self) -> bool:
+        return self.middleware.extension.loader is not None
 
     def app_variations(self) -> list[str] | None:
         loader = self.middleware.extension.loader
@@ -277,7 +280,25 @@ def state_of(app: Flask) -> MendelState:
 
 def get_resolver() -> FlaskRequestResolver:
     """The current request's resolver (what the `mendel` proxy stands for)."""
+    context = _request_context() if _request_context is not None else None
+    if context is not None:  # (the usual case, without the proxies: a template's tags ask often)
+        resolver = context.request.environ.get(ENVIRON_KEY)
+        state = context.app.extensions.get(EXTENSION_KEY)
+        if type(resolver) is FlaskRequestResolver and state is not None and resolver.trees is state.trees:
+            return resolver
     return state_of(current_app).resolver_for(request.environ)
+
+
+def _flask_request_context() -> Callable[[], Any] | None:
+    """Flask's own request-context lookup (a ContextVar since Flask 2.2), if this Flask has it."""
+    try:
+        from flask.globals import _cv_request
+    except ImportError:  # another Flask: the proxies do
+        return None
+    return lambda: _cv_request.get(None)
+
+
+_request_context = _flask_request_context()
 
 
 mendel: FlaskRequestResolver = LocalProxy(get_resolver)  # type: ignore[assignment]
@@ -319,12 +340,12 @@ def bundle_url(bundle: str) -> str:
 def script_tag(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
     """`<script src="...">` for a JS bundle; extra keyword arguments become attributes;
     `integrity=True/False` overrides MENDEL_INTEGRITY for this tag."""
-    return Markup(get_resolver().script_tag(bundle, integrity, **attributes))
+    return as_markup(get_resolver().script_tag(bundle, integrity, **attributes))
 
 
 def stylesheet_tag(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
     """`<link rel="stylesheet" href="...">` for a CSS bundle."""
-    return Markup(get_resolver().stylesheet_tag(bundle, integrity, **attributes))
+    return as_markup(get_resolver().stylesheet_tag(bundle, integrity, **attributes))
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -16,10 +16,12 @@ import os
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import BaseLoader, Environment, TemplateNotFound
+from jinja2 import BaseLoader, ChoiceLoader, Environment, TemplateNotFound
+from markupsafe import Markup
 
 if TYPE_CHECKING:
     from ..core.trees import MendelTrees
+    from ..serving.request import RequestResolver
 
 Chains = Sequence[Sequence[str]]
 ChainsProvider = Callable[[], "Chains | None"]
@@ -155,7 +157,9 @@ class VariationTemplateCache(MutableMapping[Any, Any]):
     entries; requests that pick the same file share one compiled template.
     """
 
-    def __init__(self, inner: MutableMapping[Any, Any], loader: VariationTemplateLoader) -> None:
+    def __init__(
+        self, inner: MutableMapping[Any, Any], loader: VariationTemplateLoader | DeferredVariationLoader
+    ) -> None:
         self.inner = inner
         self.loader = loader
 
@@ -193,9 +197,86 @@ class VariationTemplateCache(MutableMapping[Any, Any]):
         return getattr(self.inner, "capacity", None)
 
 
-def install_template_cache(environment: Environment, loader: VariationTemplateLoader) -> None:
+def install_template_cache(
+    environment: Environment, loader: VariationTemplateLoader | DeferredVariationLoader
+) -> None:
     """Make `environment`'s template cache variation-aware (no-op when caching is off)."""
     cache = environment.cache
     if cache is None or isinstance(cache, VariationTemplateCache):
         return
     environment.cache = VariationTemplateCache(cache, loader)
+
+
+# --------------------------------------------------------------------------- any framework
+
+ResolverGetter = Callable[[], "RequestResolver"]
+
+
+def as_markup(tag: str) -> Markup:
+    """A resolver's tag (escaped HTML; often a Markup already) as Markup."""
+    return tag if isinstance(tag, Markup) else Markup(tag)
+
+
+def template_globals(current: ResolverGetter) -> dict[str, Callable[..., Markup]]:
+    """``mendel_script``, ``mendel_stylesheet`` and ``mendel_bundle_url`` for a Jinja environment,
+    each asking `current()` for the request's resolver (the Flask extension has its own, on Flask's
+    request context; Starlette's Jinja2Templates and Django's Jinja2 backend use these)."""
+
+    def mendel_script(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
+        return as_markup(current().script_tag(bundle, integrity, **attributes))
+
+    def mendel_stylesheet(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
+        return as_markup(current().stylesheet_tag(bundle, integrity, **attributes))
+
+    def mendel_bundle_url(bundle: str) -> Markup:
+        return Markup.escape(current().bundle_url(bundle))
+
+    return {"mendel_script": mendel_script, "mendel_stylesheet": mendel_stylesheet,
+            "mendel_bundle_url": mendel_bundle_url}
+
+
+class DeferredVariationLoader(BaseLoader):
+    """A `VariationTemplateLoader` made on first use from `trees()` (an ASGI app's trees load in
+    lifespan, after its templates were configured); None from `trees()` means not loaded yet."""
+
+    def __init__(self, trees: Callable[[], MendelTrees], chains_provider: ChainsProvider | None = None,
+                 only_with_base_templates: bool = False):
+        self.trees = trees
+        self.chains_provider = chains_provider
+        self.only_with_base_templates = only_with_base_templates
+        """Index nothing unless the base folder has templates (the settings' default: None)."""
+        self._loader: VariationTemplateLoader | None = None
+
+    @property
+    def loader(self) -> VariationTemplateLoader:
+        if self._loader is None:
+            trees = self.trees()
+            if self.only_with_base_templates and not has_base_templates(trees):
+                self._loader = VariationTemplateLoader({}, trees.config.base_dir, self.chains_provider)
+            else:
+                self._loader = VariationTemplateLoader.from_trees(trees, self.chains_provider)
+        return self._loader
+
+    def choose_folder(self, name: str, chains: Chains | None = None) -> str | None:
+        return self.loader.choose_folder(name, chains)
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        return self.loader.get_source(environment, template)
+
+    def list_templates(self) -> list[str]:
+        return self.loader.list_templates()
+
+
+def use_variation_templates(
+    environment: Environment, trees: Callable[[], MendelTrees], chains_provider: ChainsProvider,
+    only_with_base_templates: bool = False,
+) -> None:
+    """Search the variation folders' templates first (per request, `chains_provider()`), then
+    `environment`'s own loader; the compiled-template cache keyed by the folder chosen. Nothing is
+    loaded before the first template is (`trees()` is called then)."""
+    loader = DeferredVariationLoader(trees, chains_provider, only_with_base_templates)
+    loaders: list[BaseLoader] = [loader]
+    if environment.loader is not None:
+        loaders.append(environment.loader)
+    environment.loader = ChoiceLoader(loaders)
+    install_template_cache(environment, loader)

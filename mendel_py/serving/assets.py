@@ -18,15 +18,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from werkzeug.http import quote_etag
-from werkzeug.wsgi import wrap_file
 
 from ..core.assets import ASSET_DIGEST, ASSET_NAME, ASSET_SEGMENT, DIGEST_LENGTH, content_type, digest_of
+from ..packing.body import Body
 from ..packing.compression import best_coders
+from .answer import BundleAnswer
 from .bundles import IMMUTABLE_CACHE_CONTROL
 from .http_compat import parse_etags
 
@@ -93,6 +93,10 @@ class AssetIndex:
                     found[digest, name] = asset
         self.assets = found
 
+    def holds(self, digest: str, name: str) -> bool:
+        """Whether (digest, name) is indexed now (no disk access)."""
+        return (digest, name) in self.assets
+
     def get(self, digest: str, name: str, rescan: bool) -> Asset | None:
         asset = self.assets.get((digest, name))
         if asset is None and rescan and ASSET_DIGEST.fullmatch(digest) and ASSET_NAME.fullmatch(name):
@@ -155,31 +159,22 @@ def split_asset_path(path: str, static_prefix: str) -> tuple[str, str] | None:
     return (digest, name) if slash and name and "/" not in name else None
 
 
-def serve_asset(
-    asset: Asset, environ: dict[str, Any], start_response: Callable[..., Any], coding: str = "identity"
-) -> Iterable[bytes] | None:
-    """The 200, 304 or HEAD answer for a found asset in `coding` (the middleware's negotiation;
-    identity when the asset has no such coding); None when its file is no longer the one
-    checked (the caller answers 404)."""
+def asset_answer(asset: Asset, environ: dict[str, Any], coding: str = "identity") -> BundleAnswer | None:
+    """The 200 or 304 answer for a found asset in `coding` (the middleware's negotiation; identity
+    when the asset has no such coding); None when its file is no longer the one checked (the
+    caller answers 404). HEAD is the caller's: `BundleAnswer.without_body`."""
     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
     if if_none_match:
         wanted = parse_etags(if_none_match)
         matched = next((tag for tag in asset.etags or (asset.etag.strip('"'),) if wanted.contains(tag)), None)
         if matched is not None:  # the 304 names the representation the client holds
             headers = [(k, quote_etag(matched) if k == "ETag" else v) for k, v in asset.not_modified_headers]
-            start_response("304 Not Modified", headers)
-            return []
+            return BundleAnswer(304, headers)
     encoded = asset.encoded.get(coding)
-    head = environ.get("REQUEST_METHOD") == "HEAD"
     if encoded is not None:
-        start_response("200 OK", list(encoded.headers))
-        return [] if head else [encoded.data]
-    if head:
-        start_response("200 OK", list(asset.headers))
-        return []
+        return BundleAnswer(200, encoded.headers, Body.wrap(encoded.data))
     if asset.data is not None:
-        start_response("200 OK", list(asset.headers))
-        return [asset.data]
+        return BundleAnswer(200, asset.headers, Body.wrap(asset.data))
     try:
         handle = open(asset.path, "rb")
     except OSError:
@@ -188,5 +183,4 @@ def serve_asset(
     if (stat.st_ino, stat.st_size, stat.st_mtime_ns) != asset.identity:
         handle.close()
         return None
-    start_response("200 OK", list(asset.headers))
-    return wrap_file(environ, handle, _READ_BYTES)
+    return BundleAnswer(200, asset.headers, file=handle)

@@ -234,6 +234,13 @@ class Setting:
     """The setting's value -> the option's value."""
     target: str = OPTIONS
     """`OPTIONS`, `TREES` or `EXTENSION` (a framework's own: not every adapter has it)."""
+    frameworks: tuple[str, ...] = ("Flask", "Django")
+    """For an `EXTENSION` setting: the adapters that have it."""
+
+    @property
+    def django_key(self) -> str:
+        """The key in Django's ``MENDEL = {...}`` dict: the name without ``MENDEL_``."""
+        return self.key.removeprefix("MENDEL_")
 
 
 _DEFAULTS = ServingOptions()
@@ -279,7 +286,7 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds between looks for a new generation (default 1; 0 turns it off)", _interval),
     Setting("MENDEL_STATUS_ROUTE", "status_route",
             "a JSON status view (generation, loaded generations, caches) at this app route, behind the"
-            " app's own auth hooks; default None (off)", target=EXTENSION),
+            " app's own auth hooks; default None (off)", target=EXTENSION, frameworks=("Flask",)),
     _option("MENDEL_QA_ROUTE", "qa_route", 'the QA page ("/_mendel/"; None turns it off)', _or_none),
     _option("MENDEL_QA_LAYERS", "qa_layers", "{layer: [variation ids]}: the QA page offers one choice per layer"),
     _option("MENDEL_DEV", "development",
@@ -316,8 +323,9 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds within which one unit's exposure to an arm is recorded once per worker (default 1800;"
             " 0: every page view)", _seconds),
 )
-"""Every framework setting, once: a Flask ``MENDEL_*`` key (a Django ``MENDEL = {...}`` dict would
-use the same names) with the option it sets."""
+"""Every framework setting, once: a Flask ``MENDEL_*`` key (in Django's ``MENDEL = {...}`` dict the
+same name without the prefix: `Setting.django_key`) with the option it sets. An ASGI app passes
+the options (`ServingOptions` fields) to the middleware itself."""
 
 
 def setting_defaults() -> dict[str, Any]:
@@ -345,12 +353,13 @@ def tree_settings(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def settings_table() -> str:
     """The README's table of settings (Markdown), made from `SETTINGS`; a test keeps the two equal."""
-    lines = ["| Setting | Sets | What it does |", "| --- | --- | --- |"]
+    lines = ["| Flask `app.config` | Django `MENDEL[...]` | Sets | What it does |", "| --- | --- | --- | --- |"]
     for setting in SETTINGS:
         where = {
             OPTIONS: f"`{setting.field}=`",
             TREES: f"`MendelTrees({setting.field}=)`",
-            EXTENSION: "Flask only",
+            EXTENSION: " and ".join(setting.frameworks) + " only",
         }[setting.target]
-        lines.append(f"| `{setting.key}` | {where} | {setting.doc} |")
+        django = f'`"{setting.django_key}"`' if setting.target != EXTENSION or "Django" in setting.frameworks else "-"
+        lines.append(f"| `{setting.key}` | {django} | {where} | {setting.doc} |")
     return "\n".join(lines) + "\n"

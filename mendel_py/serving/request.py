@@ -41,11 +41,13 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from itsdangerous import BadData, URLSafeSerializer
+from markupsafe import Markup
 from werkzeug.datastructures import Headers
 from werkzeug.http import dump_cookie
 from werkzeug.sansio.http import parse_cookie
@@ -86,6 +88,11 @@ ARM_SHOWS_MEMO_SIZE = 4096
 """Judgements a middleware keeps (keys of configured ids only: a few hundred bytes each)."""
 ASSIGNED = "experiment assignment"
 """The name of source 6 (`decided_by`): the only one whose assignments can be exposures."""
+
+
+current_resolver: ContextVar[RequestResolver | None] = ContextVar("mendel_current_resolver", default=None)
+"""The resolver of the request being handled, for adapters whose templates can't reach the request
+(the ASGI and Django middleware set it; the Flask extension uses Flask's request context)."""
 
 
 class ResolverHost(Protocol):
@@ -225,8 +232,9 @@ class RequestResolver:
         self._unit: str | None = None
         self._exposed: set[str] = set()  # experiments this request recorded (or found recorded)
         self.is_bot_request: bool | None = None
-        self._cookies: dict[str, str] = {}  # Set-Cookie values for the page response
+        self._cookies: dict[str, SetCookie] = {}  # cookies for the page response, by name
         self._request_cookies: Mapping[str, str] | None = None
+        self._entry: RequestEntry | None | bool = False  # False: not looked up yet (`_remembered`)
 
     # -- the per-request policy (override in subclasses) ------------------------------------
 
@@ -312,6 +320,11 @@ class RequestResolver:
             return None
         return variations_from_query(self.environ)
 
+    def app_loader_configured(self) -> bool:
+        """Whether `app_variations` may answer (an app hook is configured): such requests are never
+        answered from the host's request memo."""
+        return self.options.variations_loader is not None
+
     def app_variations(self) -> list[str] | None:
         """The app's loader's answer when one is configured, else None."""
         loader = self.options.variations_loader
@@ -376,21 +389,95 @@ class RequestResolver:
     def load_variations(self) -> list[str]:
         """Set variations from the request's sources unless already set; returns matching ids."""
         if self._variations is None:
+            if self._entry is False:
+                entry = self._remembered()
+                if entry is not None:  # (it set the variations)
+                    return entry.variations
             return self.set_variations(self.requested_variations())
         return self._variations
+
+    # -- the request memo: what a request key decides, worked out once ----------------------
+
+    def request_key(self) -> tuple[Any, ...] | None:
+        """The key of this request in the host's `request_memo`, when its variations, trees, URLs
+        and tags follow from the key alone: the variations cookie's value (or its absence, without
+        experiments), the generation, development mode and the script root. None (the full policy
+        runs) when another source could decide: a QA token in the query or a cookie, the
+        ``?mendel=`` override, an app hook, experiments without visitor choice; or when the Cookie
+        header needs the full parser (quotes, non-ASCII)."""
+        if self._variations is not None or not _memo_safe(type(self)) or self.app_loader_configured():
+            return None
+        environ = self.environ
+        options = self.options
+        query = environ.get("QUERY_STRING")
+        if query and (QA_QUERY_PARAM in query or (options.query_override and QUERY_OVERRIDE_PARAM in query)):
+            return None
+        development = self.middleware.development
+        experiments = bool(self.trees.config.experiments)
+        if experiments and not (options.visitor_choice or development):
+            return None
+        header = environ.get("HTTP_COOKIE")
+        value = _cookie_key(header, options.cookie_name) if header else None
+        if value is _NOT_A_KEY:
+            return None
+        if value is None and experiments:
+            return None  # (the experiments assign)
+        return (self.trees.generation, development, value, self.script_root())
+
+    def _remembered(self) -> RequestEntry | None:
+        """This request's entry of the host's request memo (made by this request if it is the
+        first with its key); None when the request has no key. Sets the variations from it."""
+        memo: dict[tuple[Any, ...], RequestEntry] | None = getattr(self.middleware, "request_memo", None)
+        key = self.request_key() if memo is not None else None
+        if memo is None or key is None:
+            self._entry = None
+            return None
+        entry = memo.get(key)
+        if entry is None:
+            self._entry = None  # (the full policy, once)
+            self.set_variations(self.requested_variations())
+            entry = RequestEntry(self._variations or [], self._chains or [], self.decided_by, self.requested)
+            oldest = next(iter(memo), None)
+            if len(memo) >= REQUEST_MEMO_SIZE or (oldest is not None and oldest[0] != key[0]):
+                memo.clear()  # (full, or made for another generation: its trees go with it)
+            memo[key] = entry
+        else:
+            self._variations, self._chains = entry.variations, entry.chains
+            self.decided_by, self.requested = entry.decided_by, entry.requested
+        self._entry = entry
+        return entry
+
+    def _memo_entry(self) -> RequestEntry | None:
+        entry = self._entry
+        if entry is False:
+            if self._variations is not None:  # set by the app: its own, never remembered
+                self._entry = None
+                return None
+            return self._remembered()
+        return entry  # type: ignore[return-value]
 
     def tree(self, bundle: str) -> Tree:
         """The bundle's tree for this request's variations (memoized for the request)."""
         found = self._trees.get(bundle)
         if found is None:
-            self.load_variations()
-            found = self.trees.find_tree_for_variations(bundle, self._chains or [])
+            entry = self._memo_entry()
+            found = entry.trees.get(bundle) if entry is not None else None
+            if found is None:
+                self.load_variations()
+                found = self.trees.find_tree_for_variations(bundle, self._chains or [])
+                if entry is not None:
+                    entry.trees[bundle] = found
             self._trees[bundle] = found
         return found
 
     def bundle_url(self, bundle: str) -> str:
         """The URL of the bundle for this request, e.g. "/mendel/<hash>/main.js"."""
-        url = self.script_root() + self.middleware.url_for_hash(bundle, self.tree(bundle).hash)
+        entry = self._memo_entry()
+        url = entry.urls.get(bundle) if entry is not None else None
+        if url is None:
+            url = self.script_root() + self.middleware.url_for_hash(bundle, self.tree(bundle).hash)
+            if entry is not None:
+                entry.urls[bundle] = url
         self._used[bundle] = None
         if self.assignments and self.decided_by == ASSIGNED and not self.is_bot_request:
             self._expose(bundle)
@@ -481,25 +568,55 @@ class RequestResolver:
 
     # -- what the page response carries -----------------------------------------------------
 
+    def page_response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Everything a page response gets from this request (what every server adapter adds):
+        `response_headers` and, with the `preload` option, the `Link` header of the bundles used."""
+        headers = self.response_headers(headers)
+        if self.options.preload is not None and self._used:
+            link = self.link_header()
+            if link:
+                headers = [*headers, ("Link", link)]
+        return headers
+
+    @property
+    def sets_cookies(self) -> bool:
+        """Whether the page response gets cookies from this request."""
+        return bool(self._cookies)
+
+    @property
+    def used(self) -> bool:
+        """Whether the page used this request's variations or set a cookie (its response is marked)."""
+        return self._variations is not None or bool(self._cookies)
+
+    def page_marks(self) -> PageMarks:
+        """What this request's page response must carry (each adapter applies it its own way:
+        werkzeug's headers for WSGI and ASGI, Django's cache utilities and cookies for Django)."""
+        caching = self.options.page_caching
+        vary = caching != "off" and self._variations is not None
+        return PageMarks(tuple(self._cookies.values()), vary, vary and caching == "private")
+
     def response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """The page response's headers with this request's cookies and cache marking added."""
-        if self._variations is None and not self._cookies:
-            return headers
+        if not self._cookies:
+            if self._variations is None:
+                return headers
+            if _unmarked(headers):  # the usual page: nothing to parse or merge
+                caching = self.options.page_caching
+                return ([*headers, _VARY_COOKIE, _PRIVATE] if caching == "private"
+                        else [*headers, _VARY_COOKIE] if caching == "vary" else headers)
+        marks = self.page_marks()
         out = Headers(headers)
-        for value in self._cookies.values():
-            out.add("Set-Cookie", value)
-        caching = self.options.page_caching
-        if caching != "off" and self._variations is not None:
+        for cookie in marks.cookies:
+            out.add("Set-Cookie", cookie.header())
+        if marks.vary_cookie:
             _add_vary(out, "Cookie")
-            if caching == "private":
-                _make_private(out)
+        if marks.private:
+            _make_private(out)
         return out.to_wsgi_list()
 
     def _set_cookie(self, name: str, value: str, max_age: int | None = UNIT_COOKIE_MAX_AGE) -> None:
         secure = self.environ.get("wsgi.url_scheme") == "https"
-        self._cookies[name] = dump_cookie(
-            name, value, max_age=max_age, path="/", secure=secure, httponly=True, samesite="Lax"
-        )
+        self._cookies[name] = SetCookie(name, value, max_age, secure)
 
     def integrity(self, bundle: str) -> str:
         """The bundle's Subresource Integrity value for this request (``sha384-...``)."""
@@ -518,15 +635,34 @@ class RequestResolver:
 
     def script_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> str:
         """`<script src=...>` for the bundle (escaped); keyword arguments become attributes."""
+        if not attributes:
+            return self._remembered_tag(bundle, integrity, tags.script_tag)
         return tags.script_tag(
             self.bundle_url(bundle), {**self.tag_attributes(bundle, integrity), **attributes}
         )
 
     def stylesheet_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> str:
         """`<link rel="stylesheet" href=...>` for the bundle (escaped)."""
+        if not attributes:
+            return self._remembered_tag(bundle, integrity, tags.stylesheet_tag)
         return tags.stylesheet_tag(
             self.bundle_url(bundle), {**self.tag_attributes(bundle, integrity), **attributes}
         )
+
+    def _remembered_tag(self, bundle: str, integrity: bool | None, write: Callable[..., str]) -> str:
+        """A tag without extra attributes, from this request key's entry when it has one (made
+        and kept there otherwise): a page's tags cost a dictionary lookup."""
+        entry = self._memo_entry()
+        key = (write, bundle, self.options.integrity if integrity is None else integrity)
+        found = entry.tags.get(key) if entry is not None else None
+        if found is None:
+            # (kept as Markup: escaped HTML, which a template then takes as it is, without a copy)
+            found = Markup(write(self.bundle_url(bundle), self.tag_attributes(bundle, integrity)))
+            if entry is not None:
+                entry.tags[key] = found
+        else:
+            self._used[bundle] = None
+        return found
 
     def preload_link(self, bundle: str, rel: str | None = None, integrity: bool | None = None) -> str:
         """A `Link` header value preloading the bundle (`rel`: the middleware's, else preload)."""
@@ -550,6 +686,102 @@ class RequestResolver:
         """Public names of the bundle's roots: expose name, else module id (getBundleEntries)."""
         roots = (info for info in self.tree(bundle).modules if info.expose or info.entry)
         return [info.expose or info.id for info in roots]
+
+
+REQUEST_MEMO_SIZE = 1024
+"""Request keys a host remembers (then it starts again): a few hundred bytes each."""
+_MEMO_SOURCES = ("variation_sources", "requested_variations", "qa_variations", "override_variations",
+                 "cookie_variations", "assigned_variations", "set_variations", "script_root", "cookie")
+
+
+class RequestEntry:
+    """What one request key decides (`RequestResolver.request_key`): the variations, lookup
+    chains and deciding source, and, filled as requests ask, the trees, URLs and tags."""
+
+    __slots__ = ("chains", "decided_by", "requested", "tags", "trees", "urls", "variations")
+
+    def __init__(self, variations: list[str], chains: list[list[str]], decided_by: str | None,
+                 requested: list[str]):
+        self.variations = variations
+        self.chains = chains
+        self.decided_by = decided_by
+        self.requested = requested
+        self.trees: dict[str, Tree] = {}
+        self.urls: dict[str, str] = {}
+        self.tags: dict[tuple[Any, ...], str] = {}
+
+
+_MEMO_SAFE: dict[type, bool] = {}
+
+
+def _memo_safe(cls: type[RequestResolver]) -> bool:
+    """Whether a resolver class keeps the base policy's sources (a subclass that changes one is
+    never answered from the memo: its own rule may read anything)."""
+    safe = _MEMO_SAFE.get(cls)
+    if safe is None:
+        safe = _MEMO_SAFE[cls] = all(getattr(cls, name) is getattr(RequestResolver, name) for name in _MEMO_SOURCES)
+    return safe
+
+
+_NOT_A_KEY = "\x00"
+
+
+@lru_cache(maxsize=4096)
+def _cookie_key(header: str, name: str | None) -> str | None:
+    """The variations cookie's value in a Cookie header as werkzeug's parser reads it (None:
+    absent), or `_NOT_A_KEY` when the header may carry a QA token or needs the full parser
+    (quotes, non-ASCII). Memoized: a returning visitor sends the same header every time."""
+    if QA_COOKIE_NAME in header or '"' in header or not header.isascii():
+        return _NOT_A_KEY
+    if not name or name not in header:
+        return None
+    # without quotes werkzeug's parser reads each `;` segment alone: only the segments that may
+    # hold the name are parsed (its first valid one wins, as in the full parse)
+    for segment in header.split(";"):
+        if name in segment:
+            value = parse_cookie(segment).get(name)
+            if value is not None:
+                return value
+    return None
+
+
+class SetCookie(NamedTuple):
+    """A cookie the page response sets (path ``/``, HttpOnly, SameSite=Lax; Secure over HTTPS)."""
+
+    name: str
+    value: str
+    max_age: int | None
+    secure: bool
+    path: str = "/"
+    httponly: bool = True
+    samesite: str = "Lax"
+
+    def header(self) -> str:
+        """The Set-Cookie header value (werkzeug's `dump_cookie`)."""
+        return dump_cookie(self.name, self.value, max_age=self.max_age, path=self.path, secure=self.secure,
+                           httponly=self.httponly, samesite=self.samesite)
+
+
+class PageMarks(NamedTuple):
+    """What a page that used Mendel carries: cookies, ``Vary: Cookie``, ``Cache-Control: private``
+    (never over an app's own private or no-store)."""
+
+    cookies: tuple[SetCookie, ...]
+    vary_cookie: bool
+    private: bool
+
+
+_VARY_COOKIE = ("Vary", "Cookie")
+_PRIVATE = ("Cache-Control", "private")
+_MERGED = frozenset(("vary", "cache-control"))
+
+
+def _unmarked(headers: list[tuple[str, str]]) -> bool:
+    """No Vary or Cache-Control yet: the marks are appended as they are (nothing to merge)."""
+    for name, _value in headers:
+        if name.lower() in _MERGED:
+            return False
+    return True
 
 
 @lru_cache(maxsize=8)

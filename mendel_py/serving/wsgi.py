@@ -34,7 +34,8 @@ from ..packing.body import Body
 from ..packing.packer import ChunkNotFound, chunk_body, css_body, js_body
 from ..packing.sourcemap import MAP_SUFFIX, mapping_comment, source_map_bytes
 from ..qa.page import QAPage
-from .assets import AssetIndex, serve_asset, split_asset_path
+from .answer import BundleAnswer, error_answer
+from .assets import AssetIndex, asset_answer, split_asset_path
 from .bundles import (
     CSS_CONTENT_TYPE,
     IDENTITY,
@@ -66,7 +67,7 @@ from .options import (  # noqa: F401  (development_from_environment's old home w
     ServingOptions,
     development_from_environment,
 )
-from .request import RequestResolver, user_agent_is_bot
+from .request import RequestEntry, RequestResolver, user_agent_is_bot
 from .route import CHUNK_MARK, DEFAULT_ROUTE, BundleRoute
 from .store import BundleStore
 
@@ -75,7 +76,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_ROUTE", "BundleRoute", "BundleUnavailable", "MendelMiddleware", "ServingOptions"]
+__all__ = [
+    "DEFAULT_ROUTE", "BundleAnswer", "BundleRoute", "BundleUnavailable", "MendelMiddleware", "ServingOptions",
+]
 
 ALLOWED_METHODS = "GET, HEAD"
 # A plain dict, not a cache.Cache: a few hundred short header values (<= 256 x 128 characters) is
@@ -97,6 +100,19 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
+PASSED_KEY = "mendel.passed"
+"""Set in the environ by `pass_through_app` (see there)."""
+
+
+def pass_through_app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    """The wrapped 'app' of a core used by a non-WSGI adapter (ASGI, Django): running the core's
+    own WSGI routes (QA page, metrics, source maps) with it, a request the core hands on comes here
+    and is marked (`PASSED_KEY`), so the adapter gives it to its own app."""
+    environ[PASSED_KEY] = True
+    start_response("204 No Content", [])
+    return []
+
+
 class BundleUnavailable(Exception):
     """Why a bundle URL gets a 404: a short code and a reason that echoes nothing from the URL."""
 
@@ -107,13 +123,9 @@ class BundleUnavailable(Exception):
 
 
 def _error_response(status: int, code: str, reason: str, **headers: str) -> Response:
-    """A one-line plain-text error that no cache keeps (and no browser reads as a script)."""
-    response = Response(f"{status} {code}: {reason}\n", status=status, mimetype="text/plain")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    for name, value in headers.items():
-        response.headers[name] = value
-    return response
+    """`error_answer` as a werkzeug Response (the source map route's errors)."""
+    answer = error_answer(status, code, reason, **headers)
+    return Response(answer.chunks, status=status, headers=list(answer.headers))
 
 
 def _raw_target(environ: dict[str, Any]) -> str | None:
@@ -174,6 +186,8 @@ class MendelMiddleware:
         self.is_bot: Callable[[dict[str, Any]], bool] = options.is_bot or self.default_bot_rule
         self.exposure_dedup = ExposureDedup(options.exposure_window)
         self.arm_shows_memo: dict[tuple[Any, ...], bool] = {}  # (a plain dict: see RequestResolver)
+        self.request_memo: dict[tuple[Any, ...], RequestEntry] = {}
+        """Request key -> what it decides (`RequestResolver.request_key`): a page's tags are looked up."""
         exposure_log = options.exposure_log
         log_setting = exposure_log if exposure_log is not None else os.environ.get("MENDEL_EXPOSURE_LOG")
         self._exposure_sink = default_sink(log_setting)
@@ -213,6 +227,15 @@ class MendelMiddleware:
             if options.qa_route else None
         )
         self.reloader = Reloader(self.trees, options.reload_interval) if options.reload_interval else None
+        self.owned_prefixes: tuple[str, ...] = tuple(
+            prefix for prefix in (
+                self.route.static_prefix.rstrip("/"),
+                options.qa_route.rstrip("/") if self.qa_page is not None and options.qa_route else None,
+                options.metrics_route if self._metrics_app is not None else None,
+            ) if prefix is not None
+        )
+        """Every path the middleware itself may answer starts with one of these (ASCII, so the raw
+        PATH_INFO tells as well as the decoded one): any other request goes to the app at once."""
 
     def _check_experiment_settings(self, on_exposure: ExposureHandler | None, development: bool) -> None:
         """With experiments configured: no secret stops start-up (assignments are signed), and
@@ -287,6 +310,8 @@ class MendelMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if self.reloader is not None:
             self.reloader.ensure_running()
+        if not environ.get("PATH_INFO", "").startswith(self.owned_prefixes):
+            return self.pass_to_app(environ, start_response)
         path = get_path_info(environ)
         if not self.route.owns(path):
             if path == self.options.metrics_route and self._metrics_app is not None and self._metrics_allowed(environ):
@@ -299,7 +324,9 @@ class MendelMiddleware:
         except Exception:  # a bug, not bad input (the fuzz tests hold that): monitoring sees a 500
             self.metrics.counts[ERROR] += 1
             log.exception("serving bundle URL %r failed", path)
-            return _error_response(500, "INTERNAL", "bundle can't be served")(environ, start_response)
+            answer = error_answer(500, "INTERNAL", "bundle can't be served")
+            start_response(answer.status_line, list(answer.headers))
+            return answer.chunks
 
     def _metrics_allowed(self, environ: dict[str, Any]) -> bool:
         """The metrics route is answered only for requests the app's `metrics_access` admits."""
@@ -339,10 +366,7 @@ class MendelMiddleware:
             # and preload links go on the page response
             resolver = environ.get("mendel")
             if isinstance(resolver, RequestResolver):
-                headers = resolver.response_headers(headers)
-                link = resolver.link_header() if self.options.preload is not None else None
-                if link:
-                    headers = [*headers, ("Link", link)]
+                headers = resolver.page_response_headers(headers)
             return start_response(status, headers, exc_info)
 
         return self.app(environ, start_page)
@@ -368,17 +392,20 @@ class MendelMiddleware:
         config = self.trees.config
         return store_dir(config.root, [bundle.manifest_path for bundle in config.bundles.values()])
 
-    def serve_asset(
-        self, environ: dict[str, Any], start_response: StartResponse, digest: str, name: str
-    ) -> Iterable[bytes]:
-        """An asset of the store (`mendel_py.serving.assets`), or a 404 `no-store`."""
+    def answer_asset(
+        self, environ: dict[str, Any], digest: str, name: str, may_read: bool = True
+    ) -> BundleAnswer | None:
+        """An asset of the store (`mendel_py.serving.assets`), or a 404 `no-store`; None when
+        `may_read` is False and answering would touch the disk (an index rescan, a large file)."""
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "HEAD"):
             self.metrics.counts[METHOD] += 1
-            return _error_response(405, "METHOD", "use GET or HEAD", Allow=ALLOWED_METHODS)(environ, start_response)
+            return error_answer(405, "METHOD", "use GET or HEAD", Allow=ALLOWED_METHODS)
         # an unknown digest looks again only after a new generation (or, in development, a rebuild)
         generation = self.trees.generation
         rescan = self.development or generation != self._assets_generation
+        if rescan and not may_read and not self.assets.holds(digest, name):
+            return None
         if generation != self._assets_generation:
             self._assets_generation = generation
             self.assets.folder = self._asset_folder()
@@ -386,65 +413,96 @@ class MendelMiddleware:
         raw = _raw_target(environ)
         if environ.get("QUERY_STRING") or (raw is not None and "%" in raw):
             asset = None  # one spelling per URL, as for bundles
+        if asset is not None and asset.data is None and not may_read:
+            return None
         coding = self.negotiate_encoding(environ.get("HTTP_ACCEPT_ENCODING")) if asset and asset.encoded else IDENTITY
-        answer = serve_asset(asset, environ, start_response, coding) if asset is not None else None
+        answer = asset_answer(asset, environ, coding) if asset is not None else None
         if answer is None:
             self.metrics.not_found("NOASSET")
-            return _error_response(404, "NOASSET", "unknown asset")(environ, start_response)
+            return error_answer(404, "NOASSET", "unknown asset")
         return answer
 
     def serve_bundle(
         self, environ: dict[str, Any], start_response: StartResponse, path: str
     ) -> Iterable[bytes]:
-        """Answer a request under the route's prefix."""
+        """Answer a request under the route's prefix (the decision is `answer_bundle`'s)."""
         if self.development and path.endswith(MAP_SUFFIX):
             return self.serve_source_map(environ, start_response, path)
+        answer = self.answer_bundle(environ, path)
+        assert answer is not None  # (packing allowed)
+        start_response(answer.status_line, list(answer.headers))
+        if answer.file is not None:
+            return wrap_file(environ, answer.file, _FILE_CHUNK_BYTES)
+        return answer.chunks
+
+    def answer_bundle(self, environ: dict[str, Any], path: str, *, may_pack: bool = True) -> BundleAnswer | None:
+        """The response to a request under the route's prefix, framework-free: status, headers and
+        where the body comes from (`BundleAnswer`). Every server adapter (WSGI here, ASGI in
+        `mendel_py.asgi`, Django's middleware) sends what this decides, so the rules of a bundle URL
+        (canonical spelling, 405, 404 ``no-store``, codings, ETag and 304, HEAD) live only here.
+
+        `environ` needs only the CGI keys a bundle request reads: REQUEST_METHOD, QUERY_STRING,
+        SCRIPT_NAME, RAW_URI (if the server knows the raw target), HTTP_ACCEPT_ENCODING and
+        HTTP_IF_NONE_MATCH. With `may_pack=False` the answer is None when it would pack or
+        compress (a cold representation): an event loop then asks again from a worker thread.
+        Source maps (development) are not answered here.
+        """
+        try:
+            answer = self._answer_bundle(environ, path, may_pack)
+        except Exception:  # a bug, not bad input (the fuzz tests hold that): monitoring sees a 500
+            self.metrics.counts[ERROR] += 1
+            log.exception("serving bundle URL %r failed", path)
+            answer = error_answer(500, "INTERNAL", "bundle can't be served")
+        if answer is not None and environ.get("REQUEST_METHOD") == "HEAD":
+            return answer.without_body()
+        return answer
+
+    def _answer_bundle(self, environ: dict[str, Any], path: str, may_pack: bool) -> BundleAnswer | None:
         asset = split_asset_path(path, self.route.static_prefix)
         if asset is not None:
-            return self.serve_asset(environ, start_response, *asset)
+            return self.answer_asset(environ, *asset, may_read=may_pack)
         metrics = self.metrics
         matched = self.route.match(path)
         if matched is None:
             metrics.not_found("NOROUTE")
-            return _error_response(404, "NOROUTE", "not a bundle URL")(environ, start_response)
+            return error_answer(404, "NOROUTE", "not a bundle URL")
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "HEAD"):
             metrics.counts[METHOD] += 1
-            error = _error_response(405, "METHOD", "use GET or HEAD", Allow=ALLOWED_METHODS)
-            return error(environ, start_response)
+            return error_answer(405, "METHOD", "use GET or HEAD", Allow=ALLOWED_METHODS)
         try:
             bundle, hash = self.named_bundle(environ, path, *matched)
             encoding = self.negotiate_encoding(environ.get("HTTP_ACCEPT_ENCODING"))
             hit = self.cache.held(bundle, hash, encoding)
+            if not hit and not may_pack:
+                return None
             representation = self.cached_bundle(bundle, hash, encoding, bounded=True)
         except BundleUnavailable as unavailable:
             metrics.not_found(unavailable.code)
-            error = _error_response(404, unavailable.code, unavailable.reason)
-            return error(environ, start_response)
+            return error_answer(404, unavailable.code, unavailable.reason)
         except PacksBusy:
-            metrics.counts[BUSY] += 1
-            busy = _error_response(503, "BUSY", "too many bundles being packed; retry",
-                                   **{"Retry-After": str(RETRY_AFTER_SECONDS)})
-            return busy(environ, start_response)
+            return self.busy_answer()
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match and self.cache.etag_matches(if_none_match, hash):
             metrics.counts[NOT_MODIFIED] += 1
-            start_response("304 Not Modified", list(representation.not_modified_headers))
-            return []
+            return BundleAnswer(304, representation.not_modified_headers)
         metrics.counts[HIT if hit else MISS] += 1
         if method == "HEAD":
-            start_response("200 OK", list(representation.headers))
-            return []
+            return BundleAnswer(200, representation.headers)
         if representation.path is None:
-            start_response("200 OK", list(representation.headers))
-            return representation.content.chunks()
-        return self._serve_file(environ, start_response, bundle, hash, representation)
+            return BundleAnswer(200, representation.headers, representation.content)
+        if not may_pack:  # opening and checking a stored file is disk work: not on an event loop
+            return None
+        return self._file_answer(bundle, hash, representation)
 
-    def _serve_file(
-        self, environ: dict[str, Any], start_response: StartResponse, bundle: str, hash: str,
-        representation: Representation,
-    ) -> Iterable[bytes]:
-        """A stored representation through `wsgi.file_wrapper` (sendfile under gunicorn).
+    def busy_answer(self) -> BundleAnswer:
+        """503 ``BUSY`` with ``Retry-After``: too many cold packs in this process already."""
+        self.metrics.counts[BUSY] += 1
+        return error_answer(503, "BUSY", "too many bundles being packed; retry",
+                            **{"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    def _file_answer(self, bundle: str, hash: str, representation: Representation) -> BundleAnswer:
+        """A stored representation as an open file (sendfile under gunicorn).
 
         The open file must be the one this process verified, at the size the headers give: one
         evicted, replaced, truncated or grown since is looked up (checked, made again) once more;
@@ -453,21 +511,17 @@ class MendelMiddleware:
         for _attempt in range(2):
             handle = self._open_verified(representation)
             if handle is not None:
-                break
+                return BundleAnswer(200, representation.headers, file=handle)
             self.cache.forget(bundle, hash, encoding)
             try:
                 representation = self.cached_bundle(bundle, hash, encoding)
             except BundleUnavailable as unavailable:  # the tree went meanwhile (a reload)
                 self.metrics.not_found(unavailable.code)
-                return _error_response(404, unavailable.code, unavailable.reason)(environ, start_response)
+                return error_answer(404, unavailable.code, unavailable.reason)
             if representation.path is None:  # made in memory (the store could not be written)
-                start_response("200 OK", list(representation.headers))
-                return representation.content.chunks()
-        else:
-            self.metrics.not_found("STOREBAD")
-            return _error_response(404, "STOREBAD", "stored bundle failed its check")(environ, start_response)
-        start_response("200 OK", list(representation.headers))
-        return wrap_file(environ, handle, _FILE_CHUNK_BYTES)
+                return BundleAnswer(200, representation.headers, representation.content)
+        self.metrics.not_found("STOREBAD")
+        return error_answer(404, "STOREBAD", "stored bundle failed its check")
 
     def _open_verified(self, representation: Representation) -> Any:
         """The representation's file, open, when it is still the verified file of its size."""

@@ -1,19 +1,27 @@
-"""The example shop under gunicorn (examples/gunicorn.conf.py), spoken to over real HTTP."""
+"""The example shop's HTTP contract over real HTTP, one suite for its three servings: Flask under
+gunicorn (examples/gunicorn.conf.py), Django under gunicorn (examples/django_shop) and FastAPI
+under uvicorn (examples/fastapi_shop), each started with its documented command line."""
 from __future__ import annotations
 
 import gzip
+import http.client
 import re
 from collections.abc import Iterator
 
 import pytest
 
-from e2e_support import Server, build_example_project, http_get, running_gunicorn
+from e2e_support import STACKS, Server, build_example_project, http_get, running_stack
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    project = build_example_project(tmp_path_factory.mktemp("shop"))
-    with running_gunicorn(project) as running:
+def project(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return build_example_project(tmp_path_factory.mktemp("shop"))
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def server(request: pytest.FixtureRequest, project) -> Iterator[Server]:  # type: ignore[no-untyped-def]
+    with running_stack(request.param, project) as running:
+        running.stack = request.param  # type: ignore[attr-defined]
         yield running
 
 
@@ -22,6 +30,7 @@ def page_for(server: Server, variations: str) -> str:
     response = http_get(server.url + "/", cookie)
     assert response.status == 200
     assert response.header("content-type") == "text/html; charset=utf-8"
+    assert response.header("vary") == "Cookie" and response.header("cache-control") == "private"
     return response.body.decode()
 
 
@@ -32,6 +41,8 @@ def bundle_urls(html: str) -> tuple[str, str]:
 
 
 def test_gunicorn_runs_two_preloaded_workers(server: Server) -> None:
+    if server.stack == "fastapi":  # type: ignore[attr-defined]
+        pytest.skip("uvicorn runs one process here")
     server.output.wait_for("Booting worker", count=2)
     assert server.output.text().count("Booting worker") == 2
 
@@ -52,6 +63,15 @@ def test_pages_for_two_variation_sets_embed_different_bundles(server: Server) ->
 def test_same_variations_get_the_same_urls_from_every_worker(server: Server) -> None:
     urls = {bundle_urls(page_for(server, "bucket_D")) for _ in range(6)}
     assert len(urls) == 1
+
+
+def test_the_three_stacks_build_the_same_urls(project) -> None:  # type: ignore[no-untyped-def]
+    """Same sources, same .mendelrc: the same variations give the same bundle URLs everywhere."""
+    found = {}
+    for stack in STACKS:
+        with running_stack(stack, project) as running:
+            found[stack] = bundle_urls(page_for(running, "bucket_A,feature_C"))
+    assert len(set(found.values())) == 1, found
 
 
 def test_bundles_are_served_with_cache_headers(server: Server) -> None:
@@ -75,6 +95,23 @@ def test_bundles_are_served_with_cache_headers(server: Server) -> None:
 
     again = http_get(server.url + script, {"If-None-Match": js.header("etag")})
     assert again.status == 304 and again.body == b""
+    assert again.header("etag") == js.header("etag") and again.header("content-type") is None
+
+
+def test_head_gives_the_headers_of_get_and_no_body(server: Server) -> None:
+    script, _ = bundle_urls(page_for(server, "bucket_A"))
+    get = http_get(server.url + script, {"Accept-Encoding": "gzip"})
+    head = http_get(server.url + script, {"Accept-Encoding": "gzip"}, method="HEAD")
+    assert head.status == 200 and head.body == b""
+    for name in ("content-length", "etag", "content-encoding", "cache-control", "content-type"):
+        assert head.header(name) == get.header(name), name
+
+
+def test_other_methods_are_405(server: Server) -> None:
+    script, _ = bundle_urls(page_for(server, ""))
+    response = http_get(server.url + script, method="POST", form={"a": "b"})
+    assert response.status == 405
+    assert response.header("allow") == "GET, HEAD" and response.header("cache-control") == "no-store"
 
 
 def test_bundles_are_compressed_on_request(server: Server) -> None:
@@ -83,6 +120,7 @@ def test_bundles_are_compressed_on_request(server: Server) -> None:
     zipped = http_get(server.url + script, {"Accept-Encoding": "gzip"})
     assert zipped.header("content-encoding") == "gzip"
     assert gzip.decompress(zipped.body) == plain.body
+    assert zipped.header("etag") != plain.header("etag")
 
 
 def test_bundle_response_does_not_depend_on_the_cookie(server: Server) -> None:
@@ -93,7 +131,7 @@ def test_bundle_response_does_not_depend_on_the_cookie(server: Server) -> None:
     assert with_cookie.header("etag") == without.header("etag")
 
 
-def test_bad_hash_and_unknown_bundle_are_404(server: Server) -> None:
+def test_bad_hash_unknown_bundle_and_other_spellings_are_404(server: Server) -> None:
     script, _ = bundle_urls(page_for(server, ""))
     good_hash = script.split("/")[2]
     for path in (
@@ -101,12 +139,33 @@ def test_bad_hash_and_unknown_bundle_are_404(server: Server) -> None:
         "/mendel/not-a-hash/main.js",
         f"/mendel/{good_hash[:-2]}/main.js",
         f"/mendel/{good_hash}/nope.js",
+        f"/mendel/{good_hash}/main%2Ejs",  # not the canonical spelling
+        f"{script}?v=1",  # a query string: each one a new cache key
+        "/mendel/",
     ):
         response = http_get(server.url + path)
         assert response.status == 404, path
         assert response.header("cache-control") == "no-store", path
         assert response.header("content-type") == "text/plain; charset=utf-8", path
         assert len(response.body.decode().splitlines()) == 1, path
+
+
+def test_keep_alive_serves_pages_and_bundles_on_one_connection(server: Server) -> None:
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request("GET", "/", headers={"Cookie": "mendel_variations=bucket_D"})
+        page = connection.getresponse()
+        script, stylesheet = bundle_urls(page.read().decode())
+        for path in (script, stylesheet, script):
+            connection.request("GET", path, headers={"Accept-Encoding": "gzip"})
+            response = connection.getresponse()
+            body = response.read()
+            assert response.status == 200 and len(body) == int(response.getheader("Content-Length"))
+        connection.request("GET", script, headers={"If-None-Match": response.getheader("ETag") or ""})
+        assert connection.getresponse().status in (200, 304)
+    finally:
+        connection.close()
 
 
 def test_variation_form_sets_the_cookie_for_the_next_page(server: Server) -> None:
@@ -118,3 +177,16 @@ def test_variation_form_sets_the_cookie_for_the_next_page(server: Server) -> Non
     assert cookie.startswith("mendel_variations=")
     response = http_get(server.url + "/", {"Cookie": cookie})
     assert '<span id="active-variations">bucket_B, feature_C</span>' in response.body.decode()
+
+
+def test_a_visitor_without_a_cookie_is_assigned_and_gets_the_unit_cookie(server: Server) -> None:
+    response = http_get(server.url + "/")
+    assert response.status == 200
+    assert "mendel_uid=" in (response.header("set-cookie") or "")
+    assert "experiment assignment" in response.body.decode()
+
+
+def test_the_qa_page_is_hidden_without_a_token(server: Server) -> None:
+    response = http_get(server.url + "/_mendel/")
+    assert response.status == 404
+    assert "bucket_A" not in response.body.decode()

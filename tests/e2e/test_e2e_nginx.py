@@ -1,4 +1,5 @@
-"""nginx as a caching reverse proxy (a CDN stand-in) in front of the example shop under gunicorn."""
+"""nginx as a caching reverse proxy (a CDN stand-in) in front of the example shop under gunicorn (the
+Flask shop and the Django shop for the proxy tests; the Flask shop for the shipped conf)."""
 from __future__ import annotations
 
 import os
@@ -20,6 +21,7 @@ from e2e_support import (
     http_get,
     render_shipped_nginx_conf,
     running_gunicorn,
+    running_stack,
     stop_process,
     wait_for_port,
 )
@@ -95,11 +97,12 @@ def write_nginx_conf(tmp: Path, port: int, origin_port: int) -> Path:
     return conf
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+@pytest.fixture(scope="module", params=["flask", "django"])
+def proxy(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """nginx in front of the shop under gunicorn, as a Flask app and as a Django project."""
     project = build_example_project(tmp_path_factory.mktemp("shop"))
     tmp = tmp_path_factory.mktemp("nginx")
-    with running_gunicorn(project, access_log_format=ACCESS_FORMAT) as origin:
+    with running_stack(request.param, project, access_log_format=ACCESS_FORMAT) as origin:
         port = free_port()
         conf = write_nginx_conf(tmp, port, origin.port)
         command = [NGINX, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")]

@@ -253,6 +253,47 @@ def running_gunicorn(
         stop_process(process)
 
 
+STACKS = ("flask", "django", "fastapi")
+"""The example shop's three servings: Flask and Django under gunicorn, FastAPI under uvicorn."""
+DJANGO_GUNICORN_CONF = EXAMPLES / "django_shop" / "gunicorn.conf.py"
+
+
+def stack_command(stack: str, port: int) -> list[str]:
+    """The documented command line of the shop on `stack` (run from the repository root)."""
+    if stack == "flask":
+        return [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF.relative_to(REPO)), "-b", f"127.0.0.1:{port}"]
+    if stack == "django":
+        return [sys.executable, "-m", "gunicorn", "-c", str(DJANGO_GUNICORN_CONF.relative_to(REPO)),
+                "-b", f"127.0.0.1:{port}"]
+    if stack == "fastapi":
+        return [sys.executable, "-m", "uvicorn", "--app-dir", "examples", "fastapi_shop.app:app",
+                "--host", "127.0.0.1", "--port", str(port)]
+    raise ValueError(stack)
+
+
+@contextmanager
+def running_stack(stack: str, project: Path, extra_env: Mapping[str, str] | None = None,
+                  extra_args: tuple[str, ...] = (), access_log_format: str | None = None) -> Iterator[Server]:
+    """The example shop on `stack` (see `STACKS`) serving the built `project`; stderr is watched,
+    and with `access_log_format` (a gunicorn stack's) the access log on stdout."""
+    port = free_port()
+    env = {**os.environ, "SHOP_MENDEL_BASEDIR": str(project), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    if access_log_format:
+        assert stack != "fastapi", "uvicorn has no access log format"
+        env["GUNICORN_CMD_ARGS"] = f"--access-logformat={shlex.quote(access_log_format)}"
+    process = subprocess.Popen(
+        [*stack_command(stack, port), *extra_args], cwd=REPO, env=env,
+        stdout=subprocess.PIPE if access_log_format else subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        output = OutputWatcher(process.stderr)
+        access_log = OutputWatcher(process.stdout) if access_log_format else None
+        wait_for_port(port, process)
+        yield Server(f"http://127.0.0.1:{port}", process, output, access_log)
+    finally:
+        stop_process(process)
+
+
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float = START_TIMEOUT) -> None:
     """Block until 127.0.0.1:`port` accepts connections (for servers that print nothing)."""
     deadline = time.monotonic() + timeout

@@ -278,3 +278,35 @@ def test_the_dev_build_serves_an_edited_asset_at_its_new_url(tmp_path: Path) -> 
     trees.reload()
     cursor = b"\xff\x01binary"
     assert client.get(f"/mendel/a/{digest_of(cursor)}/hand.cur").data == cursor
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_the_asgi_middleware_serves_assets_with_the_same_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_memory: bool
+) -> None:
+    """Assets are part of the bundle URL's one decision, so ASGI (and Django) serve them too: from
+    memory, or (large ones) from the checked file in a worker thread."""
+    pytest.importorskip("starlette")
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from mendel_py.asgi import MendelASGIMiddleware
+    from mendel_py.serving import assets
+
+    if not in_memory:
+        monkeypatch.setattr(assets, "IN_MEMORY_BYTES", 10)
+    project(tmp_path)
+    build(tmp_path)
+
+    png = digest_of(PNG)
+    url = f"/mendel/a/{png}/icon.png"
+    wsgi = Client(MendelMiddleware(page, str(tmp_path))).get(url)
+    with TestClient(MendelASGIMiddleware(Starlette(), str(tmp_path), reload_interval=None)) as client:
+        response = client.get(url)
+        assert response.status_code == 200 and response.content == PNG
+        assert {k.lower(): v for k, v in wsgi.headers.items()} == dict(response.headers.items())
+        head = client.head(url)
+        assert head.status_code == 200 and head.content == b"" and head.headers["content-length"] == str(len(PNG))
+        assert client.get(url, headers={"If-None-Match": f'"{png}"'}).status_code == 304
+        missing = client.get(f"/mendel/a/{png}/other.png")
+        assert missing.status_code == 404 and missing.headers["cache-control"] == "no-store"

@@ -1,0 +1,1 @@
+"""The example shop as a Django project (see settings.py)."""

@@ -1,0 +1,1 @@
+"""The example shop as a FastAPI app (see app.py)."""

@@ -1,0 +1,38 @@
+"""The Jinja2 backend's environment with Mendel: ``TEMPLATES = [{"BACKEND":
+"django.template.backends.jinja2.Jinja2", "OPTIONS": {"environment":
+"mendel_py.django.jinja2.environment"}}]`` gives templates ``mendel_script``, ``mendel_stylesheet``
+and ``mendel_bundle_url``, and (``MENDEL["TEMPLATES"]``, default: when the base folder has a
+``templates/`` folder) picks each template from the request's variation folders first."""
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment
+
+from ..integrations.jinja import template_globals, use_variation_templates
+from ..serving.request import RequestResolver, current_resolver
+from .conf import extension_setting, get_core
+
+__all__ = ["environment"]
+
+
+def _current() -> RequestResolver:
+    resolver = current_resolver.get()
+    if resolver is None:
+        raise RuntimeError("mendel_script used outside a request the Mendel middleware saw (MIDDLEWARE)")
+    return resolver
+
+
+def _chains() -> list[list[str]] | None:
+    resolver = current_resolver.get()
+    return resolver.lookup_chains if resolver is not None else None
+
+
+def environment(**options: Any) -> Environment:
+    """A Jinja2 `Environment` with the Mendel globals (and the variation template loader)."""
+    env = Environment(**options)
+    env.globals.update(template_globals(_current))
+    enabled = extension_setting("MENDEL_TEMPLATES")
+    if enabled is not False:  # (the project loads on the first template, not here: `manage.py check`)
+        use_variation_templates(env, lambda: get_core().trees, _chains, only_with_base_templates=enabled is None)
+    return env

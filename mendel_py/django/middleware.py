@@ -1,0 +1,156 @@
+"""`MendelMiddleware` for Django's ``MIDDLEWARE``: bundles before URL routing, ``request.mendel``
+for every other request, and the page's marks on its response.
+
+Put it first (or right after whitenoise's): a bundle URL is answered here with the WSGI core's
+decision (`MendelMiddleware.answer_bundle` of `mendel_py.serving.wsgi`: canonical spelling, 404
+``no-store``, 405, codings, ETag, 304, HEAD), so no URLconf, DEBUG setting, session or
+later middleware reaches or varies it; a stored bundle goes as a `FileResponse` (sendfile
+under gunicorn), one in memory as a streaming response in pieces with its Content-Length.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.utils.cache import patch_cache_control, patch_vary_headers
+
+from ..packing.sourcemap import MAP_SUFFIX
+from ..serving.answer import BundleAnswer
+from ..serving.request import RequestResolver, current_resolver
+from ..serving.wsgi import PASSED_KEY
+from ..serving.wsgi import MendelMiddleware as CoreMiddleware
+from .conf import get_core
+
+__all__ = ["MendelMiddleware", "mark_response", "response_from_answer"]
+
+REQUEST_ATTRIBUTE = "mendel"
+
+
+def response_from_answer(answer: BundleAnswer) -> HttpResponseBase:
+    """A Django response sending exactly the answer's status, headers and body."""
+    response: HttpResponseBase
+    if answer.file is not None:
+        response = FileResponse(answer.file)
+        for name in ("Content-Disposition", "Content-Type"):  # FileResponse's guesses: the answer says
+            if name in response:
+                del response[name]
+    elif answer.content:
+        response = StreamingHttpResponse(answer.chunks)
+    else:
+        response = HttpResponse(b"")
+    response.status_code = answer.status
+    if not any(name.lower() == "content-type" for name, _value in answer.headers):
+        del response["Content-Type"]  # (a 304 has none; Django's default would be text/html)
+    for name, value in answer.headers:
+        response[name] = value
+    return response
+
+
+def mark_response(response: HttpResponseBase, resolver: RequestResolver) -> None:
+    """The resolver's marks with Django's utilities: cookies by `set_cookie`, ``Vary: Cookie`` by
+    `patch_vary_headers`, ``private`` by `patch_cache_control` (unless the view already kept the
+    page out of shared caches), the preload `Link`."""
+    if not resolver.used:
+        return
+    marks = resolver.page_marks()
+    if (marks.private and not marks.cookies and resolver.options.preload is None
+            and not response.has_header("Vary") and not response.has_header("Cache-Control")):
+        # what patch_vary_headers and patch_cache_control write on a page that has neither header
+        response.headers["Vary"] = "Cookie"
+        response.headers["Cache-Control"] = "private"
+        return
+    for cookie in marks.cookies:
+        response.set_cookie(cookie.name, cookie.value, max_age=cookie.max_age, path=cookie.path,
+                            secure=cookie.secure, httponly=cookie.httponly, samesite=cookie.samesite)
+    if marks.vary_cookie:
+        patch_vary_headers(response, ("Cookie",))
+    if marks.private:
+        control = response.get("Cache-Control", "").lower()
+        if "private" not in control and "no-store" not in control:
+            patch_cache_control(response, private=True)
+    if resolver.options.preload is not None:
+        link = resolver.link_header()
+        if link:
+            response["Link"] = f"{response['Link']}, {link}" if response.has_header("Link") else link
+
+
+class MendelMiddleware:
+    """Django middleware over the process's core (`mendel_py.django.conf.get_core`, made from
+    ``settings.MENDEL`` when Django loads the middleware)."""
+
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
+        self.get_response = get_response
+        self.core: CoreMiddleware = get_core()
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        core = self.core
+        if core.reloader is not None:
+            core.reloader.ensure_running()
+        path = request.path_info
+        if not path.startswith(core.owned_prefixes):
+            return self._page(request)
+        if core.route.owns(path):
+            if core.development and path.endswith(MAP_SUFFIX):
+                return self._through_core(request)
+            answer = core.answer_bundle(request.META, path)
+            assert answer is not None
+            return response_from_answer(answer)
+        if (core.qa_page is not None and core.qa_page.owns(path)) or path == core.options.metrics_route:
+            return self._through_core(request)
+        return self._page(request)
+
+    def _page(self, request: HttpRequest) -> HttpResponseBase:
+        resolver = self.core.resolver(request.META)
+        setattr(request, REQUEST_ATTRIBUTE, resolver)
+        token = current_resolver.set(resolver)  # (for the Jinja2 globals and the template loader)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_resolver.reset(token)
+        used = getattr(request, REQUEST_ATTRIBUTE, resolver)
+        if isinstance(used, RequestResolver):
+            mark_response(response, used)
+        return response
+
+    def _through_core(self, request: HttpRequest) -> HttpResponseBase:
+        """The core's own WSGI routes (QA page, metrics, source maps); what it hands on is a page."""
+        environ: dict[str, Any] = {**request.META, "wsgi.input": io.BytesIO(request.body)}
+        environ.setdefault("wsgi.url_scheme", request.scheme)
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            started[:] = [int(status.split(" ", 1)[0]), headers]
+
+        result = self.core(environ, start_response)
+        try:
+            content = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        if environ.get(PASSED_KEY):
+            return self._page(request)
+        status, headers = started
+        response = HttpResponse(content, status=status)
+        del response["Content-Type"]
+        for name, value in headers:
+            if name.lower() == "set-cookie":
+                # (Django keeps cookies apart from headers: the raw value goes in as one cookie morsel)
+                _add_raw_cookie(response, value)
+            else:
+                response[name] = value
+        return response
+
+
+def _add_raw_cookie(response: HttpResponseBase, header: str) -> None:
+    from http.cookies import SimpleCookie
+
+    parsed: SimpleCookie = SimpleCookie()
+    parsed.load(header)
+    for name, morsel in parsed.items():
+        response.cookies[name] = morsel
