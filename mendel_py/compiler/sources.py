@@ -4,6 +4,9 @@
   UTF-8 BOM dropped) is the CommonJS function body browserify hands over; dependencies are its
   `require("...")` calls. ES modules, and files with `import()` or JSX, come compiled (`esm.py`,
   `jsx.py`), with the project's JSX settings.
+- TypeScript (`.ts`, `.tsx`, `.mts`, `.cts`): types erased and enums, namespaces and parameter
+  properties compiled (`typescript.py`), then on as JavaScript; the entry's `original` gives the
+  TypeScript file back.
 - JSON: validated, then `module.exports = <json>;`; no dependencies.
 - CSS: the text without the @import rules that name local files (the server concatenates
   modules by `order`, imports first); dependencies are all @import rules, remote ones included.
@@ -24,6 +27,7 @@ from .errors import BuildError
 from .esm import compile_commonjs, compile_module
 from .jsdeps import Dependency, scan
 from .parsecache import ParseCache
+from .typescript import is_typescript
 
 JS, JSON, CSS = "js", "json", "css"
 _DEFAULT_JSX = JsxConfig()
@@ -116,7 +120,7 @@ class SourceLoader:
         cached = self.cache.get(key)
         if cached is None:
             self.scanned += 1
-            cached = _scan_js(raw, file, self.jsx)
+            cached = _scan_ts(text, file, self.jsx) if is_typescript(file) else _scan_js(raw, file, self.jsx)
             self.cache.put(key, cached)
         deps, lazy, compiled, original = cached
         source = text if compiled is None else compiled
@@ -156,6 +160,22 @@ def _scan_js(raw: bytes, file: str, jsx: JsxConfig) -> list[Any]:
     else:
         return [deps, lazy, None, []]  # CommonJS: the text as is, byte for byte
     return [deps, lazy, compiled.source, [list(edit) for edit in compiled.original]]
+
+
+def _scan_ts(text: str, file: str, jsx: JsxConfig) -> list[Any]:
+    """`_scan_js` of a TypeScript file: its JavaScript, scanned and compiled, with the edits of
+    both steps composed, so `original` gives the TypeScript file back."""
+    from .edits import apply, compose
+    from .typescript import strip
+
+    roots = {jsx.factory.split(".")[0], jsx.fragment.split(".")[0]}
+    javascript, forward = strip(text, file, roots)
+    _, stripped = apply(text, forward)
+    deps, lazy, compiled, original = _scan_js(javascript.encode("utf-8"), file, jsx)
+    if compiled is None:
+        return [deps, lazy, javascript, [list(edit) for edit in stripped]]
+    edits = [(start, end, was) for start, end, was in original]
+    return [deps, lazy, compiled, [list(edit) for edit in compose(compiled, edits, javascript, stripped)]]
 
 
 def _decode(raw: bytes, file: str) -> str:
