@@ -41,8 +41,9 @@ class ClickProgress:
 @click.command("build")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a manifest is stale.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@click.option("--no-minify", is_flag=True, help="Don't minify (overrides `minify` of .mendelrc).")
 @project_options
-def build_command(options: Options, check: bool, quiet: bool) -> None:
+def build_command(options: Options, check: bool, quiet: bool, no_minify: bool) -> None:
     """Compile the project's sources into one Mendel manifest per bundle."""
     from ..compiler import build_manifests
     from ..config import load_config
@@ -52,7 +53,8 @@ def build_command(options: Options, check: bool, quiet: bool) -> None:
     try:
         with reporting_errors(options):
             config = load_config(options.basedir, env=options.env)
-            report = build_manifests(config, check=check, progress=progress)
+            minify = config.minify and not no_minify
+            report = build_manifests(config, check=check, progress=progress, minify=minify)
             published = None if check else publish_project(config)
             if published is None and not check:
                 # no generation store: load the manifests as a server would, which also keeps

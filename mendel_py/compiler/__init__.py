@@ -23,7 +23,9 @@ reached only by `import()`, `lazy`. Entry modules carry
 rules: `resolver.py`; scanners: `jsdeps.py` (tree-sitter, through `treesitter.py`, which the JSX
 transform `jsx.py` shares), `cssdeps.py`; ES modules into registry
 functions: `esm.py`; output format: `manifest_writer.py`;
-the parse cache (`.mendel-cache/`, content-addressed): `parsecache.py`.
+the parse cache (`.mendel-cache/`, content-addressed): `parsecache.py`. TypeScript:
+`typescript.py` (and `tsconfig.py` for `paths`); minification: `minify/`; chaining the edits of
+several steps for source maps: `edits.py`.
 
 Errors are `BuildError` with file and line. A failed build writes nothing.
 """
@@ -57,8 +59,12 @@ def build_manifests(
     check: bool = False,
     progress: BuildProgress | None = None,
     use_cache: bool = True,
+    minify: bool = False,
 ) -> BuildReport:
-    """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing)."""
+    """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing).
+
+    `minify`: minify every module's source (`minify/`); `mendel build` passes the project's
+    `minify` setting (default true), `mendel dev` and the tests' builds leave it off."""
     from .._runtime.atomic import read_or_none, write_set_atomically
     from .._runtime.cachedir import CACHE_DIR
     from .graph import collect_bundle
@@ -70,7 +76,7 @@ def build_manifests(
     config.check_variations()  # a missing folder is an error before anything is read (SPEC §1)
     layout = ProjectLayout.from_config(config)
     cache = ParseCache(os.path.join(config.root, CACHE_DIR)) if use_cache else ParseCache.disabled()
-    loader = SourceLoader(layout.absolute, cache, config.jsx)
+    loader = SourceLoader(layout.absolute, cache, config.jsx, minify=minify)
     if progress is not None:
         progress.start(layout.source_file_count)
     on_file = progress.advance if progress is not None else None

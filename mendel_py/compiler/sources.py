@@ -19,9 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tree_sitter import Tree
+
 from ..config.model import JsxConfig
 from ..core.hashcodec import file_blake3
 from ..core.original import Edit
+from ..core.original import encode as _encode_edits
 from .cssdeps import CssImport, find_imports, strip_imports
 from .errors import BuildError
 from .esm import compile_commonjs, compile_module
@@ -44,7 +47,9 @@ class ParsedSource:
     blake3: str
     dependencies: tuple[Dependency, ...]
     lazy: tuple[str, ...] = ()  # specifiers reached only by `import("...")`
-    original: tuple[Edit, ...] = ()  # a compiled source's edits, reversed (`mendel_py/core/original.py`)
+    original: str = ""  # a compiled source's edits, reversed, as the manifest's `original` holds them
+    # (`mendel_py/core/original.py`; kept encoded, as the parse cache keeps it, so a rebuild never
+    # touches each edit of a minified file)
 
     @property
     def is_style(self) -> bool:
@@ -62,12 +67,17 @@ def kind_of(file: str) -> str:
 class SourceLoader:
     """Loads each file once per build; scans through the parse cache."""
 
-    def __init__(self, absolute: Callable[[str], str], cache: ParseCache, jsx: JsxConfig = _DEFAULT_JSX):
+    def __init__(
+        self, absolute: Callable[[str], str], cache: ParseCache, jsx: JsxConfig = _DEFAULT_JSX, minify: bool = False
+    ):
         self.absolute = absolute
         self.cache = cache
         self.jsx = jsx
+        self.minify = minify
         # compiled output depends on the JSX settings too: other settings, other cache keys
         self._js_key = "" if jsx == _DEFAULT_JSX else f":jsx={jsx.factory},{jsx.fragment}"
+        # and minified output is cached under its own keys, so a no-change rebuild minifies nothing
+        self._min_key = ":min" if minify else ""
         self.loaded: dict[str, ParsedSource] = {}
         self.scanned = 0
 
@@ -82,11 +92,13 @@ class SourceLoader:
         raw = self._read(file)
         text = _decode(raw, file)
         kind = kind_of(file)
-        key = f"{kind}:{hashlib.sha1(raw).hexdigest()}" + (self._js_key if kind == JS else "")
+        key = f"{kind}:{hashlib.sha1(raw).hexdigest()}" + (self._js_key if kind == JS else "") + self._min_key
         if kind == CSS:
             imports = self._css_imports(key, text, file)
             local = [rule for rule in imports if not rule.is_remote]
             source = strip_imports(text, local)
+            if self.minify:
+                source = self._css_minified(key, source)
             dependencies = tuple(Dependency(rule.spec, rule.line) for rule in imports)
         elif kind == JSON:
             source = _json_module(text, file)
@@ -102,7 +114,7 @@ class SourceLoader:
             blake3=file_blake3(source).hex(),
             dependencies=dependencies,
             lazy=lazy if kind == JS else (),
-            original=original if kind == JS else (),
+            original=original if kind == JS else "",
         )
 
     def _read(self, file: str) -> bytes:
@@ -114,13 +126,19 @@ class SourceLoader:
 
     def _js(
         self, key: str, raw: bytes, text: str, file: str
-    ) -> tuple[str, tuple[Dependency, ...], tuple[str, ...], tuple[Edit, ...]]:
+    ) -> tuple[str, tuple[Dependency, ...], tuple[str, ...], str]:
         """(source for the manifest, dependencies, lazy specifiers, edits that give the file
         back); ES modules come compiled."""
         cached = self.cache.get(key)
         if cached is None:
             self.scanned += 1
-            cached = _scan_ts(text, file, self.jsx) if is_typescript(file) else _scan_js(raw, file, self.jsx)
+            trees: list[Tree] = []
+            if is_typescript(file):
+                cached = _scan_ts(text, file, self.jsx)
+            else:
+                cached = _scan_js(raw, file, self.jsx, trees)
+            if self.minify:
+                cached = _minified(cached, text, trees[0] if trees and cached[2] is None else None)
             self.cache.put(key, cached)
         deps, lazy, compiled, original = cached
         source = text if compiled is None else compiled
@@ -128,8 +146,17 @@ class SourceLoader:
             source,
             tuple(Dependency(spec, line) for spec, line in deps),
             tuple(lazy),
-            tuple((start, end, was) for start, end, was in original),
+            original if isinstance(original, str) else encode(original),  # (a list: `[]`)
         )
+
+    def _css_minified(self, key: str, source: str) -> str:
+        from .minify import minify_css
+
+        cached = self.cache.get(key + ":css")
+        if cached is None:
+            cached = minify_css(source)
+            self.cache.put(key + ":css", cached)
+        return str(cached)
 
     def _css_imports(self, key: str, text: str, file: str) -> list[CssImport]:
         cached = self.cache.get(key)
@@ -140,12 +167,14 @@ class SourceLoader:
         return [CssImport(spec, line, start, end) for spec, line, start, end in cached]
 
 
-def _scan_js(raw: bytes, file: str, jsx: JsxConfig) -> list[Any]:
+def _scan_js(raw: bytes, file: str, jsx: JsxConfig, trees: list[Tree] | None = None) -> list[Any]:
     """[deps as [spec, line], lazy specifiers, compiled source or None, its reversed edits as
     [start, end, text]] (the cached form: a JSON array of mixed items, read back from the cache
     as `Any` like every cached value)."""
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     found = scan(body, file)
+    if trees is not None:
+        trees.append(found.tree)  # (the minifier's, when the source is the file as it is)
     deps = [[require.spec, require.line] for require in found.requires]
     static = {require.spec for require in found.requires}
     lazy = []
@@ -158,8 +187,21 @@ def _scan_js(raw: bytes, file: str, jsx: JsxConfig) -> list[Any]:
     elif found.lazy or found.jsx:
         compiled = compile_commonjs(body, found, file, jsx)
     else:
-        return [deps, lazy, None, []]  # CommonJS: the text as is, byte for byte
-    return [deps, lazy, compiled.source, [list(edit) for edit in compiled.original]]
+        return [deps, lazy, None, ""]  # CommonJS: the text as is, byte for byte
+    return [deps, lazy, compiled.source, encode(compiled.original)]
+
+
+def _minified(cached: list[Any], text: str, tree: Tree | None) -> list[Any]:
+    """A `_scan_js` result with its source minified (`minify/js.py`) and the edits composed."""
+    from .edits import compose
+    from .minify import minify_js
+
+    deps, lazy, compiled, original = cached
+    source = text if compiled is None else compiled
+    minified, edits = minify_js(source, tree)
+    if compiled is not None and original:
+        edits = compose(minified, edits, source, decode(original))
+    return [deps, lazy, minified, encode(edits)]
 
 
 def _scan_ts(text: str, file: str, jsx: JsxConfig) -> list[Any]:
@@ -173,9 +215,18 @@ def _scan_ts(text: str, file: str, jsx: JsxConfig) -> list[Any]:
     _, stripped = apply(text, forward)
     deps, lazy, compiled, original = _scan_js(javascript.encode("utf-8"), file, jsx)
     if compiled is None:
-        return [deps, lazy, javascript, [list(edit) for edit in stripped]]
-    edits = [(start, end, was) for start, end, was in original]
-    return [deps, lazy, compiled, [list(edit) for edit in compose(compiled, edits, javascript, stripped)]]
+        return [deps, lazy, javascript, encode(stripped)]
+    return [deps, lazy, compiled, encode(compose(compiled, decode(original), javascript, stripped))]
+
+
+def encode(edits: list[Edit] | tuple[Edit, ...]) -> str:
+    """The `original` field's value for `edits`: "" when there are none (the source is the file)."""
+    return _encode_edits(edits) if edits else ""
+
+
+def decode(original: str) -> list[Edit]:
+    """Edits from their encoded form (`original.encode`)."""
+    return [(start, end, was) for start, end, was in json.loads(original)] if original else []
 
 
 def _decode(raw: bytes, file: str) -> str:

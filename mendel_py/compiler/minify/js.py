@@ -1,0 +1,420 @@
+"""Minify one module's JavaScript (a registry function body) over its tree-sitter tree.
+
+Two kinds of edit, both exact for source maps (every token kept is a copy of its input text):
+
+- whitespace and comments go: a run of them becomes nothing, or one space where two tokens would
+  otherwise join (`var a`, `a + +b`, `1 .x`); `/*!` and `@license` / `@preserve` comments stay.
+  Where a statement ended without a semicolon (automatic semicolon insertion) and something
+  follows it, a `;` is written, so taking out the line break can't join two statements.
+- local names are mangled: every binding declared inside the module (its top level is the
+  registry function's body, so its top-level names are locals too) gets the shortest name not
+  visible where it is used, most used first. Never renamed: globals and other free names (they
+  are not declared here), `require`, `module`, `exports` and `arguments`, property names, and the
+  names a function or class is known by (declared ones, and variables initialised with an
+  anonymous function or class, whose `.name` comes from the variable: as esbuild's
+  `--keep-names`), so output that prints a component's name is unchanged. A module with a direct
+  `eval` or a `with` statement, which can see any local by name, keeps all its names.
+
+Scopes are those of the language: functions (parameters and `var`s), blocks, `for` heads and
+`catch` clauses (`let`, `const`, `class`), a named function or class expression's own name.
+A function declared in a block is taken as the function's (sloppy mode's hoisting).
+"""
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+from tree_sitter import Node, Query, QueryCursor, Tree
+
+from ..treesitter import parse, query
+
+__all__ = ["minify_js"]
+
+_FUNCTIONS = frozenset((
+    "function_declaration", "function_expression", "generator_function_declaration", "generator_function",
+    "arrow_function", "method_definition", "function", "class_static_block",
+))
+_ASI = frozenset((
+    "expression_statement", "variable_declaration", "lexical_declaration", "return_statement", "throw_statement",
+    "break_statement", "continue_statement", "debugger_statement", "do_statement", "field_definition",
+    "import_statement", "export_statement", "using_declaration",
+))
+FIXED = frozenset(("require", "module", "exports", "arguments", "eval", "undefined"))
+_RESERVED = frozenset("""
+    as do if in of is for let new try var case else enum eval null this true void with break catch class
+    const false super throw while yield delete export import public return static switch typeof default
+    extends finally package private continue debugger function arguments interface protected implements
+    instanceof await async get set from undefined NaN Infinity
+""".split())
+_SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]+")
+# a semicolon is never needed before these, nor after these (the statement went on, or ended)
+_NO_SEMICOLON_BEFORE = frozenset(b"};)],.?:=")
+_NO_SEMICOLON_AFTER = frozenset(b"{;,([=:?&|")
+_FIRST = "etnsriaolcdupmfhgbvyxwkjqzETNSRIAOLCDUPMFHGBVYXWKJQZ_$"
+_NEXT = _FIRST + "0123456789"
+
+
+def _names() -> list[str]:
+    names = list(_FIRST)
+    names += [a + b for a in _FIRST for b in _NEXT]
+    return [name for name in names if name not in _RESERVED]
+
+
+_SHORT_NAMES = _names()
+
+
+class _Scope:
+    __slots__ = ("parent", "function", "bindings", "children", "outer", "globals")
+
+    def __init__(self, parent: _Scope | None, function: bool):
+        self.parent = parent
+        self.function = function
+        self.bindings: dict[str, _Binding] = {}
+        self.children: list[_Scope] = []
+        self.outer: set[_Binding] = set()  # bindings of enclosing scopes used in here
+        self.globals: set[str] = set()  # free names used in here
+        if parent is not None:
+            parent.children.append(self)
+
+    def function_scope(self) -> _Scope:
+        scope = self
+        while not scope.function and scope.parent is not None:
+            scope = scope.parent
+        return scope
+
+    def declare(self, name: str, fixed: bool = False) -> None:
+        binding = self.bindings.get(name)
+        if binding is None:
+            binding = self.bindings[name] = _Binding(name, self)
+        if fixed or name in FIXED:
+            binding.fixed = True
+
+
+class _Binding:
+    __slots__ = ("name", "scope", "uses", "fixed", "new")
+
+    def __init__(self, name: str, scope: _Scope):
+        self.name = name
+        self.scope = scope
+        self.uses = 0
+        self.fixed = False
+        self.new = name
+
+
+def minify_js(source: str, tree: Tree | None = None) -> tuple[str, list[tuple[int, int, str]]]:
+    """The minified `source` and its reversed edits (`original.py`: the output's `[start:end]`
+    stands where `source` has `text`; code point offsets). `tree`: `source`'s tree, when the
+    caller has it. A source that doesn't parse comes back as it is."""
+    data = source.encode("utf-8")
+    if tree is None:
+        tree = parse(data)
+    root = tree.root_node
+    if root.has_error:
+        return source, []
+    walk = _Walk(data)
+    walk.run(root)
+    forward = walk.edits()
+    if not source.isascii():
+        forward = _code_points(data, list(forward))
+    out: list[str] = []
+    reversed_edits: list[tuple[int, int, str]] = []
+    position = length = 0
+    for start, end, text in forward:
+        if start > position:
+            out.append(source[position:start])
+            length += start - position
+        out.append(text)
+        reversed_edits.append((length, length + len(text), source[start:end]))
+        length += len(text)
+        position = end
+    out.append(source[position:])
+    return "".join(out), reversed_edits
+
+
+_QUERY = """
+(identifier) @id
+(shorthand_property_identifier) @short
+(shorthand_property_identifier_pattern) @short
+[(string) (regex)] @atom
+(template_string) @template
+(comment) @comment
+[(function_declaration) (generator_function_declaration) (function_expression) (generator_function)
+ (arrow_function) (method_definition) (class_static_block)] @function
+[(statement_block) (switch_body) (for_statement) (for_in_statement) (catch_clause) (class)] @block
+(variable_declaration (variable_declarator name: (_) @var))
+(lexical_declaration (variable_declarator name: (_) @let))
+(variable_declarator name: (identifier) @keep
+  value: [(function_expression !name) (generator_function !name) (arrow_function) (class !name)])
+(formal_parameters (_) @param)
+(arrow_function parameter: (identifier) @param)
+(catch_clause parameter: (_) @param)
+(for_in_statement "var" left: (_) @var)
+(for_in_statement ["let" "const"] left: (_) @let)
+(function_declaration name: (identifier) @fdecl)
+(generator_function_declaration name: (identifier) @fdecl)
+(function_expression name: (identifier) @fexpr)
+(generator_function name: (identifier) @fexpr)
+(class name: (identifier) @fexpr)
+(class_declaration name: (identifier) @cdecl)
+(with_statement) @with
+"""
+# event kinds of the sweep, in the order they are handled at one offset
+_OPEN_FUNCTION, _OPEN_BLOCK, _DECLARE, _USE = range(4)
+
+
+@lru_cache(maxsize=1)
+def _query() -> Query:
+    return query(_QUERY)
+
+
+class _Walk:
+    def __init__(self, data: bytes):
+        self.data = data
+        self.protected: list[tuple[int, int]] = []  # strings, regexes, template text: copied as is
+        self.comments: list[tuple[int, int]] = []  # removed
+        self.occurrences: list[tuple[int, int, _Scope, int]] = []  # start, end, scope, 0 name / 1 shorthand
+        self.keep_names = False  # a direct eval or a `with`
+        self.fixed_names: set[str] = set(FIXED)  # names kept somewhere: no renamed binding takes one
+        self.top = _Scope(None, True)
+        self.root: Node | None = None
+
+    def run(self, root: Node) -> None:
+        self.root = root
+        captures = QueryCursor(_query()).captures(root)
+        get = captures.get
+        self.protected = [(node.start_byte, node.end_byte) for node in get("atom", ())]
+        self.comments = [(node.start_byte, node.end_byte) for node in get("comment", ())]
+        for template in get("template", ()):
+            self._template(template)
+        if get("with"):
+            self.keep_names = True
+            return
+        # (start, order, -end, sequence, kind, node): sorted, outer scopes open first
+        events: list[tuple[int, int, int, int, str, Node]] = []
+        append = events.append
+        sequence = 0
+        for kind, order in (("function", _OPEN_FUNCTION), ("block", _OPEN_BLOCK)):
+            for node in get(kind, ()):
+                if kind == "block" and node.type == "statement_block":
+                    parent = node.parent
+                    if parent is not None and parent.type in _FUNCTIONS:
+                        continue  # a function's body: its parameters' scope
+                sequence += 1
+                append((node.start_byte, order, -node.end_byte, sequence, kind, node))
+        for kind in ("var", "let", "param", "fdecl", "fexpr", "cdecl", "id", "short"):
+            order = _USE if kind in ("id", "short") else _DECLARE
+            for node in get(kind, ()):
+                sequence += 1
+                append((node.start_byte, order, -node.end_byte, sequence, kind, node))
+        keep = {node.start_byte for node in get("keep", ())}
+        outer_names = {node.start_byte for node in get("fdecl", ())}
+        events.sort()
+        data = self.data
+        stack: list[tuple[int, _Scope]] = [(len(data) + 1, self.top)]
+        occurrences = self.occurrences
+        fixed_names = self.fixed_names
+        for start, order, negative_end, _sequence, kind, node in events:
+            while stack[-1][0] <= start:
+                stack.pop()
+            scope = stack[-1][1]
+            if order == _USE:
+                if start in outer_names and scope.parent is not None:
+                    scope = scope.parent  # a declared function's name belongs around it
+                occurrences.append((start, -negative_end, scope, kind == "short"))
+            elif order == _DECLARE:
+                if kind == "var":
+                    self._declare_pattern(node, scope.function_scope(), start in keep)
+                elif kind in ("let", "param"):
+                    self._declare_pattern(node, scope, start in keep)
+                else:
+                    name = data[start:-negative_end].decode("utf-8")
+                    fixed_names.add(name)
+                    if kind == "fdecl":
+                        (scope.parent or scope).function_scope().declare(name, fixed=True)
+                    else:
+                        scope.declare(name, fixed=True)
+            else:
+                stack.append((-negative_end, _Scope(scope, order == _OPEN_FUNCTION)))
+
+    def _declare_pattern(self, pattern: Node, scope: _Scope, keep: bool = False) -> None:
+        data = self.data
+        if pattern.type == "identifier":
+            name = data[pattern.start_byte:pattern.end_byte].decode("utf-8")
+            scope.declare(name, fixed=keep)
+            if keep:
+                self.fixed_names.add(name)
+            return
+        stack = [pattern]
+        while stack:
+            node = stack.pop()
+            kind = node.type
+            if kind in ("identifier", "shorthand_property_identifier_pattern"):
+                scope.declare(data[node.start_byte:node.end_byte].decode("utf-8"))
+            elif kind == "pair_pattern":
+                value = node.child_by_field_name("value")
+                if value is not None:
+                    stack.append(value)
+            elif kind in ("assignment_pattern", "object_assignment_pattern"):
+                left = node.child_by_field_name("left")
+                if left is not None:
+                    stack.append(left)
+            elif kind in ("object_pattern", "array_pattern", "rest_pattern"):
+                stack.extend(node.named_children)
+
+    def _template(self, node: Node) -> None:
+        position = node.start_byte
+        for child in node.children:
+            if child.type == "template_substitution":
+                self.protected.append((position, child.start_byte + 2))
+                position = child.end_byte - 1
+        self.protected.append((position, node.end_byte))
+
+    # ---------------------------------------------------------------- output
+
+    def edits(self) -> Iterable[tuple[int, int, str]]:
+        gaps = self._gaps()
+        renames = [] if self.keep_names else self._renames()
+        return heapq.merge(gaps, renames) if renames else gaps  # (both sorted; they never overlap)
+
+    def _renames(self) -> list[tuple[int, int, str]]:
+        data = self.data
+        resolved: list[tuple[int, int, int, _Binding]] = []
+        for start, end, scope, shorthand in self.occurrences:
+            name = data[start:end].decode("utf-8")
+            if name == "eval":
+                self.keep_names = True
+                return []
+            found: _Scope | None = scope
+            while found is not None and name not in found.bindings:
+                found.globals.add(name)
+                found = found.parent
+            if found is None:
+                continue
+            binding = found.bindings[name]
+            binding.uses += 1
+            crossing = scope
+            while crossing is not found:
+                crossing.outer.add(binding)
+                crossing = crossing.parent  # type: ignore[assignment]
+            resolved.append((start, end, shorthand, binding))
+        pending = [self.top]
+        while pending:
+            scope = pending.pop()
+            taken = {binding.new for binding in scope.outer} | scope.globals | self.fixed_names
+            taken.update(binding.name for binding in scope.bindings.values() if binding.fixed)
+            names = iter(_SHORT_NAMES)
+            for binding in sorted(scope.bindings.values(), key=lambda b: -b.uses):
+                if binding.fixed:
+                    continue
+                for candidate in names:
+                    if candidate not in taken:
+                        break
+                else:  # (a scope with some thousands of names)
+                    candidate = binding.name
+                if len(candidate) < len(binding.name) or binding.name in taken:
+                    binding.new = candidate
+                taken.add(binding.new)
+            pending.extend(scope.children)
+        edits = []
+        for start, end, shorthand, binding in resolved:
+            if binding.new != binding.name:
+                edits.append((start, end, f"{binding.name}:{binding.new}" if shorthand else binding.new))
+        return edits
+
+    def _gaps(self) -> list[tuple[int, int, str]]:
+        """Whitespace and comment runs outside protected text, and the semicolons of ASI; a run
+        that is already what it becomes (one space between two words) is left alone.
+
+        Runs are found by one regular expression over a copy of the text in which protected
+        spans are masked and removed comments blanked (line breaks kept as line breaks)."""
+        data = self.data
+        length = len(data)
+        masked = bytearray(data)
+        for start, end in self.protected:
+            masked[start:end] = b"x" * (end - start)
+        for start, end in self.comments:
+            text = data[start:end]
+            if text.startswith(b"/*!") or b"@license" in text or b"@preserve" in text:
+                masked[start:end] = b"x" * (end - start)
+            else:
+                masked[start:end] = (b"\n" if b"\n" in text or b"\r" in text else b" ") * (end - start)
+        out: list[tuple[int, int, str]] = []
+        append = out.append
+        join = _JOIN
+        find = masked.find
+        for match in _SPACE.finditer(masked):
+            start, end = match.span()
+            if start == 0 or end == length:
+                append((start, end, ""))
+                continue
+            before, after = data[start - 1], data[end]
+            if (
+                after not in _NO_SEMICOLON_BEFORE and before not in _NO_SEMICOLON_AFTER
+                and (find(b"\n", start, end) >= 0 or find(b"\r", start, end) >= 0)
+                and self._statement_ends(start)
+            ):
+                append((start, end, ";"))
+            elif join[before * 256 + after]:
+                if end - start != 1 or data[start] != 32:
+                    append((start, end, " "))
+            else:
+                append((start, end, ""))
+        return out
+
+    def _statement_ends(self, position: int) -> bool:
+        """Whether a statement that relies on ASI ends at `position` (before a line break)."""
+        root = self.root
+        node = root.descendant_for_byte_range(position - 1, position) if root is not None else None
+        while node is not None and node.end_byte == position:
+            if node.type in _ASI:
+                return True
+            node = node.parent
+        return False
+
+
+def _is_word(byte: int) -> bool:
+    return chr(byte).isalnum() or byte in b"_$\\" or byte >= 0x80
+
+
+def _joins(before: int, after: int) -> bool:
+    """Whether two tokens, ending in `before` and starting with `after`, would join without a
+    space between them."""
+    if _is_word(before) and _is_word(after):
+        return True
+    if before == after and before in b"+-":
+        return True
+    if before == ord("/") and after in b"/*":
+        return True
+    if 48 <= before <= 57 and after == ord("."):
+        return True
+    return (before, after) in ((ord("<"), ord("!")), (ord("-"), ord(">")))
+
+
+def _join_table() -> bytes:
+    """`_joins` for every pair of bytes, as one 64 KiB table (built row by row: words join words)."""
+    words = bytes(_is_word(byte) for byte in range(256))
+    table = bytearray(65536)
+    for before in range(256):
+        if words[before]:
+            table[before * 256:before * 256 + 256] = words
+    for before, after in ((43, 43), (45, 45), (47, 47), (47, 42), (60, 33), (45, 62)):  # + + - - / / / * < ! - >
+        table[before * 256 + after] = 1
+    for digit in b"0123456789":
+        table[digit * 256 + 46] = 1  # 1 .x
+    return bytes(table)
+
+
+_JOIN = _join_table()
+
+
+def _code_points(data: bytes, edits: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    positions = sorted({offset for start, end, _ in edits for offset in (start, end)})
+    table: dict[int, int] = {}
+    count = previous = 0
+    for offset in positions:
+        count += len(data[previous:offset].decode("utf-8"))
+        table[offset] = count
+        previous = offset
+    return [(table[start], table[end], text) for start, end, text in edits]
