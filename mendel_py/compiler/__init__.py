@@ -41,6 +41,7 @@ from .report import BuildReport, BundleResult
 if TYPE_CHECKING:
     from ..config.model import BundleConfig, MendelConfig
     from .graph import BundleGraph, BundleSpec
+    from .sources import ParsedSource
 
 __all__ = ["BuildError", "BuildProgress", "BuildReport", "BundleResult", "build_manifests", "bundle_spec"]
 
@@ -81,10 +82,13 @@ def build_manifests(
         progress.start(layout.source_file_count)
     on_file = progress.advance if progress is not None else None
 
-    outputs: list[tuple[BundleConfig, BundleGraph, bytes]] = []
-    for bundle in config.bundles.values():
-        graph = collect_bundle(bundle_spec(bundle, config), layout, loader, on_file)
-        outputs.append((bundle, graph, manifest_bytes(graph)))
+    graphs = [
+        (bundle, collect_bundle(bundle_spec(bundle, config), layout, loader, on_file))
+        for bundle in config.bundles.values()
+    ]
+    if minify:
+        _use_minified(graphs, loader.finish())
+    outputs = [(bundle, graph, manifest_bytes(graph)) for bundle, graph in graphs]
 
     # an experiment arm whose folders no bundle uses would serve control under the arm's name
     config.check_variations((), bundle_folders={
@@ -115,6 +119,20 @@ def build_manifests(
         files_scanned=loader.scanned,
         check=check,
     )
+
+
+def _use_minified(graphs: list[tuple[BundleConfig, BundleGraph]], minified: dict[str, ParsedSource]) -> None:
+    """Put the minified sources into the graphs (their dependencies are the same)."""
+    from dataclasses import replace
+
+    if not minified:
+        return
+    for _bundle, graph in graphs:
+        for module in graph.modules.values():
+            module.versions = [
+                replace(version, parsed=minified[version.parsed.file]) if version.parsed.file in minified else version
+                for version in module.versions
+            ]
 
 
 def _fault_at(step: str, path: str) -> None:

@@ -80,6 +80,9 @@ class SourceLoader:
         self._min_key = ":min" if minify else ""
         self.loaded: dict[str, ParsedSource] = {}
         self.scanned = 0
+        # JS files whose minified form the cache lacks: file -> (cache key, unminified scan, text,
+        # tree); minified together by `finish` (in worker processes when there are many)
+        self._pending: dict[str, tuple[str, list[Any], str, Tree | None]] = {}
 
     def load(self, file: str) -> ParsedSource:
         """The parsed file at `file` (relative to the project root)."""
@@ -138,8 +141,10 @@ class SourceLoader:
             else:
                 cached = _scan_js(raw, file, self.jsx, trees)
             if self.minify:
-                cached = _minified(cached, text, trees[0] if trees and cached[2] is None else None)
-            self.cache.put(key, cached)
+                tree = trees[0] if trees and cached[2] is None else None
+                self._pending[file] = (key, cached, text, tree)
+            else:
+                self.cache.put(key, cached)
         deps, lazy, compiled, original = cached
         source = text if compiled is None else compiled
         return (
@@ -148,6 +153,31 @@ class SourceLoader:
             tuple(lazy),
             original if isinstance(original, str) else encode(original),  # (a list: `[]`)
         )
+
+    def finish(self) -> dict[str, ParsedSource]:
+        """Minify the files loaded since the last call whose minified form was not cached, and
+        return them (file -> its minified ParsedSource, also in `loaded`): until then `load`
+        gave such a file unminified, with the same dependencies."""
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return {}
+        from .minify.batch import minify_all
+
+        files = list(pending)
+        results = minify_all([(pending[file][1], pending[file][2], pending[file][3]) for file in files])
+        done: dict[str, ParsedSource] = {}
+        for file, result in zip(files, results):
+            key = pending[file][0]
+            self.cache.put(key, result)
+            _deps, _lazy, source, original = result
+            parsed = self.loaded[file]
+            encoded = source.encode("utf-8")
+            done[file] = self.loaded[file] = ParsedSource(
+                file=parsed.file, kind=parsed.kind, source=source, sha=hashlib.sha1(encoded).hexdigest(),
+                blake3=file_blake3(source).hex(), dependencies=parsed.dependencies, lazy=parsed.lazy,
+                original=original,
+            )
+        return done
 
     def _css_minified(self, key: str, source: str) -> str:
         from .minify import minify_css
@@ -189,19 +219,6 @@ def _scan_js(raw: bytes, file: str, jsx: JsxConfig, trees: list[Tree] | None = N
     else:
         return [deps, lazy, None, ""]  # CommonJS: the text as is, byte for byte
     return [deps, lazy, compiled.source, encode(compiled.original)]
-
-
-def _minified(cached: list[Any], text: str, tree: Tree | None) -> list[Any]:
-    """A `_scan_js` result with its source minified (`minify/js.py`) and the edits composed."""
-    from .edits import compose
-    from .minify import minify_js
-
-    deps, lazy, compiled, original = cached
-    source = text if compiled is None else compiled
-    minified, edits = minify_js(source, tree)
-    if compiled is not None and original:
-        edits = compose(minified, edits, source, decode(original))
-    return [deps, lazy, minified, encode(edits)]
 
 
 def _scan_ts(text: str, file: str, jsx: JsxConfig) -> list[Any]:

@@ -12,7 +12,8 @@ Two kinds of edit, both exact for source maps (every token kept is a copy of its
   are not declared here), `require`, `module`, `exports` and `arguments`, property names, and the
   names a function or class is known by (declared ones, and variables initialised with an
   anonymous function or class, whose `.name` comes from the variable: as esbuild's
-  `--keep-names`), so output that prints a component's name is unchanged. A module with a direct
+  `--keep-names`), so output that prints a component's name is unchanged; the compiler's own
+  helpers (`__mendel_ns`, ...) are renamed. A module with a direct
   `eval` or a `with` statement, which can see any local by name, keeps all its names.
 
 Scopes are those of the language: functions (parameters and `var`s), blocks, `for` heads and
@@ -48,6 +49,7 @@ _RESERVED = frozenset("""
     extends finally package private continue debugger function arguments interface protected implements
     instanceof await async get set from undefined NaN Infinity
 """.split())
+_COMPILER_PREFIX = b"__mendel_"
 _SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]+")
 # a semicolon is never needed before these, nor after these (the statement went on, or ended)
 _NO_SEMICOLON_BEFORE = frozenset(b"};)],.?:=")
@@ -203,18 +205,33 @@ class _Walk:
                         continue  # a function's body: its parameters' scope
                 sequence += 1
                 append((node.start_byte, order, -node.end_byte, sequence, kind, node))
-        for kind in ("var", "let", "param", "fdecl", "fexpr", "cdecl", "id", "short"):
-            order = _USE if kind in ("id", "short") else _DECLARE
+        keep = {node.start_byte for node in get("keep", ())}
+        data = self.data
+        # names that some binding here may lose: a use of any other name is of a global or a kept
+        # name, which no renamed binding may take (`fixed_names`), and needs no scope
+        candidates: set[str] = set()
+        for kind in ("var", "let", "param", "fdecl", "fexpr", "cdecl"):
             for node in get(kind, ()):
                 sequence += 1
-                append((node.start_byte, order, -node.end_byte, sequence, kind, node))
-        keep = {node.start_byte for node in get("keep", ())}
+                append((node.start_byte, _DECLARE, -node.end_byte, sequence, kind, node))
+                if kind in ("var", "let", "param") and node.start_byte not in keep:
+                    candidates.update(_pattern_names(node, data))
+                elif kind == "fdecl" and data.startswith(_COMPILER_PREFIX, node.start_byte):
+                    candidates.add(data[node.start_byte:node.end_byte].decode("utf-8"))
+        fixed_names = self.fixed_names
+        for kind in ("id", "short"):
+            for node in get(kind, ()):
+                start, end = node.start_byte, node.end_byte
+                name = data[start:end].decode("utf-8")
+                if name in candidates:
+                    sequence += 1
+                    append((start, _USE, -end, sequence, kind, node))
+                else:
+                    fixed_names.add(name)
         outer_names = {node.start_byte for node in get("fdecl", ())}
         events.sort()
-        data = self.data
         stack: list[tuple[int, _Scope]] = [(len(data) + 1, self.top)]
         occurrences = self.occurrences
-        fixed_names = self.fixed_names
         for start, order, negative_end, _sequence, kind, node in events:
             while stack[-1][0] <= start:
                 stack.pop()
@@ -230,38 +247,22 @@ class _Walk:
                     self._declare_pattern(node, scope, start in keep)
                 else:
                     name = data[start:-negative_end].decode("utf-8")
-                    fixed_names.add(name)
+                    # the compiler's helpers (`__mendel_ns`) have no name anyone reads
+                    fixed = not name.startswith("__mendel_")
+                    if fixed:
+                        fixed_names.add(name)
                     if kind == "fdecl":
-                        (scope.parent or scope).function_scope().declare(name, fixed=True)
+                        (scope.parent or scope).function_scope().declare(name, fixed=fixed)
                     else:
-                        scope.declare(name, fixed=True)
+                        scope.declare(name, fixed=fixed)
             else:
                 stack.append((-negative_end, _Scope(scope, order == _OPEN_FUNCTION)))
 
     def _declare_pattern(self, pattern: Node, scope: _Scope, keep: bool = False) -> None:
-        data = self.data
-        if pattern.type == "identifier":
-            name = data[pattern.start_byte:pattern.end_byte].decode("utf-8")
+        for name in _pattern_names(pattern, self.data):
             scope.declare(name, fixed=keep)
             if keep:
                 self.fixed_names.add(name)
-            return
-        stack = [pattern]
-        while stack:
-            node = stack.pop()
-            kind = node.type
-            if kind in ("identifier", "shorthand_property_identifier_pattern"):
-                scope.declare(data[node.start_byte:node.end_byte].decode("utf-8"))
-            elif kind == "pair_pattern":
-                value = node.child_by_field_name("value")
-                if value is not None:
-                    stack.append(value)
-            elif kind in ("assignment_pattern", "object_assignment_pattern"):
-                left = node.child_by_field_name("left")
-                if left is not None:
-                    stack.append(left)
-            elif kind in ("object_pattern", "array_pattern", "rest_pattern"):
-                stack.extend(node.named_children)
 
     def _template(self, node: Node) -> None:
         position = node.start_byte
@@ -372,6 +373,30 @@ class _Walk:
                 return True
             node = node.parent
         return False
+
+
+def _pattern_names(pattern: Node, data: bytes) -> list[str]:
+    """The names a declaration's pattern binds."""
+    if pattern.type == "identifier":
+        return [data[pattern.start_byte:pattern.end_byte].decode("utf-8")]
+    names = []
+    stack = [pattern]
+    while stack:
+        node = stack.pop()
+        kind = node.type
+        if kind in ("identifier", "shorthand_property_identifier_pattern"):
+            names.append(data[node.start_byte:node.end_byte].decode("utf-8"))
+        elif kind == "pair_pattern":
+            value = node.child_by_field_name("value")
+            if value is not None:
+                stack.append(value)
+        elif kind in ("assignment_pattern", "object_assignment_pattern"):
+            left = node.child_by_field_name("left")
+            if left is not None:
+                stack.append(left)
+        elif kind in ("object_pattern", "array_pattern", "rest_pattern"):
+            stack.extend(node.named_children)
+    return names
 
 
 def _is_word(byte: int) -> bool:
