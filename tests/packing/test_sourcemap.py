@@ -121,7 +121,7 @@ def test_every_token_maps_exactly_in_a_real_consumer(shop: Path, tmp_path: Path,
 def outside_comments(text: str, tokens: list[list]) -> list[list]:
     """The (line, column, token) entries that are not inside a `//` or `/* */` comment of `text`
     (strings and template literals skipped; enough for the example's sources)."""
-    spans, position = [], 0
+    spans = []
     for match in re.finditer(r"//[^\n]*|/\*[\s\S]*?\*/|\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`", text):
         if match.group().startswith("/"):
             spans.append(match.span())
