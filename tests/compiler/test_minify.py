@@ -253,9 +253,19 @@ def test_many_files_are_minified_in_worker_processes_alike(tmp_path: Path, monke
     in_process = (tmp_path / "manifests" / "main.manifest.json").read_bytes()
     monkeypatch.setattr(batch, "POOL_THRESHOLD", 10)
     monkeypatch.setattr(batch, "_CHUNK", 8)
+    monkeypatch.setattr(batch, "_idle_cores", lambda: 2)
+    pools: list[object] = []
+
+    class Recorded(batch.ProcessPoolExecutor):  # type: ignore[misc]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pools.append(self)
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch, "ProcessPoolExecutor", Recorded)
     (tmp_path / "manifests" / "main.manifest.json").unlink()
     build(tmp_path, minify=True, use_cache=False)
     assert (tmp_path / "manifests" / "main.manifest.json").read_bytes() == in_process
+    assert len(pools) == 1  # (so the workers did it)
     assert "var e=0;module.exports=e+1;" in in_process.decode()
 
 

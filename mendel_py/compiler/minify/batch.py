@@ -2,16 +2,20 @@
 
 Each item is a `_scan_js` result (the cached form of a scanned file), its file text and, when
 this process has it, the file's tree; the result is the same list with the minified source and
-the composed edits (`sources.minified`). Workers are started with `spawn` (no fork of a process
-that may run threads) and get the items in chunks; they parse again, which costs less than
-sending trees. Below `POOL_THRESHOLD` items, or on one core, there is no pool.
+the composed edits. Workers are forked (cheap, and the caller's script is not run again as
+`spawn` would), so only from a process with a single thread (forking one with threads may
+deadlock); they get the items in chunks and parse again, which costs less than sending trees.
+Below `POOL_THRESHOLD` items, with fewer than two idle cores, in a threaded process, or when the
+pool fails, the items are minified here.
 """
 from __future__ import annotations
 
 import json
 import multiprocessing
 import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from tree_sitter import Tree
@@ -27,16 +31,29 @@ Item = tuple[list[Any], str, "Tree | None"]
 
 
 def minify_all(items: list[Item]) -> list[list[Any]]:
-    workers = min(os.cpu_count() or 1, 8)
-    if len(items) < POOL_THRESHOLD or workers < 2:
+    workers = _idle_cores()
+    if len(items) < POOL_THRESHOLD or workers < 2 or threading.active_count() > 1 or not hasattr(os, "fork"):
         return [_one(cached, text, tree) for cached, text, tree in items]
     chunks = [
         [(cached, text) for cached, text, _tree in items[start:start + _CHUNK]]
         for start in range(0, len(items), _CHUNK)
     ]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        results = [result for chunk in pool.map(_chunk, chunks) for result in chunk]
-    return results
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return [result for chunk in pool.map(_chunk, chunks) for result in chunk]
+    except (OSError, BrokenProcessPool):
+        return [_one(cached, text, tree) for cached, text, tree in items]
+
+
+def _idle_cores() -> int:
+    """How many cores are free for workers (at most 8): the CPUs this process may use less the
+    load average, since on a busy machine workers only add their start-up and copying."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return max(1, min(8, int(cpus - load + 0.5)))
 
 
 def _chunk(chunk: list[tuple[list[Any], str]]) -> list[list[Any]]:
