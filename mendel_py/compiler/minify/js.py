@@ -223,6 +223,8 @@ class _Walk:
             for node in get(kind, ()):
                 start, end = node.start_byte, node.end_byte
                 name = data[start:end].decode("utf-8")
+                if name == "eval":
+                    self.keep_names = True  # a direct eval sees every local by name
                 if name in candidates:
                     sequence += 1
                     append((start, _USE, -end, sequence, kind, node))
@@ -284,9 +286,6 @@ class _Walk:
         resolved: list[tuple[int, int, int, _Binding]] = []
         for start, end, scope, shorthand in self.occurrences:
             name = data[start:end].decode("utf-8")
-            if name == "eval":
-                self.keep_names = True
-                return []
             found: _Scope | None = scope
             while found is not None and name not in found.bindings:
                 found.globals.add(name)
@@ -305,17 +304,17 @@ class _Walk:
             scope = pending.pop()
             taken = {binding.new for binding in scope.outer} | scope.globals | self.fixed_names
             taken.update(binding.name for binding in scope.bindings.values() if binding.fixed)
-            names = iter(_SHORT_NAMES)
+            position = 0  # the next short name to try
             for binding in sorted(scope.bindings.values(), key=lambda b: -b.uses):
                 if binding.fixed:
                     continue
-                for candidate in names:
-                    if candidate not in taken:
-                        break
-                else:  # (a scope with some thousands of names)
-                    candidate = binding.name
+                while position < len(_SHORT_NAMES) and _SHORT_NAMES[position] in taken:
+                    position += 1
+                # (past the short names, a scope of thousands of names keeps the rest)
+                candidate = _SHORT_NAMES[position] if position < len(_SHORT_NAMES) else binding.name
                 if len(candidate) < len(binding.name) or binding.name in taken:
                     binding.new = candidate
+                    position += 1
                 taken.add(binding.new)
             pending.extend(scope.children)
         edits = []
