@@ -24,7 +24,7 @@ from .._runtime.cachedir import make_cache_dir
 # 4: ES modules compile to sealed namespaces and an undefined top-level `this`
 # 5: JSX compiles (ES modules and CommonJS); keys of JS entries built with other JSX settings
 #    than the defaults carry them
-# 6: TypeScript; minified entries (keys ending in `:min`, stylesheets' `:min:css`)
+# 6: TypeScript; minified entries (keys ending in `:min<minify.VERSION>`, stylesheets' `...:css`)
 # Bump it with every change to what the compiler writes: the key is only the file's bytes.
 FORMAT_VERSION = 6
 

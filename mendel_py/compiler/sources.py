@@ -30,6 +30,7 @@ from .errors import BuildError
 from .esm import compile_commonjs, compile_module
 from .jsdeps import Dependency, scan
 from .parsecache import ParseCache
+from .minify import VERSION as MINIFY_VERSION
 from .typescript import is_typescript
 
 JS, JSON, CSS = "js", "json", "css"
@@ -77,7 +78,7 @@ class SourceLoader:
         # compiled output depends on the JSX settings too: other settings, other cache keys
         self._js_key = "" if jsx == _DEFAULT_JSX else f":jsx={jsx.factory},{jsx.fragment}"
         # and minified output is cached under its own keys, so a no-change rebuild minifies nothing
-        self._min_key = ":min" if minify else ""
+        self._min_key = f":min{MINIFY_VERSION}" if minify else ""
         self.loaded: dict[str, ParsedSource] = {}
         self.scanned = 0
         # JS files whose minified form the cache lacks: file -> (cache key, unminified scan, text,
