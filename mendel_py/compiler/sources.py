@@ -29,8 +29,8 @@ from .cssdeps import CssImport, find_imports, strip_imports
 from .errors import BuildError
 from .esm import compile_commonjs, compile_module
 from .jsdeps import Dependency, scan
-from .parsecache import ParseCache
 from .minify import VERSION as MINIFY_VERSION
+from .parsecache import ParseCache
 from .typescript import is_typescript
 
 JS, JSON, CSS = "js", "json", "css"
