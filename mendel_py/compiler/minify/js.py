@@ -22,10 +22,9 @@ A function declared in a block is taken as the function's (sloppy mode's hoistin
 """
 from __future__ import annotations
 
-import heapq
 import re
-from collections.abc import Iterable
 from functools import lru_cache
+from itertools import accumulate
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
@@ -119,20 +118,21 @@ def minify_js(source: str, tree: Tree | None = None) -> tuple[str, list[tuple[in
     walk.run(root)
     forward = walk.edits()
     if not source.isascii():
-        forward = _code_points(data, list(forward))
-    out: list[str] = []
-    reversed_edits: list[tuple[int, int, str]] = []
-    position = length = 0
-    for start, end, text in forward:
-        if start > position:
-            out.append(source[position:start])
-            length += start - position
-        out.append(text)
-        reversed_edits.append((length, length + len(text), source[start:end]))
-        length += len(text)
-        position = end
-    out.append(source[position:])
-    return "".join(out), reversed_edits
+        forward = _code_points(data, forward)
+    if not forward:
+        return source, []
+    starts, ends, texts = zip(*forward)
+    copied = [source[end:start] for end, start in zip((0, *ends), starts)]
+    # where each written text starts in the output: everything before it, copied and written
+    lengths = [len(piece) for pair in zip(copied, texts) for piece in pair]
+    at = list(accumulate(lengths))[::2]
+    reversed_edits = [
+        (position, position + len(text), source[start:end])
+        for position, text, start, end in zip(at, texts, starts, ends)
+    ]
+    pieces = [piece for pair in zip(copied, texts) for piece in pair]
+    pieces.append(source[ends[-1]:])
+    return "".join(pieces), reversed_edits
 
 
 _QUERY = """
@@ -276,10 +276,12 @@ class _Walk:
 
     # ---------------------------------------------------------------- output
 
-    def edits(self) -> Iterable[tuple[int, int, str]]:
-        gaps = self._gaps()
-        renames = [] if self.keep_names else self._renames()
-        return heapq.merge(gaps, renames) if renames else gaps  # (both sorted; they never overlap)
+    def edits(self) -> list[tuple[int, int, str]]:
+        edits = self._gaps()
+        if not self.keep_names:
+            edits += self._renames()
+            edits.sort()  # (two sorted runs that never overlap: one merge)
+        return edits
 
     def _renames(self) -> list[tuple[int, int, str]]:
         data = self.data
