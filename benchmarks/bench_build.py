@@ -294,7 +294,8 @@ def _real_packages(esbuild: str) -> list[tuple[str, int, int, int]]:
                             "--loglevel=error"], check=True, stdout=subprocess.DEVNULL, timeout=300)
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
-        theirs = subprocess.run([esbuild, path, "--minify", "--log-level=error"], capture_output=True, check=True).stdout
+        command = [esbuild, path, "--minify", "--log-level=error"]
+        theirs = subprocess.run(command, capture_output=True, check=True).stdout
         rows.append((relative, _gzip(text.encode()), _gzip(minify_js(text)[0].encode()), _gzip(theirs)))
     return rows
 
