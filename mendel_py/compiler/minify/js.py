@@ -352,6 +352,10 @@ class _Walk:
                 append((start, end, ""))
                 continue
             before, after = data[start - 1], data[end]
+            if end - start == 1 and masked[start] == 32:  # a lone space, the commonest gap
+                if not join[before * 256 + after]:
+                    append((start, end, ""))
+                continue
             if (
                 after not in _NO_SEMICOLON_BEFORE and before not in _NO_SEMICOLON_AFTER
                 and (find(b"\n", start, end) >= 0 or find(b"\r", start, end) >= 0)
