@@ -345,9 +345,17 @@ def test_source_maps_of_minified_typescript_map_names_and_strings_exactly(tmp_pa
     middleware = MendelMiddleware(lambda e, s: [], str(tmp_path), development=True)
     trees = middleware.trees
     _matching, chains = trees.variations_and_chains(["fancy"])
-    url = middleware.url_for_hash("main", trees.find_tree_for_variations("main", chains).hash)
+    tree_hash = trees.find_tree_for_variations("main", chains).hash
+    url = middleware.url_for_hash("main", tree_hash)
     (tmp_path / "main.js").write_bytes(middleware_get(middleware, url))
     (tmp_path / "main.js.map").write_bytes(middleware_get(middleware, url + ".map"))
+    # `mendel sourcemap` writes the same mappings for an error tracker
+    written = CliRunner().invoke(cli, ["sourcemap", "--basedir", str(tmp_path), "--bundle", "main", tree_hash,
+                                       "-o", str(tmp_path / "cli.map")])
+    assert written.exit_code == 0, written.output
+    served = json.loads((tmp_path / "main.js.map").read_text())
+    from_cli = json.loads((tmp_path / "cli.map").read_text())
+    assert (from_cli["mappings"], from_cli["sources"]) == (served["mappings"], served["sources"])
     modules = ensure_npm_package("source-map@0.7.4")
     report = json.loads(node(str(CHECKER), str(modules), str(tmp_path / "main.js"), str(tmp_path / "main.js.map")))
     assert report["wrong"] == [] and report["checked"] > 300 and report["identifiers"] > 100
