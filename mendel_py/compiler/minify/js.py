@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, chain
+from typing import Any
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
@@ -122,17 +123,15 @@ def minify_js(source: str, tree: Tree | None = None) -> tuple[str, list[tuple[in
     if not forward:
         return source, []
     starts, ends, texts = zip(*forward)
-    copied = [source[end:start] for end, start in zip((0, *ends), starts)]
-    # where each written text starts in the output: everything before it, copied and written
-    lengths = [len(piece) for pair in zip(copied, texts) for piece in pair]
-    at = list(accumulate(lengths))[::2]
+    # where each written text starts in the output: its input offset moved by the edits before it
+    shifts = accumulate((len(text) - end + start for start, end, text in forward), initial=0)
     reversed_edits = [
-        (position, position + len(text), source[start:end])
-        for position, text, start, end in zip(at, texts, starts, ends)
+        (start + shift, start + shift + len(text), source[start:end])
+        for start, end, text, shift in zip(starts, ends, texts, shifts)
     ]
-    pieces = [piece for pair in zip(copied, texts) for piece in pair]
-    pieces.append(source[ends[-1]:])
-    return "".join(pieces), reversed_edits
+    copied = [source[end:start] for end, start in zip((0, *ends), starts)]
+    copied.append(source[ends[-1]:])
+    return "".join(chain.from_iterable(zip(copied, (*texts, "")))), reversed_edits
 
 
 _QUERY = """
@@ -176,7 +175,7 @@ class _Walk:
         self.data = data
         self.protected: list[tuple[int, int]] = []  # strings, regexes, template text: copied as is
         self.comments: list[tuple[int, int]] = []  # removed
-        self.occurrences: list[tuple[int, int, _Scope, int]] = []  # start, end, scope, 0 name / 1 shorthand
+        self.occurrences: list[tuple[int, int, _Scope, bool, str]] = []  # start, end, scope, shorthand, name
         self.keep_names = False  # a direct eval or a `with`
         self.fixed_names: set[str] = set(FIXED)  # names kept somewhere: no renamed binding takes one
         self.top = _Scope(None, True)
@@ -194,7 +193,7 @@ class _Walk:
             self.keep_names = True
             return
         # (start, order, -end, sequence, kind, node): sorted, outer scopes open first
-        events: list[tuple[int, int, int, int, str, Node]] = []
+        events: list[tuple[int, int, int, int, str, Any]] = []  # (the last: a node, or a used name)
         append = events.append
         sequence = 0
         for kind, order in (("function", _OPEN_FUNCTION), ("block", _OPEN_BLOCK)):
@@ -210,12 +209,15 @@ class _Walk:
         # names that some binding here may lose: a use of any other name is of a global or a kept
         # name, which no renamed binding may take (`fixed_names`), and needs no scope
         candidates: set[str] = set()
+        pattern_names: dict[int, list[str]] = {}
         for kind in ("var", "let", "param", "fdecl", "fexpr", "cdecl"):
             for node in get(kind, ()):
                 sequence += 1
                 append((node.start_byte, _DECLARE, -node.end_byte, sequence, kind, node))
-                if kind in ("var", "let", "param") and node.start_byte not in keep:
-                    candidates.update(_pattern_names(node, data))
+                if kind in ("var", "let", "param"):
+                    names = pattern_names[node.start_byte] = _pattern_names(node, data)
+                    if node.start_byte not in keep:
+                        candidates.update(names)
                 elif kind == "fdecl" and data.startswith(_COMPILER_PREFIX, node.start_byte):
                     candidates.add(data[node.start_byte:node.end_byte].decode("utf-8"))
         fixed_names = self.fixed_names
@@ -227,7 +229,7 @@ class _Walk:
                     self.keep_names = True  # a direct eval sees every local by name
                 if name in candidates:
                     sequence += 1
-                    append((start, _USE, -end, sequence, kind, node))
+                    append((start, _USE, -end, sequence, kind, name))
                 else:
                     fixed_names.add(name)
         outer_names = {node.start_byte for node in get("fdecl", ())}
@@ -241,12 +243,15 @@ class _Walk:
             if order == _USE:
                 if start in outer_names and scope.parent is not None:
                     scope = scope.parent  # a declared function's name belongs around it
-                occurrences.append((start, -negative_end, scope, kind == "short"))
+                occurrences.append((start, -negative_end, scope, kind == "short", node))  # (node: the name)
             elif order == _DECLARE:
-                if kind == "var":
-                    self._declare_pattern(node, scope.function_scope(), start in keep)
-                elif kind in ("let", "param"):
-                    self._declare_pattern(node, scope, start in keep)
+                if kind == "var" or kind == "let" or kind == "param":
+                    target = scope.function_scope() if kind == "var" else scope
+                    kept = start in keep
+                    for name in pattern_names[start]:
+                        target.declare(name, fixed=kept)
+                        if kept:
+                            fixed_names.add(name)
                 else:
                     name = data[start:-negative_end].decode("utf-8")
                     # the compiler's helpers (`__mendel_ns`) have no name anyone reads
@@ -259,12 +264,6 @@ class _Walk:
                         scope.declare(name, fixed=fixed)
             else:
                 stack.append((-negative_end, _Scope(scope, order == _OPEN_FUNCTION)))
-
-    def _declare_pattern(self, pattern: Node, scope: _Scope, keep: bool = False) -> None:
-        for name in _pattern_names(pattern, self.data):
-            scope.declare(name, fixed=keep)
-            if keep:
-                self.fixed_names.add(name)
 
     def _template(self, node: Node) -> None:
         position = node.start_byte
@@ -284,10 +283,8 @@ class _Walk:
         return edits
 
     def _renames(self) -> list[tuple[int, int, str]]:
-        data = self.data
-        resolved: list[tuple[int, int, int, _Binding]] = []
-        for start, end, scope, shorthand in self.occurrences:
-            name = data[start:end].decode("utf-8")
+        resolved: list[tuple[int, int, bool, _Binding]] = []
+        for start, end, scope, shorthand, name in self.occurrences:
             found: _Scope | None = scope
             while found is not None and name not in found.bindings:
                 found.globals.add(name)
