@@ -328,7 +328,9 @@ class _Stripper:
             if callee is not None and callee.type == "super":
                 position = statement.end_byte
                 break
-        self.insert(position, "".join(f"this.{name}={name};" for name in assigned))
+        # (after a statement that ended without a semicolon, one comes first)
+        lead = ";" if self.source[position - 1:position] not in (b";", b"{", b"}") else ""
+        self.insert(position, lead + "".join(f"this.{name}={name};" for name in assigned))
 
     def _enum(self, node: Node) -> None:
         name_node = node.child_by_field_name("name")
@@ -411,7 +413,9 @@ class _Stripper:
             self.blank(statement.start_byte, declaration.start_byte)
             self.visit(declaration)
             names = _declared(declaration)
-            self.insert(declaration.end_byte, "".join(f"{name}.{local}={local};" for local in names))
+            end = declaration.end_byte
+            lead = ";" if self.source[end - 1:end] not in (b";", b"}") else ""
+            self.insert(end, lead + "".join(f"{name}.{local}={local};" for local in names))
         closing = body.children[-1]
         self.write(closing.start_byte, closing.end_byte, f"}})({name}||({name}={{}}));")
 

@@ -251,3 +251,37 @@ def test_what_is_refused_names_file_and_line(source: str, message: str) -> None:
     with pytest.raises(BuildError) as caught:
         strip("\n" + source, "x.ts")
     assert message in str(caught.value) and caught.value.line == 2
+
+
+SNIPPETS = {
+    "enums and nested namespaces, no semicolons": (
+        "export enum E { A = 'a', B = 'b' }\nexport const enum F { X = 2, Y }\n"
+        "namespace NS { export enum Z { P } export let q = Z.P\n export namespace In { export const r = q + 1 } }\n"
+        "enum H { A = 1 << 3, B = A | 1, C }\n"
+        "console.log(E.A, F.Y, F[3], NS.Z.P, NS.Z[0], NS.q, NS.In.r, H.B, H.C, H[10], JSON.stringify(H))\n"
+    ),
+    "generic calls, methods and parameter properties": (
+        "const obj = { m<T>(x: T): T { return x }, n: <T,>(y: T) => y };\n"
+        "let v = obj.m<number>(1)!;\nlet w = obj?.n?.<string>('a');\n"
+        "class P { constructor(public a = 1, private b?: string) {} }\n"
+        "class Q extends P { constructor(readonly c: number) { super(c) } }\n"
+        "function over(a: string): string;\nfunction over(a: any) { return a }\n"
+        "console.log(v, w, JSON.stringify(new Q(5)), over('o'), <const>['x'])\n"
+    ),
+}
+
+
+@needs_node_and_npm
+@pytest.mark.parametrize("name", list(SNIPPETS))
+def test_snippets_run_as_esbuild_transforms_them(name: str, tmp_path: Path) -> None:
+    esbuild = ensure_npm_package(ESBUILD_SPEC) / ".bin" / "esbuild"
+    source = tmp_path / "snippet.ts"
+    source.write_text(SNIPPETS[name])
+    javascript, _edits = strip(SNIPPETS[name], "snippet.ts")
+    (tmp_path / "ours.mjs").write_text(javascript)
+    subprocess.run([str(esbuild), str(source), "--format=esm", f"--outfile={tmp_path / 'theirs.mjs'}",
+                    "--log-level=error"], check=True, timeout=60)
+    ours = subprocess.run(["node", str(tmp_path / "ours.mjs")], capture_output=True, text=True, timeout=60)
+    theirs = subprocess.run(["node", str(tmp_path / "theirs.mjs")], capture_output=True, text=True, timeout=60)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout and ours.stdout.strip()
