@@ -154,22 +154,27 @@ class _Stripper:
             self._import(statement)
 
     def visit(self, node: Node) -> None:
-        kind = node.type
-        if kind in _ERASED:
-            self.erase(node)
-            return
-        handler = _HANDLERS.get(kind)
-        if handler is not None:
-            handler(self, node)
-            return
-        if kind == "identifier" or kind == "shorthand_property_identifier":
-            self.used.add(self._slice(node.start_byte, node.end_byte))
-            return
-        if kind in ("jsx_element", "jsx_self_closing_element"):
-            self.has_jsx = True
-        if kind == "decorator":
-            raise self.error("decorators are not supported (TypeScript's or the proposal's)", node)
-        self.children(node)
+        """Walk `node`: erase, hand to a handler, or go on into its children (with a stack, not
+        recursion, so a long expression chain can't exhaust Python's call depth)."""
+        stack = [node]
+        while stack:
+            node = stack.pop()
+            kind = node.type
+            if kind in _ERASED:
+                self.erase(node)
+                continue
+            handler = _HANDLERS.get(kind)
+            if handler is not None:
+                handler(self, node)
+                continue
+            if kind == "identifier" or kind == "shorthand_property_identifier":
+                self.used.add(self._slice(node.start_byte, node.end_byte))
+                continue
+            if kind in ("jsx_element", "jsx_self_closing_element"):
+                self.has_jsx = True
+            if kind == "decorator":
+                raise self.error("decorators are not supported (TypeScript's or the proposal's)", node)
+            stack.extend(reversed(node.children))
 
     def children(self, node: Node) -> None:
         for child in node.children:
