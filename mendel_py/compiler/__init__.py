@@ -76,7 +76,9 @@ def build_manifests(
 
     config.check_variations()  # a missing folder is an error before anything is read (SPEC §1)
     layout = ProjectLayout.from_config(config)
-    cache = ParseCache(os.path.join(config.root, CACHE_DIR)) if use_cache else ParseCache.disabled()
+    cache = ParseCache(os.path.join(config.root, CACHE_DIR), "min" if minify else "") if use_cache else (
+        ParseCache.disabled()
+    )
     loader = SourceLoader(layout.absolute, cache, config.jsx, minify=minify)
     if progress is not None:
         progress.start(layout.source_file_count)

@@ -243,8 +243,13 @@ def test_a_no_change_rebuild_minifies_nothing(tmp_path: Path, monkeypatch: pytes
     report = build(tmp_path, minify=True)
     assert len(calls) == 2 and report.files_scanned == 0  # all from the parse cache
     assert (tmp_path / "manifests" / "main.manifest.json").read_bytes() == first
-    build(tmp_path)  # unminified (as `mendel dev` builds): other cache entries
+    build(tmp_path)  # unminified (as `mendel dev` builds): a cache file of its own
     assert built_source(tmp_path, "main.js") == SOURCES["src/main.js"]
+    build(tmp_path, minify=True)  # so the minified entries are still there
+    assert len(calls) == 2 and (tmp_path / "manifests" / "main.manifest.json").read_bytes() == first
+    assert sorted(path.name for path in (tmp_path / ".mendel-cache").glob("parse-*.json")) == [
+        "parse-v6-min.json", "parse-v6.json",
+    ]
 
 
 def test_many_files_are_minified_in_worker_processes_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
