@@ -68,7 +68,7 @@ _SHORT_NAMES = _names()
 
 
 class _Scope:
-    __slots__ = ("parent", "function", "bindings", "children", "outer", "globals")
+    __slots__ = ("parent", "function", "bindings", "children", "outer")
 
     def __init__(self, parent: _Scope | None, function: bool):
         self.parent = parent
@@ -76,7 +76,6 @@ class _Scope:
         self.bindings: dict[str, _Binding] = {}
         self.children: list[_Scope] = []
         self.outer: set[_Binding] = set()  # bindings of enclosing scopes used in here
-        self.globals: set[str] = set()  # free names used in here
         if parent is not None:
             parent.children.append(self)
 
@@ -284,12 +283,13 @@ class _Walk:
 
     def _renames(self) -> list[tuple[int, int, str]]:
         resolved: list[tuple[int, int, bool, _Binding]] = []
+        fixed = self.fixed_names
         for start, end, scope, shorthand, name in self.occurrences:
             found: _Scope | None = scope
             while found is not None and name not in found.bindings:
-                found.globals.add(name)
                 found = found.parent
             if found is None:
+                fixed.add(name)  # free here: a global no renamed binding may take
                 continue
             binding = found.bindings[name]
             binding.uses += 1
@@ -301,17 +301,20 @@ class _Walk:
         pending = [self.top]
         while pending:
             scope = pending.pop()
-            taken = {binding.new for binding in scope.outer} | scope.globals | self.fixed_names
-            taken.update(binding.name for binding in scope.bindings.values() if binding.fixed)
+            # taken here: what enclosing bindings used in here are called, and (`fixed`) every
+            # kept name and every global of the module, this scope's kept bindings among them
+            taken = {binding.new for binding in scope.outer}
             position = 0  # the next short name to try
             for binding in sorted(scope.bindings.values(), key=lambda b: -b.uses):
                 if binding.fixed:
                     continue
-                while position < len(_SHORT_NAMES) and _SHORT_NAMES[position] in taken:
+                while position < len(_SHORT_NAMES) and (
+                    _SHORT_NAMES[position] in taken or _SHORT_NAMES[position] in fixed
+                ):
                     position += 1
                 # (past the short names, a scope of thousands of names keeps the rest)
                 candidate = _SHORT_NAMES[position] if position < len(_SHORT_NAMES) else binding.name
-                if len(candidate) < len(binding.name) or binding.name in taken:
+                if len(candidate) < len(binding.name) or binding.name in taken or binding.name in fixed:
                     binding.new = candidate
                     position += 1
                 taken.add(binding.new)
