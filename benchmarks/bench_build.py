@@ -1,6 +1,6 @@
 """Benchmark `mendel build`: files/second for a cold build and for a rebuild with nothing changed.
 
-    .venv/bin/python benchmarks/bench_build.py [--files 2000] [--variations 10] [--runs 5]
+    .venv/bin/python benchmarks/bench_build.py [--files 2000] [--variations 10] [--runs 5] [--no-esbuild]
 
 Generates a project in a temporary folder (base sources in nested folders, JSON files, a few
 node_modules packages, externals, a CSS bundle, and variation folders that override files, add
@@ -9,16 +9,29 @@ or drop dependencies and add variation-only files), then times `build_manifests`
 - cold: no parse cache and no manifests on disk (everything tokenized and written);
 - no-change rebuild: cache and manifests present, nothing edited.
 
+Each both unminified (what `mendel dev` and `--no-minify` build) and minified (what `mendel
+build` does by default). Then the production bundle of the base tree (`main`: both entries) is
+packed from the minified and the unminified manifests and compared, gzip -9, with
+`esbuild --bundle --minify --tree-shaking=false` of the same files (esbuild from npm, installed
+into `benchmarks/.node`; skipped with `--no-esbuild` or without npm). esbuild's own minifier is
+also timed on the same modules, one process for the whole batch (`esbuild a.js b.js ... --minify
+--outdir`), for the comparison of minifiers, and on a few real npm packages (hand-written code,
+where the generated project's repetition doesn't flatter gzip) both minifiers' gzip sizes are
+compared file by file. Targets: minified gzip at most 1.15x esbuild's; a
+cold minified build at most 2x the unminified one; a no-change rebuild minifies nothing.
+
 Prints the median of `--runs` runs of each. `generate_project` is also used by the tests.
 """
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -193,19 +206,122 @@ def _write_mendelrc(root: str, variations: list[str]) -> None:
 # ------------------------------------------------------------------------------ timing
 
 
-def _time_build(root: str) -> tuple[float, int]:
+ESBUILD_SPEC = "esbuild@0.28.2"
+NODE_PREFIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".node")
+
+
+def _time_build(root: str, minify: bool = False) -> tuple[float, int]:
     from mendel_py.compiler import build_manifests
     from mendel_py.config import load_config
 
     started = time.perf_counter()
-    report = build_manifests(load_config(root))
+    report = build_manifests(load_config(root), minify=minify)
     return time.perf_counter() - started, report.files_read
 
 
-def _cold_run(root: str) -> tuple[float, int]:
+def _cold_run(root: str, minify: bool = False) -> tuple[float, int]:
     shutil.rmtree(os.path.join(root, ".mendel-cache"), ignore_errors=True)
     shutil.rmtree(os.path.join(root, "manifests"), ignore_errors=True)
-    return _time_build(root)
+    return _time_build(root, minify)
+
+
+def _base_bundle(root: str) -> bytes:
+    from mendel_py.core.trees import MendelTrees
+    from mendel_py.packing.packer import pack_js
+
+    trees = MendelTrees(root)
+    _matching, chains = trees.variations_and_chains([])
+    return pack_js(trees.find_tree_for_variations("main", chains))
+
+
+def _gzip(data: bytes) -> int:
+    return len(gzip.compress(data, 9, mtime=0))
+
+
+def ensure_esbuild() -> str | None:
+    """esbuild's binary from npm (pinned), installed once into benchmarks/.node; None without npm."""
+    binary = os.path.join(NODE_PREFIX, "node_modules", ".bin", "esbuild")
+    installed = os.path.join(NODE_PREFIX, "node_modules", "esbuild", "package.json")
+    wanted = ESBUILD_SPEC.rsplit("@", 1)[1]
+    if os.path.exists(installed):
+        with open(installed, encoding="utf-8") as handle:
+            if json.load(handle)["version"] == wanted:
+                return binary
+    if shutil.which("npm") is None:
+        return None
+    subprocess.run(["npm", "install", "--prefix", NODE_PREFIX, ESBUILD_SPEC, "--no-audit", "--no-fund",
+                    "--loglevel=error"], check=True, stdout=subprocess.DEVNULL, timeout=300)
+    return binary
+
+
+def _esbuild_bundle(esbuild: str, root: str) -> bytes:
+    """esbuild's minified bundle of the base tree's two entries, externals as the bundle's."""
+    base = os.path.join(root, *BASE_DIR.split("/"))
+    done = subprocess.run(
+        [esbuild, "--bundle", "--minify", "--tree-shaking=false", "--format=iife", "--log-level=error",
+         *[f"--external:{name}" for name in EXTERNALS], "--sourcefile=entries.js"],
+        input=b"require('./main.js'); require('./admin.js');", capture_output=True, check=True, timeout=300,
+        cwd=base,  # stdin's imports resolve from the working folder
+    )
+    return done.stdout
+
+
+def _esbuild_minify_batch(esbuild: str, root: str, dest: str) -> float:
+    """Seconds for esbuild to minify every module of the base folder in one process."""
+    base = os.path.join(root, *BASE_DIR.split("/"))
+    files = [os.path.join(folder, name) for folder, _, names in os.walk(base) for name in names if name.endswith(".js")]
+    started = time.perf_counter()
+    subprocess.run([esbuild, *files, "--minify", "--log-level=error", f"--outdir={dest}", "--sourcemap"],
+                   check=True, timeout=300)
+    return time.perf_counter() - started
+
+
+REAL_PACKAGES = {"lodash@4.17.21": "lodash/lodash.js", "underscore@1.13.7": "underscore/underscore.js",
+                 "esprima@4.0.1": "esprima/dist/esprima.js"}
+
+
+def _real_packages(esbuild: str) -> list[tuple[str, int, int, int]]:
+    """Hand-written code: (file, gzip of the file, of mendel_py's minified form, of esbuild's
+    `--minify`) for a few pinned npm packages (installed into benchmarks/.node if missing)."""
+    from mendel_py.compiler.minify import minify_js
+
+    modules = os.path.join(NODE_PREFIX, "node_modules")
+    rows = []
+    for spec, relative in REAL_PACKAGES.items():
+        path = os.path.join(modules, *relative.split("/"))
+        if not os.path.exists(path):
+            subprocess.run(["npm", "install", "--prefix", NODE_PREFIX, spec, "--no-audit", "--no-fund",
+                            "--loglevel=error"], check=True, stdout=subprocess.DEVNULL, timeout=300)
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        command = [esbuild, path, "--minify", "--log-level=error"]
+        theirs = subprocess.run(command, capture_output=True, check=True).stdout
+        rows.append((relative, _gzip(text.encode()), _gzip(minify_js(text)[0].encode()), _gzip(theirs)))
+    return rows
+
+
+def _count_minifications(root: str) -> int:
+    """How many modules a build minifies (counted by wrapping the minifier), for a rebuild."""
+    from mendel_py.compiler.minify import js
+
+    calls = 0
+    original = js.minify_js
+
+    def counting(source: str, tree: object = None) -> tuple[str, list[tuple[int, int, str]]]:
+        nonlocal calls
+        calls += 1
+        return original(source)
+
+    js.minify_js = counting  # type: ignore[assignment]
+    import mendel_py.compiler.minify as package
+
+    package.minify_js = counting  # type: ignore[assignment]
+    try:
+        _time_build(root, minify=True)
+    finally:
+        js.minify_js = original
+        package.minify_js = original
+    return calls
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,19 +329,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--variations", type=int, default=10)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-esbuild", action="store_true", help="skip the comparison with esbuild")
     args = parser.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with tempfile.TemporaryDirectory(prefix="mendel-bench-build-") as root:
         project = generate_project(root, args.files, args.variations)
         cold = [_cold_run(root) for _ in range(args.runs)]
         warm = [_time_build(root) for _ in range(args.runs)]
+        plain_bundle = _base_bundle(root)
+        cold_min = [_cold_run(root, minify=True) for _ in range(args.runs)]
+        warm_min = [_time_build(root, minify=True) for _ in range(args.runs)]
+        minified_bundle = _base_bundle(root)
+        rebuild_minifications = _count_minifications(root)
+        esbuild = None if args.no_esbuild else ensure_esbuild()
+        esbuild_bundle = _esbuild_bundle(esbuild, root) if esbuild else None
+        esbuild_batch = None
+        real = _real_packages(esbuild) if esbuild else []
+        if esbuild:
+            with tempfile.TemporaryDirectory(prefix="mendel-bench-esbuild-") as dest:
+                esbuild_batch = statistics.median(_esbuild_minify_batch(esbuild, root, dest) for _ in range(args.runs))
     files = cold[0][1]
     cold_median = statistics.median(seconds for seconds, _ in cold)
     warm_median = statistics.median(seconds for seconds, _ in warm)
+    cold_min_median = statistics.median(seconds for seconds, _ in cold_min)
+    warm_min_median = statistics.median(seconds for seconds, _ in warm_min)
     print(f"project: {project.file_count} files on disk, {files} source files in the bundles, "
           f"{args.variations} variations")
-    print(f"cold build:        {cold_median * 1000:8.1f} ms  {files / cold_median:10.0f} files/s")
-    print(f"no-change rebuild: {warm_median * 1000:8.1f} ms  {files / warm_median:10.0f} files/s")
+    print(f"cold build:                 {cold_median * 1000:8.1f} ms  {files / cold_median:10.0f} files/s")
+    print(f"no-change rebuild:          {warm_median * 1000:8.1f} ms  {files / warm_median:10.0f} files/s")
+    print(f"cold build, minified:       {cold_min_median * 1000:8.1f} ms  {files / cold_min_median:10.0f} files/s"
+          f"  ({cold_min_median / cold_median:.2f}x unminified; target <= 2x)")
+    print(f"no-change rebuild, minified:{warm_min_median * 1000:8.1f} ms  {files / warm_min_median:10.0f} files/s"
+          f"  ({rebuild_minifications} modules minified; target 0)")
+    plain, minified = _gzip(plain_bundle), _gzip(minified_bundle)
+    print(f"base bundle gzip -9:        unminified {plain:9d} B   minified {minified:9d} B "
+          f"(raw {len(plain_bundle)} / {len(minified_bundle)} B)")
+    if esbuild_bundle is not None:
+        reference = _gzip(esbuild_bundle)
+        print(f"esbuild --bundle --minify --tree-shaking=false: {reference:9d} B gzip "
+              f"(raw {len(esbuild_bundle)} B): minified {minified / reference:.3f}x, unminified "
+              f"{plain / reference:.3f}x (target <= 1.15x)")
+    if esbuild_batch is not None:
+        print(f"esbuild minifying the base folder's modules in one process: {esbuild_batch * 1000:8.1f} ms")
+    for relative, original, ours, theirs in real:
+        print(f"{relative:28s} gzip: file {original:7d} B  minified {ours:7d} B  esbuild --minify {theirs:7d} B"
+              f"  ({ours / theirs:.3f}x)")
     return 0
 
 

@@ -143,7 +143,7 @@ def stale_manifests(config: MendelConfig) -> list[Problem]:
     """Manifests that `mendel build` would write differently from the current sources."""
     from ..compiler import build_manifests
 
-    report = build_manifests(config, check=True)
+    report = build_manifests(config, check=True, minify=config.minify)
     return [
         {
             "type": "StaleManifest",

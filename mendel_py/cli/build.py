@@ -42,8 +42,9 @@ class ClickProgress:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a manifest is stale.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @click.option("--strict", is_flag=True, help="Exit 1 when a bundle is over its `budget` (else a warning).")
+@click.option("--no-minify", is_flag=True, help="Don't minify (overrides `minify` of .mendelrc).")
 @project_options
-def build_command(options: Options, check: bool, quiet: bool, strict: bool) -> None:
+def build_command(options: Options, check: bool, quiet: bool, strict: bool, no_minify: bool) -> None:
     """Compile the project's sources into one Mendel manifest per bundle."""
     from ..compiler import build_manifests
     from ..config import load_config
@@ -53,7 +54,8 @@ def build_command(options: Options, check: bool, quiet: bool, strict: bool) -> N
     try:
         with reporting_errors(options):
             config = load_config(options.basedir, env=options.env)
-            report = build_manifests(config, check=check, progress=progress)
+            minify = config.minify and not no_minify
+            report = build_manifests(config, check=check, progress=progress, minify=minify)
             published = None if check else publish_project(config)
             if published is None and not check:
                 # no generation store: load the manifests as a server would, which also keeps

@@ -23,7 +23,9 @@ reached only by `import()`, `lazy`. Entry modules carry
 rules: `resolver.py`; scanners: `jsdeps.py` (tree-sitter, through `treesitter.py`, which the JSX
 transform `jsx.py` shares), `cssdeps.py`; ES modules into registry
 functions: `esm.py`; output format: `manifest_writer.py`;
-the parse cache (`.mendel-cache/`, content-addressed): `parsecache.py`.
+the parse cache (`.mendel-cache/`, content-addressed): `parsecache.py`. TypeScript:
+`typescript.py` (and `tsconfig.py` for `paths`); minification: `minify/`; chaining the edits of
+several steps for source maps: `edits.py`.
 
 Packages resolve as a browser bundler resolves them (package.json `exports` conditions, `browser`,
 `module`: `resolver.py`), and `process.env.NODE_ENV` is a build-time constant (`defines.py`).
@@ -42,6 +44,7 @@ from .report import BuildReport, BundleResult
 if TYPE_CHECKING:
     from ..config.model import BundleConfig, MendelConfig
     from .graph import BundleGraph, BundleSpec
+    from .sources import ParsedSource
 
 __all__ = ["BuildError", "BuildProgress", "BuildReport", "BundleResult", "build_manifests", "bundle_spec"]
 
@@ -61,20 +64,23 @@ def build_manifests(
     progress: BuildProgress | None = None,
     use_cache: bool = True,
     node_env: str = "production",
+    minify: bool = False,
 ) -> BuildReport:
     """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing).
     A `BuildError` comes with its code frame (`BuildError.describe`).
 
     `node_env` is what `process.env.NODE_ENV` becomes in the built code (`defines.py`):
-    "production" for `mendel build` whatever its `--env`; `mendel dev` builds "development"."""
+    "production" for `mendel build` whatever its `--env`; `mendel dev` builds "development".
+    `minify`: minify every module's source (`minify/`); `mendel build` passes the project's
+    `minify` setting (default true), `mendel dev` and the tests' builds leave it off."""
     try:
-        return _build_manifests(config, check, progress, use_cache, node_env)
+        return _build_manifests(config, check, progress, use_cache, node_env, minify)
     except BuildError as error:
         raise error.add_frame(config.root) from None
 
 
 def _build_manifests(
-    config: MendelConfig, check: bool, progress: BuildProgress | None, use_cache: bool, node_env: str
+    config: MendelConfig, check: bool, progress: BuildProgress | None, use_cache: bool, node_env: str, minify: bool
 ) -> BuildReport:
     from .._runtime.atomic import read_or_none, write_set_atomically
     from .._runtime.cachedir import CACHE_DIR
@@ -87,17 +93,22 @@ def _build_manifests(
 
     config.check_variations()  # a missing folder is an error before anything is read (SPEC §1)
     layout = ProjectLayout.from_config(config)
-    cache = ParseCache(os.path.join(config.root, CACHE_DIR)) if use_cache else ParseCache.disabled()
-    loader = SourceLoader(layout.absolute, cache, config.jsx, node_env)
+    cache = ParseCache(os.path.join(config.root, CACHE_DIR), "min" if minify else "") if use_cache else (
+        ParseCache.disabled()
+    )
+    loader = SourceLoader(layout.absolute, cache, config.jsx, node_env, minify=minify)
     set_asset_urls(loader, config)
     if progress is not None:
         progress.start(layout.source_file_count)
     on_file = progress.advance if progress is not None else None
 
-    outputs: list[tuple[BundleConfig, BundleGraph, bytes]] = []
-    for bundle in config.bundles.values():
-        graph = collect_bundle(bundle_spec(bundle, config), layout, loader, on_file)
-        outputs.append((bundle, graph, manifest_bytes(graph)))
+    graphs = [
+        (bundle, collect_bundle(bundle_spec(bundle, config), layout, loader, on_file))
+        for bundle in config.bundles.values()
+    ]
+    if minify:
+        _use_minified(graphs, loader.finish())
+    outputs = [(bundle, graph, manifest_bytes(graph)) for bundle, graph in graphs]
 
     # an experiment arm whose folders no bundle uses would serve control under the arm's name
     config.check_variations((), bundle_folders={
@@ -130,6 +141,20 @@ def _build_manifests(
         files_scanned=loader.scanned,
         check=check,
     )
+
+
+def _use_minified(graphs: list[tuple[BundleConfig, BundleGraph]], minified: dict[str, ParsedSource]) -> None:
+    """Put the minified sources into the graphs (their dependencies are the same)."""
+    from dataclasses import replace
+
+    if not minified:
+        return
+    for _bundle, graph in graphs:
+        for module in graph.modules.values():
+            module.versions = [
+                replace(version, parsed=minified[version.parsed.file]) if version.parsed.file in minified else version
+                for version in module.versions
+            ]
 
 
 def _fault_at(step: str, path: str) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..config.model import MendelConfig
 
-SOURCE_EXTENSIONS = (".js", ".jsx", ".json", ".css")
+SOURCE_EXTENSIONS = (".js", ".jsx", ".json", ".css", ".ts", ".tsx", ".mts", ".cts")
 SKIPPED_DIRS = ("node_modules",)
 EMPTY_MODULE = "(empty)"
 """The module id and file (rooted, nothing on disk) of what a package.json `browser` map sends to
@@ -93,7 +93,7 @@ class ProjectLayout:
 
     @property
     def source_file_count(self) -> int:
-        """How many .js/.jsx/.json/.css files the folders hold (an upper bound of a build's work)."""
+        """How many .js/.jsx/.json/.css/.ts/.tsx/.mts/.cts files the folders hold (an upper bound of a build's work)."""
         return self._source_count
 
     def scope(self, folder: str) -> tuple[str, ...]:

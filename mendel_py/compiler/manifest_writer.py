@@ -17,7 +17,6 @@ import json
 from collections.abc import Hashable
 from typing import Any
 
-from ..core.original import encode
 from .graph import BundleGraph, BundleModule, ModuleVersion
 
 
@@ -105,4 +104,4 @@ def _lazy_field(version: ModuleVersion) -> dict[str, Any]:
 def _original_field(version: ModuleVersion) -> dict[str, Any]:
     """`original`: a compiled source's edits, reversed (absent when the source is the file)."""
     original = version.parsed.original
-    return {"original": encode(original)} if original else {}
+    return {"original": original} if original else {}

@@ -5,7 +5,8 @@ mtimes, or a copy to another machine, still hits). Value: what the scanner found
 with lines, and for stylesheets the spans of the @import rules). Files are still read and
 hashed on every build; only the tokenizing is skipped.
 
-The cache is one JSON file, `.mendel-cache/parse-v<N>.json` under the project root; the folder
+The cache is one JSON file, `.mendel-cache/parse-v<N>.json` under the project root (minified
+builds: `parse-v<N>-min.json`); the folder
 carries its own `.gitignore` (`*`). A build rewrites it only when its set of entries changed and
 keeps only the entries that build used, so it never grows past the project. Deleting the folder
 is always safe.
@@ -26,15 +27,20 @@ from .._runtime.cachedir import make_cache_dir
 #    than the defaults carry them
 # 6: JS dependencies carry column and kind ([spec, line, column, kind]); `process.env.NODE_ENV`
 #    is defined (keys of files that mention NODE_ENV carry the mode); `new URL(.., import.meta.url)`
+#    references are kept
+# 7: TypeScript; minified entries (keys ending in `:min<minify.VERSION>`, stylesheets' `...:css`)
 # Bump it with every change to what the compiler writes: the key is only the file's bytes.
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 
 
 class ParseCache:
     """Scan results by content key; load once, `save()` once at the end of a build."""
 
-    def __init__(self, directory: str | None):
+    def __init__(self, directory: str | None, flavour: str = ""):
         self.directory = directory
+        # minified builds keep their own file (`parse-v<N>-min.json`): a `mendel dev` session,
+        # which saves only what it used, then doesn't evict what `mendel build` will need again
+        self.flavour = flavour
         self._stored: dict[str, Any] = self._load() if directory else {}
         self._used: dict[str, Any] = {}
 
@@ -46,7 +52,8 @@ class ParseCache:
     def path(self) -> str | None:
         if self.directory is None:
             return None
-        return os.path.join(self.directory, f"parse-v{FORMAT_VERSION}.json")
+        suffix = f"-{self.flavour}" if self.flavour else ""
+        return os.path.join(self.directory, f"parse-v{FORMAT_VERSION}{suffix}.json")
 
     def get(self, key: str) -> Any | None:
         value = self._stored.get(key)

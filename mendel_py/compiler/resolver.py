@@ -6,9 +6,12 @@ Rules:
   the *overlay* of the folders that file sees (its own folder, the folders it inherits from, then
   base): `./x` is the module id next to the requiring module's id, found in any of those folders.
   Candidates in Node's order: `x`, `x.js`, `x.json`, then `x.jsx` (after Node's two, as in
-  create-react-app's webpack setup, so adding `.jsx` changed no existing resolution), then the
-  folder `x` (its package.json `browser` string, else `main`, else `index.js` / `index.json` /
-  `index.jsx`). Stylesheets try `x`, `x.css`.
+  create-react-app's webpack setup, so adding `.jsx` changed no existing resolution), then
+  `x.ts`, `x.tsx`, then the folder `x` (its package.json `browser` string, else `main`, else
+  `index.js` / `index.json` / `index.jsx` / `index.ts` / `index.tsx`). `./x.js` that is not a
+  file finds `x.ts` / `x.tsx` (TypeScript's own import style; `.mjs` -> `.mts`, `.cjs` -> `.cts`).
+  Bare names that a `tsconfig.json` `paths` pattern (or its `baseUrl`) maps to a file resolve
+  there first (`tsconfig.py`). Stylesheets try `x`, `x.css`.
 - Bare names (`react`, `lodash/get`) are looked up in `node_modules` folders walking upward from
   the requiring file, without leaving the project root, and a package resolves as a browser
   bundler (esbuild, webpack's web target) resolves it:
@@ -40,12 +43,14 @@ from typing import Any, Literal
 from .errors import BuildError
 from .jsdeps import Dependency
 from .layout import EMPTY_MODULE, ModuleRef, ProjectLayout, SourceFile, ancestors, join
+from .tsconfig import TsPaths
 
-JS_EXTENSIONS = (".js", ".json", ".jsx")
+JS_EXTENSIONS = (".js", ".json", ".jsx", ".ts", ".tsx")  # TypeScript after the JavaScript candidates
+# `import "./x.js"` in TypeScript names the file `x.ts` (what tsc writes it to), as esbuild resolves it
+_TS_FOR_JS = {".js": (".ts", ".tsx"), ".jsx": (".tsx",), ".mjs": (".mts",), ".cjs": (".cts",)}
 # What a browser bundler matches in `exports` (the order that counts is the package's own).
 JS_CONDITIONS = frozenset(("browser", "import", "require", "module", "default"))
 CSS_CONDITIONS = frozenset(("style", "browser", "import", "require", "default"))
-
 CSS_EXTENSIONS = (".css",)
 
 NODE_BUILTINS = frozenset(
@@ -78,6 +83,7 @@ class Resolver:
         self._packages: dict[str, _Package | None] = {}
         self._unexported = ""  # why the last package lookup failed, when `exports` said no
         self._reasons: dict[tuple[str, str, bool, str, bool], str] = {}
+        self.tsconfig = TsPaths.load(layout.root)
 
     def resolve(
         self, spec: str, requirer: SourceFile, line: int, style: bool = False, written: Dependency | None = None
@@ -150,6 +156,11 @@ class Resolver:
             if self._is_external(mapped):
                 return False
             spec = mapped
+        elif self.tsconfig is not None and not style:  # the project's own `paths` (not a package's)
+            for target in self.tsconfig.candidates(spec):
+                path_mapped = self._mapped(target, requirer)
+                if path_mapped is not None:
+                    return path_mapped
         found = self._in_node_modules(spec, requirer, style)
         if found is None and _is_builtin(spec):
             return False
@@ -186,6 +197,17 @@ class Resolver:
         if real.startswith("..") or real == "..":
             return None
         found = self._probe("" if real == "." else real, ("",), extensions)
+        return self.layout.classify(found) if found is not None else None
+
+    def _mapped(self, target: str, requirer: SourceFile) -> ModuleRef | None:
+        """A tsconfig target (a path from the root): a module id when it is in the base folder."""
+        base = self.layout.base_dir
+        if not base or target.startswith(base + "/"):
+            module_id = target[len(base) + 1:] if base else target
+            folder = self.layout.base_dir if requirer.rooted else requirer.folder
+            found = self._probe(module_id, self.layout.scope(folder), JS_EXTENSIONS)
+            return ModuleRef(found) if found is not None else None
+        found = self._probe(target, ("",), JS_EXTENSIONS)
         return self.layout.classify(found) if found is not None else None
 
     def _in_node_modules(self, spec: str, requirer: SourceFile, style: bool) -> Resolved | None:
@@ -324,6 +346,10 @@ class Resolver:
             for candidate in (target, *(target + extension for extension in extensions)):
                 if self._exists(candidate, roots):
                     return candidate
+            stem, suffix = posixpath.splitext(target)
+            for extension in _TS_FOR_JS.get(suffix, ()) if extensions is JS_EXTENSIONS else ():
+                if self._exists(stem + extension, roots):
+                    return stem + extension
         package_entry = self._package_entry(target, roots)
         if package_entry is not None:
             found = self._probe_file_or_index(package_entry, roots, extensions)

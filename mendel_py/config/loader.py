@@ -39,8 +39,13 @@ Bundles (`bundles.<id>`):
   options     `outfile` (string), `require`, `external`, `ignore`, `exclude` (lists of strings),
               `expose` (mapping of file to public name), `budget` (gzip size, `170kb`: checked
               by `mendel build`, an int of bytes here), and Mendel's pipeline options
-              `generator`, `outlet`, `runtime`, `sourcemap`, `envify`, `uglify`, `allBundles`,
-              `from` (kept as written). `BundleConfig.options` holds them read-only.
+              `generator`, `outlet`, `runtime`, `sourcemap`, `envify`, `allBundles`,
+              `from` (kept as written). `BundleConfig.options` holds them read-only. `uglify`
+              (true/false) is an alias of the top-level `minify`.
+
+Top-level `minify` (default true): `mendel build` minifies every module (`--no-minify` overrides
+it; `mendel dev` never minifies). Mendel's `uglify`, at the top level or in a bundle, is an alias;
+values that disagree are an error.
 
 Environment: the env is the `env` argument, else `MENDEL_ENV`, else `NODE_ENV`, else the file's
 `environment` key, else "development". `env.<name>` is deep-merged over the file (mappings merge
@@ -197,7 +202,7 @@ def _build_config(
     overrides = sections.get(env_name)
     merged = _deep_merge(checked, overrides) if overrides is not None else checked
     return _assemble(
-        _layout_values(merged, layout),
+        _layout_values(merged, layout, top),
         root=root,
         where=top,
         path=path,
@@ -260,9 +265,10 @@ class _LayoutValues(NamedTuple):
     generations: GenerationsConfig
     experiments: Any
     jsx: JsxConfig
+    minify: bool
 
 
-def _layout_values(checked: Mapping[str, Any], layout: str) -> _LayoutValues:
+def _layout_values(checked: Mapping[str, Any], layout: str, where: Where) -> _LayoutValues:
     route = (checked.get("route-config") or {}).get("hash") or DEFAULT_ROUTE
     shared: dict[str, Any] = dict(
         bundles=checked.get("bundles") or {},
@@ -271,6 +277,7 @@ def _layout_values(checked: Mapping[str, Any], layout: str) -> _LayoutValues:
         generations=_generations(checked.get("generations") or {}),
         experiments=checked.get("experiments"),
         jsx=_jsx(checked.get("jsx") or {}),
+        minify=_minify(checked, where),
     )
     if layout == "current":
         base = checked.get("base-config") or {}
@@ -331,6 +338,7 @@ def _assemble(
             values.experiments, [spec.id for spec in specs], where.source
         ),
         jsx=values.jsx,
+        minify=values.minify,
         empty_variations=frozenset(values.empty),
         keys=MappingProxyType({
             "base_dir": values.base_dir_key, "variation_dirs": values.variation_dirs_key,
@@ -444,6 +452,20 @@ def _generations(section: Mapping[str, Any]) -> GenerationsConfig:
         keep=section.get("keep") or defaults.keep,
         max_age_days=defaults.max_age_days if section.get("max-age-days") is None else section["max-age-days"],
     )
+
+
+def _minify(checked: Mapping[str, Any], where: Where) -> bool:
+    """`minify`, or Mendel's `uglify` (top level or in bundles: one setting for the project)."""
+    given = {key: checked[key] for key in ("minify", "uglify") if key in checked}
+    for bundle_id, options in (checked.get("bundles") or {}).items():
+        if isinstance(options, Mapping) and "uglify" in options:
+            given[f"bundles.{bundle_id}.uglify"] = options["uglify"]
+    if len(set(given.values())) > 1:
+        listed = ", ".join(f"{key}: {str(value).lower()}" for key, value in given.items())
+        raise where.error(
+            f"`uglify` is an alias of `minify`, one setting for the whole project; these disagree: {listed}"
+        )
+    return next(iter(given.values()), True)
 
 
 def _jsx(section: Mapping[str, Any]) -> JsxConfig:

@@ -150,6 +150,8 @@ class MendelConfig:
     generations: GenerationsConfig = GenerationsConfig()
     experiments: tuple[Experiment, ...] = ()
     jsx: JsxConfig = JsxConfig()
+    minify: bool = True
+    """`minify:` (or Mendel's `uglify:`): whether `mendel build` minifies (`mendel dev` never does)."""
     empty_variations: frozenset[str] = frozenset()
     """Variations the config marks deliberately empty (`deliberately-empty`): no folder needed."""
     keys: Mapping[str, str] = field(default_factory=lambda: _CURRENT_KEYS, compare=False)

@@ -41,6 +41,12 @@ def _keep(value: Any, where: Where) -> Any:
     return value
 
 
+def _flag(value: Any, where: Where) -> bool:
+    if not isinstance(value, bool):
+        raise where.error(f"must be true or false, got {value!r}")
+    return value
+
+
 def _text(value: Any, where: Where) -> str:
     if not isinstance(value, str) or not value:
         raise where.error("expected a non-empty string")
@@ -231,7 +237,7 @@ def reject_absolute(text: str, where: Where) -> None:
 _variation_map = _mapping_of(_parent_folders, "a mapping of variation names to folder lists")
 
 _PIPELINE_BUNDLE_KEYS = (
-    "generator", "outlet", "runtime", "sourcemap", "envify", "uglify", "allBundles", "from",
+    "generator", "outlet", "runtime", "sourcemap", "envify", "allBundles", "from",
 )
 _BUNDLE_SCHEMA: dict[str, Checker] = {
     "manifest": _text,
@@ -245,6 +251,7 @@ _BUNDLE_SCHEMA: dict[str, Checker] = {
     "expose": _text_mapping,
     "budget": _size,  # gzip bytes of the bundle's largest tree (`mendel build`)
     **{key: _keep for key in _PIPELINE_BUNDLE_KEYS},
+    "uglify": _flag,  # Mendel's name for minifying: an alias of the top-level `minify`
 }
 _SHARED_SCHEMA: dict[str, Checker] = {
     "bundles": _mapping_of(_section(_BUNDLE_SCHEMA)),
@@ -254,6 +261,8 @@ _SHARED_SCHEMA: dict[str, Checker] = {
     "generations": _section({"dir": _path_text, "keep": _count, "max-age-days": _days}),
     "experiments": _keep,  # validated with the variations known (mendel_py.experiments)
     "jsx": _section({"factory": _jsx_name, "fragment": _jsx_name}),
+    "minify": _flag,
+    "uglify": _flag,  # an alias of `minify`
 }
 _CURRENT_PIPELINE_KEYS = (
     "types", "transforms", "outlets", "generators", "postgenerators", "cache-connection",

@@ -430,7 +430,8 @@ def test_example_manifests_in_the_repository_are_up_to_date() -> None:
     """`mendel build --check` on the repository: committed manifests match examples/ sources."""
     if not (REPO_ROOT / ".mendelrc").exists() or not (REPO_ROOT / "manifests").exists():
         pytest.skip("the repository has no example project")
-    report = build_manifests(load_config(str(REPO_ROOT)), check=True, use_cache=False)
+    config = load_config(str(REPO_ROOT))
+    report = build_manifests(config, check=True, use_cache=False, minify=config.minify)  # as `mendel build`
     assert report.stale == (), "run `mendel build` at the repository root and commit manifests/"
 
 

@@ -33,8 +33,9 @@ FAULT_POINTS = (
     "store-published",
     "current",
 )
-JS_MARK = b"// release two"
-CSS_MARK = b"/* release two */"
+# code, not comments: `mendel build` minifies, which drops comments
+JS_MARK = b"window.releaseTwo=2;"
+CSS_MARK = b".release-two{color:red}"
 
 
 @pytest.fixture(scope="module")

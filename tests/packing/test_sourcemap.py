@@ -102,8 +102,12 @@ def test_every_token_maps_exactly_in_a_real_consumer(shop: Path, tmp_path: Path,
     report = check_in_node(modules, tmp_path / "main.js", tmp_path / "main.js.map")
     assert report["wrong"] == [] and report["checked"] > 100 and report["identifiers"] > 100
     # what an ES module loses to compiling is its import and export syntax, nothing else, and
-    # JSX (feature_C's recommended.jsx) its punctuation, text and closing tag
+    # JSX (feature_C's recommended.jsx) its punctuation, text and closing tag; `mendel build`
+    # minifies, which drops comments (and nothing else: every token of code stays mapped)
     for source, tokens in report["unmapped"].items():
+        tokens = outside_comments((shop / source).read_text(), tokens)
+        if not tokens:
+            continue
         if source.endswith(".jsx"):
             assert [token for _line, _column, token in tokens] == [
                 "<", "=", "=", ">", "Recommended", "for", "you", ":", "{", "}", "<", "/", "aside", ">",
@@ -112,6 +116,19 @@ def test_every_token_maps_exactly_in_a_real_consumer(shop: Path, tmp_path: Path,
         lines = (shop / source).read_text().split("\n")
         assert all(re.match(r"(import|export)\b", lines[line - 1]) for line, _column, _token in tokens), source
     assert "examples/shop/src/base/main.js" in report["unmapped"]
+
+
+def outside_comments(text: str, tokens: list[list]) -> list[list]:
+    """The (line, column, token) entries that are not inside a `//` or `/* */` comment of `text`
+    (strings and template literals skipped; enough for the example's sources)."""
+    spans = []
+    for match in re.finditer(r"//[^\n]*|/\*[\s\S]*?\*/|\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`", text):
+        if match.group().startswith("/"):
+            spans.append(match.span())
+    starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    def offset(line: int, column: int) -> int:
+        return starts[line - 1] + column
+    return [t for t in tokens if not any(a <= offset(t[0], t[1]) < b for a, b in spans)]
 
 
 def check_in_node(modules: Path, script: Path, source_map: Path) -> dict:

@@ -1,0 +1,108 @@
+"""Edit lists: apply forward edits, and chain the reversed edits of two compile steps into one.
+
+A compile step turns a text into another by edits; what it records is the reversed form that a
+manifest entry's `original` carries (`mendel_py/core/original.py`): `(start, end, text)`, the
+output's `[start:end]` was written where the input has `text`. When the input of one step is the
+output of another (TypeScript erased, then the ES module compiled, then minified), `compose`
+gives the edits from the last output straight back to the file as written, so a source map still
+points every copied token at its own line and column in the file.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+
+from ..core.original import Edit, Span, restore, spans
+
+__all__ = ["Edit", "apply", "compose"]
+
+
+def apply(source: str, edits: Sequence[tuple[int, int, str]]) -> tuple[str, list[Edit]]:
+    """`source` with the forward edits `(start, end, new text)` applied (sorted, not
+    overlapping; offsets in code points), and the reversed edits of the result."""
+    parts: list[str] = []
+    reversed_edits: list[Edit] = []
+    position = length = 0
+    for start, end, text in edits:
+        if start > position:
+            parts.append(source[position:start])
+            length += start - position
+        parts.append(text)
+        reversed_edits.append((length, length + len(text), source[start:end]))
+        length += len(text)
+        position = end
+    parts.append(source[position:])
+    return "".join(parts), reversed_edits
+
+
+def compose(outer_source: str, outer: Sequence[Edit], middle: str, inner: Sequence[Edit]) -> list[Edit]:
+    """The reversed edits from `outer_source` to the first text, given `outer` (from
+    `outer_source` to `middle`) and `inner` (from `middle` to the first text).
+
+    Edits of both steps are ranges of `middle`; ranges that overlap (or an insertion strictly
+    inside another's range) become one edit, the outer text of the whole range against the
+    first text's; elsewhere each step's edits pass through, moved to outer offsets.
+    """
+    if not inner:
+        return list(outer)
+    all_spans = list(spans(outer_source, outer))
+    span_at = [span.at for span in all_spans]
+    items: list[tuple[int, int, int, int]] = []  # (middle start, middle end, 0 outer / 1 inner, index)
+    for index, span in enumerate(all_spans):
+        if span.replaced is not None:
+            items.append((span.at, span.at + len(span.replaced), 0, index))
+    for index, (start, end, _) in enumerate(inner):
+        items.append((start, end, 1, index))
+    items.sort(key=lambda item: (item[0], item[1]))
+    clusters: list[list[tuple[int, int, int, int]]] = []
+    low = high = -1
+    for item in items:
+        start, end = item[0], item[1]
+        if clusters and low < high and (start < high if end > start else low < start < high):
+            clusters[-1].append(item)
+            high = max(high, end)
+        else:
+            clusters.append([item])
+            low, high = start, end
+    out: list[Edit] = []
+    for cluster in clusters:
+        first = cluster[0][0]
+        last = max(item[1] for item in cluster)
+        written = [all_spans[item[3]] for item in cluster if item[2] == 0]
+        if first == last:  # insertions only, at one place
+            for span in written:
+                out.append((span.start, span.end, ""))
+            texts = [inner[item[3]][2] for item in cluster if item[2] == 1]
+            if texts:
+                position = min((span.start for span in written), default=None)
+                if position is None:
+                    position = _outer_at(all_spans, span_at, first, len(outer_source))
+                out.append((position, position, "".join(texts)))
+            continue
+        starts = [span.start for span in written if span.at == first]
+        ends = [span.end for span in written]
+        start = min(starts) if starts else _outer_at(all_spans, span_at, first, len(outer_source))
+        if not any(span.at + len(span.replaced or "") == last and len(span.replaced or "") for span in written):
+            ends.append(_outer_at(all_spans, span_at, last - 1, len(outer_source)) + 1)
+        end = max(ends)
+        shifted = sorted((
+            (inner[item[3]][0] - first, inner[item[3]][1] - first, inner[item[3]][2])
+            for item in cluster if item[2] == 1
+        ), key=lambda edit: (edit[0], edit[1]))
+        out.append((start, end, restore(middle[first:last], shifted)))
+    out.sort(key=lambda edit: (edit[0], edit[1]))
+    return out
+
+
+def _outer_at(all_spans: list[Span], span_at: list[int], position: int, length: int) -> int:
+    """The outer offset of the middle text's offset `position` where a copied span holds it."""
+    index = bisect_right(span_at, position) - 1
+    while index >= 0:
+        span = all_spans[index]
+        if span.replaced is None and span.at <= position < span.at + span.end - span.start:
+            return span.start + position - span.at
+        if span.at < position:
+            return span.end
+        index -= 1
+    first = bisect_left(span_at, position)
+    return all_spans[first].start if first < len(all_spans) else length

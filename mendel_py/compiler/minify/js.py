@@ -1,0 +1,450 @@
+"""Minify one module's JavaScript (a registry function body) over its tree-sitter tree.
+
+Two kinds of edit, both exact for source maps (every token kept is a copy of its input text):
+
+- whitespace and comments go: a run of them becomes nothing, or one space where two tokens would
+  otherwise join (`var a`, `a + +b`, `1 .x`); `/*!` and `@license` / `@preserve` comments stay.
+  Where a statement ended without a semicolon (automatic semicolon insertion) and something
+  follows it, a `;` is written, so taking out the line break can't join two statements.
+- local names are mangled: every binding declared inside the module (its top level is the
+  registry function's body, so its top-level names are locals too) gets the shortest name not
+  visible where it is used, most used first. Never renamed: globals and other free names (they
+  are not declared here), `require`, `module`, `exports` and `arguments`, property names, and the
+  names a function or class is known by (declared ones, and variables initialised with an
+  anonymous function or class, whose `.name` comes from the variable: as esbuild's
+  `--keep-names`), so output that prints a component's name is unchanged; the compiler's own
+  helpers (`__mendel_ns`, ...) are renamed. A module with a direct
+  `eval` or a `with` statement, which can see any local by name, keeps all its names.
+
+Scopes are those of the language: functions (parameters and `var`s), blocks, `for` heads and
+`catch` clauses (`let`, `const`, `class`), a named function or class expression's own name.
+A function declared in a block is taken as the function's (sloppy mode's hoisting).
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from itertools import accumulate, chain
+from typing import Any
+
+from tree_sitter import Node, Query, QueryCursor, Tree
+
+from ..treesitter import parse, query
+
+__all__ = ["minify_js"]
+
+_FUNCTIONS = frozenset((
+    "function_declaration", "function_expression", "generator_function_declaration", "generator_function",
+    "arrow_function", "method_definition", "function", "class_static_block",
+))
+_ASI = frozenset((
+    "expression_statement", "variable_declaration", "lexical_declaration", "return_statement", "throw_statement",
+    "break_statement", "continue_statement", "debugger_statement", "do_statement", "field_definition",
+    "import_statement", "export_statement", "using_declaration",
+))
+FIXED = frozenset(("require", "module", "exports", "arguments", "eval", "undefined"))
+_RESERVED = frozenset("""
+    as do if in of is for let new try var case else enum eval null this true void with break catch class
+    const false super throw while yield delete export import public return static switch typeof default
+    extends finally package private continue debugger function arguments interface protected implements
+    instanceof await async get set from undefined NaN Infinity
+""".split())
+_COMPILER_PREFIX = b"__mendel_"
+_SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]+")
+# a semicolon is never needed before these, nor after these (the statement went on, or ended)
+_NO_SEMICOLON_BEFORE = frozenset(b"};)],.?:=")
+_NO_SEMICOLON_AFTER = frozenset(b"{;,([=:?&|")
+_FIRST = "etnsriaolcdupmfhgbvyxwkjqzETNSRIAOLCDUPMFHGBVYXWKJQZ_$"
+_NEXT = _FIRST + "0123456789"
+
+
+def _names() -> list[str]:
+    names = list(_FIRST)
+    names += [a + b for a in _FIRST for b in _NEXT]
+    return [name for name in names if name not in _RESERVED]
+
+
+_SHORT_NAMES = _names()
+
+
+class _Scope:
+    __slots__ = ("parent", "function", "bindings", "children", "outer")
+
+    def __init__(self, parent: _Scope | None, function: bool):
+        self.parent = parent
+        self.function = function
+        self.bindings: dict[str, _Binding] = {}
+        self.children: list[_Scope] = []
+        self.outer: set[_Binding] = set()  # bindings of enclosing scopes used in here
+        if parent is not None:
+            parent.children.append(self)
+
+    def function_scope(self) -> _Scope:
+        scope = self
+        while not scope.function and scope.parent is not None:
+            scope = scope.parent
+        return scope
+
+    def declare(self, name: str, fixed: bool = False) -> None:
+        binding = self.bindings.get(name)
+        if binding is None:
+            binding = self.bindings[name] = _Binding(name, self)
+        if fixed or name in FIXED:
+            binding.fixed = True
+
+
+class _Binding:
+    __slots__ = ("name", "scope", "uses", "fixed", "new")
+
+    def __init__(self, name: str, scope: _Scope):
+        self.name = name
+        self.scope = scope
+        self.uses = 0
+        self.fixed = False
+        self.new = name
+
+
+def minify_js(source: str, tree: Tree | None = None) -> tuple[str, list[tuple[int, int, str]]]:
+    """The minified `source` and its reversed edits (`original.py`: the output's `[start:end]`
+    stands where `source` has `text`; code point offsets). `tree`: `source`'s tree, when the
+    caller has it. A source that doesn't parse comes back as it is."""
+    data = source.encode("utf-8")
+    if tree is None:
+        tree = parse(data)
+    root = tree.root_node
+    if root.has_error:
+        return source, []
+    walk = _Walk(data)
+    walk.run(root)
+    forward = walk.edits()
+    if not source.isascii():
+        forward = _code_points(data, forward)
+    if not forward:
+        return source, []
+    starts, ends, texts = zip(*forward)
+    # where each written text starts in the output: its input offset moved by the edits before it
+    shifts = accumulate((len(text) - end + start for start, end, text in forward), initial=0)
+    reversed_edits = [
+        (start + shift, start + shift + len(text), source[start:end])
+        for start, end, text, shift in zip(starts, ends, texts, shifts)
+    ]
+    copied = [source[end:start] for end, start in zip((0, *ends), starts)]
+    copied.append(source[ends[-1]:])
+    return "".join(chain.from_iterable(zip(copied, (*texts, "")))), reversed_edits
+
+
+_QUERY = """
+(identifier) @id
+(shorthand_property_identifier) @short
+(shorthand_property_identifier_pattern) @short
+[(string) (regex)] @atom
+(template_string) @template
+(comment) @comment
+[(function_declaration) (generator_function_declaration) (function_expression) (generator_function)
+ (arrow_function) (method_definition) (class_static_block)] @function
+[(statement_block) (switch_body) (for_statement) (for_in_statement) (catch_clause) (class)] @block
+(variable_declaration (variable_declarator name: (_) @var))
+(lexical_declaration (variable_declarator name: (_) @let))
+(variable_declarator name: (identifier) @keep
+  value: [(function_expression !name) (generator_function !name) (arrow_function) (class !name)])
+(formal_parameters (_) @param)
+(arrow_function parameter: (identifier) @param)
+(catch_clause parameter: (_) @param)
+(for_in_statement "var" left: (_) @var)
+(for_in_statement ["let" "const"] left: (_) @let)
+(function_declaration name: (identifier) @fdecl)
+(generator_function_declaration name: (identifier) @fdecl)
+(function_expression name: (identifier) @fexpr)
+(generator_function name: (identifier) @fexpr)
+(class name: (identifier) @fexpr)
+(class_declaration name: (identifier) @cdecl)
+(with_statement) @with
+"""
+# event kinds of the sweep, in the order they are handled at one offset
+_OPEN_FUNCTION, _OPEN_BLOCK, _DECLARE, _USE = range(4)
+
+
+@lru_cache(maxsize=1)
+def _query() -> Query:
+    return query(_QUERY)
+
+
+class _Walk:
+    def __init__(self, data: bytes):
+        self.data = data
+        self.protected: list[tuple[int, int]] = []  # strings, regexes, template text: copied as is
+        self.comments: list[tuple[int, int]] = []  # removed
+        self.occurrences: list[tuple[int, int, _Scope, bool, str]] = []  # start, end, scope, shorthand, name
+        self.keep_names = False  # a direct eval or a `with`
+        self.fixed_names: set[str] = set(FIXED)  # names kept somewhere: no renamed binding takes one
+        self.top = _Scope(None, True)
+        self.root: Node | None = None
+
+    def run(self, root: Node) -> None:
+        self.root = root
+        captures = QueryCursor(_query()).captures(root)
+        get = captures.get
+        self.protected = [(node.start_byte, node.end_byte) for node in get("atom", ())]
+        self.comments = [(node.start_byte, node.end_byte) for node in get("comment", ())]
+        for template in get("template", ()):
+            self._template(template)
+        if get("with"):
+            self.keep_names = True
+            return
+        # (start, order, -end, sequence, kind, node): sorted, outer scopes open first
+        events: list[tuple[int, int, int, int, str, Any]] = []  # (the last: a node, or a used name)
+        append = events.append
+        sequence = 0
+        for kind, order in (("function", _OPEN_FUNCTION), ("block", _OPEN_BLOCK)):
+            for node in get(kind, ()):
+                if kind == "block" and node.type == "statement_block":
+                    parent = node.parent
+                    if parent is not None and parent.type in _FUNCTIONS:
+                        continue  # a function's body: its parameters' scope
+                sequence += 1
+                append((node.start_byte, order, -node.end_byte, sequence, kind, node))
+        keep = {node.start_byte for node in get("keep", ())}
+        data = self.data
+        # names that some binding here may lose: a use of any other name is of a global or a kept
+        # name, which no renamed binding may take (`fixed_names`), and needs no scope
+        candidates: set[str] = set()
+        pattern_names: dict[int, list[str]] = {}
+        for kind in ("var", "let", "param", "fdecl", "fexpr", "cdecl"):
+            for node in get(kind, ()):
+                sequence += 1
+                append((node.start_byte, _DECLARE, -node.end_byte, sequence, kind, node))
+                if kind in ("var", "let", "param"):
+                    names = pattern_names[node.start_byte] = _pattern_names(node, data)
+                    if node.start_byte not in keep:
+                        candidates.update(names)
+                elif kind == "fdecl" and data.startswith(_COMPILER_PREFIX, node.start_byte):
+                    candidates.add(data[node.start_byte:node.end_byte].decode("utf-8"))
+        fixed_names = self.fixed_names
+        for kind in ("id", "short"):
+            for node in get(kind, ()):
+                start, end = node.start_byte, node.end_byte
+                name = data[start:end].decode("utf-8")
+                if name == "eval":
+                    self.keep_names = True  # a direct eval sees every local by name
+                if name in candidates:
+                    sequence += 1
+                    append((start, _USE, -end, sequence, kind, name))
+                else:
+                    fixed_names.add(name)
+        outer_names = {node.start_byte for node in get("fdecl", ())}
+        events.sort()
+        stack: list[tuple[int, _Scope]] = [(len(data) + 1, self.top)]
+        occurrences = self.occurrences
+        for start, order, negative_end, _sequence, kind, node in events:
+            while stack[-1][0] <= start:
+                stack.pop()
+            scope = stack[-1][1]
+            if order == _USE:
+                if start in outer_names and scope.parent is not None:
+                    scope = scope.parent  # a declared function's name belongs around it
+                occurrences.append((start, -negative_end, scope, kind == "short", node))  # (node: the name)
+            elif order == _DECLARE:
+                if kind == "var" or kind == "let" or kind == "param":
+                    target = scope.function_scope() if kind == "var" else scope
+                    kept = start in keep
+                    for name in pattern_names[start]:
+                        target.declare(name, fixed=kept)
+                        if kept:
+                            fixed_names.add(name)
+                else:
+                    name = data[start:-negative_end].decode("utf-8")
+                    # the compiler's helpers (`__mendel_ns`) have no name anyone reads
+                    fixed = not name.startswith("__mendel_")
+                    if fixed:
+                        fixed_names.add(name)
+                    if kind == "fdecl":
+                        (scope.parent or scope).function_scope().declare(name, fixed=fixed)
+                    else:
+                        scope.declare(name, fixed=fixed)
+            else:
+                stack.append((-negative_end, _Scope(scope, order == _OPEN_FUNCTION)))
+
+    def _template(self, node: Node) -> None:
+        position = node.start_byte
+        for child in node.children:
+            if child.type == "template_substitution":
+                self.protected.append((position, child.start_byte + 2))
+                position = child.end_byte - 1
+        self.protected.append((position, node.end_byte))
+
+    # ---------------------------------------------------------------- output
+
+    def edits(self) -> list[tuple[int, int, str]]:
+        edits = self._gaps()
+        if not self.keep_names:
+            edits += self._renames()
+            edits.sort()  # (two sorted runs that never overlap: one merge)
+        return edits
+
+    def _renames(self) -> list[tuple[int, int, str]]:
+        resolved: list[tuple[int, int, bool, _Binding]] = []
+        fixed = self.fixed_names
+        for start, end, scope, shorthand, name in self.occurrences:
+            found: _Scope | None = scope
+            while found is not None and name not in found.bindings:
+                found = found.parent
+            if found is None:
+                fixed.add(name)  # free here: a global no renamed binding may take
+                continue
+            binding = found.bindings[name]
+            binding.uses += 1
+            crossing = scope
+            while crossing is not found:
+                crossing.outer.add(binding)
+                crossing = crossing.parent  # type: ignore[assignment]
+            resolved.append((start, end, shorthand, binding))
+        pending = [self.top]
+        while pending:
+            scope = pending.pop()
+            # taken here: what enclosing bindings used in here are called, and (`fixed`) every
+            # kept name and every global of the module, this scope's kept bindings among them
+            taken = {binding.new for binding in scope.outer}
+            position = 0  # the next short name to try
+            for binding in sorted(scope.bindings.values(), key=lambda b: -b.uses):
+                if binding.fixed:
+                    continue
+                while position < len(_SHORT_NAMES) and (
+                    _SHORT_NAMES[position] in taken or _SHORT_NAMES[position] in fixed
+                ):
+                    position += 1
+                # (past the short names, a scope of thousands of names keeps the rest)
+                candidate = _SHORT_NAMES[position] if position < len(_SHORT_NAMES) else binding.name
+                if len(candidate) < len(binding.name) or binding.name in taken or binding.name in fixed:
+                    binding.new = candidate
+                    position += 1
+                taken.add(binding.new)
+            pending.extend(scope.children)
+        edits = []
+        for start, end, shorthand, binding in resolved:
+            if binding.new != binding.name:
+                edits.append((start, end, f"{binding.name}:{binding.new}" if shorthand else binding.new))
+        return edits
+
+    def _gaps(self) -> list[tuple[int, int, str]]:
+        """Whitespace and comment runs outside protected text, and the semicolons of ASI; a run
+        that is already what it becomes (one space between two words) is left alone.
+
+        Runs are found by one regular expression over a copy of the text in which protected
+        spans are masked and removed comments blanked (line breaks kept as line breaks)."""
+        data = self.data
+        length = len(data)
+        masked = bytearray(data)
+        for start, end in self.protected:
+            masked[start:end] = b"x" * (end - start)
+        for start, end in self.comments:
+            text = data[start:end]
+            if text.startswith(b"/*!") or b"@license" in text or b"@preserve" in text:
+                masked[start:end] = b"x" * (end - start)
+            else:
+                masked[start:end] = (b"\n" if b"\n" in text or b"\r" in text else b" ") * (end - start)
+        out: list[tuple[int, int, str]] = []
+        append = out.append
+        join = _JOIN
+        find = masked.find
+        for match in _SPACE.finditer(masked):
+            start, end = match.span()
+            if start == 0 or end == length:
+                append((start, end, ""))
+                continue
+            before, after = data[start - 1], data[end]
+            if end - start == 1 and masked[start] == 32:  # a lone space, the commonest gap
+                if not join[before * 256 + after]:
+                    append((start, end, ""))
+                continue
+            if (
+                after not in _NO_SEMICOLON_BEFORE and before not in _NO_SEMICOLON_AFTER
+                and (find(b"\n", start, end) >= 0 or find(b"\r", start, end) >= 0)
+                and self._statement_ends(start)
+            ):
+                append((start, end, ";"))
+            elif join[before * 256 + after]:
+                if end - start != 1 or data[start] != 32:
+                    append((start, end, " "))
+            else:
+                append((start, end, ""))
+        return out
+
+    def _statement_ends(self, position: int) -> bool:
+        """Whether a statement that relies on ASI ends at `position` (before a line break)."""
+        root = self.root
+        node = root.descendant_for_byte_range(position - 1, position) if root is not None else None
+        while node is not None and node.end_byte == position:
+            if node.type in _ASI:
+                return True
+            node = node.parent
+        return False
+
+
+def _pattern_names(pattern: Node, data: bytes) -> list[str]:
+    """The names a declaration's pattern binds."""
+    if pattern.type == "identifier":
+        return [data[pattern.start_byte:pattern.end_byte].decode("utf-8")]
+    names = []
+    stack = [pattern]
+    while stack:
+        node = stack.pop()
+        kind = node.type
+        if kind in ("identifier", "shorthand_property_identifier_pattern"):
+            names.append(data[node.start_byte:node.end_byte].decode("utf-8"))
+        elif kind == "pair_pattern":
+            value = node.child_by_field_name("value")
+            if value is not None:
+                stack.append(value)
+        elif kind in ("assignment_pattern", "object_assignment_pattern"):
+            left = node.child_by_field_name("left")
+            if left is not None:
+                stack.append(left)
+        elif kind in ("object_pattern", "array_pattern", "rest_pattern"):
+            stack.extend(node.named_children)
+    return names
+
+
+def _is_word(byte: int) -> bool:
+    return chr(byte).isalnum() or byte in b"_$\\" or byte >= 0x80
+
+
+def _joins(before: int, after: int) -> bool:
+    """Whether two tokens, ending in `before` and starting with `after`, would join without a
+    space between them."""
+    if _is_word(before) and _is_word(after):
+        return True
+    if before == after and before in b"+-":
+        return True
+    if before == ord("/") and after in b"/*":
+        return True
+    if 48 <= before <= 57 and after == ord("."):
+        return True
+    return (before, after) in ((ord("<"), ord("!")), (ord("-"), ord(">")))
+
+
+def _join_table() -> bytes:
+    """`_joins` for every pair of bytes, as one 64 KiB table (built row by row: words join words)."""
+    words = bytes(_is_word(byte) for byte in range(256))
+    table = bytearray(65536)
+    for before in range(256):
+        if words[before]:
+            table[before * 256:before * 256 + 256] = words
+    for before, after in ((43, 43), (45, 45), (47, 47), (47, 42), (60, 33), (45, 62)):  # + + - - / / / * < ! - >
+        table[before * 256 + after] = 1
+    for digit in b"0123456789":
+        table[digit * 256 + 46] = 1  # 1 .x
+    return bytes(table)
+
+
+_JOIN = _join_table()
+
+
+def _code_points(data: bytes, edits: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    positions = sorted({offset for start, end, _ in edits for offset in (start, end)})
+    table: dict[int, int] = {}
+    count = previous = 0
+    for offset in positions:
+        count += len(data[previous:offset].decode("utf-8"))
+        table[offset] = count
+        previous = offset
+    return [(table[start], table[end], text) for start, end, text in edits]
