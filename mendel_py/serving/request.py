@@ -417,6 +417,8 @@ class RequestResolver:
         if experiments and not (options.visitor_choice or development):
             return None
         header = environ.get("HTTP_COOKIE")
+        if header and len(header) > MEMO_HEADER_BYTES:
+            return None  # (a flood of long made-up cookies must not fill the memos: the full policy)
         value = _cookie_key(header, options.cookie_name) if header else None
         if value is _NOT_A_KEY:
             return None
@@ -689,6 +691,10 @@ class RequestResolver:
 
 
 REQUEST_MEMO_SIZE = 1024
+# Cookie headers longer than this are never memo keys: the memos hold their keys, so entries stay
+# small (a returning visitor's header is a few names and ids), and a flood of distinct long
+# headers of made-up names keeps nothing (at most 1024 + 4096 keys of this size).
+MEMO_HEADER_BYTES = 1024
 """Request keys a host remembers (then it starts again): a few hundred bytes each."""
 _MEMO_SOURCES = ("variation_sources", "requested_variations", "qa_variations", "override_variations",
                  "cookie_variations", "assigned_variations", "set_variations", "script_root", "cookie")

@@ -69,6 +69,7 @@ def test_a_returning_visitor_is_answered_from_one_entry() -> None:
     {"HTTP_COOKIE": "mendel_variations=bucket_A", "QUERY_STRING": "mendel_qa=token"},
     {"HTTP_COOKIE": 'mendel_variations="bucket_A"'},  # quoted: werkzeug's parser reads it
     {"HTTP_COOKIE": "sid=1"},  # experiments assign
+    {"HTTP_COOKIE": "mendel_variations=" + ",".join(f"made_up_{n}" for n in range(200))},  # too long to keep
 ])
 def test_requests_another_source_may_decide_are_not_remembered(environ: dict[str, str]) -> None:
     host = middleware(visitor_choice=True)
