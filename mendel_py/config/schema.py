@@ -132,6 +132,12 @@ def _days(value: Any, where: Where) -> float:
     return float(value)
 
 
+def _seconds(value: Any, where: Where) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise where.error(f"expected a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
 def _route(value: Any, where: Where) -> str:
     """A bundle route that `BundleRoute` accepts, so it can build every URL it matches."""
     route = _text(value, where)
@@ -228,6 +234,7 @@ _BUNDLE_SCHEMA: dict[str, Checker] = {
     "ignore": _text_list,
     "exclude": _text_list,
     "expose": _text_mapping,
+    "ssr": _section({"module": _path_text, "export": _text}),
     **{key: _keep for key in _PIPELINE_BUNDLE_KEYS},
 }
 _SHARED_SCHEMA: dict[str, Checker] = {
@@ -238,6 +245,9 @@ _SHARED_SCHEMA: dict[str, Checker] = {
     "generations": _section({"dir": _path_text, "keep": _count, "max-age-days": _days}),
     "experiments": _keep,  # validated with the variations known (mendel_py.experiments)
     "jsx": _section({"factory": _jsx_name, "fragment": _jsx_name}),
+    "ssr": _section({
+        "engine": _choice("quickjs", "v8"), "memory-limit-mb": _count, "timeout": _seconds, "cache-mb": _count,
+    }),
 }
 _CURRENT_PIPELINE_KEYS = (
     "types", "transforms", "outlets", "generators", "postgenerators", "cache-connection",
