@@ -259,11 +259,17 @@ class MendelMiddleware:
 
     def status(self) -> dict[str, Any]:
         """The trees' status (generation, loaded generations, walk cache) plus the bundle cache."""
+        from ..ssr import existing_renderer
+
         cache = self.cache
-        return {
+        status = {
             **self.trees.status(),
             "bundle_cache": {"bytes": cache.total_bytes, "max_bytes": cache.max_bytes, "entries": len(cache)},
         }
+        renderer = existing_renderer(self.trees)
+        if renderer is not None:  # the pages server-render: renders, faults, fallbacks, contexts
+            status["ssr"] = renderer.status()
+        return status
 
     def _index_segments(self) -> _Segments:
         """URL segment -> bundle for the generation being served, made whole and then swapped in

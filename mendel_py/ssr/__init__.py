@@ -20,12 +20,13 @@ object calls in here).
 from __future__ import annotations
 
 from .engines import DEFAULT_ENGINE, ENGINES
-from .page import page_html, props_script_text
+from .page import SSR_ERRORS_KEY, page_html, props_script_text
 from .renderer import Renderer, RenderError, SsrNotConfigured, existing_renderer, renderer_for
 
 __all__ = [
     "DEFAULT_ENGINE",
     "ENGINES",
+    "SSR_ERRORS_KEY",
     "RenderError",
     "Renderer",
     "SsrNotConfigured",

@@ -37,15 +37,25 @@ def props_script_text(props: Any) -> str:
     return json.dumps(props, ensure_ascii=False, separators=(",", ":"), allow_nan=False).translate(_SCRIPT_SAFE)
 
 
-def page_html(renderer: Renderer, bundle: str, tree: Tree, props: Any, root_id: str | None = None) -> str:
+SSR_ERRORS_KEY = "mendel.ssr_errors"
+"""The WSGI environ key under which a development page lists its render errors (for the overlay)."""
+
+
+def page_html(
+    renderer: Renderer, bundle: str, tree: Tree, props: Any, root_id: str | None = None,
+    errors: list[RenderError] | None = None,
+) -> str:
     """The root element with `tree`'s server HTML and the props script (see the module's text);
-    the client-rendered container instead when the sandbox faults."""
+    the client-rendered container instead when the sandbox faults (the error appended to
+    `errors` when given)."""
     name = escape(root_id or bundle)
     try:
         html = renderer.render_tree(bundle, tree, props)
         opening = f'<div data-mendel-root="{name}" data-mendel-ssr="">'
     except RenderError as error:
         renderer.log_fault_once(error)
+        if errors is not None:
+            errors.append(error)
         html, opening = "", f'<div data-mendel-root="{name}">'
     props_tag = f'<script type="application/json" data-mendel-props="{name}">{props_script_text(props)}</script>'
     return f"{opening}{html}</div>{props_tag}"
