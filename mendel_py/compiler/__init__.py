@@ -25,6 +25,9 @@ transform `jsx.py` shares), `cssdeps.py`; ES modules into registry
 functions: `esm.py`; output format: `manifest_writer.py`;
 the parse cache (`.mendel-cache/`, content-addressed): `parsecache.py`.
 
+Packages resolve as a browser bundler resolves them (package.json `exports` conditions, `browser`,
+`module`: `resolver.py`), and `process.env.NODE_ENV` is a build-time constant (`defines.py`).
+
 Errors are `BuildError` with file and line. A failed build writes nothing.
 """
 from __future__ import annotations
@@ -57,10 +60,15 @@ def build_manifests(
     check: bool = False,
     progress: BuildProgress | None = None,
     use_cache: bool = True,
+    node_env: str = "production",
 ) -> BuildReport:
-    """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing)."""
+    """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing).
+
+    `node_env` is what `process.env.NODE_ENV` becomes in the built code (`defines.py`):
+    "production" for `mendel build` whatever its `--env`; `mendel dev` builds "development"."""
     from .._runtime.atomic import read_or_none, write_set_atomically
     from .._runtime.cachedir import CACHE_DIR
+    from .assets import asset_store, set_asset_urls
     from .graph import collect_bundle
     from .layout import ProjectLayout
     from .manifest_writer import manifest_bytes
@@ -70,7 +78,8 @@ def build_manifests(
     config.check_variations()  # a missing folder is an error before anything is read (SPEC §1)
     layout = ProjectLayout.from_config(config)
     cache = ParseCache(os.path.join(config.root, CACHE_DIR)) if use_cache else ParseCache.disabled()
-    loader = SourceLoader(layout.absolute, cache, config.jsx)
+    loader = SourceLoader(layout.absolute, cache, config.jsx, node_env)
+    set_asset_urls(loader, config)
     if progress is not None:
         progress.start(layout.source_file_count)
     on_file = progress.advance if progress is not None else None
@@ -94,6 +103,8 @@ def build_manifests(
         if changed:
             changed_files.append((bundle.manifest_path, data))
         results.append(_bundle_result(bundle, graph, changed, config.root))
+    if not check:  # the assets first: a manifest never names an asset the store lacks
+        loader.assets.write(asset_store(config))
     if changed_files and not check:
         # all written, then all renamed: a build killed while writing changes no manifest, so
         # the set on disk is never new JS with old CSS (see `atomic.write_set_atomically`)

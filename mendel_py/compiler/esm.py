@@ -60,6 +60,7 @@ _DECLARATIONS = frozenset((
 _ANONYMOUS_DEFAULTS = {"function_expression": b"function", "generator_function": b"*", "class": b"class"}
 DEFAULT_LOCAL = "__mendel_default"
 _DEFAULT_JSX = JsxConfig()
+Edit_ = tuple[int, int, bytes]  # a byte span of the file and the bytes written in its place
 
 
 class Compiled(NamedTuple):
@@ -69,19 +70,27 @@ class Compiled(NamedTuple):
     original: tuple[Edit, ...]
 
 
-def compile_commonjs(source: bytes, scan: JsScan, file: str, options: JsxConfig = _DEFAULT_JSX) -> Compiled:
-    """A CommonJS file with `import("...")` calls or JSX: only those change (plus the helpers of
-    `import()`, when it has some)."""
-    edits = [(found.start, found.end, b"__mendel_import") for found in scan.lazy]
+def compile_commonjs(
+    source: bytes, scan: JsScan, file: str, options: JsxConfig = _DEFAULT_JSX, extra: Iterable[Edit_] = ()
+) -> Compiled:
+    """A CommonJS file with `import("...")` calls, JSX or `extra` edits (build-time constants,
+    `defines.py`): only those change (plus the helpers of `import()`, when it has some)."""
+    edits = [(found.start, found.end, b"__mendel_import") for found in scan.lazy] + list(extra)
     if scan.jsx:
         root = scan.tree.root_node
         edits += jsx.script_edits(root, source, jsx.file_options(root, options, file), file)
     return _apply(NS_HELPER + IMPORT_HELPER if scan.lazy else "", source, edits)
 
 
-def compile_module(source: bytes, scan: JsScan, file: str, options: JsxConfig = _DEFAULT_JSX) -> Compiled:
-    """The registry function body for the ES module `source` (already scanned)."""
-    return _Compiler(source, scan, file, options).run()
+def compile_module(
+    source: bytes, scan: JsScan, file: str, options: JsxConfig = _DEFAULT_JSX, extra: Iterable[Edit_] = ()
+) -> Compiled:
+    """The registry function body for the ES module `source` (already scanned), with `extra`
+    byte edits (spans no other edit touches) applied as well."""
+    compiler = _Compiler(source, scan, file, options)
+    compiler.edits.extend(extra)
+    compiler.covered = [(start, end) for start, end, _ in compiler.edits]
+    return compiler.run()
 
 
 class _Compiler:
@@ -95,6 +104,7 @@ class _Compiler:
         self.exports: list[tuple[str, str]] = []  # (exported name, local name or expression)
         self.setup: list[str] = []  # requires and star re-exports, in source order
         self.modules = 0
+        self.covered: list[tuple[int, int]] = []  # spans the caller's edits rewrite: not walked
 
     def run(self) -> Compiled:
         root = self.scan.tree.root_node
@@ -217,6 +227,8 @@ class _Compiler:
 
     def _visit(self, child: Node, active: dict[str, str], in_function: bool, binds_this: bool) -> None:
         """One node of `_check_and_rewrite`'s walk."""
+        if self.covered and any(start <= child.start_byte < end for start, end in self.covered):
+            return
         kind = child.type
         if kind in ("import_statement",) or (kind == "export_statement" and child.child_by_field_name("source")):
             return
@@ -419,6 +431,8 @@ def _var_names(body: Node) -> set[str]:
         node = stack.pop()
         if node.type == "variable_declaration":
             names.update(_declared_names(node))
+        elif node.type == "for_in_statement" and any(child.type == "var" for child in node.children):
+            names.update(_pattern_names(node.child_by_field_name("left")))  # `for (var k in o)`
         if node.type not in _FUNCTIONS and node.type != "class_body":
             stack.extend(node.named_children)
     return names

@@ -7,10 +7,14 @@ bundle. So a file that exists only in a variation joins through the variation th
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..core.hashcodec import file_blake3
+from .assets import fill
 from .errors import BuildError
 from .layout import ModuleRef, ProjectLayout, SourceFile
 from .resolver import Resolved, Resolver
@@ -89,15 +93,21 @@ def collect_bundle(
     while pending:
         ref = pending.pop()
         module = BundleModule(ref.id, [])
-        for origin in layout.versions(ref):
+        origins = layout.versions(ref)
+        for origin in origins:
             parsed = loader.load(origin.file)
             deps = _resolve_deps(parsed, origin, resolver)
             for target in deps.values():
                 if target is not False:
                     enqueue(target, origin.file)
-            module.versions.append(ModuleVersion(origin, parsed, _dep_ids(deps)))
+            if parsed.asset_urls:
+                module.versions += _with_asset_urls(parsed, origin, origins, layout, resolver, loader, _dep_ids(deps))
+            else:
+                module.versions.append(ModuleVersion(origin, parsed, _dep_ids(deps)))
             if on_file is not None:
                 on_file()
+        if len(module.versions) > len(origins):
+            module.versions.sort(key=lambda version: layout.folders.index(version.origin.folder))
         graph.modules[ref.id] = module
     _mark_roots(spec, graph, {name: ref for ref, name in roots})
     if spec.style:
@@ -137,6 +147,45 @@ def _resolve_deps(parsed: ParsedSource, origin: SourceFile, resolver: Resolver) 
         if found.spec not in deps:
             deps[found.spec] = resolver.resolve(found.spec, origin, found.line, parsed.is_style)
     return deps
+
+
+def _with_asset_urls(
+    parsed: ParsedSource,
+    origin: SourceFile,
+    origins: list[SourceFile],
+    layout: ProjectLayout,
+    resolver: Resolver,
+    loader: SourceLoader,
+    deps: Deps,
+) -> list[ModuleVersion]:
+    """A stylesheet version with its url(...) references written as asset URLs; for a file of
+    the base folder, also one version per variation folder that has no version of its own and
+    overrides one of those assets (the same file, that folder's asset URLs written in)."""
+
+    def written(where: SourceFile) -> tuple[tuple[str, ...], ParsedSource]:
+        files = tuple(resolver.resolve_asset(url.spec, where, url.line) for url in parsed.asset_urls)
+        source = fill(parsed.pieces, (loader.assets.url(file) for file in files))
+        encoded = source.encode("utf-8")
+        return files, dataclasses.replace(
+            parsed, source=source, sha=hashlib.sha1(encoded).hexdigest(), blake3=file_blake3(source).hex(),
+            asset_files=files,
+        )
+
+    files, own = written(origin)
+    versions = [ModuleVersion(origin, own, deps)]
+    if origin.folder != layout.base_dir or origin.rooted:
+        return versions
+    have = {version.folder for version in origins}
+    for folder in layout.variation_dirs:
+        if any(seen in have for seen in layout.scope(folder) if seen != layout.base_dir):
+            continue  # that folder's walk takes a version of its own (or of a folder it inherits)
+        where = SourceFile(folder, origin.module_id, origin.file)
+        their_files, theirs = written(where)
+        # only a folder that overrides an asset itself: one that inherits the override takes
+        # the version of the folder it inherits from
+        if their_files != files and any(file.startswith(folder + "/") for file in their_files):
+            versions.append(ModuleVersion(where, theirs, deps))
+    return versions
 
 
 def _dep_ids(deps: dict[str, Resolved]) -> Deps:

@@ -11,7 +11,8 @@ keeps the parsed files, the project layout and each bundle's graph, and on `upda
 - a changed `.mendelrc` (or the first update) builds everything.
 
 Each bundle's manifest is then serialised through a chunk memo (`manifest_writer`) and written
-only when its bytes changed. The output is byte for byte what `mendel build` writes. A failed
+only when its bytes changed. The output is byte for byte what `mendel build` writes with the same
+`node_env` (a development build defines `process.env.NODE_ENV` as "development"). A failed
 update raises `BuildError` and leaves the previous state and the manifests on disk as they were.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 from .._runtime.atomic import read_or_none, write_atomically
 from .._runtime.cachedir import CACHE_DIR
 from ..errors import MendelError
+from .assets import asset_store, set_asset_urls
 from .graph import BundleGraph, collect_bundle
 from .layout import ProjectLayout
 from .manifest_writer import ChunkMemo, manifest_bytes
@@ -54,8 +56,9 @@ class UpdateResult:
 class IncrementalBuild:
     """The project's bundles kept built in memory; `update` applies edits to files on disk."""
 
-    def __init__(self, config: MendelConfig):
+    def __init__(self, config: MendelConfig, node_env: str = "development"):
         self.config = config
+        self.node_env = node_env  # `process.env.NODE_ENV` in the built code (`defines.py`)
         self._cache = ParseCache(os.path.join(config.root, CACHE_DIR))
         self._state: _State | None = None
         self._failed: set[str] = set()
@@ -67,7 +70,7 @@ class IncrementalBuild:
         from ..config import load_config
 
         config = load_config(self.config.root) if self.config.path else self.config
-        return self._commit(_State.collect(config, self._cache, None), "full")
+        return self._commit(_State.collect(config, self._cache, None, node_env=self.node_env), "full")
 
     def update(self, changed: Iterable[str]) -> UpdateResult:
         """Apply changes to these absolute paths; write the manifests whose bytes changed.
@@ -127,6 +130,8 @@ class IncrementalBuild:
             if before != bundle.data:
                 write_atomically(path, bundle.data)
                 written.append(bundle_id)
+        if written:
+            state.loader.assets.write(asset_store(state.config))
         return tuple(written)
 
     def _update_files(self, files: set[str]) -> UpdateResult:
@@ -184,11 +189,13 @@ class _Loader(SourceLoader):
 
     def reparse(self, file: str) -> ParsedSource:
         """`file` parsed again (raising BuildError), not kept: the caller keeps a whole set."""
+        self.assets.files.pop(file, None)  # an edited asset has another digest
         return self._parse(file)
 
     def forget(self, files: Iterable[str]) -> None:
         for file in files:
             self.loaded.pop(file, None)
+            self.assets.files.pop(file, None)
 
 
 @dataclass(frozen=True)
@@ -205,13 +212,15 @@ class _State:
         cache: ParseCache,
         loader: _Loader | None,
         forget: Iterable[str] = (),
+        node_env: str = "development",
     ) -> _State:
         """Index the folders and collect every bundle (reusing `loader`'s unchanged files)."""
         from . import bundle_spec
 
         layout = ProjectLayout.from_config(config)
         if loader is None:
-            loader = _Loader(layout.absolute, cache, config.jsx)
+            loader = _Loader(layout.absolute, cache, config.jsx, node_env)
+            set_asset_urls(loader, config)
         loader.forget(forget)
         state = cls(config, layout, loader, {})
         for bundle in config.bundles.values():
@@ -245,11 +254,13 @@ class _State:
 def _bundle(graph: BundleGraph, memo: ChunkMemo) -> _Bundle:
     new_memo: ChunkMemo = {}
     data = manifest_bytes(graph, memo=memo, used=new_memo)
-    files = frozenset(v.origin.file for m in graph.modules.values() for v in m.versions)
+    files = frozenset(v.origin.file for m in graph.modules.values() for v in m.versions) | frozenset(
+        file for m in graph.modules.values() for v in m.versions for file in v.parsed.asset_files
+    )
     return _Bundle(graph, data, files, new_memo)
 
 
 def _same_specifiers(before: ParsedSource | None, after: ParsedSource) -> bool:
-    if before is None:
+    if before is None or after.asset_urls:  # a stylesheet's asset URLs are written in by the walk
         return False
     return [d.spec for d in before.dependencies] == [d.spec for d in after.dependencies]

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 SOURCE_EXTENSIONS = (".js", ".jsx", ".json", ".css")
 SKIPPED_DIRS = ("node_modules",)
+EMPTY_MODULE = "(empty)"
+"""The module id and file (rooted, nothing on disk) of what a package.json `browser` map sends to
+`false`: an empty CommonJS body, so `require("fs")` in the browser is `{}` as in browserify."""
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,19 @@ Rules:
   folder `x` (its package.json `browser` string, else `main`, else `index.js` / `index.json` /
   `index.jsx`). Stylesheets try `x`, `x.css`.
 - Bare names (`react`, `lodash/get`) are looked up in `node_modules` folders walking upward from
-  the requiring file, without leaving the project root; a package folder honours package.json
-  `browser` (string form), then `main`, then `index.js`.
+  the requiring file, without leaving the project root, and a package resolves as a browser
+  bundler (esbuild, webpack's web target) resolves it:
+  - package.json `exports`, when present, is the only way in: the subpath (`.`, `./server`,
+    patterns with `*`, nested condition objects and fallback arrays) is matched and its
+    conditions are taken in the order the package lists them, the first of `browser`, `import`,
+    `require`, `module`, `default` (`style` too for a stylesheet) that leads to a file wins. The
+    same condition set serves `import` and `require`, so a package that ships ESM and CommonJS
+    builds is bundled once and both kinds of reference share its state (no dual-package hazard);
+    a subpath the map does not list is an error, as in Node;
+  - without `exports`: `browser` (string form), then `module`, then `main`, then `index.js`;
+  - the `browser` object form maps files of the package (`"./lib/node.js": "./lib/web.js"`, also
+    its main) and bare names required from inside it (`"fs": false`, `"a": "b"`); a file or
+    name mapped to `false` is an empty module (`EMPTY_MODULE`, an empty CommonJS body).
 - A name listed in the bundle's `external` option (or a path under it: `lodash` covers
   `lodash/get`) is outside the bundle: `false` in deps. So is a Node builtin (`fs`, `path`,
   `node:url`, ...) that no `node_modules` package provides, and in a stylesheet a remote URL
@@ -21,12 +32,17 @@ from __future__ import annotations
 
 import json
 import posixpath
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from .errors import BuildError
-from .layout import ModuleRef, ProjectLayout, SourceFile, ancestors, join
+from .layout import EMPTY_MODULE, ModuleRef, ProjectLayout, SourceFile, ancestors, join
 
 JS_EXTENSIONS = (".js", ".json", ".jsx")
+# What a browser bundler matches in `exports` (the order that counts is the package's own).
+JS_CONDITIONS = frozenset(("browser", "import", "require", "module", "default"))
+CSS_CONDITIONS = frozenset(("style", "browser", "import", "require", "default"))
+
 CSS_EXTENSIONS = (".css",)
 
 NODE_BUILTINS = frozenset(
@@ -56,6 +72,9 @@ class Resolver:
         self.layout = layout
         self.externals = frozenset(externals)
         self._memo: dict[tuple[str, str, bool, str, bool], Resolved | None] = {}
+        self._packages: dict[str, _Package | None] = {}
+        self._unexported = ""  # why the last package lookup failed, when `exports` said no
+        self._reasons: dict[tuple[str, str, bool, str, bool], str] = {}
 
     def resolve(self, spec: str, requirer: SourceFile, line: int, style: bool = False) -> Resolved:
         """The module `spec` names from `requirer`, or False when it is outside the bundle."""
@@ -66,11 +85,28 @@ class Resolver:
             spec = style_spec
         key = _memo_key(spec, requirer, style)
         if key not in self._memo:
+            self._unexported = ""
             self._memo[key] = self._resolve(spec, requirer, style)
+            if self._memo[key] is None:
+                self._reasons[key] = self._unexported
         found = self._memo[key]
         if found is None:
-            raise BuildError(self._not_found_message(spec, style), requirer.file, line)
+            raise BuildError(self._not_found_message(spec, requirer, style, self._reasons[key]), requirer.file, line)
         return found
+
+    def resolve_asset(self, spec: str, requirer: SourceFile, line: int) -> str:
+        """The file (relative to the root) a stylesheet's `url(spec)` names, in the overlay of
+        folders `requirer` sees (`x.png` is `./x.png`, as in CSS); BuildError when none."""
+        relative = spec if is_relative(spec) else f"./{spec}"
+        relative = relative.split("?", 1)[0].split("#", 1)[0]  # `font.woff2?v=3`, `x.svg#icon`
+        found = self._relative(relative, requirer, style=False, extensions=())
+        if found is not None:
+            if found.rooted:
+                return found.id
+            for folder in self.layout.scope(requirer.folder):
+                if self.layout.exists(join(folder, found.id)):
+                    return join(folder, found.id)
+        raise BuildError(f'cannot resolve url("{spec}"): no such file', requirer.file, line)
 
     def resolve_entry(self, spec: str, style: bool) -> ModuleRef | None:
         """A bundle entry in base or any variation folder: relative to the base folder (or, when
@@ -90,7 +126,15 @@ class Resolver:
         if self._is_external(spec):
             return False
         if is_relative(spec):
-            return self._relative(spec, requirer, style)
+            relative = self._relative(spec, requirer, style)
+            return self._browser_mapped(relative.id) if relative and relative.rooted else relative
+        mapped = None if style else self._browser_name(spec, requirer)
+        if mapped is not None and not isinstance(mapped, str):
+            return mapped
+        if isinstance(mapped, str):
+            if self._is_external(mapped):
+                return False
+            spec = mapped
         found = self._in_node_modules(spec, requirer, style)
         if found is None and _is_builtin(spec):
             return False
@@ -107,8 +151,10 @@ class Resolver:
     def _is_external(self, spec: str) -> bool:
         return spec in self.externals or package_name(spec) in self.externals
 
-    def _relative(self, spec: str, requirer: SourceFile, style: bool) -> ModuleRef | None:
-        extensions = _extensions(style)
+    def _relative(
+        self, spec: str, requirer: SourceFile, style: bool, extensions: tuple[str, ...] | None = None
+    ) -> ModuleRef | None:
+        extensions = _extensions(style) if extensions is None else extensions
         if not requirer.rooted:
             if spec.startswith("/"):
                 target = posixpath.normpath(spec.lstrip("/"))
@@ -127,14 +173,117 @@ class Resolver:
         found = self._probe("" if real == "." else real, ("",), extensions)
         return self.layout.classify(found) if found is not None else None
 
-    def _in_node_modules(self, spec: str, requirer: SourceFile, style: bool) -> ModuleRef | None:
+    def _in_node_modules(self, spec: str, requirer: SourceFile, style: bool) -> Resolved | None:
         name = package_name(spec)
+        extensions = _extensions(style)
         for modules_dir in self._node_modules_dirs(requirer):
-            if not self.layout.is_dir(join(modules_dir, name)):
+            package_dir = join(modules_dir, name)
+            if not self.layout.is_dir(package_dir):
                 continue
-            found = self._probe(join(modules_dir, spec), ("",), _extensions(style))
+            package = self._package(package_dir)
+            if package is not None and "exports" in package.data:
+                found = self._exported(package, "." + spec[len(name) :], style)
+            else:
+                found = self._probe(join(modules_dir, spec), ("",), extensions)
             if found is not None:
-                return self.layout.classify(found)
+                return self._browser_mapped(found)
+            if package is not None and "exports" in package.data:
+                self._unexported = f"{spec[len(name) + 1 :] or '.'} is not exported by {package_dir}/package.json"
+                return None
+        return None
+
+    def _exported(self, package: _Package, subpath: str, style: bool) -> str | None:
+        """The file `exports` maps `subpath` to, or None (Node's PACKAGE_EXPORTS_RESOLVE)."""
+        exports = package.data["exports"]
+        if not isinstance(exports, dict) or not any(key.startswith(".") for key in exports):
+            exports = {".": exports}  # sugar: a target or a condition object for "." alone
+        target, match = exports.get(subpath), ""
+        if target is None:
+            best = ""
+            for key in exports:
+                star = key.find("*")
+                if star < 0 or not subpath.startswith(key[:star]) or not subpath.endswith(key[star + 1 :]):
+                    continue
+                if len(subpath) >= len(key) - 1 and len(key) > len(best):
+                    best, match = key, subpath[star : len(subpath) - (len(key) - star - 1)]
+            if not best:
+                return None
+            target = exports[best]
+        conditions = CSS_CONDITIONS if style else JS_CONDITIONS
+        return self._export_target(package, target, match, conditions)
+
+    def _export_target(self, package: _Package, target: Any, match: str, conditions: frozenset[str]) -> str | None:
+        if isinstance(target, str):
+            if not target.startswith("./"):
+                return None
+            path = posixpath.normpath(join(package.dir, target[2:].replace("*", match)))
+            inside = path.startswith(package.dir + "/")
+            return path if inside and self.layout.exists(path) else None
+        if isinstance(target, list):
+            return next((f for f in (self._export_target(package, t, match, conditions) for t in target) if f), None)
+        if isinstance(target, dict):
+            for condition, value in target.items():
+                if condition in conditions:
+                    found = self._export_target(package, value, match, conditions)
+                    if found is not None:
+                        return found
+        return None
+
+    def _browser_mapped(self, found: str) -> Resolved:
+        """A file of a package as the package's `browser` object maps it (`EMPTY_MODULE` for false)."""
+        ref = self.layout.classify(found)
+        package = self._package_of(found)
+        if package is None or package.browser is None:
+            return ref
+        relative = "./" + found[len(package.dir) + 1 :]
+        for key in (relative, relative[: -len(posixpath.splitext(relative)[1]) or None]):
+            if key in package.browser:
+                mapped = package.browser[key]
+                if mapped is False:
+                    return ModuleRef(EMPTY_MODULE, rooted=True)
+                target = self._probe_file_or_index(
+                    posixpath.normpath(join(package.dir, mapped)), ("",), JS_EXTENSIONS
+                )
+                return self.layout.classify(target) if target is not None else ref
+        return ref
+
+    def _browser_name(self, spec: str, requirer: SourceFile) -> Resolved | str | None:
+        """What the requiring file's package `browser` object says of a bare name: a module,
+        another name to resolve instead, or None (not mapped)."""
+        if not requirer.rooted:
+            return None
+        package = self._package_of(requirer.file)
+        if package is None or package.browser is None or spec not in package.browser:
+            return None
+        mapped = package.browser[spec]
+        if mapped is False:
+            return ModuleRef(EMPTY_MODULE, rooted=True)
+        if is_relative(mapped):
+            target = self._probe_file_or_index(posixpath.normpath(join(package.dir, mapped)), ("",), JS_EXTENSIONS)
+            return self.layout.classify(target) if target is not None else None
+        return mapped
+
+    def _package(self, directory: str) -> _Package | None:
+        """The package.json of `directory` (relative to the root), read once per build."""
+        if directory not in self._packages:
+            path = join(directory, "package.json")
+            package = None
+            if self.layout.exists(path):
+                data = _read_package(self.layout.absolute(path), path)
+                package = _Package(directory, data, _browser_map(data.get("browser")))
+            self._packages[directory] = package
+        return self._packages[directory]
+
+    def _package_of(self, file: str) -> _Package | None:
+        """The package a file under `node_modules` belongs to (its nearest package.json)."""
+        if "node_modules/" not in file:
+            return None
+        for directory in ancestors(posixpath.dirname(file)):
+            if posixpath.basename(directory) == "node_modules" or not directory:
+                return None
+            package = self._package(directory)
+            if package is not None:
+                return package
         return None
 
     def _node_modules_dirs(self, requirer: SourceFile) -> list[str]:
@@ -178,7 +327,8 @@ class Resolver:
         return next((candidate for candidate in candidates if self._exists(candidate, roots)), None)
 
     def _package_entry(self, target: str, roots: tuple[str, ...]) -> str | None:
-        """`browser` (string) or `main` of `target/package.json` in the first root that has one."""
+        """`browser` (string), `module` or `main` of `target/package.json` in the first root that
+        has one."""
         manifest = join(target, "package.json")
         for root in roots:
             path = join(root, manifest)
@@ -193,13 +343,16 @@ class Resolver:
     def _exists(self, candidate: str, roots: tuple[str, ...]) -> bool:
         return any(self.layout.exists(join(root, candidate)) for root in roots)
 
-    def _not_found_message(self, spec: str, style: bool) -> str:
+    def _not_found_message(self, spec: str, requirer: SourceFile, style: bool, reason: str) -> str:
         what = f'@import "{spec}"' if style else f'require("{spec}")'
         if is_relative(spec):
             return f"cannot resolve {what}"
+        if reason:
+            return f"cannot resolve {what}: {reason}"
+        searched = ", ".join(self._node_modules_dirs(requirer))
         return (
-            f"cannot resolve {what} (not in any node_modules; list it in the bundle's "
-            "`external` option if the page provides it)"
+            f"cannot resolve {what} (not in any node_modules; searched {searched}; list it in the "
+            "bundle's `external` option if the page provides it)"
         )
 
 
@@ -217,16 +370,44 @@ def _is_builtin(spec: str) -> bool:
     return spec.startswith("node:") or package_name(spec) in NODE_BUILTINS
 
 
-def _package_main(absolute: str, shown: str) -> str | None:
-    """The entry a package.json names: `browser` when it is a string, else `main`."""
+@dataclass(frozen=True)
+class _Package:
+    """A package folder (relative to the root), its package.json, and its `browser` object."""
+
+    dir: str
+    data: dict[str, Any]
+    browser: dict[str, str | Literal[False]] | None
+
+
+def _read_package(absolute: str, shown: str) -> dict[str, Any]:
     try:
         with open(absolute, encoding="utf-8") as handle:
             data = json.load(handle)
     except (OSError, ValueError) as error:
         raise BuildError(f"unreadable package.json: {error}", shown) from None
-    if not isinstance(data, dict):
+    return data if isinstance(data, dict) else {}
+
+
+def _browser_map(value: Any) -> dict[str, str | Literal[False]] | None:
+    """The `browser` object form: file keys (`./lib/x.js`) normalised, name keys (`fs`) as
+    written; values a path (`./web.js`), a name, or False."""
+    if not isinstance(value, dict):
         return None
-    for field in ("browser", "main"):
+    mapped: dict[str, str | Literal[False]] = {}
+    for key, target in value.items():
+        if not isinstance(key, str) or not (target is False or isinstance(target, str)):
+            continue
+        if key.startswith("./"):
+            key = "./" + posixpath.normpath(key[2:])
+        mapped[key] = target
+    return mapped
+
+
+def _package_main(absolute: str, shown: str) -> str | None:
+    """The entry a package.json names for a browser: `browser` when it is a string, else
+    `module`, else `main` (the main fields of esbuild's and webpack's browser targets)."""
+    data = _read_package(absolute, shown)
+    for field in ("browser", "module", "main"):
         value = data.get(field)
         if isinstance(value, str) and value.strip():
             return value.strip()

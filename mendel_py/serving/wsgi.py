@@ -26,6 +26,7 @@ from urllib.parse import quote, unquote, urlsplit
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_path_info, wrap_file
 
+from ..core.assets import store_dir
 from ..deploy.reloader import Reloader
 from ..errors import BundleNotFound, ConfigError, HashError, WalkError
 from ..experiments.exposures import ExposureDedup, ExposureHandler, default_sink
@@ -33,6 +34,7 @@ from ..packing.body import Body
 from ..packing.packer import ChunkNotFound, chunk_body, css_body, js_body
 from ..packing.sourcemap import MAP_SUFFIX, mapping_comment, source_map_bytes
 from ..qa.page import QAPage
+from .assets import AssetIndex, serve_asset, split_asset_path
 from .bundles import (
     CSS_CONTENT_TYPE,
     IDENTITY,
@@ -203,6 +205,8 @@ class MendelMiddleware:
             raise ConfigError(f"page_caching must be one of {', '.join(PAGE_CACHING)}, not {options.page_caching!r}")
         check_preload_rel(options.preload)
         self._index_segments()
+        self.assets = AssetIndex(self._asset_folder())
+        self._assets_generation = self.trees.generation
         self._encoding_memo: dict[str | None, str] = {}
         self.qa_page = (
             QAPage(self, options.qa_route, access=options.qa_access, layers=options.qa_layers)
@@ -366,12 +370,41 @@ class MendelMiddleware:
         )
         return self.url_for_hash(bundle, hash)
 
+    def _asset_folder(self) -> str:
+        config = self.trees.config
+        return store_dir(config.root, [bundle.manifest_path for bundle in config.bundles.values()])
+
+    def serve_asset(
+        self, environ: dict[str, Any], start_response: StartResponse, digest: str, name: str
+    ) -> Iterable[bytes]:
+        """An asset of the store (`mendel_py.serving.assets`), or a 404 `no-store`."""
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            self.metrics.counts[METHOD] += 1
+            return _error_response(405, "METHOD", "use GET or HEAD", Allow=ALLOWED_METHODS)(environ, start_response)
+        # an unknown digest looks again only after a new generation (or, in development, a rebuild)
+        generation = self.trees.generation
+        rescan = self.development or generation != self._assets_generation
+        self._assets_generation = generation
+        asset = self.assets.get(digest, name, rescan)
+        raw = _raw_target(environ)
+        if environ.get("QUERY_STRING") or (raw is not None and "%" in raw):
+            asset = None  # one spelling per URL, as for bundles
+        answer = serve_asset(asset, environ, start_response) if asset is not None else None
+        if answer is None:
+            self.metrics.not_found("NOASSET")
+            return _error_response(404, "NOASSET", "unknown asset")(environ, start_response)
+        return answer
+
     def serve_bundle(
         self, environ: dict[str, Any], start_response: StartResponse, path: str
     ) -> Iterable[bytes]:
         """Answer a request under the route's prefix."""
         if self.development and path.endswith(MAP_SUFFIX):
             return self.serve_source_map(environ, start_response, path)
+        asset = split_asset_path(path, self.route.static_prefix)
+        if asset is not None:
+            return self.serve_asset(environ, start_response, *asset)
         metrics = self.metrics
         matched = self.route.match(path)
         if matched is None:
