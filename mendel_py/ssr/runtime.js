@@ -114,13 +114,17 @@ function exported(mod) {
 // then render through a fresh registry. The answer is "0" + HTML; "1" + the console's lines as
 // JSON + "\n" + HTML; or "2" alone: the previous render left what can't be undone (the context
 // must go, and the render is done again in a new one).
+// where an engine may put the props JSON instead of passing it (V8: no source to parse per render)
+var input = Object.create(null);
+define(G, "__mendelInput", {value: input});
 define(G, "__mendelRender", {value: function (propsJson) {
+  if (propsJson === undefined) { propsJson = input.props; input.props = undefined; }
   if (!restore()) return "2";
   logs = [];
   var html = exported(registry()(cfg.module))(JSON.parse(propsJson));
   if (typeof html !== "string") throw new TypeError("the render function returned " + typeof html + ", not a string");
-  html = String(html);  // one flat string (QuickJS hands a concatenation back badly otherwise)
-  return logs.length ? "1" + JSON.stringify(logs) + "\n" + html : "0" + html;
+  // String() makes one flat string: QuickJS can't hand a concatenation (a rope) to Python
+  return String(logs.length ? "1" + JSON.stringify(logs) + "\n" + html : "0" + html);
 }});
 baseline = watched.map(snapshot);
 })(globalThis, __MENDEL_CONFIG__);
