@@ -6,7 +6,7 @@ function escape(text) {
 }
 
 exports.headline = 'Fresh coffee, roasted this week';
-exports.style = 'background:#eef3f8;color:#1d2b36';
+exports.style = 'background:aliceblue;color:black';
 
 exports.html = function (props) {
     var names = (props.products || []).map(function (product) {

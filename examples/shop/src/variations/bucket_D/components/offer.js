@@ -6,7 +6,7 @@ function escape(text) {
 }
 
 exports.headline = 'Promo week: two bags for the price of one';
-exports.style = 'background:#c2185b;color:#ffffff';
+exports.style = 'background:rgb(194, 24, 91);color:white';
 
 exports.html = function (props) {
     var names = (props.products || []).map(function (product) {
