@@ -12,7 +12,7 @@ exports.html = function (props) {
     var names = (props.products || []).map(function (product) {
         return '<li>' + escape(product.name) + ' <span class="offer__price">' + escape(product.price) + '</span></li>';
     });
-    return '<section id="offer" class="offer" style="' + exports.style + ';padding:1rem">'
+    return '<section id="offer" class="offer" style="' + exports.style + '">'
         + '<h2 id="offer-headline">' + escape(exports.headline) + '</h2>'
         + '<ul class="offer__list">' + names.join('') + '</ul>'
         + '<p id="offer-state">Rendered on the server</p>'
