@@ -268,10 +268,13 @@ class DevMiddleware:
             response.headers["Cache-Control"] = "no-store"
             return response(environ, start_response)
         status = self.loop.status  # before the page renders: a rebuild after it must reload it
+        # the page's server render errors land in this list (werkzeug runs the app on a copy of
+        # `environ`; the list is shared)
+        render_errors: list[Any] = environ.setdefault(SSR_ERRORS_KEY, [])
         response = Response.from_app(self.app, environ)
         if _has_html_body(request, response):
-            render_errors = [f"{e.reason}: {e.stack}" for e in environ.get(SSR_ERRORS_KEY, ())]
-            snippet = client_snippet(request.script_root + self.events_path, status, render_errors)
+            shown = [f"{error.reason}: {error.stack}" for error in render_errors]
+            snippet = client_snippet(request.script_root + self.events_path, status, shown)
             response.set_data(inject(response.get_data(), str(snippet).encode()))
         return response(environ, start_response)
 
