@@ -14,7 +14,9 @@ npm packages installed into `benchmarks/.node`), on the base tree, a page of `--
 Medians in milliseconds, each engine's ratio to node in the same run (targets: quickjs at most
 25x, v8 at most 2x); the heap of one cached tree context as its engine counts it; and, unless
 `--http-seconds 0`, requests per second to a server-rendered page (the same props) from gunicorn
-(sync workers, 2, preloaded) with 4 client threads, per engine.
+(sync workers, 2, preloaded) with 4 client threads, per engine. Then, unless `--dev-edits 0`,
+the development loop on the example shop: from saving an edit of its server-rendered offer box to
+a page whose server HTML shows it (median of `--dev-edits`; target 300 ms).
 """
 from __future__ import annotations
 
@@ -162,12 +164,56 @@ def bench_http(root: Path, work: Path, engine: str, props: list[str], seconds: f
         stop_process(process)
 
 
+DEV_TARGET_MS = 300.0
+
+
+def bench_dev_edit(edits: int) -> list[float]:
+    """Milliseconds from saving an edit of the shop's server-rendered offer box to a page whose
+    server HTML shows it, under the development loop: `DevLoop.apply` (the watcher's call; its
+    own wait for the file system to settle is not counted) plus the next page request, which
+    makes the new tree's context and renders."""
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Response
+
+    from e2e_support import build_example_project
+    from mendel_py.dev.loop import DevLoop, DevMiddleware
+    from mendel_py.serving.wsgi import MendelMiddleware
+
+    def page(environ: dict[str, Any], start_response: Any) -> Any:
+        html = environ["mendel"].render("main", {"products": [{"name": "Beans", "price": "$1"}]})
+        return Response(f"<html><body>{html}</body></html>", mimetype="text/html")(environ, start_response)
+
+    with tempfile.TemporaryDirectory(prefix="mendel-bench-ssr-dev-") as temp:
+        project = build_example_project(Path(temp))
+        middleware = MendelMiddleware(page, str(project), development=True)
+        loop = DevLoop(middleware, on_status=lambda status: None)
+        client = Client(DevMiddleware(middleware, loop, "/_mendel/dev/events"))
+        client.set_cookie("mendel_variations", "bucket_D")
+        offer = project / "examples/shop/src/variations/bucket_D/components/offer.js"
+        text = offer.read_text()
+        client.get("/")
+        times = []
+        for edit in range(edits + 1):  # the first edit warms up and is dropped
+            headline = f"Promo week {edit}"
+            started = time.perf_counter()
+            offer.write_text(text.replace("Promo week", headline))
+            loop.apply([str(offer)])
+            html = client.get("/").get_data(as_text=True)
+            elapsed = (time.perf_counter() - started) * 1000
+            assert headline + ":" in html, html[:400]
+            if edit:
+                times.append(elapsed)
+        loop.stop()
+        return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--http-seconds", type=float, default=4.0)
     parser.add_argument("--libraries", default="preact,react")
+    parser.add_argument("--dev-edits", type=int, default=9, help="edits timed under the dev loop (0: none)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -193,6 +239,9 @@ def main() -> None:
                 if args.http_seconds > 0:
                     row["engines"][engine]["gunicorn_rps"] = bench_http(root, work, engine, props, args.http_seconds)
             results["libraries"][library] = row
+    if args.dev_edits:
+        dev = bench_dev_edit(args.dev_edits)
+        results["dev_edit_ms"] = {"median": median(dev), "max": max(dev), "target": DEV_TARGET_MS}
     if args.json:
         print(json.dumps(results, indent=2))
         return
@@ -204,6 +253,10 @@ def main() -> None:
             rps = f"{cell['gunicorn_rps']:.0f} req/s" if "gunicorn_rps" in cell else ""
             print(f"{'':8} {engine:8} {cell['ms']:8.2f} {cell['ratio']:8.1f} {cell['target']:6.0f}x "
                   f"{cell['context_bytes'] / 2**20:7.1f} MiB {rps:>10}")
+    if "dev_edit_ms" in results:
+        dev = results["dev_edit_ms"]
+        print(f"mendel dev: saved edit -> server HTML: median {dev['median']:.0f} ms, max {dev['max']:.0f} ms"
+              f" (target {dev['target']:.0f} ms)")
 
 
 if __name__ == "__main__":

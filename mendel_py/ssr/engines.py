@@ -30,6 +30,7 @@ ENGINES = ("quickjs", "v8")
 """The engine names `Renderer(engine=)`, `ssr.engine` and `MENDEL_SSR_ENGINE` take."""
 DEFAULT_ENGINE = "quickjs"
 
+CPUS = os.cpu_count() or 1
 QUICKJS_STACK_BYTES = 2 * 1024 * 1024
 """QuickJS's own stack limit (its default, 256 KiB, overflows a React tree 200 deep). Well inside
 the 8 MiB C stack a glibc thread (gunicorn's gthread workers included) gets."""
@@ -52,8 +53,9 @@ class Engine(Protocol):
 
     name: str
 
-    def load(self, script: str) -> None:
-        """Evaluate the tree's server script (`script.server_script`) once."""
+    def load(self, script: str, deadline: float) -> None:
+        """Evaluate the tree's server script (`script.server_script`) once, by `deadline` (the
+        packages it evaluates run now). Raises EngineFault."""
         ...
 
     def render(self, props_json: str, deadline: float) -> str:
@@ -94,7 +96,9 @@ class QuickJSEngine:
     it fires early, and while it is set QuickJS may not call into Python. So the deadline is kept
     by the process's watchdog thread (`Watchdog`): at the deadline it lowers the context's memory
     cap to nothing, and the render ends at its next allocation. The CPU limit stays as the
-    backstop for a loop that never allocates: it is the deadline's length in process CPU time.
+    backstop for a loop that never allocates: the deadline's length times the CPUs, so however
+    many threads render at once it never fires before the deadline (alone on a CPU, such a loop
+    runs up to that many times the deadline).
     """
 
     name = "quickjs"
@@ -114,24 +118,33 @@ class QuickJSEngine:
         self._running = False
         self._timed_out = False
 
-    def load(self, script: str) -> None:
-        try:
-            self._context.eval(script)
-        except self._quickjs.JSException as error:
-            raise EngineFault(_quickjs_reason(str(error)), str(error)) from None
+    def load(self, script: str, deadline: float) -> None:
+        self._guarded(lambda: self._context.eval(script), deadline)
         self._render = self._context.get("__mendelRender")
 
     def render(self, props_json: str, deadline: float) -> str:
         context = self._context
-        with self._lock:
-            self._running, self._timed_out = True, False
-        context.set_time_limit(max(deadline - time.monotonic(), 0.001))
-        ticket = watchdog().watch(deadline, self._expire)
-        try:
+
+        def run() -> Any:
             answer = self._render(props_json)
             for _ in range(PENDING_JOBS_MAX):  # this render's promise jobs, before the next render
                 if not context.execute_pending_job():
                     break
+            return answer
+
+        return _answer(self._guarded(run, deadline))
+
+    def _guarded(self, run: Callable[[], Any], deadline: float) -> Any:
+        """`run()` under the watchdog's deadline and the CPU-time backstop."""
+        context = self._context
+        with self._lock:
+            self._running, self._timed_out = True, False
+        # process CPU time grows up to `cpu_count` times as fast as the wall clock: a limit that
+        # long never fires before the deadline, however many threads render
+        context.set_time_limit(max(deadline - time.monotonic(), 0.001) * CPUS)
+        ticket = watchdog().watch(deadline, self._expire)
+        try:
+            result = run()
         except self._quickjs.JSException as error:  # StackOverflow is one
             raise EngineFault("timeout" if self._timed_out else _quickjs_reason(str(error)), str(error)) from None
         finally:
@@ -141,7 +154,7 @@ class QuickJSEngine:
             context.set_time_limit(-1)
         if self._timed_out:
             raise EngineFault("timeout", "the render passed its deadline")
-        return _answer(answer)
+        return result
 
     def _expire(self) -> None:
         """The watchdog's call at the deadline: stop the render at its next allocation."""
@@ -213,8 +226,8 @@ class V8Engine:
         self._context.set_hard_memory_limit(memory_limit)
         self._input: Any = None
 
-    def load(self, script: str) -> None:
-        self._call(lambda: self._context.eval(script))
+    def load(self, script: str, deadline: float) -> None:
+        self._call(lambda: self._context.eval(script, timeout_sec=_left(deadline)))
         self._input = self._call(lambda: self._context.eval("__mendelInput"))
 
     def render(self, props_json: str, deadline: float) -> str:

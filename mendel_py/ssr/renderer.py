@@ -22,6 +22,11 @@ from .stack import DecodedMap, Position, map_stack
 log = logging.getLogger("mendel_py.ssr")
 
 REASONS = ("timeout", "memory", "error")
+LOAD_TIMEOUT_FACTOR = 5
+LOAD_TIMEOUT_MIN = 5.0
+"""Making a tree's context (parsing its script, evaluating its packages) may take this many
+render deadlines, and at least this many seconds: a large bundle's first parse on a busy
+worker is no runaway render."""
 
 
 class RenderError(MendelError):
@@ -93,12 +98,12 @@ class Renderer:
         """The HTML of `tree` (a tree of `bundle`) with `props`. Raises RenderError."""
         props_json = json.dumps(props, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         key = self._key(bundle, tree)
-        started = time.monotonic()
         for _attempt in range(2):
             slot: Slot | None = None
             try:
                 slot = self.contexts.get(key, lambda: self._make(bundle, tree))
-                answer = slot.engine.render(props_json, started + self.timeout)
+                # the deadline is the render's: making a context (once per tree) has its own
+                answer = slot.engine.render(props_json, time.monotonic() + self.timeout)
             except EngineFault as fault:
                 self._count(f"fault_{fault.reason}")
                 self.contexts.drop(key)  # a context that faulted is never reused
@@ -137,7 +142,7 @@ class Renderer:
         script, module_lines = server_script(tree.manifest, tree.selection, module, export)
         engine = make_engine(self.engine, self.memory_limit)
         try:
-            engine.load(script)
+            engine.load(script, time.monotonic() + max(LOAD_TIMEOUT_FACTOR * self.timeout, LOAD_TIMEOUT_MIN))
         except BaseException:
             engine.discard()
             raise
