@@ -205,6 +205,10 @@ class MendelMiddleware:
             raise ConfigError(f"page_caching must be one of {', '.join(PAGE_CACHING)}, not {options.page_caching!r}")
         check_preload_rel(options.preload)
         self._index_segments()
+        if any(bundle.ssr for bundle in self.trees.config.bundles.values()):
+            from ..ssr import renderer_for
+
+            renderer_for(self.trees)  # made now, on the app's start-up thread (V8 needs its main thread)
         self.assets = AssetIndex(self._asset_folder())
         self._assets_generation = self.trees.generation
         self._encoding_memo: dict[str | None, str] = {}

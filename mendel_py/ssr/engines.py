@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import os
 import threading
 import time
@@ -25,6 +26,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .._runtime.process import current_pid
+
+log = logging.getLogger("mendel_py.ssr")
 
 ENGINES = ("quickjs", "v8")
 """The engine names `Renderer(engine=)`, `ssr.engine` and `MENDEL_SSR_ENGINE` take."""
@@ -193,6 +196,14 @@ _v8_ready = False
 
 
 def _init_v8(memory_limit: int) -> Any:
+    """mini-racer, its V8 initialised for this process.
+
+    V8 must be initialised on the main thread: initialised on another, a process whose threads
+    then make contexts concurrently crashes (measured: SIGSEGV in `mr_init_context` with four
+    threads, every time). `prepare_engine` does it when a `Renderer` is made on the main thread
+    (the app's start-up: a preloading master, or a worker booting). Initialising V8 is not making
+    an isolate: a child forked after it makes its own isolates fine (tested), so a preloading
+    master may do it."""
     global _v8_ready
     try:
         import py_mini_racer
@@ -200,6 +211,11 @@ def _init_v8(memory_limit: int) -> Any:
         raise _missing("mini-racer", "ssr-v8") from None
     with _v8_lock:
         if not _v8_ready:
+            if threading.current_thread() is not threading.main_thread():
+                log.warning(
+                    "V8 is initialised off the main thread: with several rendering threads this"
+                    " process may crash; make the Renderer (or the app) on the main thread first"
+                )
             ceiling = max(256, V8_HEAP_CEILING_FACTOR * (memory_limit >> 20))
             try:
                 py_mini_racer.init_mini_racer(flags=(*py_mini_racer.DEFAULT_V8_FLAGS, f"--max-heap-size={ceiling}"))
@@ -207,6 +223,13 @@ def _init_v8(memory_limit: int) -> Any:
                 pass  # the application initialised V8 itself: its flags stand
             _v8_ready = True
     return py_mini_racer
+
+
+def prepare_engine(name: str, memory_limit: int) -> None:
+    """What an engine needs done on the main thread before any thread renders (V8: its
+    initialisation; QuickJS: nothing). Off the main thread it does nothing."""
+    if name == "v8" and threading.current_thread() is threading.main_thread():
+        _init_v8(memory_limit)
 
 
 class V8Engine:

@@ -15,7 +15,7 @@ from ..core.trees import MendelTrees, Tree
 from ..errors import MendelError
 from ..packing.sourcemap import source_map
 from .contexts import TOTALS, ContextCache, Slot
-from .engines import EngineFault, engine_from_environment, make_engine
+from .engines import EngineFault, engine_from_environment, make_engine, prepare_engine
 from .script import server_script
 from .stack import DecodedMap, Position, map_stack
 
@@ -81,6 +81,10 @@ class Renderer:
         self.memory_limit = memory_limit or settings.memory_limit_mb << 20
         self.timeout = timeout or settings.timeout
         self.contexts = ContextCache(cache_bytes or settings.cache_mb << 20)
+        try:
+            prepare_engine(self.engine, self.memory_limit)  # V8: on the main thread, before any render
+        except ImportError:
+            pass  # the engine's extra is missing: the first render says so
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._logged: set[tuple[str, str, str]] = set()

@@ -272,6 +272,8 @@ import os, sys
 from mendel_py.core.trees import MendelTrees
 from mendel_py.ssr import Renderer
 renderer = Renderer(MendelTrees(sys.argv[1]), engine=sys.argv[2])  # made before the fork, no engine yet
+if len(sys.argv) > 3:  # QuickJS only: a context made before the fork is set aside in the child
+    renderer.render("main", ["blue"], {"name": "parent first"})
 children = []
 for _ in range(2):
     pid = os.fork()
@@ -284,10 +286,10 @@ print(renderer.render("main", [], {"name": "parent"})[:14], codes)
 """
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_a_renderer_made_before_fork_renders_in_each_child(project: Path, engine: str) -> None:
+@pytest.mark.parametrize("engine, parent_first", [("quickjs", False), ("v8", False), ("quickjs", True)])
+def test_a_renderer_made_before_fork_renders_in_each_child(project: Path, engine: str, parent_first: bool) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(FORKED), str(project), engine],
+        [sys.executable, "-c", textwrap.dedent(FORKED), str(project), engine, *(["first"] if parent_first else [])],
         capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"},
     )
     assert done.returncode == 0, done.stderr
