@@ -16,7 +16,7 @@ from flask import Flask, render_template_string
 from mendel_py.integrations.flask import Mendel
 
 PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>ssr</title></head>
+<html><head><meta charset="utf-8"><title>ssr</title><link rel="icon" href="data:,"></head>
 <body>{{ mendel_render("main", props) }}
 <script>var h = document.querySelector('h1'); if (h) { h.__fromServer = true; }</script>
 {{ mendel_script("main") }}</body></html>"""

@@ -294,3 +294,30 @@ def test_a_renderer_made_before_fork_renders_in_each_child(project: Path, engine
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "<h1>Hello</h1> [0, 0]"
+
+
+THREADED = """
+import sys, threading
+from mendel_py.core.trees import MendelTrees
+from mendel_py.ssr import Renderer
+renderer = Renderer(MendelTrees(sys.argv[1]), engine=sys.argv[2])  # on the main thread: V8 initialised here
+failures = []
+def work(n):
+    try:
+        for i in range(10):
+            assert "Hello" in renderer.render("main", ["blue"] if (n + i) % 2 else [], {"name": str(i)})
+    except BaseException as error:
+        failures.append(repr(error))
+threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+print("ok" if not failures else failures)
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_four_threads_render_at_once_each_with_its_contexts(project: Path, engine: str) -> None:
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(THREADED), str(project), engine],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
