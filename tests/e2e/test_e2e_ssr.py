@@ -208,8 +208,8 @@ def test_the_shops_server_rendered_variation_shows_with_javascript_off(shop: str
             shot = Image.open(io.BytesIO(offer.screenshot_as_png)).convert("RGB")
             assert shot.width > 100 and shot.height > 40
             assert shot.getpixel((3, 3)) == colour, (cookie, shot.getpixel((3, 3)))
-            pixels = list(shot.getdata())
-            assert sum(1 for p in pixels if p == colour) > 0.5 * len(pixels)
+            grid = [shot.getpixel((x, y)) for x in range(0, shot.width, 7) for y in range(0, shot.height, 7)]
+            assert sum(1 for pixel in grid if pixel == colour) > 0.5 * len(grid)  # mostly background
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
