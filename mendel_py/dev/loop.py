@@ -234,7 +234,7 @@ CLIENT_SCRIPT = """(function () {
     hide.addEventListener('click', function () { overlay.remove(); overlay = null; });
     hide.focus();
   }
-  if (renderErrors.length) { show(renderErrors.join('\n\n'), 'Server render failed'); }
+  if (renderErrors.length) { show(renderErrors.join('\\n\\n'), 'Server render failed'); }
   var source = new EventSource(%(url)s);
   source.addEventListener('status', function (event) {
     var status = JSON.parse(event.data);

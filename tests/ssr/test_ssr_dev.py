@@ -64,3 +64,19 @@ def test_a_render_error_shows_in_the_overlay_with_its_file_and_line(dev: tuple[P
     offer.write_text(text)
     loop.apply([str(offer)])
     assert "renderErrors = []" in client.get("/").get_data(as_text=True)
+
+
+def test_the_dev_snippet_with_render_errors_is_valid_javascript(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from mendel_py.dev.loop import Status, client_snippet
+
+    if shutil.which("node") is None:
+        pytest.skip("needs node")
+    snippet = str(client_snippet("/events", Status(1), ["error: TypeError: x\n    at f (a.js:1:2)</script>"]))
+    script = snippet.split(">", 1)[1].rsplit("<", 1)[0]
+    assert "</script>" not in script
+    (tmp_path / "snippet.js").write_text(script)
+    done = subprocess.run(["node", "--check", str(tmp_path / "snippet.js")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
