@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .._runtime.process import current_pid
+from ..errors import ConfigError
 
 log = logging.getLogger("mendel_py.ssr")
 
@@ -376,9 +377,12 @@ def watchdog() -> Watchdog:
     return found[1]
 
 
-def engine_from_environment(configured: str | None) -> str:
-    """The engine to use: `MENDEL_SSR_ENGINE`, else the configured one, else quickjs."""
-    name = os.environ.get("MENDEL_SSR_ENGINE") or configured or DEFAULT_ENGINE
+def engine_from_environment(configured: str | None, given: str | None = None) -> str:
+    """The engine to use: `given` (the caller's), else `MENDEL_SSR_ENGINE`, else the configured
+    one (`.mendelrc` `ssr.engine`), else quickjs. A ConfigError names an unknown one."""
+    from_environment = os.environ.get("MENDEL_SSR_ENGINE")
+    name = given or from_environment or configured or DEFAULT_ENGINE
     if name not in ENGINES:
-        raise ValueError(f"unknown SSR engine {name!r} (expected one of: {', '.join(ENGINES)})")
+        where = None if given else "MENDEL_SSR_ENGINE" if from_environment else "ssr.engine"
+        raise ConfigError(f"unknown SSR engine {name!r} (expected one of: {', '.join(ENGINES)})", key=where)
     return name

@@ -21,20 +21,19 @@ script element or read as markup.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from markupsafe import escape
 
 from ..core.trees import Tree
-from .renderer import Renderer, RenderError
+from .renderer import Renderer, RenderError, props_to_json
 
 _SCRIPT_SAFE = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
-def props_script_text(props: Any) -> str:
-    """`props` as JSON that is safe as the text of a script element."""
-    return json.dumps(props, ensure_ascii=False, separators=(",", ":"), allow_nan=False).translate(_SCRIPT_SAFE)
+def props_script_text(props: Any, props_text: str | None = None) -> str:
+    """`props` (or their JSON, `props_text`) as JSON that is safe as the text of a script element."""
+    return (props_to_json(props) if props_text is None else props_text).translate(_SCRIPT_SAFE)
 
 
 SSR_ERRORS_KEY = "mendel.ssr_errors"
@@ -49,13 +48,14 @@ def page_html(
     the client-rendered container instead when the sandbox faults (the error appended to
     `errors` when given)."""
     name = escape(root_id or bundle)
+    text = props_to_json(props)  # once, for the render and for the page
     try:
-        html = renderer.render_tree(bundle, tree, props)
+        html = renderer.render_tree(bundle, tree, props, text)
         opening = f'<div data-mendel-root="{name}" data-mendel-ssr="">'
     except RenderError as error:
         renderer.log_fault_once(error)
         if errors is not None:
             errors.append(error)
         html, opening = "", f'<div data-mendel-root="{name}">'
-    props_tag = f'<script type="application/json" data-mendel-props="{name}">{props_script_text(props)}</script>'
+    props_tag = f'<script type="application/json" data-mendel-props="{name}">{props_script_text(props, text)}</script>'
     return f"{opening}{html}</div>{props_tag}"

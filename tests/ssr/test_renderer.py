@@ -14,6 +14,7 @@ import pytest
 
 from build_support import build, make_project
 from mendel_py.core.trees import MendelTrees
+from mendel_py.errors import ConfigError
 from mendel_py.ssr import Renderer, RenderError, SsrNotConfigured
 
 ENGINES = ["quickjs", "v8"]
@@ -263,13 +264,14 @@ def test_an_engine_from_the_environment(trees: MendelTrees, monkeypatch: pytest.
     assert Renderer(trees).engine == "v8"
     monkeypatch.delenv("MENDEL_SSR_ENGINE")
     assert Renderer(trees).engine == "quickjs"
-    with pytest.raises(ValueError, match="unknown SSR engine"):
+    with pytest.raises(ConfigError, match="unknown SSR engine"):
         Renderer(trees, engine="spidermonkey")
 
 
 FORKED = """
 import os, sys
 from mendel_py.core.trees import MendelTrees
+from mendel_py.errors import ConfigError
 from mendel_py.ssr import Renderer
 renderer = Renderer(MendelTrees(sys.argv[1]), engine=sys.argv[2])  # made before the fork, no engine yet
 if len(sys.argv) > 3:  # QuickJS only: a context made before the fork is set aside in the child
@@ -299,6 +301,7 @@ def test_a_renderer_made_before_fork_renders_in_each_child(project: Path, engine
 THREADED = """
 import sys, threading
 from mendel_py.core.trees import MendelTrees
+from mendel_py.errors import ConfigError
 from mendel_py.ssr import Renderer
 renderer = Renderer(MendelTrees(sys.argv[1]), engine=sys.argv[2])  # on the main thread: V8 initialised here
 failures = []
@@ -321,3 +324,8 @@ def test_four_threads_render_at_once_each_with_its_contexts(project: Path, engin
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
+
+
+def test_props_go_as_json_stringify_writes_them(renderer: Renderer) -> None:
+    assert renderer.render("main", [], {"name": float("nan")}).endswith(">null</p>")
+    assert renderer.render("main", [], {"name": {1: "one"}}).endswith(">[object Object]</p>")
