@@ -18,7 +18,8 @@ variation-config:
   variations:
     blue:
 ssr:
-  timeout: 0.5
+  timeout: 1
+  memory-limit-mb: 16
 bundles:
   main:
     entries: [render.js]
