@@ -10,6 +10,11 @@ class MendelError(Exception):
     fields: tuple[str, ...] = ()
     """The attributes that locate the error (file, key, module, ...), for machine output."""
 
+    def describe(self) -> str:
+        """What a person reads: the message, and whatever helps under it (a build error's code
+        frame). The CLI and the dev overlay show this."""
+        return str(self)
+
     def to_dict(self) -> dict[str, Any]:
         """`{"type", "message", <set location fields>}`: the JSON shape of every error."""
         details: dict[str, Any] = {"type": type(self).__name__, "message": str(self)}

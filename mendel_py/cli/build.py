@@ -41,8 +41,9 @@ class ClickProgress:
 @click.command("build")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a manifest is stale.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@click.option("--strict", is_flag=True, help="Exit 1 when a bundle is over its `budget` (else a warning).")
 @project_options
-def build_command(options: Options, check: bool, quiet: bool) -> None:
+def build_command(options: Options, check: bool, quiet: bool, strict: bool) -> None:
     """Compile the project's sources into one Mendel manifest per bundle."""
     from ..compiler import build_manifests
     from ..config import load_config
@@ -61,15 +62,37 @@ def build_command(options: Options, check: bool, quiet: bool) -> None:
     finally:
         if progress is not None:
             progress.close()
+    sizes = [] if check else _sizes(options)
+    over = [str(row["bundle"]) for row in sizes if row["over_budget"]]
     if options.as_json or not quiet:
+        from ..packing.sizes import size_lines
+
         summary = report.to_dict()
         lines = report.summary_lines()
+        if sizes:
+            summary["sizes"] = sizes
+            lines += ["sizes (raw, gzip):", *size_lines(sizes)]
         if published is not None:
             summary["generation"] = published[0]
             lines.append(f"generation {published[0]} is current")
         emit(options, summary, lambda _: "\n".join(lines))
     if report.stale:
         raise CommandFailed("stale manifests (run `mendel build`): " + " ".join(report.stale))
+    if over:
+        message = "over budget (gzip of the largest tree): " + " ".join(over)
+        if strict:
+            raise CommandFailed(message)
+        click.echo(f"Warning: {message}", err=True)
+
+
+def _sizes(options: Options) -> list[dict[str, Any]]:
+    """Raw and gzip sizes of each bundle's base and largest variation tree (`packing.sizes`), of
+    the manifests a server now loads (the current generation's, when there is a store)."""
+    from ..core.trees import MendelTrees
+    from ..packing.sizes import size_report
+
+    with reporting_errors(options):
+        return size_report(MendelTrees(options.basedir, env=options.env))
 
 
 def _wants_progress(quiet: bool, as_json: bool) -> bool:

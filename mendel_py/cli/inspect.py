@@ -128,10 +128,30 @@ def render_inspect(report: Report) -> str:
     return "\n\n".join((header, bundles, variations, branch_points, summary))
 
 
+def treemap_of(trees: MendelTrees, bundle: str, variations: list[str]) -> str:
+    """The SVG treemap of `bundle`'s tree for `variations` (`mendel_py.packing.treemap`)."""
+    from ..packing.sizes import module_sizes
+    from ..packing.treemap import treemap_svg
+
+    trees.manifest(bundle)  # BundleNotFound for an unknown bundle
+    matching, chains = trees.variations_and_chains(variations)
+    tree = trees.find_tree_for_variations(bundle, chains)
+    title = f"{bundle} [{', '.join(matching) or 'base'}] {tree.hash}"
+    return treemap_svg(module_sizes(tree), title, trees.config.base_dir)
+
+
 @click.command("inspect")
+@click.option("--treemap", "treemap", metavar="BUNDLE", default=None,
+              help="Write an SVG treemap of BUNDLE's modules by size to stdout (`> out.svg`).")
+@click.option("--variations", default="", help="With --treemap: comma-separated variation ids, e.g. a,b.")
 @common_options
-def inspect_command(options: Options) -> None:
+def inspect_command(options: Options, treemap: str | None, variations: str) -> None:
     """Show bundles, variations, branch points, permutations and sizes."""
+    if treemap is not None:
+        with reporting_errors(options):
+            names = [name for name in variations.split(",") if name.strip()]
+            click.echo(treemap_of(load_trees(options), treemap, [name.strip() for name in names]), nl=False)
+        return
     with reporting_errors(options):
         report = inspect_report(load_trees(options))
     emit(options, report, render_inspect)

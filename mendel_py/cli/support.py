@@ -196,7 +196,7 @@ def reporting_errors(options: Options) -> Iterator[None]:
     except MendelError as error:
         if options.as_json:
             click.echo(json.dumps({"error": error.to_dict()}, indent=2))
-        raise CommandFailed(str(error)) from None
+        raise CommandFailed(error.describe()) from None
     except OSError as error:
         raise CommandFailed(describe_os_error(error)) from None
 

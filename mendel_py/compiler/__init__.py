@@ -63,9 +63,19 @@ def build_manifests(
     node_env: str = "production",
 ) -> BuildReport:
     """Build every bundle's manifest; write the changed ones (or, with `check`, write nothing).
+    A `BuildError` comes with its code frame (`BuildError.describe`).
 
     `node_env` is what `process.env.NODE_ENV` becomes in the built code (`defines.py`):
     "production" for `mendel build` whatever its `--env`; `mendel dev` builds "development"."""
+    try:
+        return _build_manifests(config, check, progress, use_cache, node_env)
+    except BuildError as error:
+        raise error.add_frame(config.root) from None
+
+
+def _build_manifests(
+    config: MendelConfig, check: bool, progress: BuildProgress | None, use_cache: bool, node_env: str
+) -> BuildReport:
     from .._runtime.atomic import read_or_none, write_set_atomically
     from .._runtime.cachedir import CACHE_DIR
     from .assets import asset_store, set_asset_urls

@@ -129,7 +129,8 @@ def url_constructor_edits(root: Node) -> tuple[list[tuple[int, int, bytes]], lis
                 arguments, spec = found
                 call = f"(require({json.dumps(spec)}),{_PAGE_BASE})".encode()
                 edits.append((arguments.start_byte, arguments.end_byte, call))
-                deps.append(Dependency(spec, node.start_point.row + 1))
+                first = arguments.named_children[0]
+                deps.append(Dependency(spec, first.start_point.row + 1, first.start_point.column + 1, "new URL"))
                 continue
         pending.extend(reversed(node.children))
     return edits, deps

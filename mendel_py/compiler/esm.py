@@ -35,7 +35,7 @@ from tree_sitter import Node
 from ..config.model import JsxConfig
 from ..core.original import Edit
 from . import jsx
-from .errors import BuildError
+from .errors import BuildError, node_column
 from .jsdeps import JsScan, string_value
 from .treesitter import field, node_text
 
@@ -285,7 +285,7 @@ class _Compiler:
         return self._error(f"assignment to the imported binding `{_text(node)}` (imports are read-only)", node)
 
     def _error(self, message: str, node: Node) -> BuildError:
-        return BuildError(message, self.file, node.start_point.row + 1)
+        return BuildError(message, self.file, node.start_point.row + 1, node_column(self.source, node.start_byte))
 
 
 _TARGET_PARENTS = frozenset(("array_pattern", "rest_pattern", "object_pattern", "update_expression"))

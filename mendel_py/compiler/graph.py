@@ -145,7 +145,7 @@ def _resolve_deps(parsed: ParsedSource, origin: SourceFile, resolver: Resolver) 
     deps: dict[str, Resolved] = {}
     for found in parsed.dependencies:
         if found.spec not in deps:
-            deps[found.spec] = resolver.resolve(found.spec, origin, found.line, parsed.is_style)
+            deps[found.spec] = resolver.resolve(found.spec, origin, found.line, parsed.is_style, found)
     return deps
 
 
@@ -163,7 +163,7 @@ def _with_asset_urls(
     overrides one of those assets (the same file, that folder's asset URLs written in)."""
 
     def written(where: SourceFile) -> tuple[tuple[str, ...], ParsedSource]:
-        files = tuple(resolver.resolve_asset(url.spec, where, url.line) for url in parsed.asset_urls)
+        files = tuple(resolver.resolve_asset(url.spec, where, url.line, url.column) for url in parsed.asset_urls)
         source = fill(parsed.pieces, (loader.assets.url(file) for file in files))
         encoded = source.encode("utf-8")
         return files, dataclasses.replace(

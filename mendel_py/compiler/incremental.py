@@ -27,6 +27,7 @@ from .._runtime.atomic import read_or_none, write_atomically
 from .._runtime.cachedir import CACHE_DIR
 from ..errors import MendelError
 from .assets import asset_store, set_asset_urls
+from .errors import BuildError
 from .graph import BundleGraph, collect_bundle
 from .layout import ProjectLayout
 from .manifest_writer import ChunkMemo, manifest_bytes
@@ -82,8 +83,10 @@ class IncrementalBuild:
         relative.discard(None)
         try:
             result = self._update(relative)  # type: ignore[arg-type]
-        except MendelError:  # a broken file, or a broken .mendelrc (ConfigError)
+        except MendelError as error:  # a broken file, or a broken .mendelrc (ConfigError)
             self._failed = relative  # type: ignore[assignment]
+            if isinstance(error, BuildError):
+                error.add_frame(self.config.root)  # the frame the overlay and terminal show
             raise
         self._failed = set()
         return result
@@ -142,12 +145,20 @@ class IncrementalBuild:
         if not touched:
             return UpdateResult((), "none")
         built = set().union(*(state.bundles[b].files for b in touched)) & files
-        before = {file: state.loader.loaded.get(file) for file in built}
+        # an asset a stylesheet references is written into it as a URL: re-walk to write the new one
+        referenced = {
+            file for b in touched for module in state.bundles[b].graph.modules.values()
+            for version in module.versions for file in version.parsed.asset_files
+        } & built
+        for file in referenced:
+            state.loader.assets.files.pop(file, None)
+        modules = {file for file in built if file in state.loader.loaded}  # (not stylesheet-only assets)
+        before = {file: state.loader.loaded.get(file) for file in modules}
         # every file parses before any is kept: a later file's error must leave the earlier ones
         # as they were, so the retry compares them with what the manifests were built from
-        fresh = {file: state.loader.reparse(file) for file in sorted(built)}
+        fresh = {file: state.loader.reparse(file) for file in sorted(modules)}
         state.loader.loaded.update(fresh)
-        if all(_same_specifiers(before[file], fresh[file]) for file in fresh):
+        if all(_same_specifiers(before[file], fresh[file]) for file in fresh) and not referenced:
             bundles = {b: state.patched(b, fresh) if b in touched else state.bundles[b] for b in state.bundles}
             mode = "patch"
         else:

@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
-from .errors import BuildError
+from .errors import BuildError, node_column
 from .treesitter import closing_tag_error, node_text, parse, query
 
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
@@ -48,11 +48,20 @@ _CALLS = """
 
 @dataclass(frozen=True)
 class Dependency:
-    """A specifier as written in a file (a require, an import, a CSS @import) and its 1-based
-    line."""
+    """A specifier as written in a file (a require, an import, a CSS @import), its 1-based line
+    and column, and how it was written (`kind`: what an error quotes)."""
 
     spec: str
     line: int
+    column: int = 0
+    kind: str = "require"  # "require", "import", "import()", "@import", "url", "new URL"
+
+    def shown(self) -> str:
+        """The reference as a person wrote it: `require("x")`, `import "x"`, `url("x")`..."""
+        quoted = '"' + self.spec + '"'
+        if self.kind in ("import", "@import"):
+            return f"{self.kind} {quoted}"
+        return f"{self.kind.removesuffix('()')}({quoted})"
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,7 @@ def scan(source: bytes, file: str) -> JsScan:
         tree = _with_valid_jsx(source) or tree
         root = tree.root_node
     if root.has_error:
-        raise _syntax_error(root, file)
+        raise _syntax_error(root, file, source)
     is_module = any(child.type in _MODULE_STATEMENTS for child in root.children)
     found: list[tuple[int, Dependency]] = []
     dynamic: list[LazyImport] = []
@@ -144,9 +153,10 @@ def scan(source: bytes, file: str) -> JsScan:
         if callee.type == "import":
             dynamic.append(LazyImport(spec, line, callee.start_byte, callee.end_byte))
         elif callee.text == b"require":
-            found.append((callee.start_byte, Dependency(spec, line)))
+            column = node_column(source, callee.start_byte)
+            found.append((callee.start_byte, Dependency(spec, line, column, "require")))
     if is_module:
-        found.extend(_module_sources(root))
+        found.extend(_module_sources(root, source))
     found.sort(key=lambda item: item[0])
     requires = [require for _, require in found]
     return JsScan(requires, dynamic, is_module, tree, jsx)
@@ -205,36 +215,39 @@ def _in_jsx_text(root: Node, position: int) -> bool:
     return string is not None and string.parent is not None and string.parent.type == "jsx_attribute"
 
 
-def _module_sources(root: Node) -> list[tuple[int, Dependency]]:
+def _module_sources(root: Node, text: bytes) -> list[tuple[int, Dependency]]:
     sources = []
     for child in root.children:
         source = child.child_by_field_name("source") if child.type in _MODULE_STATEMENTS else None
         if source is not None:
-            sources.append((child.start_byte, Dependency(string_value(source) or "", child.start_point.row + 1)))
+            dependency = Dependency(
+                string_value(source) or "", source.start_point.row + 1, node_column(text, source.start_byte), "import"
+            )
+            sources.append((child.start_byte, dependency))
     return sources
 
 
-def _syntax_error(root: Node, file: str) -> BuildError:
+def _syntax_error(root: Node, file: str, source: bytes) -> BuildError:
     misnested = closing_tag_error(root, file)
     if misnested is not None:
         return misnested
     node = _first_error(root) or root
-    what = f"missing {node.type}" if node.is_missing else _describe(node)
-    return BuildError(what, file, node.start_point.row + 1)
+    what, at = (f"missing {node.type}", node) if node.is_missing else _describe(node)
+    return BuildError(what, file, at.start_point.row + 1, node_column(source, at.start_byte))
 
 
-def _describe(error: Node) -> str:
-    """Name what an ERROR node most likely is from its first unmatched delimiter."""
+def _describe(error: Node) -> tuple[str, Node]:
+    """Name what an ERROR node most likely is from its first unmatched delimiter (and point at it)."""
     for child in error.children:
         if child.type in ("'", '"'):
-            return "unterminated string literal"
+            return "unterminated string literal", child
         if child.type == "`":
-            return "unterminated template literal"
+            return "unterminated template literal", child
         if child.type == "/":
             if node_text(error)[child.start_byte - error.start_byte :].startswith(b"/*"):
-                return "unterminated comment"
-            return "unterminated regular expression literal"
-    return "syntax error"
+                return "unterminated comment", child
+            return "unterminated regular expression literal", child
+    return "syntax error", error
 
 
 def _first_error(node: Node) -> Node | None:

@@ -24,8 +24,10 @@ from .._runtime.cachedir import make_cache_dir
 # 4: ES modules compile to sealed namespaces and an undefined top-level `this`
 # 5: JSX compiles (ES modules and CommonJS); keys of JS entries built with other JSX settings
 #    than the defaults carry them
+# 6: JS dependencies carry column and kind ([spec, line, column, kind]); `process.env.NODE_ENV`
+#    is defined (keys of files that mention NODE_ENV carry the mode); `new URL(.., import.meta.url)`
 # Bump it with every change to what the compiler writes: the key is only the file's bytes.
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 
 
 class ParseCache:

@@ -20,6 +20,8 @@ Rules:
     builds is bundled once and both kinds of reference share its state (no dual-package hazard);
     a subpath the map does not list is an error, as in Node;
   - without `exports`: `browser` (string form), then `module`, then `main`, then `index.js`;
+  - `#name` specifiers from a package's files resolve through its package.json `imports`, with
+    the same conditions;
   - the `browser` object form maps files of the package (`"./lib/node.js": "./lib/web.js"`, also
     its main) and bare names required from inside it (`"fs": false`, `"a": "b"`); a file or
     name mapped to `false` is an empty module (`EMPTY_MODULE`, an empty CommonJS body).
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .errors import BuildError
+from .jsdeps import Dependency
 from .layout import EMPTY_MODULE, ModuleRef, ProjectLayout, SourceFile, ancestors, join
 
 JS_EXTENSIONS = (".js", ".json", ".jsx")
@@ -76,8 +79,11 @@ class Resolver:
         self._unexported = ""  # why the last package lookup failed, when `exports` said no
         self._reasons: dict[tuple[str, str, bool, str, bool], str] = {}
 
-    def resolve(self, spec: str, requirer: SourceFile, line: int, style: bool = False) -> Resolved:
-        """The module `spec` names from `requirer`, or False when it is outside the bundle."""
+    def resolve(
+        self, spec: str, requirer: SourceFile, line: int, style: bool = False, written: Dependency | None = None
+    ) -> Resolved:
+        """The module `spec` names from `requirer`, or False when it is outside the bundle;
+        `written` (the reference as the file has it) gives an error its column and wording."""
         if style:
             style_spec = self._style_spec(spec)
             if style_spec is None:
@@ -91,10 +97,12 @@ class Resolver:
                 self._reasons[key] = self._unexported
         found = self._memo[key]
         if found is None:
-            raise BuildError(self._not_found_message(spec, requirer, style, self._reasons[key]), requirer.file, line)
+            what = written.shown() if written is not None else (f'@import "{spec}"' if style else f'require("{spec}")')
+            message = self._not_found_message(spec, what, requirer, self._reasons[key])
+            raise BuildError(message, requirer.file, line, written.column if written is not None else None)
         return found
 
-    def resolve_asset(self, spec: str, requirer: SourceFile, line: int) -> str:
+    def resolve_asset(self, spec: str, requirer: SourceFile, line: int, column: int | None = None) -> str:
         """The file (relative to the root) a stylesheet's `url(spec)` names, in the overlay of
         folders `requirer` sees (`x.png` is `./x.png`, as in CSS); BuildError when none."""
         relative = spec if is_relative(spec) else f"./{spec}"
@@ -106,7 +114,7 @@ class Resolver:
             for folder in self.layout.scope(requirer.folder):
                 if self.layout.exists(join(folder, found.id)):
                     return join(folder, found.id)
-        raise BuildError(f'cannot resolve url("{spec}"): no such file', requirer.file, line)
+        raise BuildError(f'cannot resolve url("{spec}"): no such file', requirer.file, line, column)
 
     def resolve_entry(self, spec: str, style: bool) -> ModuleRef | None:
         """A bundle entry in base or any variation folder: relative to the base folder (or, when
@@ -128,6 +136,13 @@ class Resolver:
         if is_relative(spec):
             relative = self._relative(spec, requirer, style)
             return self._browser_mapped(relative.id) if relative and relative.rooted else relative
+        if spec.startswith("#") and not style:  # package.json `imports` of the requiring package
+            package = self._package_of(requirer.file) if requirer.rooted else None
+            imports = package.data.get("imports") if package is not None else None
+            if package is None or not isinstance(imports, dict):
+                return None
+            found_import = self._exported(package, spec, style, imports)
+            return self._browser_mapped(found_import) if found_import is not None else None
         mapped = None if style else self._browser_name(spec, requirer)
         if mapped is not None and not isinstance(mapped, str):
             return mapped
@@ -192,10 +207,11 @@ class Resolver:
                 return None
         return None
 
-    def _exported(self, package: _Package, subpath: str, style: bool) -> str | None:
-        """The file `exports` maps `subpath` to, or None (Node's PACKAGE_EXPORTS_RESOLVE)."""
-        exports = package.data["exports"]
-        if not isinstance(exports, dict) or not any(key.startswith(".") for key in exports):
+    def _exported(self, package: _Package, subpath: str, style: bool, imports: Any = None) -> str | None:
+        """The file `exports` maps `subpath` to, or None (Node's PACKAGE_EXPORTS_RESOLVE); with
+        `imports` (the `imports` field), what it maps a `#name` to."""
+        exports = package.data["exports"] if imports is None else imports
+        if imports is None and (not isinstance(exports, dict) or not any(key.startswith(".") for key in exports)):
             exports = {".": exports}  # sugar: a target or a condition object for "." alone
         target, match = exports.get(subpath), ""
         if target is None:
@@ -343,8 +359,7 @@ class Resolver:
     def _exists(self, candidate: str, roots: tuple[str, ...]) -> bool:
         return any(self.layout.exists(join(root, candidate)) for root in roots)
 
-    def _not_found_message(self, spec: str, requirer: SourceFile, style: bool, reason: str) -> str:
-        what = f'@import "{spec}"' if style else f'require("{spec}")'
+    def _not_found_message(self, spec: str, what: str, requirer: SourceFile, reason: str) -> str:
         if is_relative(spec):
             return f"cannot resolve {what}"
         if reason:

@@ -23,7 +23,7 @@ from ..core.original import Edit
 from .assets import AssetCollector, css_pieces, fill, find_css_urls, url_constructor_edits
 from .cssdeps import CssImport, find_imports
 from .defines import node_env_defines
-from .errors import BuildError
+from .errors import BuildError, column_of, node_column
 from .esm import compile_commonjs, compile_module
 from .jsdeps import Dependency, scan
 from .layout import EMPTY_MODULE
@@ -113,8 +113,10 @@ class SourceLoader:
             urls = find_css_urls(text, file, imports) if "url(" in text.lower() else []
             pieces = css_pieces(text, local, urls)
             source = fill(pieces, (url.spec for url in urls))
-            asset_urls = tuple(Dependency(url.spec, url.line) for url in urls)
-            dependencies = tuple(Dependency(rule.spec, rule.line) for rule in imports)
+            asset_urls = tuple(Dependency(url.spec, url.line, column_of(text, url.start), "url") for url in urls)
+            dependencies = tuple(
+                Dependency(rule.spec, rule.line, column_of(text, rule.start), "@import") for rule in imports
+            )
         elif kind == JSON:
             source = _json_module(text, file)
             dependencies = ()
@@ -155,7 +157,7 @@ class SourceLoader:
         source = text if compiled is None else compiled
         return (
             source,
-            tuple(Dependency(spec, line) for spec, line in deps),
+            tuple(Dependency(*dep) for dep in deps),  # [spec, line(, column, kind)]
             tuple(lazy),
             tuple((start, end, was) for start, end, was in original),
         )
@@ -181,13 +183,13 @@ def _scan_js(raw: bytes, file: str, jsx: JsxConfig, node_env: str = "production"
     defines.edits.extend(url_edits)
     requires = [require for require in found.requires if (require.spec, require.line) not in dead]
     requires = sorted(requires + url_deps, key=lambda require: require.line)
-    deps = [[require.spec, require.line] for require in requires]
+    deps = [[require.spec, require.line, require.column, require.kind] for require in requires]
     static = {require.spec for require in requires}
     lazy = []
     for dynamic in found.lazy:
         if dynamic.spec not in static and dynamic.spec not in lazy and (dynamic.spec, dynamic.line) not in dead:
             lazy.append(dynamic.spec)
-            deps.append([dynamic.spec, dynamic.line])
+            deps.append([dynamic.spec, dynamic.line, node_column(body, dynamic.start), "import()"])
     if found.is_module:
         compiled = compile_module(body, found, file, jsx, defines.edits)
     elif found.lazy or found.jsx or defines.edits:

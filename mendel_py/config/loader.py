@@ -43,7 +43,8 @@ Bundles (`bundles.<id>`):
   `entries`   entry files relative to the base folder; `src/base/main.js` written from the root
               becomes `main.js`.
   options     `outfile` (string), `require`, `external`, `ignore`, `exclude` (lists of strings),
-              `expose` (mapping of file to public name), and Mendel's pipeline options
+              `expose` (mapping of file to public name), `budget` (gzip size, `170kb`: checked
+              by `mendel build`, an int of bytes here), and Mendel's pipeline options
               `generator`, `outlet`, `runtime`, `sourcemap`, `envify`, `uglify`, `allBundles`,
               `from` (kept as written). `BundleConfig.options` holds them read-only.
 

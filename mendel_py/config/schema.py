@@ -138,6 +138,21 @@ def _seconds(value: Any, where: Where) -> float:
     return float(value)
 
 
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib)?", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000 * 1000, "mib": 1024 * 1024}
+
+
+def _size(value: Any, where: Where) -> int:
+    """A byte count: a whole number, or `170kb`, `1.5mb`, `64kib` (kb = 1000 bytes, as Vite and
+    size-limit print them; kib = 1024)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None or float(match.group(1)) <= 0:
+        raise where.error(f"expected a size such as 170kb, 1.5mb or a number of bytes, got {value!r}")
+    return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+
+
 def _route(value: Any, where: Where) -> str:
     """A bundle route that `BundleRoute` accepts, so it can build every URL it matches."""
     route = _text(value, where)
@@ -235,6 +250,7 @@ _BUNDLE_SCHEMA: dict[str, Checker] = {
     "exclude": _text_list,
     "expose": _text_mapping,
     "ssr": _section({"module": _path_text, "export": _text}),
+    "budget": _size,  # gzip bytes of the bundle's largest tree (`mendel build`)
     **{key: _keep for key in _PIPELINE_BUNDLE_KEYS},
 }
 _SHARED_SCHEMA: dict[str, Checker] = {

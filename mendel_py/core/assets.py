@@ -18,6 +18,7 @@ import mimetypes
 import os
 import posixpath
 import re
+import shutil
 from collections.abc import Iterable
 
 ASSET_SEGMENT = "a"
@@ -68,10 +69,39 @@ def asset_url_path(static_prefix: str, digest: str, name: str) -> str:
 
 def store_dir(root: str, manifest_paths: Iterable[str]) -> str:
     """The asset store of a project: `assets/` in the folder of its manifests (their common
-    parent), or in the project root when it has no bundles."""
+    parent), or in the project root when it has no bundles. Manifests served from a generation
+    (`mendel_py.core.generations`) find their assets in the generation store's own `assets/`,
+    which every generation shares (`mendel build` copies them there before it publishes)."""
     folders = [os.path.dirname(os.path.abspath(path)) for path in manifest_paths]
     parent = os.path.commonpath(folders) if folders else os.path.abspath(root)
+    if os.path.exists(os.path.join(parent, "generation.json")):
+        parent = os.path.dirname(parent)
     return os.path.join(parent, ASSETS_FOLDER)
+
+
+def copy_store(source: str, target: str) -> int:
+    """Add the assets of store `source` that `target` lacks (hard links where they can be, else
+    copies; each put in place atomically); how many. Content-addressed: nothing is replaced."""
+    added = 0
+    try:
+        digests = sorted(os.listdir(source))
+    except FileNotFoundError:
+        return 0
+    for digest in digests:
+        if not ASSET_DIGEST.fullmatch(digest):
+            continue
+        for name in os.listdir(os.path.join(source, digest)):
+            if not ASSET_NAME.fullmatch(name) or os.path.exists(os.path.join(target, digest, name)):
+                continue
+            os.makedirs(os.path.join(target, digest), exist_ok=True)
+            temporary = os.path.join(target, digest, f".tmp-{os.getpid()}-{name}")
+            try:
+                os.link(os.path.join(source, digest, name), temporary)
+            except OSError:
+                shutil.copyfile(os.path.join(source, digest, name), temporary)
+            os.replace(temporary, os.path.join(target, digest, name))
+            added += 1
+    return added
 
 
 def url_prefix_from_environment() -> str:

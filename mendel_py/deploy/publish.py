@@ -24,6 +24,7 @@ from ..config.model import (
     MANIFEST_SUFFIX,
     MendelConfig,
 )
+from ..core.assets import ASSETS_FOLDER, copy_store, store_dir
 from ..core.generations import (
     CONFIG_FILE,
     CURRENT_FILE,
@@ -182,6 +183,9 @@ def publish_project(config: MendelConfig) -> tuple[str, bool] | None:
     store = PublishingStore.for_config(config)
     if store is None:
         return None
+    # the assets first, into the store's shared folder: no generation names one it lacks
+    copy_store(store_dir(config.root, [b.manifest_path for b in config.bundles.values()]),
+               os.path.join(store.path, ASSETS_FOLDER))
     generation, added = store.publish(
         project_files(config), validate=lambda folder: validate_generation(generation_config(folder, config))
     )

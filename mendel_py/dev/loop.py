@@ -63,7 +63,8 @@ class Status:
     def describe(self) -> str:
         """One line for the terminal."""
         if self.error:
-            return f"mendel dev: build failed, still serving the last good build:\n  {self.error}"
+            shown = self.error.replace("\n", "\n  ")  # the code frame under the message, indented too
+            return f"mendel dev: build failed, still serving the last good build:\n  {shown}"
         cause = f"{self.changes} change(s)" if self.changes else "first build"
         what = "rebuilt " + ", ".join(self.written) if self.written else "no manifest changed"
         return f"mendel dev: {cause}: {what} ({self.mode}, {self.milliseconds:.0f} ms)"
@@ -158,7 +159,7 @@ class DevLoop:
                     self._swap()
                     self._swap_pending = False
             except MendelError as error:
-                status = Status(generation, str(error), changes=len(paths))
+                status = Status(generation, error.describe(), changes=len(paths))
             else:
                 elapsed = (time.perf_counter() - started) * 1000
                 status = Status(generation + 1, None, len(paths), result.written, result.mode, elapsed)

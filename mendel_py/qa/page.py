@@ -28,7 +28,7 @@ from werkzeug.wrappers import Request, Response
 from ..errors import ConfigError
 from ..serving.options import DEFAULT_QA_ROUTE, QAAccess
 from .matrix import render_svg, variation_matrix
-from .render import MATRIX_PATH, NEXT_FIELD, STYLE, VARIATION_FIELD, render_page
+from .render import MATRIX_PATH, NEXT_FIELD, STYLE, TREEMAP_PATH, VARIATION_FIELD, render_page
 from .report import (
     BundleInfo,
     BundlePacker,
@@ -169,6 +169,8 @@ class QAPage:
         elif sub_path == MATRIX_PATH:
             svg = render_svg(variation_matrix(self.middleware.trees))
             response = Response(svg, mimetype="image/svg+xml")
+        elif sub_path.startswith(TREEMAP_PATH):
+            response = self.treemap(request, sub_path[len(TREEMAP_PATH) :])
         else:
             return self.middleware.pass_to_app(environ, start_response)
         response.headers["Cache-Control"] = NO_STORE
@@ -191,6 +193,20 @@ class QAPage:
             changed=request.args.get("changed") is not None,
         )
         return Response(html, mimetype="text/html")
+
+    def treemap(self, request: Request, bundle: str) -> Response:
+        """The treemap of this browser's tree of `bundle` (its variation set, as the page shows
+        it; `mendel_py.packing.treemap`)."""
+        from ..packing.sizes import module_sizes
+        from ..packing.treemap import treemap_svg
+
+        trees = self.middleware.trees
+        if bundle not in trees.config.bundles:
+            return Response("404 unknown bundle\n", status=404, mimetype="text/plain")
+        resolver = self.middleware.resolver(request.environ)
+        tree = resolver.tree(bundle)
+        title = f"{bundle} [{', '.join(resolver.variations) or 'base'}] {tree.hash}"
+        return Response(treemap_svg(module_sizes(tree), title, trees.config.base_dir), mimetype="image/svg+xml")
 
     def choose(self, request: Request) -> Response:
         """Set the override for this browser from the form, then back to the page (or `next`)."""

@@ -15,6 +15,7 @@ from .report import BundleInfo, Report, VariationInfo
 __all__ = ["MATRIX_PATH", "NEXT_FIELD", "STYLE", "VARIATION_FIELD", "render_page"]
 
 MATRIX_PATH = "matrix.svg"
+TREEMAP_PATH = "treemap/"  # + a bundle id: the treemap of this browser's tree of it
 """The matrix picture, below the page's route."""
 VARIATION_FIELD = "variation"
 """The chooser's form field(s) (``variation-<n>`` for one choice per layer)."""
@@ -240,10 +241,12 @@ def _bundle(info: BundleInfo) -> Markup:
         '<h3 id="bundle-{id}">{id}</h3><table class="bundle-facts"><tbody>'
         "<tr><th scope=\"row\">hash</th><td><code>{hash}</code></td></tr>"
         "<tr><th scope=\"row\">URL</th><td><a href=\"{url}\"><code>{url}</code></a></td></tr>"
-        "<tr><th scope=\"row\">size</th><td>{raw} raw, {gz} gzip, {files} files</td></tr>"
+        "<tr><th scope=\"row\">size</th><td>{raw} raw, {gz} gzip, {files} files "
+        "(<a href=\"{treemap}\">treemap</a>)</td></tr>"
         "<tr><th scope=\"row\">conflicts</th><td>{conflicts}</td></tr></tbody></table>{table}"
     ).format(
         id=info.id, hash=info.hash, url=info.url, raw=_size(info.raw_bytes), gz=_size(info.gzip_bytes),
+        treemap=TREEMAP_PATH + info.id,
         files=info.files, conflicts=conflicts, table=table,
     )
 

@@ -15,29 +15,43 @@ generation it serves (a reload, or `mendel dev`'s rebuilds), never per request o
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from werkzeug.http import quote_etag
 from werkzeug.wsgi import wrap_file
 
-from ..core.assets import ASSET_DIGEST, ASSET_NAME, ASSET_SEGMENT, content_type, digest_of
+from ..core.assets import ASSET_DIGEST, ASSET_NAME, ASSET_SEGMENT, DIGEST_LENGTH, content_type, digest_of
+from ..packing.compression import best_coders
 from .bundles import IMMUTABLE_CACHE_CONTROL
 from .http_compat import parse_etags
 
 log = logging.getLogger(__name__)
 
 IN_MEMORY_BYTES = 256 * 1024
+# what compresses (images other than SVG, and woff/woff2 fonts, are compressed already)
+_COMPRESSIBLE = ("text/", "image/svg+xml", "application/json", "application/wasm", "font/ttf", "font/otf",
+                 "image/x-icon", "image/bmp", "application/vnd.ms-fontobject")
 _READ_BYTES = 1024 * 1024
 Headers = list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
+class Encoded:
+    """An asset in one content coding: its bytes and its 200 headers."""
+
+    data: bytes
+    headers: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class Asset:
-    """One checked asset: its name, headers, and its bytes or the file it was checked as."""
+    """One checked asset: its name, headers, and its bytes or the file it was checked as; a text
+    asset (SVG, fonts, JSON...) held in memory also in the codings that make it smaller."""
 
     name: str
     etag: str
@@ -46,19 +60,22 @@ class Asset:
     data: bytes | None
     path: str
     identity: tuple[int, int, int]  # (inode, size, mtime ns) of the checked file
+    encoded: dict[str, Encoded] = field(default_factory=dict)
+    etags: tuple[str, ...] = ()  # every coding's ETag, unquoted (any of them answers 304)
 
 
 class AssetIndex:
-    """The assets of one store folder, by digest."""
+    """The assets of one store folder, by (digest, name): files with the same bytes under two
+    names are two URLs."""
 
     def __init__(self, folder: str):
         self.folder = folder
-        self.assets: dict[str, Asset] = {}
+        self.assets: dict[tuple[str, str], Asset] = {}
         self.scan()
 
     def scan(self) -> None:
         """Index the folder again (whole, then swapped in as one reference)."""
-        found: dict[str, Asset] = {}
+        found: dict[tuple[str, str], Asset] = {}
         try:
             digests = sorted(os.listdir(self.folder))
         except OSError:
@@ -70,29 +87,26 @@ class AssetIndex:
                 names = [name for name in os.listdir(os.path.join(self.folder, digest)) if ASSET_NAME.fullmatch(name)]
             except OSError:
                 continue
-            for name in names[:1]:  # one file per digest (its name from the first build that wrote it)
+            for name in sorted(names):
                 asset = _checked(os.path.join(self.folder, digest, name), digest, name)
                 if asset is not None:
-                    found[digest] = asset
+                    found[digest, name] = asset
         self.assets = found
 
     def get(self, digest: str, name: str, rescan: bool) -> Asset | None:
-        asset = self.assets.get(digest)
-        if asset is None and rescan and ASSET_DIGEST.fullmatch(digest):
+        asset = self.assets.get((digest, name))
+        if asset is None and rescan and ASSET_DIGEST.fullmatch(digest) and ASSET_NAME.fullmatch(name):
             self.scan()
-            asset = self.assets.get(digest)
-        return asset if asset is not None and asset.name == name else None
+            asset = self.assets.get((digest, name))
+        return asset
 
 
 def _checked(path: str, digest: str, name: str) -> Asset | None:
     try:
         with open(path, "rb") as handle:
             stat = os.fstat(handle.fileno())
-            hasher_data = handle.read() if stat.st_size <= IN_MEMORY_BYTES else None
-            if hasher_data is not None:
-                good = digest_of(hasher_data) == digest
-            else:
-                good = _file_digest(handle) == digest
+            held = handle.read() if stat.st_size <= IN_MEMORY_BYTES else None
+            good = (digest_of(held) if held is not None else _file_digest(handle)) == digest
     except OSError as error:
         log.warning("mendel: asset %s can't be read: %s", path, error.strerror)
         return None
@@ -100,19 +114,31 @@ def _checked(path: str, digest: str, name: str) -> Asset | None:
         log.error("mendel: asset %s does not match its digest; not served", path)
         return None
     etag = quote_etag(digest)
-    common = (("Cache-Control", IMMUTABLE_CACHE_CONTROL), ("ETag", etag))
+    kind = content_type(name)
+    compressible = held is not None and kind.startswith(_COMPRESSIBLE)
+    vary = (("Vary", "Accept-Encoding"),) if compressible else ()
+    common = (("Cache-Control", IMMUTABLE_CACHE_CONTROL), ("ETag", etag), *vary)
     headers = (
-        ("Content-Type", content_type(name)), ("Content-Length", str(stat.st_size)),
-        ("X-Content-Type-Options", "nosniff"), *common,
+        ("Content-Type", kind), ("Content-Length", str(stat.st_size)), ("X-Content-Type-Options", "nosniff"), *common,
     )
-    return Asset(name, etag, headers, common, hasher_data, path, (stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    encoded: dict[str, Encoded] = {}
+    if compressible and held is not None:
+        for coding, coder in best_coders().items():
+            data = coder.compress(held)
+            if len(data) < len(held) * 0.9:
+                tag = quote_etag(f"{digest}-{coder.etag_suffix}")
+                encoded[coding] = Encoded(data, (
+                    ("Content-Type", kind), ("Content-Length", str(len(data))), ("Content-Encoding", coding),
+                    ("X-Content-Type-Options", "nosniff"), ("Cache-Control", IMMUTABLE_CACHE_CONTROL),
+                    ("ETag", tag), *vary,
+                ))
+    etags = (digest, *(dict(item.headers)["ETag"].strip('"') for item in encoded.values()))
+    return Asset(
+        name, etag, headers, common, held, path, (stat.st_ino, stat.st_size, stat.st_mtime_ns), encoded, etags,
+    )
 
 
 def _file_digest(handle: Any) -> str:
-    import hashlib
-
-    from ..core.assets import DIGEST_LENGTH
-
     hasher = hashlib.blake2b(digest_size=DIGEST_LENGTH // 2)
     for block in iter(lambda: handle.read(_READ_BYTES), b""):
         hasher.update(block)
@@ -120,25 +146,35 @@ def _file_digest(handle: Any) -> str:
 
 
 def split_asset_path(path: str, static_prefix: str) -> tuple[str, str] | None:
-    """(digest, name) of `<prefix>a/<digest>/<name>`, or None when `path` is not under the
-    asset segment."""
+    """(digest, name) of `<prefix>a/<digest>/<name>`, or None when `path` has not that shape."""
     head = f"{static_prefix}{ASSET_SEGMENT}/"
     if not path.startswith(head):
         return None
     digest, slash, name = path[len(head) :].partition("/")
-    return (digest, name) if slash else ("", "")
+    # only the asset shape: anything else is the bundle route's (a bundle may be named "a")
+    return (digest, name) if slash and name and "/" not in name else None
 
 
 def serve_asset(
-    asset: Asset, environ: dict[str, Any], start_response: Callable[..., Any]
+    asset: Asset, environ: dict[str, Any], start_response: Callable[..., Any], coding: str = "identity"
 ) -> Iterable[bytes] | None:
-    """The 200, 304 or HEAD answer for a found asset; None when its file is no longer the one
+    """The 200, 304 or HEAD answer for a found asset in `coding` (the middleware's negotiation;
+    identity when the asset has no such coding); None when its file is no longer the one
     checked (the caller answers 404)."""
     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-    if if_none_match and parse_etags(if_none_match).contains(asset.etag.strip('"')):
-        start_response("304 Not Modified", list(asset.not_modified_headers))
-        return []
-    if environ.get("REQUEST_METHOD") == "HEAD":
+    if if_none_match:
+        wanted = parse_etags(if_none_match)
+        matched = next((tag for tag in asset.etags or (asset.etag.strip('"'),) if wanted.contains(tag)), None)
+        if matched is not None:  # the 304 names the representation the client holds
+            headers = [(k, quote_etag(matched) if k == "ETag" else v) for k, v in asset.not_modified_headers]
+            start_response("304 Not Modified", headers)
+            return []
+    encoded = asset.encoded.get(coding)
+    head = environ.get("REQUEST_METHOD") == "HEAD"
+    if encoded is not None:
+        start_response("200 OK", list(encoded.headers))
+        return [] if head else [encoded.data]
+    if head:
         start_response("200 OK", list(asset.headers))
         return []
     if asset.data is not None:

@@ -389,12 +389,15 @@ class MendelMiddleware:
         # an unknown digest looks again only after a new generation (or, in development, a rebuild)
         generation = self.trees.generation
         rescan = self.development or generation != self._assets_generation
-        self._assets_generation = generation
+        if generation != self._assets_generation:
+            self._assets_generation = generation
+            self.assets.folder = self._asset_folder()
         asset = self.assets.get(digest, name, rescan)
         raw = _raw_target(environ)
         if environ.get("QUERY_STRING") or (raw is not None and "%" in raw):
             asset = None  # one spelling per URL, as for bundles
-        answer = serve_asset(asset, environ, start_response) if asset is not None else None
+        coding = self.negotiate_encoding(environ.get("HTTP_ACCEPT_ENCODING")) if asset and asset.encoded else IDENTITY
+        answer = serve_asset(asset, environ, start_response, coding) if asset is not None else None
         if answer is None:
             self.metrics.not_found("NOASSET")
             return _error_response(404, "NOASSET", "unknown asset")(environ, start_response)

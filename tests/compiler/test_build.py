@@ -258,25 +258,27 @@ def test_a_corrupt_cache_is_ignored(shop: Path) -> None:
 @pytest.mark.parametrize(
     ("files", "location", "fragment"),
     [
-        ({f"{BASE}/a.js": "import x from './b.js';\nx(import.meta.url);\n", f"{BASE}/b.js": ""}, f"{BASE}/a.js:2",
+        ({f"{BASE}/a.js": "import x from './b.js';\nx(import.meta.url);\n", f"{BASE}/b.js": ""}, f"{BASE}/a.js:2:3",
          "`import.meta` is not supported"),
-        ({f"{BASE}/a.js": "export const a = 1;\n\nawait a;\n"}, f"{BASE}/a.js:3", "top-level `await`"),
-        ({f"{BASE}/a.js": "import x from './nope';\n"}, f"{BASE}/a.js:1", 'cannot resolve require("./nope")'),
+        ({f"{BASE}/a.js": "export const a = 1;\n\nawait a;\n"}, f"{BASE}/a.js:3:1", "top-level `await`"),
+        ({f"{BASE}/a.js": "import x from './nope';\n"}, f"{BASE}/a.js:1:15", 'cannot resolve import "./nope"'),
         ({f"{VAR_A}/a.js": "var s = 'open;\n"}, f"{VAR_A}/a.js:1", "unterminated string literal"),
         ({f"{BASE}/a.js": "\n/* open"}, f"{BASE}/a.js:2", "unterminated comment"),
         ({f"{BASE}/a.js": "x = `open ${y}"}, f"{BASE}/a.js:1", "unterminated template literal"),
         ({f"{BASE}/a.js": "x = /open\n"}, f"{BASE}/a.js:1", "unterminated regular expression"),
         ({f"{BASE}/a.js": "require('./data.json')", f"{BASE}/data.json": '{\n"a": }'}, f"{BASE}/data.json:2",
          "invalid JSON"),
-        ({f"{BASE}/a.js": "require('./nope')"}, f"{BASE}/a.js:1", 'cannot resolve require("./nope")'),
+        ({f"{BASE}/a.js": "require('./nope')"}, f"{BASE}/a.js:1:1", 'cannot resolve require("./nope")'),
     ],
 )
 def test_errors_name_the_file_and_line(shop: Path, files: dict[str, str], location: str, fragment: str) -> None:
     write_files(shop, files)
     with pytest.raises(BuildError) as caught:
         build(shop)
-    assert str(caught.value).startswith(f"{location}: ")
+    assert str(caught.value).startswith(f"{location}:")  # (syntax errors: `:column` too)
     assert fragment in caught.value.message
+    if caught.value.column is not None:
+        assert caught.value.location.count(":") == 2
 
 
 def test_invalid_utf8_is_an_error_with_line(shop: Path) -> None:
@@ -402,9 +404,10 @@ def test_command_build_error_exits_1_with_location(shop: Path) -> None:
     code, out, err = invoke("--basedir", str(shop), "--json")
     assert code == 1
     assert json.loads(out)["error"] == {
-        "type": "BuildError", "message": f"{BASE}/b.js:1: unterminated string literal", "file": f"{BASE}/b.js", "line": 1,
+        "type": "BuildError", "message": f"{BASE}/b.js:1:9: unterminated string literal", "file": f"{BASE}/b.js",
+        "line": 1, "column": 9, "frame": "> 1 | var x = 'open\n    |         ^",
     }
-    assert f"{BASE}/b.js:1: unterminated string literal" in err
+    assert f"{BASE}/b.js:1:9: unterminated string literal\n> 1 | var x = 'open\n    |         ^" in err
 
 
 def test_command_usage_errors_exit_2(tmp_path: Path) -> None:

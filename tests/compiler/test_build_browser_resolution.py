@@ -58,12 +58,25 @@ def test_exports_conditions_in_the_packages_order_browser_first(tmp_path: Path) 
     }
 
 
+def test_package_imports_map_hash_names_with_conditions(tmp_path: Path) -> None:
+    make_project(tmp_path, {
+        "src/main.js": "require('p')",
+        **package("p", {"exports": "./index.js", "imports": {
+            "#dep": {"node": "./dep-node.js", "default": "./dep.js"}, "#util/*": "./lib/*.js",
+        }}, {"index.js": "require('#dep'); require('#util/a')", "dep.js": "", "dep-node.js": "", "lib/a.js": ""}),
+    }, FLAT_RC)
+    build(tmp_path)
+    assert module(manifest(tmp_path), "node_modules/p/index.js")["data"][0]["deps"] == {
+        "#dep": "node_modules/p/dep.js", "#util/a": "node_modules/p/lib/a.js",
+    }
+
+
 def test_a_subpath_exports_does_not_list_is_an_error(tmp_path: Path) -> None:
     make_project(tmp_path, {
         "src/main.js": "\nrequire('d/private.js')",
         **package("d", {"exports": {".": "./index.js"}}, {"index.js": "", "private.js": ""}),
     }, FLAT_RC)
-    with pytest.raises(BuildError, match=r"src/main.js:2: .*private.js is not exported by node_modules/d/package.json"):
+    with pytest.raises(BuildError, match=r"src/main.js:2:1: .*private.js is not exported by node_modules/d/package.json"):
         build(tmp_path)
 
 
@@ -202,17 +215,23 @@ def link_packages(root: Path, modules: Path, names: tuple[str, ...]) -> None:
 
 
 @needs_node_and_npm
+@pytest.mark.parametrize("node_env", ["production", "development"])
 @pytest.mark.parametrize("library", ["react", "preact"])
-def test_real_library_renders_in_a_bare_context_as_node_renders_it(tmp_path: Path, library: str) -> None:
+def test_real_library_renders_in_a_bare_context_as_node_renders_it(tmp_path: Path, library: str, node_env: str) -> None:
+    """`mendel build` (production) and `mendel dev`'s build (development) alike."""
     for spec in REACT if library == "react" else PREACT:
         modules = ensure_npm_package(spec)
     root = tmp_path / "project"
     make_project(root, {"src/main.js": APP[library]}, FLAT_RC)
     link_packages(root, modules, LIBRARIES[library])
-    build(root)
+    if node_env == "production":
+        build(root)
+    else:
+        IncrementalBuild(load_config(str(root))).rebuild()
     document = manifest(root)
     ids = set(document["indexes"])
-    assert not any("development" in module_id for module_id in ids), ids  # the production builds only
+    other = "development" if node_env == "production" else "production"
+    assert not any(other in module_id for module_id in ids), ids  # only the builds of this mode
     bundle = tmp_path / "bundle.js"
     bundle.write_bytes(pack_js(MendelTrees(str(root)).find_tree_for_variations("main", [["src"]])))
     assert b"process.env" not in bundle.read_bytes()
@@ -225,7 +244,7 @@ def test_real_library_renders_in_a_bare_context_as_node_renders_it(tmp_path: Pat
     native.write_text(APP[library])
     expected = subprocess.run(
         ["node", str(native)], capture_output=True, text=True, timeout=60,
-        env={**os.environ, "NODE_ENV": "production"},
+        env={**os.environ, "NODE_ENV": node_env},
     )
     assert expected.returncode == 0, expected.stderr
     assert done.stdout == expected.stdout

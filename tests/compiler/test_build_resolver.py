@@ -171,7 +171,7 @@ def test_unresolvable_require_names_file_line_and_specifier(tmp_path: Path, spec
     error = caught.value
     assert (error.file, error.line) == (f"{BASE}/a.js", 3)
     assert f"cannot resolve {shown}" in str(error)
-    assert str(error).startswith(f"{BASE}/a.js:3: ")
+    assert str(error).startswith(f"{BASE}/a.js:3:9: ")
 
 
 def test_variation_file_resolves_through_its_chain(tmp_path: Path) -> None:
@@ -196,5 +196,5 @@ def test_base_file_does_not_see_variation_only_files(tmp_path: Path) -> None:
         f"{BASE}/main.js": "require('./only_a')",
         f"{VAR_A}/only_a.js": "",
     })
-    with pytest.raises(BuildError, match=r'main.js:1: cannot resolve require\("./only_a"\)'):
+    with pytest.raises(BuildError, match=r'main.js:1:1: cannot resolve require\("./only_a"\)'):
         build(tmp_path)

@@ -156,7 +156,8 @@ def test_tokenizer_failures_name_file_and_line(source: str, message: str, line: 
         find_requires(source, "src/base/bad.js")
     error = caught.value
     assert (error.file, error.line, error.message) == ("src/base/bad.js", line, message)
-    assert str(error) == f"src/base/bad.js:{line}: {message}"
+    assert error.column is not None and error.column >= 1
+    assert str(error) == f"src/base/bad.js:{line}:{error.column}: {message}"
 
 
 def test_es_module_specifiers_are_dependencies_in_source_order() -> None:

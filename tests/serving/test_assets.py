@@ -189,7 +189,7 @@ def test_a_large_asset_is_served_from_its_checked_file(tmp_path: Path, monkeypat
     build(tmp_path)
     png = digest_of(PNG)
     middleware = MendelMiddleware(page, str(tmp_path))
-    assert middleware.assets.assets[png].data is None
+    assert middleware.assets.assets[png, "icon.png"].data is None
     client = Client(middleware)
     assert client.get(f"/mendel/a/{png}/icon.png").data == PNG
     (tmp_path / "manifests" / "assets" / png / "icon.png").write_bytes(b"other bytes, other size")
@@ -203,3 +203,78 @@ def test_url_prefix_makes_full_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert f"url(https://cdn.example.com/mendel/a/{digest_of(PNG)}/icon.png)" in css_of(tmp_path, [])
     data = json.loads((tmp_path / "manifests" / "main.manifest.json").read_text())
     assert "https://cdn.example.com/mendel/a/" in module(data, "img/logo.svg")["data"][0]["source"]
+
+
+def test_assets_live_beside_a_bundle_named_a_under_any_route(tmp_path: Path) -> None:
+    rc = (RC.replace("  main:\n", "  a:\n") + "route-config:\n  hash: /m/:bundle/:hash\n")
+    project(tmp_path)
+    (tmp_path / ".mendelrc").write_text(rc)
+    build(tmp_path)
+    css = css_of(tmp_path, [])
+    asset = re.search(r"url\((/m/a/[0-9a-f]{20}/icon\.png)\)", css)
+    assert asset is not None, css
+    middleware = MendelMiddleware(page, str(tmp_path))
+    client = Client(middleware)
+    tree = MendelTrees(str(tmp_path)).find_tree_for_variations("a", [[BASE]])
+    assert client.get(middleware.url_for_hash("a", tree.hash)).status_code == 200
+    assert client.get(asset.group(1)).data == PNG
+
+
+def test_text_assets_are_served_compressed_when_asked(tmp_path: Path) -> None:
+    import gzip
+
+    big = SVG.replace("/>", "/>" + "<!-- padding -->" * 40)
+    project(tmp_path, {f"{BASE}/img/logo.svg": big})
+    build(tmp_path)
+    client = Client(MendelMiddleware(page, str(tmp_path)))
+    url = f"/mendel/a/{digest_of(big.encode())}/logo.svg"
+    plain = client.get(url)
+    assert plain.headers["Vary"] == "Accept-Encoding" and "Content-Encoding" not in plain.headers
+    assert plain.text == big
+    zipped = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip" and gzip.decompress(zipped.data) == big.encode()
+    assert zipped.headers["ETag"] != plain.headers["ETag"]
+    assert zipped.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    again = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]})
+    assert again.status_code == 304 and again.headers["ETag"] == zipped.headers["ETag"]
+    head = client.head(url, headers={"Accept-Encoding": "gzip"})
+    assert head.data == b"" and head.headers["Content-Length"] == str(len(zipped.data))
+    png = client.get(f"/mendel/a/{digest_of(PNG)}/icon.png", headers={"Accept-Encoding": "gzip, br"})
+    assert "Content-Encoding" not in png.headers and "Vary" not in png.headers
+
+
+def test_the_same_bytes_under_two_names_are_two_urls(tmp_path: Path) -> None:
+    style = ".a { background: url(img/icon.png) }\n.b { background: url(img/copy.png) }\n"
+    project(tmp_path, {f"{BASE}/style.css": style})
+    (tmp_path / BASE / "img" / "copy.png").write_bytes(PNG)
+    build(tmp_path)
+    client = Client(MendelMiddleware(page, str(tmp_path)))
+    for name in ("icon.png", "copy.png"):
+        assert client.get(f"/mendel/a/{digest_of(PNG)}/{name}").data == PNG
+
+
+def test_the_dev_build_serves_an_edited_asset_at_its_new_url(tmp_path: Path) -> None:
+    from mendel_py.compiler.incremental import IncrementalBuild
+    from mendel_py.config import load_config
+
+    style = ".a { background: url(img/icon.png) }\n.c { cursor: url(img/hand.cur) }\n"
+    project(tmp_path, {f"{BASE}/style.css": style})
+    (tmp_path / BASE / "img" / "hand.cur").write_bytes(b"\xff\x00binary")
+    build_ = IncrementalBuild(load_config(str(tmp_path)))
+    build_.rebuild()
+    trees = MendelTrees(str(tmp_path), follow_current=False)
+    client = Client(MendelMiddleware(page, trees, development=True))
+    assert client.get(f"/mendel/a/{digest_of(PNG)}/icon.png").status_code == 200
+    edited = PNG[:-4] + b"\x00\x00\x00\x02"
+    (tmp_path / BASE / "img" / "icon.png").write_bytes(edited)
+    result = build_.update([str(tmp_path / BASE / "img" / "icon.png")])
+    assert set(result.written) == {"main", "style"}  # the stylesheet and the script's asset module
+    trees.reload()
+    tree = trees.find_tree_for_variations("style", [[BASE]])
+    assert f"/mendel/a/{digest_of(edited)}/icon.png" in b"".join(css_body(tree).chunks()).decode()
+    assert client.get(f"/mendel/a/{digest_of(edited)}/icon.png").data == edited
+    (tmp_path / BASE / "img" / "hand.cur").write_bytes(b"\xff\x01binary")  # only a stylesheet's asset
+    assert build_.update([str(tmp_path / BASE / "img" / "hand.cur")]).written == ("style",)
+    trees.reload()
+    cursor = b"\xff\x01binary"
+    assert client.get(f"/mendel/a/{digest_of(cursor)}/hand.cur").data == cursor
