@@ -15,7 +15,7 @@ LAYERS: dict[str, int] = {
     "config": 1,
     "core": 2,
     "packing": 3, "deploy": 3, "experiments": 3, "compiler": 3,
-    "serving": 4, "qa": 4,
+    "serving": 4, "qa": 4, "ssr": 4,
     "dev": 5, "integrations": 5, "django": 5, "asgi": 5,
     "cli": 6,
 }

@@ -18,6 +18,7 @@ from .dev import dev_command
 from .experiments import assign_command, qa_link_command, simulate_command
 from .generations import generations_command, reload_command
 from .inspect import inspect_command
+from .render import render_command
 from .resolve import decode_command, diff_command, resolve_command
 from .sourcemap import sourcemap_command
 from .store import store_command
@@ -63,5 +64,6 @@ for command in (
     simulate_command,
     qa_link_command,
     store_command,
+    render_command,
 ):
     cli.add_command(command)

@@ -12,10 +12,12 @@ from __future__ import annotations
 from .loader import config_from_dict, config_from_file, find_config_file, load_config
 from .model import (
     BundleConfig,
+    BundleSsr,
     GenerationsConfig,
     JsxConfig,
     MendelConfig,
     MissingVariationFolder,
+    SsrConfig,
     Variation,
     VariationProblems,
     VariationSpec,
@@ -23,6 +25,7 @@ from .model import (
 
 __all__ = [
     "BundleConfig",
+    "BundleSsr",
     "GenerationsConfig",
     "JsxConfig",
     "MendelConfig",
@@ -30,6 +33,7 @@ __all__ = [
     "MissingVariationFolder",
     "VariationProblems",
     "VariationSpec",
+    "SsrConfig",
     "config_from_dict",
     "config_from_file",
     "find_config_file",

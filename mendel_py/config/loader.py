@@ -25,6 +25,12 @@ Top-level `jsx` sets how `mendel build` compiles JSX (`JsxConfig`): `factory` (d
 "React.createElement") and `fragment` (default "React.Fragment"), each a name or dotted name
 (`h`, `preact.h`); a file's `/** @jsx h */` and `/** @jsxFrag Fragment */` comments override them.
 
+Top-level `ssr` sets server-side rendering (`SsrConfig`): `engine` ("quickjs" or "v8"; default
+`MENDEL_SSR_ENGINE`, else quickjs), `memory-limit-mb` (per engine context, default 64),
+`timeout` (seconds per render, default 1) and `cache-mb` (a worker's cached contexts, default
+256). A bundle's `ssr` (`BundleSsr`) names its server `module` (relative to the base folder, like
+`entries`) and its `export` (default "render").
+
 Top-level `hash-format` is "v3", "mendel-v1" or "mendel-v2" (default None: the server's choice);
 `route-config.hash` is the bundle URL pattern (default "/mendel/:hash/:bundle"), checked by
 `route.BundleRoute` (one `:hash`, one `:bundle`, a fixed first segment; every bundle id must fit).
@@ -76,9 +82,11 @@ from .model import (
     CONFIG_FILE_NAME,
     DEFAULT_ENV,
     BundleConfig,
+    BundleSsr,
     GenerationsConfig,
     JsxConfig,
     MendelConfig,
+    SsrConfig,
     VariationSpec,
     manifest_file_name,
 )
@@ -266,6 +274,7 @@ class _LayoutValues(NamedTuple):
     experiments: Any
     jsx: JsxConfig
     minify: bool
+    ssr: SsrConfig
 
 
 def _layout_values(checked: Mapping[str, Any], layout: str, where: Where) -> _LayoutValues:
@@ -278,6 +287,7 @@ def _layout_values(checked: Mapping[str, Any], layout: str, where: Where) -> _La
         experiments=checked.get("experiments"),
         jsx=_jsx(checked.get("jsx") or {}),
         minify=_minify(checked, where),
+        ssr=_ssr(checked.get("ssr") or {}),
     )
     if layout == "current":
         base = checked.get("base-config") or {}
@@ -339,6 +349,7 @@ def _assemble(
         ),
         jsx=values.jsx,
         minify=values.minify,
+        ssr=values.ssr,
         empty_variations=frozenset(values.empty),
         keys=MappingProxyType({
             "base_dir": values.base_dir_key, "variation_dirs": values.variation_dirs_key,
@@ -393,11 +404,22 @@ def _bundle_configs(
             serve_as=serve_as,
             entries=_entries(options.get("entries") or (), base_dir, bundle_where.child("entries")),
             options=_bundle_options(options),
+            ssr=_bundle_ssr(options.get("ssr"), base_dir, bundle_where.child("ssr")),
         )
     return MappingProxyType(bundles)
 
 
-_FIRST_CLASS_KEYS = frozenset({"manifest", "serveAs", "entries"})
+def _bundle_ssr(section: Mapping[str, Any] | None, base_dir: str, where: Where) -> BundleSsr | None:
+    """`bundles.<id>.ssr`: `module` is required, relative to the base folder like `entries`."""
+    if not section:
+        return None
+    if not section.get("module"):
+        raise where.child("module").error("the server module is required (a file of the bundle)")
+    (module,) = _entries((section["module"],), base_dir, where.child("module"))
+    return BundleSsr(module=module, export=section.get("export") or "render")
+
+
+_FIRST_CLASS_KEYS = frozenset({"manifest", "serveAs", "entries", "ssr"})
 
 
 def _bundle_options(options: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -466,6 +488,16 @@ def _minify(checked: Mapping[str, Any], where: Where) -> bool:
             f"`uglify` is an alias of `minify`, one setting for the whole project; these disagree: {listed}"
         )
     return next(iter(given.values()), True)
+
+
+def _ssr(section: Mapping[str, Any]) -> SsrConfig:
+    defaults = SsrConfig()
+    return SsrConfig(
+        engine=section.get("engine"),
+        memory_limit_mb=section.get("memory-limit-mb") or defaults.memory_limit_mb,
+        timeout=section.get("timeout") or defaults.timeout,
+        cache_mb=section.get("cache-mb") or defaults.cache_mb,
+    )
 
 
 def _jsx(section: Mapping[str, Any]) -> JsxConfig:

@@ -82,6 +82,34 @@ class Variation:
 
 
 @dataclass(frozen=True)
+class BundleSsr:
+    """`bundles.<id>.ssr`: the module (relative to the base folder, part of the bundle) whose export
+    `export` renders: a function (props) -> HTML string. It resolves per tree like every file."""
+
+    module: str
+    export: str = "render"
+
+
+SSR_MEMORY_LIMIT_MB = 64
+"""Default cap of one server-rendering engine context, in MiB (`ssr.memory-limit-mb`)."""
+SSR_TIMEOUT_SECONDS = 1.0
+"""Default wall-clock deadline of one server render (`ssr.timeout`)."""
+SSR_CACHE_MB = 256
+"""Default budget of a worker process's cached engine contexts, in MiB (`ssr.cache-mb`)."""
+
+
+@dataclass(frozen=True)
+class SsrConfig:
+    """Top-level `ssr:`: the engine (None: `MENDEL_SSR_ENGINE`, else quickjs), the per-context
+    memory cap, the per-render deadline, and the per-process budget of cached contexts."""
+
+    engine: str | None = None
+    memory_limit_mb: int = SSR_MEMORY_LIMIT_MB
+    timeout: float = SSR_TIMEOUT_SECONDS
+    cache_mb: int = SSR_CACHE_MB
+
+
+@dataclass(frozen=True)
 class BundleConfig:
     """One bundle: where its manifest is, how it is served, and its build options.
 
@@ -95,6 +123,8 @@ class BundleConfig:
     serve_as: str
     entries: tuple[str, ...]
     options: Mapping[str, Any]
+    ssr: BundleSsr | None = None
+    """The bundle's server entry (`bundles.<id>.ssr`), or None: the bundle isn't server-rendered."""
 
     @property
     def is_css(self) -> bool:
@@ -152,6 +182,7 @@ class MendelConfig:
     jsx: JsxConfig = JsxConfig()
     minify: bool = True
     """`minify:` (or Mendel's `uglify:`): whether `mendel build` minifies (`mendel dev` never does)."""
+    ssr: SsrConfig = SsrConfig()
     empty_variations: frozenset[str] = frozenset()
     """Variations the config marks deliberately empty (`deliberately-empty`): no folder needed."""
     keys: Mapping[str, str] = field(default_factory=lambda: _CURRENT_KEYS, compare=False)

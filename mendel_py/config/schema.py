@@ -138,6 +138,12 @@ def _days(value: Any, where: Where) -> float:
     return float(value)
 
 
+def _seconds(value: Any, where: Where) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise where.error(f"expected a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib)?", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000 * 1000, "mib": 1024 * 1024}
 
@@ -249,6 +255,7 @@ _BUNDLE_SCHEMA: dict[str, Checker] = {
     "ignore": _text_list,
     "exclude": _text_list,
     "expose": _text_mapping,
+    "ssr": _section({"module": _path_text, "export": _text}),
     "budget": _size,  # gzip bytes of the bundle's largest tree (`mendel build`)
     **{key: _keep for key in _PIPELINE_BUNDLE_KEYS},
     "uglify": _flag,  # Mendel's name for minifying: an alias of the top-level `minify`
@@ -263,6 +270,9 @@ _SHARED_SCHEMA: dict[str, Checker] = {
     "jsx": _section({"factory": _jsx_name, "fragment": _jsx_name}),
     "minify": _flag,
     "uglify": _flag,  # an alias of `minify`
+    "ssr": _section({
+        "engine": _choice("quickjs", "v8"), "memory-limit-mb": _count, "timeout": _seconds, "cache-mb": _count,
+    }),
 }
 _CURRENT_PIPELINE_KEYS = (
     "types", "transforms", "outlets", "generators", "postgenerators", "cache-connection",

@@ -27,6 +27,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Request, Response
 
 from ..errors import MendelError
+from ..ssr.page import SSR_ERRORS_KEY
 
 if TYPE_CHECKING:
     from ..compiler.incremental import IncrementalBuild
@@ -211,39 +212,45 @@ def _log_status(status: Status) -> None:
 # --------------------------------------------------------------------------- in the browser
 
 CLIENT_SCRIPT = """(function () {
-  var generation = %(generation)d, overlay = null;
-  function show(message) {
+  var generation = %(generation)d, overlay = null, renderErrors = %(render_errors)s;
+  function show(message, title) {
     if (!overlay) {
       overlay = document.createElement('div');
       overlay.id = 'mendel-dev-overlay';
       overlay.setAttribute('role', 'alertdialog');
       overlay.setAttribute('aria-live', 'assertive');
-      overlay.setAttribute('aria-label', 'Build error');
+      overlay.setAttribute('aria-label', title || 'Build error');
       overlay.setAttribute('style', 'position:fixed;inset:0;z-index:2147483647;overflow:auto;' +
         'background:rgba(20,20,20,.94);color:#fff;font:15px/1.5 ui-monospace,monospace;padding:2rem');
       document.body.appendChild(overlay);
     }
-    overlay.innerHTML = '<h2 style="color:#ff7b72;margin:0 0 1rem">Build failed</h2><pre></pre>' +
-      '<p>The last good build is still being served. Fix the file and this page reloads.</p>' +
+    overlay.innerHTML = '<h2 style="color:#ff7b72;margin:0 0 1rem"></h2><pre></pre>' +
+      '<p>' + (title ? 'The page fell back to rendering in the browser. '
+        : 'The last good build is still being served. ') +
+      'Fix the file and this page reloads.</p>' +
       '<button type="button" style="font:inherit;padding:.3rem .9rem">Hide until the next build</button>';
+    overlay.querySelector('h2').textContent = title || 'Build failed';
     overlay.querySelector('pre').textContent = message;
     var hide = overlay.querySelector('button');
     hide.addEventListener('click', function () { overlay.remove(); overlay = null; });
     hide.focus();
   }
+  if (renderErrors.length) { show(renderErrors.join('\\n\\n'), 'Server render failed'); }
   var source = new EventSource(%(url)s);
   source.addEventListener('status', function (event) {
     var status = JSON.parse(event.data);
     if (status.error) { show(status.error); }
     else if (status.generation !== generation) { source.close(); location.reload(); }
-    else if (overlay) { overlay.remove(); overlay = null; }
+    else if (overlay && !renderErrors.length) { overlay.remove(); overlay = null; }
   });
 })();"""
 
 
-def client_snippet(events_url: str, status: Status) -> Markup:
-    """The `<script>` put into every HTML page in development."""
-    script = CLIENT_SCRIPT % {"generation": status.generation, "url": json.dumps(events_url)}
+def client_snippet(events_url: str, status: Status, render_errors: Iterable[str] = ()) -> Markup:
+    """The `<script>` put into every HTML page in development; `render_errors`: the page's server
+    render errors (each with its stack in the original files), shown in the overlay."""
+    errors = json.dumps(list(render_errors)).replace("</", "<\\/")
+    script = CLIENT_SCRIPT % {"generation": status.generation, "url": json.dumps(events_url), "render_errors": errors}
     return Markup('<script data-mendel-dev="reload">') + Markup(script) + Markup("</script>")
 
 
@@ -262,9 +269,13 @@ class DevMiddleware:
             response.headers["Cache-Control"] = "no-store"
             return response(environ, start_response)
         status = self.loop.status  # before the page renders: a rebuild after it must reload it
+        # the page's server render errors land in this list (werkzeug runs the app on a copy of
+        # `environ`; the list is shared)
+        render_errors: list[Any] = environ.setdefault(SSR_ERRORS_KEY, [])
         response = Response.from_app(self.app, environ)
         if _has_html_body(request, response):
-            snippet = client_snippet(request.script_root + self.events_path, status)
+            shown = [f"{error.reason}: {error.stack}" for error in render_errors]
+            snippet = client_snippet(request.script_root + self.events_path, status, shown)
             response.set_data(inject(response.get_data(), str(snippet).encode()))
         return response(environ, start_response)
 

@@ -348,8 +348,14 @@ def stylesheet_tag(bundle: str, integrity: bool | None = None, **attributes: Any
     return as_markup(get_resolver().stylesheet_tag(bundle, integrity, **attributes))
 
 
+def render(bundle: str, props: Any = None) -> Markup:
+    """`bundle` server-rendered for the current request's tree, with its props (`mendel_render`)."""
+    return Markup(get_resolver().render(bundle, props))
+
+
 def register_template_helpers(app: Flask) -> None:
     app.add_template_global(bundle_url, "mendel_bundle_url")
+    app.add_template_global(render, "mendel_render")
     app.add_template_global(script_tag, "mendel_script")
     app.add_template_global(stylesheet_tag, "mendel_stylesheet")
 

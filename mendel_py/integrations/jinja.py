@@ -218,7 +218,8 @@ def as_markup(tag: str) -> Markup:
 
 
 def template_globals(current: ResolverGetter) -> dict[str, Callable[..., Markup]]:
-    """``mendel_script``, ``mendel_stylesheet`` and ``mendel_bundle_url`` for a Jinja environment,
+    """``mendel_script``, ``mendel_stylesheet``, ``mendel_bundle_url`` and ``mendel_render`` (the
+    request's tree server-rendered, `RequestResolver.render`) for a Jinja environment,
     each asking `current()` for the request's resolver (the Flask extension has its own, on Flask's
     request context; Starlette's Jinja2Templates and Django's Jinja2 backend use these)."""
 
@@ -231,8 +232,11 @@ def template_globals(current: ResolverGetter) -> dict[str, Callable[..., Markup]
     def mendel_bundle_url(bundle: str) -> Markup:
         return Markup.escape(current().bundle_url(bundle))
 
+    def mendel_render(bundle: str, props: Any = None) -> Markup:
+        return Markup(current().render(bundle, props))  # (the renderer's HTML, props escaped there)
+
     return {"mendel_script": mendel_script, "mendel_stylesheet": mendel_stylesheet,
-            "mendel_bundle_url": mendel_bundle_url}
+            "mendel_bundle_url": mendel_bundle_url, "mendel_render": mendel_render}
 
 
 class DeferredVariationLoader(BaseLoader):

@@ -216,6 +216,12 @@ class ManifestPacker:
             line += source.count("\n") + 2
         return starts
 
+    def definitions(self, selection: Sequence[tuple[int, int]], head: bytes, tail: bytes) -> Body:
+        """`head`, the module definitions of `selection` exactly as a bundle holds them (every
+        module, lazy ones included), then `tail`. A `head` with no newline puts each source on
+        the lines it has in the bundle (the server renderer's script, `mendel_py.ssr.script`)."""
+        return self._script(head, selection, tail)
+
     def _script(self, head: bytes, selection: Sequence[tuple[int, int]], *after: bytes) -> Body:
         """`head`, the definitions of `selection` separated by commas, then `after`: the shared
         pieces as they are (`after`, made for this tree, is what the body owns)."""

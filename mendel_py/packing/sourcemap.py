@@ -39,13 +39,17 @@ Segment = Mapped | tuple[int]
 """A mapped segment, or `(generated column,)`: this text comes from no file."""
 
 
-def source_map(tree: TreeLike, file: str, chunk: int | None = None) -> dict[str, Any]:
+def source_map(tree: TreeLike, file: str, chunk: int | None = None, whole: bool = False) -> dict[str, Any]:
     """The map of the tree's bundle script as the middleware serves it (lazy parts left to their
-    chunks), or of its lazy chunk `chunk`, as a JSON-ready dict; `file`: the script's name."""
+    chunks), or of its lazy chunk `chunk`, as a JSON-ready dict; `file`: the script's name.
+    `whole=True`: of a script that defines every module of the tree (the server renderer's)."""
     manifest = tree.manifest
     packer = packer_for(manifest)
     selection = tree.selection
-    parts = packer.js_parts(selection) if chunk is None else packer.chunk_parts(selection, chunk)
+    if whole:
+        parts: Sequence[tuple[int, int]] = selection
+    else:
+        parts = packer.js_parts(selection) if chunk is None else packer.chunk_parts(selection, chunk)
     modules = manifest.modules
     mappings, contents = _Mappings(), []
     for index, ((m, j), (first_line, packed)) in enumerate(zip(parts, packer.source_starts(parts))):

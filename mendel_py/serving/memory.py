@@ -12,7 +12,10 @@ Per worker process, mendel_py holds:
   at most with 45 variations (a few MiB);
 - a memo of at most 256 short Accept-Encoding values (a few KiB);
 - per thread that compresses, one scratch buffer the size of the largest body it compressed, up
-  to `body.SCRATCH_MAX_BYTES` (8 MiB), reused so a compression maps no fresh pages.
+  to `body.SCRATCH_MAX_BYTES` (8 MiB), reused so a compression maps no fresh pages;
+- when pages server-render, the engine contexts of `mendel_py.ssr`: a budget of their own,
+  `.mendelrc` `ssr.cache-mb` (256 MiB; `ssr.contexts`), each context capped at
+  `ssr.memory-limit-mb` (64 MiB), and at least the one context each rendering thread uses.
 
 So the caches of a worker with the defaults stay within `cache_budget()` = 128 MiB, whatever the
 traffic: keys are only configured variation ids and hashes proven valid, and every entry is

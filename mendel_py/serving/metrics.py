@@ -216,7 +216,39 @@ def prometheus_text(middleware: MetricsSource) -> str:
         "# TYPE mendel_reload_failures_total counter",
         f"mendel_reload_failures_total{{{pid.rstrip(',')}}} {reload_failures(middleware)}",
     ]
+    out += _ssr_lines(middleware, pid)
     return "\n".join(out) + "\n"
+
+
+def _ssr_lines(middleware: MetricsSource, pid: str) -> list[str]:
+    """Server rendering's counters, once the pages rendered (`mendel_py.ssr`)."""
+    from ..ssr import existing_renderer
+
+    renderer = existing_renderer(middleware.trees)
+    if renderer is None:
+        return []
+    status = renderer.status()
+    only_pid = pid.rstrip(",")
+    out = [
+        "# HELP mendel_ssr_renders_total Server renders that gave HTML.",
+        "# TYPE mendel_ssr_renders_total counter",
+        f'mendel_ssr_renders_total{{{pid}engine="{status["engine"]}"}} {status["renders"]}',
+        "# HELP mendel_ssr_faults_total Server renders ended by the sandbox, by reason.",
+        "# TYPE mendel_ssr_faults_total counter",
+    ]
+    out += [f'mendel_ssr_faults_total{{{pid}reason="{reason}"}} {count}' for reason, count in status["faults"].items()]
+    out += [
+        "# HELP mendel_ssr_fallbacks_total Pages that fell back to client rendering.",
+        "# TYPE mendel_ssr_fallbacks_total counter",
+        f"mendel_ssr_fallbacks_total{{{only_pid}}} {status['fallbacks']}",
+        "# HELP mendel_ssr_context_bytes Bytes the cached engine contexts of this worker hold.",
+        "# TYPE mendel_ssr_context_bytes gauge",
+        f"mendel_ssr_context_bytes{{{only_pid}}} {status['context_bytes']}",
+        "# HELP mendel_ssr_contexts Engine contexts this worker holds.",
+        "# TYPE mendel_ssr_contexts gauge",
+        f"mendel_ssr_contexts{{{only_pid}}} {status['contexts']}",
+    ]
+    return out
 
 
 def prometheus_app(middleware: MetricsSource, authorize: Authorize) -> Callable[..., Iterable[bytes]]:

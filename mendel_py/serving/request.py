@@ -472,6 +472,17 @@ class RequestResolver:
             self._trees[bundle] = found
         return found
 
+    def render(self, bundle: str, props: Any = None) -> str:
+        """This request's tree of `bundle` rendered on the server (the tree whose URL
+        `bundle_url` gives), in its root element with the props for hydration; the client-rendered
+        container on a sandbox fault (`mendel_py.ssr.page_html`)."""
+        from ..ssr import SSR_ERRORS_KEY, page_html, renderer_for
+
+        # in development a fault also goes to the dev overlay (`dev.loop`), with its file and line
+        errors = self.environ.setdefault(SSR_ERRORS_KEY, []) if self.middleware.development else None
+        tree = self.tree(bundle)
+        return page_html(renderer_for(self.trees), bundle, tree, {} if props is None else props, errors=errors)
+
     def bundle_url(self, bundle: str) -> str:
         """The URL of the bundle for this request, e.g. "/mendel/<hash>/main.js"."""
         entry = self._memo_entry()

@@ -219,6 +219,10 @@ class MendelMiddleware:
             raise ConfigError(f"page_caching must be one of {', '.join(PAGE_CACHING)}, not {options.page_caching!r}")
         check_preload_rel(options.preload)
         self._index_segments()
+        if any(bundle.ssr for bundle in self.trees.config.bundles.values()):
+            from ..ssr import renderer_for
+
+            renderer_for(self.trees)  # made now, on the app's start-up thread (V8 needs its main thread)
         self.assets = AssetIndex(self._asset_folder())
         self._assets_generation = self.trees.generation
         self._encoding_memo: dict[str | None, str] = {}
@@ -286,11 +290,17 @@ class MendelMiddleware:
 
     def status(self) -> dict[str, Any]:
         """The trees' status (generation, loaded generations, walk cache) plus the bundle cache."""
+        from ..ssr import existing_renderer
+
         cache = self.cache
-        return {
+        status = {
             **self.trees.status(),
             "bundle_cache": {"bytes": cache.total_bytes, "max_bytes": cache.max_bytes, "entries": len(cache)},
         }
+        renderer = existing_renderer(self.trees)
+        if renderer is not None:  # the pages server-render: renders, faults, fallbacks, contexts
+            status["ssr"] = renderer.status()
+        return status
 
     def _index_segments(self) -> _Segments:
         """URL segment -> bundle for the generation being served, made whole and then swapped in

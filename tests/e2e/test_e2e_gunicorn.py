@@ -60,6 +60,14 @@ def test_pages_for_two_variation_sets_embed_different_bundles(server: Server) ->
     assert "bucket" not in variant_js + variant_css and "feature" not in variant_js + variant_css
 
 
+def test_every_stack_server_renders_the_visitors_offer_box(server: Server) -> None:
+    """The shop's `mendel_render("main", ...)`: the offer box of the visitor's own tree, in the
+    page's HTML before any script runs (bucket_D overrides the component)."""
+    assert "Rendered on the server" in page_for(server, "")
+    assert "Fresh coffee, roasted this week" in page_for(server, "")
+    assert "Promo week: two bags for the price of one" in page_for(server, "bucket_D")
+
+
 def test_same_variations_get_the_same_urls_from_every_worker(server: Server) -> None:
     urls = {bundle_urls(page_for(server, "bucket_D")) for _ in range(6)}
     assert len(urls) == 1

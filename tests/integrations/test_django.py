@@ -55,6 +55,11 @@ def tags_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse(engines["django"].from_string(TAGS).render({}, request))
 
 
+def render_view(request: HttpRequest) -> HttpResponse:
+    page = engines["django"].from_string('{% load mendel %}{% mendel_render "main" props %}')
+    return HttpResponse(page.render({"props": {"products": []}}, request))
+
+
 def private_view(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(request.mendel.bundle_url("main"))  # type: ignore[attr-defined]
     response["Vary"] = "Accept-Language"
@@ -66,7 +71,7 @@ def plain_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse("no Mendel here")
 
 
-urlpatterns = [path("tags", tags_view), path("private", private_view), path("plain", plain_view)]
+urlpatterns = [path("tags", tags_view), path("render", render_view), path("private", private_view), path("plain", plain_view)]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -90,6 +95,15 @@ def test_template_tags_render_the_resolvers_tags_and_mark_the_page(client: Clien
     assert script == resolver.script_tag("main", defer=True) and " defer" in script
     assert url == resolver.bundle_url("main") and url.startswith("/mendel/")
     assert response["Vary"] == "Cookie" and response["Cache-Control"] == "private"
+
+
+def test_mendel_render_server_renders_the_requests_own_tree(client: Client) -> None:
+    for cookie in ("", "bucket_D"):
+        response = client.get("/render", HTTP_COOKIE=f"mendel_variations={cookie}")
+        resolver = conf.get_core().resolver({"HTTP_COOKIE": f"mendel_variations={cookie}"})
+        assert response.content.decode() == resolver.render("main", {"products": []})
+        assert "Rendered on the server" in response.content.decode()
+    assert b"Promo week" in response.content and response["Vary"] == "Cookie"
 
 
 def test_a_page_without_mendel_is_not_marked(client: Client) -> None:

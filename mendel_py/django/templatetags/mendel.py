@@ -1,5 +1,6 @@
 """``{% load mendel %}``: ``{% mendel_script "main" %}``, ``{% mendel_stylesheet "css" %}`` and
-``{% mendel_bundle_url "main" %}`` for the request's variations (``request.mendel``; keyword
+``{% mendel_bundle_url "main" %}`` for the request's variations, and ``{% mendel_render "main" props %}``
+(the request's tree server-rendered, with the client-rendered container as its fallback) (``request.mendel``; keyword
 arguments become attributes, ``integrity=True/False`` overrides the setting for one tag)."""
 from __future__ import annotations
 
@@ -36,3 +37,8 @@ def mendel_stylesheet(context: Any, bundle: str, integrity: bool | None = None, 
 @register.simple_tag(takes_context=True)
 def mendel_bundle_url(context: Any, bundle: str) -> str:
     return _resolver(context).bundle_url(bundle)  # (Django escapes it)
+
+
+@register.simple_tag(takes_context=True)
+def mendel_render(context: Any, bundle: str, props: Any = None) -> SafeString:
+    return mark_safe(_resolver(context).render(bundle, props))  # (the renderer's HTML, props escaped there)

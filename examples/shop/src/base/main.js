@@ -2,6 +2,7 @@ import * as cart from './components/cart.js';
 import button from './components/button.js';
 import banner from './components/banner.js';
 import extras from './components/extras.js';
+import offer from './components/offer.js';
 
 // The reviews component is loaded on demand: `import()` makes it a lazy chunk of this bundle,
 // fetched from the page's own hash URL the first time a visitor asks for it.
@@ -35,6 +36,16 @@ function start() {
         });
     }
     extras.render(document.getElementById('extras'));
+    // the offer box came rendered from the server (render.js): hydrate it, or, when the server
+    // fell back to an empty container, render it here from the props next to it
+    var offerRoot = document.querySelector('[data-mendel-root="main"]');
+    if (offerRoot) {
+        if (!offerRoot.hasAttribute('data-mendel-ssr')) {
+            var props = JSON.parse(document.querySelector('[data-mendel-props="main"]').textContent);
+            offerRoot.innerHTML = offer.html(props);
+        }
+        offer.hydrate(offerRoot);
+    }
     addReviewsButton();
     document.body.setAttribute('data-shop-ready', 'yes');
 }

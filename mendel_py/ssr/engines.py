@@ -1,0 +1,388 @@
+"""The engine seam: one small interface (load a tree's script, render, discard) and its two
+implementations, QuickJS (`quickjs-ng`, the default) and V8 (`mini-racer`).
+
+An engine context belongs to the thread that made it, in the process that made it: neither
+library's context may be used from two threads, a V8 isolate made before `fork()` hangs in the
+child, and QuickJS's `quickjs.Function` (never used here) hangs in a forked child. So contexts are
+made lazily, on first render in a thread (`contexts.ContextCache`), never in a pre-forking master.
+
+What an engine promises, whichever it is (the sandbox):
+- the code sees only the language's built-ins and the web globals the script installs
+  (`script.SHIMS`): no file system, network, environment, `process`, Python object or host module
+  (QuickJS's `std`/`os` are not loaded; mini-racer exposes nothing of the host);
+- a render that passes its wall-clock deadline ends with `EngineFault("timeout")`, one that passes
+  the memory cap with `EngineFault("memory")`, and a thrown error with `EngineFault("error")`;
+  after any fault the context is discarded by its owner, never reused.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .._runtime.process import current_pid
+from ..errors import ConfigError
+
+log = logging.getLogger("mendel_py.ssr")
+
+ENGINES = ("quickjs", "v8")
+"""The engine names `Renderer(engine=)`, `ssr.engine` and `MENDEL_SSR_ENGINE` take."""
+DEFAULT_ENGINE = "quickjs"
+
+CPUS = os.cpu_count() or 1
+QUICKJS_STACK_BYTES = 2 * 1024 * 1024
+"""QuickJS's own stack limit (its default, 256 KiB, overflows a React tree 200 deep). Well inside
+the 8 MiB C stack a glibc thread (gunicorn's gthread workers included) gets."""
+PENDING_JOBS_MAX = 10_000
+"""Promise jobs run after a QuickJS render, at most (V8 runs them itself when a call returns)."""
+
+
+class EngineFault(Exception):
+    """A render that did not return HTML: `reason` "timeout", "memory" or "error"; `stack` the
+    engine's text of the JS error (message and stack lines, as the engine wrote them)."""
+
+    def __init__(self, reason: str, stack: str):
+        super().__init__(stack)
+        self.reason = reason
+        self.stack = stack
+
+
+class Engine(Protocol):
+    """One engine context holding one tree's server script."""
+
+    name: str
+
+    def load(self, script: str, deadline: float) -> None:
+        """Evaluate the tree's server script (`script.server_script`) once, by `deadline` (the
+        packages it evaluates run now). Raises EngineFault."""
+        ...
+
+    def render(self, props_json: str, deadline: float) -> str:
+        """Run the script's `__mendelRender` on props given as JSON and return its answer (see
+        `script.RUNTIME`). `deadline` is a `time.monotonic()` value. Raises EngineFault."""
+        ...
+
+    def memory_bytes(self) -> int:
+        """The context's heap in use, as its engine counts it."""
+        ...
+
+    def discard(self) -> None:
+        """Free the context (only from the thread that made it)."""
+        ...
+
+
+def make_engine(name: str, memory_limit: int) -> Engine:
+    """A new context of engine `name`, capped at `memory_limit` bytes. ImportError names the extra
+    to install when the engine's package is missing."""
+    if name == "quickjs":
+        return QuickJSEngine(memory_limit)
+    if name == "v8":
+        return V8Engine(memory_limit)
+    raise ValueError(f"unknown SSR engine {name!r} (expected one of: {', '.join(ENGINES)})")
+
+
+def _missing(package: str, extra: str) -> ImportError:
+    return ImportError(f"server-side rendering with this engine needs {package}: pip install 'mendel_py[{extra}]'")
+
+
+# --- QuickJS ------------------------------------------------------------------------------
+
+
+class QuickJSEngine:
+    """A `quickjs.Context` (its own runtime) with a memory cap, a stack limit and a deadline.
+
+    QuickJS's time limit counts the *process's* CPU time (C `clock()`), so with two busy threads
+    it fires early, and while it is set QuickJS may not call into Python. So the deadline is kept
+    by the process's watchdog thread (`Watchdog`): at the deadline it lowers the context's memory
+    cap to nothing, and the render ends at its next allocation. The CPU limit stays as the
+    backstop for a loop that never allocates: the deadline's length times the CPUs, so however
+    many threads render at once it never fires before the deadline (alone on a CPU, such a loop
+    runs up to that many times the deadline).
+    """
+
+    name = "quickjs"
+
+    def __init__(self, memory_limit: int):
+        try:
+            import quickjs
+        except ImportError:
+            raise _missing("quickjs-ng", "ssr") from None
+        self._quickjs = quickjs
+        self._memory_limit = memory_limit
+        self._context = quickjs.Context()
+        self._context.set_memory_limit(memory_limit)
+        self._context.set_max_stack_size(QUICKJS_STACK_BYTES)
+        self._render: Any = None
+        self._lock = threading.Lock()  # between this render and the watchdog
+        self._running = False
+        self._timed_out = False
+
+    def load(self, script: str, deadline: float) -> None:
+        self._guarded(lambda: self._context.eval(script), deadline)
+        self._render = self._context.get("__mendelRender")
+
+    def render(self, props_json: str, deadline: float) -> str:
+        context = self._context
+
+        def run() -> Any:
+            answer = self._render(props_json)
+            for _ in range(PENDING_JOBS_MAX):  # this render's promise jobs, before the next render
+                if not context.execute_pending_job():
+                    break
+            return answer
+
+        return _answer(self._guarded(run, deadline))
+
+    def _guarded(self, run: Callable[[], Any], deadline: float) -> Any:
+        """`run()` under the watchdog's deadline and the CPU-time backstop."""
+        context = self._context
+        with self._lock:
+            self._running, self._timed_out = True, False
+        # process CPU time grows up to `cpu_count` times as fast as the wall clock: a limit that
+        # long never fires before the deadline, however many threads render
+        context.set_time_limit(max(deadline - time.monotonic(), 0.001) * CPUS)
+        ticket = watchdog().watch(deadline, self._expire)
+        try:
+            result = run()
+        except self._quickjs.JSException as error:  # StackOverflow is one
+            raise EngineFault("timeout" if self._timed_out else _quickjs_reason(str(error)), str(error)) from None
+        finally:
+            watchdog().cancel(ticket)
+            with self._lock:
+                self._running = False
+            context.set_time_limit(-1)
+        if self._timed_out:
+            raise EngineFault("timeout", "the render passed its deadline")
+        return result
+
+    def _expire(self) -> None:
+        """The watchdog's call at the deadline: stop the render at its next allocation."""
+        with self._lock:
+            if self._running:
+                self._timed_out = True
+                self._context.set_memory_limit(1)
+
+    def memory_bytes(self) -> int:
+        return int(self._context.memory()["memory_used_size"])
+
+    def discard(self) -> None:
+        self._render = None
+        del self._context
+
+
+def _quickjs_reason(text: str) -> str:
+    # QuickJS can't even make an error object once the cap is hit: the exception is `null`
+    if text.startswith("null") or "out of memory" in text:
+        return "memory"
+    if text.startswith("InternalError: interrupted"):
+        return "timeout"
+    return "error"
+
+
+# --- V8 -------------------------------------------------------------------------------------
+
+V8_HEAP_CEILING_FACTOR = 4
+"""V8's own per-isolate heap ceiling (`--max-heap-size`) is set to this many times the memory cap
+(at least 256 MiB): mini-racer checks its cap after each garbage collection, and a smaller heap
+collects often enough that a runaway allocation stops near the cap (measured: 70 MiB for a 64 MiB
+cap; 485 MiB with V8's default ceiling). The flag is process-wide, set once before the first
+isolate."""
+_v8_lock = threading.Lock()
+_v8_ready = False
+
+
+def _init_v8(memory_limit: int) -> Any:
+    """mini-racer, its V8 initialised for this process.
+
+    V8 must be initialised on the main thread: initialised on another, a process whose threads
+    then make contexts concurrently crashes (measured: SIGSEGV in `mr_init_context` with four
+    threads, every time). `prepare_engine` does it when a `Renderer` is made on the main thread
+    (the app's start-up: a preloading master, or a worker booting). Initialising V8 is not making
+    an isolate: a child forked after it makes its own isolates fine (tested), so a preloading
+    master may do it."""
+    global _v8_ready
+    try:
+        import py_mini_racer
+    except ImportError:
+        raise _missing("mini-racer", "ssr-v8") from None
+    with _v8_lock:
+        if not _v8_ready:
+            if threading.current_thread() is not threading.main_thread():
+                log.warning(
+                    "V8 is initialised off the main thread: with several rendering threads this"
+                    " process may crash; make the Renderer (or the app) on the main thread first"
+                )
+            ceiling = max(256, V8_HEAP_CEILING_FACTOR * (memory_limit >> 20))
+            try:
+                py_mini_racer.init_mini_racer(flags=(*py_mini_racer.DEFAULT_V8_FLAGS, f"--max-heap-size={ceiling}"))
+            except py_mini_racer.LibAlreadyInitializedError:
+                pass  # the application initialised V8 itself: its flags stand
+            _v8_ready = True
+    return py_mini_racer
+
+
+def prepare_engine(name: str, memory_limit: int) -> None:
+    """What an engine needs done on the main thread before any thread renders (V8: its
+    initialisation; QuickJS: nothing). Off the main thread it does nothing."""
+    if name == "v8" and threading.current_thread() is threading.main_thread():
+        _init_v8(memory_limit)
+
+
+class V8Engine:
+    """A mini-racer context (its own isolate, with two OS threads of its own) with a hard memory
+    cap and mini-racer's wall-clock timeout.
+
+    It suits sync and gthread workers; under a CPU-bound Python thread in the same process a
+    render waits for the GIL at every crossing (measured: a 4 ms render took 49 ms), so keep
+    CPU-heavy Python work out of processes that render with V8.
+    """
+
+    name = "v8"
+
+    def __init__(self, memory_limit: int):
+        self._mr = _init_v8(memory_limit)
+        self._context = self._mr.MiniRacer()
+        self._context.set_hard_memory_limit(memory_limit)
+        self._input: Any = None
+
+    def load(self, script: str, deadline: float) -> None:
+        self._call(lambda: self._context.eval(script, timeout_sec=_left(deadline)))
+        self._input = self._call(lambda: self._context.eval("__mendelInput"))
+
+    def render(self, props_json: str, deadline: float) -> str:
+        # the props go in as a V8 string put on the runtime's input object, not as a literal in
+        # the code (a new 50 KB literal is parsed every time: measured 4-6 ms against 2.7-3 ms
+        # for a 1,000-item page), and one constant eval renders; V8 runs the render's promise
+        # jobs before the eval returns
+        self._input["props"] = props_json
+        return _answer(self._call(lambda: self._context.eval("__mendelRender()", timeout_sec=_left(deadline))))
+
+    def _call(self, run: Callable[[], Any]) -> Any:
+        mr = self._mr
+        try:
+            return run()
+        except mr.JSTimeoutException:
+            raise EngineFault("timeout", "the render passed its deadline") from None
+        except mr.JSOOMException:
+            raise EngineFault("memory", "the render passed its memory cap") from None
+        except (mr.JSEvalException, mr.JSParseException) as error:
+            if self._context.was_hard_memory_limit_reached():
+                raise EngineFault("memory", "the render passed its memory cap") from None
+            raise EngineFault("error", _v8_stack(error)) from None
+
+    def memory_bytes(self) -> int:
+        try:
+            return int(self._context.heap_stats()["total_heap_size"])
+        except ValueError:  # an isolate past its cap may answer with nothing
+            return 0
+
+    def discard(self) -> None:
+        self._input = None
+        # a render ended by its timeout is still being cancelled inside mini-racer: one more
+        # eval queues behind it, so its last callback is handled before the context closes
+        try:
+            self._context.eval("0", timeout_sec=1)
+        except Exception:  # noqa: BLE001 - closing anyway
+            pass
+        self._context.close()
+
+
+def _answer(answer: Any) -> str:
+    if not isinstance(answer, str) or not answer:
+        raise EngineFault("error", f"TypeError: the render gave {type(answer).__name__}, not a string")
+    return answer
+
+
+def _left(deadline: float) -> float:
+    return max(deadline - time.monotonic(), 0.001)
+
+
+def _v8_stack(error: BaseException) -> str:
+    """mini-racer's text of an exception: `<file>:<line>: <message>`, the source line and a caret,
+    then the stack; keep the stack (message and `at` lines) when there is one."""
+    text = str(error)
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
+        if line.lstrip().startswith("at ") and number:
+            start = number - 1
+            while start > 0 and not lines[start].strip():
+                start -= 1
+            return "\n".join(lines[start:]).strip() + "\n"
+    return text
+
+
+# --- the watchdog -------------------------------------------------------------------------
+
+
+class Watchdog:
+    """One daemon thread per process calling each registered function at its deadline, unless it
+    was cancelled first (a render that returned in time). Made lazily, again in a forked child."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int]] = []
+        self._live: dict[int, Callable[[], None]] = {}
+        self._ids = itertools.count()
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="mendel-ssr-watchdog", daemon=True)
+        self._thread.start()
+
+    def watch(self, deadline: float, call: Callable[[], None]) -> int:
+        with self._wake:
+            ticket = next(self._ids)
+            self._live[ticket] = call
+            heapq.heappush(self._heap, (deadline, ticket))
+            if self._heap[0][1] == ticket:
+                self._wake.notify()
+            return ticket
+
+    def cancel(self, ticket: int) -> None:
+        with self._wake:
+            self._live.pop(ticket, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while True:
+                    while self._heap and self._heap[0][1] not in self._live:
+                        heapq.heappop(self._heap)
+                    if not self._heap:
+                        self._wake.wait()
+                        continue
+                    wait = self._heap[0][0] - time.monotonic()
+                    if wait <= 0:
+                        call = self._live.pop(heapq.heappop(self._heap)[1])
+                        break
+                    self._wake.wait(wait)
+            call()
+
+
+_watchdog: tuple[int, Watchdog] | None = None
+_watchdog_lock = threading.Lock()
+
+
+def watchdog() -> Watchdog:
+    """This process's watchdog."""
+    global _watchdog
+    found = _watchdog
+    if found is None or found[0] != current_pid():
+        with _watchdog_lock:
+            found = _watchdog
+            if found is None or found[0] != current_pid():
+                found = _watchdog = (current_pid(), Watchdog())
+    return found[1]
+
+
+def engine_from_environment(configured: str | None, given: str | None = None) -> str:
+    """The engine to use: `given` (the caller's), else `MENDEL_SSR_ENGINE`, else the configured
+    one (`.mendelrc` `ssr.engine`), else quickjs. A ConfigError names an unknown one."""
+    from_environment = os.environ.get("MENDEL_SSR_ENGINE")
+    name = given or from_environment or configured or DEFAULT_ENGINE
+    if name not in ENGINES:
+        where = None if given else "MENDEL_SSR_ENGINE" if from_environment else "ssr.engine"
+        raise ConfigError(f"unknown SSR engine {name!r} (expected one of: {', '.join(ENGINES)})", key=where)
+    return name
