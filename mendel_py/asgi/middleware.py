@@ -80,15 +80,32 @@ def _header_key(name: bytes) -> str:
     return key
 
 
+def path_below_root(scope: Scope) -> str:
+    """The scope's path below its root path (the environ's PATH_INFO)."""
+    root = scope.get("root_path", "")
+    path: str = scope["path"]
+    if root and path.startswith(root):
+        path = path[len(root):]
+    return path
+
+
+def cookie_header(scope: Scope) -> str | None:
+    """The scope's Cookie header(s), joined with ``; `` (the environ's HTTP_COOKIE); None without."""
+    found: str | None = None
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            text = value.decode("latin-1")
+            found = text if found is None else found + "; " + text
+    return found
+
+
 def environ_from_scope(scope: Scope) -> dict[str, Any]:
     """The CGI keys the core reads, from an ASGI HTTP scope: PATH_INFO below the root path,
     SCRIPT_NAME (the root path), RAW_URI (the raw target, for the canonical-spelling check),
     QUERY_STRING, the ``HTTP_*`` headers (repeated ones joined, cookies with ``; ``) and
     ``wsgi.url_scheme``."""
     root = scope.get("root_path", "")
-    path = scope["path"]
-    if root and path.startswith(root):
-        path = path[len(root):]
+    path = path_below_root(scope)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
         "SCRIPT_NAME": root,
@@ -116,6 +133,34 @@ def environ_from_scope(scope: Scope) -> dict[str, Any]:
 
 class _Core(MendelMiddleware):
     """The WSGI core with the pass-through app."""
+
+
+class ScopeResolver(RequestResolver):
+    """The core's `RequestResolver` for an ASGI page request, whose `environ`
+    (`environ_from_scope`) is made on first read: a page the request memo answers (a returning
+    visitor's) reads only the query, the Cookie header and the root path, straight from the scope."""
+
+    def __init__(self, middleware: MendelMiddleware, scope: Scope):
+        self._scope = scope
+        super().__init__(middleware)
+        self._environ: dict[str, Any] | None = None
+
+    @property  # type: ignore[override]
+    def environ(self) -> dict[str, Any]:
+        if self._environ is None:
+            self._environ = environ_from_scope(self._scope)
+        return self._environ
+
+    @environ.setter
+    def environ(self, value: dict[str, Any]) -> None:
+        self._environ = value
+
+    def _key_inputs(self) -> tuple[str | None, str | None, str]:
+        if self._environ is not None:
+            return super()._key_inputs()
+        scope = self._scope
+        query = scope.get("query_string")
+        return (query.decode("latin-1") if query else None), cookie_header(scope), scope.get("root_path", "")
 
 
 class MendelASGIMiddleware:
@@ -199,10 +244,10 @@ class MendelASGIMiddleware:
             core = await anyio.to_thread.run_sync(self.load)
         if core.reloader is not None:
             core.reloader.ensure_running()
-        environ = environ_from_scope(scope)
-        path = environ["PATH_INFO"]
+        path = path_below_root(scope)
         if not path.startswith(core.owned_prefixes):
-            return await self._page(core, scope, receive, send, environ)
+            return await self._page(core, scope, receive, send)
+        environ = environ_from_scope(scope)
         if core.route.owns(path):
             if core.development and path.endswith(MAP_SUFFIX):
                 return await self._through_wsgi(core, scope, receive, send, environ)
@@ -215,15 +260,19 @@ class MendelASGIMiddleware:
             options.metrics_route is not None and path == options.metrics_route
         ):
             return await self._through_wsgi(core, scope, receive, send, environ)
-        return await self._page(core, scope, receive, send, environ)
+        return await self._page(core, scope, receive, send)
 
     async def _page(self, core: MendelMiddleware, scope: Scope, receive: Receive, send: Send,
-                    environ: dict[str, Any]) -> None:
+                    environ: dict[str, Any] | None = None) -> None:
         """The app's request, with its resolver in the scope's state and its marks on the response."""
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
-        resolver = state[state_key] = core.resolver(environ)
+        if environ is None and core.resolver_class is RequestResolver:
+            resolver: RequestResolver = ScopeResolver(core, scope)  # (its environ made if asked)
+        else:
+            resolver = core.resolver(environ if environ is not None else environ_from_scope(scope))
+        state[state_key] = resolver
 
         async def marked(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -355,9 +355,10 @@ class RequestResolver:
     def script_root(self) -> str:
         """What goes before the route in this request's bundle URLs: the mount point
         (SCRIPT_NAME), unless a URL prefix (a CDN origin) replaces it."""
-        if self.middleware.route.url_prefix:
-            return ""
-        return self.environ.get("SCRIPT_NAME", "").rstrip("/")
+        return self._root_for(self.environ.get("SCRIPT_NAME", ""))
+
+    def _root_for(self, script_name: str) -> str:
+        return "" if self.middleware.route.url_prefix else script_name.rstrip("/")
 
     # -- the request's variations, trees and URLs -------------------------------------------
 
@@ -407,22 +408,27 @@ class RequestResolver:
         header needs the full parser (quotes, non-ASCII)."""
         if self._variations is not None or not _memo_safe(type(self)) or self.app_loader_configured():
             return None
-        environ = self.environ
         options = self.options
-        query = environ.get("QUERY_STRING")
+        query, header, script_name = self._key_inputs()
         if query and (QA_QUERY_PARAM in query or (options.query_override and QUERY_OVERRIDE_PARAM in query)):
             return None
         development = self.middleware.development
         experiments = bool(self.trees.config.experiments)
         if experiments and not (options.visitor_choice or development):
             return None
-        header = environ.get("HTTP_COOKIE")
         value = _cookie_key(header, options.cookie_name) if header else None
         if value is _NOT_A_KEY:
             return None
         if value is None and experiments:
             return None  # (the experiments assign)
-        return (self.trees.generation, development, value, self.script_root())
+        # (`script_root`, which a memo-safe class keeps, of the same SCRIPT_NAME)
+        return (self.trees.generation, development, value, self._root_for(script_name))
+
+    def _key_inputs(self) -> tuple[str | None, str | None, str]:
+        """QUERY_STRING, the Cookie header and SCRIPT_NAME of this request: all `request_key` reads
+        of it (an adapter that makes the environ only when asked reads them from its own request)."""
+        environ = self.environ
+        return environ.get("QUERY_STRING"), environ.get("HTTP_COOKIE"), environ.get("SCRIPT_NAME", "")
 
     def _remembered(self) -> RequestEntry | None:
         """This request's entry of the host's request memo (made by this request if it is the
@@ -652,9 +658,11 @@ class RequestResolver:
     def _remembered_tag(self, bundle: str, integrity: bool | None, write: Callable[..., str]) -> str:
         """A tag without extra attributes, from this request key's entry when it has one (made
         and kept there otherwise): a page's tags cost a dictionary lookup."""
-        entry = self._memo_entry()
+        entry = self._entry
+        if entry is False:
+            entry = self._memo_entry()
         key = (write, bundle, self.options.integrity if integrity is None else integrity)
-        found = entry.tags.get(key) if entry is not None else None
+        found = entry.tags.get(key) if entry is not None else None  # type: ignore[union-attr]
         if found is None:
             # (kept as Markup: escaped HTML, which a template then takes as it is, without a copy)
             found = Markup(write(self.bundle_url(bundle), self.tag_attributes(bundle, integrity)))
