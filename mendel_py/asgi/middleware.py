@@ -141,26 +141,21 @@ class ScopeResolver(RequestResolver):
     visitor's) reads only the query, the Cookie header and the root path, straight from the scope."""
 
     def __init__(self, middleware: MendelMiddleware, scope: Scope):
-        self._scope = scope
         super().__init__(middleware)
-        self._environ: dict[str, Any] | None = None
+        del self.environ  # (made by `__getattr__` when first read)
+        self._scope = scope
 
-    @property  # type: ignore[override]
-    def environ(self) -> dict[str, Any]:
-        if self._environ is None:
-            self._environ = environ_from_scope(self._scope)
-        return self._environ
-
-    @environ.setter
-    def environ(self, value: dict[str, Any]) -> None:
-        self._environ = value
+    def __getattr__(self, name: str) -> Any:
+        if name == "environ":
+            environ = self.environ = environ_from_scope(self._scope)
+            return environ
+        raise AttributeError(name)
 
     def _key_inputs(self) -> tuple[str | None, str | None, str]:
-        if self._environ is not None:
+        if "environ" in self.__dict__:
             return super()._key_inputs()
         scope = self._scope
-        query = scope.get("query_string")
-        return (query.decode("latin-1") if query else None), cookie_header(scope), scope.get("root_path", "")
+        return scope.get("query_string", b"").decode("latin-1"), cookie_header(scope), scope.get("root_path", "")
 
 
 class MendelASGIMiddleware:

@@ -43,7 +43,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from itsdangerous import BadData, URLSafeSerializer
@@ -214,27 +214,29 @@ class RequestResolver:
     what start-up made of them; `environ` is the request's.
     """
 
+    # (what most requests never change is the class's: a request sets its own when it does)
+    assignments: tuple[Assignment, ...] = ()
+    """What the experiments gave this request's unit (empty unless they decided)."""
+    decided_by: str | None = None
+    """Which source of `variation_sources()` decided the variations, once they are set."""
+    is_bot_request: bool | None = None
+    _variations: list[str] | None = None
+    _chains: list[list[str]] | None = None
+    _unit: str | None = None
+    _exposed: set[str] | None = None  # experiments this request recorded (or found recorded)
+    _cookies: dict[str, SetCookie] = {}  # cookies for the page response, by name (`_set_cookie`)
+    _request_cookies: Mapping[str, str] | None = None
+    _entry: RequestEntry | None | Literal[False] = False  # False: not looked up yet (`_remembered`)
+
     def __init__(self, middleware: ResolverHost, environ: dict[str, Any] | None = None):
         self.middleware = middleware
         self.options: ServingOptions = middleware.options
         self.trees: MendelTrees = middleware.trees
         self.environ = environ if environ is not None else {}
-        self._variations: list[str] | None = None
-        self._chains: list[list[str]] | None = None
         self._trees: dict[str, Tree] = {}
         self._used: dict[str, None] = {}  # bundles whose URL this request built, in order
-        self.assignments: tuple[Assignment, ...] = ()
-        """What the experiments gave this request's unit (empty unless they decided)."""
-        self.decided_by: str | None = None
-        """Which source of `variation_sources()` decided the variations, once they are set."""
         self.requested: list[str] = []
         """The names that source asked for (unknown ones included)."""
-        self._unit: str | None = None
-        self._exposed: set[str] = set()  # experiments this request recorded (or found recorded)
-        self.is_bot_request: bool | None = None
-        self._cookies: dict[str, SetCookie] = {}  # cookies for the page response, by name
-        self._request_cookies: Mapping[str, str] | None = None
-        self._entry: RequestEntry | None | bool = False  # False: not looked up yet (`_remembered`)
 
     # -- the per-request policy (override in subclasses) ------------------------------------
 
@@ -460,7 +462,7 @@ class RequestResolver:
                 self._entry = None
                 return None
             return self._remembered()
-        return entry  # type: ignore[return-value]
+        return entry
 
     def tree(self, bundle: str) -> Tree:
         """The bundle's tree for this request's variations (memoized for the request)."""
@@ -496,6 +498,8 @@ class RequestResolver:
         unit = self.unit_id()
         now = dedup.clock()
         exposed = self._exposed
+        if exposed is None:
+            exposed = self._exposed = set()
         for assignment in self.assignments:
             if assignment.reason not in EXPOSURE_REASONS or assignment.experiment in exposed:  # is_exposure
                 continue
@@ -505,7 +509,7 @@ class RequestResolver:
                 continue
             if not self._arm_shows_memo(assignment, bundle):
                 continue  # perhaps a later bundle of the page shows it
-            self._exposed.add(assignment.experiment)
+            exposed.add(assignment.experiment)
             if dedup.mark(key):
                 record(
                     Exposure(
@@ -622,6 +626,8 @@ class RequestResolver:
 
     def _set_cookie(self, name: str, value: str, max_age: int | None = UNIT_COOKIE_MAX_AGE) -> None:
         secure = self.environ.get("wsgi.url_scheme") == "https"
+        if not self._cookies:  # (the class's empty dict, never written: this request's own)
+            self._cookies = {}
         self._cookies[name] = SetCookie(name, value, max_age, secure)
 
     def integrity(self, bundle: str) -> str:
@@ -662,7 +668,7 @@ class RequestResolver:
         if entry is False:
             entry = self._memo_entry()
         key = (write, bundle, self.options.integrity if integrity is None else integrity)
-        found = entry.tags.get(key) if entry is not None else None  # type: ignore[union-attr]
+        found = entry.tags.get(key) if entry is not None else None
         if found is None:
             # (kept as Markup: escaped HTML, which a template then takes as it is, without a copy)
             found = Markup(write(self.bundle_url(bundle), self.tag_attributes(bundle, integrity)))
