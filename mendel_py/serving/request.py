@@ -408,7 +408,10 @@ class RequestResolver:
         runs) when another source could decide: a QA token in the query or a cookie, the
         ``?mendel=`` override, an app hook, experiments without visitor choice; or when the Cookie
         header needs the full parser (quotes, non-ASCII)."""
-        if self._variations is not None or not _memo_safe(type(self)) or self.app_loader_configured():
+        if self._variations is not None:
+            return None
+        safe = _MEMO_SAFE.get(type(self))
+        if not (safe if safe is not None else _memo_safe(type(self))) or self.app_loader_configured():
             return None
         options = self.options
         query, header, script_name = self._key_inputs()
@@ -610,7 +613,10 @@ class RequestResolver:
         if not self._cookies:
             if self._variations is None:
                 return headers
-            if _unmarked(headers):  # the usual page: nothing to parse or merge
+            for name, _value in headers:  # the usual page has no Vary or Cache-Control: nothing to merge
+                if name.lower() in _MERGED:
+                    break
+            else:
                 caching = self.options.page_caching
                 return ([*headers, _VARY_COOKIE, _PRIVATE] if caching == "private"
                         else [*headers, _VARY_COOKIE] if caching == "vary" else headers)
@@ -666,7 +672,7 @@ class RequestResolver:
         and kept there otherwise): a page's tags cost a dictionary lookup."""
         entry = self._entry
         if entry is False:
-            entry = self._memo_entry()
+            entry = self._remembered() if self._variations is None else self._memo_entry()
         key = (write, bundle, self.options.integrity if integrity is None else integrity)
         found = entry.tags.get(key) if entry is not None else None
         if found is None:
@@ -788,14 +794,6 @@ class PageMarks(NamedTuple):
 _VARY_COOKIE = ("Vary", "Cookie")
 _PRIVATE = ("Cache-Control", "private")
 _MERGED = frozenset(("vary", "cache-control"))
-
-
-def _unmarked(headers: list[tuple[str, str]]) -> bool:
-    """No Vary or Cache-Control yet: the marks are appended as they are (nothing to merge)."""
-    for name, _value in headers:
-        if name.lower() in _MERGED:
-            return False
-    return True
 
 
 @lru_cache(maxsize=8)
