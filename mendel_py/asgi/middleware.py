@@ -32,6 +32,7 @@ import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -240,8 +241,12 @@ class MendelASGIMiddleware:
         if core.reloader is not None:
             core.reloader.ensure_running()
         path = path_below_root(scope)
-        if not path.startswith(core.owned_prefixes):
-            return await self._page(core, scope, receive, send)
+        if not path.startswith(core.owned_prefixes):  # (a page: `_page`, without one more coroutine)
+            marked, token = self._page_request(core, scope, send)
+            try:
+                return await self.app(scope, receive, marked)
+            finally:
+                current_resolver.reset(token)
         environ = environ_from_scope(scope)
         if core.route.owns(path):
             if core.development and path.endswith(MAP_SUFFIX):
@@ -260,6 +265,17 @@ class MendelASGIMiddleware:
     async def _page(self, core: MendelMiddleware, scope: Scope, receive: Receive, send: Send,
                     environ: dict[str, Any] | None = None) -> None:
         """The app's request, with its resolver in the scope's state and its marks on the response."""
+        marked, token = self._page_request(core, scope, send, environ)
+        try:
+            await self.app(scope, receive, marked)
+        finally:
+            current_resolver.reset(token)
+
+    def _page_request(self, core: MendelMiddleware, scope: Scope, send: Send,
+                      environ: dict[str, Any] | None = None) -> tuple[Send, Token[RequestResolver | None]]:
+        """A page request's resolver, put in the scope's state and `current_resolver` (templates
+        reach it there: `mendel_templates`; the caller resets it with the token), and the `send`
+        that puts its marks on the response."""
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
@@ -271,16 +287,12 @@ class MendelASGIMiddleware:
 
         async def marked(message: Message) -> None:
             if message["type"] == "http.response.start":
-                resolver = state.get(state_key)
+                resolver = state.get(state_key)  # (the app may have replaced it)
                 if isinstance(resolver, RequestResolver) and resolver.used:
                     message = {**message, "headers": _marked_headers(resolver, message.get("headers", ()))}
             await send(message)
 
-        token = current_resolver.set(resolver)  # (templates reach it there: `mendel_templates`)
-        try:
-            await self.app(scope, receive, marked)
-        finally:
-            current_resolver.reset(token)
+        return marked, current_resolver.set(resolver)
 
     async def _cold_answer(self, core: MendelMiddleware, environ: dict[str, Any], path: str) -> BundleAnswer:
         """The answer made in a worker thread. Few threads at once (`COLD_THREADS`): each holds the
