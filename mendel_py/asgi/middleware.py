@@ -136,24 +136,33 @@ class _Core(MendelMiddleware):
     """The WSGI core with the pass-through app."""
 
 
+_UNMADE: dict[str, Any] = {}
+"""(what `ScopeResolver` hands the base class for an environ not made yet)"""
+
+
 class ScopeResolver(RequestResolver):
     """The core's `RequestResolver` for an ASGI page request, whose `environ`
     (`environ_from_scope`) is made on first read: a page the request memo answers (a returning
     visitor's) reads only the query, the Cookie header and the root path, straight from the scope."""
 
     def __init__(self, middleware: MendelMiddleware, scope: Scope):
-        super().__init__(middleware)
-        del self.environ  # (made by `__getattr__` when first read)
         self._scope = scope
+        self._environ: dict[str, Any] | None = None
+        super().__init__(middleware, _UNMADE)
 
-    def __getattr__(self, name: str) -> Any:
-        if name == "environ":
-            environ = self.environ = environ_from_scope(self._scope)
-            return environ
-        raise AttributeError(name)
+    # (a property, not `__getattr__`: a class with `__getattr__` loses CPython's attribute caches)
+    @property
+    def environ(self) -> dict[str, Any]:
+        if self._environ is None:
+            self._environ = environ_from_scope(self._scope)
+        return self._environ
+
+    @environ.setter
+    def environ(self, value: dict[str, Any]) -> None:
+        self._environ = None if value is _UNMADE else value
 
     def _key_inputs(self) -> tuple[str | None, str | None, str]:
-        if "environ" in self.__dict__:
+        if self._environ is not None:
             return super()._key_inputs()
         scope = self._scope
         return scope.get("query_string", b"").decode("latin-1"), cookie_header(scope), scope.get("root_path", "")

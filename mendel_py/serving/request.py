@@ -214,29 +214,29 @@ class RequestResolver:
     what start-up made of them; `environ` is the request's.
     """
 
-    # (what most requests never change is the class's: a request sets its own when it does)
-    assignments: tuple[Assignment, ...] = ()
-    """What the experiments gave this request's unit (empty unless they decided)."""
-    decided_by: str | None = None
-    """Which source of `variation_sources()` decided the variations, once they are set."""
-    is_bot_request: bool | None = None
-    _variations: list[str] | None = None
-    _chains: list[list[str]] | None = None
-    _unit: str | None = None
-    _exposed: set[str] | None = None  # experiments this request recorded (or found recorded)
-    _cookies: dict[str, SetCookie] = {}  # cookies for the page response, by name (`_set_cookie`)
-    _request_cookies: Mapping[str, str] | None = None
-    _entry: RequestEntry | None | Literal[False] = False  # False: not looked up yet (`_remembered`)
-
     def __init__(self, middleware: ResolverHost, environ: dict[str, Any] | None = None):
+        # (every attribute set here, in one order: instances share one layout, which CPython's
+        # attribute caches rely on; a class-level default or a late attribute would slow reads)
         self.middleware = middleware
         self.options: ServingOptions = middleware.options
         self.trees: MendelTrees = middleware.trees
         self.environ = environ if environ is not None else {}
+        self._variations: list[str] | None = None
+        self._chains: list[list[str]] | None = None
         self._trees: dict[str, Tree] = {}
         self._used: dict[str, None] = {}  # bundles whose URL this request built, in order
+        self.assignments: tuple[Assignment, ...] = ()
+        """What the experiments gave this request's unit (empty unless they decided)."""
+        self.decided_by: str | None = None
+        """Which source of `variation_sources()` decided the variations, once they are set."""
         self.requested: list[str] = []
         """The names that source asked for (unknown ones included)."""
+        self._unit: str | None = None
+        self._exposed: set[str] = set()  # experiments this request recorded (or found recorded)
+        self.is_bot_request: bool | None = None
+        self._cookies: dict[str, SetCookie] = {}  # cookies for the page response, by name
+        self._request_cookies: Mapping[str, str] | None = None
+        self._entry: RequestEntry | None | Literal[False] = False  # False: not looked up yet (`_remembered`)
 
     # -- the per-request policy (override in subclasses) ------------------------------------
 
@@ -501,8 +501,6 @@ class RequestResolver:
         unit = self.unit_id()
         now = dedup.clock()
         exposed = self._exposed
-        if exposed is None:
-            exposed = self._exposed = set()
         for assignment in self.assignments:
             if assignment.reason not in EXPOSURE_REASONS or assignment.experiment in exposed:  # is_exposure
                 continue
@@ -632,8 +630,6 @@ class RequestResolver:
 
     def _set_cookie(self, name: str, value: str, max_age: int | None = UNIT_COOKIE_MAX_AGE) -> None:
         secure = self.environ.get("wsgi.url_scheme") == "https"
-        if not self._cookies:  # (the class's empty dict, never written: this request's own)
-            self._cookies = {}
         self._cookies[name] = SetCookie(name, value, max_age, secure)
 
     def integrity(self, bundle: str) -> str:

@@ -123,7 +123,7 @@ def test_a_page_resolver_reads_the_scope_as_its_environ_says(project: Path, quer
              "query_string": query, "root_path": root, "headers": headers}
     lazy, eager = ScopeResolver(core, scope), RequestResolver(core, environ_from_scope(scope))
     assert lazy._key_inputs() == eager._key_inputs()  # (read from the scope, no environ made)
-    assert "environ" not in vars(lazy)
+    assert lazy._environ is None
     assert lazy.request_key() == eager.request_key()
     assert lazy.environ == environ_from_scope(scope) and lazy.environ is lazy.environ
     assert lazy._key_inputs() == eager._key_inputs()
