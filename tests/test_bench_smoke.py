@@ -181,3 +181,23 @@ def test_the_pages_benchmark_runs_each_stack_and_reports_each_measure() -> None:
     for stack in ("Flask", "Django", "Starlette"):
         assert figures[f"{stack} page Mendel (us)"] > 0 and figures[f"{stack} page plain (us)"] > 0
         assert figures[f"{stack} warm bundle (req/s)"] > 0
+
+
+def test_the_page_instruction_count_runs_under_callgrind() -> None:
+    """One case, few requests: the driver starts, switches counting on and is counted."""
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        pytest.skip("valgrind is not installed (scripts/system-deps.sh installs it)")
+    result = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve().parent.parent / "benchmarks" / "page_instructions.py"),
+         "starlette:plain", "--few", "2", "--many", "6"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    found = re.fullmatch(r"starlette\s+plain\s+([\d,]+) instructions per request\s*", result.stdout)
+    assert found is not None, result.stdout
+    assert 10_000 < int(found.group(1).replace(",", "")) < 10_000_000

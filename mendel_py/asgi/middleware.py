@@ -32,6 +32,7 @@ import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -80,15 +81,32 @@ def _header_key(name: bytes) -> str:
     return key
 
 
+def path_below_root(scope: Scope) -> str:
+    """The scope's path below its root path (the environ's PATH_INFO)."""
+    root = scope.get("root_path", "")
+    path: str = scope["path"]
+    if root and path.startswith(root):
+        path = path[len(root):]
+    return path
+
+
+def cookie_header(scope: Scope) -> str | None:
+    """The scope's Cookie header(s), joined with ``; `` (the environ's HTTP_COOKIE); None without."""
+    found: str | None = None
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            text = value.decode("latin-1")
+            found = text if found is None else found + "; " + text
+    return found
+
+
 def environ_from_scope(scope: Scope) -> dict[str, Any]:
     """The CGI keys the core reads, from an ASGI HTTP scope: PATH_INFO below the root path,
     SCRIPT_NAME (the root path), RAW_URI (the raw target, for the canonical-spelling check),
     QUERY_STRING, the ``HTTP_*`` headers (repeated ones joined, cookies with ``; ``) and
     ``wsgi.url_scheme``."""
     root = scope.get("root_path", "")
-    path = scope["path"]
-    if root and path.startswith(root):
-        path = path[len(root):]
+    path = path_below_root(scope)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
         "SCRIPT_NAME": root,
@@ -116,6 +134,38 @@ def environ_from_scope(scope: Scope) -> dict[str, Any]:
 
 class _Core(MendelMiddleware):
     """The WSGI core with the pass-through app."""
+
+
+_UNMADE: dict[str, Any] = {}
+"""(what `ScopeResolver` hands the base class for an environ not made yet)"""
+
+
+class ScopeResolver(RequestResolver):
+    """The core's `RequestResolver` for an ASGI page request, whose `environ`
+    (`environ_from_scope`) is made on first read: a page the request memo answers (a returning
+    visitor's) reads only the query, the Cookie header and the root path, straight from the scope."""
+
+    def __init__(self, middleware: MendelMiddleware, scope: Scope):
+        self._scope = scope
+        self._environ: dict[str, Any] | None = None
+        super().__init__(middleware, _UNMADE)
+
+    # (a property, not `__getattr__`: a class with `__getattr__` loses CPython's attribute caches)
+    @property
+    def environ(self) -> dict[str, Any]:
+        if self._environ is None:
+            self._environ = environ_from_scope(self._scope)
+        return self._environ
+
+    @environ.setter
+    def environ(self, value: dict[str, Any]) -> None:
+        self._environ = None if value is _UNMADE else value
+
+    def _key_inputs(self) -> tuple[str | None, str | None, str]:
+        if self._environ is not None:
+            return super()._key_inputs()
+        scope = self._scope
+        return scope.get("query_string", b"").decode("latin-1"), cookie_header(scope), scope.get("root_path", "")
 
 
 class MendelASGIMiddleware:
@@ -163,12 +213,22 @@ class MendelASGIMiddleware:
                 self._core = core
             return self._core
 
+    async def _load(self) -> MendelMiddleware:
+        """`load` in a worker thread, then what server rendering needs on this thread: the
+        event loop's is the main thread under uvicorn, where V8 must initialise (`Renderer.prepare`)."""
+        core = await anyio.to_thread.run_sync(self.load)
+        if any(bundle.ssr for bundle in core.trees.config.bundles.values()):
+            from ..ssr import renderer_for
+
+            renderer_for(core.trees).prepare()
+        return core
+
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Load the trees at start-up, then hand the lifespan to the app (which sees every message)."""
         first = await receive()
         if first["type"] == "lifespan.startup":
             try:
-                await anyio.to_thread.run_sync(self.load)
+                await self._load()
             except Exception as error:
                 detail = str(error).splitlines()[0] if str(error) else type(error).__name__
                 prefix = "" if isinstance(error, MendelError) else f"{type(error).__name__}: "
@@ -196,13 +256,17 @@ class MendelASGIMiddleware:
             return await self.app(scope, receive, send)
         core = self._core
         if core is None:
-            core = await anyio.to_thread.run_sync(self.load)
+            core = await self._load()
         if core.reloader is not None:
             core.reloader.ensure_running()
+        path = path_below_root(scope)
+        if not path.startswith(core.owned_prefixes):  # (a page: `_page`, without one more coroutine)
+            marked, token = self._page_request(core, scope, send)
+            try:
+                return await self.app(scope, receive, marked)
+            finally:
+                current_resolver.reset(token)
         environ = environ_from_scope(scope)
-        path = environ["PATH_INFO"]
-        if not path.startswith(core.owned_prefixes):
-            return await self._page(core, scope, receive, send, environ)
         if core.route.owns(path):
             if core.development and path.endswith(MAP_SUFFIX):
                 return await self._through_wsgi(core, scope, receive, send, environ)
@@ -215,28 +279,39 @@ class MendelASGIMiddleware:
             options.metrics_route is not None and path == options.metrics_route
         ):
             return await self._through_wsgi(core, scope, receive, send, environ)
-        return await self._page(core, scope, receive, send, environ)
+        return await self._page(core, scope, receive, send)
 
     async def _page(self, core: MendelMiddleware, scope: Scope, receive: Receive, send: Send,
-                    environ: dict[str, Any]) -> None:
+                    environ: dict[str, Any] | None = None) -> None:
         """The app's request, with its resolver in the scope's state and its marks on the response."""
-        state = scope.get("state")
-        if state is None:
-            state = scope["state"] = {}
-        resolver = state[state_key] = core.resolver(environ)
-
-        async def marked(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                resolver = state.get(state_key)
-                if isinstance(resolver, RequestResolver) and resolver.used:
-                    message = {**message, "headers": _marked_headers(resolver, message.get("headers", ()))}
-            await send(message)
-
-        token = current_resolver.set(resolver)  # (templates reach it there: `mendel_templates`)
+        marked, token = self._page_request(core, scope, send, environ)
         try:
             await self.app(scope, receive, marked)
         finally:
             current_resolver.reset(token)
+
+    def _page_request(self, core: MendelMiddleware, scope: Scope, send: Send,
+                      environ: dict[str, Any] | None = None) -> tuple[Send, Token[RequestResolver | None]]:
+        """A page request's resolver, put in the scope's state and `current_resolver` (templates
+        reach it there: `mendel_templates`; the caller resets it with the token), and the `send`
+        that puts its marks on the response."""
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        if environ is None and core.resolver_class is RequestResolver:
+            resolver: RequestResolver = ScopeResolver(core, scope)  # (its environ made if asked)
+        else:
+            resolver = core.resolver(environ if environ is not None else environ_from_scope(scope))
+        state[state_key] = resolver
+
+        async def marked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                resolver = state.get(state_key)  # (the app may have replaced it)
+                if isinstance(resolver, RequestResolver) and resolver.used:
+                    message = {**message, "headers": _marked_headers(resolver, message.get("headers", ()))}
+            await send(message)
+
+        return marked, current_resolver.set(resolver)
 
     async def _cold_answer(self, core: MendelMiddleware, environ: dict[str, Any], path: str) -> BundleAnswer:
         """The answer made in a worker thread. Few threads at once (`COLD_THREADS`): each holds the

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any, cast
 
 from flask import Flask, Request, current_app, has_request_context, jsonify, request
@@ -52,7 +53,7 @@ from ..serving.options import (  # noqa: F401  (development_setting's old home w
 )
 from ..serving.request import RequestResolver
 from ..serving.wsgi import MendelMiddleware
-from .jinja import VariationTemplateLoader, as_markup, has_base_templates, install_template_cache
+from .jinja import VariationTemplateLoader, has_base_templates, install_template_cache
 
 EXTENSION_KEY = "mendel"
 ENVIRON_KEY = "mendel"
@@ -280,7 +281,7 @@ def state_of(app: Flask) -> MendelState:
 
 def get_resolver() -> FlaskRequestResolver:
     """The current request's resolver (what the `mendel` proxy stands for)."""
-    context = _request_context() if _request_context is not None else None
+    context = _request_context.get(None) if _request_context is not None else None
     if context is not None:  # (the usual case, without the proxies: a template's tags ask often)
         resolver = context.request.environ.get(ENVIRON_KEY)
         state = context.app.extensions.get(EXTENSION_KEY)
@@ -289,13 +290,13 @@ def get_resolver() -> FlaskRequestResolver:
     return state_of(current_app).resolver_for(request.environ)
 
 
-def _flask_request_context() -> Callable[[], Any] | None:
-    """Flask's own request-context lookup (a ContextVar since Flask 2.2), if this Flask has it."""
+def _flask_request_context() -> ContextVar[Any] | None:
+    """Flask's own request-context variable (a ContextVar since Flask 2.2), if this Flask has it."""
     try:
         from flask.globals import _cv_request
     except ImportError:  # another Flask: the proxies do
         return None
-    return lambda: _cv_request.get(None)
+    return _cv_request
 
 
 _request_context = _flask_request_context()
@@ -340,12 +341,14 @@ def bundle_url(bundle: str) -> str:
 def script_tag(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
     """`<script src="...">` for a JS bundle; extra keyword arguments become attributes;
     `integrity=True/False` overrides MENDEL_INTEGRITY for this tag."""
-    return as_markup(get_resolver().script_tag(bundle, integrity, **attributes))
+    tag = get_resolver().script_tag(bundle, integrity, **attributes)
+    return tag if isinstance(tag, Markup) else Markup(tag)  # (`as_markup`, inline: a page calls it often)
 
 
 def stylesheet_tag(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
     """`<link rel="stylesheet" href="...">` for a CSS bundle."""
-    return as_markup(get_resolver().stylesheet_tag(bundle, integrity, **attributes))
+    tag = get_resolver().stylesheet_tag(bundle, integrity, **attributes)
+    return tag if isinstance(tag, Markup) else Markup(tag)
 
 
 def render(bundle: str, props: Any = None) -> Markup:

@@ -224,10 +224,12 @@ def template_globals(current: ResolverGetter) -> dict[str, Callable[..., Markup]
     request context; Starlette's Jinja2Templates and Django's Jinja2 backend use these)."""
 
     def mendel_script(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
-        return as_markup(current().script_tag(bundle, integrity, **attributes))
+        tag = current().script_tag(bundle, integrity, **attributes)
+        return tag if isinstance(tag, Markup) else Markup(tag)  # (`as_markup`, inline: a page calls it often)
 
     def mendel_stylesheet(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
-        return as_markup(current().stylesheet_tag(bundle, integrity, **attributes))
+        tag = current().stylesheet_tag(bundle, integrity, **attributes)
+        return tag if isinstance(tag, Markup) else Markup(tag)
 
     def mendel_bundle_url(bundle: str) -> Markup:
         return Markup.escape(current().bundle_url(bundle))

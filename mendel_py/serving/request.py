@@ -43,7 +43,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from itsdangerous import BadData, URLSafeSerializer
@@ -215,6 +215,8 @@ class RequestResolver:
     """
 
     def __init__(self, middleware: ResolverHost, environ: dict[str, Any] | None = None):
+        # (every attribute set here, in one order: instances share one layout, which CPython's
+        # attribute caches rely on; a class-level default or a late attribute would slow reads)
         self.middleware = middleware
         self.options: ServingOptions = middleware.options
         self.trees: MendelTrees = middleware.trees
@@ -234,7 +236,7 @@ class RequestResolver:
         self.is_bot_request: bool | None = None
         self._cookies: dict[str, SetCookie] = {}  # cookies for the page response, by name
         self._request_cookies: Mapping[str, str] | None = None
-        self._entry: RequestEntry | None | bool = False  # False: not looked up yet (`_remembered`)
+        self._entry: RequestEntry | None | Literal[False] = False  # False: not looked up yet (`_remembered`)
 
     # -- the per-request policy (override in subclasses) ------------------------------------
 
@@ -355,9 +357,10 @@ class RequestResolver:
     def script_root(self) -> str:
         """What goes before the route in this request's bundle URLs: the mount point
         (SCRIPT_NAME), unless a URL prefix (a CDN origin) replaces it."""
-        if self.middleware.route.url_prefix:
-            return ""
-        return self.environ.get("SCRIPT_NAME", "").rstrip("/")
+        return self._root_for(self.environ.get("SCRIPT_NAME", ""))
+
+    def _root_for(self, script_name: str) -> str:
+        return "" if self.middleware.route.url_prefix else script_name.rstrip("/")
 
     # -- the request's variations, trees and URLs -------------------------------------------
 
@@ -405,18 +408,19 @@ class RequestResolver:
         runs) when another source could decide: a QA token in the query or a cookie, the
         ``?mendel=`` override, an app hook, experiments without visitor choice; or when the Cookie
         header needs the full parser (quotes, non-ASCII)."""
-        if self._variations is not None or not _memo_safe(type(self)) or self.app_loader_configured():
+        if self._variations is not None:
             return None
-        environ = self.environ
+        safe = _MEMO_SAFE.get(type(self))
+        if not (safe if safe is not None else _memo_safe(type(self))) or self.app_loader_configured():
+            return None
         options = self.options
-        query = environ.get("QUERY_STRING")
+        query, header, script_name = self._key_inputs()
         if query and (QA_QUERY_PARAM in query or (options.query_override and QUERY_OVERRIDE_PARAM in query)):
             return None
         development = self.middleware.development
         experiments = bool(self.trees.config.experiments)
         if experiments and not (options.visitor_choice or development):
             return None
-        header = environ.get("HTTP_COOKIE")
         if header and len(header) > MEMO_HEADER_BYTES:
             return None  # (a flood of long made-up cookies must not fill the memos: the full policy)
         value = _cookie_key(header, options.cookie_name) if header else None
@@ -424,7 +428,14 @@ class RequestResolver:
             return None
         if value is None and experiments:
             return None  # (the experiments assign)
-        return (self.trees.generation, development, value, self.script_root())
+        # (`script_root`, which a memo-safe class keeps, of the same SCRIPT_NAME)
+        return (self.trees.generation, development, value, self._root_for(script_name))
+
+    def _key_inputs(self) -> tuple[str | None, str | None, str]:
+        """QUERY_STRING, the Cookie header and SCRIPT_NAME of this request: all `request_key` reads
+        of it (an adapter that makes the environ only when asked reads them from its own request)."""
+        environ = self.environ
+        return environ.get("QUERY_STRING"), environ.get("HTTP_COOKIE"), environ.get("SCRIPT_NAME", "")
 
     def _remembered(self) -> RequestEntry | None:
         """This request's entry of the host's request memo (made by this request if it is the
@@ -456,7 +467,7 @@ class RequestResolver:
                 self._entry = None
                 return None
             return self._remembered()
-        return entry  # type: ignore[return-value]
+        return entry
 
     def tree(self, bundle: str) -> Tree:
         """The bundle's tree for this request's variations (memoized for the request)."""
@@ -512,7 +523,7 @@ class RequestResolver:
                 continue
             if not self._arm_shows_memo(assignment, bundle):
                 continue  # perhaps a later bundle of the page shows it
-            self._exposed.add(assignment.experiment)
+            exposed.add(assignment.experiment)
             if dedup.mark(key):
                 record(
                     Exposure(
@@ -613,7 +624,10 @@ class RequestResolver:
         if not self._cookies:
             if self._variations is None:
                 return headers
-            if _unmarked(headers):  # the usual page: nothing to parse or merge
+            for name, _value in headers:  # the usual page has no Vary or Cache-Control: nothing to merge
+                if name.lower() in _MERGED:
+                    break
+            else:
                 caching = self.options.page_caching
                 return ([*headers, _VARY_COOKIE, _PRIVATE] if caching == "private"
                         else [*headers, _VARY_COOKIE] if caching == "vary" else headers)
@@ -665,7 +679,9 @@ class RequestResolver:
     def _remembered_tag(self, bundle: str, integrity: bool | None, write: Callable[..., str]) -> str:
         """A tag without extra attributes, from this request key's entry when it has one (made
         and kept there otherwise): a page's tags cost a dictionary lookup."""
-        entry = self._memo_entry()
+        entry = self._entry
+        if entry is False:
+            entry = self._remembered() if self._variations is None else self._memo_entry()
         key = (write, bundle, self.options.integrity if integrity is None else integrity)
         found = entry.tags.get(key) if entry is not None else None
         if found is None:
@@ -791,14 +807,6 @@ class PageMarks(NamedTuple):
 _VARY_COOKIE = ("Vary", "Cookie")
 _PRIVATE = ("Cache-Control", "private")
 _MERGED = frozenset(("vary", "cache-control"))
-
-
-def _unmarked(headers: list[tuple[str, str]]) -> bool:
-    """No Vary or Cache-Control yet: the marks are appended as they are (nothing to merge)."""
-    for name, _value in headers:
-        if name.lower() in _MERGED:
-            return False
-    return True
 
 
 @lru_cache(maxsize=8)

@@ -81,13 +81,19 @@ class Renderer:
         self.memory_limit = memory_limit or settings.memory_limit_mb << 20
         self.timeout = timeout or settings.timeout
         self.contexts = ContextCache(cache_bytes or settings.cache_mb << 20)
-        try:
-            prepare_engine(self.engine, self.memory_limit)  # V8: on the main thread, before any render
-        except ImportError:
-            pass  # the engine's extra is missing: the first render says so
+        self.prepare()  # V8: on the main thread, before any render
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._logged: set[tuple[str, str, str]] = set()
+
+    def prepare(self) -> None:
+        """Do what the engine needs on the main thread before any thread renders (V8's
+        initialisation; nothing for QuickJS, and nothing off the main thread): for hosts that
+        make the Renderer on another thread, such as the ASGI middleware's lifespan loader."""
+        try:
+            prepare_engine(self.engine, self.memory_limit)
+        except ImportError:
+            pass  # the engine's extra is missing: the first render says so
 
     # --- rendering ---------------------------------------------------------------------------
 

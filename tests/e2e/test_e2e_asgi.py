@@ -132,12 +132,23 @@ def test_cold_bundles_never_block_a_page_for_more_than_one_pack(project: str) ->
         burst_pages, _ = pages_during(server, [warm] * COLD_REQUESTS)
         pages, statuses = pages_during(server, urls)
     assert sorted(set(statuses)) <= [200, 503] and statuses.count(200) >= 2, statuses
-    assert len(pages) >= 3, "the cold requests ended before pages could be measured"
-    print(f"pack {pack * 1000:.1f} ms; page quiet {quiet * 1000:.2f} ms, max during a warm burst "
-          f"{max(burst_pages) * 1000:.2f} ms; during cold packs: median "
-          f"{statistics.median(pages) * 1000:.2f} ms, max {max(pages) * 1000:.2f} ms over {len(pages)}; "
+    assert len(pages) >= 3 and len(burst_pages) >= 3, "the bursts ended before pages could be measured"
+    print(f"pack {pack * 1000:.1f} ms; page quiet {quiet * 1000:.2f} ms; during a warm burst: median "
+          f"{statistics.median(burst_pages) * 1000:.2f} ms, p90 {p90(burst_pages) * 1000:.2f} ms, max "
+          f"{max(burst_pages) * 1000:.2f} ms; during cold packs: median {statistics.median(pages) * 1000:.2f} ms, "
+          f"p90 {p90(pages) * 1000:.2f} ms, max {max(pages) * 1000:.2f} ms over {len(pages)}; "
           f"bundles {statuses.count(200)} x 200, {statuses.count(503)} x 503")
-    assert max(pages) <= max(burst_pages) + pack, (max(pages), max(burst_pages), pack)
+    # Against the same run's warm burst (what 50 arriving requests cost the loop anyway), the cold
+    # burst may add one pack time, compared at the median and the 90th percentile: a loop that packed
+    # would hold most pages behind one or more packs and fail both, while the odd page a loaded
+    # machine's scheduler holds up (the max of a few hundred samples) does not decide the result.
+    assert statistics.median(pages) <= statistics.median(burst_pages) + pack, (pages, burst_pages, pack)
+    assert p90(pages) <= p90(burst_pages) + pack, (p90(pages), p90(burst_pages), pack)
+
+
+def p90(samples: list[float]) -> float:
+    """The 90th percentile (inclusive method: within the samples' range)."""
+    return statistics.quantiles(samples, n=10, method="inclusive")[-1]
 
 
 @pytest.mark.parametrize("store", [False, True], ids=["memory", "store"])

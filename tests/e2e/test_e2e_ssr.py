@@ -229,3 +229,28 @@ def test_the_shop_hydrates_its_server_rendered_offer(shop: str, browser: Any) ->
         (By.CSS_SELECTOR, "[data-mendel-root='main'][data-hydrated='yes']")))
     assert browser.find_element(By.ID, "offer-state").text == "Rendered on the server, hydrated in the browser"
     assert browser.find_element(By.ID, "offer-headline").text == "Promo week: two bags for the price of one"
+
+
+@pytest.mark.parametrize("engine", ["quickjs", "v8"])
+def test_the_fastapi_shop_renders_from_its_thread_pool_in_both_engines(tmp_path: Path, engine: str) -> None:
+    """Under uvicorn, FastAPI renders a sync view's template in its thread pool, several at once;
+    the ASGI middleware loads the trees in a thread, so V8 is initialised on the loop's main thread
+    afterwards (`Renderer.prepare`): with it initialised on the loader's thread, concurrent
+    contexts crash the process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from e2e_support import running_stack
+
+    project = build_example_project(tmp_path)
+    with running_stack("fastapi", project, {"MENDEL_SSR_ENGINE": engine}) as server:
+        def page(index: int) -> str:
+            cookie = {"Cookie": "mendel_variations=" + ("bucket_D" if index % 2 else "")}
+            response = http_get(server.url + "/", cookie)
+            assert response.status == 200
+            return response.body.decode()
+
+        with ThreadPoolExecutor(8) as pool:
+            pages = list(pool.map(page, range(24)))
+    for index, html in enumerate(pages):
+        assert 'data-mendel-ssr=""' in html, html[:400]  # rendered, not the fallback container
+        assert ("Promo week" in html) == bool(index % 2)

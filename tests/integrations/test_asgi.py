@@ -108,6 +108,29 @@ def test_the_canonical_spelling_check_sees_the_raw_path() -> None:
     assert environ["HTTP_COOKIE"] == "a=1; b=2"
 
 
+@pytest.mark.parametrize("query, root, headers", [
+    (b"", "", [(b"cookie", b"mendel_variations=bucket_A"), (b"user-agent", b"x")]),
+    (b"mendel_qa=t&a=1", "/shop", [(b"cookie", b"a=1"), (b"accept", b"*/*"), (b"cookie", b"mendel_variations=bucket_B")]),
+    (b"a=%C3%A9", "/shop/", [(b"cookie", b"sid=1; mendel_variations=")]),
+])
+def test_a_page_resolver_reads_the_scope_as_its_environ_says(project: Path, query: bytes, root: str,
+                                                              headers: list[tuple[bytes, bytes]]) -> None:
+    from mendel_py.asgi.middleware import ScopeResolver
+    from mendel_py.serving.request import RequestResolver
+
+    core = make_app(project).load()
+    scope = {"type": "http", "method": "GET", "path": root.rstrip("/") + "/p", "raw_path": b"/p", "scheme": "https",
+             "query_string": query, "root_path": root, "headers": headers}
+    lazy, eager = ScopeResolver(core, scope), RequestResolver(core, environ_from_scope(scope))
+    assert lazy._key_inputs() == eager._key_inputs()  # (read from the scope, no environ made)
+    assert lazy._environ is None
+    assert lazy.request_key() == eager.request_key()
+    assert lazy.environ == environ_from_scope(scope) and lazy.environ is lazy.environ
+    assert lazy._key_inputs() == eager._key_inputs()
+    assert (lazy.variations, lazy.script_tag("main"), lazy.page_response_headers([])) == (
+        eager.variations, eager.script_tag("main"), eager.page_response_headers([]))
+
+
 def test_the_qa_page_opens_in_development_and_hides_otherwise(project: Path) -> None:
     with TestClient(make_app(project, development=True)) as dev:
         page = dev.get("/_mendel/")
