@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from itertools import accumulate, chain
 from typing import Any
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
+from ...core.original import compact
 from ..treesitter import parse, query
 
-__all__ = ["minify_js"]
+__all__ = ["minify_js", "minify_js_original"]
 
 _FUNCTIONS = frozenset((
     "function_declaration", "function_expression", "generator_function_declaration", "generator_function",
@@ -108,30 +108,72 @@ def minify_js(source: str, tree: Tree | None = None) -> tuple[str, list[tuple[in
     """The minified `source` and its reversed edits (`original.py`: the output's `[start:end]`
     stands where `source` has `text`; code point offsets). `tree`: `source`'s tree, when the
     caller has it. A source that doesn't parse comes back as it is."""
+    forward = _forward_edits(source, tree)
+    if not forward:
+        return source, []
+    # one pass: the output's pieces, and each written text's place in the output (its input
+    # offset moved by the edits before it)
+    parts: list[str] = []
+    append_part = parts.append
+    reversed_edits: list[tuple[int, int, str]] = []
+    append_edit = reversed_edits.append
+    position = shift = 0
+    for start, end, text in forward:
+        append_part(source[position:start])
+        size = len(text)
+        if size:
+            append_part(text)
+        at = start + shift
+        append_edit((at, at + size, source[start:end]))
+        shift += size - end + start
+        position = end
+    append_part(source[position:])
+    return "".join(parts), reversed_edits
+
+
+def minify_js_original(source: str, tree: Tree | None = None) -> tuple[str, str]:
+    """`minify_js`, with the reversed edits as the `original` field's compact form ("" for none)
+    made in the same pass: what a build stores, without a tuple per edit."""
+    forward = _forward_edits(source, tree)
+    if not forward:
+        return source, ""
+    parts: list[str] = []
+    append_part = parts.append
+    numbers: list[int] = []  # (gap, width, length) per edit: `original.encode_compact`
+    extend = numbers.extend
+    texts: list[str] = []
+    append_text = texts.append
+    position = shift = previous = 0
+    for start, end, text in forward:
+        append_part(source[position:start])
+        size = len(text)
+        if size:
+            append_part(text)
+        at = start + shift
+        extend((at - previous, size, end - start))
+        append_text(source[start:end])
+        previous = at + size
+        shift += size - end + start
+        position = end
+    append_part(source[position:])
+    return "".join(parts), compact(numbers, "".join(texts))
+
+
+def _forward_edits(source: str, tree: Tree | None) -> list[tuple[int, int, str]]:
+    """The minifier's edits of `source`, forward (`source[start:end]` becomes `text`; code
+    points, sorted); none for a source that doesn't parse."""
     data = source.encode("utf-8")
     if tree is None:
         tree = parse(data)
     root = tree.root_node
     if root.has_error:
-        return source, []
+        return []
     walk = _Walk(data)
     walk.run(root)
     forward = walk.edits()
-    if not source.isascii():
+    if forward and not source.isascii():
         forward = _code_points(data, forward)
-    if not forward:
-        return source, []
-    starts, ends, texts = zip(*forward)
-    # where each written text starts in the output: its input offset moved by the edits before it
-    shifts = accumulate((len(text) - end + start for start, end, text in forward), initial=0)
-    reversed_edits = [
-        (start + shift, start + shift + len(text), source[start:end])
-        for start, end, text, shift in zip(starts, ends, texts, shifts)
-    ]
-    copied = [source[end:start] for end, start in zip((0, *ends), starts)]
-    copied.append(source[ends[-1]:])
-    return "".join(chain.from_iterable(zip(copied, (*texts, "")))), reversed_edits
-
+    return forward
 
 _QUERY = """
 (identifier) @id
