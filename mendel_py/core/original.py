@@ -17,15 +17,20 @@ validate`, never while a manifest loads.
 
 A minified entry has one edit per removed run of whitespace (each kept token must stay a copy of
 the file's text for its map to be exact), so its `original` has the compact form, the same edits
-as one JSON object `{"d": [gap, width, length, ...], "t": "..."}`: three numbers per edit, `gap`
-from the end of the previous edit (or 0) to its start, `width` = `end - start`, `length` of its
-text, and `t` all the texts one after another. The same list in a third fewer bytes and few
-quoted strings, so encoding it, and writing and reading the manifest and parse cache that hold
-it, is cheaper. `decode` reads both forms.
+as one JSON object `{"n": 2, "d": "<base64>", "t": "..."}`: three numbers per edit, `gap` from
+the end of the previous edit (or 0) to its start, `width` = `end - start` and the `length` of its
+text, as unsigned little-endian integers of `n` bytes (2, or 4 when one is 65536 or more),
+base64-encoded; `t` holds all the texts one after another. The same list in 40% fewer bytes, made
+and read without a Python object per number (the numbers are packed by `array`), so encoding it,
+and writing and reading the manifest and parse cache that hold it, is cheaper. `decode` reads both
+forms.
 """
 from __future__ import annotations
 
+import base64
 import json
+import sys
+from array import array
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -92,14 +97,39 @@ def encode_compact(edits: Sequence[Edit]) -> str:
 
 def compact(numbers: list[int], texts: str) -> str:
     """The compact form's string from its two parts (for a caller that made them itself)."""
-    return json.dumps({"d": numbers, "t": texts}, ensure_ascii=False, separators=(",", ":"))
+    try:
+        packed = array("H", numbers)
+    except OverflowError:
+        packed = array("I", numbers)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    digits = base64.b64encode(packed.tobytes()).decode("ascii")
+    return json.dumps({"n": packed.itemsize, "d": digits, "t": texts}, ensure_ascii=False, separators=(",", ":"))
+
+
+def _unpack(size: object, digits: object) -> list[int] | None:
+    """The numbers of a compact form's `n` and `d`, or None when they are not such."""
+    typecode = {2: "H", 4: "I"}.get(size) if type(size) is int else None
+    if typecode is None or not isinstance(digits, str):
+        return None
+    try:
+        raw = base64.b64decode(digits, validate=True)
+    except ValueError:
+        return None
+    packed = array(typecode)
+    if len(raw) % packed.itemsize:
+        return None
+    packed.frombytes(raw)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tolist()
 
 
 def decode(value: str) -> list[Edit]:
     """The edits of an `original` value of either form (unchecked: see `problem`)."""
     loaded = json.loads(value)
     if isinstance(loaded, dict):
-        return _expand(loaded["d"], loaded["t"])
+        return _expand(_unpack(loaded["n"], loaded["d"]) or [], loaded["t"])
     return [(start, end, text) for start, end, text in loaded]
 
 
@@ -123,12 +153,9 @@ def problem(source: str, value: Any) -> str | None:
     except ValueError:
         edits = None
     if isinstance(edits, dict):
-        numbers, texts = edits.get("d"), edits.get("t")
-        if not (
-            isinstance(numbers, list) and len(numbers) % 3 == 0 and isinstance(texts, str)
-            and all(type(number) is int and number >= 0 for number in numbers)
-        ):
-            return 'must be {"d": [gap, width, length, ...], "t": texts} (numbers not below 0)'
+        numbers, texts = _unpack(edits.get("n"), edits.get("d")), edits.get("t")
+        if numbers is None or len(numbers) % 3 or not isinstance(texts, str):
+            return 'must be {"n": 2 or 4, "d": base64 of (gap, width, length) per edit, "t": texts}'
         if sum(numbers[2::3]) != len(texts):
             return f'"t" must hold the edits\' texts ({sum(numbers[2::3])} code points), not {len(texts)}'
         edits = [list(edit) for edit in _expand(numbers, texts)]
