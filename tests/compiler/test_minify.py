@@ -379,19 +379,3 @@ def test_source_maps_of_minified_typescript_map_names_and_strings_exactly(tmp_pa
         if token.startswith("<"):
             column += 1  # the tag's name: its `<` is JSX punctuation, compiled away
         assert (sources[file], line, column) not in unmapped, (file, token)
-
-
-def test_the_lone_space_pattern_is_joins_for_every_pair_of_bytes() -> None:
-    """`_LONE_SPACE` (which space between two tokens goes) agrees with `_joins` on all bytes."""
-    space = b" \t\n\r\x0b\x0c"
-    wrong = [
-        (before, after) for before in range(256) for after in range(256)
-        if bool(js._LONE_SPACE.match(bytes((before, 32, after)), 1))
-        != (before not in space and after not in space and not js._joins(before, after))
-    ]
-    assert wrong == []
-
-
-def test_spaces_next_to_strings_and_kept_comments_go_as_between_their_own_bytes() -> None:
-    source = 'a = "x" + /r/ ; /*! keep */ b ( `t${ c }` ) ; d = 1 .toString ( ) - -e'
-    assert minify_js(source)[0] == 'a="x"+/r/;/*! keep */b(`t${c}`);d=1 .toString()- -e'

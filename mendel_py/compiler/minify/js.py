@@ -50,18 +50,7 @@ _RESERVED = frozenset("""
     instanceof await async get set from undefined NaN Infinity
 """.split())
 _COMPILER_PREFIX = b"__mendel_"
-# (in bytes patterns `\s` is [ \t\n\r\x0b\x0c], the whitespace between tokens)
-_WORD = rb"0-9A-Za-z_$\\\x80-\xff"  # `_is_word`
-# a single space between two bytes that `_joins` says don't join (before: after may not be)
-_LONE_SPACE = re.compile(
-    rb" (?:(?<=[A-Za-z_$\\\x80-\xff] )(?=[^" + _WORD + rb"\s])"  # a word: any word
-    rb"|(?<=[0-9] )(?=[^" + _WORD + rb"\s.])"  # a digit: a word, `.`
-    rb"|(?<=\+ )(?=[^+\s])|(?<=- )(?=[^\->\s])|(?<=/ )(?=[^/*\s])|(?<=< )(?=[^!\s])"
-    rb"|(?<=[^" + _WORD + rb"\s+\-/<] )(?=\S))"  # anything else: nothing
-)
-# every other run: two or more, one that is not a space, or a space at either end
-_RUN = re.compile(rb"\s{2,}|[\t\n\r\x0b\x0c]|\A |(?<=\S) \Z")
-_start = re.Match.start
+_SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]+")
 # a semicolon is never needed before these, nor after these (the statement went on, or ended)
 _NO_SEMICOLON_BEFORE = frozenset(b"};)],.?:=")
 _NO_SEMICOLON_AFTER = frozenset(b"{;,([=:?&|")
@@ -331,7 +320,7 @@ class _Walk:
         edits = self._gaps()
         if not self.keep_names:
             edits += self._renames()
-        edits.sort()  # (sorted runs that never overlap: merges)
+            edits.sort()  # (two sorted runs that never overlap: one merge)
         return edits
 
     def _renames(self) -> list[tuple[int, int, str]]:
@@ -388,26 +377,27 @@ class _Walk:
         length = len(data)
         masked = bytearray(data)
         for start, end in self.protected:
-            # (its first and last bytes kept, never whitespace: what `_LONE_SPACE` looks at)
-            masked[start + 1:end - 1] = b"x" * (end - start - 2)
+            masked[start:end] = b"x" * (end - start)
         for start, end in self.comments:
             text = data[start:end]
             if text.startswith(b"/*!") or b"@license" in text or b"@preserve" in text:
-                masked[start + 1:end - 1] = b"x" * (end - start - 2)
+                masked[start:end] = b"x" * (end - start)
             else:
                 masked[start:end] = (b"\n" if b"\n" in text or b"\r" in text else b" ") * (end - start)
-        # a lone space between two tokens that don't join, the commonest gap: one regular
-        # expression finds all of them, with no Python per match
-        out = [(start, start + 1, "") for start in map(_start, _LONE_SPACE.finditer(masked))]
+        out: list[tuple[int, int, str]] = []
         append = out.append
         join = _JOIN
         find = masked.find
-        for match in _RUN.finditer(masked):
+        for match in _SPACE.finditer(masked):
             start, end = match.span()
             if start == 0 or end == length:
                 append((start, end, ""))
                 continue
             before, after = data[start - 1], data[end]
+            if end - start == 1 and masked[start] == 32:  # a lone space, the commonest gap
+                if not join[before * 256 + after]:
+                    append((start, end, ""))
+                continue
             if (
                 after not in _NO_SEMICOLON_BEFORE and before not in _NO_SEMICOLON_AFTER
                 and (find(b"\n", start, end) >= 0 or find(b"\r", start, end) >= 0)
