@@ -379,3 +379,8 @@ def test_source_maps_of_minified_typescript_map_names_and_strings_exactly(tmp_pa
         if token.startswith("<"):
             column += 1  # the tag's name: its `<` is JSX punctuation, compiled away
         assert (sources[file], line, column) not in unmapped, (file, token)
+
+
+def test_spaces_next_to_strings_and_kept_comments_go_as_between_their_own_bytes() -> None:
+    source = 'a = "x" + /r/ ; /*! keep */ b ( `t${ c }` ) ; d = 1 .toString ( ) - -e'
+    assert minify_js(source)[0] == 'a="x"+/r/;/*! keep */b(`t${c}`);d=1 .toString()- -e'
