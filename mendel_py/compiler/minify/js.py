@@ -50,6 +50,12 @@ _RESERVED = frozenset("""
     instanceof await async get set from undefined NaN Infinity
 """.split())
 _COMPILER_PREFIX = b"__mendel_"
+# parents under which `true` may stand where a unary expression may not (and `**`, whose left
+# side can't be one)
+_NEEDS_PRIMARY = frozenset((
+    "member_expression", "subscript_expression", "call_expression", "new_expression", "optional_chain",
+    "template_string", "decorator",
+))
 _SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]+")
 # a semicolon is never needed before these, nor after these (the statement went on, or ended)
 _NO_SEMICOLON_BEFORE = frozenset(b"};)],.?:=")
@@ -201,6 +207,7 @@ _QUERY = """
 (class name: (identifier) @fexpr)
 (class_declaration name: (identifier) @cdecl)
 (with_statement) @with
+[(true) (false)] @boolean
 """
 # event kinds of the sweep, in the order they are handled at one offset
 _OPEN_FUNCTION, _OPEN_BLOCK, _DECLARE, _USE = range(4)
@@ -221,6 +228,7 @@ class _Walk:
         self.fixed_names: set[str] = set(FIXED)  # names kept somewhere: no renamed binding takes one
         self.top = _Scope(None, True)
         self.root: Node | None = None
+        self.booleans: list[tuple[int, int, str]] = []  # `true` -> `!0`, `false` -> `!1`
 
     def run(self, root: Node) -> None:
         self.root = root
@@ -230,6 +238,17 @@ class _Walk:
         self.comments = [(node.start_byte, node.end_byte) for node in get("comment", ())]
         for template in get("template", ()):
             self._template(template)
+        for node in get("boolean", ()):
+            parent = node.parent
+            # `!0` is a unary expression: never where a primary one is needed (`!0.x`, `!0()`,
+            # `!0 ** 2` would mean something else, or nothing)
+            if parent is not None and parent.type == "binary_expression":
+                operator = parent.child_by_field_name("operator")
+                if operator is None or operator.type == "**":
+                    continue
+            elif parent is None or parent.type in _NEEDS_PRIMARY:
+                continue
+            self.booleans.append((node.start_byte, node.end_byte, "!0" if node.type == "true" else "!1"))
         if get("with"):
             self.keep_names = True
             return
@@ -317,10 +336,10 @@ class _Walk:
     # ---------------------------------------------------------------- output
 
     def edits(self) -> list[tuple[int, int, str]]:
-        edits = self._gaps()
+        edits = self._gaps() + self.booleans
         if not self.keep_names:
             edits += self._renames()
-            edits.sort()  # (two sorted runs that never overlap: one merge)
+        edits.sort()  # (sorted runs that never overlap: merges)
         return edits
 
     def _renames(self) -> list[tuple[int, int, str]]:
