@@ -1,6 +1,7 @@
 """Minify one module's JavaScript (a registry function body) over its tree-sitter tree.
 
-Two kinds of edit, both exact for source maps (every token kept is a copy of its input text):
+Three kinds of edit, all exact for source maps (every token kept is a copy of its input text, and
+every written one stands over the one token it replaces):
 
 - whitespace and comments go: a run of them becomes nothing, or one space where two tokens would
   otherwise join (`var a`, `a + +b`, `1 .x`); `/*!` and `@license` / `@preserve` comments stay.
@@ -15,6 +16,8 @@ Two kinds of edit, both exact for source maps (every token kept is a copy of its
   `--keep-names`), so output that prints a component's name is unchanged; the compiler's own
   helpers (`__mendel_ns`, ...) are renamed. A module with a direct
   `eval` or a `with` statement, which can see any local by name, keeps all its names.
+- `true` and `false` become `!0` and `!1`, as esbuild writes them, except where a unary expression
+  can't stand (`true.x`, `true()`, either side of `**`).
 
 Scopes are those of the language: functions (parameters and `var`s), blocks, `for` heads and
 `catch` clauses (`let`, `const`, `class`), a named function or class expression's own name.
