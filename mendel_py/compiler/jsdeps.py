@@ -22,7 +22,7 @@ from functools import lru_cache
 from tree_sitter import Node, Query, QueryCursor, Tree
 
 from .errors import BuildError, node_column
-from .treesitter import closing_tag_error, node_text, parse, query
+from .treesitter import closing_tag_error, first_error, node_text, parse, query
 
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 _ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]+\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[\s\S])")
@@ -231,7 +231,7 @@ def _syntax_error(root: Node, file: str, source: bytes) -> BuildError:
     misnested = closing_tag_error(root, file)
     if misnested is not None:
         return misnested
-    node = _first_error(root) or root
+    node = first_error(root) or root
     what, at = (f"missing {node.type}", node) if node.is_missing else _describe(node)
     return BuildError(what, file, at.start_point.row + 1, node_column(source, at.start_byte))
 
@@ -248,14 +248,3 @@ def _describe(error: Node) -> tuple[str, Node]:
                 return "unterminated comment", child
             return "unterminated regular expression literal", child
     return "syntax error", error
-
-
-def _first_error(node: Node) -> Node | None:
-    if node.is_error or node.is_missing:
-        return node
-    for child in node.children:
-        if child.has_error or child.is_missing:
-            found = _first_error(child)
-            if found is not None:
-                return found
-    return None

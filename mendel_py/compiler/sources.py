@@ -27,6 +27,7 @@ from ..config.model import JsxConfig
 from ..core.assets import is_asset
 from ..core.hashcodec import file_blake3
 from ..core.original import Edit
+from ..core.original import decode as _decode_edits
 from ..core.original import encode as _encode_edits
 from .assets import AssetCollector, css_pieces, fill, find_css_urls, url_constructor_edits
 from .cssdeps import CssImport, find_imports
@@ -296,8 +297,8 @@ def encode(edits: list[Edit] | tuple[Edit, ...]) -> str:
 
 
 def decode(original: str) -> list[Edit]:
-    """Edits from their encoded form (`original.encode`)."""
-    return [(start, end, was) for start, end, was in json.loads(original)] if original else []
+    """Edits from their encoded form (either of `original.py`'s)."""
+    return _decode_edits(original) if original else []
 
 
 def _decode(raw: bytes, file: str) -> str:

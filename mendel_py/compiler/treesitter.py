@@ -75,3 +75,27 @@ def compact_name(name: Node) -> str:
     if name.child_count == 0:
         return node_text(name).decode("utf-8")
     return "".join(compact_name(child) for child in name.children if child.type != "comment")
+
+
+def first_error(node: Node) -> Node | None:
+    """The first ERROR or MISSING node under `node` in document order (None when it parsed)."""
+    if node.is_error or node.is_missing:
+        return node
+    for child in node.children:
+        if child.has_error or child.is_missing:
+            found = first_error(child)
+            if found is not None:
+                return found
+    return None
+
+
+def to_code_points(data: bytes, edits: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """`edits` given in UTF-8 byte offsets of `data` (tree-sitter's), in code points (Python's)."""
+    positions = sorted({offset for start, end, _ in edits for offset in (start, end)})
+    table: dict[int, int] = {}
+    count = previous = 0
+    for offset in positions:
+        count += len(data[previous:offset].decode("utf-8"))
+        table[offset] = count
+        previous = offset
+    return [(table[start], table[end], text) for start, end, text in edits]

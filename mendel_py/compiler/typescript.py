@@ -38,6 +38,7 @@ import tree_sitter_typescript
 from tree_sitter import Language, Node, Parser
 
 from .errors import BuildError
+from .treesitter import first_error, to_code_points
 
 TS_EXTENSIONS = (".ts", ".tsx", ".mts", ".cts")
 
@@ -78,14 +79,14 @@ def strip(text: str, file: str, jsx_names: Iterable[str] = ("React",)) -> tuple[
     tree = Parser(_language(file.endswith(".tsx"))).parse(source)
     root = tree.root_node
     if root.has_error:
-        node = _first_error(root) or root
+        node = first_error(root) or root
         what = f"missing {node.type}" if node.is_missing else "syntax error"
         raise BuildError(what, file, node.start_point.row + 1)
     stripper = _Stripper(source, text, file)
     stripper.run(root, frozenset(jsx_names))
     edits = sorted(stripper.edits, key=lambda edit: (edit[0], edit[1]))
     if not text.isascii():
-        edits = _to_code_points(source, edits)
+        edits = to_code_points(source, edits)
     else:
         edits = [(start, end, new) for start, end, new in edits]
     out: list[str] = []
@@ -515,24 +516,3 @@ def _integer(text: str) -> int | None:
     except ValueError:
         return None
 
-
-def _to_code_points(source: bytes, edits: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    positions = sorted({offset for start, end, _ in edits for offset in (start, end)})
-    table: dict[int, int] = {}
-    count = previous = 0
-    for offset in positions:
-        count += len(source[previous:offset].decode("utf-8"))
-        table[offset] = count
-        previous = offset
-    return [(table[start], table[end], new) for start, end, new in edits]
-
-
-def _first_error(node: Node) -> Node | None:
-    if node.is_error or node.is_missing:
-        return node
-    for child in node.children:
-        if child.has_error or child.is_missing:
-            found = _first_error(child)
-            if found is not None:
-                return found
-    return None

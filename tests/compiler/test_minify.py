@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from build_support import FLAT_RC, build, make_project, manifest, module
 from e2e_support import build_example_project
 from mendel_py.cli.main import cli
-from mendel_py.compiler.minify import batch, minify_css, minify_js
+from mendel_py.compiler.minify import batch, js, minify_css, minify_js
 from mendel_py.compiler.parsecache import FORMAT_VERSION
 from mendel_py.config import load_config
 from mendel_py.core.original import restore
@@ -160,6 +160,9 @@ def test_generated_programs_behave_the_same_minified(tmp_path: Path) -> None:
     ("const Button = () => 1; const long = 2; log(Button.name, long)", "const Button=()=>1;const e=2;log(Button.name,e)"),
     ("var str = `a  ${ x  +  1 }  b`; /* gone */ /*! kept */", "var e=`a  ${x+1}  b`;/*! kept */"),
     ("var o = { key }; var { key: k, other } = o", "var o={key};var{key:k,other:e}=o"),  # one-letter names stay
+    # `true` -> `!0`, `false` -> `!1`, except where a unary expression can't stand
+    ("x = true === !false ? [true] : { true: false }", "x=!0===!!1?[!0]:{true:!1}"),
+    ("a = true.toString() + true ** 2 + 2 ** false + (true).x + o.true", "a=true.toString()+true**2+2**false+(!0).x+o.true"),
 ])
 def test_minified_forms(source: str, expected: str) -> None:
     output, edits = minify_js(source)
@@ -231,13 +234,13 @@ def test_uglify_is_an_alias_and_disagreeing_settings_are_an_error(tmp_path: Path
 def test_a_no_change_rebuild_minifies_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_project(tmp_path, SOURCES, RC_WITH_CSS)
     calls: list[str] = []
-    real = batch.minify_js
+    real = js._forward_edits  # (what both `minify_js` and `minify_js_original` run)
 
     def counting(source: str, tree: object = None) -> object:
         calls.append(source)
         return real(source, tree)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(batch, "minify_js", counting)
+    monkeypatch.setattr(js, "_forward_edits", counting)
     build(tmp_path, minify=True)
     assert len(calls) == 2
     first = (tmp_path / "manifests" / "main.manifest.json").read_bytes()
@@ -379,3 +382,21 @@ def test_source_maps_of_minified_typescript_map_names_and_strings_exactly(tmp_pa
         if token.startswith("<"):
             column += 1  # the tag's name: its `<` is JSX punctuation, compiled away
         assert (sources[file], line, column) not in unmapped, (file, token)
+
+
+def test_spaces_next_to_strings_and_kept_comments_go_as_between_their_own_bytes() -> None:
+    source = 'a = "x" + /r/ ; /*! keep */ b ( `t${ c }` ) ; d = 1 .toString ( ) - -e'
+    assert minify_js(source)[0] == 'a="x"+/r/;/*! keep */b(`t${c}`);d=1 .toString()- -e'
+
+
+@needs_node_and_npm
+def test_booleans_compressed_keep_what_a_program_prints() -> None:
+    source = (
+        "var t = true, f = false; function g(x) { return typeof x + (x === true) + (x == false) }\n"
+        "console.log(t, f, !true, -true, true + 1, true ** 2, 2 ** true, true.toString(), (false).valueOf(),\n"
+        "  `${true}${false}`, [true, false].join(), g(true), g(false), true ? 1 : 2, false || 'x', 'x' in { x: true },\n"
+        "  typeof true, void true, true instanceof Object, JSON.stringify({ true: true, false: false }))"
+    )
+    output, edits = minify_js(source)
+    assert "!0" in output and "!1" in output and restore(output, edits) == source
+    assert node("-e", output) == node("-e", source)

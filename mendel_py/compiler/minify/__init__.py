@@ -8,6 +8,6 @@ from .js import minify_js
 
 __all__ = ["VERSION", "minify_css", "minify_js"]
 
-VERSION = 1
+VERSION = 2
 """Part of the parse cache's keys of minified entries: bump it with every change to what the
 minifiers write (the rest of the key is only the file's bytes)."""

@@ -10,7 +10,6 @@ pool fails, the items are minified here.
 """
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import threading
@@ -20,9 +19,9 @@ from typing import Any
 
 from tree_sitter import Tree
 
-from ...core.original import Edit, encode
+from ...core.original import decode, encode_compact
 from ..edits import compose
-from .js import minify_js
+from .js import minify_js, minify_js_original
 
 POOL_THRESHOLD = 400
 _CHUNK = 64
@@ -67,16 +66,9 @@ def _one(cached: list[Any], text: str, tree: Tree | None) -> list[Any]:
 def minified(cached: list[Any], text: str, tree: Tree | None) -> list[Any]:
     """A `_scan_js` result with its source minified (`minify/js.py`) and the edits composed."""
     deps, lazy, compiled, original = cached
-    source = text if compiled is None else compiled
-    output, edits = minify_js(source, tree)
-    if compiled is not None and original:
-        edits = compose(output, edits, source, _decode(original))
-    return [deps, lazy, output, _encode(edits)]
-
-
-def _decode(original: str) -> list[Edit]:
-    return [(start, end, was) for start, end, was in json.loads(original)] if original else []
-
-
-def _encode(edits: list[Edit]) -> str:
-    return encode(edits) if edits else ""
+    if compiled is None or not original:  # (the source is the file: its edits are the minifier's)
+        output, encoded = minify_js_original(text if compiled is None else compiled, tree)
+        return [deps, lazy, output, encoded]
+    output, edits = minify_js(compiled, tree)
+    edits = compose(output, edits, compiled, decode(original))
+    return [deps, lazy, output, encode_compact(edits) if edits else ""]

@@ -1,6 +1,7 @@
 """Minify one module's JavaScript (a registry function body) over its tree-sitter tree.
 
-Two kinds of edit, both exact for source maps (every token kept is a copy of its input text):
+Three kinds of edit, all exact for source maps (every token kept is a copy of its input text, and
+every written one stands over the one token it replaces):
 
 - whitespace and comments go: a run of them becomes nothing, or one space where two tokens would
   otherwise join (`var a`, `a + +b`, `1 .x`); `/*!` and `@license` / `@preserve` comments stay.
@@ -15,6 +16,8 @@ Two kinds of edit, both exact for source maps (every token kept is a copy of its
   `--keep-names`), so output that prints a component's name is unchanged; the compiler's own
   helpers (`__mendel_ns`, ...) are renamed. A module with a direct
   `eval` or a `with` statement, which can see any local by name, keeps all its names.
+- `true` and `false` become `!0` and `!1`, as esbuild writes them, except where a unary expression
+  can't stand (`true.x`, `true()`, either side of `**`).
 
 Scopes are those of the language: functions (parameters and `var`s), blocks, `for` heads and
 `catch` clauses (`let`, `const`, `class`), a named function or class expression's own name.
@@ -24,14 +27,14 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from itertools import accumulate, chain
 from typing import Any
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
-from ..treesitter import parse, query
+from ...core.original import compact
+from ..treesitter import parse, query, to_code_points
 
-__all__ = ["minify_js"]
+__all__ = ["minify_js", "minify_js_original"]
 
 _FUNCTIONS = frozenset((
     "function_declaration", "function_expression", "generator_function_declaration", "generator_function",
@@ -50,6 +53,12 @@ _RESERVED = frozenset("""
     instanceof await async get set from undefined NaN Infinity
 """.split())
 _COMPILER_PREFIX = b"__mendel_"
+# parents under which `true` may stand where a unary expression may not (and `**`, whose left
+# side can't be one)
+_NEEDS_PRIMARY = frozenset((
+    "member_expression", "subscript_expression", "call_expression", "new_expression", "optional_chain",
+    "template_string", "decorator",
+))
 _SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]+")
 # a semicolon is never needed before these, nor after these (the statement went on, or ended)
 _NO_SEMICOLON_BEFORE = frozenset(b"};)],.?:=")
@@ -108,30 +117,72 @@ def minify_js(source: str, tree: Tree | None = None) -> tuple[str, list[tuple[in
     """The minified `source` and its reversed edits (`original.py`: the output's `[start:end]`
     stands where `source` has `text`; code point offsets). `tree`: `source`'s tree, when the
     caller has it. A source that doesn't parse comes back as it is."""
+    forward = _forward_edits(source, tree)
+    if not forward:
+        return source, []
+    # one pass: the output's pieces, and each written text's place in the output (its input
+    # offset moved by the edits before it)
+    parts: list[str] = []
+    append_part = parts.append
+    reversed_edits: list[tuple[int, int, str]] = []
+    append_edit = reversed_edits.append
+    position = shift = 0
+    for start, end, text in forward:
+        append_part(source[position:start])
+        size = len(text)
+        if size:
+            append_part(text)
+        at = start + shift
+        append_edit((at, at + size, source[start:end]))
+        shift += size - end + start
+        position = end
+    append_part(source[position:])
+    return "".join(parts), reversed_edits
+
+
+def minify_js_original(source: str, tree: Tree | None = None) -> tuple[str, str]:
+    """`minify_js`, with the reversed edits as the `original` field's compact form ("" for none)
+    made in the same pass: what a build stores, without a tuple per edit."""
+    forward = _forward_edits(source, tree)
+    if not forward:
+        return source, ""
+    parts: list[str] = []
+    append_part = parts.append
+    numbers: list[int] = []  # (gap, width, length) per edit: `original.encode_compact`
+    extend = numbers.extend
+    texts: list[str] = []
+    append_text = texts.append
+    position = shift = previous = 0
+    for start, end, text in forward:
+        append_part(source[position:start])
+        size = len(text)
+        if size:
+            append_part(text)
+        at = start + shift
+        extend((at - previous, size, end - start))
+        append_text(source[start:end])
+        previous = at + size
+        shift += size - end + start
+        position = end
+    append_part(source[position:])
+    return "".join(parts), compact(numbers, "".join(texts))
+
+
+def _forward_edits(source: str, tree: Tree | None) -> list[tuple[int, int, str]]:
+    """The minifier's edits of `source`, forward (`source[start:end]` becomes `text`; code
+    points, sorted); none for a source that doesn't parse."""
     data = source.encode("utf-8")
     if tree is None:
         tree = parse(data)
     root = tree.root_node
     if root.has_error:
-        return source, []
+        return []
     walk = _Walk(data)
     walk.run(root)
     forward = walk.edits()
-    if not source.isascii():
-        forward = _code_points(data, forward)
-    if not forward:
-        return source, []
-    starts, ends, texts = zip(*forward)
-    # where each written text starts in the output: its input offset moved by the edits before it
-    shifts = accumulate((len(text) - end + start for start, end, text in forward), initial=0)
-    reversed_edits = [
-        (start + shift, start + shift + len(text), source[start:end])
-        for start, end, text, shift in zip(starts, ends, texts, shifts)
-    ]
-    copied = [source[end:start] for end, start in zip((0, *ends), starts)]
-    copied.append(source[ends[-1]:])
-    return "".join(chain.from_iterable(zip(copied, (*texts, "")))), reversed_edits
-
+    if forward and not source.isascii():
+        forward = to_code_points(data, forward)
+    return forward
 
 _QUERY = """
 (identifier) @id
@@ -159,6 +210,7 @@ _QUERY = """
 (class name: (identifier) @fexpr)
 (class_declaration name: (identifier) @cdecl)
 (with_statement) @with
+[(true) (false)] @boolean
 """
 # event kinds of the sweep, in the order they are handled at one offset
 _OPEN_FUNCTION, _OPEN_BLOCK, _DECLARE, _USE = range(4)
@@ -179,6 +231,7 @@ class _Walk:
         self.fixed_names: set[str] = set(FIXED)  # names kept somewhere: no renamed binding takes one
         self.top = _Scope(None, True)
         self.root: Node | None = None
+        self.booleans: list[tuple[int, int, str]] = []  # `true` -> `!0`, `false` -> `!1`
 
     def run(self, root: Node) -> None:
         self.root = root
@@ -188,6 +241,17 @@ class _Walk:
         self.comments = [(node.start_byte, node.end_byte) for node in get("comment", ())]
         for template in get("template", ()):
             self._template(template)
+        for node in get("boolean", ()):
+            parent = node.parent
+            # `!0` is a unary expression: never where a primary one is needed (`!0.x`, `!0()`,
+            # `!0 ** 2` would mean something else, or nothing)
+            if parent is not None and parent.type == "binary_expression":
+                operator = parent.child_by_field_name("operator")
+                if operator is None or operator.type == "**":
+                    continue
+            elif parent is None or parent.type in _NEEDS_PRIMARY:
+                continue
+            self.booleans.append((node.start_byte, node.end_byte, "!0" if node.type == "true" else "!1"))
         if get("with"):
             self.keep_names = True
             return
@@ -275,10 +339,10 @@ class _Walk:
     # ---------------------------------------------------------------- output
 
     def edits(self) -> list[tuple[int, int, str]]:
-        edits = self._gaps()
+        edits = self._gaps() + self.booleans
         if not self.keep_names:
             edits += self._renames()
-            edits.sort()  # (two sorted runs that never overlap: one merge)
+        edits.sort()  # (sorted runs that never overlap: merges)
         return edits
 
     def _renames(self) -> list[tuple[int, int, str]]:
@@ -437,14 +501,3 @@ def _join_table() -> bytes:
 
 
 _JOIN = _join_table()
-
-
-def _code_points(data: bytes, edits: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    positions = sorted({offset for start, end, _ in edits for offset in (start, end)})
-    table: dict[int, int] = {}
-    count = previous = 0
-    for offset in positions:
-        count += len(data[previous:offset].decode("utf-8"))
-        table[offset] = count
-        previous = offset
-    return [(table[start], table[end], text) for start, end, text in edits]
