@@ -23,6 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from .._runtime.process import current_pid
@@ -246,8 +247,13 @@ class V8Engine:
 
     def __init__(self, memory_limit: int):
         self._mr = _init_v8(memory_limit)
-        self._context = self._mr.MiniRacer()
-        self._context.set_hard_memory_limit(memory_limit)
+
+        def make() -> Any:
+            context = self._mr.MiniRacer()
+            context.set_hard_memory_limit(memory_limit)
+            return context
+
+        self._context = _on_v8_thread(make)
         self._input: Any = None
 
     def load(self, script: str, deadline: float) -> None:
@@ -259,13 +265,16 @@ class V8Engine:
         # the code (a new 50 KB literal is parsed every time: measured 4-6 ms against 2.7-3 ms
         # for a 1,000-item page), and one constant eval renders; V8 runs the render's promise
         # jobs before the eval returns
-        self._input["props"] = props_json
-        return _answer(self._call(lambda: self._context.eval("__mendelRender()", timeout_sec=_left(deadline))))
+        def run() -> Any:
+            self._input["props"] = props_json
+            return self._context.eval("__mendelRender()", timeout_sec=_left(deadline))
+
+        return _answer(self._call(run))
 
     def _call(self, run: Callable[[], Any]) -> Any:
         mr = self._mr
         try:
-            return run()
+            return _on_v8_thread(run)
         except mr.JSTimeoutException:
             raise EngineFault("timeout", "the render passed its deadline") from None
         except mr.JSOOMException:
@@ -277,7 +286,7 @@ class V8Engine:
 
     def memory_bytes(self) -> int:
         try:
-            return int(self._context.heap_stats()["total_heap_size"])
+            return int(_on_v8_thread(self._context.heap_stats)["total_heap_size"])
         except ValueError:  # an isolate past its cap may answer with nothing
             return 0
 
@@ -286,10 +295,32 @@ class V8Engine:
         # a render ended by its timeout is still being cancelled inside mini-racer: one more
         # eval queues behind it, so its last callback is handled before the context closes
         try:
-            self._context.eval("0", timeout_sec=1)
+            _on_v8_thread(lambda: self._context.eval("0", timeout_sec=1))
         except Exception:  # noqa: BLE001 - closing anyway
             pass
-        self._context.close()
+        _on_v8_thread(self._context.close)
+
+
+# Every mini-racer call of a process runs on one thread of its own. Contexts made and used from
+# several threads crashed the process (SIGSEGV in mini-racer's `mr_init_context`, seen under
+# gunicorn's gthread workers and FastAPI's thread pool, even with V8 initialised on the main
+# thread and every call serialized by a lock); from one thread they don't. Renders of a process's
+# threads therefore take turns (each is a few milliseconds inside V8).
+_v8_thread: tuple[int, ThreadPoolExecutor] | None = None
+_v8_thread_lock = threading.Lock()
+
+
+def _on_v8_thread(run: Callable[[], Any]) -> Any:
+    global _v8_thread
+    with _v8_thread_lock:
+        if _v8_thread is None or _v8_thread[0] != os.getpid():  # (made again in a forked child)
+            _v8_thread = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="mendel-v8"))
+        executor = _v8_thread[1]
+    try:
+        future = executor.submit(run)
+    except RuntimeError:  # the interpreter is exiting (its executors are shut): closing contexts
+        return run()
+    return future.result()
 
 
 def _answer(answer: Any) -> str:
