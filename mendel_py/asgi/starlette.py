@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from ..serving.request import RequestResolver, current_resolver
+from ..integrations.jinja import current_lookup_chains, current_request_globals
+from ..serving.request import RequestResolver
 from .middleware import state_key
 
 if TYPE_CHECKING:
@@ -36,27 +37,16 @@ def resolver_of(request: Any) -> RequestResolver:
     return resolver
 
 
-def _current() -> RequestResolver:
-    resolver = current_resolver.get()
-    if resolver is None:
-        raise RuntimeError("mendel_script/mendel_stylesheet used outside a request MendelASGIMiddleware saw")
-    return resolver
-
-
-def current_lookup_chains() -> list[list[str]] | None:
-    """The current request's lookup chains (for the variation template loader); None outside one."""
-    resolver = current_resolver.get()
-    return resolver.lookup_chains if resolver is not None else None
-
-
 def mendel_templates(templates: Any, trees: Callable[[], MendelTrees] | None = None) -> Any:
     """Give a Starlette/FastAPI `Jinja2Templates` the Mendel globals (``mendel_script``,
     ``mendel_stylesheet``, ``mendel_bundle_url``), and, with `trees` (e.g. ``lambda:
     middleware.core.trees``), templates picked from the variation folders first. Returns `templates`."""
-    from ..integrations.jinja import template_globals, use_variation_templates
+    from ..integrations.jinja import use_variation_templates
 
     environment = templates.env
-    environment.globals.update(template_globals(_current))
+    environment.globals.update(
+        current_request_globals("mendel_script/mendel_stylesheet used outside a request MendelASGIMiddleware saw")
+    )
     if trees is not None:
         use_variation_templates(environment, trees, current_lookup_chains)
     return templates

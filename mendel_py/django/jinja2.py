@@ -9,30 +9,21 @@ from typing import Any
 
 from jinja2 import Environment
 
-from ..integrations.jinja import template_globals, use_variation_templates
-from ..serving.request import RequestResolver, current_resolver
+from ..integrations.jinja import current_lookup_chains, current_request_globals, use_variation_templates
 from .conf import extension_setting, get_core
 
 __all__ = ["environment"]
 
 
-def _current() -> RequestResolver:
-    resolver = current_resolver.get()
-    if resolver is None:
-        raise RuntimeError("mendel_script used outside a request the Mendel middleware saw (MIDDLEWARE)")
-    return resolver
-
-
-def _chains() -> list[list[str]] | None:
-    resolver = current_resolver.get()
-    return resolver.lookup_chains if resolver is not None else None
-
-
 def environment(**options: Any) -> Environment:
     """A Jinja2 `Environment` with the Mendel globals (and the variation template loader)."""
     env = Environment(**options)
-    env.globals.update(template_globals(_current))
+    env.globals.update(
+        current_request_globals("mendel_script used outside a request the Mendel middleware saw (MIDDLEWARE)")
+    )
     enabled = extension_setting("MENDEL_TEMPLATES")
     if enabled is not False:  # (the project loads on the first template, not here: `manage.py check`)
-        use_variation_templates(env, lambda: get_core().trees, _chains, only_with_base_templates=enabled is None)
+        use_variation_templates(
+            env, lambda: get_core().trees, current_lookup_chains, only_with_base_templates=enabled is None
+        )
     return env

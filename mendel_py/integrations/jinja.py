@@ -241,6 +241,30 @@ def template_globals(current: ResolverGetter) -> dict[str, Callable[..., Markup]
             "mendel_bundle_url": mendel_bundle_url, "mendel_render": mendel_render}
 
 
+def current_request_globals(missing: str) -> dict[str, Callable[..., Markup]]:
+    """`template_globals` over the request being served (`serving.request.current_resolver`), for
+    hosts whose templates can't reach the request (Django's Jinja2 backend, Starlette's
+    Jinja2Templates); `missing` is the error raised outside such a request."""
+    from ..serving.request import current_resolver
+
+    def current() -> RequestResolver:
+        resolver = current_resolver.get()
+        if resolver is None:
+            raise RuntimeError(missing)
+        return resolver
+
+    return template_globals(current)
+
+
+def current_lookup_chains() -> list[list[str]] | None:
+    """The lookup chains of the request being served (for the variation template loader); None
+    outside one."""
+    from ..serving.request import current_resolver
+
+    resolver = current_resolver.get()
+    return resolver.lookup_chains if resolver is not None else None
+
+
 class DeferredVariationLoader(BaseLoader):
     """A `VariationTemplateLoader` made on first use from `trees()` (an ASGI app's trees load in
     lifespan, after its templates were configured); None from `trees()` means not loaded yet."""
