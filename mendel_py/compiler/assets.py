@@ -22,16 +22,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tree_sitter import Node
 
-from .._runtime.atomic import TEMP_PREFIX
-from ..core.assets import asset_url_path, digest_of, public_name, store_dir, url_prefix_from_environment
+from .._runtime.atomic import read_bytes, write_atomically
+from ..core.assets import asset_url_path, digest_of, holds_intact, public_name, store_dir, url_prefix_from_environment
 from .cssdeps import CssImport
 from .errors import BuildError
 from .jsdeps import Dependency, line_of, string_value
@@ -171,25 +169,20 @@ class AssetCollector:
         return self.url_prefix + asset_url_path(self.static_prefix, *found)
 
     def write(self, store: str) -> int:
-        """Copy each asset not yet in `store` to `<digest>/<name>` (atomically); how many."""
+        """Put each asset into `store` at `<digest>/<name>` (atomically) unless it is there intact;
+        how many."""
         written = 0
         for file, (digest, name) in sorted(self.files.items()):
             target = os.path.join(store, digest, name)
-            if os.path.exists(target):
+            if holds_intact(target, digest):
                 continue
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=os.path.dirname(target))
-            os.close(handle)
             try:
-                shutil.copyfile(self.absolute(file), temporary)
-                with open(temporary, "rb") as copied:
-                    if digest_of(copied.read()) != digest:
-                        raise BuildError("asset changed during the build; build again", file)
-                os.chmod(temporary, 0o644)
-                os.replace(temporary, target)
-            except BaseException:
-                os.unlink(temporary)
-                raise
+                data = read_bytes(self.absolute(file))
+            except OSError as error:
+                raise BuildError(f"can't read asset: {error.strerror}", file) from None
+            if digest_of(data) != digest:
+                raise BuildError("asset changed during the build; build again", file)
+            write_atomically(target, data)
             written += 1
         return written
 

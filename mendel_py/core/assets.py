@@ -18,8 +18,9 @@ import mimetypes
 import os
 import posixpath
 import re
-import shutil
 from collections.abc import Iterable
+
+from .._runtime.atomic import read_or_none, write_atomically
 
 ASSET_SEGMENT = "a"
 ASSETS_FOLDER = "assets"
@@ -79,9 +80,17 @@ def store_dir(root: str, manifest_paths: Iterable[str]) -> str:
     return os.path.join(parent, ASSETS_FOLDER)
 
 
+def holds_intact(path: str, digest: str) -> bool:
+    """Whether the store file at `path` is there with the bytes its `digest` names. A store file
+    is skipped only when it is: a truncated or corrupted one (which servers refuse to serve) is
+    written again by the next build or publish instead of staying broken for good."""
+    data = read_or_none(path)
+    return data is not None and digest_of(data) == digest
+
+
 def copy_store(source: str, target: str) -> int:
-    """Add the assets of store `source` that `target` lacks (hard links where they can be, else
-    copies; each put in place atomically); how many. Content-addressed: nothing is replaced."""
+    """Add the assets of store `source` that `target` lacks or holds damaged (each checked against
+    its digest and put in place atomically); how many. A damaged source file is not copied."""
     added = 0
     try:
         digests = sorted(os.listdir(source))
@@ -91,15 +100,13 @@ def copy_store(source: str, target: str) -> int:
         if not ASSET_DIGEST.fullmatch(digest):
             continue
         for name in os.listdir(os.path.join(source, digest)):
-            if not ASSET_NAME.fullmatch(name) or os.path.exists(os.path.join(target, digest, name)):
+            destination = os.path.join(target, digest, name)
+            if not ASSET_NAME.fullmatch(name) or holds_intact(destination, digest):
                 continue
-            os.makedirs(os.path.join(target, digest), exist_ok=True)
-            temporary = os.path.join(target, digest, f".tmp-{os.getpid()}-{name}")
-            try:
-                os.link(os.path.join(source, digest, name), temporary)
-            except OSError:
-                shutil.copyfile(os.path.join(source, digest, name), temporary)
-            os.replace(temporary, os.path.join(target, digest, name))
+            data = read_or_none(os.path.join(source, digest, name))
+            if data is None or digest_of(data) != digest:
+                continue
+            write_atomically(destination, data)
             added += 1
     return added
 

@@ -322,3 +322,28 @@ def test_the_asgi_middleware_serves_assets_with_the_same_answers(
         assert client.get(url, headers={"If-None-Match": f'"{png}"'}).status_code == 304
         missing = client.get(f"/mendel/a/{png}/other.png")
         assert missing.status_code == 404 and missing.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("damage", [b"", PNG[:10], PNG + b"x"])
+def test_a_damaged_stored_asset_is_written_again_by_the_next_build(tmp_path: Path, damage: bytes) -> None:
+    """A store file is skipped only when its bytes are its digest's: a truncated or corrupted one
+    (a server refuses it: 404) is replaced by the next build, not kept for good; so is a copy
+    in a generation store (`copy_store`), which never takes a damaged source."""
+    from mendel_py.core.assets import copy_store
+
+    project(tmp_path)
+    build(tmp_path)
+    png = digest_of(PNG)
+    stored = tmp_path / "manifests" / "assets" / png / "icon.png"
+    stored.write_bytes(damage)
+    assert Client(MendelMiddleware(page, str(tmp_path))).get(f"/mendel/a/{png}/icon.png").status_code == 404
+    copied = tmp_path / "copy"
+    copy_store(str(tmp_path / "manifests" / "assets"), str(copied))
+    assert not (copied / png / "icon.png").exists()  # (the damaged source is not spread)
+    build(tmp_path)
+    assert stored.read_bytes() == PNG
+    assert Client(MendelMiddleware(page, str(tmp_path))).get(f"/mendel/a/{png}/icon.png").data == PNG
+    (copied / png).mkdir(parents=True)
+    (copied / png / "icon.png").write_bytes(damage)
+    assert copy_store(str(tmp_path / "manifests" / "assets"), str(copied)) >= 1
+    assert (copied / png / "icon.png").read_bytes() == PNG
