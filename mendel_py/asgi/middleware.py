@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from ..errors import ConfigError, MendelError
+from ..errors import MendelError
 from ..packing.packer import packer_for
 from ..packing.sourcemap import MAP_SUFFIX
 from ..serving.answer import BundleAnswer
@@ -214,22 +214,8 @@ class MendelASGIMiddleware:
             return self._core
 
     async def _load(self) -> MendelMiddleware:
-        """`load` in a worker thread; then, when bundles render on the server, the check that
-        their engine can run here."""
-        core = await anyio.to_thread.run_sync(self.load)
-        if any(bundle.ssr for bundle in core.trees.config.bundles.values()):
-            from ..ssr import renderer_for
-
-            if renderer_for(core.trees).engine == "v8":
-                # seen with mini-racer 0.14 under uvicorn: the process dies (SIGSEGV in
-                # mr_init_context) when a thread pool's threads make their V8 contexts, even with
-                # V8 initialised on the main thread and every V8 call serialized; a clear refusal
-                # at start-up instead of a crash under the first concurrent pages
-                raise ConfigError(
-                    "the v8 server-rendering engine can't run under ASGI (mini-racer crashes the process"
-                    " when a thread pool makes its contexts): use `ssr: {engine: quickjs}` or MENDEL_SSR_ENGINE=quickjs"
-                )
-        return core
+        """`load`, in a worker thread (it reads and checks every manifest)."""
+        return await anyio.to_thread.run_sync(self.load)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Load the trees at start-up, then hand the lifespan to the app (which sees every message)."""

@@ -88,8 +88,8 @@ class Renderer:
 
     def prepare(self) -> None:
         """Do what the engine needs on the main thread before any thread renders (V8's
-        initialisation; nothing for QuickJS, and nothing off the main thread): for hosts that
-        make the Renderer on another thread, such as the ASGI middleware's lifespan loader."""
+        initialisation; nothing for QuickJS, and nothing off the main thread); the Renderer does
+        it when made, and a host that made it on another thread may call it from the main one."""
         try:
             prepare_engine(self.engine, self.memory_limit)
         except ImportError:
