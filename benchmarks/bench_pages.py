@@ -189,12 +189,11 @@ def starlette_apps() -> tuple[Any, Any, Any]:
     from starlette.routing import Route
 
     from mendel_py.asgi import MendelASGIMiddleware
-    from mendel_py.asgi.starlette import _current
-    from mendel_py.integrations.jinja import template_globals
+    from mendel_py.integrations.jinja import current_request_globals
 
     plain_template = Environment(autoescape=True).from_string(PAGE.format(css=STATIC_CSS, js=STATIC_JS))
     env = Environment(autoescape=True)
-    env.globals.update(template_globals(_current))
+    env.globals.update(current_request_globals("no request"))  # (what `mendel_templates` installs)
     template = env.from_string(TAGGED_JINJA)
     calls_env = Environment(autoescape=True)
     calls_env.globals.update(mendel_stylesheet=_constant(STATIC_CSS), mendel_script=_constant(STATIC_JS))
