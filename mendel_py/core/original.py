@@ -129,11 +129,12 @@ def decode(value: str) -> list[Edit]:
     """The edits of an `original` value of either form (unchecked: see `problem`)."""
     loaded = json.loads(value)
     if isinstance(loaded, dict):
-        return _expand(_unpack(loaded["n"], loaded["d"]) or [], loaded["t"])
+        return expand(_unpack(loaded["n"], loaded["d"]) or [], loaded["t"])
     return [(start, end, text) for start, end, text in loaded]
 
 
-def _expand(numbers: list[int], texts: str) -> list[Edit]:
+def expand(numbers: Sequence[int], texts: str) -> list[Edit]:
+    """The edits of a compact form's numbers (gap, width, length per edit) and texts."""
     edits: list[Edit] = []
     append = edits.append
     position = offset = 0
@@ -158,7 +159,7 @@ def problem(source: str, value: Any) -> str | None:
             return 'must be {"n": 2 or 4, "d": base64 of (gap, width, length) per edit, "t": texts}'
         if sum(numbers[2::3]) != len(texts):
             return f'"t" must hold the edits\' texts ({sum(numbers[2::3])} code points), not {len(texts)}'
-        edits = [list(edit) for edit in _expand(numbers, texts)]
+        edits = [list(edit) for edit in expand(numbers, texts)]
     if not isinstance(edits, list):
         return "must be a string holding a JSON array of [start, end, text] edits"
     position = 0

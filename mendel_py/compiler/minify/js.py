@@ -26,15 +26,24 @@ A function declared in a block is taken as the function's (sloppy mode's hoistin
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
-from ...core.original import compact
+from ...core.original import compact, expand
 from ..treesitter import parse, query, to_code_points
 
 __all__ = ["minify_js", "minify_js_original"]
+
+try:
+    from ._splice import splice as _splice_c
+except ImportError:  # not compiled on this install: the same splice, in Python (`_splice_py`)
+    _splice_c = None  # type: ignore[assignment]  # ACCELERATED says which
+
+ACCELERATED = _splice_c is not None
+"""Whether the minifier's gaps are spliced in C (the optional `_splice` extension)."""
 
 _FUNCTIONS = frozenset((
     "function_declaration", "function_expression", "generator_function_declaration", "generator_function",
@@ -117,38 +126,95 @@ def minify_js(source: str, tree: Tree | None = None) -> tuple[str, list[tuple[in
     """The minified `source` and its reversed edits (`original.py`: the output's `[start:end]`
     stands where `source` has `text`; code point offsets). `tree`: `source`'s tree, when the
     caller has it. A source that doesn't parse comes back as it is."""
-    forward = _forward_edits(source, tree)
-    if not forward:
+    spliced = _minify(source, tree)
+    if spliced is None or not spliced[1]:
         return source, []
-    # one pass: the output's pieces, and each written text's place in the output (its input
-    # offset moved by the edits before it)
-    parts: list[str] = []
-    append_part = parts.append
-    reversed_edits: list[tuple[int, int, str]] = []
-    append_edit = reversed_edits.append
-    position = shift = 0
-    for start, end, text in forward:
-        append_part(source[position:start])
-        size = len(text)
-        if size:
-            append_part(text)
-        at = start + shift
-        append_edit((at, at + size, source[start:end]))
-        shift += size - end + start
-        position = end
-    append_part(source[position:])
-    return "".join(parts), reversed_edits
+    output, numbers, texts = spliced
+    return output, expand(numbers, texts)
 
 
 def minify_js_original(source: str, tree: Tree | None = None) -> tuple[str, str]:
-    """`minify_js`, with the reversed edits as the `original` field's compact form ("" for none)
-    made in the same pass: what a build stores, without a tuple per edit."""
-    forward = _forward_edits(source, tree)
-    if not forward:
+    """`minify_js`, with the reversed edits as the `original` field's compact form ("" for none):
+    what a build stores, without a tuple per edit."""
+    spliced = _minify(source, tree)
+    if spliced is None or not spliced[1]:
         return source, ""
+    output, numbers, texts = spliced
+    return output, compact(numbers, texts)
+
+
+def _minify(source: str, tree: Tree | None) -> tuple[str, list[int], str] | None:
+    """The minified `source`, and its reversed edits as the compact form's numbers (gap, width,
+    length per edit) and texts (`original.py`); None for a source that doesn't parse."""
+    data = source.encode("utf-8")
+    if tree is None:
+        tree = parse(data)
+    root = tree.root_node
+    if root.has_error:
+        return None
+    walk = _Walk(data)
+    walk.run(root)
+    tokens = walk.booleans + (walk.renames() if not walk.keep_names else [])
+    tokens.sort()
+    protected, removed = walk.masks()
+    splice = _splice_py if _splice_c is None else _splice_c
+    return splice(data, protected, removed, tokens, _JOIN, walk.statement_ends)
+
+
+def _splice_py(
+    data: bytes, protected: list[tuple[int, int]], removed: list[tuple[int, int]],
+    tokens: list[tuple[int, int, str]], join: bytes, statement_ends: Callable[[int], bool],
+) -> tuple[str, list[int], str]:
+    """The output and reversed edits (compact numbers, texts) of the gaps of `data` together with
+    the (sorted) `tokens` edits: what `_splice.c` does, in Python.
+
+    A gap is a run of whitespace and comments outside protected text (strings, regexes, template
+    text, kept comments); it becomes nothing, one space where two tokens would join (`join`, a
+    table of byte pairs), or a `;` where a statement relied on ASI; a run that is already what it
+    becomes (one space between two words) is left alone. Runs are found by one regular
+    expression over a copy of the text in which protected spans are masked and removed comments
+    blanked (line breaks kept as line breaks)."""
+    length = len(data)
+    masked = bytearray(data)
+    for start, end in protected:
+        masked[start:end] = b"x" * (end - start)
+    for start, end in removed:
+        comment = data[start:end]
+        masked[start:end] = (b"\n" if b"\n" in comment or b"\r" in comment else b" ") * (end - start)
+    forward: list[tuple[int, int, str]] = []
+    append = forward.append
+    find = masked.find
+    for match in _SPACE.finditer(masked):
+        start, end = match.span()
+        if start == 0 or end == length:
+            append((start, end, ""))
+            continue
+        before, after = data[start - 1], data[end]
+        if end - start == 1 and masked[start] == 32:  # a lone space, the commonest gap
+            if not join[before * 256 + after]:
+                append((start, end, ""))
+            continue
+        if (
+            after not in _NO_SEMICOLON_BEFORE and before not in _NO_SEMICOLON_AFTER
+            and (find(b"\n", start, end) >= 0 or find(b"\r", start, end) >= 0)
+            and statement_ends(start)
+        ):
+            append((start, end, ";"))
+        elif join[before * 256 + after]:
+            if end - start != 1 or data[start] != 32:
+                append((start, end, " "))
+        else:
+            append((start, end, ""))
+    forward += tokens
+    forward.sort()  # (sorted runs that never overlap: merges)
+    source = data.decode("utf-8")
+    if forward and not source.isascii():
+        forward = to_code_points(data, forward)
+    # the output's pieces, and each written text's place in the output (its input offset moved
+    # by the edits before it)
     parts: list[str] = []
     append_part = parts.append
-    numbers: list[int] = []  # (gap, width, length) per edit: `original.encode_compact`
+    numbers: list[int] = []
     extend = numbers.extend
     texts: list[str] = []
     append_text = texts.append
@@ -165,24 +231,7 @@ def minify_js_original(source: str, tree: Tree | None = None) -> tuple[str, str]
         shift += size - end + start
         position = end
     append_part(source[position:])
-    return "".join(parts), compact(numbers, "".join(texts))
-
-
-def _forward_edits(source: str, tree: Tree | None) -> list[tuple[int, int, str]]:
-    """The minifier's edits of `source`, forward (`source[start:end]` becomes `text`; code
-    points, sorted); none for a source that doesn't parse."""
-    data = source.encode("utf-8")
-    if tree is None:
-        tree = parse(data)
-    root = tree.root_node
-    if root.has_error:
-        return []
-    walk = _Walk(data)
-    walk.run(root)
-    forward = walk.edits()
-    if forward and not source.isascii():
-        forward = to_code_points(data, forward)
-    return forward
+    return "".join(parts), numbers, "".join(texts)
 
 _QUERY = """
 (identifier) @id
@@ -338,14 +387,21 @@ class _Walk:
 
     # ---------------------------------------------------------------- output
 
-    def edits(self) -> list[tuple[int, int, str]]:
-        edits = self._gaps() + self.booleans
-        if not self.keep_names:
-            edits += self._renames()
-        edits.sort()  # (sorted runs that never overlap: merges)
-        return edits
+    def masks(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(text copied as it is: strings, regexes, template text and kept comments; comments
+        removed)."""
+        protected = self.protected
+        removed = []
+        data = self.data
+        for start, end in self.comments:
+            text = data[start:end]
+            if text.startswith(b"/*!") or b"@license" in text or b"@preserve" in text:
+                protected.append((start, end))
+            else:
+                removed.append((start, end))
+        return protected, removed
 
-    def _renames(self) -> list[tuple[int, int, str]]:
+    def renames(self) -> list[tuple[int, int, str]]:
         resolved: list[tuple[int, int, bool, _Binding]] = []
         fixed = self.fixed_names
         for start, end, scope, shorthand, name in self.occurrences:
@@ -389,51 +445,7 @@ class _Walk:
                 edits.append((start, end, f"{binding.name}:{binding.new}" if shorthand else binding.new))
         return edits
 
-    def _gaps(self) -> list[tuple[int, int, str]]:
-        """Whitespace and comment runs outside protected text, and the semicolons of ASI; a run
-        that is already what it becomes (one space between two words) is left alone.
-
-        Runs are found by one regular expression over a copy of the text in which protected
-        spans are masked and removed comments blanked (line breaks kept as line breaks)."""
-        data = self.data
-        length = len(data)
-        masked = bytearray(data)
-        for start, end in self.protected:
-            masked[start:end] = b"x" * (end - start)
-        for start, end in self.comments:
-            text = data[start:end]
-            if text.startswith(b"/*!") or b"@license" in text or b"@preserve" in text:
-                masked[start:end] = b"x" * (end - start)
-            else:
-                masked[start:end] = (b"\n" if b"\n" in text or b"\r" in text else b" ") * (end - start)
-        out: list[tuple[int, int, str]] = []
-        append = out.append
-        join = _JOIN
-        find = masked.find
-        for match in _SPACE.finditer(masked):
-            start, end = match.span()
-            if start == 0 or end == length:
-                append((start, end, ""))
-                continue
-            before, after = data[start - 1], data[end]
-            if end - start == 1 and masked[start] == 32:  # a lone space, the commonest gap
-                if not join[before * 256 + after]:
-                    append((start, end, ""))
-                continue
-            if (
-                after not in _NO_SEMICOLON_BEFORE and before not in _NO_SEMICOLON_AFTER
-                and (find(b"\n", start, end) >= 0 or find(b"\r", start, end) >= 0)
-                and self._statement_ends(start)
-            ):
-                append((start, end, ";"))
-            elif join[before * 256 + after]:
-                if end - start != 1 or data[start] != 32:
-                    append((start, end, " "))
-            else:
-                append((start, end, ""))
-        return out
-
-    def _statement_ends(self, position: int) -> bool:
+    def statement_ends(self, position: int) -> bool:
         """Whether a statement that relies on ASI ends at `position` (before a line break)."""
         root = self.root
         node = root.descendant_for_byte_range(position - 1, position) if root is not None else None
