@@ -309,10 +309,10 @@ def _count_minifications(root: str) -> int:
     calls = 0
     original = js._minify  # (what every minification runs)
 
-    def counting(source: str, tree: object = None) -> tuple[str, list[int], str] | None:
+    def counting(source: str, tree: object = None, captures: object = None) -> tuple[str, list[int], str] | None:
         nonlocal calls
         calls += 1
-        return original(source, tree)  # type: ignore[arg-type]
+        return original(source, tree, captures)  # type: ignore[arg-type]
 
     js._minify = counting  # type: ignore[assignment]
     try:

@@ -238,9 +238,9 @@ def test_a_no_change_rebuild_minifies_nothing(tmp_path: Path, monkeypatch: pytes
     calls: list[str] = []
     real = js._minify  # (what both `minify_js` and `minify_js_original` run)
 
-    def counting(source: str, tree: object = None) -> object:
+    def counting(source: str, tree: object = None, captures: object = None) -> object:
         calls.append(source)
-        return real(source, tree)  # type: ignore[arg-type]
+        return real(source, tree, captures)  # type: ignore[arg-type]
 
     monkeypatch.setattr(js, "_minify", counting)
     build(tmp_path, minify=True)

@@ -35,7 +35,7 @@ from tree_sitter import Node, Query, QueryCursor, Tree
 from ...core.original import compact, expand
 from ..treesitter import parse, query, to_code_points
 
-__all__ = ["minify_js", "minify_js_original"]
+__all__ = ["QUERY", "minify_js", "minify_js_original"]
 
 try:
     from ._splice import splice as _splice_c
@@ -83,6 +83,8 @@ def _names() -> list[str]:
 
 
 _SHORT_NAMES = _names()
+Captures = dict[str, list[Node]]
+"""A query's captures over a tree, by capture name (what `QueryCursor.captures` gives)."""
 
 
 class _Scope:
@@ -122,28 +124,32 @@ class _Binding:
         self.new = name
 
 
-def minify_js(source: str, tree: Tree | None = None) -> tuple[str, list[tuple[int, int, str]]]:
+def minify_js(
+    source: str, tree: Tree | None = None, captures: Captures | None = None
+) -> tuple[str, list[tuple[int, int, str]]]:
     """The minified `source` and its reversed edits (`original.py`: the output's `[start:end]`
     stands where `source` has `text`; code point offsets). `tree`: `source`'s tree, when the
-    caller has it. A source that doesn't parse comes back as it is."""
-    spliced = _minify(source, tree)
+    caller has it, and `captures`, `QUERY`'s captures over it, when the caller ran it (the
+    dependency scan does, in the same walk as its own). A source that doesn't parse comes back
+    as it is."""
+    spliced = _minify(source, tree, captures)
     if spliced is None or not spliced[1]:
         return source, []
     output, numbers, texts = spliced
     return output, expand(numbers, texts)
 
 
-def minify_js_original(source: str, tree: Tree | None = None) -> tuple[str, str]:
+def minify_js_original(source: str, tree: Tree | None = None, captures: Captures | None = None) -> tuple[str, str]:
     """`minify_js`, with the reversed edits as the `original` field's compact form ("" for none):
     what a build stores, without a tuple per edit."""
-    spliced = _minify(source, tree)
+    spliced = _minify(source, tree, captures)
     if spliced is None or not spliced[1]:
         return source, ""
     output, numbers, texts = spliced
     return output, compact(numbers, texts)
 
 
-def _minify(source: str, tree: Tree | None) -> tuple[str, list[int], str] | None:
+def _minify(source: str, tree: Tree | None, captures: Captures | None = None) -> tuple[str, list[int], str] | None:
     """The minified `source`, and its reversed edits as the compact form's numbers (gap, width,
     length per edit) and texts (`original.py`); None for a source that doesn't parse."""
     data = source.encode("utf-8")
@@ -153,7 +159,7 @@ def _minify(source: str, tree: Tree | None) -> tuple[str, list[int], str] | None
     if root.has_error:
         return None
     walk = _Walk(data)
-    walk.run(root)
+    walk.run(root, captures)
     tokens = walk.booleans + (walk.renames() if not walk.keep_names else [])
     tokens.sort()
     protected, removed = walk.masks()
@@ -233,7 +239,9 @@ def _splice_py(
     append_part(source[position:])
     return "".join(parts), numbers, "".join(texts)
 
-_QUERY = """
+# what the minifier reads of a tree; a build's dependency scan runs it in its own walk of a file
+# the compiler leaves as it is (`jsdeps.scan`'s `also`), so its capture names are not the scan's
+QUERY = """
 (identifier) @id
 (shorthand_property_identifier) @short
 (shorthand_property_identifier_pattern) @short
@@ -267,7 +275,7 @@ _OPEN_FUNCTION, _OPEN_BLOCK, _DECLARE, _USE = range(4)
 
 @lru_cache(maxsize=1)
 def _query() -> Query:
-    return query(_QUERY)
+    return query(QUERY)
 
 
 class _Walk:
@@ -282,9 +290,10 @@ class _Walk:
         self.root: Node | None = None
         self.booleans: list[tuple[int, int, str]] = []  # `true` -> `!0`, `false` -> `!1`
 
-    def run(self, root: Node) -> None:
+    def run(self, root: Node, captures: Captures | None = None) -> None:
         self.root = root
-        captures = QueryCursor(_query()).captures(root)
+        if captures is None:
+            captures = QueryCursor(_query()).captures(root)
         get = captures.get
         self.protected = [(node.start_byte, node.end_byte) for node in get("atom", ())]
         self.comments = [(node.start_byte, node.end_byte) for node in get("comment", ())]
