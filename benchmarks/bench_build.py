@@ -309,7 +309,7 @@ def _count_minifications(root: str) -> int:
     calls = 0
     original = js._minify  # (what every minification runs)
 
-    def counting(source: str, tree: object = None, captures: object = None) -> tuple[str, list[int], str] | None:
+    def counting(source: str, tree: object = None, captures: object = None) -> tuple[str, int, bytes, str] | None:
         nonlocal calls
         calls += 1
         return original(source, tree, captures)  # type: ignore[arg-type]

@@ -28,6 +28,7 @@ forms.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import sys
 from array import array
@@ -97,32 +98,48 @@ def encode_compact(edits: Sequence[Edit]) -> str:
 
 def compact(numbers: list[int], texts: str) -> str:
     """The compact form's string from its two parts (for a caller that made them itself)."""
+    return compact_packed(*pack(numbers), texts)
+
+
+def pack(numbers: list[int]) -> tuple[int, bytes]:
+    """(bytes per number, the numbers as the compact form packs them): unsigned little-endian
+    integers of 2 bytes, or of 4 when one is 65536 or more."""
     try:
         packed = array("H", numbers)
     except OverflowError:
         packed = array("I", numbers)
     if sys.byteorder == "big":
         packed.byteswap()
-    digits = base64.b64encode(packed.tobytes()).decode("ascii")
-    return json.dumps({"n": packed.itemsize, "d": digits, "t": texts}, ensure_ascii=False, separators=(",", ":"))
+    return packed.itemsize, packed.tobytes()
+
+
+def unpack(width: int, packed: bytes) -> list[int]:
+    """The numbers of `pack`'s result."""
+    numbers = array("H" if width == 2 else "I")
+    numbers.frombytes(packed)
+    if sys.byteorder == "big":
+        numbers.byteswap()
+    return numbers.tolist()
+
+
+def compact_packed(width: int, packed: bytes, texts: str) -> str:
+    """The compact form's string from `pack`'s result and the texts: what `json.dumps` makes of
+    {"n": width, "d": base64, "t": texts} (`ensure_ascii=False`, no spaces), written directly."""
+    digits = binascii.b2a_base64(packed, newline=False).decode("ascii")
+    return f'{{"n":{width},"d":"{digits}","t":{json.dumps(texts, ensure_ascii=False)}}}'
 
 
 def _unpack(size: object, digits: object) -> list[int] | None:
     """The numbers of a compact form's `n` and `d`, or None when they are not such."""
-    typecode = {2: "H", 4: "I"}.get(size) if type(size) is int else None
-    if typecode is None or not isinstance(digits, str):
+    if type(size) is not int or size not in (2, 4) or not isinstance(digits, str):
         return None
     try:
         raw = base64.b64decode(digits, validate=True)
     except ValueError:
         return None
-    packed = array(typecode)
-    if len(raw) % packed.itemsize:
+    if len(raw) % size:
         return None
-    packed.frombytes(raw)
-    if sys.byteorder == "big":
-        packed.byteswap()
-    return packed.tolist()
+    return unpack(size, raw)
 
 
 def decode(value: str) -> list[Edit]:

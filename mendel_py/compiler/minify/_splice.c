@@ -60,17 +60,40 @@ typedef struct {
     Py_ssize_t previous;  /* where the previous edit's text ends in the output (code points) */
     Buffer output;
     Buffer texts;
-    PyObject *numbers;
+    Buffer numbers;  /* Py_ssize_t each: gap, width, length per edit */
 } Splice;
 
-static int add_number(PyObject *numbers, Py_ssize_t number)
+static int add_numbers(Buffer *numbers, Py_ssize_t gap, Py_ssize_t width, Py_ssize_t length)
 {
-    PyObject *value = PyLong_FromSsize_t(number);
-    if (value == NULL)
-        return -1;
-    int failed = PyList_Append(numbers, value);
-    Py_DECREF(value);
-    return failed;
+    Py_ssize_t three[3] = {gap, width, length};
+    return buffer_add(numbers, (const char *)three, (Py_ssize_t)sizeof(three));
+}
+
+/* The numbers as the compact form packs them: unsigned little-endian, of 2 bytes each, or 4 when
+   one is 65536 or more (`original.py`). */
+static PyObject *packed(const Buffer *numbers, int *width)
+{
+    const Py_ssize_t *items = (const Py_ssize_t *)numbers->data;
+    Py_ssize_t count = numbers->size / (Py_ssize_t)sizeof(Py_ssize_t);
+    *width = 2;
+    for (Py_ssize_t index = 0; index < count; index++) {
+        if (items[index] < 0 || items[index] > 0xFFFFFFFFLL) {
+            PyErr_SetString(PyExc_OverflowError, "an edit's number does not fit 4 bytes");
+            return NULL;
+        }
+        if (items[index] > 0xFFFF)
+            *width = 4;
+    }
+    PyObject *result = PyBytes_FromStringAndSize(NULL, count * *width);
+    if (result == NULL)
+        return NULL;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t index = 0; index < count; index++) {
+        size_t value = (size_t)items[index];
+        for (int byte = 0; byte < *width; byte++)
+            *out++ = (unsigned char)(value >> (8 * byte));
+    }
+    return result;
 }
 
 /* data[start:end] becomes `text` (`size` bytes, `points` code points). */
@@ -86,8 +109,7 @@ static int edit(Splice *splice, Py_ssize_t start, Py_ssize_t end, const char *te
         return -1;
     splice->written += code_points(data + splice->position, kept);
     Py_ssize_t at = splice->written;
-    if (add_number(splice->numbers, at - splice->previous) < 0 || add_number(splice->numbers, points) < 0
-        || add_number(splice->numbers, code_points(data + start, end - start)) < 0)
+    if (add_numbers(&splice->numbers, at - splice->previous, points, code_points(data + start, end - start)) < 0)
         return -1;
     if (buffer_add(&splice->texts, (const char *)data + start, end - start) < 0
         || buffer_add(&splice->output, text, size) < 0)
@@ -148,7 +170,7 @@ static int in_set(const char *set, unsigned char byte)
     return memchr(set, byte, strlen(set)) != NULL;
 }
 
-static PyObject *splice(PyObject *self, PyObject *args)
+static PyObject *splice(PyObject *Py_UNUSED(self), PyObject *args)
 {
     Py_buffer source, join;
     PyObject *protected, *removed, *tokens, *statement_ends;
@@ -157,7 +179,7 @@ static PyObject *splice(PyObject *self, PyObject *args)
         return NULL;
     PyObject *result = NULL;
     unsigned char *masked = NULL;
-    Splice state = {source.buf, 0, 0, 0, {NULL, 0, 0}, {NULL, 0, 0}, NULL};
+    Splice state = {source.buf, 0, 0, 0, {NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}};
     const unsigned char *data = source.buf;
     const unsigned char *joins = join.buf;
     Py_ssize_t length = source.len;
@@ -166,10 +188,8 @@ static PyObject *splice(PyObject *self, PyObject *args)
         goto done;
     }
     masked = PyMem_Malloc((size_t)(length ? length : 1));
-    state.numbers = PyList_New(0);
-    if (masked == NULL || state.numbers == NULL) {
-        if (masked == NULL)
-            PyErr_NoMemory();
+    if (masked == NULL) {
+        PyErr_NoMemory();
         goto done;
     }
     memcpy(masked, data, (size_t)length);
@@ -237,15 +257,19 @@ static PyObject *splice(PyObject *self, PyObject *args)
         goto done;
     if (buffer_add(&state.output, (const char *)data + state.position, length - state.position) < 0)
         goto done;
-    PyObject *output = PyUnicode_DecodeUTF8(state.output.data ? state.output.data : "", state.output.size, "strict");
+    int width = 2;
+    PyObject *numbers = packed(&state.numbers, &width);
+    PyObject *output = numbers ? PyUnicode_DecodeUTF8(state.output.data ? state.output.data : "", state.output.size,
+                                                      "strict") : NULL;
     PyObject *texts = output ? PyUnicode_DecodeUTF8(state.texts.data ? state.texts.data : "", state.texts.size,
                                                     "strict") : NULL;
     if (texts != NULL)
-        result = PyTuple_Pack(3, output, state.numbers, texts);
+        result = Py_BuildValue("(OiOO)", output, width, numbers, texts);
+    Py_XDECREF(numbers);
     Py_XDECREF(output);
     Py_XDECREF(texts);
 done:
-    Py_XDECREF(state.numbers);
+    PyMem_Free(state.numbers.data);
     PyMem_Free(state.output.data);
     PyMem_Free(state.texts.data);
     PyMem_Free(masked);
@@ -256,13 +280,13 @@ done:
 
 static PyMethodDef methods[] = {
     {"splice", splice, METH_VARARGS,
-     "splice(data, protected, removed, tokens, join, statement_ends) -> (output, numbers, texts)\n\n"
+     "splice(data, protected, removed, tokens, join, statement_ends) -> (output, width, numbers, texts)\n\n"
      "mendel_py.compiler.minify.js._splice_py in C: the gaps of `data` (UTF-8) outside the\n"
      "`protected` spans, with the `removed` comment spans blanked, edited as the minifier does\n"
      "(`join`: the 64 KiB table of byte pairs that need a space; `statement_ends(offset)` says\n"
      "where a `;` replaces a line break), merged with the sorted `tokens` edits (start, end,\n"
      "text); returns the output and the reversed edits' compact numbers (gap, width, length per\n"
-     "edit, code points) and texts."},
+     "edit, code points; packed as `width`-byte unsigned little-endian integers) and texts."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -11,6 +11,6 @@ def splice(
     join: ReadableBuffer,
     statement_ends: Callable[[int], bool],
     /,
-) -> tuple[str, list[int], str]:
-    """`js._splice_py` in C: (output, compact numbers, texts) of the gaps of `data` (UTF-8) merged
-    with the sorted `tokens` edits."""
+) -> tuple[str, int, bytes, str]:
+    """`js._splice_py` in C: (output, bytes per number, compact numbers packed, texts) of the gaps
+    of `data` (UTF-8) merged with the sorted `tokens` edits."""

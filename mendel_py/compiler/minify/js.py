@@ -32,7 +32,7 @@ from typing import Any
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
-from ...core.original import compact, expand
+from ...core.original import compact_packed, expand, pack, unpack
 from ..treesitter import parse, query, to_code_points
 
 __all__ = ["QUERY", "minify_js", "minify_js_original"]
@@ -83,6 +83,9 @@ def _names() -> list[str]:
 
 
 _SHORT_NAMES = _names()
+Spliced = tuple[str, int, bytes, str]
+"""The output, and its reversed edits in the compact form's parts: (output, bytes per number,
+numbers packed, texts) (`original.pack`, `original.compact_packed`)."""
 Captures = dict[str, list[Node]]
 """A query's captures over a tree, by capture name (what `QueryCursor.captures` gives)."""
 
@@ -133,25 +136,25 @@ def minify_js(
     dependency scan does, in the same walk as its own). A source that doesn't parse comes back
     as it is."""
     spliced = _minify(source, tree, captures)
-    if spliced is None or not spliced[1]:
+    if spliced is None or not spliced[2]:
         return source, []
-    output, numbers, texts = spliced
-    return output, expand(numbers, texts)
+    output, width, numbers, texts = spliced
+    return output, expand(unpack(width, numbers), texts)
 
 
 def minify_js_original(source: str, tree: Tree | None = None, captures: Captures | None = None) -> tuple[str, str]:
     """`minify_js`, with the reversed edits as the `original` field's compact form ("" for none):
     what a build stores, without a tuple per edit."""
     spliced = _minify(source, tree, captures)
-    if spliced is None or not spliced[1]:
+    if spliced is None or not spliced[2]:
         return source, ""
-    output, numbers, texts = spliced
-    return output, compact(numbers, texts)
+    output, width, numbers, texts = spliced
+    return output, compact_packed(width, numbers, texts)
 
 
-def _minify(source: str, tree: Tree | None, captures: Captures | None = None) -> tuple[str, list[int], str] | None:
+def _minify(source: str, tree: Tree | None, captures: Captures | None = None) -> Spliced | None:
     """The minified `source`, and its reversed edits as the compact form's numbers (gap, width,
-    length per edit) and texts (`original.py`); None for a source that doesn't parse."""
+    length per edit, packed: `original.pack`) and texts; None for a source that doesn't parse."""
     data = source.encode("utf-8")
     if tree is None:
         tree = parse(data)
@@ -170,7 +173,7 @@ def _minify(source: str, tree: Tree | None, captures: Captures | None = None) ->
 def _splice_py(
     data: bytes, protected: list[tuple[int, int]], removed: list[tuple[int, int]],
     tokens: list[tuple[int, int, str]], join: bytes, statement_ends: Callable[[int], bool],
-) -> tuple[str, list[int], str]:
+) -> Spliced:
     """The output and reversed edits (compact numbers, texts) of the gaps of `data` together with
     the (sorted) `tokens` edits: what `_splice.c` does, in Python.
 
@@ -237,7 +240,7 @@ def _splice_py(
         shift += size - end + start
         position = end
     append_part(source[position:])
-    return "".join(parts), numbers, "".join(texts)
+    return ("".join(parts), *pack(numbers), "".join(texts))
 
 # what the minifier reads of a tree; a build's dependency scan runs it in its own walk of a file
 # the compiler leaves as it is (`jsdeps.scan`'s `also`), so its capture names are not the scan's
