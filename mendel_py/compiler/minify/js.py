@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from tree_sitter import Node, Query, QueryCursor, Tree
@@ -161,7 +162,7 @@ def _minify(source: str, tree: Tree | None, captures: Captures | None = None) ->
     root = tree.root_node
     if root.has_error:
         return None
-    walk = _Walk(data)
+    walk = _Walk(data, source if source.isascii() else None)
     walk.run(root, captures)
     tokens = walk.booleans + (walk.renames() if not walk.keep_names else [])
     tokens.sort()
@@ -282,8 +283,9 @@ def _query() -> Query:
 
 
 class _Walk:
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, text: str | None = None):
         self.data = data
+        self.text = text  # `data` as a str when it is ASCII (its offsets are the bytes'), else None
         self.protected: list[tuple[int, int]] = []  # strings, regexes, template text: copied as is
         self.comments: list[tuple[int, int]] = []  # removed
         self.occurrences: list[tuple[int, int, _Scope, bool, str]] = []  # start, end, scope, shorthand, name
@@ -317,7 +319,8 @@ class _Walk:
             self.keep_names = True
             return
         # (start, order, -end, sequence, kind, node): sorted, outer scopes open first
-        events: list[tuple[int, int, int, int, str, Any]] = []  # (the last: a node, or a used name)
+        # (the last two: kind and node, or for a use whether it is a shorthand property and the name)
+        events: list[tuple[int, int, int, int, Any, Any]] = []
         append = events.append
         sequence = 0
         for kind, order in (("function", _OPEN_FUNCTION), ("block", _OPEN_BLOCK)):
@@ -330,64 +333,90 @@ class _Walk:
                 append((node.start_byte, order, -node.end_byte, sequence, kind, node))
         keep = {node.start_byte for node in get("keep", ())}
         data = self.data
+        text = self.text
         # names that some binding here may lose: a use of any other name is of a global or a kept
         # name, which no renamed binding may take (`fixed_names`), and needs no scope
         candidates: set[str] = set()
         pattern_names: dict[int, list[str]] = {}
-        for kind in ("var", "let", "param", "fdecl", "fexpr", "cdecl"):
+        for kind in ("var", "let", "param"):
+            for node in get(kind, ()):
+                start, end = node.byte_range
+                sequence += 1
+                append((start, _DECLARE, -end, sequence, kind, node))
+                if node.type == "identifier":  # (most are: no pattern to take apart)
+                    names = [text[start:end] if text is not None else data[start:end].decode("utf-8")]
+                else:
+                    names = _pattern_names(node, data)
+                pattern_names[start] = names
+                if start not in keep:
+                    candidates.update(names)
+        for kind in ("fdecl", "fexpr", "cdecl"):
             for node in get(kind, ()):
                 sequence += 1
                 append((node.start_byte, _DECLARE, -node.end_byte, sequence, kind, node))
-                if kind in ("var", "let", "param"):
-                    names = pattern_names[node.start_byte] = _pattern_names(node, data)
-                    if node.start_byte not in keep:
-                        candidates.update(names)
-                elif kind == "fdecl" and data.startswith(_COMPILER_PREFIX, node.start_byte):
+                if kind == "fdecl" and data.startswith(_COMPILER_PREFIX, node.start_byte):
                     candidates.add(data[node.start_byte:node.end_byte].decode("utf-8"))
         fixed_names = self.fixed_names
-        for kind in ("id", "short"):
+        add_fixed = fixed_names.add
+        for kind, shorthand in (("id", False), ("short", True)):
             for node in get(kind, ()):
-                start, end = node.start_byte, node.end_byte
-                name = data[start:end].decode("utf-8")
+                start, end = node.byte_range
+                name = text[start:end] if text is not None else data[start:end].decode("utf-8")
                 if name == "eval":
                     self.keep_names = True  # a direct eval sees every local by name
                 if name in candidates:
                     sequence += 1
-                    append((start, _USE, -end, sequence, kind, name))
+                    append((start, _USE, -end, sequence, shorthand, name))
                 else:
-                    fixed_names.add(name)
+                    add_fixed(name)
         outer_names = {node.start_byte for node in get("fdecl", ())}
         events.sort()
+        # the scopes open at the event being handled, innermost last, each with its end
         stack: list[tuple[int, _Scope]] = [(len(data) + 1, self.top)]
+        limit, scope = stack[-1]
         occurrences = self.occurrences
+        add_occurrence = occurrences.append
         for start, order, negative_end, _sequence, kind, node in events:
-            while stack[-1][0] <= start:
+            while limit <= start:
                 stack.pop()
-            scope = stack[-1][1]
-            if order == _USE:
+                limit, scope = stack[-1]
+            if order == _USE:  # (kind: whether it is a shorthand property; node: the name)
                 if start in outer_names and scope.parent is not None:
-                    scope = scope.parent  # a declared function's name belongs around it
-                occurrences.append((start, -negative_end, scope, kind == "short", node))  # (node: the name)
+                    # a declared function's name belongs around it
+                    add_occurrence((start, -negative_end, scope.parent, kind, node))
+                else:
+                    add_occurrence((start, -negative_end, scope, kind, node))
             elif order == _DECLARE:
                 if kind == "var" or kind == "let" or kind == "param":
-                    target = scope.function_scope() if kind == "var" else scope
+                    target = scope
+                    if kind == "var":
+                        while not target.function and target.parent is not None:
+                            target = target.parent
                     kept = start in keep
+                    bindings = target.bindings
                     for name in pattern_names[start]:
-                        target.declare(name, fixed=kept)
+                        # (`_Scope.declare`, inline: the commonest event but a use)
+                        binding = bindings.get(name)
+                        if binding is None:
+                            binding = bindings[name] = _Binding(name, target)
                         if kept:
-                            fixed_names.add(name)
+                            binding.fixed = True
+                            add_fixed(name)
+                        elif name in FIXED:
+                            binding.fixed = True
                 else:
                     name = data[start:-negative_end].decode("utf-8")
                     # the compiler's helpers (`__mendel_ns`) have no name anyone reads
                     fixed = not name.startswith("__mendel_")
                     if fixed:
-                        fixed_names.add(name)
+                        add_fixed(name)
                     if kind == "fdecl":
                         (scope.parent or scope).function_scope().declare(name, fixed=fixed)
                     else:
                         scope.declare(name, fixed=fixed)
             else:
-                stack.append((-negative_end, _Scope(scope, order == _OPEN_FUNCTION)))
+                limit, scope = -negative_end, _Scope(scope, order == _OPEN_FUNCTION)
+                stack.append((limit, scope))
 
     def _template(self, node: Node) -> None:
         position = node.start_byte
@@ -416,45 +445,53 @@ class _Walk:
     def renames(self) -> list[tuple[int, int, str]]:
         resolved: list[tuple[int, int, bool, _Binding]] = []
         fixed = self.fixed_names
+        add = resolved.append
         for start, end, scope, shorthand, name in self.occurrences:
-            found: _Scope | None = scope
-            while found is not None and name not in found.bindings:
-                found = found.parent
-            if found is None:
-                fixed.add(name)  # free here: a global no renamed binding may take
-                continue
-            binding = found.bindings[name]
+            binding = scope.bindings.get(name)
+            if binding is None:
+                found: _Scope | None = scope.parent
+                while found is not None:
+                    binding = found.bindings.get(name)
+                    if binding is not None:
+                        break
+                    found = found.parent
+                if binding is None:
+                    fixed.add(name)  # free here: a global no renamed binding may take
+                    continue
+                crossing = scope
+                while crossing is not found:
+                    crossing.outer.add(binding)
+                    crossing = crossing.parent
             binding.uses += 1
-            crossing = scope
-            while crossing is not found:
-                crossing.outer.add(binding)
-                crossing = crossing.parent  # type: ignore[assignment]
-            resolved.append((start, end, shorthand, binding))
+            add((start, end, shorthand, binding))
         pending = [self.top]
+        count = len(_SHORT_NAMES)
         while pending:
             scope = pending.pop()
             # taken here: what enclosing bindings used in here are called, and (`fixed`) every
             # kept name and every global of the module, this scope's kept bindings among them
             taken = {binding.new for binding in scope.outer}
             position = 0  # the next short name to try
-            for binding in sorted(scope.bindings.values(), key=lambda b: -b.uses):
+            # (most used first; `reverse` keeps a sort stable, so ties stay in declaration order)
+            for binding in sorted(scope.bindings.values(), key=_uses, reverse=True):
                 if binding.fixed:
                     continue
-                while position < len(_SHORT_NAMES) and (
-                    _SHORT_NAMES[position] in taken or _SHORT_NAMES[position] in fixed
-                ):
+                while position < count and (_SHORT_NAMES[position] in taken or _SHORT_NAMES[position] in fixed):
                     position += 1
                 # (past the short names, a scope of thousands of names keeps the rest)
-                candidate = _SHORT_NAMES[position] if position < len(_SHORT_NAMES) else binding.name
-                if len(candidate) < len(binding.name) or binding.name in taken or binding.name in fixed:
+                name = binding.name
+                candidate = _SHORT_NAMES[position] if position < count else name
+                if len(candidate) < len(name) or name in taken or name in fixed:
                     binding.new = candidate
                     position += 1
                 taken.add(binding.new)
             pending.extend(scope.children)
-        edits = []
+        edits: list[tuple[int, int, str]] = []
+        add_edit = edits.append
         for start, end, shorthand, binding in resolved:
-            if binding.new != binding.name:
-                edits.append((start, end, f"{binding.name}:{binding.new}" if shorthand else binding.new))
+            new = binding.new
+            if new != binding.name:
+                add_edit((start, end, f"{binding.name}:{new}" if shorthand else new))
         return edits
 
     def statement_ends(self, position: int) -> bool:
@@ -466,6 +503,9 @@ class _Walk:
                 return True
             node = node.parent
         return False
+
+
+_uses = attrgetter("uses")
 
 
 def _pattern_names(pattern: Node, data: bytes) -> list[str]:
