@@ -150,13 +150,16 @@ class SourceLoader:
             dependencies = ()
         else:
             source, dependencies, lazy, original = self._js(key, raw, text, file)
-        encoded = source.encode("utf-8")
+        if kind == JS and file in self._pending:
+            sha = digest = ""  # (the minified source's, which `finish` writes in: nothing reads them before)
+        else:
+            sha, digest = hashlib.sha1(source.encode("utf-8")).hexdigest(), file_blake3(source).hex()
         return ParsedSource(
             file=file,
             kind=kind,
             source=source,
-            sha=hashlib.sha1(encoded).hexdigest(),
-            blake3=file_blake3(source).hex(),
+            sha=sha,
+            blake3=digest,
             dependencies=dependencies,
             lazy=lazy if kind == JS else (),
             original=original if kind == JS else "",
@@ -204,7 +207,8 @@ class SourceLoader:
     def finish(self) -> dict[str, ParsedSource]:
         """Minify the files loaded since the last call whose minified form was not cached, and
         return them (file -> its minified ParsedSource, also in `loaded`): until then `load`
-        gave such a file unminified, with the same dependencies."""
+        gave such a file unminified, with the same dependencies and no digests (`sha` and
+        `blake3` are the minified source's, made here)."""
         pending, self._pending = self._pending, {}
         if not pending:
             return {}
