@@ -458,3 +458,20 @@ def test_the_splice_refuses_overlapping_edits() -> None:
         js._splice_c(b"a  b", [], [], [(0, 2, "x"), (1, 2, "y")], bytes(65536), lambda position: False)
     with pytest.raises(ValueError, match="outside"):
         js._splice_c(b"a", [(0, 5)], [], [], bytes(65536), lambda position: False)
+
+
+def test_the_captures_of_the_dependency_scan_minify_as_the_minifiers_own_query() -> None:
+    from mendel_py.compiler.jsdeps import scan
+
+    sources = [program(random.Random(seed)) for seed in range(100)] + SPLICE_SAMPLES[:3] + [
+        "var a = require('./a'), b = require(`./b`);\nimport('./c').then(function (m) { return m })\n"
+        "require(`${require('./d')}`)\n",
+    ]
+    for source in sources:
+        alone = scan(source.encode("utf-8"), "x.js")
+        found = scan(source.encode("utf-8"), "x.js", js.QUERY)
+        assert (found.requires, found.lazy, found.jsx) == (alone.requires, alone.lazy, alone.jsx)
+        assert alone.captures is None and found.captures is not None
+        assert js.minify_js_original(source, found.tree, found.captures) == js.minify_js_original(source)
+    # an ES module is compiled before it is minified: the scan doesn't run the minifier's patterns
+    assert scan(b"import a from './a'; export default a", "x.js", js.QUERY).captures is None
