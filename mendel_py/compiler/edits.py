@@ -74,8 +74,8 @@ def compose(outer_source: str, outer: Sequence[Edit], middle: str, inner: Sequen
                 span = all_spans[index]
                 out.append((span.start, span.end, middle[first:last]))
             elif first == last:  # an inner insertion, where its place in the outer text is
-                position = _outer_at(all_spans, span_at, first, len(outer_source))
-                out.append((position, position, inner[index][2]))
+                place = _outer_at(all_spans, span_at, first, len(outer_source))
+                out.append((place, place, inner[index][2]))
             else:  # an inner edit over copied text
                 start = _outer_at(all_spans, span_at, first, len(outer_source))
                 end = _outer_at(all_spans, span_at, last - 1, len(outer_source)) + 1
