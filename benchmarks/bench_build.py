@@ -307,18 +307,18 @@ def _count_minifications(root: str) -> int:
     from mendel_py.compiler.minify import js
 
     calls = 0
-    original = js._forward_edits  # (what every minification runs)
+    original = js._minify  # (what every minification runs)
 
-    def counting(source: str, tree: object = None) -> list[tuple[int, int, str]]:
+    def counting(source: str, tree: object = None, captures: object = None) -> tuple[str, int, bytes, str] | None:
         nonlocal calls
         calls += 1
-        return original(source, tree)  # type: ignore[arg-type]
+        return original(source, tree, captures)  # type: ignore[arg-type]
 
-    js._forward_edits = counting  # type: ignore[assignment]
+    js._minify = counting  # type: ignore[assignment]
     try:
         _time_build(root, minify=True)
     finally:
-        js._forward_edits = original
+        js._minify = original
     return calls
 
 

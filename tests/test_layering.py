@@ -35,7 +35,9 @@ KNOWN_EDGES: set[tuple[str, str]] = {
 
 def _modules() -> dict[str, Path]:
     found = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
+    # (a C extension is a module of its own, known by its stub: `core/_speedups.pyi`)
+    for path in sorted([*PACKAGE.rglob("*.py"), *(stub for stub in PACKAGE.rglob("*.pyi")
+                                                   if not stub.with_suffix(".py").exists())]):
         parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from operator import itemgetter
 
 from ..core.original import Edit, Span, restore, spans
 
@@ -53,19 +54,33 @@ def compose(outer_source: str, outer: Sequence[Edit], middle: str, inner: Sequen
             items.append((span.at, span.at + len(span.replaced), 0, index))
     for index, (start, end, _) in enumerate(inner):
         items.append((start, end, 1, index))
-    items.sort(key=lambda item: (item[0], item[1]))
+    items.sort()  # (by range; ties in the order added: outer before inner, each in its own order)
     clusters: list[list[tuple[int, int, int, int]]] = []
     low = high = -1
     for item in items:
         start, end = item[0], item[1]
         if clusters and low < high and (start < high if end > start else low < start < high):
             clusters[-1].append(item)
-            high = max(high, end)
+            if end > high:
+                high = end
         else:
             clusters.append([item])
             low, high = start, end
     out: list[Edit] = []
     for cluster in clusters:
+        if len(cluster) == 1:  # (most are: what the general case below makes of one edit)
+            first, last, step, index = cluster[0]
+            if step == 0:  # an outer edit that meets no inner one passes through
+                span = all_spans[index]
+                out.append((span.start, span.end, middle[first:last]))
+            elif first == last:  # an inner insertion, where its place in the outer text is
+                place = _outer_at(all_spans, span_at, first, len(outer_source))
+                out.append((place, place, inner[index][2]))
+            else:  # an inner edit over copied text
+                start = _outer_at(all_spans, span_at, first, len(outer_source))
+                end = _outer_at(all_spans, span_at, last - 1, len(outer_source)) + 1
+                out.append((start, end, inner[index][2]))
+            continue
         first = cluster[0][0]
         last = max(item[1] for item in cluster)
         written = [all_spans[item[3]] for item in cluster if item[2] == 0]
@@ -90,8 +105,11 @@ def compose(outer_source: str, outer: Sequence[Edit], middle: str, inner: Sequen
             for item in cluster if item[2] == 1
         ), key=lambda edit: (edit[0], edit[1]))
         out.append((start, end, restore(middle[first:last], shifted)))
-    out.sort(key=lambda edit: (edit[0], edit[1]))
+    out.sort(key=_range)  # (stable: ties keep their order)
     return out
+
+
+_range = itemgetter(0, 1)
 
 
 def _outer_at(all_spans: list[Span], span_at: list[int], position: int, length: int) -> int:

@@ -41,7 +41,7 @@ _CHARACTER_REFERENCE = re.compile(rb"&(?:#(?:[xX][0-9a-fA-F]{1,6}|[0-9]{1,5})|[A
 # Calls whose callee is `require` or `import` and whose only argument is a literal; JSX.
 _CALLS = """
 (call_expression function: [(identifier) (import)] @callee
-  arguments: (arguments . [(string) (template_string)] @spec .)) @call
+  arguments: (arguments . [(string) (template_string)] @spec .))
 [(jsx_element) (jsx_self_closing_element)] @jsx
 """
 
@@ -76,18 +76,20 @@ class LazyImport:
 
 @dataclass
 class JsScan:
-    """What one parse of a file found; `tree` stays for the ES module transform."""
+    """What one parse of a file found; `tree` stays for the ES module transform, `captures` (of
+    the `also` patterns, when `scan` was given some) for the caller."""
 
     requires: list[Dependency]
     lazy: list[LazyImport]
     is_module: bool
     tree: Tree
     jsx: bool = False
+    captures: dict[str, list[Node]] | None = None
 
 
-@lru_cache(maxsize=1)
-def _calls_query() -> Query:
-    return query(_CALLS)
+@lru_cache(maxsize=4)
+def _calls_query(also: str = "") -> Query:
+    return query(_CALLS + also)
 
 
 def line_of(text: str, position: int) -> int:
@@ -128,8 +130,13 @@ def find_requires(text: str, file: str) -> list[Dependency]:
     return scan(text.encode("utf-8"), file).requires
 
 
-def scan(source: bytes, file: str) -> JsScan:
-    """Parse `source` once and collect its dependencies; a syntax error is a BuildError."""
+def scan(source: bytes, file: str, also: str = "") -> JsScan:
+    """Parse `source` once and collect its dependencies; a syntax error is a BuildError.
+
+    `also`: more query patterns (capture names other than `callee`, `spec` and `jsx`) run in the
+    same walk of the tree when the file is not an ES module (one the compiler leaves as it is),
+    their captures in `JsScan.captures`: the minifier's, so a minified build walks each such tree
+    once."""
     tree = parse(source)
     root = tree.root_node
     if root.has_error:
@@ -138,14 +145,15 @@ def scan(source: bytes, file: str) -> JsScan:
     if root.has_error:
         raise _syntax_error(root, file, source)
     is_module = any(child.type in _MODULE_STATEMENTS for child in root.children)
+    also = "" if is_module else also
+    captures = QueryCursor(_calls_query(also)).captures(root)
     found: list[tuple[int, Dependency]] = []
     dynamic: list[LazyImport] = []
-    jsx = False
-    for _, captures in QueryCursor(_calls_query()).matches(root):
-        if "jsx" in captures:
-            jsx = True
-            continue
-        callee, spec_node = captures["callee"][0], captures["spec"][0]
+    # (in document order, the n-th callee is the n-th specifier's: a call's callee comes before
+    # its argument, and any call nested in that argument comes after both)
+    callees = sorted(captures.get("callee", ()), key=_start)
+    specs = sorted(captures.get("spec", ()), key=_start)
+    for callee, spec_node in zip(callees, specs, strict=True):
         spec = string_value(spec_node)
         if spec is None:
             continue
@@ -159,7 +167,11 @@ def scan(source: bytes, file: str) -> JsScan:
         found.extend(_module_sources(root, source))
     found.sort(key=lambda item: item[0])
     requires = [require for _, require in found]
-    return JsScan(requires, dynamic, is_module, tree, jsx)
+    return JsScan(requires, dynamic, is_module, tree, "jsx" in captures, captures if also else None)
+
+
+def _start(node: Node) -> int:
+    return node.start_byte
 
 
 def _with_valid_jsx(source: bytes) -> Tree | None:

@@ -34,9 +34,11 @@ from .cssdeps import CssImport, find_imports
 from .defines import node_env_defines
 from .errors import BuildError, column_of, node_column
 from .esm import compile_commonjs, compile_module
-from .jsdeps import Dependency, scan
+from .jsdeps import Dependency, JsScan, scan
 from .layout import EMPTY_MODULE
 from .minify import VERSION as MINIFY_VERSION
+from .minify.js import QUERY as MINIFY_QUERY
+from .minify.js import Captures
 from .parsecache import ParseCache
 from .typescript import is_typescript
 
@@ -107,8 +109,9 @@ class SourceLoader:
         self.scanned = 0
         self.assets = AssetCollector(absolute)  # the build sets its route prefix and URL prefix
         # JS files whose minified form the cache lacks: file -> (cache key, unminified scan, text,
-        # tree); minified together by `finish` (in worker processes when there are many)
-        self._pending: dict[str, tuple[str, list[Any], str, Tree | None]] = {}
+        # tree, the minifier's captures); minified together by `finish` (in worker processes
+        # when there are many)
+        self._pending: dict[str, tuple[str, list[Any], str, Tree | None, Captures | None]] = {}
 
     def load(self, file: str) -> ParsedSource:
         """The parsed file at `file` (relative to the project root)."""
@@ -147,13 +150,16 @@ class SourceLoader:
             dependencies = ()
         else:
             source, dependencies, lazy, original = self._js(key, raw, text, file)
-        encoded = source.encode("utf-8")
+        if kind == JS and file in self._pending:
+            sha = digest = ""  # (the minified source's, which `finish` writes in: nothing reads them before)
+        else:
+            sha, digest = hashlib.sha1(source.encode("utf-8")).hexdigest(), file_blake3(source).hex()
         return ParsedSource(
             file=file,
             kind=kind,
             source=source,
-            sha=hashlib.sha1(encoded).hexdigest(),
-            blake3=file_blake3(source).hex(),
+            sha=sha,
+            blake3=digest,
             dependencies=dependencies,
             lazy=lazy if kind == JS else (),
             original=original if kind == JS else "",
@@ -176,14 +182,17 @@ class SourceLoader:
         cached = self.cache.get(key)
         if cached is None:
             self.scanned += 1
-            trees: list[Tree] = []
+            scans: list[JsScan] = []
             if is_typescript(file):
                 cached = _scan_ts(text, file, self.jsx, self.node_env)
             else:
-                cached = _scan_js(raw, file, self.jsx, self.node_env, trees)
+                cached = _scan_js(raw, file, self.jsx, self.node_env, scans if self.minify else None)
             if self.minify:
-                tree = trees[0] if trees and cached[2] is None else None
-                self._pending[file] = (key, cached, text, tree)
+                # the minifier reads the file's own tree, and the captures the scan made for it,
+                # when the source is the file (else it parses what the compiler wrote)
+                found = scans[0] if scans and cached[2] is None else None
+                tree, captures = (found.tree, found.captures) if found is not None else (None, None)
+                self._pending[file] = (key, cached, text, tree, captures)
             else:
                 self.cache.put(key, cached)
         deps, lazy, compiled, original = cached
@@ -198,14 +207,15 @@ class SourceLoader:
     def finish(self) -> dict[str, ParsedSource]:
         """Minify the files loaded since the last call whose minified form was not cached, and
         return them (file -> its minified ParsedSource, also in `loaded`): until then `load`
-        gave such a file unminified, with the same dependencies."""
+        gave such a file unminified, with the same dependencies and no digests (`sha` and
+        `blake3` are the minified source's, made here)."""
         pending, self._pending = self._pending, {}
         if not pending:
             return {}
         from .minify.batch import minify_all
 
         files = list(pending)
-        results = minify_all([(pending[file][1], pending[file][2], pending[file][3]) for file in files])
+        results = minify_all([pending[file][1:] for file in files])
         done: dict[str, ParsedSource] = {}
         for file, result in zip(files, results):
             key = pending[file][0]
@@ -245,15 +255,16 @@ class SourceLoader:
 
 
 def _scan_js(
-    raw: bytes, file: str, jsx: JsxConfig, node_env: str = "production", trees: list[Tree] | None = None
+    raw: bytes, file: str, jsx: JsxConfig, node_env: str = "production", scans: list[JsScan] | None = None
 ) -> list[Any]:
     """[deps as [spec, line], lazy specifiers, compiled source or None, its reversed edits as
     [start, end, text]] (the cached form: a JSON array of mixed items, read back from the cache
-    as `Any` like every cached value)."""
+    as `Any` like every cached value). With `scans`, the scan is appended to it, with the
+    minifier's captures (its tree and query, when the source is the file as it is)."""
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
-    found = scan(body, file)
-    if trees is not None:
-        trees.append(found.tree)  # (the minifier's, when the source is the file as it is)
+    found = scan(body, file, MINIFY_QUERY if scans is not None else "")
+    if scans is not None:
+        scans.append(found)
     defines = node_env_defines(found.tree.root_node, body, node_env)
     dead = defines.dead_specifiers(found.tree.root_node)
     url_edits, url_deps = url_constructor_edits(found.tree.root_node) if b"import.meta" in body else ([], [])

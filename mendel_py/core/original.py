@@ -28,6 +28,7 @@ forms.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import sys
 from array import array
@@ -97,43 +98,60 @@ def encode_compact(edits: Sequence[Edit]) -> str:
 
 def compact(numbers: list[int], texts: str) -> str:
     """The compact form's string from its two parts (for a caller that made them itself)."""
+    return compact_packed(*pack(numbers), texts)
+
+
+def pack(numbers: list[int]) -> tuple[int, bytes]:
+    """(bytes per number, the numbers as the compact form packs them): unsigned little-endian
+    integers of 2 bytes, or of 4 when one is 65536 or more."""
     try:
         packed = array("H", numbers)
     except OverflowError:
         packed = array("I", numbers)
     if sys.byteorder == "big":
         packed.byteswap()
-    digits = base64.b64encode(packed.tobytes()).decode("ascii")
-    return json.dumps({"n": packed.itemsize, "d": digits, "t": texts}, ensure_ascii=False, separators=(",", ":"))
+    return packed.itemsize, packed.tobytes()
+
+
+def unpack(width: int, packed: bytes) -> list[int]:
+    """The numbers of `pack`'s result."""
+    numbers = array("H" if width == 2 else "I")
+    numbers.frombytes(packed)
+    if sys.byteorder == "big":
+        numbers.byteswap()
+    return numbers.tolist()
+
+
+def compact_packed(width: int, packed: bytes, texts: str) -> str:
+    """The compact form's string from `pack`'s result and the texts: what `json.dumps` makes of
+    {"n": width, "d": base64, "t": texts} (`ensure_ascii=False`, no spaces), written directly."""
+    digits = binascii.b2a_base64(packed, newline=False).decode("ascii")
+    return f'{{"n":{width},"d":"{digits}","t":{json.dumps(texts, ensure_ascii=False)}}}'
 
 
 def _unpack(size: object, digits: object) -> list[int] | None:
     """The numbers of a compact form's `n` and `d`, or None when they are not such."""
-    typecode = {2: "H", 4: "I"}.get(size) if type(size) is int else None
-    if typecode is None or not isinstance(digits, str):
+    if type(size) is not int or size not in (2, 4) or not isinstance(digits, str):
         return None
     try:
         raw = base64.b64decode(digits, validate=True)
     except ValueError:
         return None
-    packed = array(typecode)
-    if len(raw) % packed.itemsize:
+    if len(raw) % size:
         return None
-    packed.frombytes(raw)
-    if sys.byteorder == "big":
-        packed.byteswap()
-    return packed.tolist()
+    return unpack(size, raw)
 
 
 def decode(value: str) -> list[Edit]:
     """The edits of an `original` value of either form (unchecked: see `problem`)."""
     loaded = json.loads(value)
     if isinstance(loaded, dict):
-        return _expand(_unpack(loaded["n"], loaded["d"]) or [], loaded["t"])
+        return expand(_unpack(loaded["n"], loaded["d"]) or [], loaded["t"])
     return [(start, end, text) for start, end, text in loaded]
 
 
-def _expand(numbers: list[int], texts: str) -> list[Edit]:
+def expand(numbers: Sequence[int], texts: str) -> list[Edit]:
+    """The edits of a compact form's numbers (gap, width, length per edit) and texts."""
     edits: list[Edit] = []
     append = edits.append
     position = offset = 0
@@ -158,7 +176,7 @@ def problem(source: str, value: Any) -> str | None:
             return 'must be {"n": 2 or 4, "d": base64 of (gap, width, length) per edit, "t": texts}'
         if sum(numbers[2::3]) != len(texts):
             return f'"t" must hold the edits\' texts ({sum(numbers[2::3])} code points), not {len(texts)}'
-        edits = [list(edit) for edit in _expand(numbers, texts)]
+        edits = [list(edit) for edit in expand(numbers, texts)]
     if not isinstance(edits, list):
         return "must be a string holding a JSON array of [start, end, text] edits"
     position = 0

@@ -57,12 +57,14 @@ def node(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None)
 
 @needs_node_and_npm
 @pytest.mark.parametrize("spec", list(PACKAGES))
-def test_real_packages_behave_the_same_minified(spec: str, tmp_path: Path) -> None:
+def test_real_packages_behave_the_same_minified(spec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     modules = ensure_npm_package(spec)
     relative, expression = PACKAGES[spec]
     text = (modules / relative).read_text(encoding="utf-8")
     minified, edits = minify_js(text)
     assert restore(minified, edits) == text  # the edits give the file back, for source maps
+    in_c, in_python = spliced_both_ways(text, monkeypatch)  # (C and Python splice alike)
+    assert in_c == in_python
     assert len(minified) < len(text) * (0.8 if "preact" not in spec else 1.0)
     (tmp_path / "original.js").write_text(text, encoding="utf-8")
     (tmp_path / "minified.js").write_text(minified, encoding="utf-8")
@@ -234,13 +236,13 @@ def test_uglify_is_an_alias_and_disagreeing_settings_are_an_error(tmp_path: Path
 def test_a_no_change_rebuild_minifies_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_project(tmp_path, SOURCES, RC_WITH_CSS)
     calls: list[str] = []
-    real = js._forward_edits  # (what both `minify_js` and `minify_js_original` run)
+    real = js._minify  # (what both `minify_js` and `minify_js_original` run)
 
-    def counting(source: str, tree: object = None) -> object:
+    def counting(source: str, tree: object = None, captures: object = None) -> object:
         calls.append(source)
-        return real(source, tree)  # type: ignore[arg-type]
+        return real(source, tree, captures)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(js, "_forward_edits", counting)
+    monkeypatch.setattr(js, "_minify", counting)
     build(tmp_path, minify=True)
     assert len(calls) == 2
     first = (tmp_path / "manifests" / "main.manifest.json").read_bytes()
@@ -400,3 +402,76 @@ def test_booleans_compressed_keep_what_a_program_prints() -> None:
     output, edits = minify_js(source)
     assert "!0" in output and "!1" in output and restore(output, edits) == source
     assert node("-e", output) == node("-e", source)
+
+
+def test_the_splice_accelerator_is_built() -> None:
+    # `pip install -e .` compiles it; the tests below compare it with the Python splice
+    assert js.ACCELERATED
+
+
+SPLICE_SAMPLES = [
+    "var é = \"ünï\"; // cömment\nfunction f(ä, b) { let { ä: x, y } = b; return ä + x + y + `t${ä}` }\n",
+    "var a = 1\na\n++b\nvar o = {é, k: true ? false : true}\n/*! keep */ x = -1 - -y, z = a+ +b\n",
+    "if (a) b = 2 /* two\nlines */\nelse c()\nconst g = () => 1\r\nlet h = 2\r\n\t\f\vreturn\n",
+    "  \n// only a comment, at the ends\n  x  ",
+    "a = /re gex/g ; b = 'str ing' ;\n`tpl ${ 'in' + `ner ${ x }` } end`\n/* @license MIT */ y = 1 .x - - - z",
+    "",
+    "   ",
+    "x",
+]
+
+
+def spliced_both_ways(source: str, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    in_c = (js.minify_js(source), js.minify_js_original(source))
+    with monkeypatch.context() as patch:
+        patch.setattr(js, "_splice_c", None)
+        in_python = (js.minify_js(source), js.minify_js_original(source))
+    return in_c, in_python
+
+
+@pytest.mark.parametrize("source", SPLICE_SAMPLES)
+def test_the_splice_in_c_is_the_splice_in_python(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    in_c, in_python = spliced_both_ways(source, monkeypatch)
+    assert in_c == in_python
+    (output, edits), _encoded = in_c  # type: ignore[misc]
+    assert restore(output, edits) == source
+
+
+def test_the_splice_in_c_is_the_splice_in_python_on_generated_programs(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(7)
+    for seed in range(200):
+        source = program(random.Random(seed))
+        # the same program with other whitespace and comments between its tokens, some non-ASCII
+        noisy = "".join(
+            piece + rng.choice(["", " ", "  ", "\n", " /* é\n */ ", "// ü\n", "\t"]) if piece == " " else piece
+            for piece in source.replace(" ", "\0 \0").split("\0")
+        )
+        for text in (source, noisy):
+            in_c, in_python = spliced_both_ways(text, monkeypatch)
+            assert in_c == in_python, text
+
+
+def test_the_splice_refuses_overlapping_edits() -> None:
+    if not js.ACCELERATED:
+        pytest.skip("the C splice is not built")
+    with pytest.raises(ValueError, match="sorted"):
+        js._splice_c(b"a  b", [], [], [(0, 2, "x"), (1, 2, "y")], bytes(65536), lambda position: False)
+    with pytest.raises(ValueError, match="outside"):
+        js._splice_c(b"a", [(0, 5)], [], [], bytes(65536), lambda position: False)
+
+
+def test_the_captures_of_the_dependency_scan_minify_as_the_minifiers_own_query() -> None:
+    from mendel_py.compiler.jsdeps import scan
+
+    sources = [program(random.Random(seed)) for seed in range(100)] + SPLICE_SAMPLES[:3] + [
+        "var a = require('./a'), b = require(`./b`);\nimport('./c').then(function (m) { return m })\n"
+        "require(`${require('./d')}`)\n",
+    ]
+    for source in sources:
+        alone = scan(source.encode("utf-8"), "x.js")
+        found = scan(source.encode("utf-8"), "x.js", js.QUERY)
+        assert (found.requires, found.lazy, found.jsx) == (alone.requires, alone.lazy, alone.jsx)
+        assert alone.captures is None and found.captures is not None
+        assert js.minify_js_original(source, found.tree, found.captures) == js.minify_js_original(source)
+    # an ES module is compiled before it is minified: the scan doesn't run the minifier's patterns
+    assert scan(b"import a from './a'; export default a", "x.js", js.QUERY).captures is None

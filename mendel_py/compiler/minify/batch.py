@@ -2,7 +2,8 @@
 idle core.
 
 Each item is a `_scan_js` result (the cached form of a scanned file), its file text and, when
-this process has it, the file's tree; the result is the same list with the minified source and
+this process has them, the file's tree and the minifier's query captures over it (`js.QUERY`,
+run by the dependency scan); the result is the same list with the minified source and
 the composed edits. Workers are forked (cheap, and the caller's script is not run again as
 `spawn` would), so only from a process with a single thread (forking one with threads may
 deadlock); they inherit the items, trees included, and get only index ranges of them, while this
@@ -22,18 +23,18 @@ from tree_sitter import Tree
 
 from ...core.original import decode, encode_compact
 from ..edits import compose
-from .js import minify_js, minify_js_original
+from .js import Captures, minify_js, minify_js_original
 
 POOL_THRESHOLD = 400
 _CHUNK = 64
 
-Item = tuple[list[Any], str, "Tree | None"]
+Item = tuple[list[Any], str, "Tree | None", "Captures | None"]
 
 
 def minify_all(items: list[Item]) -> list[list[Any]]:
     workers = _idle_cores()
     if len(items) < POOL_THRESHOLD or workers < 2 or threading.active_count() > 1 or not hasattr(os, "fork"):
-        return [_one(cached, text, tree) for cached, text, tree in items]
+        return [minified(*item) for item in items]
     global _forked_items
     # the workers are forked after this, so they inherit the items (trees included, which don't
     # pickle): only index ranges go to them, and their minified results come back
@@ -48,7 +49,7 @@ def minify_all(items: list[Item]) -> list[list[Any]]:
             done.update((span.start, future.result()) for span, future in zip(theirs, futures))
         return [result for span in spans for result in done[span.start]]
     except (OSError, BrokenProcessPool):
-        return [_one(cached, text, tree) for cached, text, tree in items]
+        return [minified(*item) for item in items]
     finally:
         _forked_items = []
 
@@ -80,18 +81,15 @@ def _running_elsewhere() -> float:
 
 
 def _span(span: range) -> list[list[Any]]:
-    return [_one(*_forked_items[index]) for index in span]
+    return [minified(*_forked_items[index]) for index in span]
 
 
-def _one(cached: list[Any], text: str, tree: Tree | None) -> list[Any]:
-    return minified(cached, text, tree)
-
-
-def minified(cached: list[Any], text: str, tree: Tree | None) -> list[Any]:
-    """A `_scan_js` result with its source minified (`minify/js.py`) and the edits composed."""
+def minified(cached: list[Any], text: str, tree: Tree | None, captures: Captures | None = None) -> list[Any]:
+    """A `_scan_js` result with its source minified (`minify/js.py`) and the edits composed;
+    `tree` and `captures` are the file's (given only when the source is the file)."""
     deps, lazy, compiled, original = cached
     if compiled is None or not original:  # (the source is the file: its edits are the minifier's)
-        output, encoded = minify_js_original(text if compiled is None else compiled, tree)
+        output, encoded = minify_js_original(text if compiled is None else compiled, tree, captures)
         return [deps, lazy, output, encoded]
     output, edits = minify_js(compiled, tree)
     edits = compose(output, edits, compiled, decode(original))

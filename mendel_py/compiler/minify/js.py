@@ -26,15 +26,25 @@ A function declared in a block is taken as the function's (sloppy mode's hoistin
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
-from ...core.original import compact
+from ...core.original import compact_packed, expand, pack, unpack
 from ..treesitter import parse, query, to_code_points
 
-__all__ = ["minify_js", "minify_js_original"]
+__all__ = ["QUERY", "minify_js", "minify_js_original"]
+
+try:
+    from ._splice import splice as _splice_c
+except ImportError:  # not compiled on this install: the same splice, in Python (`_splice_py`)
+    _splice_c = None  # type: ignore[assignment]  # ACCELERATED says which
+
+ACCELERATED = _splice_c is not None
+"""Whether the minifier's gaps are spliced in C (the optional `_splice` extension)."""
 
 _FUNCTIONS = frozenset((
     "function_declaration", "function_expression", "generator_function_declaration", "generator_function",
@@ -74,6 +84,11 @@ def _names() -> list[str]:
 
 
 _SHORT_NAMES = _names()
+Spliced = tuple[str, int, bytes, str]
+"""The output, and its reversed edits in the compact form's parts: (output, bytes per number,
+numbers packed, texts) (`original.pack`, `original.compact_packed`)."""
+Captures = dict[str, list[Node]]
+"""A query's captures over a tree, by capture name (what `QueryCursor.captures` gives)."""
 
 
 class _Scope:
@@ -113,42 +128,103 @@ class _Binding:
         self.new = name
 
 
-def minify_js(source: str, tree: Tree | None = None) -> tuple[str, list[tuple[int, int, str]]]:
+def minify_js(
+    source: str, tree: Tree | None = None, captures: Captures | None = None
+) -> tuple[str, list[tuple[int, int, str]]]:
     """The minified `source` and its reversed edits (`original.py`: the output's `[start:end]`
     stands where `source` has `text`; code point offsets). `tree`: `source`'s tree, when the
-    caller has it. A source that doesn't parse comes back as it is."""
-    forward = _forward_edits(source, tree)
-    if not forward:
+    caller has it, and `captures`, `QUERY`'s captures over it, when the caller ran it (the
+    dependency scan does, in the same walk as its own). A source that doesn't parse comes back
+    as it is."""
+    spliced = _minify(source, tree, captures)
+    if spliced is None or not spliced[2]:
         return source, []
-    # one pass: the output's pieces, and each written text's place in the output (its input
-    # offset moved by the edits before it)
-    parts: list[str] = []
-    append_part = parts.append
-    reversed_edits: list[tuple[int, int, str]] = []
-    append_edit = reversed_edits.append
-    position = shift = 0
-    for start, end, text in forward:
-        append_part(source[position:start])
-        size = len(text)
-        if size:
-            append_part(text)
-        at = start + shift
-        append_edit((at, at + size, source[start:end]))
-        shift += size - end + start
-        position = end
-    append_part(source[position:])
-    return "".join(parts), reversed_edits
+    output, width, numbers, texts = spliced
+    return output, expand(unpack(width, numbers), texts)
 
 
-def minify_js_original(source: str, tree: Tree | None = None) -> tuple[str, str]:
-    """`minify_js`, with the reversed edits as the `original` field's compact form ("" for none)
-    made in the same pass: what a build stores, without a tuple per edit."""
-    forward = _forward_edits(source, tree)
-    if not forward:
+def minify_js_original(source: str, tree: Tree | None = None, captures: Captures | None = None) -> tuple[str, str]:
+    """`minify_js`, with the reversed edits as the `original` field's compact form ("" for none):
+    what a build stores, without a tuple per edit."""
+    spliced = _minify(source, tree, captures)
+    if spliced is None or not spliced[2]:
         return source, ""
+    output, width, numbers, texts = spliced
+    return output, compact_packed(width, numbers, texts)
+
+
+def _minify(source: str, tree: Tree | None, captures: Captures | None = None) -> Spliced | None:
+    """The minified `source`, and its reversed edits as the compact form's numbers (gap, width,
+    length per edit, packed: `original.pack`) and texts; None for a source that doesn't parse."""
+    data = source.encode("utf-8")
+    if tree is None:
+        tree = parse(data)
+    root = tree.root_node
+    if root.has_error:
+        return None
+    walk = _Walk(data, source if source.isascii() else None)
+    walk.run(root, captures)
+    tokens = walk.booleans + (walk.renames() if not walk.keep_names else [])
+    tokens.sort()
+    protected, removed = walk.masks()
+    splice = _splice_py if _splice_c is None else _splice_c
+    return splice(data, protected, removed, tokens, _JOIN, walk.statement_ends)
+
+
+def _splice_py(
+    data: bytes, protected: list[tuple[int, int]], removed: list[tuple[int, int]],
+    tokens: list[tuple[int, int, str]], join: bytes, statement_ends: Callable[[int], bool],
+) -> Spliced:
+    """The output and reversed edits (compact numbers, texts) of the gaps of `data` together with
+    the (sorted) `tokens` edits: what `_splice.c` does, in Python.
+
+    A gap is a run of whitespace and comments outside protected text (strings, regexes, template
+    text, kept comments); it becomes nothing, one space where two tokens would join (`join`, a
+    table of byte pairs), or a `;` where a statement relied on ASI; a run that is already what it
+    becomes (one space between two words) is left alone. Runs are found by one regular
+    expression over a copy of the text in which protected spans are masked and removed comments
+    blanked (line breaks kept as line breaks)."""
+    length = len(data)
+    masked = bytearray(data)
+    for start, end in protected:
+        masked[start:end] = b"x" * (end - start)
+    for start, end in removed:
+        comment = data[start:end]
+        masked[start:end] = (b"\n" if b"\n" in comment or b"\r" in comment else b" ") * (end - start)
+    forward: list[tuple[int, int, str]] = []
+    append = forward.append
+    find = masked.find
+    for match in _SPACE.finditer(masked):
+        start, end = match.span()
+        if start == 0 or end == length:
+            append((start, end, ""))
+            continue
+        before, after = data[start - 1], data[end]
+        if end - start == 1 and masked[start] == 32:  # a lone space, the commonest gap
+            if not join[before * 256 + after]:
+                append((start, end, ""))
+            continue
+        if (
+            after not in _NO_SEMICOLON_BEFORE and before not in _NO_SEMICOLON_AFTER
+            and (find(b"\n", start, end) >= 0 or find(b"\r", start, end) >= 0)
+            and statement_ends(start)
+        ):
+            append((start, end, ";"))
+        elif join[before * 256 + after]:
+            if end - start != 1 or data[start] != 32:
+                append((start, end, " "))
+        else:
+            append((start, end, ""))
+    forward += tokens
+    forward.sort()  # (sorted runs that never overlap: merges)
+    source = data.decode("utf-8")
+    if forward and not source.isascii():
+        forward = to_code_points(data, forward)
+    # the output's pieces, and each written text's place in the output (its input offset moved
+    # by the edits before it)
     parts: list[str] = []
     append_part = parts.append
-    numbers: list[int] = []  # (gap, width, length) per edit: `original.encode_compact`
+    numbers: list[int] = []
     extend = numbers.extend
     texts: list[str] = []
     append_text = texts.append
@@ -165,26 +241,11 @@ def minify_js_original(source: str, tree: Tree | None = None) -> tuple[str, str]
         shift += size - end + start
         position = end
     append_part(source[position:])
-    return "".join(parts), compact(numbers, "".join(texts))
+    return ("".join(parts), *pack(numbers), "".join(texts))
 
-
-def _forward_edits(source: str, tree: Tree | None) -> list[tuple[int, int, str]]:
-    """The minifier's edits of `source`, forward (`source[start:end]` becomes `text`; code
-    points, sorted); none for a source that doesn't parse."""
-    data = source.encode("utf-8")
-    if tree is None:
-        tree = parse(data)
-    root = tree.root_node
-    if root.has_error:
-        return []
-    walk = _Walk(data)
-    walk.run(root)
-    forward = walk.edits()
-    if forward and not source.isascii():
-        forward = to_code_points(data, forward)
-    return forward
-
-_QUERY = """
+# what the minifier reads of a tree; a build's dependency scan runs it in its own walk of a file
+# the compiler leaves as it is (`jsdeps.scan`'s `also`), so its capture names are not the scan's
+QUERY = """
 (identifier) @id
 (shorthand_property_identifier) @short
 (shorthand_property_identifier_pattern) @short
@@ -218,12 +279,13 @@ _OPEN_FUNCTION, _OPEN_BLOCK, _DECLARE, _USE = range(4)
 
 @lru_cache(maxsize=1)
 def _query() -> Query:
-    return query(_QUERY)
+    return query(QUERY)
 
 
 class _Walk:
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, text: str | None = None):
         self.data = data
+        self.text = text  # `data` as a str when it is ASCII (its offsets are the bytes'), else None
         self.protected: list[tuple[int, int]] = []  # strings, regexes, template text: copied as is
         self.comments: list[tuple[int, int]] = []  # removed
         self.occurrences: list[tuple[int, int, _Scope, bool, str]] = []  # start, end, scope, shorthand, name
@@ -233,9 +295,10 @@ class _Walk:
         self.root: Node | None = None
         self.booleans: list[tuple[int, int, str]] = []  # `true` -> `!0`, `false` -> `!1`
 
-    def run(self, root: Node) -> None:
+    def run(self, root: Node, captures: Captures | None = None) -> None:
         self.root = root
-        captures = QueryCursor(_query()).captures(root)
+        if captures is None:
+            captures = QueryCursor(_query()).captures(root)
         get = captures.get
         self.protected = [(node.start_byte, node.end_byte) for node in get("atom", ())]
         self.comments = [(node.start_byte, node.end_byte) for node in get("comment", ())]
@@ -256,7 +319,8 @@ class _Walk:
             self.keep_names = True
             return
         # (start, order, -end, sequence, kind, node): sorted, outer scopes open first
-        events: list[tuple[int, int, int, int, str, Any]] = []  # (the last: a node, or a used name)
+        # (the last two: kind and node, or for a use whether it is a shorthand property and the name)
+        events: list[tuple[int, int, int, int, Any, Any]] = []
         append = events.append
         sequence = 0
         for kind, order in (("function", _OPEN_FUNCTION), ("block", _OPEN_BLOCK)):
@@ -269,64 +333,90 @@ class _Walk:
                 append((node.start_byte, order, -node.end_byte, sequence, kind, node))
         keep = {node.start_byte for node in get("keep", ())}
         data = self.data
+        text = self.text
         # names that some binding here may lose: a use of any other name is of a global or a kept
         # name, which no renamed binding may take (`fixed_names`), and needs no scope
         candidates: set[str] = set()
         pattern_names: dict[int, list[str]] = {}
-        for kind in ("var", "let", "param", "fdecl", "fexpr", "cdecl"):
+        for kind in ("var", "let", "param"):
+            for node in get(kind, ()):
+                start, end = node.byte_range
+                sequence += 1
+                append((start, _DECLARE, -end, sequence, kind, node))
+                if node.type == "identifier":  # (most are: no pattern to take apart)
+                    names = [text[start:end] if text is not None else data[start:end].decode("utf-8")]
+                else:
+                    names = _pattern_names(node, data)
+                pattern_names[start] = names
+                if start not in keep:
+                    candidates.update(names)
+        for kind in ("fdecl", "fexpr", "cdecl"):
             for node in get(kind, ()):
                 sequence += 1
                 append((node.start_byte, _DECLARE, -node.end_byte, sequence, kind, node))
-                if kind in ("var", "let", "param"):
-                    names = pattern_names[node.start_byte] = _pattern_names(node, data)
-                    if node.start_byte not in keep:
-                        candidates.update(names)
-                elif kind == "fdecl" and data.startswith(_COMPILER_PREFIX, node.start_byte):
+                if kind == "fdecl" and data.startswith(_COMPILER_PREFIX, node.start_byte):
                     candidates.add(data[node.start_byte:node.end_byte].decode("utf-8"))
         fixed_names = self.fixed_names
-        for kind in ("id", "short"):
+        add_fixed = fixed_names.add
+        for kind, shorthand in (("id", False), ("short", True)):
             for node in get(kind, ()):
-                start, end = node.start_byte, node.end_byte
-                name = data[start:end].decode("utf-8")
+                start, end = node.byte_range
+                name = text[start:end] if text is not None else data[start:end].decode("utf-8")
                 if name == "eval":
                     self.keep_names = True  # a direct eval sees every local by name
                 if name in candidates:
                     sequence += 1
-                    append((start, _USE, -end, sequence, kind, name))
+                    append((start, _USE, -end, sequence, shorthand, name))
                 else:
-                    fixed_names.add(name)
+                    add_fixed(name)
         outer_names = {node.start_byte for node in get("fdecl", ())}
         events.sort()
+        # the scopes open at the event being handled, innermost last, each with its end
         stack: list[tuple[int, _Scope]] = [(len(data) + 1, self.top)]
+        limit, scope = stack[-1]
         occurrences = self.occurrences
+        add_occurrence = occurrences.append
         for start, order, negative_end, _sequence, kind, node in events:
-            while stack[-1][0] <= start:
+            while limit <= start:
                 stack.pop()
-            scope = stack[-1][1]
-            if order == _USE:
+                limit, scope = stack[-1]
+            if order == _USE:  # (kind: whether it is a shorthand property; node: the name)
                 if start in outer_names and scope.parent is not None:
-                    scope = scope.parent  # a declared function's name belongs around it
-                occurrences.append((start, -negative_end, scope, kind == "short", node))  # (node: the name)
+                    # a declared function's name belongs around it
+                    add_occurrence((start, -negative_end, scope.parent, kind, node))
+                else:
+                    add_occurrence((start, -negative_end, scope, kind, node))
             elif order == _DECLARE:
                 if kind == "var" or kind == "let" or kind == "param":
-                    target = scope.function_scope() if kind == "var" else scope
+                    target = scope
+                    if kind == "var":
+                        while not target.function and target.parent is not None:
+                            target = target.parent
                     kept = start in keep
+                    bindings = target.bindings
                     for name in pattern_names[start]:
-                        target.declare(name, fixed=kept)
+                        # (`_Scope.declare`, inline: the commonest event but a use)
+                        binding = bindings.get(name)
+                        if binding is None:
+                            binding = bindings[name] = _Binding(name, target)
                         if kept:
-                            fixed_names.add(name)
+                            binding.fixed = True
+                            add_fixed(name)
+                        elif name in FIXED:
+                            binding.fixed = True
                 else:
                     name = data[start:-negative_end].decode("utf-8")
                     # the compiler's helpers (`__mendel_ns`) have no name anyone reads
                     fixed = not name.startswith("__mendel_")
                     if fixed:
-                        fixed_names.add(name)
+                        add_fixed(name)
                     if kind == "fdecl":
                         (scope.parent or scope).function_scope().declare(name, fixed=fixed)
                     else:
                         scope.declare(name, fixed=fixed)
             else:
-                stack.append((-negative_end, _Scope(scope, order == _OPEN_FUNCTION)))
+                limit, scope = -negative_end, _Scope(scope, order == _OPEN_FUNCTION)
+                stack.append((limit, scope))
 
     def _template(self, node: Node) -> None:
         position = node.start_byte
@@ -338,102 +428,73 @@ class _Walk:
 
     # ---------------------------------------------------------------- output
 
-    def edits(self) -> list[tuple[int, int, str]]:
-        edits = self._gaps() + self.booleans
-        if not self.keep_names:
-            edits += self._renames()
-        edits.sort()  # (sorted runs that never overlap: merges)
-        return edits
+    def masks(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(text copied as it is: strings, regexes, template text and kept comments; comments
+        removed)."""
+        protected = self.protected
+        removed = []
+        data = self.data
+        for start, end in self.comments:
+            text = data[start:end]
+            if text.startswith(b"/*!") or b"@license" in text or b"@preserve" in text:
+                protected.append((start, end))
+            else:
+                removed.append((start, end))
+        return protected, removed
 
-    def _renames(self) -> list[tuple[int, int, str]]:
+    def renames(self) -> list[tuple[int, int, str]]:
         resolved: list[tuple[int, int, bool, _Binding]] = []
         fixed = self.fixed_names
+        add = resolved.append
         for start, end, scope, shorthand, name in self.occurrences:
-            found: _Scope | None = scope
-            while found is not None and name not in found.bindings:
-                found = found.parent
-            if found is None:
-                fixed.add(name)  # free here: a global no renamed binding may take
-                continue
-            binding = found.bindings[name]
+            binding = scope.bindings.get(name)
+            if binding is None:
+                found: _Scope | None = scope.parent
+                while found is not None:
+                    binding = found.bindings.get(name)
+                    if binding is not None:
+                        break
+                    found = found.parent
+                if binding is None:
+                    fixed.add(name)  # free here: a global no renamed binding may take
+                    continue
+                crossing = scope
+                while crossing is not found:
+                    crossing.outer.add(binding)
+                    crossing = crossing.parent
             binding.uses += 1
-            crossing = scope
-            while crossing is not found:
-                crossing.outer.add(binding)
-                crossing = crossing.parent  # type: ignore[assignment]
-            resolved.append((start, end, shorthand, binding))
+            add((start, end, shorthand, binding))
         pending = [self.top]
+        count = len(_SHORT_NAMES)
         while pending:
             scope = pending.pop()
             # taken here: what enclosing bindings used in here are called, and (`fixed`) every
             # kept name and every global of the module, this scope's kept bindings among them
             taken = {binding.new for binding in scope.outer}
             position = 0  # the next short name to try
-            for binding in sorted(scope.bindings.values(), key=lambda b: -b.uses):
+            # (most used first; `reverse` keeps a sort stable, so ties stay in declaration order)
+            for binding in sorted(scope.bindings.values(), key=_uses, reverse=True):
                 if binding.fixed:
                     continue
-                while position < len(_SHORT_NAMES) and (
-                    _SHORT_NAMES[position] in taken or _SHORT_NAMES[position] in fixed
-                ):
+                while position < count and (_SHORT_NAMES[position] in taken or _SHORT_NAMES[position] in fixed):
                     position += 1
                 # (past the short names, a scope of thousands of names keeps the rest)
-                candidate = _SHORT_NAMES[position] if position < len(_SHORT_NAMES) else binding.name
-                if len(candidate) < len(binding.name) or binding.name in taken or binding.name in fixed:
+                name = binding.name
+                candidate = _SHORT_NAMES[position] if position < count else name
+                if len(candidate) < len(name) or name in taken or name in fixed:
                     binding.new = candidate
                     position += 1
                 taken.add(binding.new)
             pending.extend(scope.children)
-        edits = []
+        edits: list[tuple[int, int, str]] = []
+        add_edit = edits.append
         for start, end, shorthand, binding in resolved:
-            if binding.new != binding.name:
-                edits.append((start, end, f"{binding.name}:{binding.new}" if shorthand else binding.new))
+            new = binding.new
+            if new != binding.name:
+                add_edit((start, end, f"{binding.name}:{new}" if shorthand else new))
         return edits
 
-    def _gaps(self) -> list[tuple[int, int, str]]:
-        """Whitespace and comment runs outside protected text, and the semicolons of ASI; a run
-        that is already what it becomes (one space between two words) is left alone.
-
-        Runs are found by one regular expression over a copy of the text in which protected
-        spans are masked and removed comments blanked (line breaks kept as line breaks)."""
-        data = self.data
-        length = len(data)
-        masked = bytearray(data)
-        for start, end in self.protected:
-            masked[start:end] = b"x" * (end - start)
-        for start, end in self.comments:
-            text = data[start:end]
-            if text.startswith(b"/*!") or b"@license" in text or b"@preserve" in text:
-                masked[start:end] = b"x" * (end - start)
-            else:
-                masked[start:end] = (b"\n" if b"\n" in text or b"\r" in text else b" ") * (end - start)
-        out: list[tuple[int, int, str]] = []
-        append = out.append
-        join = _JOIN
-        find = masked.find
-        for match in _SPACE.finditer(masked):
-            start, end = match.span()
-            if start == 0 or end == length:
-                append((start, end, ""))
-                continue
-            before, after = data[start - 1], data[end]
-            if end - start == 1 and masked[start] == 32:  # a lone space, the commonest gap
-                if not join[before * 256 + after]:
-                    append((start, end, ""))
-                continue
-            if (
-                after not in _NO_SEMICOLON_BEFORE and before not in _NO_SEMICOLON_AFTER
-                and (find(b"\n", start, end) >= 0 or find(b"\r", start, end) >= 0)
-                and self._statement_ends(start)
-            ):
-                append((start, end, ";"))
-            elif join[before * 256 + after]:
-                if end - start != 1 or data[start] != 32:
-                    append((start, end, " "))
-            else:
-                append((start, end, ""))
-        return out
-
-    def _statement_ends(self, position: int) -> bool:
+    def statement_ends(self, position: int) -> bool:
         """Whether a statement that relies on ASI ends at `position` (before a line break)."""
         root = self.root
         node = root.descendant_for_byte_range(position - 1, position) if root is not None else None
@@ -442,6 +503,9 @@ class _Walk:
                 return True
             node = node.parent
         return False
+
+
+_uses = attrgetter("uses")
 
 
 def _pattern_names(pattern: Node, data: bytes) -> list[str]:
