@@ -16,14 +16,16 @@ What an engine promises, whichever it is (the sandbox):
 """
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import heapq
 import itertools
 import logging
 import os
+import queue
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from .._runtime.process import current_pid
@@ -122,6 +124,7 @@ class QuickJSEngine:
         self._lock = threading.Lock()  # between this render and the watchdog
         self._running = False
         self._timed_out = False
+        self._wedged = False
 
     def load(self, script: str, deadline: float) -> None:
         self._guarded(lambda: self._context.eval(script), deadline)
@@ -193,50 +196,118 @@ V8_HEAP_CEILING_FACTOR = 4
 collects often enough that a runaway allocation stops near the cap (measured: 70 MiB for a 64 MiB
 cap; 485 MiB with V8's default ceiling). The flag is process-wide, set once before the first
 isolate."""
+
+
+def v8_flags(memory_limit: int) -> tuple[str, ...]:
+    """The flags V8 is initialised with: mini-racer's `--single-threaded` (without it V8's memory
+    cap does not hold: a runaway allocation ends in V8's fatal out-of-memory abort, the whole
+    process with it, whatever the heap ceiling) and the heap ceiling."""
+    return ("--single-threaded", f"--max-heap-size={max(256, V8_HEAP_CEILING_FACTOR * (memory_limit >> 20))}")
+
+
+V8_CANCEL_GRACE = 5.0
+"""Seconds a render may take past its deadline to stop once cancelled, before its context is
+given up for lost (never seen: cancelling ends a render within milliseconds)."""
+
+
+class _V8Thread:
+    """The process's V8 thread: an asyncio event loop on which every mini-racer context of the
+    process is made, loaded and closed (mini-racer's own calls for those wait on the event loop
+    a context was made with).
+
+    One thread, because contexts made from several threads crashed the process (SIGSEGV in
+    mini-racer's `mr_init_context`, seen under gunicorn's gthread workers and FastAPI's thread
+    pool, even with every call serialized by a lock); made on one they don't. Renders don't come
+    here: each goes from the thread that owns the context straight to its isolate and back
+    (`V8Engine.render`)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="mendel-v8", daemon=True)
+        self.thread.start()
+
+    def call(self, run: Callable[[], Any]) -> Any:
+        """`run()` on the V8 thread; its answer or its exception."""
+        if threading.current_thread() is self.thread:
+            return run()
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def call_here() -> None:
+            try:
+                future.set_result(run())
+            except BaseException as error:  # noqa: BLE001 - handed to the caller
+                future.set_exception(error)
+
+        try:
+            self.loop.call_soon_threadsafe(call_here)
+        except RuntimeError:  # the loop is closed: the interpreter is exiting, contexts closing
+            return run()
+        return future.result()
+
+    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        """The answer of `coroutine`, run on the V8 thread."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+
+_v8_thread: _V8Thread | None = None
+_v8_initialised_in: int | None = None  # the pid that initialised V8
 _v8_lock = threading.Lock()
-_v8_ready = False
 
 
-def _init_v8(memory_limit: int) -> Any:
-    """mini-racer, its V8 initialised for this process.
-
-    V8 must be initialised on the main thread: initialised on another, a process whose threads
-    then make contexts concurrently crashes (measured: SIGSEGV in `mr_init_context` with four
-    threads, every time). `prepare_engine` does it when a `Renderer` is made on the main thread
-    (the app's start-up: a preloading master, or a worker booting). Initialising V8 is not making
-    an isolate: a child forked after it makes its own isolates fine (tested), so a preloading
-    master may do it."""
-    global _v8_ready
+def _v8(memory_limit: int) -> tuple[Any, _V8Thread]:
+    """mini-racer and this process's V8 thread, V8 initialised for this process (with
+    `v8_flags`, on that thread, unless the application initialised it first)."""
+    global _v8_thread, _v8_initialised_in
     try:
         import py_mini_racer
     except ImportError:
         raise _missing("mini-racer", "ssr-v8") from None
     with _v8_lock:
-        if not _v8_ready:
-            if threading.current_thread() is not threading.main_thread():
-                log.warning(
-                    "V8 is initialised off the main thread: with several rendering threads this"
-                    " process may crash; make the Renderer (or the app) on the main thread first"
-                )
-            ceiling = max(256, V8_HEAP_CEILING_FACTOR * (memory_limit >> 20))
-            try:
-                py_mini_racer.init_mini_racer(flags=(*py_mini_racer.DEFAULT_V8_FLAGS, f"--max-heap-size={ceiling}"))
-            except py_mini_racer.LibAlreadyInitializedError:
-                pass  # the application initialised V8 itself: its flags stand
-            _v8_ready = True
-    return py_mini_racer
+        if _v8_thread is None or _v8_thread.pid != os.getpid():
+            _v8_thread = _V8Thread()  # (made again in a forked child)
+        v8_thread = _v8_thread
+        if _v8_initialised_in is None:
+
+            def initialise() -> None:
+                try:
+                    py_mini_racer.init_mini_racer(flags=v8_flags(memory_limit))
+                except py_mini_racer.LibAlreadyInitializedError:
+                    pass  # the application initialised V8 itself: its flags stand
+
+            v8_thread.call(initialise)
+            _v8_initialised_in = os.getpid()
+    return py_mini_racer, v8_thread
 
 
-def prepare_engine(name: str, memory_limit: int) -> None:
-    """What an engine needs done on the main thread before any thread renders (V8: its
-    initialisation; QuickJS: nothing). Off the main thread it does nothing."""
-    if name == "v8" and threading.current_thread() is threading.main_thread():
-        _init_v8(memory_limit)
+class _Direct:
+    """The few mini-racer internals a render uses to go from its thread straight to the isolate
+    and back: two thread switches a render, where mini-racer's public calls (through the event
+    loop the context was made with) take six and most of a millisecond of Python (measured on
+    a 1,000-item page: 3.9-4.5 ms against 6.3-7.3 ms a render, under the same load). Checked
+    when a context is made, so a mini-racer that changed them fails loudly, never quietly; the
+    `[ssr-v8]` extra pins the minor version they were read from."""
+
+    def __init__(self, racer: Any):
+        try:
+            context = racer._ctx
+            self.dll = context._dll
+            self.handle = context._ctx
+            self.results = context._non_cancelable_mr_task_results_queue
+            self.to_handle = context._python_to_value_handle
+            self.to_python = context._value_handle_to_python
+            self.set_item = context.set_object_item
+            self.eval, self.cancel = self.dll.mr_eval, self.dll.mr_cancel_task
+        except AttributeError as error:
+            raise EngineFault(
+                "error", f"this mini-racer lacks what renders use ({error}): install the version [ssr-v8] names"
+            ) from None
 
 
 class V8Engine:
-    """A mini-racer context (its own isolate, with two OS threads of its own) with a hard memory
-    cap and mini-racer's wall-clock timeout.
+    """A mini-racer context (its own isolate, with OS threads of its own) with a hard memory cap
+    and a wall-clock deadline. It is made, loaded and closed on the process's V8 thread, and
+    renders from the thread that owns it (`contexts.ContextCache` never shares one).
 
     It suits sync and gthread workers; under a CPU-bound Python thread in the same process a
     render waits for the GIL at every crossing (measured: a 4 ms render took 49 ms), so keep
@@ -246,81 +317,109 @@ class V8Engine:
     name = "v8"
 
     def __init__(self, memory_limit: int):
-        self._mr = _init_v8(memory_limit)
+        self._mr, self._thread = _v8(memory_limit)
 
-        def make() -> Any:
-            context = self._mr.MiniRacer()
+        def make() -> tuple[Any, Any]:
+            maker = self._mr.mini_racer(self._thread.loop)
+            context = maker.__enter__()
             context.set_hard_memory_limit(memory_limit)
-            return context
+            return maker, context
 
-        self._context = _on_v8_thread(make)
+        self._maker, self._context = self._thread.call(make)
+        self._direct = _Direct(self._context)
+        self._render_code = self._direct.to_handle("__mendelRender()")  # one handle, every render
         self._input: Any = None
+        self._lock = threading.Lock()  # between a render and the watchdog
+        self._task: int | None = None
+        self._timed_out = False
+        self._wedged = False
 
     def load(self, script: str, deadline: float) -> None:
-        self._call(lambda: self._context.eval(script, timeout_sec=_left(deadline)))
-        self._input = self._call(lambda: self._context.eval("__mendelInput"))
+        async def run() -> None:
+            await self._eval(script, deadline)
+            self._input = await self._eval("__mendelInput", deadline)
+
+        self._faults(lambda: self._thread.run(run()))
 
     def render(self, props_json: str, deadline: float) -> str:
         # the props go in as a V8 string put on the runtime's input object, not as a literal in
         # the code (a new 50 KB literal is parsed every time: measured 4-6 ms against 2.7-3 ms
         # for a 1,000-item page), and one constant eval renders; V8 runs the render's promise
         # jobs before the eval returns
+        direct = self._direct
+
         def run() -> Any:
-            self._input["props"] = props_json
-            return self._context.eval("__mendelRender()", timeout_sec=_left(deadline))
+            direct.set_item(self._input, "props", props_json)
+            with self._lock:
+                self._timed_out = False
+                self._task = direct.eval(direct.handle, self._render_code.raw, 0)
+            ticket = watchdog().watch(deadline, self._expire)
+            try:
+                answer = direct.results.get(timeout=_left(deadline) + V8_CANCEL_GRACE)
+            except queue.Empty:  # not even cancelling ended it: the context is left as it is
+                self._wedged = True
+                raise EngineFault("timeout", "the render passed its deadline and did not stop") from None
+            finally:
+                watchdog().cancel(ticket)
+                with self._lock:
+                    self._task = None
+            return direct.to_python(answer)
 
-        return _answer(self._call(run))
+        return _answer(self._faults(run))
 
-    def _call(self, run: Callable[[], Any]) -> Any:
+    def _expire(self) -> None:
+        """The watchdog's call at the deadline: end the render (its answer is "terminated")."""
+        with self._lock:
+            if self._task is not None:
+                self._timed_out = True
+                self._direct.cancel(self._direct.handle, self._task)
+
+    async def _eval(self, code: str, deadline: float) -> Any:
+        """`code` evaluated on the V8 thread, cancelled at `deadline`."""
+        try:
+            return await asyncio.wait_for(self._context.eval_cancelable(code), _left(deadline))
+        except asyncio.TimeoutError:
+            raise EngineFault("timeout", "the render passed its deadline") from None
+
+    def _faults(self, run: Callable[[], Any]) -> Any:
+        """`run()`, mini-racer's exceptions turned into EngineFault."""
         mr = self._mr
         try:
-            return _on_v8_thread(run)
-        except mr.JSTimeoutException:
-            raise EngineFault("timeout", "the render passed its deadline") from None
+            return run()
         except mr.JSOOMException:
             raise EngineFault("memory", "the render passed its memory cap") from None
-        except (mr.JSEvalException, mr.JSParseException) as error:
+        except mr.JSTimeoutException:
+            raise EngineFault("timeout", "the render passed its deadline") from None
+        except mr.JSEvalException as error:  # JSParseException and JSTerminatedException too
             if self._context.was_hard_memory_limit_reached():
                 raise EngineFault("memory", "the render passed its memory cap") from None
+            if self._timed_out:
+                raise EngineFault("timeout", "the render passed its deadline") from None
             raise EngineFault("error", _v8_stack(error)) from None
 
     def memory_bytes(self) -> int:
         try:
-            return int(_on_v8_thread(self._context.heap_stats)["total_heap_size"])
+            return int(self._context.heap_stats()["total_heap_size"])
         except ValueError:  # an isolate past its cap may answer with nothing
             return 0
 
     def discard(self) -> None:
         self._input = None
-        # a render ended by its timeout is still being cancelled inside mini-racer: one more
-        # eval queues behind it, so its last callback is handled before the context closes
-        try:
-            _on_v8_thread(lambda: self._context.eval("0", timeout_sec=1))
-        except Exception:  # noqa: BLE001 - closing anyway
-            pass
-        _on_v8_thread(self._context.close)
+        self._render_code = None
 
+        if self._wedged:  # its isolate still runs: leave it, rather than wait on it for good
+            return
 
-# Every mini-racer call of a process runs on one thread of its own. Contexts made and used from
-# several threads crashed the process (SIGSEGV in mini-racer's `mr_init_context`, seen under
-# gunicorn's gthread workers and FastAPI's thread pool, even with V8 initialised on the main
-# thread and every call serialized by a lock); from one thread they don't. Renders of a process's
-# threads therefore take turns (each is a few milliseconds inside V8).
-_v8_thread: tuple[int, ThreadPoolExecutor] | None = None
-_v8_thread_lock = threading.Lock()
+        def close() -> None:
+            # a render ended by its deadline may still be being cancelled inside mini-racer: one
+            # more eval queues behind it, so its last callback is handled before the context goes
+            try:
+                self._context.eval("0")
+            except Exception:  # noqa: BLE001 - closing anyway
+                pass
+            self._maker.__exit__(None, None, None)
 
-
-def _on_v8_thread(run: Callable[[], Any]) -> Any:
-    global _v8_thread
-    with _v8_thread_lock:
-        if _v8_thread is None or _v8_thread[0] != os.getpid():  # (made again in a forked child)
-            _v8_thread = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="mendel-v8"))
-        executor = _v8_thread[1]
-    try:
-        future = executor.submit(run)
-    except RuntimeError:  # the interpreter is exiting (its executors are shut): closing contexts
-        return run()
-    return future.result()
+        self._thread.call(close)
 
 
 def _answer(answer: Any) -> str:

@@ -15,7 +15,7 @@ from ..core.trees import MendelTrees, Tree
 from ..errors import MendelError
 from ..packing.sourcemap import source_map
 from .contexts import TOTALS, ContextCache, Slot
-from .engines import EngineFault, engine_from_environment, make_engine, prepare_engine
+from .engines import EngineFault, engine_from_environment, make_engine
 from .script import server_script
 from .stack import DecodedMap, Position, map_stack
 
@@ -81,19 +81,14 @@ class Renderer:
         self.memory_limit = memory_limit or settings.memory_limit_mb << 20
         self.timeout = timeout or settings.timeout
         self.contexts = ContextCache(cache_bytes or settings.cache_mb << 20)
-        self.prepare()  # V8: on the main thread, before any render
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._logged: set[tuple[str, str, str]] = set()
 
     def prepare(self) -> None:
-        """Do what the engine needs on the main thread before any thread renders (V8's
-        initialisation; nothing for QuickJS, and nothing off the main thread); the Renderer does
-        it when made, and a host that made it on another thread may call it from the main one."""
-        try:
-            prepare_engine(self.engine, self.memory_limit)
-        except ImportError:
-            pass  # the engine's extra is missing: the first render says so
+        """Nothing, now: neither engine needs work done before the first render (V8 is
+        initialised on the process's own V8 thread with its first context). Kept for hosts
+        that called it."""
 
     # --- rendering ---------------------------------------------------------------------------
 
