@@ -326,11 +326,12 @@ class _Pair:
     A render is a strict hand-over between the two (the renderer waits while the isolate runs,
     and back), so they never need two CPUs at once; on two they wake each other across CPUs,
     which in a virtual machine means waking an idle virtual CPU through the hypervisor at every
-    crossing (measured on a 2-CPU VM, 1,000-item page: medians 2.8-3.2 ms a render pinned to one
-    CPU against 3.3-5.7 ms free). So for the render's length the rendering thread is held to the
-    CPU it is on, and the isolate thread follows it there (it stays there between renders, idle);
-    afterwards the rendering thread gets its own CPUs back. Not available (then nothing is done)
-    when the isolate thread isn't known or the platform has no `sched_getcpu`."""
+    crossing (measured on a 2-CPU VM, 1,000-item page: the process pinned to one CPU rendered in
+    2.8-3.7 ms against 3.3-5.7 ms free; this pinning, interleaved with none in one process, gave
+    the faster median in 7 of 8 comparisons, by up to 1.7x). So for the render's length the
+    rendering thread is held to the CPU it is on, and the isolate thread follows it there (it
+    stays there between renders, idle); afterwards the rendering thread gets its own CPUs back.
+    Not available (then nothing is done) when the isolate thread isn't known or the platform has no `sched_getcpu`."""
 
     def __init__(self, isolate_thread: int | None):
         self.isolate_thread = isolate_thread if _sched_getcpu is not None else None
