@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ctypes
 import heapq
 import itertools
 import logging
@@ -304,6 +305,64 @@ class _Direct:
             ) from None
 
 
+def _threads() -> set[int]:
+    """The OS thread ids of this process."""
+    try:
+        return {int(name) for name in os.listdir("/proc/self/task")}
+    except OSError:  # not Linux
+        return set()
+
+
+_sched_getcpu: Callable[[], int] | None
+try:
+    _sched_getcpu = ctypes.CDLL(None, use_errno=True).sched_getcpu
+except (OSError, AttributeError):  # not glibc-like: no pinning
+    _sched_getcpu = None
+
+
+class _Pair:
+    """While a thread renders, it and the context's isolate thread run on the same CPU.
+
+    A render is a strict hand-over between the two (the renderer waits while the isolate runs,
+    and back), so they never need two CPUs at once; on two they wake each other across CPUs,
+    which in a virtual machine means waking an idle virtual CPU through the hypervisor at every
+    crossing (measured on a 2-CPU VM, 1,000-item page: the process pinned to one CPU rendered in
+    2.8-3.7 ms against 3.3-5.7 ms free; this pinning, interleaved with none in one process, gave
+    the faster median in 7 of 8 comparisons, by up to 1.7x). So for the render's length the
+    rendering thread is held to the CPU it is on, and the isolate thread follows it there (it
+    stays there between renders, idle); afterwards the rendering thread gets its own CPUs back.
+    Not available (then nothing is done) when the isolate thread isn't known or the platform has no `sched_getcpu`."""
+
+    def __init__(self, isolate_thread: int | None):
+        self.isolate_thread = isolate_thread if _sched_getcpu is not None else None
+        self.cpu = -1  # where the isolate thread is held
+        self.mask: set[int] | None = None
+
+    def __enter__(self) -> None:
+        if self.isolate_thread is None or _sched_getcpu is None:
+            return
+        cpu = _sched_getcpu()
+        try:
+            mask = os.sched_getaffinity(0)
+            if cpu < 0 or len(mask) < 2:
+                return
+            if cpu != self.cpu:
+                os.sched_setaffinity(self.isolate_thread, {cpu})
+                self.cpu = cpu
+            os.sched_setaffinity(0, {cpu})  # this thread only (0: the calling thread)
+            self.mask = mask
+        except OSError:  # a thread gone, a mask refused: render unpinned, and stop trying
+            self.isolate_thread = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.mask is not None:
+            mask, self.mask = self.mask, None
+            try:
+                os.sched_setaffinity(0, mask)
+            except OSError:
+                pass
+
+
 class V8Engine:
     """A mini-racer context (its own isolate, with OS threads of its own) with a hard memory cap
     and a wall-clock deadline. It is made, loaded and closed on the process's V8 thread, and
@@ -319,13 +378,17 @@ class V8Engine:
     def __init__(self, memory_limit: int):
         self._mr, self._thread = _v8(memory_limit)
 
-        def make() -> tuple[Any, Any]:
+        def make() -> tuple[Any, Any, int | None]:
+            before = _threads()
             maker = self._mr.mini_racer(self._thread.loop)
             context = maker.__enter__()
             context.set_hard_memory_limit(memory_limit)
-            return maker, context
+            # the isolate's own thread: new, and not Python's (contexts are made here alone)
+            made = _threads() - before - {thread.native_id for thread in threading.enumerate()}
+            return maker, context, made.pop() if len(made) == 1 else None
 
-        self._maker, self._context = self._thread.call(make)
+        self._maker, self._context, isolate_thread = self._thread.call(make)
+        self._pair = _Pair(isolate_thread)
         self._direct = _Direct(self._context)
         self._render_code = self._direct.to_handle("__mendelRender()")  # one handle, every render
         self._input: Any = None
@@ -349,6 +412,10 @@ class V8Engine:
         direct = self._direct
 
         def run() -> Any:
+            with self._pair:
+                return render()
+
+        def render() -> Any:
             direct.set_item(self._input, "props", props_json)
             with self._lock:
                 self._timed_out = False

@@ -250,6 +250,40 @@ def test_contexts_are_per_thread(trees: MendelTrees) -> None:
     assert renderer.status()["contexts_made"] >= 6  # two trees in each of three threads
 
 
+def test_v8_contexts_of_several_threads_render_at_once(trees: MendelTrees) -> None:
+    """Each thread's V8 context renders from that thread, straight to its isolate."""
+    renderer = Renderer(trees, engine="v8")
+    results: list[str] = []
+    start = threading.Barrier(3)
+
+    def work() -> None:
+        start.wait()
+        for i in range(6):
+            results.append(attrs(renderer.render("main", ["blue"] if i % 2 else [], {"name": str(i)}))["count"])
+        renderer.contexts.clear()
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert results == ["1"] * 18
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_a_v8_render_holds_its_thread_and_isolate_to_one_cpu_and_gives_the_cpus_back(trees: MendelTrees) -> None:
+    renderer = Renderer(trees, engine="v8")
+    mine = os.sched_getaffinity(0)
+    renderer.render("main", [], {"name": "x"})
+    engine = next(iter(renderer.contexts._slots().values())).engine
+    isolate = engine._pair.isolate_thread  # type: ignore[attr-defined]
+    assert isolate is not None and isolate not in {t.native_id for t in threading.enumerate()}
+    held = os.sched_getaffinity(isolate)
+    assert len(held) == 1 and held <= mine  # the CPU the render ran on
+    assert os.sched_getaffinity(0) == mine  # this thread's CPUs are back
+    renderer.contexts.clear()
+
+
 def test_a_flood_of_trees_stays_within_the_budget(trees: MendelTrees) -> None:
     renderer = Renderer(trees, engine="quickjs", cache_bytes=1)  # room for one context at most
     for names in ([], ["blue"], ["wide"], ["blue", "wide"]) * 2:
