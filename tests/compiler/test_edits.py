@@ -39,3 +39,17 @@ def test_composed_edits_give_the_first_text_back_exactly(data: st.DataObject) ->
     for span in spans(last, composed):
         if span.replaced is None:  # what the composed list calls copied is the first text's own
             assert last[span.start:span.end] == first[span.at:span.at + span.end - span.start]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.data())
+def test_composing_without_spans_gives_what_the_spans_give(data: st.DataObject) -> None:
+    """`compose` (on the edits alone) and `_compose_spans` (its reference, on the text cut into
+    spans) give the same edits in the same order."""
+    from mendel_py.compiler.edits import _compose_spans
+
+    first = data.draw(st.text(alphabet="ab\n é", max_size=60))
+    middle, inner = apply(first, data.draw(edited(first)))
+    last, outer = apply(middle, data.draw(edited(middle)))
+    if inner:
+        assert compose(last, outer, middle, inner) == _compose_spans(last, outer, middle, inner)
