@@ -53,7 +53,10 @@ class BundleTagNode(template.Node):
         self.bundle = bundle
 
     def render(self, context: Any) -> str:
-        tag: str = getattr(_resolver(context), self.method)(self.bundle)
+        resolver = getattr(getattr(context, "request", None), "mendel", None)  # (`_resolver`'s usual answer)
+        if not isinstance(resolver, RequestResolver):
+            resolver = _resolver(context)
+        tag: str = getattr(resolver, self.method)(self.bundle)
         return tag
 
 
