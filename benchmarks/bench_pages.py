@@ -22,7 +22,8 @@ engine itself charges for Mendel's tags, so "Mendel over those calls" is Mendel'
 Each variant's view does the same work but for its template (Django's calls page has its own
 path, not a query the others would not parse). Rounds interleave every variant (Flask plain,
 Flask calls, Flask Mendel, Django plain, ...), each timing `--requests` calls; a figure is the
-median over rounds of the per-request time. Then warm-bundle requests per second of each stack (the same call path, a bundle URL already packed).
+median over rounds of the per-request time. Then warm-bundle requests per second of each stack
+(the same call path, a bundle URL already packed).
 """
 from __future__ import annotations
 
