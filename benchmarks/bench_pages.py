@@ -14,12 +14,16 @@ set). "plain" is the same app and page without Mendel, its tags static strings. 
   no middleware;
 - Starlette: the ASGI app called on one event loop (`MendelASGIMiddleware`, the Jinja globals).
 
-"calls" is the plain app whose page calls two template globals (Django: two simple tags) of the
-same shape that return constant tags: what the template engine itself charges for two tags, so
-"Mendel over those calls" is Mendel's own share. Rounds interleave every variant (Flask plain,
+"calls" is the plain app with Mendel's template surface returning constants: Jinja, the four
+globals Mendel installs (`mendel_script`, `mendel_stylesheet`, `mendel_bundle_url`,
+`mendel_render`: each costs every render a copy into its context), two of them called; Django,
+two tags of the shape of Mendel's (a node per tag with one quoted name). What the template
+engine itself charges for Mendel's tags, so "Mendel over those calls" is Mendel's own share.
+Each variant's view does the same work but for its template (Django's calls page has its own
+path, not a query the others would not parse). Rounds interleave every variant (Flask plain,
 Flask calls, Flask Mendel, Django plain, ...), each timing `--requests` calls; a figure is the
-median over rounds of the per-request time. Then warm-bundle
-requests per second of each stack (the same call path, a bundle URL already packed).
+median over rounds of the per-request time. Then warm-bundle requests per second of each stack
+(the same call path, a bundle URL already packed).
 """
 from __future__ import annotations
 
@@ -55,14 +59,29 @@ Call = Callable[[], object]
 
 
 def _django_library() -> Any:
-    """`bench_static_tags`: Django simple tags of the same shape as Mendel's, returning constants
-    (the template engine's own cost of two tags)."""
+    """`bench_static_tags`: Django tags of the shape of Mendel's (`{% static_script "main" %}`: a
+    node of its own per tag, its bundle name parsed once), returning constants (the template
+    engine's own cost of two tags)."""
     from django import template
-    from django.utils.safestring import mark_safe
+
+    class ConstantNode(template.Node):
+        child_nodelists = ()
+
+        def __init__(self, tag: str, bundle: str):
+            self.tag, self.bundle = tag, bundle
+
+        def render(self, context: Any) -> str:
+            return self.tag
+
+    def constant_tag(tag: str) -> Callable[[Any, Any], Any]:
+        def compile_tag(parser: Any, token: Any) -> Any:
+            return ConstantNode(tag, parser.compile_filter(token.split_contents()[1]).var)
+
+        return compile_tag
 
     library = template.Library()
-    library.simple_tag(lambda context, bundle: mark_safe(STATIC_CSS), takes_context=True, name="static_stylesheet")
-    library.simple_tag(lambda context, bundle: mark_safe(STATIC_JS), takes_context=True, name="static_script")
+    library.tag("static_stylesheet", constant_tag(STATIC_CSS))
+    library.tag("static_script", constant_tag(STATIC_JS))
     return library
 
 
@@ -102,15 +121,21 @@ def _constant(tag: str) -> Callable[..., Any]:
     return lambda *args, **kwargs: markup
 
 
+def constant_globals() -> dict[str, Callable[..., Any]]:
+    """Mendel's four template globals, returning constants (the "calls" pages)."""
+    return {"mendel_stylesheet": _constant(STATIC_CSS), "mendel_script": _constant(STATIC_JS),
+            "mendel_bundle_url": _constant("/static/site.js"), "mendel_render": _constant("<div></div>")}
+
+
 def flask_apps() -> tuple[Any, Any, Any]:
     from flask import Flask
 
     from mendel_py.integrations.flask import Mendel
 
-    calls = Flask("calls")  # no Mendel; the page calls two globals that return constant tags
+    calls = Flask("calls")  # no Mendel; Mendel's four globals, returning constants (two called)
     calls.config.update(SECRET_KEY=SECRET)
-    calls.add_template_global(_constant(STATIC_CSS), "mendel_stylesheet")
-    calls.add_template_global(_constant(STATIC_JS), "mendel_script")
+    for name, function in constant_globals().items():
+        calls.add_template_global(function, name)
     calls_template = calls.jinja_env.from_string(TAGGED_JINJA)
     calls.add_url_rule("/", "index", lambda: calls_template.render())
 
@@ -146,7 +171,7 @@ def django_handlers() -> tuple[Any, Any, Any]:
     from django.core.handlers.wsgi import WSGIHandler
     from django.test import override_settings
 
-    plain = WSGIHandler()  # (its "calls" page: the same handler, `/?calls=1`)
+    plain = WSGIHandler()  # (its "calls" page: the same handler, `/calls`)
     with override_settings(MIDDLEWARE=["mendel_py.django.middleware.MendelMiddleware"]):
         with_mendel = WSGIHandler()
     return plain, plain, with_mendel
@@ -164,11 +189,12 @@ def _django_views() -> list[Any]:
     calls = engine.from_string("{% load bench_static_tags %}" + TAGGED_DJANGO.replace("mendel_", "static_"))
 
     def index(request: Any) -> HttpResponse:
-        if hasattr(request, "mendel"):
-            return HttpResponse(tagged.render({}, request))
-        return HttpResponse((calls if request.GET.get("calls") else plain).render({}, request))
+        return HttpResponse((tagged if hasattr(request, "mendel") else plain).render({}, request))
 
-    return [path("", index)]
+    def calls_page(request: Any) -> HttpResponse:
+        return HttpResponse(calls.render({}, request))
+
+    return [path("", index), path("calls", calls_page)]
 
 
 def __getattr__(name: str) -> Any:  # the URLconf's `urlpatterns`, made once Django is set up
@@ -196,7 +222,7 @@ def starlette_apps() -> tuple[Any, Any, Any]:
     env.globals.update(current_request_globals("no request"))  # (what `mendel_templates` installs)
     template = env.from_string(TAGGED_JINJA)
     calls_env = Environment(autoescape=True)
-    calls_env.globals.update(mendel_stylesheet=_constant(STATIC_CSS), mendel_script=_constant(STATIC_JS))
+    calls_env.globals.update(constant_globals())
     calls_template = calls_env.from_string(TAGGED_JINJA)
 
     async def calls_page(request: Any) -> HTMLResponse:
@@ -259,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     wsgi = {
         "Flask plain": wsgi_call(flask_plain), "Flask calls": wsgi_call(flask_calls),
         "Flask Mendel": wsgi_call(flask_mendel),
-        "Django plain": wsgi_call(django_plain), "Django calls": wsgi_call(django_calls, "/?calls=1"),
+        "Django plain": wsgi_call(django_plain), "Django calls": wsgi_call(django_calls, "/calls"),
         "Django Mendel": wsgi_call(django_mendel),
     }
     asgi = {"Starlette plain": star_plain, "Starlette calls": star_calls, "Starlette Mendel": star_mendel}
@@ -293,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         result[f"{stack} Mendel adds (us)"] = round(mendel - plain, 1)
         result[f"{stack} Mendel adds (%)"] = round(100 * (mendel - plain) / plain, 1)
         calls = statistics.median(samples[f"{stack} calls"])
-        result[f"{stack} two template calls cost (us)"] = round(calls - plain, 1)
+        result[f"{stack} template surface costs (us)"] = round(calls - plain, 1)
         result[f"{stack} Mendel over those calls (us)"] = round(mendel - calls, 1)
 
     # warm bundles: the URL the Mendel page embeds, already packed (gzip: the visitor's coding)

@@ -64,7 +64,7 @@ def _drive(stack: str, variant: str, count: int) -> None:
         app = handlers[index]
         if variant == "wrapped":
             raise SystemExit("django: no wrapped variant (the Mendel handler serves the tagged page)")
-    call = bench.wsgi_call(app, "/?calls=1" if (stack, variant) == ("django", "calls") else "/")
+    call = bench.wsgi_call(app, "/calls" if (stack, variant) == ("django", "calls") else "/")
     for _ in range(20):
         call()
     counting_on()

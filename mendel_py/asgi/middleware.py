@@ -298,12 +298,13 @@ class MendelASGIMiddleware:
             resolver = core.resolver(environ if environ is not None else environ_from_scope(scope))
         state[state_key] = resolver
 
-        async def marked(message: Message) -> None:
+        # (a plain function handing back `send`'s awaitable: no coroutine of its own per message)
+        def marked(message: Message) -> Awaitable[None]:
             if message["type"] == "http.response.start":
                 resolver = state.get(state_key)  # (the app may have replaced it)
                 if isinstance(resolver, RequestResolver) and resolver.used:
                     message = {**message, "headers": _marked_headers(resolver, message.get("headers", ()))}
-            await send(message)
+            return send(message)
 
         return marked, current_resolver.set(resolver)
 

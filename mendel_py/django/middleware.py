@@ -52,15 +52,21 @@ def mark_response(response: HttpResponseBase, resolver: RequestResolver) -> None
     """The resolver's marks with Django's utilities: cookies by `set_cookie`, ``Vary: Cookie`` by
     `patch_vary_headers`, ``private`` by `patch_cache_control` (unless the view already kept the
     page out of shared caches), the preload `Link`."""
-    if not resolver.used:
-        return
+    if not resolver.sets_cookies:
+        if not resolver.variations_set:
+            return  # (the page did not use Mendel)
+        options = resolver.options
+        if options.preload is None and options.page_caching == "private":
+            headers = response.headers
+            for name in headers:  # (one pass over the few names a page has; `has_header` twice costs more)
+                if name.lower() in _MERGED:
+                    break
+            else:
+                # what patch_vary_headers and patch_cache_control write on a page that has neither header
+                headers["Vary"] = "Cookie"
+                headers["Cache-Control"] = "private"
+                return
     marks = resolver.page_marks()
-    if (marks.private and not marks.cookies and resolver.options.preload is None
-            and not response.has_header("Vary") and not response.has_header("Cache-Control")):
-        # what patch_vary_headers and patch_cache_control write on a page that has neither header
-        response.headers["Vary"] = "Cookie"
-        response.headers["Cache-Control"] = "private"
-        return
     for cookie in marks.cookies:
         response.set_cookie(cookie.name, cookie.value, max_age=cookie.max_age, path=cookie.path,
                             secure=cookie.secure, httponly=cookie.httponly, samesite=cookie.samesite)
@@ -76,6 +82,9 @@ def mark_response(response: HttpResponseBase, resolver: RequestResolver) -> None
             response["Link"] = f"{response['Link']}, {link}" if response.has_header("Link") else link
 
 
+_MERGED = frozenset(("vary", "cache-control"))
+
+
 class MendelMiddleware:
     """Django middleware over the process's core (`mendel_py.django.conf.get_core`, made from
     ``settings.MENDEL`` when Django loads the middleware)."""
@@ -86,6 +95,8 @@ class MendelMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
         self.get_response = get_response
         self.core: CoreMiddleware = get_core()
+        # (the core's own `resolver`: a page calls its resolver class directly)
+        self._plain_resolver = type(self.core).resolver is CoreMiddleware.resolver
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         core = self.core
@@ -105,7 +116,8 @@ class MendelMiddleware:
         return self._page(request)
 
     def _page(self, request: HttpRequest) -> HttpResponseBase:
-        resolver = self.core.resolver(request.META)
+        core = self.core
+        resolver = core.resolver_class(core, request.META) if self._plain_resolver else core.resolver(request.META)
         setattr(request, REQUEST_ATTRIBUTE, resolver)
         token = current_resolver.set(resolver)  # (for the Jinja2 globals and the template loader)
         try:

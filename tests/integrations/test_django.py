@@ -67,11 +67,22 @@ def private_view(request: HttpRequest) -> HttpResponse:
     return response
 
 
+SPELLINGS = ('{% load mendel %}{% mendel_script "main" %}|{% mendel_script bundle %}|{% mendel_script \'main\' integrity=None %}'
+             '|{% mendel_stylesheet "css" %}|{% mendel_stylesheet css %}|{% mendel_script "main" as tag %}{{ tag }}')
+
+
+def spellings_view(request: HttpRequest) -> HttpResponse:
+    if request.GET.get("replace"):  # the view's own resolver, for other variations
+        request.mendel = conf.get_core().resolver({"HTTP_COOKIE": "mendel_variations=bucket_D"})  # type: ignore[attr-defined]
+    return HttpResponse(engines["django"].from_string(SPELLINGS).render({"bundle": "main", "css": "css"}, request))
+
+
 def plain_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse("no Mendel here")
 
 
-urlpatterns = [path("tags", tags_view), path("render", render_view), path("private", private_view), path("plain", plain_view)]
+urlpatterns = [path("tags", tags_view), path("render", render_view), path("private", private_view), path("plain", plain_view),
+               path("spellings", spellings_view)]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -94,6 +105,18 @@ def test_template_tags_render_the_resolvers_tags_and_mark_the_page(client: Clien
     assert css == resolver.stylesheet_tag("css")
     assert script == resolver.script_tag("main", defer=True) and " defer" in script
     assert url == resolver.bundle_url("main") and url.startswith("/mendel/")
+    assert response["Vary"] == "Cookie" and response["Cache-Control"] == "private"
+
+
+@pytest.mark.parametrize("replace", ["", "1"])
+def test_every_spelling_of_a_tag_gives_the_resolvers_tag(client: Client, replace: str) -> None:
+    # (one quoted name compiles to the tag's own node; the other spellings are the simple tag)
+    response = client.get(f"/spellings?replace={replace}", HTTP_COOKIE="mendel_variations=bucket_B")
+    resolver = conf.get_core().resolver({"HTTP_COOKIE": f"mendel_variations={'bucket_D' if replace else 'bucket_B'}"})
+    script, css = resolver.script_tag("main"), resolver.stylesheet_tag("css")
+    assert response.content.decode().split("|") == [script, script, script, css, css, script]
+    other = "bucket_B" if replace else "bucket_D"
+    assert script != conf.get_core().resolver({"HTTP_COOKIE": f"mendel_variations={other}"}).script_tag("main")
     assert response["Vary"] == "Cookie" and response["Cache-Control"] == "private"
 
 
