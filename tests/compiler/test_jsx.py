@@ -14,7 +14,7 @@ from mendel_py.compiler.errors import BuildError
 from mendel_py.compiler.jsx import _ENTITIES, jsx_text
 from mendel_py.core.trees import MendelTrees
 from mendel_py.packing.packer import pack_js
-from node_support import VM_HARNESS, ensure_npm_package, needs_node_and_npm
+from node_support import ensure_npm_package, needs_node_and_npm, run_in_vm
 
 ESBUILD_SPEC = "esbuild@0.28.2"
 pytestmark = needs_node_and_npm
@@ -164,16 +164,6 @@ CASES: dict[str, dict[str, str]] = {
 
 def write_program(root: Path, files: dict[str, str], entry: str) -> None:
     make_project(root, {f"src/{name}": text for name, text in {**LIBRARIES, **files}.items()}, RC.format(entry=entry))
-
-
-def run_in_vm(tmp_path: Path, bundle: bytes, name: str) -> str:
-    script = tmp_path / f"{name}.js"
-    script.write_bytes(bundle)
-    harness = tmp_path / "harness.cjs"
-    harness.write_text(VM_HARNESS)
-    done = subprocess.run(["node", str(harness), str(script)], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def run_mendel(tmp_path: Path, files: dict[str, str], entry: str = "main.js") -> str:

@@ -17,7 +17,7 @@ from mendel_py.compiler.typescript import strip
 from mendel_py.core.original import restore
 from mendel_py.core.trees import MendelTrees
 from mendel_py.packing.packer import pack_js
-from node_support import VM_HARNESS, ensure_npm_package, needs_node_and_npm
+from node_support import ensure_npm_package, needs_node_and_npm, run_in_vm
 
 ESBUILD_SPEC = "esbuild@0.28.2"
 
@@ -139,16 +139,6 @@ def write_project(root: Path) -> None:
     files.update({f"src/variations/{name}": text for name, text in VARIATION.items()})
     files["node_modules/react/index.js"] = BASE["node_modules/react/index.js"]
     make_project(root, files, RC)
-
-
-def run_in_vm(tmp_path: Path, bundle: bytes, name: str) -> str:
-    script = tmp_path / f"{name}.js"
-    script.write_bytes(bundle)
-    harness = tmp_path / "harness.cjs"
-    harness.write_text(VM_HARNESS)
-    done = subprocess.run(["node", str(harness), str(script)], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def esbuild_output(tmp_path: Path, variation: str) -> str:

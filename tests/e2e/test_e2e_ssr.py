@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,9 +21,9 @@ import pytest
 from e2e_support import (
     CHROMEDRIVER,
     CHROMIUM,
-    CHROMIUM_FLAGS,
     REPO,
     build_example_project,
+    chromium,
     chromium_available,
     free_port,
     http_get,
@@ -37,6 +36,7 @@ from ssr_project import TRICKY_PROPS, VARIATION_SETS, make_ssr_project, node_ren
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"
 WAIT_SECONDS = 30
+WINDOW = "1000,1400"
 needs_chromium = pytest.mark.skipif(not chromium_available(), reason=f"needs {CHROMIUM} and {CHROMEDRIVER}")
 
 
@@ -118,30 +118,10 @@ def test_preloaded_gunicorn_workers_render_nodes_html(
 # ------------------------------------------------------------------ Chromium
 
 
-def make_browser(javascript: bool = True) -> tuple[Any, str]:
-    from selenium import webdriver
-
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    options.add_argument("--window-size=1000,1400")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    if not javascript:
-        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
-    return webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER)), profile
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    driver, profile = make_browser()
-    try:
+    with chromium(window_size=WINDOW) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @needs_chromium
@@ -190,8 +170,7 @@ def test_the_shops_server_rendered_variation_shows_with_javascript_off(shop: str
     from PIL import Image
     from selenium.webdriver.common.by import By
 
-    driver, profile = make_browser(javascript=False)
-    try:
+    with chromium(javascript=False, window_size=WINDOW) as driver:
         for cookie, headline, colour in (
             ("bucket_D", "Promo week: two bags for the price of one", (0xC2, 0x18, 0x5B)),
             ("", "Fresh coffee, roasted this week", (0xF0, 0xF8, 0xFF)),
@@ -210,9 +189,6 @@ def test_the_shops_server_rendered_variation_shows_with_javascript_off(shop: str
             assert shot.getpixel((3, 3)) == colour, (cookie, shot.getpixel((3, 3)))
             grid = [shot.getpixel((x, y)) for x in range(0, shot.width, 7) for y in range(0, shot.height, 7)]
             assert sum(1 for pixel in grid if pixel == colour) > 0.5 * len(grid)  # mostly background
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @needs_chromium

@@ -46,8 +46,9 @@ def chromium_available() -> bool:
 
 
 @contextmanager
-def chromium() -> Iterator:  # type: ignore[type-arg]
-    """Headless Chromium through selenium, with a throw-away profile and the console log kept."""
+def chromium(javascript: bool = True, window_size: str | None = None) -> Iterator:  # type: ignore[type-arg]
+    """Headless Chromium through selenium, with a throw-away profile and the console log kept;
+    `javascript=False` turns scripts off, `window_size` ("1000,1400") sets the window."""
     from selenium import webdriver
 
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
@@ -56,7 +57,11 @@ def chromium() -> Iterator:  # type: ignore[type-arg]
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
+    if window_size:
+        options.add_argument(f"--window-size={window_size}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    if not javascript:
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER))
     try:
         yield driver

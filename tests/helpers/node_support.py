@@ -43,3 +43,14 @@ try { vm.runInContext(fs.readFileSync(process.argv[2], 'utf8'), sandbox); }
 catch (e) { lines.push('uncaught ' + e.name); }
 setTimeout(() => process.stdout.write(lines.join('\n') + '\n'), 50);
 """
+
+
+def run_in_vm(tmp_path: Path, bundle: bytes, name: str) -> str:
+    """What `bundle` logs run in `VM_HARNESS` (node), written as `tmp_path/<name>.js`."""
+    script = tmp_path / f"{name}.js"
+    script.write_bytes(bundle)
+    harness = tmp_path / "harness.cjs"
+    harness.write_text(VM_HARNESS)
+    done = subprocess.run(["node", str(harness), str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout

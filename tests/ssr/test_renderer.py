@@ -232,27 +232,11 @@ def test_a_bundle_without_ssr_is_refused(trees: MendelTrees) -> None:
         Renderer(trees).render("plain", [], {})
 
 
-def test_contexts_are_per_thread(trees: MendelTrees) -> None:
-    renderer = Renderer(trees, engine="quickjs")
-    results: list[str] = []
-
-    def work() -> None:
-        for i in range(5):
-            results.append(attrs(renderer.render("main", ["blue"] if i % 2 else [], {"name": str(i)}))["count"])
-        renderer.contexts.clear()
-
-    threads = [threading.Thread(target=work) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert results == ["1"] * 15
-    assert renderer.status()["contexts_made"] >= 6  # two trees in each of three threads
-
-
-def test_v8_contexts_of_several_threads_render_at_once(trees: MendelTrees) -> None:
-    """Each thread's V8 context renders from that thread, straight to its isolate."""
-    renderer = Renderer(trees, engine="v8")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_contexts_are_per_thread_and_render_at_once(trees: MendelTrees, engine: str) -> None:
+    """Each thread makes its own contexts and renders from itself, three threads at once (V8:
+    straight to the thread's own isolate)."""
+    renderer = Renderer(trees, engine=engine)
     results: list[str] = []
     start = threading.Barrier(3)
 
@@ -268,6 +252,7 @@ def test_v8_contexts_of_several_threads_render_at_once(trees: MendelTrees) -> No
     for thread in threads:
         thread.join(timeout=60)
     assert results == ["1"] * 18
+    assert renderer.status()["contexts_made"] >= 6  # two trees in each of three threads
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
