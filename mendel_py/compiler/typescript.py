@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import tree_sitter_typescript
@@ -267,25 +267,15 @@ class _Stripper:
 
     def _marked(self, node: Node) -> None:
         """A node whose `?`, `!` and modifier tokens are types (fields, methods, parameters)."""
-        for child in node.children:
-            if child.type in _MODIFIER_TOKENS or (child.type in ("?", "!") and node.type in _OPTIONAL_PARENTS):
-                self.erase(child)
-            else:
-                self.visit(child)
+        optional = node.type in _OPTIONAL_PARENTS
+        self._erasing(node, lambda child: child.type in _MODIFIER_TOKENS or (optional and child.type in ("?", "!")))
 
     def _abstract_class(self, node: Node) -> None:
-        for child in node.children:
-            if child.type == "abstract":
-                self.erase(child)
-            else:
-                self.visit(child)
+        self._erasing(node, lambda child: child.type == "abstract")
 
     def _non_null(self, node: Node) -> None:
-        for child in node.children:
-            if child.type == "!" and child is node.children[-1]:
-                self.erase(child)
-            else:
-                self.visit(child)
+        last = node.children[-1] if node.children else None
+        self._erasing(node, lambda child: child == last and child.type == "!")
 
     def _cast(self, node: Node) -> None:
         """`x as T`, `x satisfies T`: the expression stays, the rest is type."""
@@ -295,8 +285,12 @@ class _Stripper:
 
     def _type_assertion(self, node: Node) -> None:
         """`<T>x`."""
+        self._erasing(node, lambda child: child.type == "type_arguments")
+
+    def _erasing(self, node: Node, is_type: Callable[[Node], bool]) -> None:
+        """Erase the children of `node` that `is_type` picks; visit the others."""
         for child in node.children:
-            if child.type == "type_arguments":
+            if is_type(child):
                 self.erase(child)
             else:
                 self.visit(child)
