@@ -9,11 +9,11 @@ points every copied token at its own line and column in the file.
 """
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Sequence
 from operator import itemgetter
 
-from ..core.original import Edit, Span, restore, spans
+from ..core.original import Edit, restore
 
 __all__ = ["Edit", "apply", "compose"]
 
@@ -50,8 +50,9 @@ def compose(outer_source: str, outer: Sequence[Edit], middle: str, inner: Sequen
 
 
 def _compose_edits(length: int, outer: Sequence[Edit], middle: str, inner: Sequence[Edit]) -> list[Edit]:
-    """`compose` without cutting the text into spans: what `_compose_spans` does, on the outer
-    edits and their middle offsets alone (a test holds the two equal). A minified ES module has
+    """`compose` without cutting the text into spans: what cutting the text into spans and
+    clustering them does, on the outer edits and their middle offsets alone (a test holds it
+    equal to that reference, the algorithm of earlier versions). A minified ES module has
     hundreds of the minifier's edits and a few of the compiler's; most edits meet none of the
     other step's and pass through (outer ones as they are, inner ones moved by bisection), so
     the spans, about 2 ms a module, are never made."""
@@ -125,7 +126,9 @@ def _flush(
 
 
 def _outer_offset(outer: Sequence[Edit], starts: list[int], length: int, position: int) -> int:
-    """`_outer_at` from the outer edits and their middle offsets, without spans."""
+    """The outer offset of the middle text's offset `position`: inside copied text, where it was
+    copied from; inside or at the end of an edit's written text, that edit's end; at the start of
+    an edit's range, where the copied text before it ends."""
     j = bisect_right(starts, position) - 1
     if j < 0:  # in the copied text before the first edit
         return position
@@ -144,84 +147,4 @@ def _outer_offset(outer: Sequence[Edit], starts: list[int], length: int, positio
     return outer[i][0]
 
 
-def _compose_spans(outer_source: str, outer: Sequence[Edit], middle: str, inner: Sequence[Edit]) -> list[Edit]:
-    """`compose` by cutting `outer_source` into spans: edits that meet or not."""
-    all_spans = list(spans(outer_source, outer))
-    span_at = [span.at for span in all_spans]
-    items: list[tuple[int, int, int, int]] = []  # (middle start, middle end, 0 outer / 1 inner, index)
-    for index, span in enumerate(all_spans):
-        if span.replaced is not None:
-            items.append((span.at, span.at + len(span.replaced), 0, index))
-    for index, (start, end, _) in enumerate(inner):
-        items.append((start, end, 1, index))
-    items.sort()  # (by range; ties in the order added: outer before inner, each in its own order)
-    clusters: list[list[tuple[int, int, int, int]]] = []
-    low = high = -1
-    for item in items:
-        start, end = item[0], item[1]
-        if clusters and low < high and (start < high if end > start else low < start < high):
-            clusters[-1].append(item)
-            if end > high:
-                high = end
-        else:
-            clusters.append([item])
-            low, high = start, end
-    out: list[Edit] = []
-    for cluster in clusters:
-        if len(cluster) == 1:  # (most are: what the general case below makes of one edit)
-            first, last, step, index = cluster[0]
-            if step == 0:  # an outer edit that meets no inner one passes through
-                span = all_spans[index]
-                out.append((span.start, span.end, middle[first:last]))
-            elif first == last:  # an inner insertion, where its place in the outer text is
-                place = _outer_at(all_spans, span_at, first, len(outer_source))
-                out.append((place, place, inner[index][2]))
-            else:  # an inner edit over copied text
-                start = _outer_at(all_spans, span_at, first, len(outer_source))
-                end = _outer_at(all_spans, span_at, last - 1, len(outer_source)) + 1
-                out.append((start, end, inner[index][2]))
-            continue
-        first = cluster[0][0]
-        last = max(item[1] for item in cluster)
-        written = [all_spans[item[3]] for item in cluster if item[2] == 0]
-        if first == last:  # insertions only, at one place
-            for span in written:
-                out.append((span.start, span.end, ""))
-            texts = [inner[item[3]][2] for item in cluster if item[2] == 1]
-            if texts:
-                position = min((span.start for span in written), default=None)
-                if position is None:
-                    position = _outer_at(all_spans, span_at, first, len(outer_source))
-                out.append((position, position, "".join(texts)))
-            continue
-        starts = [span.start for span in written if span.at == first]
-        ends = [span.end for span in written]
-        start = min(starts) if starts else _outer_at(all_spans, span_at, first, len(outer_source))
-        if not any(span.at + len(span.replaced or "") == last and len(span.replaced or "") for span in written):
-            ends.append(_outer_at(all_spans, span_at, last - 1, len(outer_source)) + 1)
-        end = max(ends)
-        shifted = sorted((
-            (inner[item[3]][0] - first, inner[item[3]][1] - first, inner[item[3]][2])
-            for item in cluster if item[2] == 1
-        ), key=lambda edit: (edit[0], edit[1]))
-        out.append((start, end, restore(middle[first:last], shifted)))
-    out.sort(key=_range)  # (stable: ties keep their order)
-    return out
-
-
 _range = itemgetter(0, 1)
-_order = itemgetter(0, 1, 2, 3, 4, 5)
-
-
-def _outer_at(all_spans: list[Span], span_at: list[int], position: int, length: int) -> int:
-    """The outer offset of the middle text's offset `position` where a copied span holds it."""
-    index = bisect_right(span_at, position) - 1
-    while index >= 0:
-        span = all_spans[index]
-        if span.replaced is None and span.at <= position < span.at + span.end - span.start:
-            return span.start + position - span.at
-        if span.at < position:
-            return span.end
-        index -= 1
-    first = bisect_left(span_at, position)
-    return all_spans[first].start if first < len(all_spans) else length
