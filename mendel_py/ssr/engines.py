@@ -17,7 +17,6 @@ What an engine promises, whichever it is (the sandbox):
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import ctypes
 import heapq
 import itertools
@@ -232,19 +231,11 @@ class _V8Thread:
         """`run()` on the V8 thread; its answer or its exception."""
         if threading.current_thread() is self.thread:
             return run()
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
-        def call_here() -> None:
-            try:
-                future.set_result(run())
-            except BaseException as error:  # noqa: BLE001 - handed to the caller
-                future.set_exception(error)
-
-        try:
-            self.loop.call_soon_threadsafe(call_here)
-        except RuntimeError:  # the loop is closed: the interpreter is exiting, contexts closing
+        async def here() -> Any:
             return run()
-        return future.result()
+
+        return self.run(here())
 
     def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         """The answer of `coroutine`, run on the V8 thread."""
@@ -252,14 +243,14 @@ class _V8Thread:
 
 
 _v8_thread: _V8Thread | None = None
-_v8_initialised_in: int | None = None  # the pid that initialised V8
+_v8_initialised = False  # (a forked child inherits V8 initialised, and may use it)
 _v8_lock = threading.Lock()
 
 
 def _v8(memory_limit: int) -> tuple[Any, _V8Thread]:
     """mini-racer and this process's V8 thread, V8 initialised for this process (with
     `v8_flags`, on that thread, unless the application initialised it first)."""
-    global _v8_thread, _v8_initialised_in
+    global _v8_thread, _v8_initialised
     try:
         import py_mini_racer
     except ImportError:
@@ -268,7 +259,7 @@ def _v8(memory_limit: int) -> tuple[Any, _V8Thread]:
         if _v8_thread is None or _v8_thread.pid != os.getpid():
             _v8_thread = _V8Thread()  # (made again in a forked child)
         v8_thread = _v8_thread
-        if _v8_initialised_in is None:
+        if not _v8_initialised:
 
             def initialise() -> None:
                 try:
@@ -277,7 +268,7 @@ def _v8(memory_limit: int) -> tuple[Any, _V8Thread]:
                     pass  # the application initialised V8 itself: its flags stand
 
             v8_thread.call(initialise)
-            _v8_initialised_in = os.getpid()
+            _v8_initialised = True
     return py_mini_racer, v8_thread
 
 
