@@ -15,9 +15,9 @@ set). "plain" is the same app and page without Mendel, its tags static strings. 
 - Starlette: the ASGI app called on one event loop (`MendelASGIMiddleware`, the Jinja globals).
 
 "calls" is the plain app with Mendel's template surface returning constants: Jinja, the four
-globals Mendel installs (`mendel_script`, `mendel_stylesheet`, `mendel_bundle_url`,
-`mendel_render`: each costs every render a copy into its context), two of them called; Django,
-two tags of the shape of Mendel's (a node per tag with one quoted name). What the template
+functions Mendel installs (`mendel_script`, `mendel_stylesheet`, `mendel_bundle_url`,
+`mendel_render`), installed the way Mendel installs them (`integrations.jinja_functions`), two
+of them called; Django, two tags of the shape of Mendel's (a node per tag with one quoted name). What the template
 engine itself charges for Mendel's tags, so "Mendel over those calls" is Mendel's own share.
 Each variant's view does the same work but for its template (Django's calls page has its own
 path, not a query the others would not parse). Rounds interleave every variant (Flask plain,
@@ -121,10 +121,18 @@ def _constant(tag: str) -> Callable[..., Any]:
     return lambda *args, **kwargs: markup
 
 
-def constant_globals() -> dict[str, Callable[..., Any]]:
-    """Mendel's four template globals, returning constants (the "calls" pages)."""
-    return {"mendel_stylesheet": _constant(STATIC_CSS), "mendel_script": _constant(STATIC_JS),
-            "mendel_bundle_url": _constant("/static/site.js"), "mendel_render": _constant("<div></div>")}
+def install_constant_functions(environment: Any) -> None:
+    """Mendel's four template functions, returning constants, installed as Mendel installs them
+    (the "calls" pages: their calls compiled as filters, the names resolved by the context class)."""
+    from jinja2 import pass_context
+
+    from mendel_py.integrations.jinja_functions import install_template_functions
+
+    tags = {"mendel_stylesheet": STATIC_CSS, "mendel_script": STATIC_JS, "mendel_bundle_url": "/static/site.js",
+            "mendel_render": "<div></div>"}
+    functions = {name: _constant(tag) for name, tag in tags.items()}
+    install_template_functions(environment, functions,
+                               {name: pass_context(_constant(tag)) for name, tag in tags.items()})
 
 
 def flask_apps() -> tuple[Any, Any, Any]:
@@ -134,8 +142,7 @@ def flask_apps() -> tuple[Any, Any, Any]:
 
     calls = Flask("calls")  # no Mendel; Mendel's four globals, returning constants (two called)
     calls.config.update(SECRET_KEY=SECRET)
-    for name, function in constant_globals().items():
-        calls.add_template_global(function, name)
+    install_constant_functions(calls.jinja_env)
     calls_template = calls.jinja_env.from_string(TAGGED_JINJA)
     calls.add_url_rule("/", "index", lambda: calls_template.render())
 
@@ -215,14 +222,14 @@ def starlette_apps() -> tuple[Any, Any, Any]:
     from starlette.routing import Route
 
     from mendel_py.asgi import MendelASGIMiddleware
-    from mendel_py.integrations.jinja import current_request_globals
+    from mendel_py.integrations.jinja import use_current_request_functions
 
     plain_template = Environment(autoescape=True).from_string(PAGE.format(css=STATIC_CSS, js=STATIC_JS))
     env = Environment(autoescape=True)
-    env.globals.update(current_request_globals("no request"))  # (what `mendel_templates` installs)
+    use_current_request_functions(env, "no request")  # (what `mendel_templates` installs)
     template = env.from_string(TAGGED_JINJA)
     calls_env = Environment(autoescape=True)
-    calls_env.globals.update(constant_globals())
+    install_constant_functions(calls_env)
     calls_template = calls_env.from_string(TAGGED_JINJA)
 
     async def calls_page(request: Any) -> HTMLResponse:

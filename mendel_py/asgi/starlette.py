@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from ..integrations.jinja import current_lookup_chains, current_request_globals
+from ..integrations.jinja import current_lookup_chains, use_current_request_functions
 from ..serving.request import RequestResolver
 from .middleware import state_key
 
@@ -44,8 +44,8 @@ def mendel_templates(templates: Any, trees: Callable[[], MendelTrees] | None = N
     from ..integrations.jinja import use_variation_templates
 
     environment = templates.env
-    environment.globals.update(
-        current_request_globals("mendel_script/mendel_stylesheet used outside a request MendelASGIMiddleware saw")
+    use_current_request_functions(
+        environment, "mendel_script/mendel_stylesheet used outside a request MendelASGIMiddleware saw"
     )
     if trees is not None:
         use_variation_templates(environment, trees, current_lookup_chains)

@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from ..integrations.jinja import current_lookup_chains, current_request_globals, use_variation_templates
+from ..integrations.jinja import current_lookup_chains, use_current_request_functions, use_variation_templates
 from .conf import extension_setting, get_core
 
 __all__ = ["environment"]
@@ -18,9 +18,7 @@ __all__ = ["environment"]
 def environment(**options: Any) -> Environment:
     """A Jinja2 `Environment` with the Mendel globals (and the variation template loader)."""
     env = Environment(**options)
-    env.globals.update(
-        current_request_globals("mendel_script used outside a request the Mendel middleware saw (MIDDLEWARE)")
-    )
+    use_current_request_functions(env, "mendel_script used outside a request the Mendel middleware saw (MIDDLEWARE)")
     enabled = extension_setting("MENDEL_TEMPLATES")
     if enabled is not False:  # (the project loads on the first template, not here: `manage.py check`)
         use_variation_templates(

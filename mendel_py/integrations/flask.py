@@ -53,7 +53,8 @@ from ..serving.options import (  # noqa: F401  (development_setting's old home w
 )
 from ..serving.request import RequestResolver
 from ..serving.wsgi import MendelMiddleware
-from .jinja import VariationTemplateLoader, has_base_templates, install_template_cache
+from .jinja import VariationTemplateLoader, has_base_templates, install_template_cache, template_filters
+from .jinja_functions import install_template_functions
 
 EXTENSION_KEY = "mendel"
 ENVIRON_KEY = "mendel"
@@ -357,10 +358,13 @@ def render(bundle: str, props: Any = None) -> Markup:
 
 
 def register_template_helpers(app: Flask) -> None:
-    app.add_template_global(bundle_url, "mendel_bundle_url")
-    app.add_template_global(render, "mendel_render")
-    app.add_template_global(script_tag, "mendel_script")
-    app.add_template_global(stylesheet_tag, "mendel_stylesheet")
+    """The four functions as the app's Jinja globals, their calls compiled as filters (`jinja_functions`)."""
+    install_template_functions(
+        app.jinja_env,
+        {"mendel_bundle_url": bundle_url, "mendel_render": render, "mendel_script": script_tag,
+         "mendel_stylesheet": stylesheet_tag},
+        template_filters(get_resolver),
+    )
 
 
 __all__ = [

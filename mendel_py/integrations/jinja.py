@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import BaseLoader, ChoiceLoader, Environment, TemplateNotFound
+from jinja2 import BaseLoader, ChoiceLoader, Environment, TemplateNotFound, pass_context
 from markupsafe import Markup
+
+from .jinja_functions import install_template_functions
 
 if TYPE_CHECKING:
     from ..core.trees import MendelTrees
@@ -217,34 +220,60 @@ def as_markup(tag: str) -> Markup:
     return tag if isinstance(tag, Markup) else Markup(tag)
 
 
-def template_globals(current: ResolverGetter) -> dict[str, Callable[..., Markup]]:
-    """``mendel_script``, ``mendel_stylesheet``, ``mendel_bundle_url`` and ``mendel_render`` (the
-    request's tree server-rendered, `RequestResolver.render`) for a Jinja environment,
-    each asking `current()` for the request's resolver (the Flask extension has its own, on Flask's
-    request context; Starlette's Jinja2Templates and Django's Jinja2 backend use these)."""
+TemplateFunctions = dict[str, Callable[..., Markup]]
 
-    def mendel_script(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
+
+def template_filters(current: ResolverGetter) -> TemplateFunctions:
+    """``mendel_script``, ``mendel_stylesheet``, ``mendel_bundle_url`` and ``mendel_render`` (the
+    request's tree server-rendered, `RequestResolver.render`), each asking `current()` for the
+    request's resolver, as the filters their calls in templates compile to (`jinja_functions`): the
+    template's context first, unused (it is what keeps Jinja from calling them at compile time)."""
+
+    @pass_context
+    def mendel_script(_context: Any, bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
         tag = current().script_tag(bundle, integrity, **attributes)
         return tag if isinstance(tag, Markup) else Markup(tag)  # (`as_markup`, inline: a page calls it often)
 
-    def mendel_stylesheet(bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
+    @pass_context
+    def mendel_stylesheet(_context: Any, bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
         tag = current().stylesheet_tag(bundle, integrity, **attributes)
         return tag if isinstance(tag, Markup) else Markup(tag)
 
-    def mendel_bundle_url(bundle: str) -> Markup:
+    @pass_context
+    def mendel_bundle_url(_context: Any, bundle: str) -> Markup:
         return Markup.escape(current().bundle_url(bundle))
 
-    def mendel_render(bundle: str, props: Any = None) -> Markup:
+    @pass_context
+    def mendel_render(_context: Any, bundle: str, props: Any = None) -> Markup:
         return Markup(current().render(bundle, props))  # (the renderer's HTML, props escaped there)
 
     return {"mendel_script": mendel_script, "mendel_stylesheet": mendel_stylesheet,
             "mendel_bundle_url": mendel_bundle_url, "mendel_render": mendel_render}
 
 
-def current_request_globals(missing: str) -> dict[str, Callable[..., Markup]]:
+def template_globals(current: ResolverGetter) -> TemplateFunctions:
+    """`template_filters` as a Jinja environment's globals, without the context (for the hosts
+    whose templates reach the request through `current`: Starlette's Jinja2Templates and Django's
+    Jinja2 backend; the Flask extension has its own, on Flask's request context)."""
+    return {name: partial(function, None) for name, function in template_filters(current).items()}
+
+
+def current_request_globals(missing: str) -> TemplateFunctions:
     """`template_globals` over the request being served (`serving.request.current_resolver`), for
     hosts whose templates can't reach the request (Django's Jinja2 backend, Starlette's
     Jinja2Templates); `missing` is the error raised outside such a request."""
+    return template_globals(_current_request(missing))
+
+
+def use_current_request_functions(environment: Environment, missing: str) -> None:
+    """Mendel's template functions in `environment`, over the request being served (as globals,
+    and their calls compiled as filters: `jinja_functions`); `missing` is the error raised outside a
+    request the middleware saw."""
+    current = _current_request(missing)
+    install_template_functions(environment, template_globals(current), template_filters(current))
+
+
+def _current_request(missing: str) -> ResolverGetter:
     from ..serving.request import current_resolver
 
     def current() -> RequestResolver:
@@ -253,7 +282,7 @@ def current_request_globals(missing: str) -> dict[str, Callable[..., Markup]]:
             raise RuntimeError(missing)
         return resolver
 
-    return template_globals(current)
+    return current
 
 
 def current_lookup_chains() -> list[list[str]] | None:

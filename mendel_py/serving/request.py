@@ -418,7 +418,8 @@ class RequestResolver:
         if query and (QA_QUERY_PARAM in query or (options.query_override and QUERY_OVERRIDE_PARAM in query)):
             return None
         development = self.middleware.development
-        experiments = bool(self.trees.config.experiments)
+        state = self.trees._state  # (the generation served: one read for its id and config, as `tree` reads it)
+        experiments = bool(state.config.experiments)
         if experiments and not (options.visitor_choice or development):
             return None
         if header and len(header) > MEMO_HEADER_BYTES:
@@ -429,7 +430,7 @@ class RequestResolver:
         if value is None and experiments:
             return None  # (the experiments assign)
         # (`script_root`, which a memo-safe class keeps, of the same SCRIPT_NAME)
-        return (self.trees.generation, development, value, self._root_for(script_name))
+        return (state.id, development, value, self._root_for(script_name))
 
     def _key_inputs(self) -> tuple[str | None, str | None, str]:
         """QUERY_STRING, the Cookie header and SCRIPT_NAME of this request: all `request_key` reads
@@ -595,6 +596,14 @@ class RequestResolver:
     def page_response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Everything a page response gets from this request (what every server adapter adds):
         `response_headers` and, with the `preload` option, the `Link` header of the bundles used."""
+        if not self._cookies and self.options.preload is None:  # (the usual page: `response_headers`' fast path)
+            if self._variations is None:
+                return headers
+            for name, _value in headers:
+                if name.lower() in _MERGED:
+                    break
+            else:
+                return [*headers, *_PAGE_MARKS[self.options.page_caching]]
         headers = self.response_headers(headers)
         if self.options.preload is not None and self._used:
             link = self.link_header()
@@ -628,9 +637,7 @@ class RequestResolver:
                 if name.lower() in _MERGED:
                     break
             else:
-                caching = self.options.page_caching
-                return ([*headers, _VARY_COOKIE, _PRIVATE] if caching == "private"
-                        else [*headers, _VARY_COOKIE] if caching == "vary" else headers)
+                return [*headers, *_PAGE_MARKS[self.options.page_caching]]
         marks = self.page_marks()
         out = Headers(headers)
         for cookie in marks.cookies:
@@ -660,29 +667,40 @@ class RequestResolver:
         cross = tags.CROSS_ORIGIN if self.middleware.route.cross_origin else None
         return {"integrity": self.integrity(bundle), "crossorigin": cross}
 
-    def script_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> str:
-        """`<script src=...>` for the bundle (escaped); keyword arguments become attributes."""
-        if not attributes:
+    def script_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
+        """`<script src=...>` for the bundle (escaped HTML, as Markup); keyword arguments become
+        attributes."""
+        if not attributes:  # (`_remembered_tag`'s lookup, inline: a page's tags cost a dictionary lookup)
+            entry = self._entry
+            found = entry.tags.get((tags.script_tag, bundle, integrity)) if entry else None
+            if found is not None:
+                self._used[bundle] = None
+                return found
             return self._remembered_tag(bundle, integrity, tags.script_tag)
-        return tags.script_tag(
+        return Markup(tags.script_tag(
             self.bundle_url(bundle), {**self.tag_attributes(bundle, integrity), **attributes}
-        )
+        ))
 
-    def stylesheet_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> str:
-        """`<link rel="stylesheet" href=...>` for the bundle (escaped)."""
+    def stylesheet_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
+        """`<link rel="stylesheet" href=...>` for the bundle (escaped HTML, as Markup)."""
         if not attributes:
+            entry = self._entry
+            found = entry.tags.get((tags.stylesheet_tag, bundle, integrity)) if entry else None
+            if found is not None:
+                self._used[bundle] = None
+                return found
             return self._remembered_tag(bundle, integrity, tags.stylesheet_tag)
-        return tags.stylesheet_tag(
+        return Markup(tags.stylesheet_tag(
             self.bundle_url(bundle), {**self.tag_attributes(bundle, integrity), **attributes}
-        )
+        ))
 
-    def _remembered_tag(self, bundle: str, integrity: bool | None, write: Callable[..., str]) -> str:
+    def _remembered_tag(self, bundle: str, integrity: bool | None, write: Callable[..., str]) -> Markup:
         """A tag without extra attributes, from this request key's entry when it has one (made
-        and kept there otherwise): a page's tags cost a dictionary lookup."""
+        and kept there otherwise), keyed by the writer, the bundle and `integrity` as asked."""
         entry = self._entry
         if entry is False:
             entry = self._remembered() if self._variations is None else self._memo_entry()
-        key = (write, bundle, self.options.integrity if integrity is None else integrity)
+        key = (write, bundle, integrity)
         found = entry.tags.get(key) if entry is not None else None
         if found is None:
             # (kept as Markup: escaped HTML, which a template then takes as it is, without a copy)
@@ -741,7 +759,7 @@ class RequestEntry:
         self.requested = requested
         self.trees: dict[str, Tree] = {}
         self.urls: dict[str, str] = {}
-        self.tags: dict[tuple[Any, ...], str] = {}
+        self.tags: dict[tuple[Any, ...], Markup] = {}
 
 
 _MEMO_SAFE: dict[type, bool] = {}
@@ -806,6 +824,10 @@ class PageMarks(NamedTuple):
 
 _VARY_COOKIE = ("Vary", "Cookie")
 _PRIVATE = ("Cache-Control", "private")
+_PAGE_MARKS: dict[str, tuple[tuple[str, str], ...]] = {
+    "private": (_VARY_COOKIE, _PRIVATE), "vary": (_VARY_COOKIE,), "off": (),
+}
+"""The headers `page_marks` adds, by `page_caching`, to a page with none to merge and no cookie."""
 _MERGED = frozenset(("vary", "cache-control"))
 
 

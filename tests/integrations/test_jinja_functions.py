@@ -1,0 +1,110 @@
+"""Mendel's template functions in Jinja (`mendel_py.integrations.jinja_functions`): calls compiled
+to filters and names resolved by the context class give what plain globals give, per request."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from jinja2 import Environment
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from mendel_py.integrations.jinja import template_filters, template_globals
+from mendel_py.integrations.jinja_functions import MendelContext, install_template_functions
+
+
+class FakeResolver:
+    """Tags that name the request, so a tag baked into a template would show."""
+
+    def __init__(self, request: str):
+        self.request = request
+
+    def script_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
+        extra = "".join(f" {k}={v}" for k, v in sorted(attributes.items()))
+        return Markup(f'<script src="/{self.request}/{bundle}.js" integrity={integrity}{extra}></script>')
+
+    def stylesheet_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
+        return Markup(f'<link href="/{self.request}/{bundle}.css">')
+
+    def bundle_url(self, bundle: str) -> str:
+        return f"/{self.request}/{bundle}.js?a&b"
+
+    def render(self, bundle: str, props: Any = None) -> str:
+        return f"<div data-request={self.request}>{Markup.escape(repr(props))}</div>"
+
+
+def environments() -> tuple[Environment, Environment, list[FakeResolver]]:
+    """(Mendel's install, plain globals over the same resolver), and the resolver holder."""
+    current = [FakeResolver("r1")]
+    mendel = Environment(autoescape=True)
+    install_template_functions(mendel, template_globals(lambda: current[0]), template_filters(lambda: current[0]))
+    plain = Environment(autoescape=True)
+    plain.globals.update(template_globals(lambda: current[0]))
+    return mendel, plain, current
+
+
+TEMPLATES = [
+    '{{ mendel_script("main") }}{{ mendel_stylesheet("css") }}',
+    '{{ mendel_script("main", True) }}|{{ mendel_script("main", integrity=False, defer="defer") }}',
+    '{{ "x" ~ mendel_script("main") ~ "y" }}',
+    '{{ mendel_script(("ma" ~ "in")) }}{{ mendel_script(["a", "b"][1]) }}',
+    '{{ mendel_bundle_url("main") }} {{ mendel_script(mendel_bundle_url("x")) }}',
+    '{{ mendel_render("box", {"a": [1, (2, 3)], "b": "<&>"}) }}',
+    '{{ mendel_script("main").replace("src", "data-src") }}{{ mendel_script("main")[1:7] }}',
+    '{{ mendel_script(bundle="main") }}',  # keyword only: the name resolved
+    '{{ mendel_script is defined }}',
+    '{% set f = mendel_script %}{{ f("main") }}{{ mendel_script("css") }}',  # a block: as written
+    '{% if mendel_render is defined %}{{ mendel_render("a") }}{% endif %}',
+    '{% for i in [1, 2] %}{{ mendel_script("b" ~ i) }}{% endfor %}',
+    '{% macro m(name) %}{{ mendel_script(name) }}{% endmacro %}{{ m("main") }}',
+    '{% raw %}{{ mendel_script("main") }}{% endraw %}',
+]
+
+
+@pytest.mark.parametrize("source", TEMPLATES)
+def test_a_template_renders_what_plain_globals_render(source: str) -> None:
+    mendel, plain, current = environments()
+    compiled, reference = mendel.from_string(source), plain.from_string(source)
+    for request in ("r1", "r2"):  # one compiled template, two requests: nothing of r1 stays
+        current[0] = FakeResolver(request)
+        assert compiled.render() == reference.render()
+        if "raw" not in source and "is defined }}" not in source:
+            assert request in compiled.render()
+
+
+def test_calls_in_output_compile_to_filters_and_blocks_stay_as_written() -> None:
+    mendel, _plain, _current = environments()
+    assert "t_1(context, 'main')" in mendel.compile('{{ mendel_script("main") }}', raw=True)
+    assert "context.call" not in mendel.compile('{{ mendel_script("main") }}{{ mendel_stylesheet("c") }}', raw=True)
+    as_written = mendel.compile('{% set x = mendel_script("a") %}{{ x }}{{ mendel_script("b") }}', raw=True)
+    assert "context.call" in as_written and "filters['_mendel_script']" not in as_written
+
+
+def test_a_render_variable_of_the_same_name_shadows_the_function() -> None:
+    mendel, _plain, _current = environments()
+    assert mendel.from_string("{{ mendel_bundle_url }}").render(mendel_bundle_url="mine") == "mine"
+
+
+def test_the_functions_are_not_copied_into_every_context() -> None:
+    mendel, _plain, _current = environments()
+    assert "mendel_script" not in mendel.globals
+    assert issubclass(mendel.context_class, MendelContext)
+    template = mendel.from_string("{{ 1 }}")
+    assert "mendel_script" not in template.new_context().parent
+
+
+def test_an_environment_with_its_own_context_class_gets_globals() -> None:
+    class Own(Context):
+        pass
+
+    current = [FakeResolver("r1")]
+    env = Environment(autoescape=True)
+    env.context_class = Own
+    install_template_functions(env, template_globals(lambda: current[0]), template_filters(lambda: current[0]))
+    assert env.context_class is Own and "mendel_script" in env.globals
+    assert env.from_string('{{ mendel_script("main") }}').render() == str(current[0].script_tag("main"))
+
+
+def test_functions_and_filters_must_match() -> None:
+    with pytest.raises(ValueError, match="differ"):
+        install_template_functions(Environment(), {"mendel_script": print}, {})
