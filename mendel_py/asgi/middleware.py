@@ -302,8 +302,11 @@ class MendelASGIMiddleware:
         def marked(message: Message) -> Awaitable[None]:
             if message["type"] == "http.response.start":
                 resolver = state.get(state_key)  # (the app may have replaced it)
-                if isinstance(resolver, RequestResolver) and resolver.used:
-                    message = {**message, "headers": _marked_headers(resolver, message.get("headers", ()))}
+                if isinstance(resolver, RequestResolver):
+                    headers = message.get("headers", ())
+                    marked_headers = _marked_headers(resolver, headers)
+                    if marked_headers is not headers:
+                        message = {**message, "headers": marked_headers}
             return send(message)
 
         return marked, current_resolver.set(resolver)
@@ -410,26 +413,27 @@ class MendelASGIMiddleware:
 _MERGED = (b"vary", b"cache-control")
 
 
-_APPENDED: dict[str, list[tuple[bytes, bytes]]] = {}
+_ENCODED: dict[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]] = {}
 
 
-def _marked_headers(resolver: RequestResolver, headers: Any) -> list[tuple[bytes, bytes]]:
-    """The page's ASGI headers with the resolver's marks (`page_response_headers`); nothing is
-    decoded when the marks are only appended (no cookie to set, nothing to merge): then they are
-    what the core appends to an empty list, encoded once per `page_caching` value."""
-    options = resolver.options
-    if options.preload is None and not resolver.sets_cookies:
+def _marked_headers(resolver: RequestResolver, headers: Any) -> Any:
+    """The page's ASGI headers with the resolver's marks (`page_response_headers`): `headers`
+    itself when the page did not use Mendel; nothing decoded when the marks are only appended
+    (no cookie to set, nothing to merge: `appended_marks`, encoded once each)."""
+    appended = resolver.appended_marks()
+    if appended is not None:
+        if not appended:
+            return headers
         for name, _value in headers:
             if name.lower() in _MERGED:
                 break
         else:
-            appended = _APPENDED.get(options.page_caching)
-            if appended is None:
-                appended = _APPENDED[options.page_caching] = [
-                    (name.lower().encode("latin-1"), value.encode("latin-1"))
-                    for name, value in resolver.page_response_headers([])
-                ]
-            return [*headers, *appended]
+            encoded = _ENCODED.get(appended)
+            if encoded is None:
+                encoded = _ENCODED[appended] = tuple(
+                    (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in appended
+                )
+            return [*headers, *encoded]
     text = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in resolver.page_response_headers(text)]
 

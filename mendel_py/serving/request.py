@@ -232,7 +232,7 @@ class RequestResolver:
         self.requested: list[str] = []
         """The names that source asked for (unknown ones included)."""
         self._unit: str | None = None
-        self._exposed: set[str] = set()  # experiments this request recorded (or found recorded)
+        self._exposed: set[str] | None = None  # experiments this request recorded (or found recorded); made when asked
         self.is_bot_request: bool | None = None
         self._cookies: dict[str, SetCookie] = {}  # cookies for the page response, by name
         self._request_cookies: Mapping[str, str] | None = None
@@ -403,24 +403,34 @@ class RequestResolver:
 
     def request_key(self) -> tuple[Any, ...] | None:
         """The key of this request in the host's `request_memo`, when its variations, trees, URLs
-        and tags follow from the key alone: the variations cookie's value (or its absence, without
-        experiments), the generation, development mode and the script root. None (the full policy
+        and tags follow from the key alone: the generation, the variations cookie's value (or its
+        absence, without experiments) and the script root, within the host's memo of its mode. None (the full policy
         runs) when another source could decide: a QA token in the query or a cookie, the
         ``?mendel=`` override, an app hook, experiments without visitor choice; or when the Cookie
         header needs the full parser (quotes, non-ASCII)."""
         if self._variations is not None:
             return None
-        safe = _MEMO_SAFE.get(type(self))
-        if not (safe if safe is not None else _memo_safe(type(self))) or self.app_loader_configured():
+        cls = type(self)
+        shape = _MEMO_SHAPE.get(cls)
+        if shape is None:
+            shape = _memo_shape(cls)
+        if not shape:
             return None
         options = self.options
-        query, header, script_name = self._key_inputs()
+        # (the base class's `app_loader_configured` and `_key_inputs` inline, when a class keeps them)
+        if (self.app_loader_configured() if shape & _OWN_LOADER_CHECK else options.variations_loader is not None):
+            return None
+        if shape & _OWN_KEY_INPUTS:
+            query, header, script_name = self._key_inputs()
+        else:
+            environ = self.environ
+            query, header = environ.get("QUERY_STRING"), environ.get("HTTP_COOKIE")
+            script_name = environ.get("SCRIPT_NAME", "")
         if query and (QA_QUERY_PARAM in query or (options.query_override and QUERY_OVERRIDE_PARAM in query)):
             return None
-        development = self.middleware.development
-        state = self.trees._state  # (the generation served: one read for its id and config, as `tree` reads it)
-        experiments = bool(state.config.experiments)
-        if experiments and not (options.visitor_choice or development):
+        trees = self.trees
+        experiments = bool(trees.config.experiments)
+        if experiments and not options.visitor_choice and not self.middleware.development:
             return None
         if header and len(header) > MEMO_HEADER_BYTES:
             return None  # (a flood of long made-up cookies must not fill the memos: the full policy)
@@ -429,8 +439,10 @@ class RequestResolver:
             return None
         if value is None and experiments:
             return None  # (the experiments assign)
-        # (`script_root`, which a memo-safe class keeps, of the same SCRIPT_NAME)
-        return (state.id, development, value, self._root_for(script_name))
+        # (`script_root`, which a memo-safe class keeps, of the same SCRIPT_NAME; "" for an app at
+        # the root, whatever the rule)
+        # (not development mode: a host has one memo per mode, `MendelMiddleware.development`)
+        return (trees.generation, value, self._root_for(script_name) if script_name else "")
 
     def _key_inputs(self) -> tuple[str | None, str | None, str]:
         """QUERY_STRING, the Cookie header and SCRIPT_NAME of this request: all `request_key` reads
@@ -515,6 +527,8 @@ class RequestResolver:
         unit = self.unit_id()
         now = dedup.clock()
         exposed = self._exposed
+        if exposed is None:
+            exposed = self._exposed = set()
         for assignment in self.assignments:
             if assignment.reason not in EXPOSURE_REASONS or assignment.experiment in exposed:  # is_exposure
                 continue
@@ -596,7 +610,7 @@ class RequestResolver:
     def page_response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Everything a page response gets from this request (what every server adapter adds):
         `response_headers` and, with the `preload` option, the `Link` header of the bundles used."""
-        if not self._cookies and self.options.preload is None:  # (the usual page: `response_headers`' fast path)
+        if not self._cookies and self.options.preload is None:  # (`appended_marks`, without its frame)
             if self._variations is None:
                 return headers
             for name, _value in headers:
@@ -610,6 +624,14 @@ class RequestResolver:
             if link:
                 headers = [*headers, ("Link", link)]
         return headers
+
+    def appended_marks(self) -> tuple[tuple[str, str], ...] | None:
+        """The headers this request's marks come to on a page response that has no ``Vary`` and no
+        ``Cache-Control`` header (nothing to merge): none when the page did not use Mendel; None
+        when there is more than headers to append (cookies to set, preload links)."""
+        if self._cookies or self.options.preload is not None:
+            return None
+        return _PAGE_MARKS[self.options.page_caching] if self._variations is not None else ()
 
     @property
     def sets_cookies(self) -> bool:
@@ -672,6 +694,8 @@ class RequestResolver:
         attributes."""
         if not attributes:  # (`_remembered_tag`'s lookup, inline: a page's tags cost a dictionary lookup)
             entry = self._entry
+            if entry is False and self._variations is None:  # (the page's first tag: its memo entry)
+                entry = self._remembered()
             found = entry.tags.get((tags.script_tag, bundle, integrity)) if entry else None
             if found is not None:
                 self._used[bundle] = None
@@ -685,6 +709,8 @@ class RequestResolver:
         """`<link rel="stylesheet" href=...>` for the bundle (escaped HTML, as Markup)."""
         if not attributes:
             entry = self._entry
+            if entry is False and self._variations is None:  # (the page's first tag: its memo entry)
+                entry = self._remembered()
             found = entry.tags.get((tags.stylesheet_tag, bundle, integrity)) if entry else None
             if found is not None:
                 self._used[bundle] = None
@@ -762,16 +788,27 @@ class RequestEntry:
         self.tags: dict[tuple[Any, ...], Markup] = {}
 
 
-_MEMO_SAFE: dict[type, bool] = {}
+_MEMO_SHAPE: dict[type, int] = {}
+_MEMO_SAFE = 1
+_OWN_LOADER_CHECK = 2
+_OWN_KEY_INPUTS = 4
 
 
-def _memo_safe(cls: type[RequestResolver]) -> bool:
-    """Whether a resolver class keeps the base policy's sources (a subclass that changes one is
-    never answered from the memo: its own rule may read anything)."""
-    safe = _MEMO_SAFE.get(cls)
-    if safe is None:
-        safe = _MEMO_SAFE[cls] = all(getattr(cls, name) is getattr(RequestResolver, name) for name in _MEMO_SOURCES)
-    return safe
+def _memo_shape(cls: type[RequestResolver]) -> int:
+    """0 when a resolver class changes one of the base policy's sources (it is never answered from
+    the memo: its own rule may read anything); else `_MEMO_SAFE`, with `_OWN_LOADER_CHECK` and
+    `_OWN_KEY_INPUTS` when it has its own `app_loader_configured` or `_key_inputs`."""
+    shape = _MEMO_SHAPE.get(cls)
+    if shape is None:
+        shape = 0
+        if all(getattr(cls, name) is getattr(RequestResolver, name) for name in _MEMO_SOURCES):
+            shape = _MEMO_SAFE
+            if cls.app_loader_configured is not RequestResolver.app_loader_configured:
+                shape |= _OWN_LOADER_CHECK
+            if cls._key_inputs is not RequestResolver._key_inputs:
+                shape |= _OWN_KEY_INPUTS
+        _MEMO_SHAPE[cls] = shape
+    return shape
 
 
 _NOT_A_KEY = "\x00"

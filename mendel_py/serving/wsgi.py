@@ -285,6 +285,9 @@ class MendelMiddleware:
     @development.setter
     def development(self, on: bool) -> None:
         self._development = on
+        # what a request key decided in the other mode (development tags carry other integrity
+        # values) stays there: a request in flight still adds to the memo it started with
+        self.request_memo = {}
         # development bundles end with a sourceMappingURL line: other bytes, so other ETags (and
         # other stored files); what was made the other way goes
         self.cache.pack_format = PACK_FORMAT + _DEV_FORMAT if on else PACK_FORMAT
