@@ -7,7 +7,7 @@
     app = FastAPI()
     templates = Jinja2Templates(directory="templates")
     app.add_middleware(MendelASGIMiddleware, trees_or_basedir="path/to/project")
-    mendel_templates(templates)       # mendel_script / mendel_stylesheet / mendel_bundle_url globals
+    mendel_templates(templates)       # mendel_script / mendel_stylesheet / mendel_bundle_url / mendel_render
 
     @app.get("/")
     def index(request: Request, mendel: MendelResolver):  # or request.state.mendel
@@ -38,8 +38,9 @@ def resolver_of(request: Any) -> RequestResolver:
 
 
 def mendel_templates(templates: Any, trees: Callable[[], MendelTrees] | None = None) -> Any:
-    """Give a Starlette/FastAPI `Jinja2Templates` the Mendel globals (``mendel_script``,
-    ``mendel_stylesheet``, ``mendel_bundle_url``), and, with `trees` (e.g. ``lambda:
+    """Give a Starlette/FastAPI `Jinja2Templates` the Mendel functions (``mendel_script``,
+    ``mendel_stylesheet``, ``mendel_bundle_url``, ``mendel_render``:
+    `mendel_py.integrations.jinja_functions`), and, with `trees` (e.g. ``lambda:
     middleware.core.trees``), templates picked from the variation folders first. Returns `templates`."""
     from ..integrations.jinja import use_variation_templates
 

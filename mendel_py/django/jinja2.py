@@ -1,7 +1,7 @@
 """The Jinja2 backend's environment with Mendel: ``TEMPLATES = [{"BACKEND":
 "django.template.backends.jinja2.Jinja2", "OPTIONS": {"environment":
-"mendel_py.django.jinja2.environment"}}]`` gives templates ``mendel_script``, ``mendel_stylesheet``
-and ``mendel_bundle_url``, and (``MENDEL["TEMPLATES"]``, default: when the base folder has a
+"mendel_py.django.jinja2.environment"}}]`` gives templates ``mendel_script``, ``mendel_stylesheet``,
+``mendel_bundle_url`` and ``mendel_render``, and (``MENDEL["TEMPLATES"]``, default: when the base folder has a
 ``templates/`` folder) picks each template from the request's variation folders first."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ __all__ = ["environment"]
 
 
 def environment(**options: Any) -> Environment:
-    """A Jinja2 `Environment` with the Mendel globals (and the variation template loader)."""
+    """A Jinja2 `Environment` with the Mendel functions (and the variation template loader)."""
     env = Environment(**options)
     use_current_request_functions(env, "mendel_script used outside a request the Mendel middleware saw (MIDDLEWARE)")
     enabled = extension_setting("MENDEL_TEMPLATES")
