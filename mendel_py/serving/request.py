@@ -43,6 +43,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from functools import lru_cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote
 
@@ -223,7 +224,9 @@ class RequestResolver:
         self.environ = environ if environ is not None else {}
         self._variations: list[str] | None = None
         self._chains: list[list[str]] | None = None
-        self._trees: dict[str, Tree] = {}
+        # (the containers most pages never write are shared empty ones until a write: a page's
+        # resolver is made for every request, used or not)
+        self._trees: Mapping[str, Tree] = _NOTHING
         self._used: dict[str, None] = {}  # bundles whose URL this request built, in order
         self.assignments: tuple[Assignment, ...] = ()
         """What the experiments gave this request's unit (empty unless they decided)."""
@@ -234,7 +237,7 @@ class RequestResolver:
         self._unit: str | None = None
         self._exposed: set[str] | None = None  # experiments this request recorded (or found recorded); made when asked
         self.is_bot_request: bool | None = None
-        self._cookies: dict[str, SetCookie] = {}  # cookies for the page response, by name
+        self._cookies: Mapping[str, SetCookie] = _NOTHING  # cookies for the page response, by name
         self._request_cookies: Mapping[str, str] | None = None
         self._entry: RequestEntry | None | Literal[False] = False  # False: not looked up yet (`_remembered`)
 
@@ -493,7 +496,7 @@ class RequestResolver:
                 found = self.trees.find_tree_for_variations(bundle, self._chains or [])
                 if entry is not None:
                     entry.trees[bundle] = found
-            self._trees[bundle] = found
+            self._trees = {**self._trees, bundle: found}  # (a page has a bundle or two)
         return found
 
     def render(self, bundle: str, props: Any = None) -> str:
@@ -672,7 +675,7 @@ class RequestResolver:
 
     def _set_cookie(self, name: str, value: str, max_age: int | None = UNIT_COOKIE_MAX_AGE) -> None:
         secure = self.environ.get("wsgi.url_scheme") == "https"
-        self._cookies[name] = SetCookie(name, value, max_age, secure)
+        self._cookies = {**self._cookies, name: SetCookie(name, value, max_age, secure)}  # (rare: a copy)
 
     def integrity(self, bundle: str) -> str:
         """The bundle's Subresource Integrity value for this request (``sha384-...``)."""
@@ -787,6 +790,8 @@ class RequestEntry:
         self.urls: dict[str, str] = {}
         self.tags: dict[tuple[Any, ...], Markup] = {}
 
+
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 _MEMO_SHAPE: dict[type, int] = {}
 _MEMO_SAFE = 1
