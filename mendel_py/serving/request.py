@@ -407,10 +407,11 @@ class RequestResolver:
     def request_key(self) -> tuple[Any, ...] | None:
         """The key of this request in the host's `request_memo`, when its variations, trees, URLs
         and tags follow from the key alone: the generation, the variations cookie's value (or its
-        absence, without experiments) and the script root, within the host's memo of its mode. None (the full policy
-        runs) when another source could decide: a QA token in the query or a cookie, the
-        ``?mendel=`` override, an app hook, experiments without visitor choice; or when the Cookie
-        header needs the full parser (quotes, non-ASCII)."""
+        absence, without experiments) and the script root, in the host's memo of its mode
+        (development or not). None (the full policy runs) when another source could decide: a QA
+        token in the query or a cookie, the ``?mendel=`` override, an app hook, experiments
+        without visitor choice; or when the Cookie header needs the full parser (quotes,
+        non-ASCII)."""
         if self._variations is not None:
             return None
         cls = type(self)
@@ -442,9 +443,8 @@ class RequestResolver:
             return None
         if value is None and experiments:
             return None  # (the experiments assign)
-        # (`script_root`, which a memo-safe class keeps, of the same SCRIPT_NAME; "" for an app at
+        # (`script_root`, which a memo-safe class keeps, of the same SCRIPT_NAME: "" for an app at
         # the root, whatever the rule)
-        # (not development mode: a host has one memo per mode, `MendelMiddleware.development`)
         return (trees.generation, value, self._root_for(script_name) if script_name else "")
 
     def _key_inputs(self) -> tuple[str | None, str | None, str]:
