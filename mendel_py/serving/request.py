@@ -208,6 +208,32 @@ def variations_from_query(environ: dict[str, Any]) -> list[str] | None:
     return split_variation_names(values) if values else None
 
 
+TagMethod = Callable[..., Markup]
+
+
+def _tag_method(write: Callable[..., str], doc: str) -> TagMethod:
+    """`RequestResolver.script_tag` or `stylesheet_tag`: the tag `write` makes for a bundle. Without
+    extra attributes it comes from this request key's memo entry (`_remembered_tag` makes and keeps
+    it the first time): one dictionary lookup, inline, for a page's every tag."""
+
+    def tag(self: RequestResolver, bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
+        if not attributes:
+            entry = self._entry
+            if entry is False and self._variations is None:  # (the page's first tag: its memo entry)
+                entry = self._remembered()
+            found = entry.tags.get((write, bundle, integrity)) if entry else None
+            if found is not None:
+                self._used[bundle] = None
+                return found
+            return self._remembered_tag(bundle, integrity, write)
+        return Markup(write(self.bundle_url(bundle), {**self.tag_attributes(bundle, integrity), **attributes}))
+
+    tag.__name__ = write.__name__
+    tag.__qualname__ = f"RequestResolver.{write.__name__}"
+    tag.__doc__ = doc
+    return tag
+
+
 class RequestResolver:
     """Per-request variations, trees and bundle URLs, Mendel-middleware style.
 
@@ -692,36 +718,13 @@ class RequestResolver:
         cross = tags.CROSS_ORIGIN if self.middleware.route.cross_origin else None
         return {"integrity": self.integrity(bundle), "crossorigin": cross}
 
-    def script_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
-        """`<script src=...>` for the bundle (escaped HTML, as Markup); keyword arguments become
-        attributes."""
-        if not attributes:  # (`_remembered_tag`'s lookup, inline: a page's tags cost a dictionary lookup)
-            entry = self._entry
-            if entry is False and self._variations is None:  # (the page's first tag: its memo entry)
-                entry = self._remembered()
-            found = entry.tags.get((tags.script_tag, bundle, integrity)) if entry else None
-            if found is not None:
-                self._used[bundle] = None
-                return found
-            return self._remembered_tag(bundle, integrity, tags.script_tag)
-        return Markup(tags.script_tag(
-            self.bundle_url(bundle), {**self.tag_attributes(bundle, integrity), **attributes}
-        ))
-
-    def stylesheet_tag(self, bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
-        """`<link rel="stylesheet" href=...>` for the bundle (escaped HTML, as Markup)."""
-        if not attributes:
-            entry = self._entry
-            if entry is False and self._variations is None:  # (the page's first tag: its memo entry)
-                entry = self._remembered()
-            found = entry.tags.get((tags.stylesheet_tag, bundle, integrity)) if entry else None
-            if found is not None:
-                self._used[bundle] = None
-                return found
-            return self._remembered_tag(bundle, integrity, tags.stylesheet_tag)
-        return Markup(tags.stylesheet_tag(
-            self.bundle_url(bundle), {**self.tag_attributes(bundle, integrity), **attributes}
-        ))
+    script_tag = _tag_method(
+        tags.script_tag, "`<script src=...>` for the bundle (escaped HTML, as Markup); keyword arguments become "
+        "attributes; `integrity=True/False` overrides the option for this tag."
+    )
+    stylesheet_tag = _tag_method(
+        tags.stylesheet_tag, '`<link rel="stylesheet" href=...>` for the bundle (escaped HTML, as Markup).'
+    )
 
     def _remembered_tag(self, bundle: str, integrity: bool | None, write: Callable[..., str]) -> Markup:
         """A tag without extra attributes, from this request key's entry when it has one (made
