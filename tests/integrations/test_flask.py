@@ -284,6 +284,21 @@ def test_jinja_helpers(make_app: AppFactory, trees: MendelTrees) -> None:
     ]
 
 
+def test_one_compiled_template_gives_each_request_its_own_tags(make_app: AppFactory, trees: MendelTrees) -> None:
+    """The calls a template compiles to filters (`integrations.jinja_functions`) are made per
+    render, never folded into the compiled template, whichever request compiled it."""
+    app = make_app()
+    template = app.jinja_env.from_string("{{ mendel_script('main') }}|{{ mendel_bundle_url('main') }}")
+    assert expected_hash(trees, "main", ["bucket_B"]) != expected_hash(trees, "main", [])
+    for names in (["bucket_B"], [], ["bucket_B"]):
+        main_hash = expected_hash(trees, "main", names)
+        with app.test_request_context("/", headers={"Cookie": "mendel_variations=" + ",".join(names)}):
+            assert template.render() == f'<script src="/mendel/{main_hash}/main.js"></script>|/mendel/{main_hash}/main.js'
+    assert "mendel_script" not in app.jinja_env.globals  # (the context class resolves the names)
+    with app.test_request_context("/", headers={"Cookie": "mendel_variations=bucket_B"}):
+        assert render_template_string("{{ mendel_script is defined }}") == "True"
+
+
 def test_url_prefix_for_a_cdn(make_app: AppFactory, trees: MendelTrees) -> None:
     app = make_app(MENDEL_URL_PREFIX="https://cdn.example.com/")
     cookie = {"Cookie": "mendel_variations="}  # base
