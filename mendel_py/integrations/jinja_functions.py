@@ -8,7 +8,8 @@ Two costs Jinja would charge every render of every template (measured with callg
   So the functions are not globals: `MendelContext`, the environment's context class, resolves
   them when a template looks a name up and finds nothing else (a render's variables and the
   app's globals come first, as before). An environment with its own context class gets them
-  as globals instead.
+  as globals instead (install Mendel after setting one: a context class set later has the
+  compiled calls, not the names).
 - **A call of a global**, ``{{ mendel_script("main") }}``, compiles to ``context.call(f, ...)``:
   the name resolved in every render, then Jinja's checks of the object for ``pass_context``:
   about 18k instructions, against 7.5k for a filter, which compiles to a direct call of the
