@@ -253,7 +253,7 @@ class MendelASGIMiddleware:
             core = await self._load()
         if core.reloader is not None:
             core.reloader.ensure_running()
-        path = path_below_root(scope)
+        path = path_below_root(scope) if scope.get("root_path") else scope["path"]  # (mounted or not)
         if not path.startswith(core.owned_prefixes):  # (a page: `_page`, without one more coroutine)
             marked, token = self._page_request(core, scope, send)
             try:
