@@ -199,10 +199,21 @@ isolate."""
 
 
 def v8_flags(memory_limit: int) -> tuple[str, ...]:
-    """The flags V8 is initialised with: mini-racer's `--single-threaded` (without it V8's memory
-    cap does not hold: a runaway allocation ends in V8's fatal out-of-memory abort, the whole
-    process with it, whatever the heap ceiling) and the heap ceiling."""
-    return ("--single-threaded", f"--max-heap-size={max(256, V8_HEAP_CEILING_FACTOR * (memory_limit >> 20))}")
+    """The flags V8 is initialised with: the heap ceiling, and `--no-concurrent-osr`.
+
+    Not mini-racer's default, `--single-threaded`: under it TurboFan compiles on the rendering
+    thread, and the code it makes misses fast paths the same functions get from a background
+    compile (Preact's escaping calls the generic `RegExp.prototype.test` and `charCodeAt`
+    builtins instead of inlining them). Measured with bench_ssr pinned to one CPU, runs of each
+    in turn: 1.80-1.83 ms against 1.58-1.59 ms a Preact render, 1.86-2.05 ms against
+    1.66-1.69 ms a React one. Without it V8 runs worker threads, which a forked child does not
+    have: a process that initialised V8 can't hand it to its children (`_v8`).
+
+    `--no-concurrent-osr` keeps the memory cap: with concurrent on-stack replacement a runaway
+    allocation loop outruns mini-racer's cap (checked after each garbage collection) and ends in
+    V8's fatal out-of-memory abort of the whole process; with the flag, each allocation pattern
+    tried stopped near the cap, as under `--single-threaded`."""
+    return ("--no-concurrent-osr", f"--max-heap-size={max(256, V8_HEAP_CEILING_FACTOR * (memory_limit >> 20))}")
 
 
 V8_CANCEL_GRACE = 5.0
@@ -243,32 +254,40 @@ class _V8Thread:
 
 
 _v8_thread: _V8Thread | None = None
-_v8_initialised = False  # (a forked child inherits V8 initialised, and may use it)
+_v8_initialised_in: int | None = None
+"""The pid whose process initialised V8 (0: the application did, with flags of its own)."""
 _v8_lock = threading.Lock()
 
 
 def _v8(memory_limit: int) -> tuple[Any, _V8Thread]:
     """mini-racer and this process's V8 thread, V8 initialised for this process (with
-    `v8_flags`, on that thread, unless the application initialised it first)."""
-    global _v8_thread, _v8_initialised
+    `v8_flags`, on that thread, unless the application initialised it first). EngineFault in a
+    forked child of a process that initialised it with `v8_flags`: V8's worker threads are not in
+    the child, and the first context made there aborts the process (measured)."""
+    global _v8_thread, _v8_initialised_in
     try:
         import py_mini_racer
     except ImportError:
         raise _missing("mini-racer", "ssr-v8") from None
+    if _v8_initialised_in not in (None, 0, os.getpid()):
+        raise EngineFault(
+            "error", "V8 was initialised in a parent of this process, before fork(): render with V8 only in"
+            " processes that start after the fork (warm contexts in each worker, never in the master)"
+        )
     with _v8_lock:
         if _v8_thread is None or _v8_thread.pid != os.getpid():
             _v8_thread = _V8Thread()  # (made again in a forked child)
         v8_thread = _v8_thread
-        if not _v8_initialised:
+        if _v8_initialised_in is None:
 
-            def initialise() -> None:
+            def initialise() -> int:
                 try:
                     py_mini_racer.init_mini_racer(flags=v8_flags(memory_limit))
                 except py_mini_racer.LibAlreadyInitializedError:
-                    pass  # the application initialised V8 itself: its flags stand
+                    return 0  # the application initialised V8 itself: its flags stand
+                return os.getpid()
 
-            v8_thread.call(initialise)
-            _v8_initialised = True
+            _v8_initialised_in = v8_thread.call(initialise)
     return py_mini_racer, v8_thread
 
 
