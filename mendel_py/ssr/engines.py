@@ -307,8 +307,7 @@ class _Direct:
             self.results = context._non_cancelable_mr_task_results_queue
             self.to_handle = context._python_to_value_handle
             self.to_python = context._value_handle_to_python
-            self.set_item = context.set_object_item
-            self.eval, self.cancel = self.dll.mr_eval, self.dll.mr_cancel_task
+            self.call, self.cancel = self.dll.mr_call_function, self.dll.mr_cancel_task
         except AttributeError as error:
             raise EngineFault(
                 "error", f"this mini-racer lacks what renders use ({error}): install the version [ssr-v8] names"
@@ -400,8 +399,9 @@ class V8Engine:
         self._maker, self._context, isolate_thread = self._thread.call(make)
         self._pair = _Pair(isolate_thread)
         self._direct = _Direct(self._context)
-        self._render_code = self._direct.to_handle("__mendelRender()")  # one handle, every render
-        self._input: Any = None
+        self._render_function: Any = None  # handles of `__mendelRender` and of an empty array
+        self._no_arguments: Any = None
+        self._props: Any = None  # the handle of the render's props, held until it has answered
         self._lock = threading.Lock()  # between a render and the watchdog
         self._task: int | None = None
         self._timed_out = False
@@ -410,15 +410,17 @@ class V8Engine:
     def load(self, script: str, deadline: float) -> None:
         async def run() -> None:
             await self._eval(script, deadline)
-            self._input = await self._eval("__mendelInput", deadline)
+            self._render_function = self._direct.to_handle(await self._eval("__mendelRender", deadline))
+            self._no_arguments = self._direct.to_handle(await self._eval("[]", deadline))
 
         self._faults(lambda: self._thread.run(run()))
 
     def render(self, props_json: str, deadline: float) -> str:
-        # the props go in as a V8 string put on the runtime's input object, not as a literal in
-        # the code (a new 50 KB literal is parsed every time: measured 4-6 ms against 2.7-3 ms
-        # for a 1,000-item page), and one constant eval renders; V8 runs the render's promise
-        # jobs before the eval returns
+        # one call of `__mendelRender` with the props JSON as its receiver (`this`): not as a
+        # literal in code (a new 50 KB literal is parsed every time: measured 4-6 ms against
+        # 2.7-3 ms for a 1,000-item page), nor put on an object first for a constant eval to read
+        # (one more crossing into the isolate: measured, interleaved on one context, 1.34-1.47 ms
+        # against 1.24-1.38 ms a render); V8 runs the render's promise jobs before the call returns
         direct = self._direct
 
         def run() -> Any:
@@ -426,10 +428,12 @@ class V8Engine:
                 return render()
 
         def render() -> Any:
-            direct.set_item(self._input, "props", props_json)
+            self._props = direct.to_handle(props_json)
             with self._lock:
                 self._timed_out = False
-                self._task = direct.eval(direct.handle, self._render_code.raw, 0)
+                self._task = direct.call(
+                    direct.handle, self._render_function.raw, self._props.raw, self._no_arguments.raw, 0
+                )
             ticket = watchdog().watch(deadline, self._expire)
             try:
                 answer = direct.results.get(timeout=_left(deadline) + V8_CANCEL_GRACE)
@@ -440,6 +444,7 @@ class V8Engine:
                 watchdog().cancel(ticket)
                 with self._lock:
                     self._task = None
+            self._props = None
             return direct.to_python(answer)
 
         return _answer(self._faults(run))
@@ -481,11 +486,9 @@ class V8Engine:
             return 0
 
     def discard(self) -> None:
-        self._input = None
-        self._render_code = None
-
-        if self._wedged:  # its isolate still runs: leave it, rather than wait on it for good
+        if self._wedged:  # its isolate still runs: leave it and the handles it may read, rather than wait on it
             return
+        self._render_function = self._no_arguments = None  # (freed before the context is)
 
         def close() -> None:
             # a render ended by its deadline may still be being cancelled inside mini-racer: one

@@ -114,11 +114,10 @@ function exported(mod) {
 // then render through a fresh registry. The answer is "0" + HTML; "1" + the console's lines as
 // JSON + "\n" + HTML; or "2" alone: the previous render left what can't be undone (the context
 // must go, and the render is done again in a new one).
-// where an engine may put the props JSON instead of passing it (V8: no source to parse per render)
-var input = Object.create(null);
-define(G, "__mendelInput", {value: input});
+// The props JSON is the argument, or (V8: a string handle, no arguments array made for it) the
+// receiver: a strict function's `this` is the string itself.
 define(G, "__mendelRender", {value: function (propsJson) {
-  if (propsJson === undefined) { propsJson = input.props; input.props = undefined; }
+  if (propsJson === undefined) propsJson = this;
   if (!restore()) return "2";
   logs = [];
   var html = exported(registry()(cfg.module))(JSON.parse(propsJson));
