@@ -209,10 +209,11 @@ def v8_flags(memory_limit: int) -> tuple[str, ...]:
     1.66-1.69 ms a React one. Without it V8 runs worker threads, which a forked child does not
     have: a process that initialised V8 can't hand it to its children (`_v8`).
 
-    `--no-concurrent-osr` keeps the memory cap: with concurrent on-stack replacement a runaway
-    allocation loop outruns mini-racer's cap (checked after each garbage collection) and ends in
-    V8's fatal out-of-memory abort of the whole process; with the flag, each allocation pattern
-    tried stopped near the cap, as under `--single-threaded`."""
+    `--no-concurrent-osr` keeps the memory cap: with concurrent on-stack replacement mini-racer's
+    cap did not stop a runaway allocation loop (the heap grew to 230 MiB past a 32 MiB cap) and
+    it ended in V8's fatal out-of-memory abort of the whole process; with the flag, each of ten
+    allocation patterns tried stopped at the same heap as under `--single-threaded` (70 MiB for
+    a 64 MiB cap)."""
     return ("--no-concurrent-osr", f"--max-heap-size={max(256, V8_HEAP_CEILING_FACTOR * (memory_limit >> 20))}")
 
 
@@ -263,7 +264,8 @@ def _v8(memory_limit: int) -> tuple[Any, _V8Thread]:
     """mini-racer and this process's V8 thread, V8 initialised for this process (with
     `v8_flags`, on that thread, unless the application initialised it first). EngineFault in a
     forked child of a process that initialised it with `v8_flags`: V8's worker threads are not in
-    the child, and the first context made there aborts the process (measured)."""
+    the child, and contexts made there can abort the process (seen: both children of a parent
+    that had rendered 200 times)."""
     global _v8_thread, _v8_initialised_in
     try:
         import py_mini_racer
