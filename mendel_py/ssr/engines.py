@@ -211,9 +211,10 @@ def v8_flags(memory_limit: int) -> tuple[str, ...]:
 
     `--no-concurrent-osr` keeps the memory cap: with concurrent on-stack replacement mini-racer's
     cap did not stop a runaway allocation loop (the heap grew to 230 MiB past a 32 MiB cap) and
-    it ended in V8's fatal out-of-memory abort of the whole process; with the flag, each of ten
-    allocation patterns tried stopped at the same heap as under `--single-threaded` (70 MiB for
-    a 64 MiB cap)."""
+    it ended in V8's fatal out-of-memory abort of the whole process; with the flag each of ten
+    allocation patterns tried ended in the memory fault, the process's memory growing about as
+    much as under `--single-threaded` (the heap, where it could be read after the fault: 64-70
+    MiB for a 64 MiB cap, under either)."""
     return ("--no-concurrent-osr", f"--max-heap-size={max(256, V8_HEAP_CEILING_FACTOR * (memory_limit >> 20))}")
 
 
