@@ -199,10 +199,23 @@ isolate."""
 
 
 def v8_flags(memory_limit: int) -> tuple[str, ...]:
-    """The flags V8 is initialised with: mini-racer's `--single-threaded` (without it V8's memory
-    cap does not hold: a runaway allocation ends in V8's fatal out-of-memory abort, the whole
-    process with it, whatever the heap ceiling) and the heap ceiling."""
-    return ("--single-threaded", f"--max-heap-size={max(256, V8_HEAP_CEILING_FACTOR * (memory_limit >> 20))}")
+    """The flags V8 is initialised with: the heap ceiling, and `--no-concurrent-osr`.
+
+    Not mini-racer's default, `--single-threaded`: under it TurboFan compiles on the rendering
+    thread, and the code it makes misses fast paths the same functions get from a background
+    compile (Preact's escaping calls the generic `RegExp.prototype.test` and `charCodeAt`
+    builtins instead of inlining them). Measured with bench_ssr pinned to one CPU, runs of each
+    in turn: 1.80-1.83 ms against 1.58-1.59 ms a Preact render, 1.86-2.05 ms against
+    1.66-1.69 ms a React one. Without it V8 runs worker threads, which a forked child does not
+    have: a process that initialised V8 can't hand it to its children (`_v8`).
+
+    `--no-concurrent-osr` keeps the memory cap: with concurrent on-stack replacement mini-racer's
+    cap did not stop a runaway allocation loop (the heap grew to 230 MiB past a 32 MiB cap) and
+    it ended in V8's fatal out-of-memory abort of the whole process; with the flag each of ten
+    allocation patterns tried ended in the memory fault, the process's memory growing about as
+    much as under `--single-threaded` (the heap, where it could be read after the fault: 64-70
+    MiB for a 64 MiB cap, under either)."""
+    return ("--no-concurrent-osr", f"--max-heap-size={max(256, V8_HEAP_CEILING_FACTOR * (memory_limit >> 20))}")
 
 
 V8_CANCEL_GRACE = 5.0
@@ -243,32 +256,41 @@ class _V8Thread:
 
 
 _v8_thread: _V8Thread | None = None
-_v8_initialised = False  # (a forked child inherits V8 initialised, and may use it)
+_v8_initialised_in: int | None = None
+"""The pid whose process initialised V8 (0: the application did, with flags of its own)."""
 _v8_lock = threading.Lock()
 
 
 def _v8(memory_limit: int) -> tuple[Any, _V8Thread]:
     """mini-racer and this process's V8 thread, V8 initialised for this process (with
-    `v8_flags`, on that thread, unless the application initialised it first)."""
-    global _v8_thread, _v8_initialised
+    `v8_flags`, on that thread, unless the application initialised it first). EngineFault in a
+    forked child of a process that initialised it with `v8_flags`: V8's worker threads are not in
+    the child, and contexts made there can abort the process (seen: both children of a parent
+    that had rendered 200 times)."""
+    global _v8_thread, _v8_initialised_in
     try:
         import py_mini_racer
     except ImportError:
         raise _missing("mini-racer", "ssr-v8") from None
+    if _v8_initialised_in not in (None, 0, os.getpid()):
+        raise EngineFault(
+            "error", "V8 was initialised in a parent of this process, before fork(): render with V8 only in"
+            " processes that start after the fork (warm contexts in each worker, never in the master)"
+        )
     with _v8_lock:
         if _v8_thread is None or _v8_thread.pid != os.getpid():
             _v8_thread = _V8Thread()  # (made again in a forked child)
         v8_thread = _v8_thread
-        if not _v8_initialised:
+        if _v8_initialised_in is None:
 
-            def initialise() -> None:
+            def initialise() -> int:
                 try:
                     py_mini_racer.init_mini_racer(flags=v8_flags(memory_limit))
                 except py_mini_racer.LibAlreadyInitializedError:
-                    pass  # the application initialised V8 itself: its flags stand
+                    return 0  # the application initialised V8 itself: its flags stand
+                return os.getpid()
 
-            v8_thread.call(initialise)
-            _v8_initialised = True
+            _v8_initialised_in = v8_thread.call(initialise)
     return py_mini_racer, v8_thread
 
 
@@ -288,8 +310,7 @@ class _Direct:
             self.results = context._non_cancelable_mr_task_results_queue
             self.to_handle = context._python_to_value_handle
             self.to_python = context._value_handle_to_python
-            self.set_item = context.set_object_item
-            self.eval, self.cancel = self.dll.mr_eval, self.dll.mr_cancel_task
+            self.call, self.cancel = self.dll.mr_call_function, self.dll.mr_cancel_task
         except AttributeError as error:
             raise EngineFault(
                 "error", f"this mini-racer lacks what renders use ({error}): install the version [ssr-v8] names"
@@ -381,8 +402,9 @@ class V8Engine:
         self._maker, self._context, isolate_thread = self._thread.call(make)
         self._pair = _Pair(isolate_thread)
         self._direct = _Direct(self._context)
-        self._render_code = self._direct.to_handle("__mendelRender()")  # one handle, every render
-        self._input: Any = None
+        self._render_function: Any = None  # handles of `__mendelRender` and of an empty array
+        self._no_arguments: Any = None
+        self._props: Any = None  # the handle of the render's props, held until it has answered
         self._lock = threading.Lock()  # between a render and the watchdog
         self._task: int | None = None
         self._timed_out = False
@@ -391,15 +413,17 @@ class V8Engine:
     def load(self, script: str, deadline: float) -> None:
         async def run() -> None:
             await self._eval(script, deadline)
-            self._input = await self._eval("__mendelInput", deadline)
+            self._render_function = self._direct.to_handle(await self._eval("__mendelRender", deadline))
+            self._no_arguments = self._direct.to_handle(await self._eval("[]", deadline))
 
         self._faults(lambda: self._thread.run(run()))
 
     def render(self, props_json: str, deadline: float) -> str:
-        # the props go in as a V8 string put on the runtime's input object, not as a literal in
-        # the code (a new 50 KB literal is parsed every time: measured 4-6 ms against 2.7-3 ms
-        # for a 1,000-item page), and one constant eval renders; V8 runs the render's promise
-        # jobs before the eval returns
+        # one call of `__mendelRender` with the props JSON as its receiver (`this`): not as a
+        # literal in code (a new 50 KB literal is parsed every time: measured 4-6 ms against
+        # 2.7-3 ms for a 1,000-item page), nor put on an object first for a constant eval to read
+        # (one more crossing into the isolate: measured, interleaved on one context, 1.34-1.47 ms
+        # against 1.24-1.38 ms a render); V8 runs the render's promise jobs before the call returns
         direct = self._direct
 
         def run() -> Any:
@@ -407,10 +431,12 @@ class V8Engine:
                 return render()
 
         def render() -> Any:
-            direct.set_item(self._input, "props", props_json)
+            self._props = direct.to_handle(props_json)
             with self._lock:
                 self._timed_out = False
-                self._task = direct.eval(direct.handle, self._render_code.raw, 0)
+                self._task = direct.call(
+                    direct.handle, self._render_function.raw, self._props.raw, self._no_arguments.raw, 0
+                )
             ticket = watchdog().watch(deadline, self._expire)
             try:
                 answer = direct.results.get(timeout=_left(deadline) + V8_CANCEL_GRACE)
@@ -421,6 +447,7 @@ class V8Engine:
                 watchdog().cancel(ticket)
                 with self._lock:
                     self._task = None
+            self._props = None
             return direct.to_python(answer)
 
         return _answer(self._faults(run))
@@ -462,11 +489,9 @@ class V8Engine:
             return 0
 
     def discard(self) -> None:
-        self._input = None
-        self._render_code = None
-
-        if self._wedged:  # its isolate still runs: leave it, rather than wait on it for good
+        if self._wedged:  # its isolate still runs: leave it and the handles it may read, rather than wait on it
             return
+        self._render_function = self._no_arguments = None  # (freed before the context is)
 
         def close() -> None:
             # a render ended by its deadline may still be being cancelled inside mini-racer: one

@@ -73,12 +73,15 @@ function same(a, b) {
   return a.value === b.value && a.get === b.get && a.set === b.set && a.writable === b.writable
     && a.enumerable === b.enumerable && a.configurable === b.configurable;
 }
-// Whether `o` is as at the baseline: as many own keys, each baseline key still own with the same
-// value (so no key came or went), accessors unchanged. The common case, read without descriptors.
+// Whether `o` is as at the baseline: the same own keys in the same order (so none came or went;
+// one compare each, where asking whether each baseline key is still own was a second pass:
+// 0.02-0.07 ms less a Preact render of 1.5-1.7 ms, five interleaved comparisons), the same
+// values, accessors unchanged. The common case, read without descriptors.
 function unchanged(o, s) {
-  if (!extensible(o) || protoOf(o) !== s.proto || keys(o).length !== s.keys.length) return false;
-  var ks = s.keys, vs = s.values, k;
-  for (k = 0; k < ks.length; k++) if (!own.call(o, ks[k])) return false;
+  if (!extensible(o) || protoOf(o) !== s.proto) return false;
+  var now = keys(o), ks = s.keys, vs = s.values, k;
+  if (now.length !== ks.length) return false;
+  for (k = 0; k < ks.length; k++) if (now[k] !== ks[k]) return false;
   for (k = 0; k < s.accessors.length; k++) if (!same(describe(o, ks[s.accessors[k]]), s.descs[s.accessors[k]])) return false;
   for (k = 0; k < ks.length; k++) {
     if (s.accessors.length && s.descs[k].get) continue;
@@ -92,15 +95,19 @@ function restore() {
   for (var w = 0; w < watched.length; w++) {
     var o = watched[w], s = baseline[w];
     if (unchanged(o, s)) continue;
-    if (!extensible(o) || protoOf(o) !== s.proto) clean = false;
+    var undone = extensible(o) && protoOf(o) === s.proto;
     var now = keys(o), has = new Set(s.keys);
     for (var k = 0; k < now.length; k++) {
-      if (!has.has(now[k]) && !Reflect.deleteProperty(o, now[k])) clean = false;
+      if (!has.has(now[k]) && !Reflect.deleteProperty(o, now[k])) undone = false;
     }
     for (k = 0; k < s.keys.length; k++) {
       var d = describe(o, s.keys[k]);
-      if (!d || !same(d, s.descs[k])) { try { define(o, s.keys[k], s.descs[k]); } catch (e) { clean = false; } }
+      if (!d || !same(d, s.descs[k])) { try { define(o, s.keys[k], s.descs[k]); } catch (e) { undone = false; } }
     }
+    // as at the baseline but perhaps in another key order (a key deleted and defined again): its
+    // baseline is taken again, or every later check would find it changed
+    if (undone) baseline[w] = snapshot(o);
+    else clean = false;
   }
   return clean;
 }
@@ -114,11 +121,10 @@ function exported(mod) {
 // then render through a fresh registry. The answer is "0" + HTML; "1" + the console's lines as
 // JSON + "\n" + HTML; or "2" alone: the previous render left what can't be undone (the context
 // must go, and the render is done again in a new one).
-// where an engine may put the props JSON instead of passing it (V8: no source to parse per render)
-var input = Object.create(null);
-define(G, "__mendelInput", {value: input});
+// The props JSON is the argument, or (V8: a string handle, no arguments array made for it) the
+// receiver: a strict function's `this` is the string itself.
 define(G, "__mendelRender", {value: function (propsJson) {
-  if (propsJson === undefined) { propsJson = input.props; input.props = undefined; }
+  if (propsJson === undefined) propsJson = this;
   if (!restore()) return "2";
   logs = [];
   var html = exported(registry()(cfg.module))(JSON.parse(propsJson));

@@ -317,6 +317,33 @@ def test_a_renderer_made_before_fork_renders_in_each_child(project: Path, engine
     assert done.stdout.strip() == "<h1>Hello</h1> [0, 0]"
 
 
+FORKED_AFTER_V8 = """
+import os, sys
+from mendel_py.core.trees import MendelTrees
+from mendel_py.ssr import Renderer, RenderError
+renderer = Renderer(MendelTrees(sys.argv[1]), engine="v8")
+renderer.render("main", [], {"name": "parent first"})  # V8 initialised here, with its worker threads
+pid = os.fork()
+if pid == 0:
+    try:
+        renderer.render("main", [], {"name": "child"})
+        os._exit(3)
+    except RenderError as error:
+        os._exit(0 if error.reason == "error" and "before fork()" in error.message else 4)
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), renderer.render("main", [], {"name": "parent"})[:14])
+"""
+
+
+def test_a_child_of_a_process_that_initialised_v8_gets_a_render_error_not_an_abort(project: Path) -> None:
+    # V8's worker threads are not in a forked child: a context made there would abort the process
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(FORKED_AFTER_V8), str(project)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0 <h1>Hello</h1>"
+
+
 THREADED = """
 import sys, threading
 from mendel_py.core.trees import MendelTrees
