@@ -49,15 +49,38 @@ for (i = 0; i < cfg.warm.length; i++) { try { warm(cfg.warm[i]); } catch (e) { /
 warm = null;
 // The baseline: the global object and the built-ins, each with its prototype and properties.
 var watched = [G, Object.prototype, Function.prototype];
+function watch(v) {  // a constructor comes with its prototype object
+  if (v === null || (typeof v !== "object" && typeof v !== "function") || v === G.__mendelRender) return;
+  watched.push(v);
+  if (typeof v === "function" && v.prototype && typeof v.prototype === "object") watched.push(v.prototype);
+}
 keys(G).forEach(function (name) {
   var d = describe(G, name), v = d && d.value;
-  if (typeof v === "function" && v !== G.__mendelRender) {
-    watched.push(v);
-    if (v.prototype && typeof v.prototype === "object") watched.push(v.prototype);
-  } else if (v && typeof v === "object" && v !== G && (name === "JSON" || name === "Math" || name === "Reflect" || name === "console")) {
-    watched.push(v);
+  if (typeof v === "function") watch(v);
+  else if (v && typeof v === "object" && v !== G) {
+    watch(v);  // JSON, Math, Reflect, Atomics, console, Intl, WebAssembly: their constructors too
+    keys(v).forEach(function (member) {
+      var m = describe(v, member);
+      if (m && typeof m.value === "function" && m.value.prototype) watch(m.value);
+    });
   }
 });
+// the intrinsics no global names (what an engine lacks is skipped): the typed arrays' shared
+// constructor, the iterator prototypes, the generator and async functions' own prototypes
+[function () { return protoOf(Uint8Array); },
+ function () { return protoOf(protoOf([][Symbol.iterator]())); },
+ function () { return protoOf([][Symbol.iterator]()); },
+ function () { return protoOf(new Map()[Symbol.iterator]()); },
+ function () { return protoOf(new Set()[Symbol.iterator]()); },
+ function () { return protoOf(""[Symbol.iterator]()); },
+ function () { return protoOf(/a/[Symbol.matchAll]("")); },
+ function () { return protoOf(function* () {}).constructor; },
+ function () { return protoOf(function* () {}).prototype; },
+ function () { return protoOf(async function* () {}).prototype; },
+ function () { return protoOf(async function () {}).constructor; },
+ function () { return protoOf(async function* () {}).constructor; },
+ function () { return protoOf(protoOf(async function* () {}).prototype); }
+].forEach(function (intrinsic) { try { watch(intrinsic()); } catch (e) { /* not in this engine */ } });
 watched = watched.filter(function (o, k) { return watched.indexOf(o) === k; });
 function snapshot(o) {
   var ks = keys(o), values = [], accessors = [];

@@ -60,6 +60,19 @@ exports.render = function (props) {
     Math.random = function () { return 4; };
     delete globalThis.JSON.stringify;
   }
+  if (mode === 'intrinsics' || mode === 'intrinsics?') {  // what no global names: set, or read back
+    var found = [];
+    [typeof Intl === 'object' && Intl, typeof Atomics === 'object' && Atomics,
+     typeof Intl === 'object' && Intl.DateTimeFormat.prototype,
+     Object.getPrototypeOf(Uint8Array.prototype), Object.getPrototypeOf(Uint8Array),
+     Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())),
+     Object.getPrototypeOf(new Map().entries()), Object.getPrototypeOf(function* () {}).prototype,
+     Object.getPrototypeOf(async function () {})].forEach(function (o, k) {
+      if (!o) return;
+      if (mode === 'intrinsics') o.leak = k; else if (Object.prototype.hasOwnProperty.call(o, 'leak')) found.push(k);
+    });
+    return 'leaks:' + found.join(',');
+  }
   if (mode === 'sticky') { Object.defineProperty(globalThis, 'sticky', {value: 1, configurable: false}); }
   if (mode === 'later') {
     Promise.resolve().then(function () { globalThis.fromJob = 1; });
@@ -196,6 +209,14 @@ def test_writes_to_globals_and_builtins_are_invisible_to_the_next_render(rendere
     assert after["leak"] == "1" and after["random"] == "false"  # each render starts from the baseline
     clean = attrs(renderer.render("main", [], {"name": "c"}))
     assert clean == {**clean, "leak": "0", "polluted": "0", "push": "1", "random": "true"}
+
+
+def test_writes_to_intrinsics_no_global_names_are_invisible_to_the_next_render(renderer: Renderer) -> None:
+    """Intl and Atomics (where the engine has them), the typed arrays' shared constructor and
+    prototype, the iterator, generator and async-function prototypes."""
+    assert renderer.render("main", [], {"name": "a", "mode": "intrinsics?"}) == "leaks:"
+    renderer.render("main", [], {"name": "a", "mode": "intrinsics"})
+    assert renderer.render("main", [], {"name": "b", "mode": "intrinsics?"}) == "leaks:"
 
 
 def test_promise_jobs_and_timers_of_a_render_do_not_reach_the_next(renderer: Renderer) -> None:
