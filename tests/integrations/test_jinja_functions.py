@@ -170,3 +170,19 @@ def test_any_template_renders_what_plain_globals_render(source: str) -> None:
                 compiled.render()
             continue
         assert compiled.render() == expected
+
+
+@pytest.mark.parametrize("kind", ["async", "sandboxed"])
+def test_async_and_sandboxed_environments_render_the_calls(kind: str) -> None:
+    import asyncio
+
+    from jinja2.sandbox import SandboxedEnvironment
+
+    current = [FakeResolver("r1")]
+    env = Environment(autoescape=True, enable_async=True) if kind == "async" else SandboxedEnvironment(autoescape=True)
+    install_template_functions(env, template_globals(lambda: current[0]), template_filters(lambda: current[0]))
+    expected = '<script src="/r1/main.js" integrity=None></script>|/r1/a.js?a&amp;b'
+    for source in ('{{ mendel_script("main") }}|{{ mendel_bundle_url("a") }}',  # the calls as filters
+                   '{% if mendel_render is defined %}{{ mendel_script("main") }}|{{ mendel_bundle_url("a") }}{% endif %}'):
+        template = env.from_string(source)
+        assert (asyncio.run(template.render_async()) if kind == "async" else template.render()) == expected
