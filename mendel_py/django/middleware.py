@@ -10,7 +10,7 @@ under gunicorn), one in memory as a streaming response in pieces with its Conten
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
@@ -43,9 +43,22 @@ def response_from_answer(answer: BundleAnswer) -> HttpResponseBase:
     response.status_code = answer.status
     if not any(name.lower() == "content-type" for name, _value in answer.headers):
         del response["Content-Type"]  # (a 304 has none; Django's default would be text/html)
-    for name, value in answer.headers:
-        response[name] = value
+    _write_headers(response, answer.headers)
     return response
+
+
+def _write_headers(response: HttpResponseBase, pairs: Iterable[tuple[str, str]]) -> None:
+    """``response[name] = value`` for header pairs the core made (ASCII names and values it wrote):
+    straight into Django's store of them ({lower-case name: (name, value)}), where Django's
+    `ResponseHeaders` would check each name and value in three Python frames that have nothing to
+    find in these; any other header object goes through its own item assignment."""
+    store = getattr(response.headers, "_store", None)
+    if type(store) is dict:
+        for name, value in pairs:
+            store[name.lower()] = (name, value)
+    else:
+        for name, value in pairs:
+            response[name] = value
 
 
 def mark_response(response: HttpResponseBase, resolver: RequestResolver) -> None:
@@ -56,25 +69,19 @@ def mark_response(response: HttpResponseBase, resolver: RequestResolver) -> None
     if appended is not None:
         if not appended:
             return  # (the page did not use Mendel)
-        # what patch_vary_headers and patch_cache_control write on a page that has neither header:
-        # straight into Django's store of them ({lower-case name: (name, value)}), for constant
-        # ASCII values its checks have nothing to find in (six Python frames, a tenth of what
-        # Mendel adds to a page); any other header object goes through its own item assignment
-        headers = response.headers
-        store = getattr(headers, "_store", None)
+        # what patch_vary_headers and patch_cache_control write on a page that has neither header,
+        # written as `_write_headers` writes (inline here: six Python frames less, a tenth of what
+        # Mendel adds to a page)
+        store = getattr(response.headers, "_store", None)
         if type(store) is dict:
             if "vary" not in store and "cache-control" not in store:
                 for name, value in appended:
                     store[name.lower()] = (name, value)
                 return
-        else:
-            for name in headers:
-                if name.lower() in _MERGED:
-                    break
-            else:
-                for name, value in appended:
-                    headers[name] = value
-                return
+        elif not any(name.lower() in _MERGED for name in response.headers):
+            for name, value in appended:
+                response[name] = value
+            return
     marks = resolver.page_marks()
     for cookie in marks.cookies:
         response.set_cookie(cookie.name, cookie.value, max_age=cookie.max_age, path=cookie.path,
