@@ -111,8 +111,6 @@ class MendelMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
         self.get_response = get_response
         self.core: CoreMiddleware = get_core()
-        # (the core's own `resolver`: a page calls its resolver class directly)
-        self._plain_resolver = type(self.core).resolver is CoreMiddleware.resolver
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         core = self.core
@@ -124,7 +122,7 @@ class MendelMiddleware:
             if answered is not None:
                 return answered
         # a page (here, not in a method of its own: one frame less for every page)
-        resolver = core.resolver_class(core, request.META) if self._plain_resolver else core.resolver(request.META)
+        resolver = core.resolver_class(core, request.META) if core.plain_resolver else core.resolver(request.META)
         setattr(request, REQUEST_ATTRIBUTE, resolver)
         token = current_resolver.set(resolver)  # (for the Jinja2 globals and the template loader)
         try:

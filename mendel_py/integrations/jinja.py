@@ -258,13 +258,6 @@ def template_globals(current: ResolverGetter) -> TemplateFunctions:
     return {name: partial(function, None) for name, function in template_filters(current).items()}
 
 
-def current_request_globals(missing: str) -> TemplateFunctions:
-    """`template_globals` over the request being served (`serving.request.current_resolver`), for
-    hosts whose templates can't reach the request (Django's Jinja2 backend, Starlette's
-    Jinja2Templates); `missing` is the error raised outside such a request."""
-    return template_globals(_current_request(missing))
-
-
 def use_current_request_functions(environment: Environment, missing: str) -> None:
     """Mendel's template functions in `environment`, over the request being served (as globals,
     and their calls compiled as filters: `jinja_functions`); `missing` is the error raised outside a

@@ -639,15 +639,17 @@ class RequestResolver:
     def page_response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Everything a page response gets from this request (what every server adapter adds):
         `response_headers` and, with the `preload` option, the `Link` header of the bundles used."""
-        if not self._cookies and self.options.preload is None:  # (`appended_marks`, without its frame)
-            if self._variations is None:
-                return headers
+        if self._cookies:
+            headers = self.response_headers(headers)
+        elif self._variations is None:
+            return headers  # (the page did not use Mendel)
+        else:  # (what `appended_marks` says, without its frame: a page pays for every one)
             for name, _value in headers:
-                if name.lower() in _MERGED:
+                if name.lower() in _MERGED:  # a Vary or Cache-Control of the app's to merge with
+                    headers = self.response_headers(headers)
                     break
             else:
-                return [*headers, *_PAGE_MARKS[self.options.page_caching]]
-        headers = self.response_headers(headers)
+                headers = [*headers, *_PAGE_MARKS[self.options.page_caching]]
         if self.options.preload is not None and self._used:
             link = self.link_header()
             if link:
@@ -680,15 +682,11 @@ class RequestResolver:
         return PageMarks(tuple(self._cookies.values()), vary, vary and caching == "private")
 
     def response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """The page response's headers with this request's cookies and cache marking added."""
-        if not self._cookies:
-            if self._variations is None:
-                return headers
-            for name, _value in headers:  # the usual page has no Vary or Cache-Control: nothing to merge
-                if name.lower() in _MERGED:
-                    break
-            else:
-                return [*headers, *_PAGE_MARKS[self.options.page_caching]]
+        """The page response's headers with this request's cookies and cache marking added (merged
+        with the app's own `Vary` and `Cache-Control`; `page_response_headers` appends them to a
+        page that has neither)."""
+        if not self._cookies and self._variations is None:
+            return headers
         marks = self.page_marks()
         out = Headers(headers)
         for cookie in marks.cookies:

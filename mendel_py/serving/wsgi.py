@@ -188,8 +188,9 @@ class MendelMiddleware:
         self.arm_shows_memo: dict[tuple[Any, ...], bool] = {}  # (a plain dict: see RequestResolver)
         self.request_memo: dict[tuple[Any, ...], RequestEntry] = {}
         """Request key -> what it decides (`RequestResolver.request_key`): a page's tags are looked up."""
-        # (a page makes its resolver with the class itself unless a subclass changed `resolver`)
-        self._plain_resolver = type(self).resolver is MendelMiddleware.resolver
+        self.plain_resolver = type(self).resolver is MendelMiddleware.resolver
+        """Whether `resolver` is this class's own: then a page (of any adapter) makes its resolver
+        with `resolver_class` itself, one call less."""
         exposure_log = options.exposure_log
         log_setting = exposure_log if exposure_log is not None else os.environ.get("MENDEL_EXPOSURE_LOG")
         self._exposure_sink = default_sink(log_setting)
@@ -374,7 +375,7 @@ class MendelMiddleware:
 
     def pass_to_app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Hand the request to the wrapped app with its resolver in `environ["mendel"]`."""
-        environ["mendel"] = self.resolver_class(self, environ) if self._plain_resolver else self.resolver(environ)
+        environ["mendel"] = self.resolver_class(self, environ) if self.plain_resolver else self.resolver(environ)
 
         def start_page(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             # the resolver the page used (Flask may have replaced it): its cookies, cache marking

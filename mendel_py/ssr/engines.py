@@ -124,7 +124,6 @@ class QuickJSEngine:
         self._lock = threading.Lock()  # between this render and the watchdog
         self._running = False
         self._timed_out = False
-        self._wedged = False
 
     def load(self, script: str, deadline: float) -> None:
         self._guarded(lambda: self._context.eval(script), deadline)
