@@ -121,7 +121,7 @@ def _flush(
     shifted = sorted((
         (inner[item[3]][0] - first, inner[item[3]][1] - first, inner[item[3]][2])
         for item in cluster if item[2] == 1
-    ), key=lambda edit: (edit[0], edit[1]))
+    ), key=_range)
     out.append((begin, max(ends), restore(middle[first:last], shifted)))
 
 
