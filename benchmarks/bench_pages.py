@@ -12,13 +12,14 @@ set). "plain" is the same app and page without Mendel, its tags static strings. 
 - Flask: the app called as WSGI (`Mendel(app)` and `mendel_script(...)` globals);
 - Django: `WSGIHandler` (the Mendel middleware and `{% mendel_script %}` tags) against one with
   no middleware;
-- Starlette: the ASGI app called on one event loop (`MendelASGIMiddleware`, the Jinja globals).
+- Starlette: the ASGI app called on one event loop (`MendelASGIMiddleware`, the Jinja functions).
 
 "calls" is the plain app with Mendel's template surface returning constants: Jinja, the four
 functions Mendel installs (`mendel_script`, `mendel_stylesheet`, `mendel_bundle_url`,
 `mendel_render`), installed the way Mendel installs them (`integrations.jinja_functions`), two
-of them called; Django, two tags of the shape of Mendel's (a node per tag with one quoted name). What the template
-engine itself charges for Mendel's tags, so "Mendel over those calls" is Mendel's own share.
+of them called; Django, two tags of the shape of Mendel's (a node per tag with one quoted name).
+What the template engine itself charges for Mendel's tags, so "Mendel over those calls" is
+Mendel's own share.
 Each variant's view does the same work but for its template (Django's calls page has its own
 path, not a query the others would not parse). Rounds interleave every variant (Flask plain,
 Flask calls, Flask Mendel, Django plain, ...), each timing `--requests` calls; a figure is the
@@ -140,7 +141,7 @@ def flask_apps() -> tuple[Any, Any, Any]:
 
     from mendel_py.integrations.flask import Mendel
 
-    calls = Flask("calls")  # no Mendel; Mendel's four globals, returning constants (two called)
+    calls = Flask("calls")  # no Mendel; its four template functions, returning constants (two called)
     calls.config.update(SECRET_KEY=SECRET)
     install_constant_functions(calls.jinja_env)
     calls_template = calls.jinja_env.from_string(TAGGED_JINJA)
