@@ -73,6 +73,45 @@ exports.render = function (props) {
     });
     return 'leaks:' + found.join(',');
   }
+  if (mode === 'redefine' || mode === 'redefine?') {  // changes `Object.keys` does not show: made, or read back
+    var has = Object.prototype.hasOwnProperty, describe = Object.getOwnPropertyDescriptor, left = [];
+    var max = Math.max, change = {
+      map: function () { Object.defineProperty(Array.prototype, 'map', {enumerable: true}); },
+      max: function () { Object.defineProperty(Math, 'max', {get: function () { return max; }, configurable: true}); },
+      min: function () { Math.__defineGetter__('min', function () { return max; }); },
+      length: function () { delete Symbol.length; },  // a lookup then finds Function.prototype's 0, the same value
+      proxy: function () { Object.defineProperty(new Proxy(Math, {}), 'viaProxy', {value: 1, configurable: true}); },
+      reflect: function () { Reflect.defineProperty(JSON, 'hidden', {value: 1, configurable: true}); },
+      properties: function () { Object.defineProperties(Object.prototype, {hidden: {value: 2, configurable: true}}); },
+      stack: function () { if (typeof Error.captureStackTrace === 'function') Error.captureStackTrace(Math); else Math.stack = 1; }
+    };
+    if (mode === 'redefine') change[props.change]();
+    if (Array.prototype.propertyIsEnumerable('map')) left.push('map');
+    if (!('value' in describe(Math, 'max'))) left.push('max');
+    if (!('value' in describe(Math, 'min'))) left.push('min');
+    if (!has.call(Symbol, 'length')) left.push('length');
+    if (has.call(Math, 'viaProxy')) left.push('proxy');
+    if (has.call(JSON, 'hidden')) left.push('reflect');
+    if (has.call(Object.prototype, 'hidden')) left.push('properties');
+    if (has.call(Math, 'stack')) left.push('stack');
+    return 'left:' + left.join(',');
+  }
+  if (mode === 'natives') {  // the definitions the sandbox watches still look and act as the engine's
+    var native = /\\[native code\\]/, text = Function.prototype.toString, seen = [];
+    [[Object, 'defineProperty', 3], [Object, 'defineProperties', 2], [Reflect, 'defineProperty', 3],
+     [Object.prototype, '__defineGetter__', 2], [globalThis, 'Proxy', 2]].forEach(function (w) {
+      var f = w[0][w[1]];
+      seen.push(w[1] + ':' + (f.name === w[1]) + (f.length === w[2]) + native.test(text.call(f))
+        + Object.getOwnPropertyDescriptor(w[0], w[1]).enumerable);
+    });
+    var o = Object.defineProperty({}, 'x', {value: 1, enumerable: true});
+    var p = new Proxy({}, {get: function () { return 7; }}), r = Proxy.revocable({}, {});
+    r.revoke();
+    var threw = false;
+    try { Proxy({}, {}); } catch (e) { threw = e instanceof TypeError; }
+    seen.push(o.x + ':' + p.anything + ':' + typeof Proxy.prototype + ':' + threw);
+    return seen.join(' ');
+  }
   if (mode === 'sticky') { Object.defineProperty(globalThis, 'sticky', {value: 1, configurable: false}); }
   if (mode === 'later') {
     Promise.resolve().then(function () { globalThis.fromJob = 1; });
@@ -217,6 +256,28 @@ def test_writes_to_intrinsics_no_global_names_are_invisible_to_the_next_render(r
     assert renderer.render("main", [], {"name": "a", "mode": "intrinsics?"}) == "leaks:"
     renderer.render("main", [], {"name": "a", "mode": "intrinsics"})
     assert renderer.render("main", [], {"name": "b", "mode": "intrinsics?"}) == "leaks:"
+
+
+CHANGES_KEYS_DO_NOT_SHOW = ["map", "max", "min", "length", "proxy", "reflect", "properties", "stack"]
+
+
+@pytest.mark.parametrize("change", CHANGES_KEYS_DO_NOT_SHOW)
+def test_changes_object_keys_does_not_show_are_undone_too(renderer: Renderer, change: str) -> None:
+    """An attribute changed, a value turned into a getter (by `defineProperty` or
+    `__defineGetter__`), a key deleted where the prototype has the same value, a key defined
+    non-enumerable (directly, through a proxy, `Reflect`, `defineProperties`, `captureStackTrace`)."""
+    assert renderer.render("main", [], {"name": "a", "mode": "redefine?"}) == "left:"
+    assert renderer.render("main", [], {"name": "a", "mode": "redefine", "change": change}) == f"left:{change}"
+    assert renderer.render("main", [], {"name": "b", "mode": "redefine?"}) == "left:"
+    assert attrs(renderer.render("main", [], {"name": "c"}))["count"] == "1"
+    assert renderer.status()["dirty_contexts"] == 0  # undone, in the same context
+
+
+def test_the_watched_definitions_look_and_act_as_the_engines(renderer: Renderer) -> None:
+    seen = renderer.render("main", [], {"name": "a", "mode": "natives"}).split(" ")
+    assert seen[:-1] == [f"{name}:truetruetruefalse" for name in
+                         ("defineProperty", "defineProperties", "defineProperty", "__defineGetter__", "Proxy")]
+    assert seen[-1] == "1:7:undefined:true"
 
 
 def test_promise_jobs_and_timers_of_a_render_do_not_reach_the_next(renderer: Renderer) -> None:
