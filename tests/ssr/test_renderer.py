@@ -75,7 +75,7 @@ exports.render = function (props) {
   }
   if (mode === 'redefine' || mode === 'redefine?') {  // changes `Object.keys` does not show: made, or read back
     var has = Object.prototype.hasOwnProperty, describe = Object.getOwnPropertyDescriptor, left = [];
-    var max = Math.max, change = {
+    var Stamp = function (o) { return o; }, max = Math.max, change = {
       map: function () { Object.defineProperty(Array.prototype, 'map', {enumerable: true}); },
       max: function () { Object.defineProperty(Math, 'max', {get: function () { return max; }, configurable: true}); },
       min: function () { Math.__defineGetter__('min', function () { return max; }); },
@@ -83,7 +83,10 @@ exports.render = function (props) {
       proxy: function () { Object.defineProperty(new Proxy(Math, {}), 'viaProxy', {value: 1, configurable: true}); },
       reflect: function () { Reflect.defineProperty(JSON, 'hidden', {value: 1, configurable: true}); },
       properties: function () { Object.defineProperties(Object.prototype, {hidden: {value: 2, configurable: true}}); },
-      stack: function () { if (typeof Error.captureStackTrace === 'function') Error.captureStackTrace(Math); else Math.stack = 1; }
+      stack: function () { if (typeof Error.captureStackTrace === 'function') Error.captureStackTrace(Math); else Math.stack = 1; },
+      // a class whose constructor returns a built-in defines its fields there, with no call noted
+      field: function () { new (class extends Stamp { constructor() { super(Math); } max = Math.max; })(); },
+      readonly: function () { new (class extends Stamp { constructor() { super(Symbol); } name = 'Symbol'; })(); }
     };
     if (mode === 'redefine') change[props.change]();
     if (Array.prototype.propertyIsEnumerable('map')) left.push('map');
@@ -94,6 +97,8 @@ exports.render = function (props) {
     if (has.call(JSON, 'hidden')) left.push('reflect');
     if (has.call(Object.prototype, 'hidden')) left.push('properties');
     if (has.call(Math, 'stack')) left.push('stack');
+    if (Math.propertyIsEnumerable('max')) left.push('field');
+    if (describe(Symbol, 'name').writable) left.push('readonly');
     return 'left:' + left.join(',');
   }
   if (mode === 'natives') {  // the definitions the sandbox watches still look and act as the engine's
@@ -258,14 +263,15 @@ def test_writes_to_intrinsics_no_global_names_are_invisible_to_the_next_render(r
     assert renderer.render("main", [], {"name": "b", "mode": "intrinsics?"}) == "leaks:"
 
 
-CHANGES_KEYS_DO_NOT_SHOW = ["map", "max", "min", "length", "proxy", "reflect", "properties", "stack"]
+CHANGES_KEYS_DO_NOT_SHOW = ["map", "max", "min", "length", "proxy", "reflect", "properties", "stack", "field", "readonly"]
 
 
 @pytest.mark.parametrize("change", CHANGES_KEYS_DO_NOT_SHOW)
 def test_changes_object_keys_does_not_show_are_undone_too(renderer: Renderer, change: str) -> None:
     """An attribute changed, a value turned into a getter (by `defineProperty` or
     `__defineGetter__`), a key deleted where the prototype has the same value, a key defined
-    non-enumerable (directly, through a proxy, `Reflect`, `defineProperties`, `captureStackTrace`)."""
+    non-enumerable (directly, through a proxy, `Reflect`, `defineProperties`, `captureStackTrace`),
+    class fields defined on a built-in (a value made enumerable, a read-only one writable)."""
     assert renderer.render("main", [], {"name": "a", "mode": "redefine?"}) == "left:"
     assert renderer.render("main", [], {"name": "a", "mode": "redefine", "change": change}) == f"left:{change}"
     assert renderer.render("main", [], {"name": "b", "mode": "redefine?"}) == "left:"
