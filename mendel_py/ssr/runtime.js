@@ -9,7 +9,7 @@ delete G.__mendelDefs;
 var own = Object.prototype.hasOwnProperty, keys = Reflect.ownKeys, describe = Object.getOwnPropertyDescriptor;
 var define = Object.defineProperty, protoOf = Object.getPrototypeOf, extensible = Object.isExtensible;
 var apply = Reflect.apply, remove = Reflect.deleteProperty, enumerable = Object.keys, is = Object.is;
-var stringify = JSON.stringify, compile = Function, WS = WeakSet.prototype, WM = WeakMap.prototype;
+var stringify = JSON.stringify, compile = Function, create = Object.create, WS = WeakSet.prototype, WM = WeakMap.prototype;
 var wsHas = WS.has, wsAdd = WS.add, wmHas = WM.has, wmGet = WM.get, wmSet = WM.set;
 var hasOwn = Object.hasOwn || function (o, key) { return apply(own, o, [key]); };
 var mods = Object.create(null), shared = Object.create(null), packages = Object.create(null), i;
@@ -40,37 +40,41 @@ function touches(o) {
   while (apply(wmHas, proxyTargets, [o])) o = apply(wmGet, proxyTargets, [o]);
   return apply(wsHas, watchedSet, [o]);
 }
-function replace(owner, name, handler) {
+// `trap`: the one trap of the proxy that replaces `owner[name]`; its handler has no prototype, so
+// no other trap can be put in its way (Object.prototype.get = ... would otherwise be one)
+function replace(owner, name, kind, trap) {
   var d = describe(owner, name);
   if (!d || typeof d.value !== "function") return;  // not in this engine
+  var handler = create(null);
+  handler[kind] = trap;
   d.value = new NativeProxy(d.value, handler);
   define(owner, name, d);
 }
 function noting(changes) {  // `changes`: which object a call changes, from its receiver and arguments
-  return {apply: function (native, self, args) {
+  return function (native, self, args) {
     if (!redefined && touches(changes(self, args))) redefined = true;
     return apply(native, self, args);
-  }};
+  };
 }
 function firstArgument(self, args) { return args[0]; }
 function receiver(self) { return self; }
-replace(Object, "defineProperty", noting(firstArgument));
-replace(Object, "defineProperties", noting(firstArgument));
-replace(Reflect, "defineProperty", noting(firstArgument));
-replace(Error, "captureStackTrace", noting(firstArgument));
-replace(Object.prototype, "__defineGetter__", noting(receiver));
-replace(Object.prototype, "__defineSetter__", noting(receiver));
+replace(Object, "defineProperty", "apply", noting(firstArgument));
+replace(Object, "defineProperties", "apply", noting(firstArgument));
+replace(Reflect, "defineProperty", "apply", noting(firstArgument));
+replace(Error, "captureStackTrace", "apply", noting(firstArgument));
+replace(Object.prototype, "__defineGetter__", "apply", noting(receiver));
+replace(Object.prototype, "__defineSetter__", "apply", noting(receiver));
 // a proxy passes a definition on to its target: each proxy's target is remembered
-replace(NativeProxy, "revocable", {apply: function (native, self, args) {
+replace(NativeProxy, "revocable", "apply", function (native, self, args) {
   var made = apply(native, self, args);
   apply(wmSet, proxyTargets, [made.proxy, args[0]]);
   return made;
-}});
-replace(G, "Proxy", {construct: function (native, args, newTarget) {
+});
+replace(G, "Proxy", "construct", function (native, args, newTarget) {
   var made = construct(native, args, newTarget);
   apply(wmSet, proxyTargets, [made, args[0]]);
   return made;
-}});
+});
 function notFound(name) {
   var e = new Error("Cannot find module '" + name + "'");
   e.code = "MODULE_NOT_FOUND";
