@@ -9,8 +9,7 @@ delete G.__mendelDefs;
 var own = Object.prototype.hasOwnProperty, keys = Reflect.ownKeys, describe = Object.getOwnPropertyDescriptor;
 var define = Object.defineProperty, protoOf = Object.getPrototypeOf, extensible = Object.isExtensible;
 var apply = Reflect.apply, remove = Reflect.deleteProperty, enumerable = Object.keys, is = Object.is;
-var stringify = JSON.stringify, compile = Function, create = Object.create, WS = WeakSet.prototype, WM = WeakMap.prototype;
-var wsHas = WS.has, wsAdd = WS.add, wmHas = WM.has, wmGet = WM.get, wmSet = WM.set;
+var stringify = JSON.stringify, compile = Function, create = Object.create, WM = WeakMap.prototype;
 var hasOwn = Object.hasOwn || function (o, key) { return apply(own, o, [key]); };
 var mods = Object.create(null), shared = Object.create(null), packages = Object.create(null), i;
 for (i = 0; i < defs.length; i++) mods[defs[i][0]] = defs[i];
@@ -30,49 +29,64 @@ var con = {};
 define(G, "console", {value: con, writable: true, configurable: true, enumerable: false});
 // The calls that can change a property's attributes, or add one `Object.keys` does not list:
 // each notes when its object is one the baseline watches (or a proxy of one), and the next
-// restore then compares everything (see `restore`). Each is a proxy of the engine's function, so
-// it keeps its name, length and native source text (lodash, for one, uses a function only if it
-// is native), and installed before any package runs: a package that keeps
-// `Object.defineProperty` in a variable keeps this one.
-var watchedSet = new WeakSet(), proxyTargets = new WeakMap(), redefined = false;
-var NativeProxy = Proxy, construct = Reflect.construct;
+// restore then compares everything (see `restore`). Each keeps the engine's name, length and
+// native source text (lodash, for one, uses a function only if it is native), and is installed
+// before any package runs: a package that keeps `Object.defineProperty` in a variable keeps this one.
+// `marks`: true for a watched object, its target for a proxy (bound, the calls reach the engine's
+// methods with no property looked up on the way)
+var marks = new WeakMap(), redefined = false;
+var NativeProxy = Proxy, construct = Reflect.construct, bind = Function.prototype.bind;
+var markOf = apply(bind, WM.get, [marks]), mark = apply(bind, WM.set, [marks]);
 function touches(o) {
-  while (apply(wmHas, proxyTargets, [o])) o = apply(wmGet, proxyTargets, [o]);
-  return apply(wsHas, watchedSet, [o]);
+  for (var m = markOf(o); m !== undefined; m = markOf(m)) if (m === true) return true;
+  return false;
 }
-// `trap`: the one trap of the proxy that replaces `owner[name]`; its handler has no prototype, so
-// no other trap can be put in its way (Object.prototype.get = ... would otherwise be one)
+// Puts in place of the engine's `owner[name]` either the function `trap(native)` makes, bound
+// (`kind` null), or a proxy of the engine's with `trap` as its one trap (`kind`: "apply" or
+// "construct"), whose handler has no prototype so that no other trap can be put in its way
+// (Object.prototype.get = ... would otherwise be one).
 function replace(owner, name, kind, trap) {
   var d = describe(owner, name);
   if (!d || typeof d.value !== "function") return;  // not in this engine
-  var handler = create(null);
-  handler[kind] = trap;
-  d.value = new NativeProxy(d.value, handler);
+  if (kind === null) {
+    // a bound function prints as native code and has no `this` of its own, which these calls
+    // don't use; a call costs a third of a proxy's in QuickJS
+    var native = d.value, bound = apply(bind, trap(native), [undefined]);
+    define(bound, "name", {value: name, configurable: true});
+    define(bound, "length", {value: native.length, configurable: true});
+    d.value = bound;
+  } else {
+    var handler = create(null);
+    handler[kind] = trap;
+    d.value = new NativeProxy(d.value, handler);
+  }
   define(owner, name, d);
 }
-function noting(changes) {  // `changes`: which object a call changes, from its receiver and arguments
-  return function (native, self, args) {
-    if (!redefined && touches(changes(self, args))) redefined = true;
-    return apply(native, self, args);
-  };
+function notingFirst(native) {  // a call whose first argument is the object it changes
+  return ({f: function (o, a, b) {  // (a method: not a constructor, as the engine's are not)
+    if (markOf(o) !== undefined && touches(o)) redefined = true;  // (most objects: one lookup)
+    return native(o, a, b);
+  }}).f;
 }
-function firstArgument(self, args) { return args[0]; }
-function receiver(self) { return self; }
-replace(Object, "defineProperty", "apply", noting(firstArgument));
-replace(Object, "defineProperties", "apply", noting(firstArgument));
-replace(Reflect, "defineProperty", "apply", noting(firstArgument));
-replace(Error, "captureStackTrace", "apply", noting(firstArgument));
-replace(Object.prototype, "__defineGetter__", "apply", noting(receiver));
-replace(Object.prototype, "__defineSetter__", "apply", noting(receiver));
+function notingReceiver(native, self, args) {  // a call that changes its receiver
+  if (!redefined && touches(self)) redefined = true;
+  return apply(native, self, args);
+}
+replace(Object, "defineProperty", null, notingFirst);
+replace(Object, "defineProperties", null, notingFirst);
+replace(Reflect, "defineProperty", null, notingFirst);
+replace(Error, "captureStackTrace", null, notingFirst);
+replace(Object.prototype, "__defineGetter__", "apply", notingReceiver);
+replace(Object.prototype, "__defineSetter__", "apply", notingReceiver);
 // a proxy passes a definition on to its target: each proxy's target is remembered
 replace(NativeProxy, "revocable", "apply", function (native, self, args) {
   var made = apply(native, self, args);
-  apply(wmSet, proxyTargets, [made.proxy, args[0]]);
+  mark(made.proxy, args[0]);
   return made;
 });
 replace(G, "Proxy", "construct", function (native, args, newTarget) {
   var made = construct(native, args, newTarget);
-  apply(wmSet, proxyTargets, [made, args[0]]);
+  mark(made, args[0]);
   return made;
 });
 function notFound(name) {
@@ -141,7 +155,7 @@ for (i = 0; i < watched.length; i++) {
   var up = protoOf(watched[i]);
   if (up !== null && watched.indexOf(up) < 0) watched.push(up);
 }
-watched.forEach(function (o) { apply(wsAdd, watchedSet, [o]); });
+watched.forEach(function (o) { mark(o, true); });
 // Below, what runs after a render reaches no built-in a render could have changed: plain loops,
 // the functions taken above.
 function inherited(o, name) {  // the descriptor a lookup of `name` finds above `o`
