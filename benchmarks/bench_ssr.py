@@ -1,6 +1,6 @@
 """Benchmark server-side rendering: node vs the sandbox's QuickJS and V8, Preact and React.
 
-    .venv/bin/python benchmarks/bench_ssr.py [--runs 50] [--items 1000] [--http-seconds 4] [--json]
+    .venv/bin/python benchmarks/bench_ssr.py [--runs 50] [--rounds 3] [--items 1000] [--http-seconds 4] [--json]
 
 For each library (the React 19 and Preact 10 test projects of `tests/helpers/ssr_project.py`,
 npm packages installed into `benchmarks/.node`), on the base tree, a page of `--items` items:
@@ -11,7 +11,10 @@ npm packages installed into `benchmarks/.node`), on the base tree, a page of `--
 - quickjs, v8: `Renderer.render_tree` with new props every render, fresh state included (a fresh
   module registry, the globals restored), warmed by 50 renders, then `--runs` renders.
 
-Medians in milliseconds, each engine's ratio to node in the same run (targets: quickjs at most
+The runs are split into `--rounds` rounds, each a node process (warmed again) then each engine
+(after `REWARM` untimed renders), the same props in the same order, so the machine's drift during
+a run reaches all three alike. Medians in milliseconds over all
+rounds, each engine's ratio to node in the same run (targets: quickjs at most
 25x, v8 at most 2x); the heap of one cached tree context as its engine counts it; and, unless
 `--http-seconds 0`, requests per second to a server-rendered page (the same props) from gunicorn
 (sync workers, 2, preloaded) with 4 client threads, per engine. Then, unless `--dev-edits 0`,
@@ -38,11 +41,15 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests" / "helpers"))
 
 TARGETS = {"quickjs": 25.0, "v8": 2.0}
+ENGINES = tuple(TARGETS)
 WARM = 50
+REWARM = 10
+"""Untimed renders of each engine at the start of every round (the other engine ran in between, as
+node's process of the round is warmed again)."""
 
 NODE_HARNESS = r"""
 const vm = require('vm'), fs = require('fs');
-const [bundleFile, id, propsFile, warm, runs] = process.argv.slice(2);
+const [bundleFile, id, propsFile, warm, runs, offset] = process.argv.slice(2);
 const sandbox = {TextEncoder, TextDecoder, queueMicrotask, MessageChannel, setTimeout, clearTimeout,
   console: {log() {}, warn() {}, error() {}}};
 vm.createContext(sandbox);
@@ -53,7 +60,7 @@ const times = [];
 let length = 0;
 for (let i = 0; i < Number(warm) + Number(runs); i++) {
   const started = process.hrtime.bigint();
-  const html = render(JSON.parse(props[i % props.length]));
+  const html = render(JSON.parse(props[(Number(offset) + i) % props.length]));
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   length = html.length;
   if (i >= Number(warm)) times.push(ms);
@@ -72,7 +79,9 @@ def props_texts(items: int, count: int) -> list[str]:
     return [json.dumps(many_items_props(items, seed)) for seed in range(count)]
 
 
-def bench_node(root: Path, work: Path, props: list[str], runs: int) -> tuple[float, int]:
+def bench_node(root: Path, work: Path, props: list[str], runs: int, offset: int) -> tuple[list[float], int]:
+    """node's render times (ms) for `runs` renders after WARM, and the last HTML's length (the
+    renders take the props from index `offset` on)."""
     from mendel_py.core.trees import MendelTrees
     from mendel_py.packing.packer import pack_js, packer_for
 
@@ -86,34 +95,44 @@ def bench_node(root: Path, work: Path, props: list[str], runs: int) -> tuple[flo
     (work / "harness.cjs").write_text(NODE_HARNESS)
     done = subprocess.run(
         ["node", str(work / "harness.cjs"), str(bundle), json.dumps(public), str(work / "props.json"), str(WARM),
-         str(runs)],
+         str(runs), str(offset)],
         capture_output=True, text=True, timeout=300, check=True,
     )
     report = json.loads(done.stdout)
-    return median(report["times"]), report["length"]
+    return report["times"], report["length"]
 
 
-def bench_engine(root: Path, engine: str, props: list[str], runs: int) -> tuple[float, int, int]:
-    """(median ms, HTML length, bytes of the tree's context)."""
-    from mendel_py.core.trees import MendelTrees
-    from mendel_py.ssr import Renderer
+class EngineBench:
+    """`Renderer.render_tree` of the base tree in one engine, warmed once, timed in rounds."""
 
-    trees = MendelTrees(str(root))
-    tree = trees.find_tree_for_variations("main", trees.variations_and_chains([])[1])
-    renderer = Renderer(trees, engine=engine)
-    parsed = [json.loads(text) for text in props]
-    times, length = [], 0
-    for i in range(WARM + runs):
-        started = time.perf_counter()
-        html = renderer.render_tree("main", tree, parsed[i % len(parsed)])
-        elapsed = (time.perf_counter() - started) * 1000
-        length = len(html)
-        if i >= WARM:
-            times.append(elapsed)
-    slot = next(iter(renderer.contexts._slots().values()))
-    size = slot.engine.memory_bytes()
-    renderer.contexts.clear()
-    return median(times), length, size
+    def __init__(self, root: Path, engine: str, props: list[str]):
+        from mendel_py.core.trees import MendelTrees
+        from mendel_py.ssr import Renderer
+
+        trees = MendelTrees(str(root))
+        self.tree = trees.find_tree_for_variations("main", trees.variations_and_chains([])[1])
+        self.renderer = Renderer(trees, engine=engine)
+        self.props = [json.loads(text) for text in props]
+        self.length = 0
+        self.time(WARM, 0)
+
+    def time(self, count: int, offset: int) -> list[float]:
+        """The times (ms) of `count` renders, with the props from index `offset` on."""
+        times = []
+        for index in range(offset, offset + count):
+            props = self.props[index % len(self.props)]
+            started = time.perf_counter()
+            html = self.renderer.render_tree("main", self.tree, props)
+            times.append((time.perf_counter() - started) * 1000)
+            self.length = len(html)
+        return times
+
+    def context_bytes(self) -> int:
+        slot = next(iter(self.renderer.contexts._slots().values()))
+        return slot.engine.memory_bytes()
+
+    def close(self) -> None:
+        self.renderer.contexts.clear()
 
 
 GUNICORN_CONF = """
@@ -209,7 +228,8 @@ def bench_dev_edit(edits: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=50, help="timed renders of each (node, quickjs, v8)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds the runs are split into, interleaved")
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--http-seconds", type=float, default=4.0)
     parser.add_argument("--libraries", default="preact,react")
@@ -226,10 +246,24 @@ def main() -> None:
             work.mkdir()
             root = make_ssr_project(work / "project", library)
             props = props_texts(args.items, WARM + args.runs)
-            node_ms, node_length = bench_node(root, work, props, args.runs)
+            # rounds interleave node and the engines, so a drift of the machine's speed during the
+            # run reaches the peer and the sandbox alike
+            per_round = -(-args.runs // args.rounds)
+            engines = {engine: EngineBench(root, engine, props) for engine in ENGINES}
+            node_times: list[float] = []
+            times: dict[str, list[float]] = {engine: [] for engine in ENGINES}
+            for round_ in range(args.rounds):
+                offset = round_ * per_round  # (each round's timed renders take the props node's did)
+                node_round, node_length = bench_node(root, work, props, per_round, offset)
+                node_times += node_round
+                for engine, bench in engines.items():
+                    bench.time(REWARM, offset + WARM - REWARM)  # (as node's process is warmed again)
+                    times[engine] += bench.time(per_round, offset + WARM)
+            node_ms = median(node_times)
             row: dict[str, Any] = {"node_ms": node_ms, "html_bytes": node_length, "engines": {}}
-            for engine in ("quickjs", "v8"):
-                ms, length, size = bench_engine(root, engine, props, args.runs)
+            for engine, bench in engines.items():
+                ms, length, size = median(times[engine]), bench.length, bench.context_bytes()
+                bench.close()
                 # node's harness keeps module state (the app's render counter grows); the sandbox's
                 # reads 1 every time: the HTML may differ by those digits, no more
                 assert abs(length - node_length) <= 3, (library, engine, length, node_length)
@@ -245,7 +279,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{args.items}-item page, base tree, medians of {args.runs} renders after {WARM} warm ones, new props each")
+    print(f"{args.items}-item page, base tree, medians of {args.runs} renders after {WARM} warm ones in"
+          f" {args.rounds} interleaved rounds, new props each")
     print(f"{'library':8} {'engine':8} {'ms':>8} {'x node':>8} {'target':>7} {'context':>10} {'gunicorn':>10}")
     for library, row in results["libraries"].items():
         print(f"{library:8} {'node':8} {row['node_ms']:8.2f} {1.0:8.1f} {'':>7} {'':>10} {'':>10}")
