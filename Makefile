@@ -15,6 +15,7 @@ $(VENV)/.installed: pyproject.toml setup.py mendel_py/core/_speedups.c mendel_py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[all,test]'
+	bash scripts/quickjs-from-source.sh $(PY)
 	touch $@
 
 system-deps:
