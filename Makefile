@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml setup.py mendel_py/core/_speedups.c mendel_py/compiler/minify/_splice.c
+$(VENV)/.installed: pyproject.toml setup.py mendel_py/core/_speedups.c mendel_py/compiler/minify/_splice.c scripts/quickjs-from-source.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[all,test]'
