@@ -251,10 +251,11 @@ function restore() {
       d = describe(o, s.keys[k]);
       if (!d || !same(d, s.descs[k])) { try { define(o, s.keys[k], s.descs[k]); } catch (e) { undone = false; } }
     }
-    // as at the baseline but perhaps in another key order (a key deleted and defined again): its
-    // baseline is taken again, or every later check would find it changed
-    if (undone) baseline[w] = snapshot(o, s.above);
-    else clean = false;
+    // as at the baseline but perhaps in another key order (a key deleted and defined again): then
+    // its baseline is taken again (and its checker made again), or every later check would find
+    // it changed
+    if (!undone) clean = false;
+    else if (!sameList(keys(o), s.keys)) baseline[w] = snapshot(o, s.above);
   }
   return clean;
 }
