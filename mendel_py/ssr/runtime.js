@@ -162,42 +162,71 @@ function inherited(o, name) {  // the descriptor a lookup of `name` finds above 
   for (var p = protoOf(o); p !== null; p = protoOf(p)) { var d = describe(p, name); if (d) return d; }
   return undefined;
 }
-// `above`: the index in `watched` of the object's prototype (-1: none)
-function snapshot(o, above) {
+// `above`: the index in `watched` of the object's prototype (-1: none); `make`: `compiled` at the
+// baseline, `interpreted` when a restore takes it again
+function snapshot(o, above, make) {
   var ks = keys(o), descs = [];
   for (var k = 0; k < ks.length; k++) descs[k] = describe(o, ks[k]);
-  return {proto: protoOf(o), above: above, keys: ks, descs: descs, enumerable: enumerable(o), check: checker(o, ks, descs)};
+  var listed = create(null);  // (its keys, to look one up; no prototype a render could reach)
+  for (k = 0; k < ks.length; k++) listed[ks[k]] = true;
+  return {proto: protoOf(o), above: above, keys: ks, listed: listed, descs: descs, enumerable: enumerable(o),
+          check: make(checks(o, ks, descs))};
 }
-// One function per watched object, made at the baseline, that tells whether the object is as it
-// was, given that its enumerable keys, prototype and extensibility are and that no definition
-// was noted (`unchanged`). Its property names are constants in its code, so each read is a
-// named one, which V8 caches. It checks each value that can change (through no accessor: only
-// `defineProperty` and `__defineGetter__` make one, and they are noted), that each accessor is the
-// baseline's, and that a key stays own where deleting it would leave the same value to read (the
-// prototype's) or an accessor.
-function checker(o, ks, descs) {
-  var code = "", values = [];
+// What tells whether a watched object is as it was, given that its enumerable keys, prototype
+// and extensibility are and that no definition was noted (`unchanged`): each value that can
+// change (read through no accessor: only `defineProperty` and `__defineGetter__` make one, and
+// they are noted), each accessor the baseline's, and each key still own where deleting it would
+// leave the same value to read (the prototype's) or an accessor. As steps: OWN, SAME (===), IS
+// (Object.is, for 0 and NaN) or ACCESSOR, each with its key and what it compares with.
+var OWN = 0, SAME = 1, IS = 2, ACCESSOR = 3;
+function checks(o, ks, descs) {
+  var steps = [];
   for (var k = 0; k < ks.length; k++) {
-    var d = descs[k], key = typeof ks[k] === "string" ? stringify(ks[k]) : "ks[" + k + "]";
+    var d = descs[k], key = ks[k];
     if (!d.configurable && !d.writable) continue;  // it can't change: the engine keeps it so
     if (!d.enumerable && !d.writable) {
       // a getter or a read-only value: only a noted definition changes it, and any other write
       // (a class field, say) makes it enumerable; left is a `delete`
-      code += "if (!hasOwn(o, " + key + ")) return false;\n";
+      steps.push(OWN, key, undefined);
       continue;
     }
     if (d.get || d.set) {
-      code += "d = describe(o, " + key + "); if (!d || d.get !== ds[" + k + "].get || d.set !== ds[" + k + "].set) return false;\n";
+      steps.push(ACCESSOR, key, d);
       continue;
     }
-    var above = d.configurable && inherited(o, ks[k]);
-    if (above && (above.get || above.set || is(above.value, d.value))) code += "if (!hasOwn(o, " + key + ")) return false;\n";
-    values[k] = d.value;
-    if (typeof d.value === "number" && (d.value === 0 || d.value !== d.value)) code += "if (!is(o[" + key + "], vs[" + k + "])) return false;\n";
-    else code += "if (o[" + key + "] !== vs[" + k + "]) return false;\n";
+    var above = d.configurable && inherited(o, key);
+    if (above && (above.get || above.set || is(above.value, d.value))) steps.push(OWN, key, undefined);
+    steps.push(typeof d.value === "number" && (d.value === 0 || d.value !== d.value) ? IS : SAME, key, d.value);
   }
-  var make = compile("describe", "hasOwn", "is", "ks", "ds", "vs", "return function (o) { var d;\n" + code + "return true;\n};");
-  return make(describe, hasOwn, is, ks, descs, values);
+  return steps;
+}
+// The steps as one function of its own, made at the baseline: the keys are constants in its code,
+// so each read is a named one, which V8 caches (17 us a check of all objects, where reading
+// through the keys took 40).
+function compiled(steps) {
+  var code = "";
+  for (var i = 0; i < steps.length; i += 3) {
+    var key = typeof steps[i + 1] === "string" ? stringify(steps[i + 1]) : "s[" + (i + 1) + "]", with_ = "s[" + (i + 2) + "]";
+    if (steps[i] === OWN) code += "if (!hasOwn(o, " + key + ")) return false;\n";
+    else if (steps[i] === SAME) code += "if (o[" + key + "] !== " + with_ + ") return false;\n";
+    else if (steps[i] === IS) code += "if (!is(o[" + key + "], " + with_ + ")) return false;\n";
+    else code += "d = describe(o, " + key + "); if (!d || d.get !== " + with_ + ".get || d.set !== " + with_ + ".set) return false;\n";
+  }
+  return compile("describe", "hasOwn", "is", "s", "return function (o) { var d;\n" + code + "return true;\n};")(describe, hasOwn, is, steps);
+}
+// The same steps read in a loop: for an object a render keeps reordering (its baseline is taken
+// again each time), where compiling its function every render took longer than this reading.
+function interpreted(steps) {
+  return function (o) {
+    for (var i = 0; i < steps.length; i += 3) {
+      var kind = steps[i], key = steps[i + 1], v = steps[i + 2], d;
+      if (kind === OWN) { if (!hasOwn(o, key)) return false; }
+      else if (kind === SAME) { if (o[key] !== v) return false; }
+      else if (kind === IS) { if (!is(o[key], v)) return false; }
+      else { d = describe(o, key); if (!d || d.get !== v.get || d.set !== v.set) return false; }
+    }
+    return true;
+  };
 }
 var baseline;
 function same(a, b) {
@@ -208,10 +237,6 @@ function sameList(a, b) {
   if (a.length !== b.length) return false;
   for (var k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
   return true;
-}
-function listed(list, item) {
-  for (var k = 0; k < list.length; k++) if (list[k] === item) return true;
-  return false;
 }
 // Whether `watched[w]` looks as at the baseline: its prototype, extensibility and enumerable keys
 // (`shaped`), then its values and the rest (its `check`). A key comes or goes, or its attributes
@@ -233,30 +258,42 @@ function unchanged() {
   for (w = 0; w < watched.length; w++) if (!baseline[w].check(watched[w])) return false;
   return true;
 }
-// Put back what changed; false when something could not be undone. An object is compared in full
-// unless it and every prototype above it look unchanged (all are, when a definition was noted).
+// Whether `watched[w]` is as at its baseline, given which objects look so (`looks`): it is, if it
+// looks so and so do the prototypes above it (a deleted key would read theirs), or if it looks so
+// and its own keys are the baseline's.
+function intact(w, looks) {
+  if (!looks[w]) return false;
+  for (var up = baseline[w].above; up >= 0; up = baseline[up].above) {
+    if (!looks[up]) return sameList(keys(watched[w]), baseline[w].keys);
+  }
+  return true;
+}
+// Put `watched[w]` back, compared in full; false when something could not be undone.
+function putBack(w) {
+  var o = watched[w], s = baseline[w], now = keys(o), k, d;
+  var undone = extensible(o) && protoOf(o) === s.proto;
+  for (k = 0; k < now.length; k++) {
+    if (s.listed[now[k]] !== true && !remove(o, now[k])) undone = false;
+  }
+  for (k = 0; k < s.keys.length; k++) {
+    d = describe(o, s.keys[k]);
+    if (!d || !same(d, s.descs[k])) { try { define(o, s.keys[k], s.descs[k]); } catch (e) { undone = false; } }
+  }
+  // as at the baseline but perhaps in another key order (a key deleted and defined again): then
+  // its baseline is taken again, or every later check would find it changed
+  if (undone && !sameList(keys(o), s.keys)) baseline[w] = snapshot(o, s.above, interpreted);
+  return undone;
+}
+// Put back what changed; false when something could not be undone. Every object is compared in
+// full after a noted definition. (Small functions: on renders that change built-ins each time,
+// V8 throws away the optimized code of what runs here and makes it again every render, which for
+// the one large function this was cost more than the restoring: a small render that changes five
+// built-ins took 1.6-1.7 ms with it, 0.47-0.49 ms split, and 1.3-1.4 ms with the check before.)
 function restore() {
-  var clean = true, looks = [], w, up;
+  var looks = [], clean = true, w;
   for (w = 0; w < watched.length; w++) looks[w] = !redefined && shaped(w);
   for (w = 0; w < watched.length; w++) looks[w] = looks[w] && baseline[w].check(watched[w]);
-  for (w = 0; w < watched.length; w++) {
-    var o = watched[w], s = baseline[w], k, d, kept = true;
-    for (up = w; kept && up >= 0; up = baseline[up].above) kept = looks[up];
-    if (kept) continue;
-    var now = keys(o), undone = extensible(o) && protoOf(o) === s.proto;
-    for (k = 0; k < now.length; k++) {
-      if (!listed(s.keys, now[k]) && !remove(o, now[k])) undone = false;
-    }
-    for (k = 0; k < s.keys.length; k++) {
-      d = describe(o, s.keys[k]);
-      if (!d || !same(d, s.descs[k])) { try { define(o, s.keys[k], s.descs[k]); } catch (e) { undone = false; } }
-    }
-    // as at the baseline but perhaps in another key order (a key deleted and defined again): then
-    // its baseline is taken again (and its checker made again), or every later check would find
-    // it changed
-    if (!undone) clean = false;
-    else if (!sameList(keys(o), s.keys)) baseline[w] = snapshot(o, s.above);
-  }
+  for (w = 0; w < watched.length; w++) if (!intact(w, looks) && !putBack(w)) clean = false;
   return clean;
 }
 function exported(mod) {
@@ -281,6 +318,6 @@ define(G, "__mendelRender", {value: function (propsJson) {
   // String() makes one flat string: QuickJS can't hand a concatenation (a rope) to Python
   return String(logs.length ? "1" + JSON.stringify(logs) + "\n" + html : "0" + html);
 }});
-baseline = watched.map(function (o) { return snapshot(o, watched.indexOf(protoOf(o))); });
+baseline = watched.map(function (o) { return snapshot(o, watched.indexOf(protoOf(o)), compiled); });
 redefined = false;
 })(globalThis, __MENDEL_CONFIG__);
