@@ -158,15 +158,35 @@ for (i = 0; i < watched.length; i++) {
 watched.forEach(function (o) { mark(o, true); });
 // Below, what runs after a render reaches no built-in a render could have changed: plain loops,
 // the functions taken above.
+// A property's descriptor as a record with no prototype: its fields are read own only, so a
+// `get` or `value` a render put on Object.prototype is not taken for one of them (nor seen by
+// `define`, which reads a descriptor's fields through its prototype)
+// (the engine's descriptor has all four fields of its kind as its own)
+function descriptor(o, name) {
+  var d = describe(o, name);
+  if (d === undefined) return undefined;
+  var r = create(null);
+  if (hasOwn(d, "get")) { r.get = d.get; r.set = d.set; } else { r.value = d.value; r.writable = d.writable; }
+  r.enumerable = d.enumerable;
+  r.configurable = d.configurable;
+  return r;
+}
 function inherited(o, name) {  // the descriptor a lookup of `name` finds above `o`
-  for (var p = protoOf(o); p !== null; p = protoOf(p)) { var d = describe(p, name); if (d) return d; }
+  for (var p = protoOf(o); p !== null; p = protoOf(p)) { var d = descriptor(p, name); if (d) return d; }
   return undefined;
 }
 // `above`: the index in `watched` of the object's prototype (-1: none); `make`: `compiled` at the
 // baseline, `interpreted` when a restore takes it again
+// (the lists written after a render have no prototype: a setter a render put on
+// Array.prototype for an index would otherwise take the writes)
+function list(length) {
+  var l = create(null);
+  l.length = length;
+  return l;
+}
 function snapshot(o, above, make) {
-  var ks = keys(o), descs = [];
-  for (var k = 0; k < ks.length; k++) descs[k] = describe(o, ks[k]);
+  var ks = keys(o), descs = list(ks.length);
+  for (var k = 0; k < ks.length; k++) descs[k] = descriptor(o, ks[k]);
   var listed = create(null);  // (its keys, to look one up; no prototype a render could reach)
   for (k = 0; k < ks.length; k++) listed[ks[k]] = true;
   return {proto: protoOf(o), above: above, keys: ks, listed: listed, descs: descs, enumerable: enumerable(o),
@@ -180,23 +200,24 @@ function snapshot(o, above, make) {
 // (Object.is, for 0 and NaN) or ACCESSOR, each with its key and what it compares with.
 var OWN = 0, SAME = 1, IS = 2, ACCESSOR = 3;
 function checks(o, ks, descs) {
-  var steps = [];
+  var steps = list(0);
+  function step(kind, key, v) { steps[steps.length++] = kind; steps[steps.length++] = key; steps[steps.length++] = v; }
   for (var k = 0; k < ks.length; k++) {
     var d = descs[k], key = ks[k];
     if (!d.configurable && !d.writable) continue;  // it can't change: the engine keeps it so
     if (!d.enumerable && !d.writable) {
       // a getter or a read-only value: only a noted definition changes it, and any other write
       // (a class field, say) makes it enumerable; left is a `delete`
-      steps.push(OWN, key, undefined);
+      step(OWN, key, undefined);
       continue;
     }
     if (d.get || d.set) {
-      steps.push(ACCESSOR, key, d);
+      step(ACCESSOR, key, d);
       continue;
     }
     var above = d.configurable && inherited(o, key);
-    if (above && (above.get || above.set || is(above.value, d.value))) steps.push(OWN, key, undefined);
-    steps.push(typeof d.value === "number" && (d.value === 0 || d.value !== d.value) ? IS : SAME, key, d.value);
+    if (above && (above.get || above.set || is(above.value, d.value))) step(OWN, key, undefined);
+    step(typeof d.value === "number" && (d.value === 0 || d.value !== d.value) ? IS : SAME, key, d.value);
   }
   return steps;
 }
@@ -210,9 +231,9 @@ function compiled(steps) {
     if (steps[i] === OWN) code += "if (!hasOwn(o, " + key + ")) return false;\n";
     else if (steps[i] === SAME) code += "if (o[" + key + "] !== " + with_ + ") return false;\n";
     else if (steps[i] === IS) code += "if (!is(o[" + key + "], " + with_ + ")) return false;\n";
-    else code += "d = describe(o, " + key + "); if (!d || d.get !== " + with_ + ".get || d.set !== " + with_ + ".set) return false;\n";
+    else code += "d = descriptor(o, " + key + "); if (!d || d.get !== " + with_ + ".get || d.set !== " + with_ + ".set) return false;\n";
   }
-  return compile("describe", "hasOwn", "is", "s", "return function (o) { var d;\n" + code + "return true;\n};")(describe, hasOwn, is, steps);
+  return compile("descriptor", "hasOwn", "is", "s", "return function (o) { var d;\n" + code + "return true;\n};")(descriptor, hasOwn, is, steps);
 }
 // The same steps read in a loop: for an object a render keeps reordering (its baseline is taken
 // again each time), where compiling its function every render took longer than this reading.
@@ -223,7 +244,7 @@ function interpreted(steps) {
       if (kind === OWN) { if (!hasOwn(o, key)) return false; }
       else if (kind === SAME) { if (o[key] !== v) return false; }
       else if (kind === IS) { if (!is(o[key], v)) return false; }
-      else { d = describe(o, key); if (!d || d.get !== v.get || d.set !== v.set) return false; }
+      else { d = descriptor(o, key); if (!d || d.get !== v.get || d.set !== v.set) return false; }
     }
     return true;
   };
@@ -276,7 +297,7 @@ function putBack(w) {
     if (s.listed[now[k]] !== true && !remove(o, now[k])) undone = false;
   }
   for (k = 0; k < s.keys.length; k++) {
-    d = describe(o, s.keys[k]);
+    d = descriptor(o, s.keys[k]);
     if (!d || !same(d, s.descs[k])) { try { define(o, s.keys[k], s.descs[k]); } catch (e) { undone = false; } }
   }
   // as at the baseline but perhaps in another key order (a key deleted and defined again): then
@@ -288,9 +309,10 @@ function putBack(w) {
 // full after a noted definition. (Small functions: on renders that change built-ins each time,
 // V8 throws away the optimized code of what runs here and makes it again every render, which for
 // the one large function this was cost more than the restoring: a small render that changes five
-// built-ins took 1.6-1.7 ms with it, 0.47-0.49 ms split, and 1.3-1.4 ms with the check before.)
+// built-ins took 1.6-1.7 ms with it, 0.47-0.49 ms split (0.66-0.68 with descriptors read as
+// records), and 1.3-1.4 ms with the check before.)
 function restore() {
-  var looks = [], clean = true, w;
+  var looks = list(watched.length), clean = true, w;
   for (w = 0; w < watched.length; w++) looks[w] = !redefined && shaped(w);
   for (w = 0; w < watched.length; w++) looks[w] = looks[w] && baseline[w].check(watched[w]);
   for (w = 0; w < watched.length; w++) if (!intact(w, looks) && !putBack(w)) clean = false;

@@ -111,6 +111,23 @@ exports.render = function (props) {
     if (has.call(Math, 'viaTrap')) left.push('trap');
     return 'left:' + left.join(',');
   }
+  if (mode === 'pollute') {  // restoring must read no descriptor field through Object.prototype
+    Object.prototype.get = function () { return 'polluted'; };
+    Object.prototype.value = 'polluted';
+    globalThis.Array = 1;
+    Math.max = 2;
+    delete JSON.parse; JSON.parse = 3;  // (JSON's keys in another order: its baseline is taken again)
+    return 'polluted';
+  }
+  if (mode === 'pollute?') {
+    var seen = [typeof Array, typeof Math.max, typeof JSON.parse];
+    [[globalThis, 'Array'], [Math, 'max'], [JSON, 'parse']].forEach(function (pair) {
+      var d = Object.getOwnPropertyDescriptor(pair[0], pair[1]);
+      seen.push(Object.prototype.hasOwnProperty.call(d, 'get') ? 'getter' : 'value');
+    });
+    seen.push(typeof Object.prototype.get, typeof Object.prototype.value);
+    return seen.join(',');
+  }
   if (mode === 'natives') {  // the definitions the sandbox watches still look and act as the engine's
     var native = /\\[native code\\]/, text = Function.prototype.toString, seen = [];
     [[Object, 'defineProperty', 3], [Object, 'defineProperties', 2], [Reflect, 'defineProperty', 3],
@@ -287,6 +304,17 @@ def test_changes_object_keys_does_not_show_are_undone_too(renderer: Renderer, ch
     assert renderer.render("main", [], {"name": "b", "mode": "redefine?"}) == "left:"
     assert attrs(renderer.render("main", [], {"name": "c"}))["count"] == "1"
     assert renderer.status()["dirty_contexts"] == 0  # undone, in the same context
+
+
+def test_restoring_reads_no_descriptor_field_a_render_put_on_object_prototype(renderer: Renderer) -> None:
+    """A render that puts `get` and `value` on Object.prototype and changes built-ins: each is put
+    back as the data property it was, not as a getter (a descriptor read through the prototype)."""
+    before = renderer.render("main", [], {"name": "a", "mode": "pollute?"})
+    assert before == "function,function,function,value,value,value,undefined,undefined"
+    assert renderer.render("main", [], {"name": "a", "mode": "pollute"}) == "polluted"
+    assert renderer.render("main", [], {"name": "b", "mode": "pollute?"}) == before
+    assert renderer.render("main", [], {"name": "b", "mode": "pollute?"}) == before  # (JSON's baseline taken again)
+    assert renderer.status()["dirty_contexts"] == 0
 
 
 def test_the_watched_definitions_look_and_act_as_the_engines(renderer: Renderer) -> None:
