@@ -79,27 +79,37 @@ def props_texts(items: int, count: int) -> list[str]:
     return [json.dumps(many_items_props(items, seed)) for seed in range(count)]
 
 
-def bench_node(root: Path, work: Path, props: list[str], runs: int, offset: int) -> tuple[list[float], int]:
-    """node's render times (ms) for `runs` renders after WARM, and the last HTML's length (the
-    renders take the props from index `offset` on)."""
-    from mendel_py.core.trees import MendelTrees
-    from mendel_py.packing.packer import pack_js, packer_for
+class NodeBench:
+    """node's harness on the packer's bundle of the base tree (written once into `work`), one
+    process per round."""
 
-    trees = MendelTrees(str(root))
-    tree = trees.find_tree_for_variations("main", trees.variations_and_chains([])[1])
-    bundle = work / "bundle.js"
-    bundle.write_bytes(pack_js(tree))
-    ids = [module.id for module in tree.manifest.modules]
-    public = packer_for(tree.manifest).public_ids[ids.index("render.js")]
-    (work / "props.json").write_text(json.dumps(props), encoding="utf-8")
-    (work / "harness.cjs").write_text(NODE_HARNESS)
-    done = subprocess.run(
-        ["node", str(work / "harness.cjs"), str(bundle), json.dumps(public), str(work / "props.json"), str(WARM),
-         str(runs), str(offset)],
-        capture_output=True, text=True, timeout=300, check=True,
-    )
-    report = json.loads(done.stdout)
-    return report["times"], report["length"]
+    def __init__(self, root: Path, work: Path, props: list[str]):
+        from mendel_py.core.trees import MendelTrees
+        from mendel_py.packing.packer import pack_js, packer_for
+
+        trees = MendelTrees(str(root))
+        tree = trees.find_tree_for_variations("main", trees.variations_and_chains([])[1])
+        self.bundle = work / "bundle.js"
+        self.bundle.write_bytes(pack_js(tree))
+        ids = [module.id for module in tree.manifest.modules]
+        self.public = packer_for(tree.manifest).public_ids[ids.index("render.js")]
+        self.props = work / "props.json"
+        self.props.write_text(json.dumps(props), encoding="utf-8")
+        self.harness = work / "harness.cjs"
+        self.harness.write_text(NODE_HARNESS)
+        self.length = 0
+
+    def time(self, count: int, offset: int) -> list[float]:
+        """The times (ms) of `count` renders after WARM, with the props from index `offset` on."""
+        done = subprocess.run(
+            ["node", str(self.harness), str(self.bundle), json.dumps(self.public), str(self.props), str(WARM),
+             str(count), str(offset)],
+            capture_output=True, text=True, timeout=300, check=True,
+        )
+        report = json.loads(done.stdout)
+        self.length = report["length"]
+        times: list[float] = report["times"]
+        return times
 
 
 class EngineBench:
@@ -249,17 +259,18 @@ def main() -> None:
             # rounds interleave node and the engines, so a drift of the machine's speed during the
             # run reaches the peer and the sandbox alike
             per_round = -(-args.runs // args.rounds)
+            node = NodeBench(root, work, props)
             engines = {engine: EngineBench(root, engine, props) for engine in ENGINES}
             node_times: list[float] = []
             times: dict[str, list[float]] = {engine: [] for engine in ENGINES}
             for round_ in range(args.rounds):
                 offset = round_ * per_round  # (each round's timed renders take the props node's did)
-                node_round, node_length = bench_node(root, work, props, per_round, offset)
-                node_times += node_round
+                node_times += node.time(per_round, offset)
                 for engine, bench in engines.items():
                     bench.time(REWARM, offset + WARM - REWARM)  # (as node's process is warmed again)
                     times[engine] += bench.time(per_round, offset + WARM)
             node_ms = median(node_times)
+            node_length = node.length
             row: dict[str, Any] = {"node_ms": node_ms, "html_bytes": node_length, "engines": {}}
             for engine, bench in engines.items():
                 ms, length, size = median(times[engine]), bench.length, bench.context_bytes()

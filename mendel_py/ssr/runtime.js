@@ -157,11 +157,11 @@ for (i = 0; i < watched.length; i++) {
 }
 watched.forEach(function (o) { mark(o, true); });
 // Below, what runs after a render reaches no built-in a render could have changed: plain loops,
-// the functions taken above.
-// A property's descriptor as a record with no prototype: its fields are read own only, so a
-// `get` or `value` a render put on Object.prototype is not taken for one of them (nor seen by
-// `define`, which reads a descriptor's fields through its prototype)
-// (the engine's descriptor has all four fields of its kind as its own)
+// the functions taken above, records and lists with no prototype.
+// A property's descriptor as a record with no prototype, its fields read own only (the engine's
+// descriptor has the four of its kind as its own): a `get` or `value` a render put on
+// Object.prototype is not taken for one of them, nor seen by `define`, which reads a
+// descriptor's fields through its prototype.
 function descriptor(o, name) {
   var d = describe(o, name);
   if (d === undefined) return undefined;
@@ -175,15 +175,15 @@ function inherited(o, name) {  // the descriptor a lookup of `name` finds above 
   for (var p = protoOf(o); p !== null; p = protoOf(p)) { var d = descriptor(p, name); if (d) return d; }
   return undefined;
 }
-// `above`: the index in `watched` of the object's prototype (-1: none); `make`: `compiled` at the
-// baseline, `interpreted` when a restore takes it again
-// (the lists written after a render have no prototype: a setter a render put on
-// Array.prototype for an index would otherwise take the writes)
+// A list with no prototype (a setter a render put on Array.prototype for an index would
+// otherwise take the writes).
 function list(length) {
   var l = create(null);
   l.length = length;
   return l;
 }
+// `above`: the index in `watched` of the object's prototype (-1: none); `make`: `compiled` at the
+// baseline, `interpreted` when a restore takes it again.
 function snapshot(o, above, make) {
   var ks = keys(o), descs = list(ks.length);
   for (var k = 0; k < ks.length; k++) descs[k] = descriptor(o, ks[k]);
@@ -222,8 +222,9 @@ function checks(o, ks, descs) {
   return steps;
 }
 // The steps as one function of its own, made at the baseline: the keys are constants in its code,
-// so each read is a named one, which V8 caches (17 us a check of all objects, where reading
-// through the keys took 40).
+// so a read takes no key conversion. What it is worth is QuickJS's: Preact renders 6.8-7.1 ms with
+// these, 7.3 ms with every object `interpreted` (React: the same); in V8 it makes no difference
+// between renders (0.78-0.81 against 0.72-0.79 ms), only in a loop (17 us a check against 25).
 function compiled(steps) {
   var code = "";
   for (var i = 0; i < steps.length; i += 3) {
