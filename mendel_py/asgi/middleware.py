@@ -145,10 +145,12 @@ class ScopeResolver(RequestResolver):
     (`environ_from_scope`) is made on first read: a page the request memo answers (a returning
     visitor's) reads only the query, the Cookie header and the root path, straight from the scope."""
 
+    _environ: dict[str, Any] | None
+
     def __init__(self, middleware: MendelMiddleware, scope: Scope):
         self._scope = scope
-        self._environ: dict[str, Any] | None = None
-        super().__init__(middleware, _UNMADE)
+        # (its `environ` store sets `_environ`; not super(): one object less per request)
+        RequestResolver.__init__(self, middleware, _UNMADE)
 
     # (a property, not `__getattr__`: a class with `__getattr__` loses CPython's attribute caches)
     @property

@@ -221,7 +221,10 @@ def _tag_method(write: Callable[..., str], doc: str) -> TagMethod:
             entry = self._entry
             if entry is False and self._variations is None:  # (the page's first tag: its memo entry)
                 entry = self._remembered()
-            found = entry.tags.get((write, bundle, integrity)) if entry else None
+            found = None
+            if entry:
+                made = entry.tags.get(write if integrity is None else (write, integrity))
+                found = made.get(bundle) if made is not None else None
             if found is not None:
                 self._used[bundle] = None
                 return found
@@ -241,9 +244,18 @@ class RequestResolver:
     what start-up made of them; `environ` is the request's.
     """
 
+    # what few pages touch starts as the class's (no store per request; the first write makes it
+    # the instance's)
+    _unit: str | None = None
+    _exposed: set[str] | None = None  # experiments this request recorded (or found recorded); made when asked
+    is_bot_request: bool | None = None
+    """Whether the request is a crawler's (`is_bot`), once asked."""
+    _request_cookies: Mapping[str, str] | None = None
+
     def __init__(self, middleware: ResolverHost, environ: dict[str, Any] | None = None):
-        # (every attribute set here, in one order: instances share one layout, which CPython's
-        # attribute caches rely on; a class-level default or a late attribute would slow reads)
+        # (every attribute a page reads is set here, in one order: instances share one layout,
+        # which CPython's attribute caches rely on; a class-level default would slow its reads.
+        # The few that only the full policy reads are the class's, above)
         self.middleware = middleware
         self.options: ServingOptions = middleware.options
         self.trees: MendelTrees = middleware.trees
@@ -260,11 +272,7 @@ class RequestResolver:
         """Which source of `variation_sources()` decided the variations, once they are set."""
         self.requested: list[str] = []
         """The names that source asked for (unknown ones included)."""
-        self._unit: str | None = None
-        self._exposed: set[str] | None = None  # experiments this request recorded (or found recorded); made when asked
-        self.is_bot_request: bool | None = None
         self._cookies: Mapping[str, SetCookie] = _NOTHING  # cookies for the page response, by name
-        self._request_cookies: Mapping[str, str] | None = None
         self._entry: RequestEntry | None | Literal[False] = False  # False: not looked up yet (`_remembered`)
 
     # -- the per-request policy (override in subclasses) ------------------------------------
@@ -438,6 +446,14 @@ class RequestResolver:
         token in the query or a cookie, the ``?mendel=`` override, an app hook, experiments
         without visitor choice; or when the Cookie header needs the full parser (quotes,
         non-ASCII)."""
+        inputs = self._memo_inputs()
+        return self._key_of(inputs) if inputs is not None else None
+
+    def _memo_inputs(self) -> tuple[Any, ...] | None:
+        """All `request_key` reads of this request, with the generation: (generation, query, Cookie
+        header, script name), the key of the host's `input_memo`; None when the key is None
+        whatever they say (variations set already, a class with its own policy, an app hook,
+        experiments that assign)."""
         if self._variations is not None:
             return None
         cls = type(self)
@@ -450,28 +466,31 @@ class RequestResolver:
         # (the base class's `app_loader_configured` and `_key_inputs` inline, when a class keeps them)
         if (self.app_loader_configured() if shape & _OWN_LOADER_CHECK else options.variations_loader is not None):
             return None
-        if shape & _OWN_KEY_INPUTS:
-            query, header, script_name = self._key_inputs()
-        else:
-            environ = self.environ
-            query, header = environ.get("QUERY_STRING"), environ.get("HTTP_COOKIE")
-            script_name = environ.get("SCRIPT_NAME", "")
-        if query and (QA_QUERY_PARAM in query or (options.query_override and QUERY_OVERRIDE_PARAM in query)):
-            return None
         trees = self.trees
-        experiments = bool(trees.config.experiments)
-        if experiments and not options.visitor_choice and not self.middleware.development:
+        if not options.visitor_choice and trees.config.experiments and not self.middleware.development:
+            return None
+        if shape & _OWN_KEY_INPUTS:
+            return (trees.generation, *self._key_inputs())
+        environ = self.environ
+        return (trees.generation, environ.get("QUERY_STRING"), environ.get("HTTP_COOKIE"),
+                environ.get("SCRIPT_NAME", ""))
+
+    def _key_of(self, inputs: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """`request_key` from `_memo_inputs`."""
+        generation, query, header, script_name = inputs
+        options = self.options
+        if query and (QA_QUERY_PARAM in query or (options.query_override and QUERY_OVERRIDE_PARAM in query)):
             return None
         if header and len(header) > MEMO_HEADER_BYTES:
             return None  # (a flood of long made-up cookies must not fill the memos: the full policy)
         value = _cookie_key(header, options.cookie_name) if header else None
         if value is _NOT_A_KEY:
             return None
-        if value is None and experiments:
+        if value is None and self.trees.config.experiments:
             return None  # (the experiments assign)
         # (`script_root`, which a memo-safe class keeps, of the same SCRIPT_NAME: "" for an app at
         # the root, whatever the rule)
-        return (trees.generation, value, self._root_for(script_name) if script_name else "")
+        return (generation, value, self._root_for(script_name) if script_name else "")
 
     def _key_inputs(self) -> tuple[str | None, str | None, str]:
         """QUERY_STRING, the Cookie header and SCRIPT_NAME of this request: all `request_key` reads
@@ -481,11 +500,37 @@ class RequestResolver:
 
     def _remembered(self) -> RequestEntry | None:
         """This request's entry of the host's request memo (made by this request if it is the
-        first with its key); None when the request has no key. Sets the variations from it."""
-        memo: dict[tuple[Any, ...], RequestEntry] | None = getattr(self.middleware, "request_memo", None)
-        key = self.request_key() if memo is not None else None
-        if memo is None or key is None:
+        first with its key); None when the request has no key. Sets the variations from it.
+
+        A returning visitor's request is one lookup: its inputs (`_memo_inputs`) in the host's
+        `input_memo`, which holds, for the inputs seen lately, the entry of their key."""
+        host = self.middleware
+        by_inputs: dict[tuple[Any, ...], RequestEntry] | None = getattr(host, "input_memo", None)
+        inputs = self._memo_inputs() if by_inputs is not None else None
+        if inputs is None:
             self._entry = None
+            return None
+        entry = by_inputs.get(inputs)  # type: ignore[union-attr]
+        if entry is None:
+            entry = self._entry_of(inputs, by_inputs)  # type: ignore[arg-type]
+            if entry is None:
+                self._entry = None
+                return None
+            if len(by_inputs) >= INPUT_MEMO_SIZE:  # type: ignore[arg-type]
+                by_inputs.clear()  # type: ignore[union-attr]
+            by_inputs[inputs] = entry  # type: ignore[index]
+            return entry
+        self._variations, self._chains = entry.variations, entry.chains
+        self.decided_by, self.requested = entry.decided_by, entry.requested
+        self._entry = entry
+        return entry
+
+    def _entry_of(self, inputs: tuple[Any, ...], by_inputs: dict[tuple[Any, ...], RequestEntry]) -> RequestEntry | None:
+        """`_remembered` for inputs not in the input memo: the entry of their key in the host's
+        `request_memo` (made with the full policy, once per key); None without a key."""
+        memo: dict[tuple[Any, ...], RequestEntry] | None = getattr(self.middleware, "request_memo", None)
+        key = self._key_of(inputs) if memo is not None else None
+        if memo is None or key is None:
             return None
         entry = memo.get(key)
         if entry is None:
@@ -495,6 +540,7 @@ class RequestResolver:
             oldest = next(iter(memo), None)
             if len(memo) >= REQUEST_MEMO_SIZE or (oldest is not None and oldest[0] != key[0]):
                 memo.clear()  # (full, or made for another generation: its trees go with it)
+                by_inputs.clear()  # (its entries are the memo's)
             memo[key] = entry
         else:
             self._variations, self._chains = entry.variations, entry.chains
@@ -726,17 +772,15 @@ class RequestResolver:
 
     def _remembered_tag(self, bundle: str, integrity: bool | None, write: Callable[..., str]) -> Markup:
         """A tag without extra attributes, from this request key's entry when it has one (made
-        and kept there otherwise), keyed by the writer, the bundle and `integrity` as asked."""
+        and kept there otherwise): by the writer (with `integrity` when asked), then the bundle."""
         entry = self._entry
         if entry is False:
             entry = self._remembered() if self._variations is None else self._memo_entry()
-        key = (write, bundle, integrity)
-        found = entry.tags.get(key) if entry is not None else None
+        made = entry.tags.setdefault(write if integrity is None else (write, integrity), {}) if entry else {}
+        found = made.get(bundle)
         if found is None:
             # (kept as Markup: escaped HTML, which a template then takes as it is, without a copy)
-            found = Markup(write(self.bundle_url(bundle), self.tag_attributes(bundle, integrity)))
-            if entry is not None:
-                entry.tags[key] = found
+            found = made[bundle] = Markup(write(self.bundle_url(bundle), self.tag_attributes(bundle, integrity)))
         else:
             self._used[bundle] = None
         return found
@@ -766,11 +810,14 @@ class RequestResolver:
 
 
 REQUEST_MEMO_SIZE = 1024
+"""Request keys a host remembers (then it starts again): a few hundred bytes each."""
+INPUT_MEMO_SIZE = 4096
+"""Request inputs a host remembers the entry of (then it starts again): a Cookie header each, at
+most `MEMO_HEADER_BYTES`."""
 # Cookie headers longer than this are never memo keys: the memos hold their keys, so entries stay
 # small (a returning visitor's header is a few names and ids), and a flood of distinct long
 # headers of made-up names keeps nothing (at most 1024 + 4096 keys of this size).
 MEMO_HEADER_BYTES = 1024
-"""Request keys a host remembers (then it starts again): a few hundred bytes each."""
 _MEMO_SOURCES = ("variation_sources", "requested_variations", "qa_variations", "override_variations",
                  "cookie_variations", "assigned_variations", "set_variations", "script_root", "cookie")
 
@@ -789,7 +836,8 @@ class RequestEntry:
         self.requested = requested
         self.trees: dict[str, Tree] = {}
         self.urls: dict[str, str] = {}
-        self.tags: dict[tuple[Any, ...], Markup] = {}
+        self.tags: dict[Any, dict[str, Markup]] = {}
+        """The tags made, by writer (``(writer, integrity)`` when a tag asks for it), then bundle."""
 
 
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
@@ -820,11 +868,10 @@ def _memo_shape(cls: type[RequestResolver]) -> int:
 _NOT_A_KEY = "\x00"
 
 
-@lru_cache(maxsize=4096)
 def _cookie_key(header: str, name: str | None) -> str | None:
     """The variations cookie's value in a Cookie header as werkzeug's parser reads it (None:
     absent), or `_NOT_A_KEY` when the header may carry a QA token or needs the full parser
-    (quotes, non-ASCII). Memoized: a returning visitor sends the same header every time."""
+    (quotes, non-ASCII). (Read once per header the input memo keeps.)"""
     if QA_COOKIE_NAME in header or '"' in header or not header.isascii():
         return _NOT_A_KEY
     if not name or name not in header:

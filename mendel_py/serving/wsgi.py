@@ -188,6 +188,9 @@ class MendelMiddleware:
         self.arm_shows_memo: dict[tuple[Any, ...], bool] = {}  # (a plain dict: see RequestResolver)
         self.request_memo: dict[tuple[Any, ...], RequestEntry] = {}
         """Request key -> what it decides (`RequestResolver.request_key`): a page's tags are looked up."""
+        self.input_memo: dict[tuple[Any, ...], RequestEntry] = {}
+        """What a request key is made of (`RequestResolver._memo_inputs`: the raw Cookie header...)
+        -> the entry of that key, for the inputs seen lately: a returning visitor's page, one lookup."""
         self.plain_resolver = type(self).resolver is MendelMiddleware.resolver
         """Whether `resolver` is this class's own: then a page (of any adapter) makes its resolver
         with `resolver_class` itself, one call less."""
@@ -289,6 +292,7 @@ class MendelMiddleware:
         # what a request key decided in the other mode (development tags carry other integrity
         # values) stays there: a request in flight still adds to the memo it started with
         self.request_memo = {}
+        self.input_memo = {}
         # development bundles end with a sourceMappingURL line: other bytes, so other ETags (and
         # other stored files); what was made the other way goes
         self.cache.pack_format = PACK_FORMAT + _DEV_FORMAT if on else PACK_FORMAT
