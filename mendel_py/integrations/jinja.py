@@ -222,59 +222,53 @@ def as_markup(tag: str) -> Markup:
 
 TemplateFunctions = dict[str, Callable[..., Markup]]
 
-OUTSIDE_A_REQUEST = "a Mendel template function was called outside a request Mendel's middleware saw"
+def outside_a_request() -> RequestResolver:
+    """The default `fallback` of `template_filters`: a Mendel function used outside a request."""
+    raise RuntimeError("a Mendel template function was called outside a request Mendel's middleware saw")
 
 
-def template_filters(current: ResolverGetter, missing: str = OUTSIDE_A_REQUEST) -> TemplateFunctions:
+def template_filters(current: ResolverGetter, fallback: Callable[[], RequestResolver] = outside_a_request
+                     ) -> TemplateFunctions:
     """``mendel_script``, ``mendel_stylesheet``, ``mendel_bundle_url`` and ``mendel_render`` (the
     request's tree server-rendered, `RequestResolver.render`), each asking `current()` for the
-    request's resolver (None: outside a request, the error `missing`), as the filters their calls
-    in templates compile to (`jinja_functions`): the template's context first, unused (it is what
-    keeps Jinja from calling them at compile time)."""
+    request's resolver, else `fallback()` (which makes one or raises outside a request), as the
+    filters their calls in templates compile to (`jinja_functions`): the template's context first,
+    unused (it is what keeps Jinja from calling them at compile time)."""
 
     # (each function inlines its lookup and passes keywords on only when there are any: a page calls
     # them often, and a frame or a keyword dictionary less is a tenth of what a tag costs)
     @pass_context
     def mendel_script(_context: Any, bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
-        resolver = current()
-        if resolver is None:
-            raise RuntimeError(missing)
+        resolver = current() or fallback()
         tag = (resolver.script_tag(bundle, integrity, **attributes) if attributes
                else resolver.script_tag(bundle, integrity))
         return tag if isinstance(tag, Markup) else Markup(tag)  # (`as_markup`, inline)
 
     @pass_context
     def mendel_stylesheet(_context: Any, bundle: str, integrity: bool | None = None, **attributes: Any) -> Markup:
-        resolver = current()
-        if resolver is None:
-            raise RuntimeError(missing)
+        resolver = current() or fallback()
         tag = (resolver.stylesheet_tag(bundle, integrity, **attributes) if attributes
                else resolver.stylesheet_tag(bundle, integrity))
         return tag if isinstance(tag, Markup) else Markup(tag)
 
-    def resolver_now() -> RequestResolver:
-        resolver = current()
-        if resolver is None:
-            raise RuntimeError(missing)
-        return resolver
-
     @pass_context
     def mendel_bundle_url(_context: Any, bundle: str) -> Markup:
-        return Markup.escape(resolver_now().bundle_url(bundle))
+        return Markup.escape((current() or fallback()).bundle_url(bundle))
 
     @pass_context
     def mendel_render(_context: Any, bundle: str, props: Any = None) -> Markup:
-        return Markup(resolver_now().render(bundle, props))  # (the renderer's HTML, props escaped there)
+        return Markup((current() or fallback()).render(bundle, props))  # (the renderer's HTML, props escaped there)
 
     return {"mendel_script": mendel_script, "mendel_stylesheet": mendel_stylesheet,
             "mendel_bundle_url": mendel_bundle_url, "mendel_render": mendel_render}
 
 
-def template_globals(current: ResolverGetter, missing: str = OUTSIDE_A_REQUEST) -> TemplateFunctions:
+def template_globals(current: ResolverGetter, fallback: Callable[[], RequestResolver] = outside_a_request
+                     ) -> TemplateFunctions:
     """`template_filters` as a Jinja environment's globals, without the context (for the hosts
     whose templates reach the request through `current`: Starlette's Jinja2Templates and Django's
     Jinja2 backend; the Flask extension has its own, on Flask's request context)."""
-    return {name: partial(function, None) for name, function in template_filters(current, missing).items()}
+    return {name: partial(function, None) for name, function in template_filters(current, fallback).items()}
 
 
 def use_current_request_functions(environment: Environment, missing: str) -> None:
@@ -283,8 +277,11 @@ def use_current_request_functions(environment: Environment, missing: str) -> Non
     request the middleware saw."""
     from ..serving.request import current_resolver
 
+    def outside() -> RequestResolver:
+        raise RuntimeError(missing)
+
     current = current_resolver.get  # (a method of the variable: no frame of ours per call)
-    install_template_functions(environment, template_globals(current, missing), template_filters(current, missing))
+    install_template_functions(environment, template_globals(current, outside), template_filters(current, outside))
 
 
 def current_lookup_chains() -> list[list[str]] | None:

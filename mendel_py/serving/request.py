@@ -221,13 +221,14 @@ def _tag_method(write: Callable[..., str], doc: str) -> TagMethod:
             entry = self._entry
             if entry is False and self._variations is None:  # (the page's first tag: its memo entry)
                 entry = self._remembered()
-            found = None
             if entry:
-                made = entry.tags.get(write if integrity is None else (write, integrity))
-                found = made.get(bundle) if made is not None else None
-            if found is not None:
-                self._used[bundle] = None
-                return found
+                try:
+                    found = entry.tags[write if integrity is None else (write, integrity)][bundle]
+                except KeyError:  # (once per request key and tag: `_remembered_tag` makes it)
+                    pass
+                else:
+                    self._used[bundle] = None
+                    return found
             return self._remembered_tag(bundle, integrity, write)
         return Markup(write(self.bundle_url(bundle), {**self.tag_attributes(bundle, integrity), **attributes}))
 
