@@ -415,7 +415,8 @@ class MendelASGIMiddleware:
 _MERGED = (b"vary", b"cache-control")
 
 
-_ENCODED: dict[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]] = {}
+_ENCODED: dict[int, tuple[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]]] = {}
+"""id of a tuple of marks -> (the tuple, kept so its id is not reused; its ASGI bytes)."""
 
 
 def _marked_headers(resolver: RequestResolver, headers: Any) -> Any:
@@ -430,12 +431,12 @@ def _marked_headers(resolver: RequestResolver, headers: Any) -> Any:
             if name.lower() in _MERGED:
                 break
         else:
-            encoded = _ENCODED.get(appended)
-            if encoded is None:
-                encoded = _ENCODED[appended] = tuple(
+            found = _ENCODED.get(id(appended))  # (by identity: the marks are a few constant tuples)
+            if found is None or found[0] is not appended:
+                found = _ENCODED[id(appended)] = (appended, tuple(
                     (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in appended
-                )
-            return [*headers, *encoded]
+                ))
+            return [*headers, *found[1]]
     text = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in resolver.page_response_headers(text)]
 
