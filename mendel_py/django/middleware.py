@@ -75,8 +75,11 @@ def mark_response(response: HttpResponseBase, resolver: RequestResolver) -> None
         store = getattr(response.headers, "_store", None)
         if type(store) is dict:
             if "vary" not in store and "cache-control" not in store:
-                for name, value in appended:
-                    store[name.lower()] = (name, value)
+                stored = _STORED.get(id(appended))  # (by identity: the marks are a few constant tuples)
+                if stored is None or stored[0] is not appended:
+                    entries = {name.lower(): (name, value) for name, value in appended}
+                    stored = _STORED[id(appended)] = (appended, entries)
+                store.update(stored[1])
                 return
         elif not any(name.lower() in _MERGED for name in response.headers):
             for name, value in appended:
@@ -99,6 +102,8 @@ def mark_response(response: HttpResponseBase, resolver: RequestResolver) -> None
 
 
 _MERGED = frozenset(("vary", "cache-control"))
+_STORED: dict[int, tuple[tuple[tuple[str, str], ...], dict[str, tuple[str, str]]]] = {}
+"""id of a tuple of marks -> (the tuple, kept so its id is not reused; its entries of Django's store)."""
 
 
 class MendelMiddleware:
@@ -123,7 +128,7 @@ class MendelMiddleware:
                 return answered
         # a page (here, not in a method of its own: one frame less for every page)
         resolver = core.resolver_class(core, request.META) if core.plain_resolver else core.resolver(request.META)
-        setattr(request, REQUEST_ATTRIBUTE, resolver)
+        request.mendel = resolver  # (REQUEST_ATTRIBUTE)
         token = current_resolver.set(resolver)  # (for the Jinja2 globals and the template loader)
         try:
             response = self.get_response(request)

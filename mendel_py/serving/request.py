@@ -54,6 +54,7 @@ from werkzeug.http import dump_cookie
 from werkzeug.sansio.http import parse_cookie
 
 from ..config.names import split_variation_names
+from ..core.trees import generation_of
 from ..errors import MendelError
 from ..experiments.assignment import EXPOSURE_REASONS, experiment_set
 from ..experiments.exposures import Exposure, ExposureDedup, ExposureHandler, record
@@ -471,9 +472,9 @@ class RequestResolver:
         if not options.visitor_choice and trees.config.experiments and not self.middleware.development:
             return None
         if shape & _OWN_KEY_INPUTS:
-            return (trees.generation, *self._key_inputs())
+            return (generation_of(trees), *self._key_inputs())
         environ = self.environ
-        return (trees.generation, environ.get("QUERY_STRING"), environ.get("HTTP_COOKIE"),
+        return (generation_of(trees), environ.get("QUERY_STRING"), environ.get("HTTP_COOKIE"),
                 environ.get("SCRIPT_NAME", ""))
 
     def _key_of(self, inputs: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -505,8 +506,11 @@ class RequestResolver:
 
         A returning visitor's request is one lookup: its inputs (`_memo_inputs`) in the host's
         `input_memo`, which holds, for the inputs seen lately, the entry of their key."""
-        host = self.middleware
-        by_inputs: dict[tuple[Any, ...], RequestEntry] | None = getattr(host, "input_memo", None)
+        by_inputs: dict[tuple[Any, ...], RequestEntry] | None
+        try:
+            by_inputs = self.middleware.input_memo  # type: ignore[attr-defined]
+        except AttributeError:  # (a host without memos)
+            by_inputs = None
         inputs = self._memo_inputs() if by_inputs is not None else None
         if inputs is None:
             self._entry = None
