@@ -90,16 +90,6 @@ def path_below_root(scope: Scope) -> str:
     return path
 
 
-def cookie_header(scope: Scope) -> str | None:
-    """The scope's Cookie header(s), joined with ``; `` (the environ's HTTP_COOKIE); None without."""
-    found: str | None = None
-    for name, value in scope.get("headers", ()):
-        if name == b"cookie":
-            text = value.decode("latin-1")
-            found = text if found is None else found + "; " + text
-    return found
-
-
 def environ_from_scope(scope: Scope) -> dict[str, Any]:
     """The CGI keys the core reads, from an ASGI HTTP scope: PATH_INFO below the root path,
     SCRIPT_NAME (the root path), RAW_URI (the raw target, for the canonical-spelling check),
@@ -163,11 +153,21 @@ class ScopeResolver(RequestResolver):
     def environ(self, value: dict[str, Any]) -> None:
         self._environ = None if value is _UNMADE else value
 
-    def _key_inputs(self) -> tuple[str | None, str | None, str]:
-        if self._environ is not None:
-            return super()._key_inputs()
+    def _key_inputs(self) -> tuple[Any, Any, str]:
+        """The scope's query string and Cookie header(s) (joined with ``; ``, as in the environ) as
+        they came, in bytes (`_key_of` decodes them, for a key not seen lately), and its root path."""
         scope = self._scope
-        return scope.get("query_string", b"").decode("latin-1"), cookie_header(scope), scope.get("root_path", "")
+        header: bytes | None = None
+        for name, value in scope.get("headers", ()):
+            if name == b"cookie":
+                header = value if header is None else header + b"; " + value
+        return scope.get("query_string", b""), header, scope.get("root_path", "")
+
+    def _key_of(self, inputs: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        generation, query, header, root = inputs
+        return super()._key_of(
+            (generation, query.decode("latin-1"), None if header is None else header.decode("latin-1"), root)
+        )
 
 
 class MendelASGIMiddleware:
