@@ -16,7 +16,6 @@ import warnings
 from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from functools import cached_property
-from operator import attrgetter
 from typing import Any, TypeVar
 
 from ..config.model import MendelConfig, Variation
@@ -369,8 +368,3 @@ def _key_bytes(key: Hashable) -> int:
     if isinstance(key, (tuple, frozenset)):
         return TUPLE_BYTES + sum(POINTER_BYTES + _key_bytes(part) for part in key)
     return POINTER_BYTES
-
-
-generation_of: Callable[[MendelTrees], str | None] = attrgetter("_state.id")
-"""``trees.generation`` in one call of C, without the property's frame (a page's first tag reads it:
-`mendel_py.serving.request`)."""

@@ -54,7 +54,6 @@ from werkzeug.http import dump_cookie
 from werkzeug.sansio.http import parse_cookie
 
 from ..config.names import split_variation_names
-from ..core.trees import generation_of
 from ..errors import MendelError
 from ..experiments.assignment import EXPOSURE_REASONS, experiment_set
 from ..experiments.exposures import Exposure, ExposureDedup, ExposureHandler, record
@@ -472,9 +471,9 @@ class RequestResolver:
         if not options.visitor_choice and trees.config.experiments and not self.middleware.development:
             return None
         if shape & _OWN_KEY_INPUTS:
-            return (generation_of(trees), *self._key_inputs())
+            return (trees.generation, *self._key_inputs())
         environ = self.environ
-        return (generation_of(trees), environ.get("QUERY_STRING"), environ.get("HTTP_COOKIE"),
+        return (trees.generation, environ.get("QUERY_STRING"), environ.get("HTTP_COOKIE"),
                 environ.get("SCRIPT_NAME", ""))
 
     def _key_of(self, inputs: tuple[Any, ...]) -> tuple[Any, ...] | None:
