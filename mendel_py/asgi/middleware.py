@@ -153,6 +153,15 @@ class ScopeResolver(RequestResolver):
     def environ(self, value: dict[str, Any]) -> None:
         self._environ = None if value is _UNMADE else value
 
+    def let_go_of_state(self) -> None:
+        """Keep the scope without its ``state`` (which holds this resolver): for after the request,
+        so the resolver and the scope are freed when nothing else holds them."""
+        scope = self._scope
+        if "state" in scope:
+            kept = dict(scope)
+            del kept["state"]
+            self._scope = kept
+
     def _key_inputs(self) -> tuple[Any, Any, str]:
         """The scope's query string and Cookie header(s) (joined with ``; ``, as in the environ) as
         they came, in bytes (`_key_of` decodes them, for a key not seen lately), and its root path."""
@@ -168,6 +177,16 @@ class ScopeResolver(RequestResolver):
         return super()._key_of(
             (generation, query.decode("latin-1"), None if header is None else header.decode("latin-1"), root)
         )
+
+
+def _end_page(token: Token[RequestResolver | None]) -> None:
+    """After a page: `current_resolver` back as it was, and the page's resolver no longer holding
+    the scope whose state holds it (a reference cycle, which would leave both, and what the scope
+    holds, to the garbage collector: a collection every ~140 pages)."""
+    resolver = current_resolver.get()
+    current_resolver.reset(token)
+    if type(resolver) is ScopeResolver:
+        resolver.let_go_of_state()
 
 
 class MendelASGIMiddleware:
@@ -261,7 +280,7 @@ class MendelASGIMiddleware:
             try:
                 return await self.app(scope, receive, marked)
             finally:
-                current_resolver.reset(token)
+                _end_page(token)
         environ = environ_from_scope(scope)
         if core.route.owns(path):
             if core.development and path.endswith(MAP_SUFFIX):
@@ -284,7 +303,7 @@ class MendelASGIMiddleware:
         try:
             await self.app(scope, receive, marked)
         finally:
-            current_resolver.reset(token)
+            _end_page(token)
 
     def _page_request(self, core: MendelMiddleware, scope: Scope, send: Send,
                       environ: dict[str, Any] | None = None) -> tuple[Send, Token[RequestResolver | None]]:

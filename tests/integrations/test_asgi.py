@@ -168,3 +168,54 @@ def test_a_broken_project_fails_lifespan_start_up_with_one_line(tmp_path: Path) 
     [failed] = messages
     assert failed["type"] == "lifespan.startup.failed"
     assert failed["message"].startswith("mendel: the project can't be loaded: ") and "\n" not in failed["message"]
+
+
+def test_a_page_leaves_no_reference_cycle_for_the_collector(project: Path) -> None:
+    """The scope's state holds the page's resolver and the resolver its scope: after the page the
+    middleware ends that cycle, so both are freed when the request ends (here, with the collector
+    off), not at a later collection."""
+    import gc
+    import weakref
+
+    from mendel_py.asgi.middleware import ScopeResolver
+
+    resolvers: list[weakref.ref[object]] = []
+    sent: list[object] = []
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        resolver = scope["state"]["mendel"]  # type: ignore[index]
+        assert type(resolver) is ScopeResolver
+        resolvers.append(weakref.ref(resolver))
+        body = str(resolver.script_tag("main")).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": body, "more_body": False})  # type: ignore[operator]
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    middleware = MendelASGIMiddleware(app, str(project), secret_key="asgi-test", visitor_choice=True,
+                                      exposure_log="off", reload_interval=None)
+    middleware.load()
+    gc.collect()
+    gc.disable()
+    try:
+        request = middleware(
+            {"type": "http", "method": "GET", "path": "/p", "raw_path": b"/p", "query_string": b"", "root_path": "",
+             "headers": [(b"cookie", b"mendel_variations=bucket_A")], "state": {}},
+            receive, send,
+        )
+        try:
+            request.send(None)  # (nothing awaited suspends: the page runs to its end)
+        except StopIteration:
+            pass
+        del request
+        assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]  # type: ignore[index]
+        assert b"/mendel/" in sent[1]["body"]  # type: ignore[index,operator]
+        assert (b"vary", b"Cookie") in sent[0]["headers"]  # type: ignore[index,operator]
+        sent.clear()
+        assert resolvers and resolvers[0]() is None
+    finally:
+        gc.enable()
