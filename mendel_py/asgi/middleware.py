@@ -153,7 +153,7 @@ class ScopeResolver(RequestResolver):
     def environ(self, value: dict[str, Any]) -> None:
         self._environ = None if value is _UNMADE else value
 
-    def let_go_of_state(self) -> None:
+    def _let_go_of_state(self) -> None:
         """Keep the scope without its ``state`` (which holds this resolver): for after the request,
         so the resolver and the scope are freed when nothing else holds them."""
         scope = self._scope
@@ -186,7 +186,7 @@ def _end_page(token: Token[RequestResolver | None]) -> None:
     resolver = current_resolver.get()
     current_resolver.reset(token)
     if type(resolver) is ScopeResolver:
-        resolver.let_go_of_state()
+        resolver._let_go_of_state()
 
 
 class MendelASGIMiddleware:

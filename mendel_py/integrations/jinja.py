@@ -222,6 +222,7 @@ def as_markup(tag: str) -> Markup:
 
 TemplateFunctions = dict[str, Callable[..., Markup]]
 
+
 def outside_a_request() -> RequestResolver:
     """The default `fallback` of `template_filters`: a Mendel function used outside a request."""
     raise RuntimeError("a Mendel template function was called outside a request Mendel's middleware saw")
