@@ -43,7 +43,7 @@ from ..packing.sourcemap import MAP_SUFFIX
 from ..serving.answer import BundleAnswer
 from ..serving.bundles import COLD_PACK_WAITERS
 from ..serving.options import ServingOptions
-from ..serving.request import RequestResolver, current_resolver
+from ..serving.request import Marks, RequestResolver, current_resolver, marks_as
 from ..serving.wsgi import PASSED_KEY, MendelMiddleware, pass_through_app
 
 if TYPE_CHECKING:
@@ -434,8 +434,12 @@ class MendelASGIMiddleware:
 _MERGED = (b"vary", b"cache-control")
 
 
-_ENCODED: dict[int, tuple[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]]] = {}
-"""id of a tuple of marks -> (the tuple, kept so its id is not reused; its ASGI bytes)."""
+_ENCODED: dict[int, tuple[Marks, tuple[tuple[bytes, bytes], ...]]] = {}
+"""The page marks' ASGI bytes (`marks_as`)."""
+
+
+def _encoded(marks: Marks) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in marks)
 
 
 def _marked_headers(resolver: RequestResolver, headers: Any) -> Any:
@@ -450,12 +454,7 @@ def _marked_headers(resolver: RequestResolver, headers: Any) -> Any:
             if name.lower() in _MERGED:
                 break
         else:
-            found = _ENCODED.get(id(appended))  # (by identity: the marks are a few constant tuples)
-            if found is None or found[0] is not appended:
-                found = _ENCODED[id(appended)] = (appended, tuple(
-                    (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in appended
-                ))
-            return [*headers, *found[1]]
+            return [*headers, *marks_as(appended, _ENCODED, _encoded)]
     text = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in resolver.page_response_headers(text)]
 

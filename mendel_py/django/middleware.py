@@ -18,7 +18,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from ..packing.sourcemap import MAP_SUFFIX
 from ..serving.answer import BundleAnswer
-from ..serving.request import RequestResolver, current_resolver
+from ..serving.request import Marks, RequestResolver, current_resolver, marks_as
 from ..serving.wsgi import PASSED_KEY
 from ..serving.wsgi import MendelMiddleware as CoreMiddleware
 from .conf import get_core
@@ -75,11 +75,8 @@ def mark_response(response: HttpResponseBase, resolver: RequestResolver) -> None
         store = getattr(response.headers, "_store", None)
         if type(store) is dict:
             if "vary" not in store and "cache-control" not in store:
-                stored = _STORED.get(id(appended))  # (by identity: the marks are a few constant tuples)
-                if stored is None or stored[0] is not appended:
-                    entries = {name.lower(): (name, value) for name, value in appended}
-                    stored = _STORED[id(appended)] = (appended, entries)
-                store.update(stored[1])
+                entries = marks_as(appended, _STORED, _store_entries)
+                store.update(entries)
                 return
         elif not any(name.lower() in _MERGED for name in response.headers):
             for name, value in appended:
@@ -102,8 +99,12 @@ def mark_response(response: HttpResponseBase, resolver: RequestResolver) -> None
 
 
 _MERGED = frozenset(("vary", "cache-control"))
-_STORED: dict[int, tuple[tuple[tuple[str, str], ...], dict[str, tuple[str, str]]]] = {}
-"""id of a tuple of marks -> (the tuple, kept so its id is not reused; its entries of Django's store)."""
+_STORED: dict[int, tuple[Marks, dict[str, tuple[str, str]]]] = {}
+"""The page marks as entries of Django's header store (`marks_as`)."""
+
+
+def _store_entries(marks: Marks) -> dict[str, tuple[str, str]]:
+    return {name.lower(): (name, value) for name, value in marks}
 
 
 class MendelMiddleware:

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from functools import lru_cache
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypeVar
 from urllib.parse import parse_qsl, unquote
 
 from itsdangerous import BadData, URLSafeSerializer
@@ -505,24 +505,23 @@ class RequestResolver:
 
         A returning visitor's request is one lookup: its inputs (`_memo_inputs`) in the host's
         `input_memo`, which holds, for the inputs seen lately, the entry of their key."""
-        by_inputs: dict[tuple[Any, ...], RequestEntry] | None
         try:
-            by_inputs = self.middleware.input_memo  # type: ignore[attr-defined]
+            by_inputs: dict[tuple[Any, ...], RequestEntry] = self.middleware.input_memo  # type: ignore[attr-defined]
         except AttributeError:  # (a host without memos)
-            by_inputs = None
+            by_inputs = None  # type: ignore[assignment]
         inputs = self._memo_inputs() if by_inputs is not None else None
         if inputs is None:
             self._entry = None
             return None
-        entry = by_inputs.get(inputs)  # type: ignore[union-attr]
+        entry = by_inputs.get(inputs)
         if entry is None:
-            entry = self._entry_of(inputs, by_inputs)  # type: ignore[arg-type]
+            entry = self._entry_of(inputs, by_inputs)
             if entry is None:
                 self._entry = None
                 return None
-            if len(by_inputs) >= INPUT_MEMO_SIZE:  # type: ignore[arg-type]
-                by_inputs.clear()  # type: ignore[union-attr]
-            by_inputs[inputs] = entry  # type: ignore[index]
+            if len(by_inputs) >= INPUT_MEMO_SIZE:
+                by_inputs.clear()
+            by_inputs[inputs] = entry
             return entry
         self._variations, self._chains = entry.variations, entry.chains
         self.decided_by, self.requested = entry.decided_by, entry.requested
@@ -923,6 +922,19 @@ _PAGE_MARKS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 """The headers `page_marks` adds, by `page_caching`, to a page with none to merge and no cookie."""
 _MERGED = frozenset(("vary", "cache-control"))
+
+Marks = tuple[tuple[str, str], ...]
+Form = TypeVar("Form")
+
+
+def marks_as(marks: Marks, forms: dict[int, tuple[Marks, Form]], convert: Callable[[Marks], Form]) -> Form:
+    """`convert(marks)` for one of `appended_marks`'s few constant tuples, made once and kept in
+    `forms` (an adapter's own: ASGI bytes, Django's header store), found by the tuple's identity, so
+    no tuple is hashed per page; the tuple is kept with it, so its id is not another's."""
+    found = forms.get(id(marks))
+    if found is None or found[0] is not marks:
+        found = forms[id(marks)] = (marks, convert(marks))
+    return found[1]
 
 
 @lru_cache(maxsize=8)

@@ -23,7 +23,7 @@ from mendel_py.core.manifest_cache import file_digest
 from mendel_py.core.trees import MendelTrees
 from mendel_py.deploy.publish import PublishingStore
 from mendel_py.errors import ConfigError, HashError, ManifestError, MendelError
-from mendel_py.serving.wsgi import MendelMiddleware
+from mendel_py.serving.wsgi import MendelMiddleware, pass_through_app
 
 REPO = Path(__file__).resolve().parents[2]
 BUTTON = Path("examples/shop/src/variations/bucket_A/components/button.js")
@@ -555,3 +555,24 @@ def test_urls_rotating_over_every_retained_generation_load_each_manifest_once(pr
             first = len(loads)
     assert first == len(urls) - 1  # every past manifest once (the current one was loaded)
     assert len(loads) == first  # the second rotation loaded nothing
+
+
+def test_a_returning_visitor_gets_the_new_generations_tags_from_the_memo(project: Path) -> None:
+    """The request memo answers a returning visitor's tags from the raw Cookie header; after a
+    deploy the same header must give the new generation's URL, and nothing of the old one stays."""
+    middleware = MendelMiddleware(pass_through_app, str(project), visitor_choice=True, reload_interval=None,
+                                  exposure_log="off")
+    environ = {"HTTP_COOKIE": "mendel_variations=bucket_A; sid=1"}
+    first_tag = middleware.resolver(dict(environ)).script_tag("main")
+    assert middleware.resolver(dict(environ)).script_tag("main") == first_tag  # (now from the memo)
+    assert len(middleware.input_memo) == 1
+
+    second = deploy(project, "two")
+    assert middleware.trees.reload() == second
+    tag = middleware.resolver(dict(environ)).script_tag("main")
+    fresh = MendelMiddleware(pass_through_app, str(project), visitor_choice=True, reload_interval=None,
+                             exposure_log="off")
+    assert tag != first_tag and tag == fresh.resolver(dict(environ)).script_tag("main")
+    assert [key[0] for key in middleware.request_memo] == [second]
+    assert [inputs[0] for inputs in middleware.input_memo] == [second]
+    assert b"deploy two" in Client(middleware).get(str(tag).split('src="', 1)[1].split('"', 1)[0]).data
